@@ -1,0 +1,152 @@
+/* cgrad — autograd: differentiable ops recorded on a tape as they run
+ * (define-by-run, like PyTorch), and the engine that runs the tape backwards.
+ *
+ * Every op broadcasts as torch does where torch broadcasts, takes negative
+ * dims, and on bad input (NULL, shapes that do not fit, a bad dim) returns
+ * NULL, changes no input, and names the op and shapes in cg_last_error(). */
+#ifndef CGRAD_AUTOGRAD_H
+#define CGRAD_AUTOGRAD_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- gradients ------------------------------------------------------------ */
+int cg_set_requires_grad(cg_tensor *t, bool on); /* leaves only; 0 or -1 */
+bool cg_requires_grad(const cg_tensor *t);
+bool cg_is_leaf(const cg_tensor *t);
+cg_tensor *cg_grad(const cg_tensor *t);          /* .grad, or NULL before any backward */
+int cg_zero_grad(cg_tensor *t);                  /* zeroes .grad in place if it exists */
+/* A name shown in printouts and graph drawings (parameters get theirs from nn). */
+int cg_set_name(cg_tensor *t, const char *name); /* the string must outlive t */
+const char *cg_name(const cg_tensor *t);
+
+/* Backward from a scalar root: .grad of every leaf that requires grad gets
+ * d root / d leaf added to it. Returns 0, or -1 with an error. The graph is
+ * freed after one backward unless .retain_graph is set. */
+int cg_backward(cg_tensor *root);
+typedef struct {
+    const char *given;     /* filled in by the macro */
+    cg_tensor *grad;       /* d loss / d root, root's shape; NULL: root must be a scalar, grad 1 */
+    bool retain_graph;     /* allow another backward through the same graph */
+} cg_backward_opts;
+int cg_backward_with(cg_tensor *root, cg_backward_opts opts);
+#define cg_backward_ex(...) cg_backward_with(CG__HEAD1(__VA_ARGS__, ), CG__OPTS(cg_backward_opts, CG__TAIL1(__VA_ARGS__, )))
+
+/* No-grad regions nest: ops inside record no graph (optimizer updates, evaluation). */
+void cg_no_grad_begin(void);
+void cg_no_grad_end(void);
+bool cg_grad_enabled(void);
+
+/* Which time step the next ops belong to, for graph drawings that cluster an
+ * unrolled recurrent net by step; -1 (the default) for none. */
+void cg_set_step(int step);
+
+/* ---- elementwise, with broadcasting ---------------------------------------- */
+cg_tensor *cg_add(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_div(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_add_scalar(cg_tensor *a, float s);   /* a + s */
+cg_tensor *cg_sub_scalar(cg_tensor *a, float s);   /* a - s */
+cg_tensor *cg_rsub_scalar(cg_tensor *a, float s);  /* s - a */
+cg_tensor *cg_mul_scalar(cg_tensor *a, float s);   /* a * s */
+cg_tensor *cg_div_scalar(cg_tensor *a, float s);   /* a / s */
+cg_tensor *cg_rdiv_scalar(cg_tensor *a, float s);  /* s / a */
+cg_tensor *cg_pow_scalar(cg_tensor *a, float e);   /* a ** e */
+cg_tensor *cg_neg(cg_tensor *x);
+cg_tensor *cg_exp(cg_tensor *x);
+cg_tensor *cg_log(cg_tensor *x);
+cg_tensor *cg_sqrt(cg_tensor *x);
+cg_tensor *cg_abs(cg_tensor *x);
+cg_tensor *cg_tanh(cg_tensor *x);
+cg_tensor *cg_sigmoid(cg_tensor *x);
+cg_tensor *cg_relu(cg_tensor *x);
+cg_tensor *cg_clamp(cg_tensor *x, float min, float max); /* NAN for no bound, as torch's None */
+cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b); /* cond != 0 ? a : b */
+
+/* ---- linear algebra --------------------------------------------------------- */
+cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);   /* torch.matmul: 1-D, 2-D, batched with broadcast */
+
+/* ---- shapes ----------------------------------------------------------------- */
+cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape); /* one dim may be -1; a view */
+cg_tensor *cg_view(cg_tensor *t, int ndim, const int64_t *shape);    /* same as reshape */
+cg_tensor *cg_flatten(cg_tensor *t);                                 /* to 1-D */
+cg_tensor *cg_squeeze(cg_tensor *t, int dim);
+cg_tensor *cg_unsqueeze(cg_tensor *t, int dim);
+cg_tensor *cg_transpose(cg_tensor *t, int dim0, int dim1);
+cg_tensor *cg_permute(cg_tensor *t, int ndim, const int *dims);
+#define CG_DIMS(...) CG__NARGS(__VA_ARGS__), (const int[]){__VA_ARGS__}
+cg_tensor *cg_cat(cg_tensor *const *ts, int n, int dim);
+cg_tensor *cg_stack(cg_tensor *const *ts, int n, int dim);
+cg_tensor *cg_select(cg_tensor *t, int dim, int64_t index);          /* index may be negative */
+cg_tensor *cg_narrow(cg_tensor *t, int dim, int64_t start, int64_t length);
+cg_tensor *cg_slice(cg_tensor *t, int dim, int64_t start, int64_t end); /* t[start:end] along dim, python-style bounds */
+cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index);  /* index: 1-D whole numbers */
+cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index);        /* torch.gather */
+cg_tensor *cg_detach(cg_tensor *t);                                   /* a view outside the graph */
+cg_tensor *cg_clone(cg_tensor *t);                                    /* a differentiable copy */
+
+/* ---- reductions ------------------------------------------------------------- */
+cg_tensor *cg_sum(cg_tensor *t);
+cg_tensor *cg_sum_dim(cg_tensor *t, int dim, bool keepdim);
+cg_tensor *cg_mean(cg_tensor *t);
+cg_tensor *cg_mean_dim(cg_tensor *t, int dim, bool keepdim);
+cg_tensor *cg_max(cg_tensor *t);                           /* gradient shared evenly among ties, as torch */
+cg_tensor *cg_max_dim(cg_tensor *t, int dim, bool keepdim); /* values; gradient to the first maximum */
+cg_tensor *cg_argmax(cg_tensor *t, int dim, bool keepdim);  /* indices as floats; not differentiable */
+cg_tensor *cg_softmax(cg_tensor *t, int dim);
+cg_tensor *cg_log_softmax(cg_tensor *t, int dim);
+cg_tensor *cg_logsumexp(cg_tensor *t, int dim, bool keepdim);
+
+/* ---- losses and lookups ----------------------------------------------------- */
+typedef enum { CG_MEAN = 0, CG_SUM, CG_NONE } cg_reduction;
+typedef struct {
+    const char *given;
+    cg_reduction reduction;  /* CG_MEAN */
+    int64_t ignore_index;    /* -100: targets equal to it add nothing (and are not counted by mean) */
+    float label_smoothing;   /* 0 (cross_entropy only) */
+} cg_loss_opts;
+/* logits (N, C), (C) or (N, C, d1, ...); target holds class ids as whole floats,
+ * (N), () or (N, d1, ...). */
+cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target);
+cg_tensor *cg_cross_entropy_with(cg_tensor *logits, cg_tensor *target, cg_loss_opts opts);
+#define cg_cross_entropy_ex(...) cg_cross_entropy_with(CG__HEAD2(__VA_ARGS__, ), CG__LOSS_OPTS(CG__TAIL2(__VA_ARGS__, )))
+cg_tensor *cg_nll_loss(cg_tensor *log_probs, cg_tensor *target);
+cg_tensor *cg_nll_loss_with(cg_tensor *log_probs, cg_tensor *target, cg_loss_opts opts);
+#define cg_nll_loss_ex(...) cg_nll_loss_with(CG__HEAD2(__VA_ARGS__, ), CG__LOSS_OPTS(CG__TAIL2(__VA_ARGS__, )))
+cg_tensor *cg_mse_loss(cg_tensor *input, cg_tensor *target);
+cg_tensor *cg_mse_loss_with(cg_tensor *input, cg_tensor *target, cg_loss_opts opts);
+#define cg_mse_loss_ex(...) cg_mse_loss_with(CG__HEAD2(__VA_ARGS__, ), CG__LOSS_OPTS(CG__TAIL2(__VA_ARGS__, )))
+#define CG__LOSS_OPTS(...) CG__OPTS(cg_loss_opts, __VA_ARGS__)
+
+cg_tensor *cg_one_hot(cg_tensor *ids, int64_t num_classes);   /* (...) -> (..., C); not differentiable */
+cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *ids);   /* weight (V, D), ids (...) -> (..., D) */
+cg_tensor *cg_dropout(cg_tensor *x, float p, bool training);  /* torch's: zeroes with p, scales by 1/(1-p) */
+
+/* ---- gradcheck ---------------------------------------------------------------- */
+/* Compares the gradients backward gives for each input that requires grad with
+ * central differences of fn. fn builds the output from the inputs; a non-scalar
+ * output is reduced by a fixed random weighting. Returns 0 when they agree,
+ * 1 when they do not (the worst element is in cg_last_error()), -1 on error. */
+typedef cg_tensor *(*cg_gradcheck_fn)(cg_tensor **inputs, void *ctx);
+typedef struct {
+    const char *given;
+    float eps;   /* 1e-3: the step of the differences */
+    float atol;  /* 1e-3 */
+    float rtol;  /* 1e-2: float32 differences are good to about this */
+} cg_gradcheck_opts;
+int cg_gradcheck_with(cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, cg_gradcheck_opts opts);
+#define cg_gradcheck(...) cg_gradcheck_with(CG__GRADCHECK_HEAD(__VA_ARGS__, ), CG__OPTS(cg_gradcheck_opts, CG__GRADCHECK_TAIL(__VA_ARGS__, )))
+#define CG__GRADCHECK_HEAD(f, i, n, c, ...) f, i, n, c
+#define CG__GRADCHECK_TAIL(f, i, n, c, ...) __VA_ARGS__
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,50 @@
+/* cgrad — the tape: nodes, the op table entries, and helpers every op uses. */
+#ifndef CGRAD_AUTOGRAD_INTERNAL_H
+#define CGRAD_AUTOGRAD_INTERNAL_H
+
+#include "autograd.h"
+#include "kernels.h"
+
+typedef struct cg_node cg_node;
+
+/* One entry of the op table: the name PyTorch gives its grad_fn, and the
+ * backward formula, which adds d loss / d input into each input's gradient
+ * (cg__grad_buf) from gout = d loss / d output. */
+typedef struct {
+    const char *name;
+    void (*backward)(cg_node *n, const float *gout);
+} cg_op;
+
+struct cg_node {
+    const cg_op *op;
+    cg_tensor *out;
+    int nin;
+    bool released;        /* a backward without retain_graph went through it */
+    uint32_t visit;       /* the engine's traversal mark */
+    int64_t i[6];         /* the op's integer arguments (dims, sizes) */
+    float f[4];           /* the op's scalar arguments */
+    void *saved;          /* op-specific saved values, inside this node's block */
+    cg_tensor *in[];      /* the inputs */
+};
+
+/* Records out as made by op from in[0..nin) when grad mode is on and some input
+ * requires grad; saved_bytes of space come with the node. Returns the node, or
+ * NULL when nothing needs recording. Sets *fail on allocation failure. */
+cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in,
+                    size_t saved_bytes, bool *fail);
+/* Whether an op over these inputs will record (grad mode on, one requires grad). */
+bool cg__needs_grad(int nin, cg_tensor *const *in);
+/* The gradient buffer of t, zero-filled on first use; NULL if t needs no gradient. */
+float *cg__grad_buf(cg_tensor *t);
+
+/* Shared shape checks: all inputs live, with op's name in the message. */
+bool cg__check_all(int n, cg_tensor *const *ts, const char *op);
+
+/* Adds g (shape of out) into dst (an operand's shape), summing over the dims the
+ * operand was broadcast along. */
+void cg__reduce_broadcast_add(float *dst, const cg_tensor *operand, const float *g, const cg_tensor *out);
+
+/* Reads a whole-number index tensor value; false (and an error) if it is not whole or not in [0, n). */
+bool cg__index_ok(float v, int64_t n, int64_t *out, const char *op);
+
+#endif

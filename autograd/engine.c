@@ -1,0 +1,272 @@
+/* cgrad — the engine: recording nodes as ops run, and running them backwards.
+ *
+ * Each op's result points at its node; the node points at its inputs. Backward
+ * walks the nodes reachable from the root in a depth-first post-order (with an
+ * explicit stack, so a 10,000-step unrolled chain needs no deep recursion),
+ * then calls each node's backward in reverse of that order, so a node runs
+ * only after every use of its output has added into the output's gradient. */
+#include "autograd_internal.h"
+#include <string.h>
+
+static _Thread_local int no_grad_depth;
+static _Thread_local int current_step = -1;
+static _Thread_local uint32_t visit_epoch;
+
+void cg_no_grad_begin(void) { no_grad_depth++; }
+void cg_no_grad_end(void)
+{
+    if (no_grad_depth > 0)
+        no_grad_depth--;
+    else
+        cg__error("cg_no_grad_end: no no-grad region is open");
+}
+bool cg_grad_enabled(void) { return no_grad_depth == 0; }
+void cg_set_step(int step) { current_step = step < 0 ? -1 : step; }
+
+static const char *grad_fn_name(const cg_tensor *t)
+{
+    const cg_node *n = t->node;
+    return n ? n->op->name : NULL;
+}
+
+/* tensor/ prints grad_fn=<...> through this hook. */
+__attribute__((constructor)) static void install_print_hook(void)
+{
+    extern const char *(*cg__grad_fn_name)(const cg_tensor *t);
+    cg__grad_fn_name = grad_fn_name;
+}
+
+bool cg__check_all(int n, cg_tensor *const *ts, const char *op)
+{
+    for (int i = 0; i < n; i++)
+        if (!cg__check(ts[i], op))
+            return false;
+    return true;
+}
+
+bool cg__needs_grad(int nin, cg_tensor *const *in)
+{
+    if (no_grad_depth > 0)
+        return false;
+    for (int i = 0; i < nin; i++)
+        if (in[i] && in[i]->requires_grad)
+            return true;
+    return false;
+}
+
+cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in,
+                    size_t saved_bytes, bool *fail)
+{
+    out->step = current_step;
+    if (!cg__needs_grad(nin, in))
+        return NULL;
+    size_t head = sizeof(cg_node) + (size_t)nin * sizeof(cg_tensor *);
+    head = (head + 15) & ~(size_t)15;
+    /* The node lives where its output lives, and goes with it. */
+    cg_node *n = out->in_frame ? cg__alloc(head + saved_bytes) : cg__sys_malloc(head + saved_bytes);
+    if (!n) {
+        cg__error("%s: out of memory recording the graph", op->name);
+        *fail = true;
+        return NULL;
+    }
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->out = out;
+    n->nin = nin;
+    for (int i = 0; i < nin; i++)
+        n->in[i] = in[i];
+    n->saved = saved_bytes ? (char *)n + head : NULL;
+    out->node = n;
+    out->requires_grad = true;
+    return n;
+}
+
+float *cg__grad_buf(cg_tensor *t)
+{
+    if (!t || !t->requires_grad)
+        return NULL;
+    if (!t->grad) {
+        /* A leaf made outside frames keeps its gradient across frames. */
+        cg_tensor *g = t->in_frame ? cg__new(t->ndim, t->shape, "backward")
+                                   : cg__new_heap(t->ndim, t->shape, "backward");
+        if (!g)
+            return NULL;
+        memset(g->data, 0, (size_t)g->numel * sizeof(float));
+        t->grad = g;
+        t->grad_owned = true;
+    }
+    return t->grad->data;
+}
+
+int cg_set_requires_grad(cg_tensor *t, bool on)
+{
+    if (!cg__check(t, "cg_set_requires_grad"))
+        return -1;
+    if (t->node) {
+        cg__error("cg_set_requires_grad: only leaf tensors can change requires_grad "
+                  "(this one is the result of %s); use cg_detach", grad_fn_name(t));
+        return -1;
+    }
+    t->requires_grad = on;
+    return 0;
+}
+
+bool cg_requires_grad(const cg_tensor *t) { return cg__check(t, "cg_requires_grad") && t->requires_grad; }
+bool cg_is_leaf(const cg_tensor *t) { return cg__check(t, "cg_is_leaf") && !t->node; }
+cg_tensor *cg_grad(const cg_tensor *t) { return cg__check(t, "cg_grad") ? t->grad : NULL; }
+
+int cg_zero_grad(cg_tensor *t)
+{
+    if (!cg__check(t, "cg_zero_grad"))
+        return -1;
+    if (t->grad)
+        memset(t->grad->data, 0, (size_t)t->grad->numel * sizeof(float));
+    return 0;
+}
+
+int cg_set_name(cg_tensor *t, const char *name)
+{
+    if (!cg__check(t, "cg_set_name"))
+        return -1;
+    t->name = name;
+    return 0;
+}
+
+const char *cg_name(const cg_tensor *t) { return cg__check(t, "cg_name") ? t->name : NULL; }
+
+/* ---- backward ---------------------------------------------------------------- */
+
+typedef struct {
+    cg_node *node;
+    int next; /* next input to visit */
+} frame_entry;
+
+/* Post-order of the nodes reachable from root (inputs before their users).
+ * Returns the count, or -1 when a node was already released. */
+static int64_t topo_order(cg_node *root, cg_node ***order_out, bool *heap)
+{
+    uint32_t epoch = ++visit_epoch;
+    if (epoch == 0) /* wrapped: marks of 0 must not look visited */
+        epoch = ++visit_epoch;
+    size_t cap = 256;
+    int64_t count = 0, top = 0;
+    *heap = !cg__in_frame();
+    cg_node **order = *heap ? cg__sys_malloc(cap * sizeof *order) : cg__alloc(cap * sizeof *order);
+    frame_entry *stack = *heap ? cg__sys_malloc(cap * sizeof *stack) : cg__alloc(cap * sizeof *stack);
+    size_t stack_cap = cap;
+    if (!order || !stack)
+        goto oom;
+    root->visit = epoch;
+    stack[top++] = (frame_entry){root, 0};
+    while (top > 0) {
+        frame_entry *f = &stack[top - 1];
+        if (f->node->released) {
+            cg__error("cg_backward: the graph through %s was already freed by an earlier backward; "
+                      "pass .retain_graph = true to that backward (cg_backward_ex) to go through it twice",
+                      f->node->op->name);
+            count = -1;
+            goto done;
+        }
+        if (f->next < f->node->nin) {
+            cg_tensor *in = f->node->in[f->next++];
+            cg_node *child = in ? in->node : NULL;
+            if (child && in->requires_grad && child->visit != epoch) {
+                child->visit = epoch;
+                if ((size_t)top == stack_cap) {
+                    frame_entry *bigger = *heap ? cg__sys_malloc(stack_cap * 2 * sizeof *stack)
+                                                : cg__alloc(stack_cap * 2 * sizeof *stack);
+                    if (!bigger)
+                        goto oom;
+                    memcpy(bigger, stack, stack_cap * sizeof *stack);
+                    if (*heap)
+                        cg__sys_free(stack);
+                    stack = bigger;
+                    stack_cap *= 2;
+                }
+                stack[top++] = (frame_entry){child, 0};
+            }
+            continue;
+        }
+        if ((size_t)count == cap) {
+            cg_node **bigger = *heap ? cg__sys_malloc(cap * 2 * sizeof *order) : cg__alloc(cap * 2 * sizeof *order);
+            if (!bigger)
+                goto oom;
+            memcpy(bigger, order, cap * sizeof *order);
+            if (*heap)
+                cg__sys_free(order);
+            order = bigger;
+            cap *= 2;
+        }
+        order[count++] = f->node;
+        top--;
+    }
+    goto done;
+oom:
+    cg__error("cg_backward: out of memory ordering the graph");
+    count = -1;
+done:
+    if (*heap)
+        cg__sys_free(stack);
+    if (count < 0 && *heap) {
+        cg__sys_free(order);
+        order = NULL;
+    }
+    *order_out = order;
+    return count;
+}
+
+int cg_backward(cg_tensor *root) { return cg_backward_with(root, (cg_backward_opts){0}); }
+
+int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
+{
+    if (!cg__check(root, "cg_backward"))
+        return -1;
+    if (opts.grad && !cg__check(opts.grad, "cg_backward"))
+        return -1;
+    if (!root->requires_grad) {
+        cg__error("cg_backward: the root does not require grad and has no grad_fn");
+        return -1;
+    }
+    char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+    if (opts.grad && opts.grad->numel != root->numel) {
+        cg__error("cg_backward: gradient of shape %s for a root of shape %s",
+                  cg__shape_fmt(a, opts.grad->ndim, opts.grad->shape), cg__shape_fmt(b, root->ndim, root->shape));
+        return -1;
+    }
+    if (!opts.grad && root->numel != 1) {
+        cg__error("cg_backward: the root has shape %s; grad can be implied only for a scalar "
+                  "(pass .grad to cg_backward_ex)", cg__shape_fmt(a, root->ndim, root->shape));
+        return -1;
+    }
+    cg_node **order = NULL;
+    bool heap = false;
+    int64_t count = 0;
+    if (root->node) {
+        count = topo_order(root->node, &order, &heap);
+        if (count < 0)
+            return -1;
+        /* Gradients of intermediate tensors belong to this pass alone. */
+        for (int64_t i = 0; i < count; i++)
+            if (order[i]->out->grad)
+                memset(order[i]->out->grad->data, 0, (size_t)order[i]->out->grad->numel * sizeof(float));
+    }
+    int rc = 0;
+    float *g = cg__grad_buf(root);
+    if (!g) {
+        rc = -1;
+        goto out;
+    }
+    for (int64_t i = 0; i < root->numel; i++)
+        g[i] += opts.grad ? opts.grad->data[i] : 1.0f;
+    for (int64_t i = count - 1; i >= 0; i--) {
+        cg_node *n = order[i];
+        if (n->out->grad)
+            n->op->backward(n, n->out->grad->data);
+        if (!opts.retain_graph)
+            n->released = true;
+    }
+out:
+    if (heap)
+        cg__sys_free(order);
+    return rc;
+}

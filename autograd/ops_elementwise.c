@@ -1,0 +1,198 @@
+/* cgrad — elementwise ops, each forward next to its backward.
+ *
+ * Binary ops broadcast like torch. Their backward walks the same broadcast
+ * iteration as the forward and adds into the operands' gradients at the
+ * operands' offsets, so gradients of broadcast operands are summed back to
+ * their shapes with no extra pass. Formulas follow PyTorch's derivatives.yaml. */
+#include "autograd_internal.h"
+
+/* ---- binary ------------------------------------------------------------------ */
+
+static cg_tensor *binary_out(cg_tensor *a, cg_tensor *b, const char *name, cg__bcast *it)
+{
+    cg_tensor *ops[2] = {a, b};
+    if (!cg__check_all(2, ops, name))
+        return NULL;
+    int nd;
+    int64_t shape[CG_MAX_DIMS];
+    if (!cg__broadcast_shape(2, (const cg_tensor *const *)ops, &nd, shape, name))
+        return NULL;
+    cg_tensor *out = cg__new(nd, shape, name);
+    if (out)
+        cg__bcast_init(it, nd, shape, 2, (const cg_tensor *const *)ops);
+    return out;
+}
+
+static cg_tensor *finish(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in)
+{
+    bool fail = false;
+    cg__record(out, op, nin, in, 0, &fail);
+    return fail ? NULL : out;
+}
+
+/* Defines cg_NAME(a, b) and its backward. In FWD, DA and DB: x = a's element,
+ * y = b's element, z = the output's element. */
+#define BINARY_OP(NAME, TORCH, FWD, DA, DB)                                              \
+    static void NAME##_backward(cg_node *n, const float *g)                              \
+    {                                                                                    \
+        cg_tensor *a = n->in[0], *b = n->in[1];                                          \
+        const float *A = a->data, *B = b->data, *Z = n->out->data;                       \
+        float *ga = cg__grad_buf(a), *gb = cg__grad_buf(b);                              \
+        cg__bcast it;                                                                    \
+        cg__bcast_init(&it, n->out->ndim, n->out->shape, 2, (const cg_tensor *const *)n->in); \
+        (void)Z;                                                                         \
+        if (ga)                                                                          \
+            CG__BCAST_FOR(&it, {                                                         \
+                float x = A[o0_], y = B[o1_], z = Z[i_];                                 \
+                (void)x, (void)y, (void)z;                                               \
+                ga[o0_] += (DA);                                                         \
+            });                                                                          \
+        if (gb)                                                                          \
+            CG__BCAST_FOR(&it, {                                                         \
+                float x = A[o0_], y = B[o1_], z = Z[i_];                                 \
+                (void)x, (void)y, (void)z;                                               \
+                gb[o1_] += (DB);                                                         \
+            });                                                                          \
+    }                                                                                    \
+    static const cg_op NAME##_op = {TORCH, NAME##_backward};                             \
+    cg_tensor *cg_##NAME(cg_tensor *a, cg_tensor *b)                                     \
+    {                                                                                    \
+        cg__bcast it;                                                                    \
+        cg_tensor *out = binary_out(a, b, "cg_" #NAME, &it);                             \
+        if (!out)                                                                        \
+            return NULL;                                                                 \
+        const float *A = a->data, *B = b->data;                                          \
+        float *Z = out->data;                                                            \
+        CG__BCAST_FOR(&it, {                                                             \
+            float x = A[o0_], y = B[o1_];                                                \
+            Z[i_] = (FWD);                                                               \
+        });                                                                              \
+        return finish(out, &NAME##_op, 2, (cg_tensor *[]){a, b});                        \
+    }
+
+BINARY_OP(add, "AddBackward0", x + y, g[i_], g[i_])
+BINARY_OP(sub, "SubBackward0", x - y, g[i_], -g[i_])
+BINARY_OP(mul, "MulBackward0", x * y, g[i_] * y, g[i_] * x)
+BINARY_OP(div, "DivBackward0", x / y, g[i_] / y, -g[i_] * ((x / y) / y))
+BINARY_OP(pow, "PowBackward1", powf(x, y),
+          y == 0.0f ? 0.0f : g[i_] * (y * powf(x, y - 1.0f)),
+          (x == 0.0f && y >= 0.0f) ? 0.0f : g[i_] * (z * logf(x)))
+BINARY_OP(maximum, "MaximumBackward0", (isnan(x) || isnan(y)) ? NAN : (x > y ? x : y),
+          x == y ? g[i_] / 2 : (x < y ? 0.0f : g[i_]),
+          x == y ? g[i_] / 2 : (x > y ? 0.0f : g[i_]))
+BINARY_OP(minimum, "MinimumBackward0", (isnan(x) || isnan(y)) ? NAN : (x < y ? x : y),
+          x == y ? g[i_] / 2 : (x > y ? 0.0f : g[i_]),
+          x == y ? g[i_] / 2 : (x < y ? 0.0f : g[i_]))
+
+/* ---- unary, and the scalar forms of the binary ops ------------------------------ */
+
+static cg_tensor *unary_out(cg_tensor *x, const char *name)
+{
+    return cg__check(x, name) ? cg__new(x->ndim, x->shape, name) : NULL;
+}
+
+static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, float s0, float s1)
+{
+    bool fail = false;
+    cg_node *n = cg__record(out, op, 1, &x, 0, &fail);
+    if (n)
+        n->f[0] = s0, n->f[1] = s1;
+    return fail ? NULL : out;
+}
+
+/* Defines cg_NAME(x, params...) and its backward. In FWD and DX: x = the input's
+ * element, z = the output's element, s = the first scalar, t = the second. */
+#define UNARY_OP(NAME, TORCH, PARAMS, S0, S1, FWD, DX)                                    \
+    static void NAME##_backward(cg_node *n, const float *g)                               \
+    {                                                                                     \
+        float *gx = cg__grad_buf(n->in[0]);                                               \
+        const float *X = n->in[0]->data, *Z = n->out->data;                               \
+        const float s = n->f[0], t = n->f[1];                                             \
+        (void)s, (void)t, (void)X, (void)Z;                                               \
+        if (!gx)                                                                          \
+            return;                                                                       \
+        for (int64_t i = 0; i < n->out->numel; i++) {                                     \
+            float x = X[i], z = Z[i];                                                     \
+            (void)x, (void)z;                                                             \
+            gx[i] += (DX);                                                                \
+        }                                                                                 \
+    }                                                                                     \
+    static const cg_op NAME##_op = {TORCH, NAME##_backward};                              \
+    cg_tensor *cg_##NAME PARAMS                                                           \
+    {                                                                                     \
+        cg_tensor *out = unary_out(in, "cg_" #NAME);                                      \
+        if (!out)                                                                         \
+            return NULL;                                                                  \
+        const float s = (S0), t = (S1);                                                   \
+        (void)s, (void)t;                                                                 \
+        const float *X = in->data;                                                        \
+        float *Z = out->data;                                                             \
+        for (int64_t i = 0; i < out->numel; i++) {                                        \
+            float x = X[i];                                                               \
+            Z[i] = (FWD);                                                                 \
+        }                                                                                 \
+        return finish_unary(out, &NAME##_op, in, s, t);                                   \
+    }
+
+static inline float sgnf(float x) { return (float)((x > 0) - (x < 0)); }
+
+UNARY_OP(neg, "NegBackward0", (cg_tensor *in), 0, 0, -x, -g[i])
+UNARY_OP(exp, "ExpBackward0", (cg_tensor *in), 0, 0, expf(x), g[i] * z)
+UNARY_OP(log, "LogBackward0", (cg_tensor *in), 0, 0, logf(x), g[i] / x)
+UNARY_OP(sqrt, "SqrtBackward0", (cg_tensor *in), 0, 0, sqrtf(x), g[i] / (2 * z))
+UNARY_OP(abs, "AbsBackward0", (cg_tensor *in), 0, 0, fabsf(x), g[i] * sgnf(x))
+UNARY_OP(tanh, "TanhBackward0", (cg_tensor *in), 0, 0, tanhf(x), g[i] * (1 - z * z))
+UNARY_OP(sigmoid, "SigmoidBackward0", (cg_tensor *in), 0, 0, 1 / (1 + expf(-x)), g[i] * (1 - z) * z)
+UNARY_OP(relu, "ReluBackward0", (cg_tensor *in), 0, 0, x > 0 ? x : (isnan(x) ? x : 0.0f), z > 0 ? g[i] : 0.0f)
+UNARY_OP(add_scalar, "AddBackward1", (cg_tensor *in, float a), a, 0, x + s, g[i])
+UNARY_OP(sub_scalar, "SubBackward1", (cg_tensor *in, float a), a, 0, x - s, g[i])
+UNARY_OP(rsub_scalar, "RsubBackward1", (cg_tensor *in, float a), a, 0, s - x, -g[i])
+UNARY_OP(mul_scalar, "MulBackward1", (cg_tensor *in, float a), a, 0, x * s, g[i] * s)
+UNARY_OP(div_scalar, "DivBackward1", (cg_tensor *in, float a), a, 0, x / s, g[i] / s)
+UNARY_OP(rdiv_scalar, "MulBackward0", (cg_tensor *in, float a), a, 0, s / x, -g[i] * s / (x * x))
+UNARY_OP(pow_scalar, "PowBackward0", (cg_tensor *in, float e), e, 0, powf(x, s),
+         s == 0.0f ? 0.0f : g[i] * (s * powf(x, s - 1.0f)))
+/* NAN bounds stand for torch's None; a bound that is NAN never clamps. */
+UNARY_OP(clamp, "ClampBackward1", (cg_tensor *in, float min, float max), min, max,
+         isnan(x) ? x : (!isnan(t) && x > t ? t : (!isnan(s) && x < s ? s : x)),
+         ((isnan(s) || x >= s) && (isnan(t) || x <= t)) ? g[i] : 0.0f)
+
+/* ---- where ------------------------------------------------------------------------ */
+
+static void where_backward(cg_node *n, const float *g)
+{
+    cg_tensor *c = n->in[0], *a = n->in[1], *b = n->in[2];
+    float *ga = cg__grad_buf(a), *gb = cg__grad_buf(b);
+    const float *C = c->data;
+    cg__bcast it;
+    cg__bcast_init(&it, n->out->ndim, n->out->shape, 3, (const cg_tensor *const *)n->in);
+    CG__BCAST_FOR(&it, {
+        if (C[o0_] != 0.0f) {
+            if (ga)
+                ga[o1_] += g[i_];
+        } else if (gb) {
+            gb[o2_] += g[i_];
+        }
+    });
+}
+static const cg_op where_op = {"WhereBackward0", where_backward};
+
+cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b)
+{
+    cg_tensor *ops[3] = {cond, a, b};
+    if (!cg__check_all(3, ops, "cg_where"))
+        return NULL;
+    int nd;
+    int64_t shape[CG_MAX_DIMS];
+    if (!cg__broadcast_shape(3, (const cg_tensor *const *)ops, &nd, shape, "cg_where"))
+        return NULL;
+    cg_tensor *out = cg__new(nd, shape, "cg_where");
+    if (!out)
+        return NULL;
+    cg__bcast it;
+    cg__bcast_init(&it, nd, shape, 3, (const cg_tensor *const *)ops);
+    const float *C = cond->data, *A = a->data, *B = b->data;
+    CG__BCAST_FOR(&it, { out->data[i_] = C[o0_] != 0.0f ? A[o1_] : B[o2_]; });
+    /* cond is not differentiable: record only a and b as needing grad. */
+    return finish(out, &where_op, 3, ops);
+}

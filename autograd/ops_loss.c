@@ -1,0 +1,281 @@
+/* cgrad — losses, and the lookups that feed them: nll_loss (cross_entropy is
+ * log_softmax then nll_loss, as in torch), mse_loss, one_hot, embedding, and
+ * dropout. Class ids are floats holding whole numbers. */
+#include "autograd_internal.h"
+#include <string.h>
+
+static cg_loss_opts loss_defaults(void)
+{
+    return (cg_loss_opts){.reduction = CG_MEAN, .ignore_index = -100, .label_smoothing = 0.0f};
+}
+
+static const cg__opt_field loss_fields[] = {
+    CG__OPT(cg_loss_opts, reduction), CG__OPT(cg_loss_opts, ignore_index), CG__OPT(cg_loss_opts, label_smoothing)};
+
+static bool merge_loss_opts(cg_loss_opts *o, cg_loss_opts user, const char *op)
+{
+    *o = loss_defaults();
+    if (cg__opts_merge(o, &user, user.given, loss_fields, 3, op) < 0)
+        return false;
+    if (o->reduction < CG_MEAN || o->reduction > CG_NONE) {
+        cg__error("%s: unknown reduction %d", op, (int)o->reduction);
+        return false;
+    }
+    if (!(o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f)) {
+        cg__error("%s: label_smoothing must be in [0, 1], got %g", op, (double)o->label_smoothing);
+        return false;
+    }
+    return true;
+}
+
+/* ---- nll_loss ---------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t N, C, S; /* batch, classes, positions per sample (product of d1, ...) */
+} nll_dims;
+
+static bool nll_shapes(const cg_tensor *x, const cg_tensor *target, nll_dims *d, const char *op)
+{
+    char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+    bool ok;
+    if (x->ndim == 0) {
+        ok = false;
+    } else if (x->ndim == 1) {
+        *d = (nll_dims){1, x->shape[0], 1};
+        ok = target->ndim == 0;
+    } else {
+        *d = (nll_dims){x->shape[0], x->shape[1], 1};
+        ok = target->ndim == x->ndim - 1 && target->shape[0] == x->shape[0];
+        for (int i = 2; ok && i < x->ndim; i++) {
+            ok = target->shape[i - 1] == x->shape[i];
+            d->S *= x->shape[i];
+        }
+    }
+    if (!ok)
+        cg__error("%s: input of shape %s and target of shape %s do not fit ((N, C) with (N), (C) with (), "
+                  "or (N, C, d1, ...) with (N, d1, ...))", op,
+                  cg__shape_fmt(a, x->ndim, x->shape), cg__shape_fmt(b, target->ndim, target->shape));
+    return ok;
+}
+
+static void nll_backward(cg_node *n, const float *g)
+{
+    cg_tensor *x = n->in[0], *target = n->in[1];
+    float *gx = cg__grad_buf(x);
+    if (!gx)
+        return;
+    nll_dims d = {n->i[0], n->i[1], n->i[2]};
+    int64_t ignore = n->i[3];
+    float eps = n->f[0], scale = n->f[1]; /* scale: 1/count for mean, else 1 */
+    bool per_item = n->out->ndim > 0 || n->i[4] == CG_NONE;
+    for (int64_t b = 0; b < d.N; b++)
+        for (int64_t s = 0; s < d.S; s++) {
+            int64_t t = (int64_t)target->data[b * d.S + s];
+            if (t == ignore)
+                continue;
+            float gv = (per_item ? g[b * d.S + s] : g[0]) * scale;
+            float *row = gx + b * d.C * d.S + s;
+            row[t * d.S] -= gv * (1 - eps);
+            if (eps != 0)
+                for (int64_t c = 0; c < d.C; c++)
+                    row[c * d.S] -= gv * eps / (float)d.C;
+        }
+}
+static const cg_op nll_op = {"NllLossBackward0", nll_backward};
+
+cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts user)
+{
+    cg_tensor *ins[2] = {x, target};
+    cg_loss_opts o;
+    nll_dims d;
+    if (!cg__check_all(2, ins, "cg_nll_loss") || !merge_loss_opts(&o, user, "cg_nll_loss") ||
+        !nll_shapes(x, target, &d, "cg_nll_loss"))
+        return NULL;
+    int64_t count = 0;
+    for (int64_t i = 0; i < target->numel; i++) {
+        int64_t t;
+        if (target->data[i] == (float)o.ignore_index)
+            continue;
+        if (!cg__index_ok(target->data[i], d.C, &t, "cg_nll_loss"))
+            return NULL;
+        count++;
+    }
+    cg_tensor *out = o.reduction == CG_NONE ? cg__new(target->ndim, target->shape, "cg_nll_loss")
+                                            : cg__new(0, NULL, "cg_nll_loss");
+    if (!out)
+        return NULL;
+    double total = 0;
+    float eps = o.label_smoothing;
+    for (int64_t b = 0; b < d.N; b++)
+        for (int64_t s = 0; s < d.S; s++) {
+            float v = target->data[b * d.S + s], loss = 0;
+            if (v != (float)o.ignore_index) {
+                const float *row = x->data + b * d.C * d.S + s;
+                loss = -row[(int64_t)v * d.S] * (1 - eps);
+                if (eps != 0) {
+                    double all = 0;
+                    for (int64_t c = 0; c < d.C; c++)
+                        all += row[c * d.S];
+                    loss -= (float)all * eps / (float)d.C;
+                }
+            }
+            if (o.reduction == CG_NONE)
+                out->data[b * d.S + s] = loss;
+            total += loss;
+        }
+    /* torch's mean divides by the number of targets not ignored (0/0 is nan). */
+    float scale = o.reduction == CG_MEAN ? 1.0f / (float)count : 1.0f;
+    if (o.reduction == CG_MEAN)
+        out->data[0] = (float)(total / (double)count);
+    else if (o.reduction == CG_SUM)
+        out->data[0] = (float)total;
+    bool fail = false;
+    cg_node *n = cg__record(out, &nll_op, 2, ins, 0, &fail);
+    if (n) {
+        n->i[0] = d.N, n->i[1] = d.C, n->i[2] = d.S, n->i[3] = o.ignore_index;
+        n->f[0] = eps, n->f[1] = scale;
+        n->i[4] = o.reduction;
+    }
+    return fail ? NULL : out;
+}
+
+cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target) { return cg_nll_loss_with(x, target, (cg_loss_opts){0}); }
+
+cg_tensor *cg_cross_entropy_with(cg_tensor *logits, cg_tensor *target, cg_loss_opts opts)
+{
+    if (!cg__check(logits, "cg_cross_entropy") || !cg__check(target, "cg_cross_entropy"))
+        return NULL;
+    if (logits->ndim == 0) {
+        cg__error("cg_cross_entropy: logits must have a class dim, got a 0-d tensor");
+        return NULL;
+    }
+    nll_dims d;
+    if (!nll_shapes(logits, target, &d, "cg_cross_entropy"))
+        return NULL;
+    cg_tensor *logp = cg_log_softmax(logits, logits->ndim == 1 ? 0 : 1);
+    return logp ? cg_nll_loss_with(logp, target, opts) : NULL;
+}
+
+cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target)
+{
+    return cg_cross_entropy_with(logits, target, (cg_loss_opts){0});
+}
+
+/* ---- mse_loss: ((input - target)^2) reduced --------------------------------------------- */
+
+cg_tensor *cg_mse_loss_with(cg_tensor *input, cg_tensor *target, cg_loss_opts user)
+{
+    cg_loss_opts o;
+    if (!cg__check(input, "cg_mse_loss") || !cg__check(target, "cg_mse_loss") ||
+        !merge_loss_opts(&o, user, "cg_mse_loss"))
+        return NULL;
+    cg_tensor *diff = cg_sub(input, target);
+    cg_tensor *sq = diff ? cg_mul(diff, diff) : NULL;
+    if (!sq)
+        return NULL;
+    return o.reduction == CG_MEAN ? cg_mean(sq) : o.reduction == CG_SUM ? cg_sum(sq) : sq;
+}
+
+cg_tensor *cg_mse_loss(cg_tensor *input, cg_tensor *target) { return cg_mse_loss_with(input, target, (cg_loss_opts){0}); }
+
+/* ---- one_hot / embedding --------------------------------------------------------------- */
+
+cg_tensor *cg_one_hot(cg_tensor *ids, int64_t num_classes)
+{
+    if (!cg__check(ids, "cg_one_hot"))
+        return NULL;
+    if (ids->ndim == CG_MAX_DIMS) {
+        cg__error("cg_one_hot: ids already have %d dims", CG_MAX_DIMS);
+        return NULL;
+    }
+    if (num_classes < 0) { /* torch's -1: one more than the largest id */
+        num_classes = 0;
+        for (int64_t i = 0; i < ids->numel; i++)
+            if (ids->data[i] + 1 > (float)num_classes)
+                num_classes = (int64_t)ids->data[i] + 1;
+    }
+    int64_t k;
+    for (int64_t i = 0; i < ids->numel; i++)
+        if (!cg__index_ok(ids->data[i], num_classes, &k, "cg_one_hot"))
+            return NULL;
+    int64_t shape[CG_MAX_DIMS];
+    memcpy(shape, ids->shape, sizeof(int64_t) * (size_t)ids->ndim);
+    shape[ids->ndim] = num_classes;
+    cg_tensor *out = cg_zeros(ids->ndim + 1, shape);
+    if (out)
+        for (int64_t i = 0; i < ids->numel; i++)
+            out->data[i * num_classes + (int64_t)ids->data[i]] = 1.0f;
+    return out;
+}
+
+cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *ids)
+{
+    if (!cg__check(weight, "cg_embedding") || !cg__check(ids, "cg_embedding"))
+        return NULL;
+    char a[CG_SHAPE_BUF];
+    if (weight->ndim != 2) {
+        cg__error("cg_embedding: weight must be (num_embeddings, dim), got %s",
+                  cg__shape_fmt(a, weight->ndim, weight->shape));
+        return NULL;
+    }
+    if (ids->ndim >= CG_MAX_DIMS) {
+        cg__error("cg_embedding: ids have too many dims (%d)", ids->ndim);
+        return NULL;
+    }
+    cg_tensor *flat_ids = cg_detach(ids);
+    flat_ids = flat_ids ? cg_reshape(flat_ids, CG_SHAPE(-1)) : NULL;
+    cg_tensor *rows = flat_ids ? cg_index_select(weight, 0, flat_ids) : NULL;
+    if (!rows)
+        return NULL;
+    int64_t shape[CG_MAX_DIMS];
+    memcpy(shape, ids->shape, sizeof(int64_t) * (size_t)ids->ndim);
+    shape[ids->ndim] = weight->shape[1];
+    return cg_reshape(rows, ids->ndim + 1, shape);
+}
+
+/* ---- dropout ------------------------------------------------------------------------------ */
+
+static void dropout_backward(cg_node *n, const float *g)
+{
+    float *gx = cg__grad_buf(n->in[0]);
+    const float *mask = n->saved; /* 0 or 1/(1-p) */
+    if (gx)
+        for (int64_t i = 0; i < n->out->numel; i++)
+            gx[i] += g[i] * mask[i];
+}
+static const cg_op dropout_op = {"MulBackward0", dropout_backward};
+
+cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
+{
+    if (!cg__check(x, "cg_dropout"))
+        return NULL;
+    if (!(p >= 0.0f && p <= 1.0f)) {
+        cg__error("cg_dropout: probability has to be between 0 and 1, but got %g", (double)p);
+        return NULL;
+    }
+    if (!training || p == 0.0f)
+        return cg_reshape(x, x->ndim, x->shape); /* the input itself, as a view */
+    cg_tensor *out = cg__new(x->ndim, x->shape, "cg_dropout");
+    if (!out)
+        return NULL;
+    size_t bytes = (size_t)x->numel * sizeof(float);
+    bool fail = false;
+    cg_node *n = cg__record(out, &dropout_op, 1, &x, bytes, &fail);
+    if (fail)
+        return NULL;
+    if (!n)
+        cg__scratch_begin();
+    float *mask = n ? n->saved : cg__scratch(bytes);
+    if (mask) {
+        /* torch: noise = bernoulli_(1 - p) drawn element by element in double, then / (1 - p). */
+        double keep = 1.0 - (double)p;
+        float scale = p == 1.0f ? 0.0f : 1.0f / (1.0f - p);
+        for (int64_t i = 0; i < x->numel; i++)
+            mask[i] = cg__uniform_double() < keep ? scale : 0.0f;
+        for (int64_t i = 0; i < x->numel; i++)
+            out->data[i] = x->data[i] * mask[i];
+    }
+    if (!n)
+        cg__scratch_end();
+    return mask ? out : NULL;
+}

@@ -1,0 +1,127 @@
+/* cgrad — matmul with torch.matmul's rules: 1-D·1-D is a dot product, a 1-D
+ * operand is taken as a row (left) or column (right) and that dim dropped from
+ * the result, and dims before the last two are batch dims that broadcast.
+ * Backward: dA += dC · Bᵀ and dB += Aᵀ · dC, accumulated by the GEMM itself
+ * (beta = 1), which also sums the gradient of a broadcast batch operand. */
+#include "autograd_internal.h"
+#include <string.h>
+
+typedef struct {
+    int64_t n, k, m;              /* each product: (n, k) @ (k, m) */
+    int bnd;                      /* batch dims of the result */
+    int64_t bshape[CG_MAX_DIMS];
+    cg_tensor abatch, bbatch;     /* headers with only the batch shapes, for the broadcast walk */
+    bool fold;                    /* b has no batch dims: all of a's rows in one product */
+} mm_plan;
+
+static bool plan(const cg_tensor *a, const cg_tensor *b, mm_plan *p, int *ndim, int64_t *shape)
+{
+    char sa[CG_SHAPE_BUF], sb[CG_SHAPE_BUF];
+    if (a->ndim == 0 || b->ndim == 0) {
+        cg__error("cg_matmul: both arguments need at least 1 dim, got shapes %s and %s",
+                  cg__shape_fmt(sa, a->ndim, a->shape), cg__shape_fmt(sb, b->ndim, b->shape));
+        return false;
+    }
+    p->n = a->ndim >= 2 ? a->shape[a->ndim - 2] : 1;
+    p->k = a->shape[a->ndim - 1];
+    int64_t kb = b->ndim >= 2 ? b->shape[b->ndim - 2] : b->shape[0];
+    p->m = b->ndim >= 2 ? b->shape[b->ndim - 1] : 1;
+    if (p->k != kb) {
+        cg__error("cg_matmul: shapes %s and %s do not match (%lld != %lld)",
+                  cg__shape_fmt(sa, a->ndim, a->shape), cg__shape_fmt(sb, b->ndim, b->shape),
+                  (long long)p->k, (long long)kb);
+        return false;
+    }
+    memset(&p->abatch, 0, sizeof p->abatch);
+    memset(&p->bbatch, 0, sizeof p->bbatch);
+    p->abatch.ndim = a->ndim > 2 ? a->ndim - 2 : 0;
+    p->bbatch.ndim = b->ndim > 2 ? b->ndim - 2 : 0;
+    for (int d = 0; d < p->abatch.ndim; d++)
+        p->abatch.shape[d] = a->shape[d];
+    for (int d = 0; d < p->bbatch.ndim; d++)
+        p->bbatch.shape[d] = b->shape[d];
+    const cg_tensor *bt[2] = {&p->abatch, &p->bbatch};
+    if (!cg__broadcast_shape(2, bt, &p->bnd, p->bshape, "cg_matmul")) {
+        cg__error("cg_matmul: batch dims of shapes %s and %s do not broadcast",
+                  cg__shape_fmt(sa, a->ndim, a->shape), cg__shape_fmt(sb, b->ndim, b->shape));
+        return false;
+    }
+    p->fold = p->bbatch.ndim == 0;
+    int nd = 0;
+    for (int d = 0; d < p->bnd; d++)
+        shape[nd++] = p->bshape[d];
+    if (a->ndim >= 2)
+        shape[nd++] = p->n;
+    if (b->ndim >= 2)
+        shape[nd++] = p->m;
+    *ndim = nd;
+    return true;
+}
+
+/* Calls body(ai, bi, ci) for each batch: the batch index into a, b and the result. */
+#define FOR_BATCH(p, ...)                                                                 \
+    do {                                                                                   \
+        if ((p)->fold) {                                                                   \
+            int64_t ai = 0, bi = 0, ci = 0;                                                \
+            __VA_ARGS__;                                                                          \
+            break;                                                                         \
+        }                                                                                  \
+        cg__bcast it;                                                                      \
+        const cg_tensor *bt_[2] = {&(p)->abatch, &(p)->bbatch};                            \
+        cg__bcast_init(&it, (p)->bnd, (p)->bshape, 2, bt_);                                \
+        CG__BCAST_FOR(&it, {                                                               \
+            int64_t ai = o0_, bi = o1_, ci = i_;                                           \
+            __VA_ARGS__;                                                                          \
+        });                                                                                \
+    } while (0)
+
+/* With fold, a's batches are rows of one product. */
+static int64_t rows(const mm_plan *p, const cg_tensor *a)
+{
+    return p->fold ? a->numel / p->k : p->n;
+}
+
+static void matmul_backward(cg_node *n, const float *g)
+{
+    cg_tensor *a = n->in[0], *b = n->in[1];
+    mm_plan p;
+    int nd;
+    int64_t shape[CG_MAX_DIMS];
+    plan(a, b, &p, &nd, shape);
+    float *ga = cg__grad_buf(a), *gb = cg__grad_buf(b);
+    int64_t M = rows(&p, a), K = p.k, N = p.m;
+    if (M == 0 || K == 0)
+        return;
+    FOR_BATCH(&p, {
+        const float *gc = g + ci * M * N;
+        if (ga) /* dA (M, K) += dC (M, N) · Bᵀ */
+            cg__gemm(false, true, M, K, N, gc, N, b->data + bi * K * N, N, 1.0f, ga + ai * M * K, K);
+        if (gb) /* dB (K, N) += Aᵀ · dC */
+            cg__gemm(true, false, K, N, M, a->data + ai * M * K, K, gc, N, 1.0f, gb + bi * K * N, N);
+    });
+}
+static const cg_op matmul_op = {"MmBackward0", matmul_backward};
+
+cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
+{
+    cg_tensor *ops[2] = {a, b};
+    if (!cg__check_all(2, ops, "cg_matmul"))
+        return NULL;
+    mm_plan p;
+    int nd;
+    int64_t shape[CG_MAX_DIMS];
+    if (!plan(a, b, &p, &nd, shape))
+        return NULL;
+    cg_tensor *out = cg__new(nd, shape, "cg_matmul");
+    if (!out)
+        return NULL;
+    int64_t M = rows(&p, a), K = p.k, N = p.m;
+    if (out->numel > 0)
+        FOR_BATCH(&p, {
+            cg__gemm(false, false, M, N, K, a->data + ai * M * K, K, b->data + bi * K * N, N, 0.0f,
+                     out->data + ci * M * N, N);
+        });
+    bool fail = false;
+    cg__record(out, &matmul_op, 2, ops, 0, &fail);
+    return fail ? NULL : out;
+}

@@ -1,0 +1,301 @@
+/* cgrad — reductions: sum, mean, max (over everything or one dim), and the
+ * softmax family. A tensor reduced along dim is seen as (outer, n, inner). */
+#include "autograd_internal.h"
+#include <string.h>
+
+static cg_tensor *record(cg_tensor *out, const cg_op *op, cg_tensor *x, size_t saved, cg_node **node)
+{
+    bool fail = false;
+    cg_node *n = cg__record(out, op, 1, &x, saved, &fail);
+    if (node)
+        *node = n;
+    return fail ? NULL : out;
+}
+
+/* The result shape of reducing dim d (kept as 1, or dropped). */
+static cg_tensor *reduced_out(const cg_tensor *x, int d, bool keepdim, const char *name)
+{
+    int64_t shape[CG_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (i != d)
+            shape[nd++] = x->shape[i];
+        else if (keepdim)
+            shape[nd++] = 1;
+    return cg__new(nd, shape, name);
+}
+
+/* ---- sum / mean ------------------------------------------------------------------ */
+
+static void sum_backward(cg_node *n, const float *g)
+{
+    cg_tensor *x = n->in[0];
+    float *gx = cg__grad_buf(x);
+    if (!gx)
+        return;
+    float scale = n->f[0]; /* 1 for sum, 1/n for mean */
+    if (n->i[0] < 0) {
+        for (int64_t i = 0; i < x->numel; i++)
+            gx[i] += g[0] * scale;
+        return;
+    }
+    cg__dim_split s = cg__split_at(x, (int)n->i[0]);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t j = 0; j < s.n; j++)
+            for (int64_t i = 0; i < s.inner; i++)
+                gx[(o * s.n + j) * s.inner + i] += g[o * s.inner + i] * scale;
+}
+static const cg_op sum_op = {"SumBackward0", sum_backward};
+static const cg_op sum_dim_op = {"SumBackward1", sum_backward};
+static const cg_op mean_op = {"MeanBackward0", sum_backward};
+static const cg_op mean_dim_op = {"MeanBackward1", sum_backward};
+
+static cg_tensor *sum_all(cg_tensor *t, bool mean, const char *name)
+{
+    if (!cg__check(t, name))
+        return NULL;
+    cg_tensor *out = cg__new(0, NULL, name);
+    if (!out)
+        return NULL;
+    double acc = 0;
+    for (int64_t i = 0; i < t->numel; i++)
+        acc += t->data[i];
+    float scale = mean ? 1.0f / (float)t->numel : 1.0f;
+    out->data[0] = mean ? (float)(acc / (double)t->numel) : (float)acc;
+    cg_node *node;
+    out = record(out, mean ? &mean_op : &sum_op, t, 0, &node);
+    if (node)
+        node->i[0] = -1, node->f[0] = scale;
+    return out;
+}
+
+static cg_tensor *sum_along(cg_tensor *t, int dim, bool keepdim, bool mean, const char *name)
+{
+    if (!cg__check(t, name))
+        return NULL;
+    int d = cg__dim(dim, t->ndim, name);
+    if (d < 0)
+        return NULL;
+    if (t->ndim == 0)
+        return sum_all(t, mean, name);
+    cg_tensor *out = reduced_out(t, d, keepdim, name);
+    if (!out)
+        return NULL;
+    cg__dim_split s = cg__split_at(t, d);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t i = 0; i < s.inner; i++) {
+            double acc = 0;
+            for (int64_t j = 0; j < s.n; j++)
+                acc += t->data[(o * s.n + j) * s.inner + i];
+            out->data[o * s.inner + i] = mean ? (float)(acc / (double)s.n) : (float)acc;
+        }
+    cg_node *node;
+    out = record(out, mean ? &mean_dim_op : &sum_dim_op, t, 0, &node);
+    if (node)
+        node->i[0] = d, node->f[0] = mean ? 1.0f / (float)s.n : 1.0f;
+    return out;
+}
+
+cg_tensor *cg_sum(cg_tensor *t) { return sum_all(t, false, "cg_sum"); }
+cg_tensor *cg_mean(cg_tensor *t) { return sum_all(t, true, "cg_mean"); }
+cg_tensor *cg_sum_dim(cg_tensor *t, int dim, bool keepdim) { return sum_along(t, dim, keepdim, false, "cg_sum_dim"); }
+cg_tensor *cg_mean_dim(cg_tensor *t, int dim, bool keepdim) { return sum_along(t, dim, keepdim, true, "cg_mean_dim"); }
+
+/* ---- max ------------------------------------------------------------------------ */
+
+static void max_all_backward(cg_node *n, const float *g)
+{
+    cg_tensor *x = n->in[0];
+    float *gx = cg__grad_buf(x);
+    if (!gx)
+        return;
+    float m = n->out->data[0];
+    int64_t ties = 0;
+    for (int64_t i = 0; i < x->numel; i++)
+        ties += x->data[i] == m || (isnan(m) && isnan(x->data[i]));
+    for (int64_t i = 0; i < x->numel; i++)
+        if (x->data[i] == m || (isnan(m) && isnan(x->data[i])))
+            gx[i] += g[0] / (float)ties;
+}
+static const cg_op max_all_op = {"MaxBackward1", max_all_backward};
+
+cg_tensor *cg_max(cg_tensor *t)
+{
+    if (!cg__check(t, "cg_max"))
+        return NULL;
+    if (t->numel == 0) {
+        cg__error("cg_max: the tensor is empty");
+        return NULL;
+    }
+    cg_tensor *out = cg__new(0, NULL, "cg_max");
+    if (!out)
+        return NULL;
+    float m = t->data[0];
+    for (int64_t i = 1; i < t->numel && !isnan(m); i++)
+        if (t->data[i] > m || isnan(t->data[i]))
+            m = t->data[i];
+    out->data[0] = m;
+    return record(out, &max_all_op, t, 0, NULL);
+}
+
+/* For each (o, i), the first j with the largest value (a NaN counts as largest). */
+static void argmax_along(const cg_tensor *t, cg__dim_split s, float *values, int64_t *where)
+{
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t i = 0; i < s.inner; i++) {
+            const float *x = t->data + o * s.n * s.inner + i;
+            int64_t best = 0;
+            for (int64_t j = 1; j < s.n && !isnan(x[best * s.inner]); j++)
+                if (x[j * s.inner] > x[best * s.inner] || isnan(x[j * s.inner]))
+                    best = j;
+            if (values)
+                values[o * s.inner + i] = x[best * s.inner];
+            where[o * s.inner + i] = best;
+        }
+}
+
+static void max_dim_backward(cg_node *n, const float *g)
+{
+    cg_tensor *x = n->in[0];
+    float *gx = cg__grad_buf(x);
+    if (!gx)
+        return;
+    const int64_t *where = n->saved;
+    cg__dim_split s = cg__split_at(x, (int)n->i[0]);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t i = 0; i < s.inner; i++)
+            gx[(o * s.n + where[o * s.inner + i]) * s.inner + i] += g[o * s.inner + i];
+}
+static const cg_op max_dim_op = {"MaxBackward0", max_dim_backward};
+
+static cg_tensor *max_or_argmax(cg_tensor *t, int dim, bool keepdim, bool arg, const char *name)
+{
+    if (!cg__check(t, name))
+        return NULL;
+    int d = cg__dim(dim, t->ndim, name);
+    if (d < 0)
+        return NULL;
+    if (t->ndim > 0 && t->shape[d] == 0) {
+        cg__error("%s: dim %d has size 0", name, d);
+        return NULL;
+    }
+    cg_tensor *out = t->ndim ? reduced_out(t, d, keepdim, name) : cg__new(0, NULL, name);
+    if (!out)
+        return NULL;
+    cg__dim_split s = t->ndim ? cg__split_at(t, d) : (cg__dim_split){1, 1, 1};
+    size_t bytes = (size_t)out->numel * sizeof(int64_t);
+    if (!arg && cg__needs_grad(1, &t)) {
+        cg_node *node;
+        if (!record(out, &max_dim_op, t, bytes, &node))
+            return NULL;
+        node->i[0] = d;
+        argmax_along(t, s, out->data, node->saved);
+        return out;
+    }
+    cg__scratch_begin();
+    int64_t *where = cg__scratch(bytes);
+    if (where) {
+        argmax_along(t, s, arg ? NULL : out->data, where);
+        if (arg)
+            for (int64_t e = 0; e < out->numel; e++)
+                out->data[e] = (float)where[e];
+    }
+    cg__scratch_end();
+    return where ? out : NULL;
+}
+
+cg_tensor *cg_max_dim(cg_tensor *t, int dim, bool keepdim) { return max_or_argmax(t, dim, keepdim, false, "cg_max_dim"); }
+cg_tensor *cg_argmax(cg_tensor *t, int dim, bool keepdim) { return max_or_argmax(t, dim, keepdim, true, "cg_argmax"); }
+
+/* ---- softmax, log_softmax, logsumexp ------------------------------------------------- */
+
+enum { SOFTMAX, LOG_SOFTMAX, LOGSUMEXP };
+
+/* One row (n values, inner apart): writes the chosen function of it. */
+static void softmax_row(const float *x, float *y, int64_t n, int64_t inner, int kind)
+{
+    float m = -INFINITY;
+    for (int64_t j = 0; j < n; j++)
+        if (x[j * inner] > m)
+            m = x[j * inner];
+    if (isinf(m)) /* all -inf (or +inf): keep the arithmetic finite where torch does */
+        m = m > 0 ? m : 0;
+    double sum = 0;
+    for (int64_t j = 0; j < n; j++)
+        sum += expf(x[j * inner] - m);
+    float lse = m + (float)log(sum);
+    if (kind == LOGSUMEXP) {
+        y[0] = lse;
+        return;
+    }
+    float logsum = (float)log(sum);
+    for (int64_t j = 0; j < n; j++)
+        y[j * inner] = kind == SOFTMAX ? expf(x[j * inner] - m) / (float)sum : x[j * inner] - m - logsum;
+}
+
+static void softmax_backward(cg_node *n, const float *g)
+{
+    cg_tensor *x = n->in[0];
+    float *gx = cg__grad_buf(x);
+    if (!gx)
+        return;
+    int kind = (int)n->i[1];
+    const float *y = n->out->data;
+    cg__dim_split s = x->ndim ? cg__split_at(x, (int)n->i[0]) : (cg__dim_split){1, 1, 1};
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t i = 0; i < s.inner; i++) {
+            int64_t base = o * s.n * s.inner + i;
+            if (kind == LOGSUMEXP) {
+                float gv = g[o * s.inner + i], lse = y[o * s.inner + i];
+                for (int64_t j = 0; j < s.n; j++)
+                    gx[base + j * s.inner] += gv * expf(x->data[base + j * s.inner] - lse);
+                continue;
+            }
+            double dot = 0;
+            for (int64_t j = 0; j < s.n; j++)
+                dot += kind == SOFTMAX ? (double)g[base + j * s.inner] * y[base + j * s.inner]
+                                       : (double)g[base + j * s.inner];
+            for (int64_t j = 0; j < s.n; j++) {
+                int64_t k = base + j * s.inner;
+                gx[k] += kind == SOFTMAX ? y[k] * (g[k] - (float)dot) : g[k] - expf(y[k]) * (float)dot;
+            }
+        }
+}
+static const cg_op softmax_op = {"SoftmaxBackward0", softmax_backward};
+static const cg_op log_softmax_op = {"LogSoftmaxBackward0", softmax_backward};
+static const cg_op logsumexp_op = {"LogsumexpBackward0", softmax_backward};
+
+static cg_tensor *softmax_family(cg_tensor *t, int dim, bool keepdim, int kind, const char *name)
+{
+    if (!cg__check(t, name))
+        return NULL;
+    int d = cg__dim(dim, t->ndim, name);
+    if (d < 0)
+        return NULL;
+    cg_tensor *out;
+    if (kind == LOGSUMEXP)
+        out = t->ndim ? reduced_out(t, d, keepdim, name) : cg__new(0, NULL, name);
+    else
+        out = cg__new(t->ndim, t->shape, name);
+    if (!out)
+        return NULL;
+    cg__dim_split s = t->ndim ? cg__split_at(t, d) : (cg__dim_split){1, 1, 1};
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t i = 0; i < s.inner; i++) {
+            float *y = kind == LOGSUMEXP ? out->data + o * s.inner + i : out->data + o * s.n * s.inner + i;
+            softmax_row(t->data + o * s.n * s.inner + i, y, s.n, s.inner, kind);
+        }
+    const cg_op *op = kind == SOFTMAX ? &softmax_op : kind == LOG_SOFTMAX ? &log_softmax_op : &logsumexp_op;
+    cg_node *node;
+    out = record(out, op, t, 0, &node);
+    if (node)
+        node->i[0] = d, node->i[1] = kind;
+    return out;
+}
+
+cg_tensor *cg_softmax(cg_tensor *t, int dim) { return softmax_family(t, dim, false, SOFTMAX, "cg_softmax"); }
+cg_tensor *cg_log_softmax(cg_tensor *t, int dim) { return softmax_family(t, dim, false, LOG_SOFTMAX, "cg_log_softmax"); }
+cg_tensor *cg_logsumexp(cg_tensor *t, int dim, bool keepdim)
+{
+    return softmax_family(t, dim, keepdim, LOGSUMEXP, "cg_logsumexp");
+}

@@ -1,0 +1,569 @@
+/* cgrad — ops that move values without computing: views, transposes, joins,
+ * selections and lookups. Each backward puts the gradient back where the
+ * forward took the value from. */
+#include "autograd_internal.h"
+#include <string.h>
+
+static cg_tensor *record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in, cg_node **node)
+{
+    bool fail = false;
+    cg_node *n = cg__record(out, op, nin, in, 0, &fail);
+    if (node)
+        *node = n;
+    return fail ? NULL : out;
+}
+
+/* ---- reshape / view (a view: the result shares the input's values) ------------- */
+
+static void reshape_backward(cg_node *n, const float *g)
+{
+    float *gx = cg__grad_buf(n->in[0]);
+    if (gx)
+        for (int64_t i = 0; i < n->out->numel; i++)
+            gx[i] += g[i];
+}
+static const cg_op reshape_op = {"ViewBackward0", reshape_backward};
+
+cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
+{
+    if (!cg__check(t, "cg_reshape"))
+        return NULL;
+    char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+    if (ndim < 0 || ndim > CG_MAX_DIMS || (ndim > 0 && !shape)) {
+        cg__error("cg_reshape: bad target shape (%d dims)", ndim);
+        return NULL;
+    }
+    int64_t s[CG_MAX_DIMS], known = 1;
+    int infer = -1;
+    for (int d = 0; d < ndim; d++) {
+        s[d] = shape[d];
+        if (s[d] == -1 && infer < 0) {
+            infer = d;
+        } else if (s[d] < 0) {
+            cg__error("cg_reshape: invalid target shape %s", cg__shape_fmt(a, ndim, shape));
+            return NULL;
+        } else {
+            known *= s[d];
+        }
+    }
+    if (infer >= 0) {
+        if (known == 0 || t->numel % known != 0) {
+            cg__error("cg_reshape: shape %s is invalid for input of shape %s",
+                      cg__shape_fmt(a, ndim, shape), cg__shape_fmt(b, t->ndim, t->shape));
+            return NULL;
+        }
+        s[infer] = t->numel / known;
+        known *= s[infer];
+    }
+    if (known != t->numel) {
+        cg__error("cg_reshape: shape %s is invalid for input of shape %s (%lld elements)",
+                  cg__shape_fmt(a, ndim, shape), cg__shape_fmt(b, t->ndim, t->shape), (long long)t->numel);
+        return NULL;
+    }
+    cg_tensor *out = cg__view(t, ndim, s, 0);
+    return out ? record(out, &reshape_op, 1, &t, NULL) : NULL;
+}
+
+cg_tensor *cg_view(cg_tensor *t, int ndim, const int64_t *shape) { return cg_reshape(t, ndim, shape); }
+
+cg_tensor *cg_flatten(cg_tensor *t) { return cg_reshape(t, CG_SHAPE(-1)); }
+
+cg_tensor *cg_squeeze(cg_tensor *t, int dim)
+{
+    if (!cg__check(t, "cg_squeeze"))
+        return NULL;
+    int d = cg__dim(dim, t->ndim, "cg_squeeze");
+    if (d < 0)
+        return NULL;
+    if (t->ndim == 0 || t->shape[d] != 1) /* torch leaves a dim that is not 1 alone */
+        return cg_reshape(t, t->ndim, t->shape);
+    int64_t s[CG_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < t->ndim; i++)
+        if (i != d)
+            s[nd++] = t->shape[i];
+    return cg_reshape(t, nd, s);
+}
+
+cg_tensor *cg_unsqueeze(cg_tensor *t, int dim)
+{
+    if (!cg__check(t, "cg_unsqueeze"))
+        return NULL;
+    if (t->ndim == CG_MAX_DIMS) {
+        cg__error("cg_unsqueeze: already %d dims", CG_MAX_DIMS);
+        return NULL;
+    }
+    int d = cg__dim(dim, t->ndim + 1, "cg_unsqueeze");
+    if (d < 0)
+        return NULL;
+    int64_t s[CG_MAX_DIMS];
+    for (int i = 0, j = 0; i <= t->ndim; i++)
+        s[i] = i == d ? 1 : t->shape[j++];
+    return cg_reshape(t, t->ndim + 1, s);
+}
+
+/* ---- permute / transpose (copies: tensors stay contiguous) ---------------------- */
+
+/* dst[out index] = src[permuted index], or with `back`, src[...] += dst[...] the other way. */
+static void permute_copy(const cg_tensor *src, const int *perm, int ndim, const int64_t *out_shape,
+                         const float *from, float *to, bool accumulate_back)
+{
+    int64_t in_stride[CG_MAX_DIMS], stride[CG_MAX_DIMS], idx[CG_MAX_DIMS] = {0};
+    int64_t s = 1;
+    for (int d = src->ndim - 1; d >= 0; d--) {
+        in_stride[d] = s;
+        s *= src->shape[d];
+    }
+    for (int d = 0; d < ndim; d++)
+        stride[d] = in_stride[perm[d]];
+    int64_t total = src->numel, off = 0;
+    for (int64_t i = 0; i < total; i++) {
+        if (accumulate_back)
+            to[off] += from[i];
+        else
+            to[i] = from[off];
+        for (int d = ndim - 1; d >= 0; d--) {
+            off += stride[d];
+            if (++idx[d] < out_shape[d])
+                break;
+            off -= stride[d] * out_shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static void permute_backward(cg_node *n, const float *g)
+{
+    float *gx = cg__grad_buf(n->in[0]);
+    int perm[CG_MAX_DIMS];
+    for (int d = 0; d < n->out->ndim; d++)
+        perm[d] = (int)((const int64_t *)n->saved)[d];
+    if (gx)
+        permute_copy(n->in[0], perm, n->out->ndim, n->out->shape, g, gx, true);
+}
+static const cg_op permute_op = {"PermuteBackward0", permute_backward};
+
+static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const char *name)
+{
+    if (!cg__check(t, name))
+        return NULL;
+    if (!dims || ndim != t->ndim) {
+        cg__error("%s: %d dims given for a tensor of %d dims", name, dims ? ndim : 0, t->ndim);
+        return NULL;
+    }
+    int perm[CG_MAX_DIMS];
+    bool seen[CG_MAX_DIMS] = {false};
+    int64_t shape[CG_MAX_DIMS];
+    for (int d = 0; d < ndim; d++) {
+        perm[d] = cg__dim(dims[d], ndim, name);
+        if (perm[d] < 0)
+            return NULL;
+        if (seen[perm[d]]) {
+            cg__error("%s: dim %d repeated", name, perm[d]);
+            return NULL;
+        }
+        seen[perm[d]] = true;
+        shape[d] = t->shape[perm[d]];
+    }
+    cg_tensor *out = cg__new(ndim, shape, name);
+    if (!out)
+        return NULL;
+    permute_copy(t, perm, ndim, shape, t->data, out->data, false);
+    bool fail = false;
+    cg_node *n = cg__record(out, &permute_op, 1, &t, sizeof(int64_t) * CG_MAX_DIMS, &fail);
+    if (n)
+        for (int d = 0; d < ndim; d++)
+            ((int64_t *)n->saved)[d] = perm[d];
+    return fail ? NULL : out;
+}
+
+cg_tensor *cg_permute(cg_tensor *t, int ndim, const int *dims) { return permute_named(t, ndim, dims, "cg_permute"); }
+
+cg_tensor *cg_transpose(cg_tensor *t, int dim0, int dim1)
+{
+    if (!cg__check(t, "cg_transpose"))
+        return NULL;
+    int nd = t->ndim ? t->ndim : 1;
+    int d0 = cg__dim(dim0, t->ndim, "cg_transpose"), d1 = d0 < 0 ? -1 : cg__dim(dim1, t->ndim, "cg_transpose");
+    if (d0 < 0 || d1 < 0)
+        return NULL;
+    if (t->ndim == 0)
+        return cg_reshape(t, 0, NULL);
+    int perm[CG_MAX_DIMS];
+    for (int d = 0; d < nd; d++)
+        perm[d] = d;
+    perm[d0] = d1;
+    perm[d1] = d0;
+    return permute_named(t, t->ndim, perm, "cg_transpose");
+}
+
+/* ---- cat / stack --------------------------------------------------------------- */
+
+/* Every input's block along dim: the gradient goes back block by block. */
+static void cat_backward(cg_node *n, const float *g)
+{
+    int dim = (int)n->i[0];
+    cg__dim_split so = cg__split_at(n->out, dim);
+    int64_t at = 0;
+    for (int k = 0; k < n->nin; k++) {
+        cg_tensor *x = n->in[k];
+        int64_t len = n->i[1] ? 1 : x->shape[dim]; /* stacked inputs lack the dim */
+        float *gx = cg__grad_buf(x);
+        if (gx)
+            for (int64_t o = 0; o < so.outer; o++)
+                for (int64_t j = 0; j < len * so.inner; j++)
+                    gx[o * len * so.inner + j] += g[(o * so.n + at) * so.inner + j];
+        at += len;
+    }
+}
+static const cg_op cat_op = {"CatBackward0", cat_backward};
+static const cg_op stack_op = {"StackBackward0", cat_backward};
+
+/* Joins inputs along dim of the result; for stack each input is seen with a
+ * size-1 dim there, so both share the copy and the backward. */
+static cg_tensor *join(cg_tensor *const *ts, int n, int dim, bool stack, const char *name)
+{
+    if (!ts || n <= 0) {
+        cg__error("%s: expects a non-empty list of tensors", name);
+        return NULL;
+    }
+    if (!cg__check_all(n, ts, name))
+        return NULL;
+    const cg_tensor *first = ts[0];
+    int nd = stack ? first->ndim + 1 : first->ndim;
+    if (nd == 0 || nd > CG_MAX_DIMS) {
+        cg__error("%s: cannot join tensors of %d dims", name, first->ndim);
+        return NULL;
+    }
+    int d = cg__dim(dim, nd, name);
+    if (d < 0)
+        return NULL;
+    int64_t shape[CG_MAX_DIMS];
+    for (int i = 0, j = 0; i < nd; i++)
+        shape[i] = (stack && i == d) ? 1 : first->shape[j++];
+    int64_t total = 0;
+    for (int k = 0; k < n; k++) {
+        bool ok = ts[k]->ndim == first->ndim;
+        for (int i = 0, j = 0; ok && i < nd; i++) {
+            if (stack && i == d)
+                continue;
+            int64_t s = ts[k]->shape[j++];
+            ok = stack || i == d ? (stack ? s == shape[i] : true) : s == shape[i];
+        }
+        if (!ok) {
+            char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+            cg__error("%s: tensor %d has shape %s, tensor 0 has %s (they must match %s)", name, k,
+                      cg__shape_fmt(a, ts[k]->ndim, ts[k]->shape), cg__shape_fmt(b, first->ndim, first->shape),
+                      stack ? "exactly" : "except in the joined dim");
+            return NULL;
+        }
+        total += stack ? 1 : ts[k]->shape[d];
+    }
+    shape[d] = total;
+    cg_tensor *out = cg__new(nd, shape, name);
+    if (!out)
+        return NULL;
+    cg__dim_split so = cg__split_at(out, d);
+    int64_t at = 0;
+    for (int k = 0; k < n; k++) {
+        int64_t len = stack ? 1 : ts[k]->shape[d];
+        for (int64_t o = 0; o < so.outer; o++)
+            memcpy(out->data + (o * so.n + at) * so.inner, ts[k]->data + o * len * so.inner,
+                   (size_t)(len * so.inner) * sizeof(float));
+        at += len;
+    }
+    /* The node's input list is the tensors themselves. */
+    cg_node *node;
+    out = record(out, stack ? &stack_op : &cat_op, n, ts, &node);
+    if (node)
+        node->i[0] = d, node->i[1] = stack;
+    return out;
+}
+
+cg_tensor *cg_cat(cg_tensor *const *ts, int n, int dim) { return join(ts, n, dim, false, "cg_cat"); }
+cg_tensor *cg_stack(cg_tensor *const *ts, int n, int dim) { return join(ts, n, dim, true, "cg_stack"); }
+
+/* ---- narrow / slice / select ------------------------------------------------------ */
+
+static void narrow_backward(cg_node *n, const float *g)
+{
+    cg_tensor *x = n->in[0];
+    float *gx = cg__grad_buf(x);
+    if (!gx)
+        return;
+    int dim = (int)n->i[0];
+    int64_t start = n->i[1], len = n->i[2];
+    cg__dim_split s = cg__split_at(x, dim);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t j = 0; j < len * s.inner; j++)
+            gx[(o * s.n + start) * s.inner + j] += g[o * len * s.inner + j];
+}
+static const cg_op narrow_op = {"SliceBackward0", narrow_backward};
+static const cg_op select_op = {"SelectBackward0", narrow_backward};
+
+/* The values of x along dim from start, len of them; dropping the dim for select.
+ * Along the first dim this is a view; elsewhere a copy. */
+static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool drop, const char *name)
+{
+    int64_t shape[CG_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (!(drop && i == d))
+            shape[nd++] = i == d ? len : x->shape[i];
+    cg__dim_split s = cg__split_at(x, d);
+    cg_tensor *out;
+    if (s.outer == 1) {
+        out = cg__view(x, nd, shape, start * s.inner);
+    } else {
+        out = cg__new(nd, shape, name);
+        if (out)
+            for (int64_t o = 0; o < s.outer; o++)
+                memcpy(out->data + o * len * s.inner, x->data + (o * s.n + start) * s.inner,
+                       (size_t)(len * s.inner) * sizeof(float));
+    }
+    if (!out)
+        return NULL;
+    cg_node *node;
+    out = record(out, drop ? &select_op : &narrow_op, 1, &x, &node);
+    if (node)
+        node->i[0] = d, node->i[1] = start, node->i[2] = len;
+    return out;
+}
+
+cg_tensor *cg_narrow(cg_tensor *t, int dim, int64_t start, int64_t length)
+{
+    if (!cg__check(t, "cg_narrow"))
+        return NULL;
+    if (t->ndim == 0) {
+        cg__error("cg_narrow: cannot narrow a 0-d tensor");
+        return NULL;
+    }
+    int d = cg__dim(dim, t->ndim, "cg_narrow");
+    if (d < 0)
+        return NULL;
+    int64_t size = t->shape[d];
+    if (start < 0)
+        start += size;
+    if (start < 0 || length < 0 || start > size || length > size - start) {
+        cg__error("cg_narrow: start %lld, length %lld out of range for dim %d of size %lld",
+                  (long long)start, (long long)length, d, (long long)size);
+        return NULL;
+    }
+    return take(t, d, start, length, false, "cg_narrow");
+}
+
+cg_tensor *cg_slice(cg_tensor *t, int dim, int64_t start, int64_t end)
+{
+    if (!cg__check(t, "cg_slice"))
+        return NULL;
+    if (t->ndim == 0) {
+        cg__error("cg_slice: cannot slice a 0-d tensor");
+        return NULL;
+    }
+    int d = cg__dim(dim, t->ndim, "cg_slice");
+    if (d < 0)
+        return NULL;
+    int64_t size = t->shape[d];
+    /* Python's rules: negatives count from the end, then clip to [0, size]. */
+    if (start < 0)
+        start += size;
+    if (end < 0)
+        end += size;
+    start = start < 0 ? 0 : (start > size ? size : start);
+    end = end < start ? start : (end > size ? size : end);
+    return take(t, d, start, end - start, false, "cg_slice");
+}
+
+cg_tensor *cg_select(cg_tensor *t, int dim, int64_t index)
+{
+    if (!cg__check(t, "cg_select"))
+        return NULL;
+    if (t->ndim == 0) {
+        cg__error("cg_select: cannot select from a 0-d tensor");
+        return NULL;
+    }
+    int d = cg__dim(dim, t->ndim, "cg_select");
+    if (d < 0)
+        return NULL;
+    int64_t size = t->shape[d];
+    if (index < -size || index >= size) {
+        cg__error("cg_select: index %lld out of range for dim %d of size %lld", (long long)index, d,
+                  (long long)size);
+        return NULL;
+    }
+    return take(t, d, index < 0 ? index + size : index, 1, true, "cg_select");
+}
+
+/* ---- index_select / gather / embedding (indices as whole floats) ----------------- */
+
+bool cg__index_ok(float v, int64_t n, int64_t *out, const char *op)
+{
+    if (!(v == floorf(v)) || v < 0 || v >= (float)n) {
+        cg__error("%s: index %g is not a whole number in [0, %lld)", op, (double)v, (long long)n);
+        return false;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+static bool check_indices(const cg_tensor *idx, int64_t n, const char *op)
+{
+    int64_t k;
+    for (int64_t i = 0; i < idx->numel; i++)
+        if (!cg__index_ok(idx->data[i], n, &k, op))
+            return false;
+    return true;
+}
+
+static void index_select_backward(cg_node *n, const float *g)
+{
+    cg_tensor *x = n->in[0], *idx = n->in[1];
+    float *gx = cg__grad_buf(x);
+    if (!gx)
+        return;
+    int d = (int)n->i[0];
+    cg__dim_split s = cg__split_at(x, d);
+    int64_t k = idx->numel;
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t j = 0; j < k; j++) {
+            float *dst = gx + (o * s.n + (int64_t)idx->data[j]) * s.inner;
+            const float *src = g + (o * k + j) * s.inner;
+            for (int64_t i = 0; i < s.inner; i++)
+                dst[i] += src[i];
+        }
+}
+static const cg_op index_select_op = {"IndexSelectBackward0", index_select_backward};
+
+cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index)
+{
+    cg_tensor *ins[2] = {t, index};
+    if (!cg__check_all(2, ins, "cg_index_select"))
+        return NULL;
+    int d = cg__dim(dim, t->ndim, "cg_index_select");
+    if (d < 0)
+        return NULL;
+    if (index->ndim > 1) {
+        cg__error("cg_index_select: index must be 0-d or 1-D, got %d dims", index->ndim);
+        return NULL;
+    }
+    int64_t size = t->ndim ? t->shape[d] : 1;
+    if (!check_indices(index, size, "cg_index_select"))
+        return NULL;
+    int64_t shape[CG_MAX_DIMS];
+    for (int i = 0; i < t->ndim; i++)
+        shape[i] = i == d ? index->numel : t->shape[i];
+    cg_tensor *out = cg__new(t->ndim, shape, "cg_index_select");
+    if (!out)
+        return NULL;
+    cg__dim_split s = cg__split_at(t, d);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t j = 0; j < index->numel; j++)
+            memcpy(out->data + (o * index->numel + j) * s.inner,
+                   t->data + (o * s.n + (int64_t)index->data[j]) * s.inner, (size_t)s.inner * sizeof(float));
+    cg_node *node;
+    out = record(out, &index_select_op, 2, ins, &node);
+    if (node)
+        node->i[0] = d;
+    return out;
+}
+
+/* For every element of index (shape of the result), its offset into t. */
+static void gather_offsets(const cg_tensor *t, const cg_tensor *index, int d, int64_t *offsets)
+{
+    int64_t idx[CG_MAX_DIMS] = {0}, tstride[CG_MAX_DIMS], s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        tstride[i] = s;
+        s *= t->shape[i];
+    }
+    for (int64_t e = 0; e < index->numel; e++) {
+        int64_t off = 0;
+        for (int i = 0; i < index->ndim; i++)
+            off += (i == d ? (int64_t)index->data[e] : idx[i]) * tstride[i];
+        offsets[e] = off;
+        for (int i = index->ndim - 1; i >= 0; i--) {
+            if (++idx[i] < index->shape[i])
+                break;
+            idx[i] = 0;
+        }
+    }
+}
+
+static void gather_values(const cg_tensor *t, const int64_t *off, cg_tensor *out)
+{
+    for (int64_t e = 0; e < out->numel; e++)
+        out->data[e] = t->data[off[e]];
+}
+
+static void gather_backward(cg_node *n, const float *g)
+{
+    float *gx = cg__grad_buf(n->in[0]);
+    const int64_t *off = n->saved;
+    if (gx)
+        for (int64_t e = 0; e < n->out->numel; e++)
+            gx[off[e]] += g[e];
+}
+static const cg_op gather_op = {"GatherBackward0", gather_backward};
+
+cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index)
+{
+    cg_tensor *ins[2] = {t, index};
+    if (!cg__check_all(2, ins, "cg_gather"))
+        return NULL;
+    int d = cg__dim(dim, t->ndim, "cg_gather");
+    if (d < 0)
+        return NULL;
+    char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+    bool ok = index->ndim == t->ndim;
+    for (int i = 0; ok && i < t->ndim; i++)
+        ok = i == d || index->shape[i] <= t->shape[i];
+    if (!ok) {
+        cg__error("cg_gather: index of shape %s does not fit input of shape %s along dim %d",
+                  cg__shape_fmt(a, index->ndim, index->shape), cg__shape_fmt(b, t->ndim, t->shape), d);
+        return NULL;
+    }
+    if (!check_indices(index, t->ndim ? t->shape[d] : 1, "cg_gather"))
+        return NULL;
+    cg_tensor *out = cg__new(index->ndim, index->shape, "cg_gather");
+    if (!out)
+        return NULL;
+    /* Backward needs the offsets: they live in the node when there is one. */
+    if (cg__needs_grad(1, &t)) {
+        bool fail = false;
+        cg_node *node = cg__record(out, &gather_op, 1, &t, (size_t)index->numel * sizeof(int64_t), &fail);
+        if (fail)
+            return NULL;
+        gather_offsets(t, index, d, node->saved);
+        gather_values(t, node->saved, out);
+        return out;
+    }
+    cg__scratch_begin();
+    int64_t *off = cg__scratch((size_t)index->numel * sizeof(int64_t));
+    if (off) {
+        gather_offsets(t, index, d, off);
+        gather_values(t, off, out);
+    }
+    cg__scratch_end();
+    return off ? out : NULL;
+}
+
+/* ---- detach / clone ------------------------------------------------------------------ */
+
+cg_tensor *cg_detach(cg_tensor *t)
+{
+    if (!cg__check(t, "cg_detach"))
+        return NULL;
+    return cg__view(t, t->ndim, t->shape, 0);
+}
+
+static const cg_op clone_op = {"CloneBackward0", reshape_backward};
+
+cg_tensor *cg_clone(cg_tensor *t)
+{
+    if (!cg__check(t, "cg_clone"))
+        return NULL;
+    cg_tensor *out = cg__new(t->ndim, t->shape, "cg_clone");
+    if (!out)
+        return NULL;
+    memcpy(out->data, t->data, (size_t)t->numel * sizeof(float));
+    return record(out, &clone_op, 1, &t, NULL);
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# cgrad's one entry point for a fresh Debian 12 machine (as root, or with sudo).
+#   ./dev.sh run    install what is missing, build, and train the hello example
+#   ./dev.sh test   install what is missing, build, and run the whole test suite
+#   ./dev.sh asan   the test suite again under AddressSanitizer + UBSan
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(gcc meson ninja-build pkg-config check graphviz libgraphviz-dev libjson-c-dev)
+
+install_missing() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build() { # build DIR [meson options...]
+    local dir=$1
+    shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@"
+    fi
+    ninja -C "$dir"
+}
+
+run_tests() { # run_tests DIR
+    local dir=$1 rc=0
+    meson test -C "$dir" --print-errorlogs || rc=$?
+    local log="$dir/meson-logs/testlog.json"
+    local passed failed
+    passed=$(grep -c '"result": "OK"' "$log" || true)
+    failed=$(grep -vc '"result": "OK"' "$log" || true)
+    # Each suite's own Check summary, then one closing line for the whole run.
+    grep -ho '[0-9]*%: Checks: [0-9]*, Failures: [0-9]*, Errors: [0-9]*' "$dir"/meson-logs/testlog.txt || true
+    echo "$passed passed, $failed failed"
+    return $rc
+}
+
+case "${1:-}" in
+run)
+    install_missing
+    build build
+    shift
+    ./build/examples/hello "$@"
+    ;;
+test)
+    install_missing
+    build build
+    run_tests build
+    ;;
+asan)
+    install_missing
+    build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_tests build-asan
+    ;;
+*)
+    echo "usage: ./dev.sh run | test | asan" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,9 @@
+/* cgrad — a small autograd tensor framework in C11 with PyTorch's semantics.
+ * The umbrella header: tensors, autograd, nn and optim. */
+#ifndef CGRAD_H
+#define CGRAD_H
+
+#include "cgrad/tensor.h"
+#include "cgrad/autograd.h"
+
+#endif

@@ -1,0 +1,91 @@
+/* cgrad — the error model: a thread's last message, and the checks every public
+ * function makes before it touches anything. */
+#include "tensor_internal.h"
+#include <string.h>
+
+static _Thread_local char last_error[512];
+
+const char *cg_last_error(void) { return last_error; }
+void cg_clear_error(void) { last_error[0] = '\0'; }
+
+void cg__error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+}
+
+void cg__error_null(const char *op)
+{
+    /* A NULL input usually is the result of an earlier failed call: keep its
+     * message, so a chain of calls reports the first thing that went wrong. */
+    if (last_error[0] == '\0')
+        cg__error("%s: input is NULL", op);
+}
+
+bool cg__check(const cg_tensor *t, const char *op)
+{
+    if (!t) {
+        cg__error_null(op);
+        return false;
+    }
+    if (t->magic != CG_MAGIC_LIVE) {
+        cg__error("%s: tensor was freed or its frame has ended", op);
+        return false;
+    }
+    return true;
+}
+
+const char *cg__shape_fmt(char *buf, int ndim, const int64_t *shape)
+{
+    int n = snprintf(buf, CG_SHAPE_BUF, "(");
+    for (int i = 0; i < ndim && n < CG_SHAPE_BUF; i++)
+        n += snprintf(buf + n, (size_t)(CG_SHAPE_BUF - n), i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (ndim == 1 && n < CG_SHAPE_BUF)
+        n += snprintf(buf + n, (size_t)(CG_SHAPE_BUF - n), ",");
+    if (n < CG_SHAPE_BUF)
+        snprintf(buf + n, (size_t)(CG_SHAPE_BUF - n), ")");
+    return buf;
+}
+
+bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *numel)
+{
+    if (ndim < 0 || ndim > CG_MAX_DIMS) {
+        cg__error("%s: %d dims (at most %d)", op, ndim, CG_MAX_DIMS);
+        return false;
+    }
+    if (ndim > 0 && !shape) {
+        cg__error("%s: shape is NULL", op);
+        return false;
+    }
+    /* Keep the byte count far inside size_t and int64_t. */
+    const int64_t limit = INT64_C(1) << 40;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) {
+            char b[CG_SHAPE_BUF];
+            cg__error("%s: negative size in shape %s", op, cg__shape_fmt(b, ndim, shape));
+            return false;
+        }
+        if (shape[i] > 0 && n > limit / shape[i]) {
+            char b[CG_SHAPE_BUF];
+            cg__error("%s: shape %s is too large", op, cg__shape_fmt(b, ndim, shape));
+            return false;
+        }
+        n *= shape[i];
+    }
+    if (numel)
+        *numel = n;
+    return true;
+}
+
+int cg__dim(int dim, int ndim, const char *op)
+{
+    int lo = ndim > 0 ? -ndim : -1, hi = ndim > 0 ? ndim - 1 : 0;
+    if (dim < lo || dim > hi) {
+        cg__error("%s: dim %d out of range [%d, %d]", op, dim, lo, hi);
+        return -1;
+    }
+    return dim < 0 ? dim + (ndim > 0 ? ndim : 1) : dim;
+}

@@ -1,0 +1,89 @@
+/* cgrad — GEMM: C = op(A) op(B) + beta * C, row-major.
+ *
+ * Every case is reduced to the i-k-j loop over rows of B, whose inner loop is
+ * a contiguous axpy that the compiler vectorises: op(A) is read element by
+ * element either way, and a transposed B is transposed once into scratch. The
+ * j loop is blocked so a stripe of C stays in cache while k runs. */
+#include "kernels.h"
+#include <string.h>
+
+#define JBLOCK 512
+#define KBLOCK 256
+
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
+{
+    if (beta == 1.0f)
+        return;
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.0f)
+            memset(c, 0, (size_t)N * sizeof(float));
+        else
+            for (int64_t j = 0; j < N; j++)
+                c[j] *= beta;
+    }
+}
+
+/* C += op(A) B with B K x N row-major. */
+static void gemm_b_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, float *C, int64_t ldc)
+{
+    for (int64_t j0 = 0; j0 < N; j0 += JBLOCK) {
+        int64_t nj = N - j0 < JBLOCK ? N - j0 : JBLOCK;
+        for (int64_t k0 = 0; k0 < K; k0 += KBLOCK) {
+            int64_t nk = K - k0 < KBLOCK ? K - k0 : KBLOCK;
+            for (int64_t i = 0; i < M; i++) {
+                float *restrict c = C + i * ldc + j0;
+                int64_t k = k0;
+                /* Four rows of B per pass: one load and store of c per four FMAs. */
+                for (; k + 4 <= k0 + nk; k += 4) {
+                    float a0 = trans_a ? A[k * lda + i] : A[i * lda + k];
+                    float a1 = trans_a ? A[(k + 1) * lda + i] : A[i * lda + k + 1];
+                    float a2 = trans_a ? A[(k + 2) * lda + i] : A[i * lda + k + 2];
+                    float a3 = trans_a ? A[(k + 3) * lda + i] : A[i * lda + k + 3];
+                    const float *restrict b0 = B + k * ldb + j0;
+                    const float *restrict b1 = b0 + ldb, *restrict b2 = b1 + ldb, *restrict b3 = b2 + ldb;
+                    for (int64_t j = 0; j < nj; j++)
+                        c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+                }
+                for (; k < k0 + nk; k++) {
+                    float a = trans_a ? A[k * lda + i] : A[i * lda + k];
+                    const float *restrict b = B + k * ldb + j0;
+                    for (int64_t j = 0; j < nj; j++)
+                        c[j] += a * b[j];
+                }
+            }
+        }
+    }
+}
+
+void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+              const float *A, int64_t lda, const float *B, int64_t ldb,
+              float beta, float *C, int64_t ldc)
+{
+    scale_c(M, N, beta, C, ldc);
+    if (M == 0 || N == 0 || K == 0)
+        return;
+    if (!trans_b) {
+        gemm_b_rows(trans_a, M, N, K, A, lda, B, ldb, C, ldc);
+        return;
+    }
+    if (N == 1) { /* C += op(A) b: a matrix-vector product, no transpose needed */
+        for (int64_t i = 0; i < M; i++) {
+            float s = 0;
+            for (int64_t k = 0; k < K; k++)
+                s += (trans_a ? A[k * lda + i] : A[i * lda + k]) * B[k];
+            C[i * ldc] += s;
+        }
+        return;
+    }
+    cg__scratch_begin();
+    float *bt = cg__scratch((size_t)(K * N) * sizeof(float));
+    if (bt) {
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t k = 0; k < K; k++)
+                bt[k * N + n] = B[n * ldb + k];
+        gemm_b_rows(trans_a, M, N, K, A, lda, bt, N, C, ldc);
+    }
+    cg__scratch_end();
+}

@@ -1,0 +1,79 @@
+/* cgrad — numeric kernels the autograd layer builds its ops from. Internal. */
+#ifndef CGRAD_KERNELS_H
+#define CGRAD_KERNELS_H
+
+#include "tensor_internal.h"
+
+/* ---- GEMM: C = op(A) op(B) + beta * C, row-major ---------------------------
+ * op(A) is M x K: A itself (lda >= K) or, with trans_a, the transpose of a
+ * K x M matrix (lda >= M); likewise op(B) is K x N. beta = 0 overwrites C
+ * (NaNs in C do not survive), beta = 1 accumulates. */
+void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+              const float *A, int64_t lda, const float *B, int64_t ldb,
+              float beta, float *C, int64_t ldc);
+
+/* ---- broadcasting ------------------------------------------------------------
+ * The shape two (or three) operands broadcast to, as torch does: align the
+ * trailing dims; each pair must be equal or one of them 1. */
+bool cg__broadcast_shape(int nops, const cg_tensor *const *ops, int *ndim, int64_t *shape, const char *op);
+
+/* An iteration over an output shape with each operand's offset alongside;
+ * dims that are contiguous for every operand are merged, so the common cases
+ * (same shapes, a scalar, a row vector) run as one flat inner loop. */
+#define CG__BCAST_MAX_OPS 3
+typedef struct {
+    int ndim, nops;
+    int64_t shape[CG_MAX_DIMS];
+    int64_t stride[CG__BCAST_MAX_OPS][CG_MAX_DIMS];
+    int64_t numel;
+} cg__bcast;
+
+/* Operand k has shape (ndims[k], shapes[k]), broadcast to (ndim, shape). */
+void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops,
+                    const cg_tensor *const *ops);
+
+/* Runs BODY for every output index `i_`, with operand offsets `o0_`, `o1_`, `o2_`. */
+#define CG__BCAST_FOR(it, ...)                                                          \
+    do {                                                                                 \
+        const cg__bcast *it_ = (it);                                                     \
+        int nd_ = it_->ndim;                                                             \
+        int64_t inner_ = nd_ ? it_->shape[nd_ - 1] : 1;                                  \
+        int64_t s0_ = nd_ ? it_->stride[0][nd_ - 1] : 0;                                 \
+        int64_t s1_ = nd_ ? it_->stride[1][nd_ - 1] : 0;                                 \
+        int64_t s2_ = nd_ ? it_->stride[2][nd_ - 1] : 0;                                 \
+        int64_t idx_[CG_MAX_DIMS] = {0}, b0_ = 0, b1_ = 0, b2_ = 0, i_ = 0;              \
+        if (inner_ == 0)                                                                 \
+            break;                                                                       \
+        while (i_ < it_->numel) {                                                        \
+            if (s0_ == 1 && s1_ == 1 && s2_ <= 1) {                                      \
+                for (int64_t j_ = 0; j_ < inner_; j_++) {                                \
+                    int64_t o0_ = b0_ + j_, o1_ = b1_ + j_, o2_ = b2_ + j_ * s2_;        \
+                    (void)o0_, (void)o1_, (void)o2_;                                     \
+                    { __VA_ARGS__ } i_++;                                                       \
+                }                                                                        \
+            } else {                                                                     \
+                for (int64_t j_ = 0; j_ < inner_; j_++) {                                \
+                    int64_t o0_ = b0_ + j_ * s0_, o1_ = b1_ + j_ * s1_, o2_ = b2_ + j_ * s2_; \
+                    (void)o0_, (void)o1_, (void)o2_;                                     \
+                    { __VA_ARGS__ } i_++;                                                       \
+                }                                                                        \
+            }                                                                            \
+            for (int d_ = nd_ - 2; d_ >= 0; d_--) {                                      \
+                b0_ += it_->stride[0][d_], b1_ += it_->stride[1][d_], b2_ += it_->stride[2][d_]; \
+                if (++idx_[d_] < it_->shape[d_])                                         \
+                    break;                                                               \
+                b0_ -= it_->stride[0][d_] * it_->shape[d_];                              \
+                b1_ -= it_->stride[1][d_] * it_->shape[d_];                              \
+                b2_ -= it_->stride[2][d_] * it_->shape[d_];                              \
+                idx_[d_] = 0;                                                            \
+            }                                                                            \
+        }                                                                                \
+    } while (0)
+
+/* ---- reductions along one dim, seen as (outer, n, inner) ------------------- */
+typedef struct {
+    int64_t outer, n, inner;
+} cg__dim_split;
+cg__dim_split cg__split_at(const cg_tensor *t, int dim);
+
+#endif

@@ -1,0 +1,165 @@
+/* cgrad — memory: frames over a per-thread arena, and counted system memory.
+ *
+ * While a frame is open every tensor, graph node and gradient made goes into
+ * this thread's arena by bumping a pointer; cg_frame_end moves the pointer back
+ * to where the frame began. Chunks are kept, so a training step that repeats
+ * the same work asks the system for nothing after its first run. */
+#include "tensor_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_MIN ((size_t)1 << 20)
+#define MAX_FRAMES 256
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t size, used;
+    _Alignas(CG_ALIGN) unsigned char mem[];
+} chunk;
+
+typedef struct {
+    chunk *chunk;
+    size_t used;
+} mark;
+
+static _Thread_local chunk *first_chunk, *cur_chunk;
+static _Thread_local mark frames[MAX_FRAMES];
+static _Thread_local int depth;       /* frames open, counting any beyond MAX_FRAMES */
+static _Thread_local int scratch_depth; /* private frames opened by cg__scratch_begin */
+static int64_t sys_allocs;            /* updated atomically */
+
+void *cg__sys_malloc(size_t bytes)
+{
+    __atomic_fetch_add(&sys_allocs, 1, __ATOMIC_RELAXED);
+    void *p = NULL;
+    if (posix_memalign(&p, CG_ALIGN, bytes ? bytes : 1) != 0)
+        return NULL;
+    return p;
+}
+
+void cg__sys_free(void *p) { free(p); }
+
+int64_t cg_system_alloc_count(void) { return __atomic_load_n(&sys_allocs, __ATOMIC_RELAXED); }
+
+bool cg__in_frame(void) { return depth > 0; }
+
+int cg_frame_depth(void) { return depth - scratch_depth; }
+
+void cg_frame_begin(void)
+{
+    if (depth < MAX_FRAMES)
+        frames[depth] = (mark){cur_chunk, cur_chunk ? cur_chunk->used : 0};
+    else if (depth == MAX_FRAMES)
+        cg__error("cg_frame_begin: more than %d nested frames; the deeper ones share the %dth",
+                  MAX_FRAMES, MAX_FRAMES);
+    depth++;
+}
+
+/* The release build trusts frames; debug builds poison what a frame frees, so a
+ * tensor used after its frame ended fails its magic check instead of reading
+ * whatever the next frame wrote there. */
+static void poison(chunk *c, size_t from)
+{
+#ifdef CG_DEBUG
+    for (; c; c = c->next, from = 0)
+        if (c->used > from)
+            memset(c->mem + from, 0xdb, c->used - from);
+#else
+    (void)c, (void)from;
+#endif
+}
+
+void cg_frame_end(void)
+{
+    if (depth == 0) {
+        cg__error("cg_frame_end: no frame is open");
+        return;
+    }
+    depth--;
+    if (depth >= MAX_FRAMES)
+        return;
+    mark m = frames[depth];
+    chunk *c = m.chunk ? m.chunk : first_chunk;
+    if (!c)
+        return;
+    poison(c, m.chunk ? m.used : 0);
+    c->used = m.chunk ? m.used : 0;
+    for (chunk *n = c->next; n; n = n->next)
+        n->used = 0;
+    cur_chunk = m.chunk ? m.chunk : first_chunk;
+}
+
+void cg_frame_release_memory(void)
+{
+    if (depth > 0) {
+        cg__error("cg_frame_release_memory: %d frame(s) still open", depth);
+        return;
+    }
+    for (chunk *c = first_chunk, *n; c; c = n) {
+        n = c->next;
+        cg__sys_free(c);
+    }
+    first_chunk = cur_chunk = NULL;
+}
+
+static size_t round_up(size_t n) { return (n + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1); }
+
+static void *arena_alloc(size_t bytes)
+{
+    bytes = round_up(bytes ? bytes : 1);
+    if (cur_chunk && cur_chunk->size - cur_chunk->used >= bytes)
+        goto bump;
+    /* Move on to the next kept chunk if it is big enough, else put a new one there. */
+    if (cur_chunk && cur_chunk->next && cur_chunk->next->size >= bytes) {
+        cur_chunk = cur_chunk->next;
+        cur_chunk->used = 0;
+        goto bump;
+    }
+    if (!cur_chunk && first_chunk && first_chunk->size >= bytes) {
+        cur_chunk = first_chunk;
+        cur_chunk->used = 0;
+        goto bump;
+    }
+    size_t size = bytes > CHUNK_MIN ? bytes : CHUNK_MIN;
+    if (cur_chunk && cur_chunk->size * 2 > size && cur_chunk->size < ((size_t)64 << 20))
+        size = cur_chunk->size * 2;
+    chunk *c = cg__sys_malloc(sizeof(chunk) + size);
+    if (!c)
+        return NULL;
+    c->size = size;
+    c->used = 0;
+    if (cur_chunk) {
+        c->next = cur_chunk->next;
+        cur_chunk->next = c;
+    } else {
+        c->next = first_chunk;
+        first_chunk = c;
+    }
+    cur_chunk = c;
+bump:;
+    void *p = cur_chunk->mem + cur_chunk->used;
+    cur_chunk->used += bytes;
+    return p;
+}
+
+void *cg__alloc(size_t bytes)
+{
+    void *p = depth > 0 ? arena_alloc(bytes) : cg__sys_malloc(bytes);
+    if (!p)
+        cg__error("out of memory (asked for %zu bytes)", bytes);
+    return p;
+}
+
+void cg__scratch_begin(void)
+{
+    cg_frame_begin();
+    scratch_depth++;
+}
+
+void *cg__scratch(size_t bytes) { return cg__alloc(bytes); }
+
+void cg__scratch_end(void)
+{
+    scratch_depth--;
+    cg_frame_end();
+}

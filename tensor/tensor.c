@@ -1,0 +1,250 @@
+/* cgrad — the tensor itself: creation, views, inspection, freeing. */
+#include "tensor_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+static size_t header_size(void) { return (sizeof(cg_tensor) + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1); }
+
+static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int64_t numel)
+{
+    memset(t, 0, sizeof *t);
+    t->magic = CG_MAGIC_LIVE;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t->shape[i] = shape[i];
+    t->numel = numel;
+    t->refcount = 1;
+    t->in_frame = cg__in_frame();
+    t->step = -1;
+    return t;
+}
+
+static cg_tensor *new_tensor(int ndim, const int64_t *shape, const char *op, bool on_heap)
+{
+    int64_t numel;
+    if (!cg__check_shape(ndim, shape, op, &numel))
+        return NULL;
+    /* One block: the header, then the values, 64-byte aligned for SIMD. */
+    size_t bytes = header_size() + (size_t)numel * sizeof(float);
+    unsigned char *block = on_heap ? cg__sys_malloc(bytes) : cg__alloc(bytes);
+    if (!block) {
+        cg__error("%s: out of memory (%zu bytes)", op, bytes);
+        return NULL;
+    }
+    cg_tensor *t = init_header((cg_tensor *)block, ndim, shape, numel);
+    t->in_frame = !on_heap && cg__in_frame();
+    t->data = (float *)(block + header_size());
+    return t;
+}
+
+cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op)
+{
+    return new_tensor(ndim, shape, op, false);
+}
+
+cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op)
+{
+    return new_tensor(ndim, shape, op, true);
+}
+
+cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
+{
+    int64_t numel;
+    if (!cg__check_shape(ndim, shape, "view", &numel))
+        return NULL;
+    cg_tensor *v = cg__alloc(sizeof(cg_tensor));
+    if (!v)
+        return NULL;
+    init_header(v, ndim, shape, numel);
+    v->data = t->data + offset;
+    /* A heap view keeps its base alive; a frame view cannot outlive its frame,
+     * and a frame tensor's base is either in an outer frame or on the heap. */
+    if (!v->in_frame) {
+        cg_tensor *root = t->base ? t->base : t;
+        root->refcount++;
+        v->base = root;
+    }
+    return v;
+}
+
+void cg_tensor_free(cg_tensor *t)
+{
+    if (!t || t->magic != CG_MAGIC_LIVE || t->in_frame)
+        return;
+    if (--t->refcount > 0)
+        return;
+    if (t->grad_owned)
+        cg_tensor_free(t->grad);
+    if (t->node)
+        cg__sys_free(t->node);
+    cg_tensor *base = t->base;
+    t->magic = 0;
+    cg__sys_free(t);
+    cg_tensor_free(base);
+}
+
+cg_tensor *cg_empty(int ndim, const int64_t *shape) { return cg__new(ndim, shape, "cg_empty"); }
+
+cg_tensor *cg_full(int ndim, const int64_t *shape, float value)
+{
+    cg_tensor *t = cg__new(ndim, shape, "cg_full");
+    if (t)
+        for (int64_t i = 0; i < t->numel; i++)
+            t->data[i] = value;
+    return t;
+}
+
+cg_tensor *cg_zeros(int ndim, const int64_t *shape)
+{
+    cg_tensor *t = cg__new(ndim, shape, "cg_zeros");
+    if (t)
+        memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    return t;
+}
+
+cg_tensor *cg_ones(int ndim, const int64_t *shape)
+{
+    cg_tensor *t = cg__new(ndim, shape, "cg_ones");
+    if (t)
+        for (int64_t i = 0; i < t->numel; i++)
+            t->data[i] = 1.0f;
+    return t;
+}
+
+cg_tensor *cg_scalar(float value) { return cg_full(CG_SCALAR, value); }
+
+cg_tensor *cg_zeros_like(const cg_tensor *t)
+{
+    return cg__check(t, "cg_zeros_like") ? cg_zeros(t->ndim, t->shape) : NULL;
+}
+
+cg_tensor *cg_ones_like(const cg_tensor *t)
+{
+    return cg__check(t, "cg_ones_like") ? cg_ones(t->ndim, t->shape) : NULL;
+}
+
+cg_tensor *cg_tensor_from(const float *data, int ndim, const int64_t *shape)
+{
+    if (!data) {
+        cg__error("cg_tensor_from: data is NULL");
+        return NULL;
+    }
+    cg_tensor *t = cg__new(ndim, shape, "cg_tensor_from");
+    if (t)
+        memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    return t;
+}
+
+cg_tensor *cg_tensor_copy(const cg_tensor *src)
+{
+    if (!cg__check(src, "cg_tensor_copy"))
+        return NULL;
+    return cg_tensor_from(src->data, src->ndim, src->shape);
+}
+
+cg_tensor *cg_arange(double start, double end, double step)
+{
+    if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step) ||
+        (end - start) / step < 0) {
+        cg__error("cg_arange: cannot go from %g to %g in steps of %g", start, end, step);
+        return NULL;
+    }
+    double count = ceil((end - start) / step);
+    if (count > (double)(INT64_C(1) << 40)) {
+        cg__error("cg_arange: %g elements is too many", count);
+        return NULL;
+    }
+    cg_tensor *t = cg__new(1, (const int64_t[]){(int64_t)count}, "cg_arange");
+    if (t)
+        for (int64_t i = 0; i < t->numel; i++)
+            t->data[i] = (float)(start + (double)i * step);
+    return t;
+}
+
+cg_tensor *cg_eye(int64_t n, int64_t m)
+{
+    if (m <= 0)
+        m = n;
+    cg_tensor *t = cg_zeros(2, (const int64_t[]){n, m});
+    if (t)
+        for (int64_t i = 0; i < n && i < m; i++)
+            t->data[i * m + i] = 1.0f;
+    return t;
+}
+
+int cg_fill_(cg_tensor *t, float value)
+{
+    if (!cg__check(t, "cg_fill_"))
+        return -1;
+    for (int64_t i = 0; i < t->numel; i++)
+        t->data[i] = value;
+    return 0;
+}
+
+int cg_copy_(cg_tensor *dst, const cg_tensor *src)
+{
+    if (!cg__check(dst, "cg_copy_") || !cg__check(src, "cg_copy_"))
+        return -1;
+    if (dst->numel != src->numel) {
+        char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+        cg__error("cg_copy_: shapes %s and %s have different numbers of elements",
+                  cg__shape_fmt(a, dst->ndim, dst->shape), cg__shape_fmt(b, src->ndim, src->shape));
+        return -1;
+    }
+    memmove(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    return 0;
+}
+
+int cg_ndim(const cg_tensor *t) { return cg__check(t, "cg_ndim") ? t->ndim : -1; }
+
+const int64_t *cg_shape(const cg_tensor *t) { return cg__check(t, "cg_shape") ? t->shape : NULL; }
+
+int64_t cg_size(const cg_tensor *t, int dim)
+{
+    if (!cg__check(t, "cg_size"))
+        return -1;
+    int d = cg__dim(dim, t->ndim, "cg_size");
+    if (d < 0)
+        return -1;
+    return t->ndim ? t->shape[d] : 1;
+}
+
+int64_t cg_numel(const cg_tensor *t) { return cg__check(t, "cg_numel") ? t->numel : -1; }
+
+float *cg_data(cg_tensor *t) { return cg__check(t, "cg_data") ? t->data : NULL; }
+
+float cg_item(const cg_tensor *t)
+{
+    if (!cg__check(t, "cg_item"))
+        return NAN;
+    if (t->numel != 1) {
+        char b[CG_SHAPE_BUF];
+        cg__error("cg_item: a tensor of shape %s has %lld elements, not 1",
+                  cg__shape_fmt(b, t->ndim, t->shape), (long long)t->numel);
+        return NAN;
+    }
+    return t->data[0];
+}
+
+bool cg_same_shape(const cg_tensor *a, const cg_tensor *b)
+{
+    if (!a || !b || a->ndim != b->ndim)
+        return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return false;
+    return true;
+}
+
+int cg_shape_str(const cg_tensor *t, char *buf, size_t size)
+{
+    if (!cg__check(t, "cg_shape_str"))
+        return -1;
+    if (!buf && size) {
+        cg__error("cg_shape_str: buf is NULL");
+        return -1;
+    }
+    char tmp[CG_SHAPE_BUF];
+    /* PyTorch's torch.Size prints (3, 5, 2) and (4,) the same way. */
+    return snprintf(buf, size, "%s", cg__shape_fmt(tmp, t->ndim, t->shape));
+}

@@ -1,0 +1,111 @@
+/* cgrad — tensors: storage, shapes, memory frames, the generator, printing.
+ *
+ * Tensors hold float32, contiguous and row-major, with 0 to CG_MAX_DIMS dims.
+ * A tensor made while a frame is open lives in that frame's arena and goes
+ * when the frame ends; one made outside any frame lives until cg_tensor_free.
+ * Every function takes bad input without crashing: it returns NULL (or a
+ * negative code) and records a message readable with cg_last_error(). */
+#ifndef CGRAD_TENSOR_H
+#define CGRAD_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CG_MAX_DIMS 8
+
+typedef struct cg_tensor cg_tensor;
+
+/* CG_SHAPE(3, 5, 4) expands to `3, (const int64_t[]){3, 5, 4}`: the (ndim, shape)
+ * pair every shape-taking function wants. CG_SCALAR is the 0-d shape. */
+#define CG__NARGS_(a1, a2, a3, a4, a5, a6, a7, a8, n, ...) n
+#define CG__NARGS(...) CG__NARGS_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define CG_SHAPE(...) CG__NARGS(__VA_ARGS__), (const int64_t[]){__VA_ARGS__}
+#define CG_SCALAR 0, (const int64_t *)NULL
+
+/* Options are structs passed as designated initialisers through a macro, so C
+ * reads like Python keywords: cg_rnn_new(.input_size = 4, .hidden_size = 2).
+ * The macro also records, as text in .given, which fields the caller wrote;
+ * exactly those replace PyTorch's defaults, so `.beta1 = 0` really means 0
+ * (and no override-initialiser warning is ever triggered). */
+#define CG__OPTS(type, ...) CG__OPTS_(type, __VA_ARGS__)
+#define CG__OPTS_(type, ...) ((type){.given = #__VA_ARGS__, __VA_ARGS__})
+#define CG__HEAD1(a, ...) a
+#define CG__TAIL1(a, ...) __VA_ARGS__
+#define CG__HEAD2(a, b, ...) a, b
+#define CG__TAIL2(a, b, ...) __VA_ARGS__
+
+/* ---- creation ---------------------------------------------------------- */
+cg_tensor *cg_tensor_from(const float *data, int ndim, const int64_t *shape); /* copies */
+cg_tensor *cg_empty(int ndim, const int64_t *shape);  /* uninitialised values */
+cg_tensor *cg_zeros(int ndim, const int64_t *shape);
+cg_tensor *cg_ones(int ndim, const int64_t *shape);
+cg_tensor *cg_full(int ndim, const int64_t *shape, float value);
+cg_tensor *cg_scalar(float value);                    /* 0-d tensor */
+cg_tensor *cg_arange(double start, double end, double step); /* torch.arange */
+cg_tensor *cg_eye(int64_t n, int64_t m);              /* m <= 0 means m = n */
+cg_tensor *cg_rand(int ndim, const int64_t *shape);   /* uniform [0, 1) */
+cg_tensor *cg_randn(int ndim, const int64_t *shape);  /* standard normal */
+cg_tensor *cg_uniform(int ndim, const int64_t *shape, float low, float high);
+cg_tensor *cg_normal(int ndim, const int64_t *shape, float mean, float std);
+cg_tensor *cg_zeros_like(const cg_tensor *t);
+cg_tensor *cg_ones_like(const cg_tensor *t);
+cg_tensor *cg_tensor_copy(const cg_tensor *t); /* a fresh tensor with t's values, no graph */
+void cg_tensor_free(cg_tensor *t); /* tensors made outside frames; NULL and frame tensors are ignored */
+
+/* ---- in-place fills (values only; no graph is recorded) ----------------- */
+int cg_fill_(cg_tensor *t, float value);
+int cg_uniform_(cg_tensor *t, float low, float high); /* torch.Tensor.uniform_ */
+int cg_normal_(cg_tensor *t, float mean, float std);  /* torch.Tensor.normal_ */
+int cg_copy_(cg_tensor *dst, const cg_tensor *src);   /* same numel; dst's values become src's */
+
+/* ---- the generator: PyTorch's CPU generator (mt19937), bit for bit ------- */
+void cg_manual_seed(uint64_t seed);
+uint32_t cg_random_u32(void);      /* one raw 32-bit draw */
+/* The whole generator state, for checkpoints: opaque bytes, CG_RNG_STATE_SIZE of them. */
+#define CG_RNG_STATE_SIZE 2520
+int cg_rng_get_state(uint8_t *out, size_t size);
+int cg_rng_set_state(const uint8_t *in, size_t size);
+
+/* ---- inspection --------------------------------------------------------- */
+int cg_ndim(const cg_tensor *t);
+const int64_t *cg_shape(const cg_tensor *t);
+int64_t cg_size(const cg_tensor *t, int dim);   /* dim may be negative; -1 on error */
+int64_t cg_numel(const cg_tensor *t);
+float *cg_data(cg_tensor *t);
+float cg_item(const cg_tensor *t);             /* the one value of a 1-element tensor; NAN on error */
+bool cg_same_shape(const cg_tensor *a, const cg_tensor *b);
+
+/* ---- printing, in PyTorch's style --------------------------------------- */
+/* "tensor([[1., 2.]], grad_fn=<AddBackward0>)" into buf (always NUL-terminated);
+ * returns the full length, like snprintf, or -1 on error. */
+int cg_tensor_str(const cg_tensor *t, char *buf, size_t size);
+int cg_print(const cg_tensor *t);                 /* to stdout, with a newline */
+int cg_fprint(FILE *f, const cg_tensor *t);
+/* "(3, 5, 2)" */
+int cg_shape_str(const cg_tensor *t, char *buf, size_t size);
+
+/* ---- memory frames ------------------------------------------------------ */
+void cg_frame_begin(void);
+void cg_frame_end(void);
+int cg_frame_depth(void);
+/* How many times cgrad has asked the system for memory so far (this thread's
+ * frame arena and every tensor made outside frames): a steady training step
+ * inside a frame adds nothing. */
+int64_t cg_system_alloc_count(void);
+/* Give this thread's arena memory back to the system (no frame may be open). */
+void cg_frame_release_memory(void);
+
+/* ---- errors ------------------------------------------------------------- */
+const char *cg_last_error(void); /* "" when none */
+void cg_clear_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,75 @@
+/* cgrad — what the layers share about a tensor and are not for users. */
+#ifndef CGRAD_TENSOR_INTERNAL_H
+#define CGRAD_TENSOR_INTERNAL_H
+
+#include "tensor.h"
+#include <math.h>
+#include <stdarg.h>
+
+#define CG_MAGIC_LIVE 0x7e5a11feu
+#define CG_ALIGN 64
+
+struct cg_tensor {
+    uint32_t magic;          /* CG_MAGIC_LIVE while usable; anything else: freed or its frame ended */
+    int ndim;
+    int64_t shape[CG_MAX_DIMS];
+    int64_t numel;
+    float *data;
+    cg_tensor *base;         /* a view made outside frames keeps the tensor it views alive */
+    int refcount;            /* heap tensors: 1 + number of heap views of it */
+    bool in_frame;           /* lives in a frame arena (not freed one by one) */
+    /* autograd's fields; tensor/ only frees them with a heap tensor */
+    bool requires_grad;
+    bool grad_owned;         /* grad was allocated for this tensor and goes with it */
+    cg_tensor *grad;
+    void *node;              /* the op that made this tensor (one raw block), NULL for leaves */
+    const char *name;        /* parameter name for printing and graphs, or NULL */
+    int step;                /* time step a graph drawing clusters this tensor in; -1 none */
+};
+
+/* ---- allocation: arena when a frame is open, the system otherwise -------- */
+void *cg__alloc(size_t bytes);           /* 64-byte aligned; frame or heap; NULL + error when out of memory */
+bool cg__in_frame(void);
+void *cg__sys_malloc(size_t bytes);      /* counted system allocation */
+void cg__sys_free(void *p);
+/* Scratch memory for the duration of one operation: always the arena, opening
+ * a private frame when none is open. Pair with cg__scratch_end. */
+void cg__scratch_begin(void);
+void *cg__scratch(size_t bytes);
+void cg__scratch_end(void);
+
+/* A tensor with shape but no values set, allocated where cg__alloc puts it. */
+cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op);
+/* The same, always outside frames (a parameter's gradient made during a step). */
+cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op);
+/* A tensor viewing t's data with another shape (same numel, or a first-dim slice). */
+cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset);
+
+/* ---- errors -------------------------------------------------------------- */
+void cg__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For a NULL input: keeps the first message of a failing chain, else says which op. */
+void cg__error_null(const char *op);
+/* Checks t is a live tensor; on failure records a message naming op and returns false. */
+bool cg__check(const cg_tensor *t, const char *op);
+/* "(3, 5, 2)" into buf (at least 160 bytes). */
+const char *cg__shape_fmt(char *buf, int ndim, const int64_t *shape);
+#define CG_SHAPE_BUF 192
+/* Validates a shape for creation: dims >= 0, numel within what memory allows. */
+bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *numel);
+/* Normalises a possibly negative dim against ndim; -1 and an error if out of range. */
+int cg__dim(int dim, int ndim, const char *op);
+
+/* ---- generator ------------------------------------------------------------ */
+double cg__uniform_double(void);    /* 53-bit, like at::uniform_real_distribution<double>(0, 1) */
+float cg__uniform_float(float low, float high); /* like tensor.uniform_ for one element */
+
+/* ---- option structs: which designators the caller wrote ------------------- */
+typedef struct { const char *name; size_t offset, size; } cg__opt_field;
+/* Copies into dst (holding the defaults) each field of user that `given` (the
+ * stringified designated initialisers) names. Returns 0, or -1 and an error
+ * naming the unknown option. */
+int cg__opts_merge(void *dst, const void *user, const char *given,
+                   const cg__opt_field *fields, int nfields, const char *op);
+#define CG__OPT(type, field) {#field, offsetof(type, field), sizeof(((type *)0)->field)}
+
+#endif

@@ -1,0 +1,485 @@
+/* cgrad tests — autograd/: every op against PyTorch (values and gradients),
+ * every op through gradcheck, the engine, and the error paths. */
+#include "fixture.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static fixture *ops, *nets, *rnd;
+
+#define IN(k) in[k]
+#define OP(name, expr)                                                   \
+    static cg_tensor *op_##name(cg_tensor **in, void *ctx)               \
+    {                                                                    \
+        (void)ctx;                                                       \
+        return expr;                                                     \
+    }
+
+OP(add, cg_add(IN(0), IN(1)))
+OP(sub, cg_sub(IN(0), IN(1)))
+OP(mul, cg_mul(IN(0), IN(1)))
+OP(div, cg_div(IN(0), IN(1)))
+OP(pow, cg_pow(IN(0), IN(1)))
+OP(maximum, cg_maximum(IN(0), IN(1)))
+OP(minimum, cg_minimum(IN(0), IN(1)))
+OP(add_scalar, cg_add_scalar(IN(0), 2.5f))
+OP(sub_scalar, cg_sub_scalar(IN(0), 1.5f))
+OP(rsub_scalar, cg_rsub_scalar(IN(0), 1.5f))
+OP(mul_scalar, cg_mul_scalar(IN(0), -3.0f))
+OP(div_scalar, cg_div_scalar(IN(0), 4.0f))
+OP(rdiv_scalar, cg_rdiv_scalar(IN(0), 2.0f))
+OP(pow_scalar, cg_pow_scalar(IN(0), 2.5f))
+OP(neg, cg_neg(IN(0)))
+OP(exp, cg_exp(IN(0)))
+OP(log, cg_log(IN(0)))
+OP(sqrt, cg_sqrt(IN(0)))
+OP(abs, cg_abs(IN(0)))
+OP(tanh, cg_tanh(IN(0)))
+OP(sigmoid, cg_sigmoid(IN(0)))
+OP(relu, cg_relu(IN(0)))
+OP(clamp, cg_clamp(IN(0), -0.5f, 0.5f))
+OP(clamp_min, cg_clamp(IN(0), -0.2f, NAN))
+OP(where, cg_where(IN(0), IN(1), IN(2)))
+OP(matmul, cg_matmul(IN(0), IN(1)))
+OP(transpose, cg_transpose(IN(0), -1, 0))
+OP(permute, cg_permute(IN(0), CG_DIMS(2, 0, 1)))
+OP(reshape, cg_mul_scalar(cg_reshape(IN(0), CG_SHAPE(-1, 6)), 1.0f))
+OP(unsqueeze, cg_mul_scalar(cg_unsqueeze(IN(0), 1), 1.0f))
+OP(cat, cg_cat(in, 2, 1))
+OP(stack, cg_stack(in, 2, -1))
+OP(stack0, cg_stack(in, 2, 0))
+OP(select, cg_select(IN(0), 1, -1))
+OP(select0, cg_select(IN(0), 0, 1))
+OP(narrow, cg_narrow(IN(0), 0, 1, 2))
+OP(slice, cg_slice(IN(0), 2, 1, -1))
+OP(index_select, cg_index_select(IN(0), 1, IN(1)))
+OP(gather, cg_gather(IN(0), 1, IN(1)))
+OP(sum, cg_sum(IN(0)))
+OP(sum_dim, cg_sum_dim(IN(0), 1, false))
+OP(sum_dim_keep, cg_sum_dim(IN(0), -1, true))
+OP(mean, cg_mean(IN(0)))
+OP(mean_dim, cg_mean_dim(IN(0), 0, false))
+OP(max, cg_max(IN(0)))
+OP(max_dim, cg_max_dim(IN(0), 1, false))
+OP(softmax, cg_softmax(IN(0), 1))
+OP(log_softmax, cg_log_softmax(IN(0), -1))
+OP(logsumexp, cg_logsumexp(IN(0), 1, true))
+OP(cross_entropy, cg_cross_entropy(IN(0), IN(1)))
+OP(cross_entropy_sum, cg_cross_entropy_ex(IN(0), IN(1), .reduction = CG_SUM))
+OP(cross_entropy_none, cg_cross_entropy_ex(IN(0), IN(1), .reduction = CG_NONE))
+OP(cross_entropy_ignore, cg_cross_entropy_ex(IN(0), IN(1), .ignore_index = 2))
+OP(cross_entropy_smooth, cg_cross_entropy_ex(IN(0), IN(1), .label_smoothing = 0.1f))
+OP(nll_loss, cg_nll_loss(IN(0), IN(1)))
+OP(mse_loss, cg_mse_loss(IN(0), IN(1)))
+OP(mse_loss_sum, cg_mse_loss_ex(IN(0), IN(1), .reduction = CG_SUM))
+OP(embedding, cg_embedding(IN(0), IN(1)))
+
+typedef struct {
+    const char *name;
+    cg_gradcheck_fn fn;
+} op_case;
+
+static const op_case cases[] = {
+    {"add", op_add}, {"sub", op_sub}, {"mul", op_mul}, {"div", op_div}, {"pow", op_pow},
+    {"maximum", op_maximum}, {"minimum", op_minimum}, {"add_scalar", op_add_scalar},
+    {"sub_scalar", op_sub_scalar}, {"rsub_scalar", op_rsub_scalar}, {"mul_scalar", op_mul_scalar},
+    {"div_scalar", op_div_scalar}, {"rdiv_scalar", op_rdiv_scalar}, {"pow_scalar", op_pow_scalar},
+    {"neg", op_neg}, {"exp", op_exp}, {"log", op_log}, {"sqrt", op_sqrt}, {"abs", op_abs},
+    {"tanh", op_tanh}, {"sigmoid", op_sigmoid}, {"relu", op_relu}, {"clamp", op_clamp},
+    {"clamp_min", op_clamp_min}, {"where", op_where}, {"matmul_dot", op_matmul},
+    {"matmul_mm", op_matmul}, {"matmul_vm", op_matmul}, {"matmul_mv", op_matmul},
+    {"matmul_bm", op_matmul}, {"matmul_mb", op_matmul}, {"matmul_bb", op_matmul},
+    {"matmul_vb", op_matmul}, {"matmul_bv", op_matmul}, {"transpose", op_transpose},
+    {"permute", op_permute}, {"reshape", op_reshape}, {"unsqueeze", op_unsqueeze}, {"cat", op_cat},
+    {"stack", op_stack}, {"stack0", op_stack0}, {"select", op_select}, {"select0", op_select0},
+    {"narrow", op_narrow}, {"slice", op_slice}, {"index_select", op_index_select}, {"gather", op_gather},
+    {"sum", op_sum}, {"sum_dim", op_sum_dim}, {"sum_dim_keep", op_sum_dim_keep}, {"mean", op_mean},
+    {"mean_dim", op_mean_dim}, {"max", op_max}, {"max_dim", op_max_dim}, {"softmax", op_softmax},
+    {"log_softmax", op_log_softmax}, {"logsumexp", op_logsumexp}, {"cross_entropy", op_cross_entropy},
+    {"cross_entropy_sum", op_cross_entropy_sum}, {"cross_entropy_none", op_cross_entropy_none},
+    {"cross_entropy_ignore", op_cross_entropy_ignore}, {"cross_entropy_smooth", op_cross_entropy_smooth},
+    {"cross_entropy_1d", op_cross_entropy}, {"cross_entropy_nd", op_cross_entropy},
+    {"nll_loss", op_nll_loss}, {"mse_loss", op_mse_loss}, {"mse_loss_sum", op_mse_loss_sum},
+    {"embedding", op_embedding},
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+/* Loads case c's inputs; those PyTorch gave a gradient require grad. */
+static int load_inputs(const op_case *c, cg_tensor **in)
+{
+    int n = 0;
+    while (fx_has(ops, "%s.in%d", c->name, n)) {
+        in[n] = fx_get(ops, "%s.in%d", c->name, n);
+        if (fx_has(ops, "%s.grad%d", c->name, n))
+            cg_set_requires_grad(in[n], true);
+        n++;
+    }
+    return n;
+}
+
+/* Forward values and the gradient of sum(out * w) for every input, as PyTorch gave them. */
+START_TEST(op_matches_pytorch)
+{
+    const op_case *c = &cases[_i];
+    cg_frame_begin();
+    cg_tensor *in[4];
+    int n = load_inputs(c, in);
+    cg_tensor *out = c->fn(in, NULL);
+    ck_assert_msg(out != NULL, "%s: %s", c->name, cg_last_error());
+    ck_assert_tensor_close(out, fx_get(ops, "%s.out", c->name), 1e-5, 1e-6);
+    cg_tensor *loss = cg_sum(cg_mul(out, fx_get(ops, "%s.w", c->name)));
+    ck_assert_int_eq(cg_backward(loss), 0);
+    for (int k = 0; k < n; k++) {
+        if (!fx_has(ops, "%s.grad%d", c->name, k)) {
+            ck_assert_ptr_null(cg_grad(in[k]));
+            continue;
+        }
+        ck_assert_tensor_close(cg_grad(in[k]), fx_get(ops, "%s.grad%d", c->name, k), 1e-5, 1e-6);
+    }
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(op_passes_gradcheck)
+{
+    const op_case *c = &cases[_i];
+    cg_frame_begin();
+    cg_tensor *in[4];
+    int n = load_inputs(c, in);
+    int rc = cg_gradcheck(c->fn, in, n, NULL);
+    ck_assert_msg(rc == 0, "%s: %s", c->name, cg_last_error());
+    cg_frame_end();
+}
+END_TEST
+
+/* ---- the engine ---------------------------------------------------------------- */
+
+static cg_tensor *vec(float a, float b)
+{
+    cg_tensor *t = cg_tensor_from((float[]){a, b}, CG_SHAPE(2));
+    cg_set_requires_grad(t, true);
+    return t;
+}
+
+START_TEST(gradients_accumulate_across_backwards)
+{
+    cg_tensor *x = vec(1, 2);
+    for (int i = 0; i < 3; i++) {
+        cg_frame_begin();
+        ck_assert_int_eq(cg_backward(cg_sum(cg_mul(x, x))), 0);
+        cg_frame_end();
+    }
+    /* d/dx sum(x^2) = 2x, three times */
+    ck_assert_float_eq_tol(cg_data(cg_grad(x))[0], 6.0f, 1e-6);
+    ck_assert_float_eq_tol(cg_data(cg_grad(x))[1], 12.0f, 1e-6);
+    cg_zero_grad(x);
+    ck_assert_float_eq(cg_data(cg_grad(x))[1], 0.0f);
+    cg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(a_reused_value_sums_its_gradients)
+{
+    cg_frame_begin();
+    cg_tensor *x = vec(0.5f, -1);
+    cg_tensor *y = cg_tanh(x);
+    cg_tensor *z = cg_add(cg_mul(y, y), y); /* y used three times */
+    cg_backward(cg_sum(z));
+    for (int i = 0; i < 2; i++) {
+        float t = tanhf(cg_data(x)[i]);
+        ck_assert_float_eq_tol(cg_data(cg_grad(x))[i], (2 * t + 1) * (1 - t * t), 1e-6);
+    }
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(second_backward_through_a_freed_graph_fails_clearly)
+{
+    cg_frame_begin();
+    cg_tensor *x = vec(1, 2);
+    cg_tensor *loss = cg_sum(cg_exp(x));
+    ck_assert_int_eq(cg_backward(loss), 0);
+    float g0 = cg_data(cg_grad(x))[0];
+    ck_assert_int_eq(cg_backward(loss), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "retain_graph"));
+    ck_assert_float_eq(cg_data(cg_grad(x))[0], g0); /* untouched */
+    cg_tensor *loss2 = cg_sum(cg_exp(x));
+    ck_assert_int_eq(cg_backward_ex(loss2, .retain_graph = true), 0);
+    ck_assert_int_eq(cg_backward(loss2), 0);
+    ck_assert_float_eq_tol(cg_data(cg_grad(x))[0], 3 * expf(1), 1e-5);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(backward_with_an_output_gradient)
+{
+    cg_frame_begin();
+    cg_tensor *x = vec(1, 2);
+    cg_tensor *y = cg_mul_scalar(x, 3);
+    ck_assert_int_eq(cg_backward(y), -1); /* not a scalar */
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "scalar"));
+    cg_tensor *g = cg_tensor_from((float[]){10, 100}, CG_SHAPE(2));
+    ck_assert_int_eq(cg_backward_ex(y, .grad = g), 0);
+    ck_assert_float_eq_tol(cg_data(cg_grad(x))[0], 30, 1e-6);
+    ck_assert_float_eq_tol(cg_data(cg_grad(x))[1], 300, 1e-6);
+    cg_tensor *bad = cg_ones(CG_SHAPE(3));
+    ck_assert_int_eq(cg_backward_ex(cg_mul_scalar(x, 2), .grad = bad), -1);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(a_ten_thousand_step_chain_does_not_overflow)
+{
+    cg_frame_begin();
+    cg_tensor *x = vec(0.1f, -0.2f);
+    cg_tensor *h = x;
+    for (int i = 0; i < 10000; i++)
+        h = cg_tanh(cg_mul_scalar(h, 1.0f));
+    ck_assert_int_eq(cg_backward(cg_sum(h)), 0);
+    /* A long tanh chain: the gradient is a product of (1 - tanh^2) factors. */
+    double g = 1, v = 0.1;
+    for (int i = 0; i < 10000; i++) {
+        v = tanh(v);
+        g *= 1 - v * v;
+    }
+    ck_assert_float_eq_tol(cg_data(cg_grad(x))[0], (float)g, 1e-4 * g + 1e-7);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(no_grad_and_detach_cut_the_graph)
+{
+    cg_frame_begin();
+    cg_tensor *x = vec(1, 2);
+    cg_no_grad_begin();
+    cg_tensor *y = cg_mul(x, x);
+    cg_no_grad_end();
+    ck_assert(!cg_requires_grad(y));
+    ck_assert(cg_grad_enabled());
+    cg_tensor *d = cg_detach(cg_mul(x, x));
+    ck_assert(!cg_requires_grad(d));
+    ck_assert(cg_is_leaf(d));
+    cg_tensor *z = cg_add(cg_mul(d, x), y); /* d and y are constants */
+    cg_backward(cg_sum(z));
+    ck_assert_float_eq_tol(cg_data(cg_grad(x))[0], 1, 1e-6);
+    ck_assert_float_eq_tol(cg_data(cg_grad(x))[1], 4, 1e-6);
+    cg_tensor *nonleaf = cg_mul(x, x);
+    ck_assert_int_eq(cg_set_requires_grad(nonleaf, false), -1);
+    ck_assert(cg_backward(y) == -1); /* no graph behind y */
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(broadcast_gradients_sum_back_to_shape)
+{
+    cg_frame_begin();
+    cg_tensor *a = cg_ones(CG_SHAPE(2, 1, 3));
+    cg_tensor *b = cg_ones(CG_SHAPE(4, 1));
+    cg_set_requires_grad(a, true);
+    cg_set_requires_grad(b, true);
+    cg_tensor *c = cg_add(a, b);
+    ck_assert_int_eq(cg_ndim(c), 3);
+    ck_assert_int_eq(cg_shape(c)[1], 4);
+    cg_backward(cg_sum(c));
+    ck_assert_float_eq(cg_data(cg_grad(a))[0], 4); /* each a element is used 4 times */
+    ck_assert_float_eq(cg_data(cg_grad(b))[0], 6);
+    cg_frame_end();
+}
+END_TEST
+
+/* A 3-layer tanh MLP and a 50-step recurrence by hand: PyTorch's gradients to 1e-5. */
+START_TEST(mlp_matches_pytorch)
+{
+    cg_frame_begin();
+    cg_tensor *h = fx_get(nets, "mlp.x"), *p[6];
+    for (int i = 0; i < 6; i++) {
+        p[i] = fx_get(nets, "mlp.p%d", i);
+        cg_set_requires_grad(p[i], true);
+    }
+    for (int i = 0; i < 3; i++)
+        h = cg_tanh(cg_add(cg_matmul(h, p[2 * i]), p[2 * i + 1]));
+    cg_tensor *loss = cg_sum(cg_mul(h, h));
+    ck_assert_tensor_close(loss, fx_get(nets, "mlp.loss"), 1e-5, 0);
+    cg_backward(loss);
+    for (int i = 0; i < 6; i++)
+        ck_assert_tensor_close_scaled(cg_grad(p[i]), fx_get(nets, "mlp.grad%d", i), 1e-5);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(recurrence_matches_pytorch)
+{
+    cg_frame_begin();
+    cg_tensor *xs = fx_get(nets, "rec.x"), *wx = fx_get(nets, "rec.wx"), *wh = fx_get(nets, "rec.wh");
+    cg_tensor *b = fx_get(nets, "rec.b"), *h0 = fx_get(nets, "rec.h0");
+    cg_tensor *ps[4] = {wx, wh, b, h0};
+    for (int i = 0; i < 4; i++)
+        cg_set_requires_grad(ps[i], true);
+    cg_tensor *h = h0;
+    for (int t = 0; t < cg_shape(xs)[0]; t++)
+        h = cg_tanh(cg_add(cg_add(cg_matmul(cg_select(xs, 0, t), wx), cg_matmul(h, wh)), b));
+    cg_tensor *loss = cg_sum(h);
+    ck_assert_tensor_close(loss, fx_get(nets, "rec.loss"), 1e-5, 0);
+    cg_backward(loss);
+    const char *names[4] = {"wx", "wh", "b", "h0"};
+    for (int i = 0; i < 4; i++)
+        ck_assert_tensor_close_scaled(cg_grad(ps[i]), fx_get(nets, "rec.grad_%s", names[i]), 1e-5);
+    cg_frame_end();
+}
+END_TEST
+
+/* ---- errors: NULL result, inputs unchanged, a message naming op and shapes ----- */
+
+START_TEST(bad_inputs_fail_cleanly)
+{
+    cg_frame_begin();
+    cg_tensor *a = cg_ones(CG_SHAPE(3, 4)), *b = cg_ones(CG_SHAPE(5, 2));
+    cg_clear_error();
+    ck_assert_ptr_null(cg_matmul(a, b));
+    ck_assert_str_eq(cg_last_error(), "cg_matmul: shapes (3, 4) and (5, 2) do not match (4 != 5)");
+    ck_assert_ptr_null(cg_add(a, b));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_add: shapes (3, 4) and (5, 2) do not broadcast"));
+    ck_assert_ptr_null(cg_sum_dim(a, 2, false));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "dim 2 out of range"));
+    ck_assert_ptr_null(cg_softmax(a, -3));
+    ck_assert_ptr_null(cg_transpose(a, 0, 5));
+    ck_assert_ptr_null(cg_permute(a, CG_DIMS(0, 0)));
+    ck_assert_ptr_null(cg_reshape(a, CG_SHAPE(5, -1)));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "invalid for input of shape (3, 4)"));
+    ck_assert_ptr_null(cg_reshape(a, CG_SHAPE(-1, -1)));
+    ck_assert_ptr_null(cg_select(a, 0, 3));
+    ck_assert_ptr_null(cg_narrow(a, 1, 2, 3));
+    ck_assert_ptr_null(cg_cat((cg_tensor *[]){a, b}, 2, 0));
+    ck_assert_ptr_null(cg_stack((cg_tensor *[]){a, b}, 2, 0));
+    ck_assert_ptr_null(cg_cat(NULL, 0, 0));
+    ck_assert_ptr_null(cg_index_select(a, 0, cg_tensor_from((float[]){3}, CG_SHAPE(1))));
+    ck_assert_ptr_null(cg_index_select(a, 0, cg_tensor_from((float[]){0.5f}, CG_SHAPE(1))));
+    ck_assert_ptr_null(cg_gather(a, 1, cg_tensor_from((float[]){4}, CG_SHAPE(1, 1))));
+    ck_assert_ptr_null(cg_cross_entropy(a, cg_tensor_from((float[]){0, 1, 4}, CG_SHAPE(3))));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "not a whole number in [0, 4)"));
+    ck_assert_ptr_null(cg_cross_entropy(a, cg_ones(CG_SHAPE(4))));
+    ck_assert_ptr_null(cg_cross_entropy_ex(a, cg_zeros(CG_SHAPE(3)), .reduction = (cg_reduction)7));
+    ck_assert_ptr_null(cg_one_hot(cg_tensor_from((float[]){-1}, CG_SHAPE(1)), 3));
+    ck_assert_ptr_null(cg_embedding(a, cg_tensor_from((float[]){3}, CG_SHAPE(1))));
+    ck_assert_ptr_null(cg_dropout(a, 1.5f, true));
+    ck_assert_ptr_null(cg_matmul(cg_scalar(1), a));
+    ck_assert_ptr_null(cg_where(cg_ones(CG_SHAPE(2)), a, a));
+    ck_assert_ptr_null(cg_max(cg_zeros(CG_SHAPE(0))));
+    ck_assert_ptr_null(cg_unsqueeze(a, 3));
+    /* the inputs are as they were */
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq(cg_data(a)[i], 1.0f);
+    ck_assert(!cg_requires_grad(a));
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(null_inputs_keep_the_first_message)
+{
+    cg_frame_begin();
+    cg_clear_error();
+    ck_assert_ptr_null(cg_tanh(NULL));
+    ck_assert_str_eq(cg_last_error(), "cg_tanh: input is NULL");
+    cg_tensor *a = cg_ones(CG_SHAPE(2, 3));
+    /* a failing chain reports its first failure, not the NULLs that follow */
+    cg_tensor *r = cg_sum(cg_tanh(cg_matmul(a, a)));
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_matmul: shapes (2, 3) and (2, 3)"));
+    ck_assert_int_eq(cg_backward(NULL), -1);
+    ck_assert_ptr_null(cg_add(NULL, a));
+    ck_assert_ptr_null(cg_cat((cg_tensor *[]){a, NULL}, 2, 0));
+    ck_assert_ptr_null(cg_grad(NULL));
+    ck_assert_int_eq(cg_set_requires_grad(NULL, true), -1);
+    cg_frame_end();
+}
+END_TEST
+
+static cg_tensor *wrong_grad_square(cg_tensor **in, void *ctx)
+{
+    (void)ctx;
+    /* x * detach(x): backward sees only half of d(x^2)/dx */
+    return cg_mul(in[0], cg_detach(in[0]));
+}
+
+START_TEST(gradcheck_catches_a_wrong_gradient)
+{
+    cg_frame_begin();
+    cg_tensor *x = cg_tensor_from((float[]){1, 2, 3}, CG_SHAPE(3));
+    cg_set_requires_grad(x, true);
+    ck_assert_int_eq(cg_gradcheck(wrong_grad_square, &x, 1, NULL), 1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "backward gives"));
+    ck_assert_ptr_null(cg_grad(x)); /* left as it was */
+    ck_assert_int_eq(cg_gradcheck(NULL, &x, 1, NULL), -1);
+    ck_assert_int_eq(cg_gradcheck(op_tanh, &x, 1, NULL, .eps = 1e-2f, .rtol = 1e-3f), 0);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(dropout_matches_pytorch_and_scales)
+{
+    cg_frame_begin();
+    cg_manual_seed(5);
+    cg_tensor *x = cg_ones(CG_SHAPE(40));
+    cg_set_requires_grad(x, true);
+    cg_tensor *y = cg_dropout(x, 0.3f, true);
+    ck_assert_tensor_close(y, fx_get(rnd, "dropout_seed5"), 1e-6, 0);
+    cg_backward(cg_sum(y));
+    ck_assert_tensor_close(cg_grad(x), y, 1e-6, 0); /* the mask itself */
+    cg_tensor *e = cg_dropout(x, 0.3f, false);
+    ck_assert_tensor_close(e, x, 0, 0);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(one_hot_and_argmax)
+{
+    cg_frame_begin();
+    cg_tensor *ids = cg_tensor_from((float[]){2, 0, 1}, CG_SHAPE(3));
+    cg_tensor *oh = cg_one_hot(ids, -1);
+    ck_assert_tensor_close(oh, cg_tensor_from((float[]){0, 0, 1, 1, 0, 0, 0, 1, 0}, CG_SHAPE(3, 3)), 0, 0);
+    cg_tensor *am = cg_argmax(oh, 1, false);
+    ck_assert_tensor_close(am, ids, 0, 0);
+    cg_tensor *am2 = cg_argmax(cg_tensor_from((float[]){1, 3, 3, 2}, CG_SHAPE(4)), 0, true);
+    ck_assert_int_eq(cg_ndim(am2), 1);
+    ck_assert_float_eq(cg_item(am2), 1.0f); /* the first of equal maxima */
+    cg_frame_end();
+}
+END_TEST
+
+static Suite *autograd_suite(void)
+{
+    Suite *s = suite_create("autograd");
+    TCase *t = tcase_create("ops");
+    tcase_set_timeout(t, 120);
+    tcase_add_loop_test(t, op_matches_pytorch, 0, NCASES);
+    tcase_add_loop_test(t, op_passes_gradcheck, 0, NCASES);
+    suite_add_tcase(s, t);
+    TCase *e = tcase_create("engine");
+    tcase_set_timeout(e, 120);
+    tcase_add_test(e, gradients_accumulate_across_backwards);
+    tcase_add_test(e, a_reused_value_sums_its_gradients);
+    tcase_add_test(e, second_backward_through_a_freed_graph_fails_clearly);
+    tcase_add_test(e, backward_with_an_output_gradient);
+    tcase_add_test(e, a_ten_thousand_step_chain_does_not_overflow);
+    tcase_add_test(e, no_grad_and_detach_cut_the_graph);
+    tcase_add_test(e, broadcast_gradients_sum_back_to_shape);
+    tcase_add_test(e, mlp_matches_pytorch);
+    tcase_add_test(e, recurrence_matches_pytorch);
+    tcase_add_test(e, gradcheck_catches_a_wrong_gradient);
+    tcase_add_test(e, dropout_matches_pytorch_and_scales);
+    tcase_add_test(e, one_hot_and_argmax);
+    suite_add_tcase(s, e);
+    TCase *x = tcase_create("errors");
+    tcase_add_test(x, bad_inputs_fail_cleanly);
+    tcase_add_test(x, null_inputs_keep_the_first_message);
+    suite_add_tcase(s, x);
+    return s;
+}
+
+int main(void)
+{
+    ops = fx_load("ops.txt");
+    nets = fx_load("nets.txt");
+    rnd = fx_load("random.txt");
+    return fx_run(autograd_suite());
+}

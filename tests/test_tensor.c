@@ -1,0 +1,260 @@
+/* cgrad tests — tensor/: creation, views, frames, the generator, printing, errors. */
+#include "fixture.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static fixture *rnd, *prn;
+
+START_TEST(creation_fills_as_asked)
+{
+    cg_frame_begin();
+    cg_tensor *z = cg_zeros(CG_SHAPE(2, 3)), *o = cg_ones(CG_SHAPE(4)), *f = cg_full(CG_SHAPE(2, 2), 7.5f);
+    ck_assert_int_eq(cg_numel(z), 6);
+    ck_assert_int_eq(cg_ndim(z), 2);
+    ck_assert_int_eq(cg_shape(z)[1], 3);
+    ck_assert_int_eq(cg_size(z, -1), 3);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(cg_data(z)[i], 0);
+    ck_assert_float_eq(cg_data(o)[3], 1);
+    ck_assert_float_eq(cg_data(f)[3], 7.5f);
+    cg_tensor *s = cg_scalar(2.5f);
+    ck_assert_int_eq(cg_ndim(s), 0);
+    ck_assert_float_eq(cg_item(s), 2.5f);
+    cg_tensor *a = cg_arange(0, 1, 0.25);
+    ck_assert_int_eq(cg_numel(a), 4);
+    ck_assert_float_eq(cg_data(a)[3], 0.75f);
+    cg_tensor *e = cg_eye(2, 3);
+    ck_assert_tensor_close(e, cg_tensor_from((float[]){1, 0, 0, 0, 1, 0}, CG_SHAPE(2, 3)), 0, 0);
+    float src[3] = {1, 2, 3};
+    cg_tensor *c = cg_tensor_from(src, CG_SHAPE(3));
+    src[0] = 9; /* copied, not borrowed */
+    ck_assert_float_eq(cg_data(c)[0], 1);
+    cg_tensor *cp = cg_tensor_copy(c);
+    ck_assert_tensor_close(cp, c, 0, 0);
+    ck_assert_int_eq(cg_fill_(cp, 4), 0);
+    ck_assert_float_eq(cg_data(cp)[2], 4);
+    ck_assert_int_eq(cg_copy_(cp, c), 0);
+    ck_assert_float_eq(cg_data(cp)[2], 3);
+    ck_assert_int_eq(cg_numel(cg_zeros(CG_SHAPE(0, 5))), 0);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(bad_creation_fails_cleanly)
+{
+    cg_clear_error();
+    ck_assert_ptr_null(cg_tensor_from(NULL, CG_SHAPE(2)));
+    ck_assert_str_eq(cg_last_error(), "cg_tensor_from: data is NULL");
+    ck_assert_ptr_null(cg_zeros(CG_SHAPE(2, -1)));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "negative size in shape (2, -1)"));
+    ck_assert_ptr_null(cg_zeros(CG_SHAPE(INT64_C(1) << 40, INT64_C(1) << 40)));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "too large"));
+    ck_assert_ptr_null(cg_zeros(9, (const int64_t[]){1, 1, 1, 1, 1, 1, 1, 1, 1}));
+    ck_assert_ptr_null(cg_zeros(2, NULL));
+    ck_assert_ptr_null(cg_arange(0, 1, 0));
+    ck_assert_ptr_null(cg_arange(0, 1, -1));
+    ck_assert_ptr_null(cg_uniform(CG_SHAPE(2), 1, 0));
+    ck_assert_ptr_null(cg_normal(CG_SHAPE(2), 0, -1));
+    ck_assert(isnan(cg_item(NULL)));
+    cg_tensor *t = cg_ones(CG_SHAPE(2));
+    ck_assert(isnan(cg_item(t)));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "has 2 elements, not 1"));
+    ck_assert_int_eq(cg_size(t, 1), -1);
+    cg_frame_begin();
+    ck_assert_int_eq(cg_copy_(t, cg_ones(CG_SHAPE(3))), -1);
+    cg_frame_end();
+    ck_assert_int_eq(cg_ndim(NULL), -1);
+    ck_assert_ptr_null(cg_shape(NULL));
+    ck_assert_ptr_null(cg_data(NULL));
+    ck_assert_int_eq(cg_tensor_str(NULL, NULL, 0), -1);
+    ck_assert_int_eq(cg_rng_set_state(NULL, 0), -1);
+    cg_tensor_free(NULL);
+    cg_tensor_free(t);
+}
+END_TEST
+
+START_TEST(views_share_values_and_keep_their_base_alive)
+{
+    cg_tensor *t = cg_arange(0, 12, 1); /* outside frames: freed by hand */
+    cg_tensor *v = cg_reshape(t, CG_SHAPE(3, 4));
+    cg_tensor *row = cg_select(v, 0, 1);
+    cg_tensor *rows = cg_narrow(v, 0, 1, 2);
+    ck_assert_ptr_eq(cg_data(v), cg_data(t));
+    ck_assert_ptr_eq(cg_data(row), cg_data(t) + 4);
+    ck_assert_ptr_eq(cg_data(rows), cg_data(t) + 4);
+    ck_assert_int_eq(cg_numel(rows), 8);
+    cg_tensor_free(t); /* the views still hold the values */
+    ck_assert_float_eq(cg_data(row)[3], 7);
+    cg_tensor *col = cg_select(v, 1, 2); /* not along the first dim: a copy */
+    ck_assert_float_eq(cg_data(col)[2], 10);
+    cg_tensor_free(col);
+    cg_tensor_free(rows);
+    cg_tensor_free(row);
+    cg_tensor_free(v);
+}
+END_TEST
+
+/* A training-like step repeated in frames asks the system for nothing after the first. */
+START_TEST(frames_reuse_memory)
+{
+    cg_tensor *w = cg_randn(CG_SHAPE(16, 16));
+    cg_tensor *x = cg_randn(CG_SHAPE(8, 16));
+    cg_set_requires_grad(w, true);
+    int64_t after_first = 0;
+    for (int step = 0; step < 5; step++) {
+        cg_frame_begin();
+        ck_assert_int_eq(cg_frame_depth(), 1);
+        cg_tensor *h = x;
+        for (int l = 0; l < 3; l++)
+            h = cg_tanh(cg_matmul(h, w));
+        cg_tensor *loss = cg_mean(cg_mul(h, h));
+        cg_zero_grad(w);
+        ck_assert_int_eq(cg_backward(loss), 0);
+        cg_frame_end();
+        if (step == 1)
+            after_first = cg_system_alloc_count();
+        if (step > 1)
+            ck_assert_int_eq(cg_system_alloc_count(), after_first);
+    }
+    ck_assert_int_eq(cg_frame_depth(), 0);
+    ck_assert_ptr_nonnull(cg_grad(w)); /* a heap tensor's gradient outlives the frames */
+    cg_tensor_free(w);
+    cg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(frames_nest_and_values_can_be_kept)
+{
+    cg_tensor *keep = cg_zeros(CG_SHAPE(2));
+    cg_frame_begin();
+    cg_tensor *a = cg_full(CG_SHAPE(2), 3);
+    cg_frame_begin();
+    cg_tensor *b = cg_add(a, a);
+    ck_assert_int_eq(cg_frame_depth(), 2);
+    cg_copy_(keep, b);
+    cg_frame_end();
+    ck_assert_float_eq(cg_data(a)[0], 3); /* the outer frame is untouched */
+    cg_frame_end();
+    ck_assert_float_eq(cg_data(keep)[1], 6);
+    cg_clear_error();
+    cg_frame_end(); /* unbalanced: an error, not a crash */
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "no frame is open"));
+    cg_tensor_free(keep);
+}
+END_TEST
+
+#ifdef CG_DEBUG
+START_TEST(debug_builds_catch_a_tensor_whose_frame_ended)
+{
+    cg_frame_begin();
+    cg_tensor *t = cg_ones(CG_SHAPE(4));
+    cg_frame_end();
+    cg_clear_error();
+    ck_assert_ptr_null(cg_tanh(t));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "frame has ended"));
+}
+END_TEST
+#endif
+
+/* ---- the generator: PyTorch's numbers ------------------------------------------------ */
+
+START_TEST(generator_matches_pytorch)
+{
+    cg_frame_begin();
+    cg_manual_seed(0);
+    ck_assert_tensor_close(cg_rand(CG_SHAPE(7)), fx_get(rnd, "rand_seed0"), 0, 0);
+    cg_manual_seed(42);
+    cg_tensor *u = cg_empty(CG_SHAPE(3, 4));
+    cg_uniform_(u, -2, 3);
+    ck_assert_tensor_close(u, fx_get(rnd, "uniform_seed42"), 0, 0);
+    cg_manual_seed(0);
+    ck_assert_tensor_close(cg_randn(CG_SHAPE(5)), fx_get(rnd, "randn5_seed0"), 1e-6, 1e-7);
+    cg_manual_seed(0);
+    ck_assert_tensor_close(cg_randn(CG_SHAPE(37)), fx_get(rnd, "randn37_seed0"), 1e-6, 1e-6);
+    cg_manual_seed(3);
+    ck_assert_tensor_close(cg_normal(CG_SHAPE(20), 1, 2), fx_get(rnd, "normal_seed3"), 1e-6, 1e-6);
+    cg_manual_seed(0);
+    cg_tensor *ab[2] = {cg_randn(CG_SHAPE(3)), cg_randn(CG_SHAPE(3))};
+    ck_assert_tensor_close(cg_cat(ab, 2, 0), fx_get(rnd, "randn3x2_seed0"), 1e-6, 1e-7);
+    /* nn.RNN(4, 2) after manual_seed(0): uniform_(-1/sqrt(2), 1/sqrt(2)) on weight_ih_l0 first */
+    cg_manual_seed(0);
+    float k = 1.0f / sqrtf(2.0f);
+    cg_tensor *w = cg_uniform(CG_SHAPE(2, 4), -k, k);
+    ck_assert_tensor_close(w, fx_get(rnd, "rnn_weight_ih_seed0"), 0, 0);
+    ck_assert_float_eq(cg_data(w)[0], -0x1.5af244p-8f);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(generator_state_round_trips)
+{
+    uint8_t state[CG_RNG_STATE_SIZE];
+    cg_manual_seed(11);
+    cg_random_u32();
+    ck_assert_int_eq(cg_rng_get_state(state, sizeof state), 0);
+    uint32_t a = cg_random_u32(), b = cg_random_u32();
+    ck_assert_int_eq(cg_rng_set_state(state, sizeof state), 0);
+    ck_assert_uint_eq(cg_random_u32(), a);
+    ck_assert_uint_eq(cg_random_u32(), b);
+    memset(state, 0xff, sizeof state);
+    ck_assert_int_eq(cg_rng_set_state(state, sizeof state), -1);
+}
+END_TEST
+
+/* ---- printing: what print() shows in PyTorch ------------------------------------------ */
+
+START_TEST(printing_matches_pytorch)
+{
+    static const char *names[] = {"vec", "ints", "sci", "big", "scalar", "empty", "empty2",
+                                  "wrap", "mat3", "summ", "summ2", "nonfinite", "zeros"};
+    cg_frame_begin();
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        cg_tensor *t = fx_get(prn, names[i]);
+        char buf[8192];
+        int n = cg_tensor_str(t, buf, sizeof buf);
+        ck_assert_int_eq(n, (int)strlen(buf));
+        ck_assert_msg(!strcmp(buf, fx_text(prn, names[i])), "%s:\n%s\nexpected\n%s", names[i], buf,
+                      fx_text(prn, names[i]));
+    }
+    cg_tensor *g = cg_tensor_from((float[]){1, 2}, CG_SHAPE(2));
+    char buf[256];
+    cg_set_requires_grad(g, true);
+    cg_tensor_str(g, buf, sizeof buf);
+    ck_assert_str_eq(buf, "tensor([1., 2.], requires_grad=True)");
+    cg_tensor_str(cg_mul_scalar(g, 2), buf, sizeof buf);
+    ck_assert_str_eq(buf, "tensor([2., 4.], grad_fn=<MulBackward1>)");
+    char small[8];
+    ck_assert_int_eq(cg_tensor_str(g, small, sizeof small), 36); /* truncated, full length returned */
+    ck_assert_str_eq(small, "tensor(");
+    cg_shape_str(cg_zeros(CG_SHAPE(3, 5, 2)), buf, sizeof buf);
+    ck_assert_str_eq(buf, "(3, 5, 2)");
+    cg_frame_end();
+}
+END_TEST
+
+static Suite *tensor_suite(void)
+{
+    Suite *s = suite_create("tensor");
+    TCase *t = tcase_create("tensor");
+    tcase_add_test(t, creation_fills_as_asked);
+    tcase_add_test(t, bad_creation_fails_cleanly);
+    tcase_add_test(t, views_share_values_and_keep_their_base_alive);
+    tcase_add_test(t, frames_reuse_memory);
+    tcase_add_test(t, frames_nest_and_values_can_be_kept);
+#ifdef CG_DEBUG
+    tcase_add_test(t, debug_builds_catch_a_tensor_whose_frame_ended);
+#endif
+    tcase_add_test(t, generator_matches_pytorch);
+    tcase_add_test(t, generator_state_round_trips);
+    tcase_add_test(t, printing_matches_pytorch);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    rnd = fx_load("random.txt");
+    prn = fx_load("print.txt");
+    return fx_run(tensor_suite());
+}
