@@ -72,6 +72,8 @@ cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b); /* cond != 0 ?
 
 /* ---- linear algebra --------------------------------------------------------- */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);   /* torch.matmul: 1-D, 2-D, batched with broadcast */
+/* torch.nn.functional.linear: x (*, in) @ wᵀ (w is (out, in)) + b (out), b may be NULL. */
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b);
 
 /* ---- shapes ----------------------------------------------------------------- */
 cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape); /* one dim may be -1; a view */

@@ -77,6 +77,14 @@ cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *
         n->in[i] = in[i];
     n->saved = saved_bytes ? (char *)n + head : NULL;
     out->node = n;
+    if (!out->in_frame) {
+        /* A graph made outside frames keeps its inputs alive until its result is freed. */
+        for (int i = 0; i < nin; i++)
+            if (in[i] && !in[i]->in_frame)
+                in[i]->refcount++;
+        out->refs = n->in;
+        out->nrefs = nin;
+    }
     out->requires_grad = true;
     return n;
 }

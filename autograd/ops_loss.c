@@ -153,7 +153,9 @@ cg_tensor *cg_cross_entropy_with(cg_tensor *logits, cg_tensor *target, cg_loss_o
     if (!nll_shapes(logits, target, &d, "cg_cross_entropy"))
         return NULL;
     cg_tensor *logp = cg_log_softmax(logits, logits->ndim == 1 ? 0 : 1);
-    return logp ? cg_nll_loss_with(logp, target, opts) : NULL;
+    cg_tensor *loss = logp ? cg_nll_loss_with(logp, target, opts) : NULL;
+    cg_tensor_free(logp); /* outside frames the loss's node keeps it alive */
+    return loss;
 }
 
 cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target)
@@ -171,9 +173,12 @@ cg_tensor *cg_mse_loss_with(cg_tensor *input, cg_tensor *target, cg_loss_opts us
         return NULL;
     cg_tensor *diff = cg_sub(input, target);
     cg_tensor *sq = diff ? cg_mul(diff, diff) : NULL;
-    if (!sq)
-        return NULL;
-    return o.reduction == CG_MEAN ? cg_mean(sq) : o.reduction == CG_SUM ? cg_sum(sq) : sq;
+    cg_tensor_free(diff);
+    if (!sq || o.reduction == CG_NONE)
+        return sq;
+    cg_tensor *loss = o.reduction == CG_MEAN ? cg_mean(sq) : cg_sum(sq);
+    cg_tensor_free(sq);
+    return loss;
 }
 
 cg_tensor *cg_mse_loss(cg_tensor *input, cg_tensor *target) { return cg_mse_loss_with(input, target, (cg_loss_opts){0}); }
@@ -222,15 +227,20 @@ cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *ids)
         cg__error("cg_embedding: ids have too many dims (%d)", ids->ndim);
         return NULL;
     }
-    cg_tensor *flat_ids = cg_detach(ids);
-    flat_ids = flat_ids ? cg_reshape(flat_ids, CG_SHAPE(-1)) : NULL;
+    cg_tensor *detached = cg_detach(ids);
+    cg_tensor *flat_ids = detached ? cg_reshape(detached, CG_SHAPE(-1)) : NULL;
     cg_tensor *rows = flat_ids ? cg_index_select(weight, 0, flat_ids) : NULL;
-    if (!rows)
-        return NULL;
-    int64_t shape[CG_MAX_DIMS];
-    memcpy(shape, ids->shape, sizeof(int64_t) * (size_t)ids->ndim);
-    shape[ids->ndim] = weight->shape[1];
-    return cg_reshape(rows, ids->ndim + 1, shape);
+    cg_tensor *out = NULL;
+    if (rows) {
+        int64_t shape[CG_MAX_DIMS];
+        memcpy(shape, ids->shape, sizeof(int64_t) * (size_t)ids->ndim);
+        shape[ids->ndim] = weight->shape[1];
+        out = cg_reshape(rows, ids->ndim + 1, shape);
+    }
+    cg_tensor_free(rows);
+    cg_tensor_free(flat_ids);
+    cg_tensor_free(detached);
+    return out;
 }
 
 /* ---- dropout ------------------------------------------------------------------------------ */

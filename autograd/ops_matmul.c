@@ -125,3 +125,53 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
     cg__record(out, &matmul_op, 2, ops, 0, &fail);
     return fail ? NULL : out;
 }
+
+/* ---- linear: x @ wᵀ + b, as torch.nn.functional.linear --------------------------------
+ * One GEMM with w read transposed in place, the bias written first so the GEMM
+ * accumulates onto it; backward never materialises a transpose either. */
+
+static void linear_backward(cg_node *n, const float *g)
+{
+    cg_tensor *x = n->in[0], *w = n->in[1], *b = n->nin > 2 ? n->in[2] : NULL;
+    int64_t out_f = w->shape[0], in_f = w->shape[1], M = x->numel / in_f;
+    float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b);
+    if (gx) /* dx (M, in) += g (M, out) · w (out, in) */
+        cg__gemm(false, false, M, in_f, out_f, g, out_f, w->data, in_f, 1.0f, gx, in_f);
+    if (gw) /* dw (out, in) += gᵀ · x */
+        cg__gemm(true, false, out_f, in_f, M, g, out_f, x->data, in_f, 1.0f, gw, in_f);
+    if (gb)
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < out_f; j++)
+                gb[j] += g[i * out_f + j];
+}
+static const cg_op linear_op = {"AddmmBackward0", linear_backward};
+
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
+{
+    cg_tensor *ins[3] = {x, w, b};
+    if (!cg__check_all(b ? 3 : 2, ins, "cg_linear"))
+        return NULL;
+    char sx[CG_SHAPE_BUF], sw[CG_SHAPE_BUF], sb[CG_SHAPE_BUF];
+    if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1] ||
+        (b && !(b->ndim == 1 && b->shape[0] == w->shape[0]))) {
+        cg__error("cg_linear: input %s, weight %s and bias %s do not fit (*, in), (out, in), (out)",
+                  cg__shape_fmt(sx, x->ndim, x->shape), cg__shape_fmt(sw, w->ndim, w->shape),
+                  b ? cg__shape_fmt(sb, b->ndim, b->shape) : "none");
+        return NULL;
+    }
+    int64_t shape[CG_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    shape[x->ndim - 1] = w->shape[0];
+    cg_tensor *out = cg__new(x->ndim, shape, "cg_linear");
+    if (!out)
+        return NULL;
+    int64_t out_f = w->shape[0], in_f = w->shape[1], M = x->numel / (in_f ? in_f : 1);
+    if (in_f == 0)
+        M = out->numel / (out_f ? out_f : 1);
+    for (int64_t i = 0; b && i < M; i++)
+        memcpy(out->data + i * out_f, b->data, (size_t)out_f * sizeof(float));
+    cg__gemm(false, true, M, out_f, in_f, x->data, in_f, w->data, in_f, b ? 1.0f : 0.0f, out->data, out_f);
+    bool fail = false;
+    cg__record(out, &linear_op, b ? 3 : 2, ins, 0, &fail);
+    return fail ? NULL : out;
+}

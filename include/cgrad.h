@@ -5,5 +5,7 @@
 
 #include "cgrad/tensor.h"
 #include "cgrad/autograd.h"
+#include "cgrad/nn.h"
+#include "cgrad/optim.h"
 
 #endif

@@ -67,20 +67,42 @@ cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset
     return v;
 }
 
+/* Drops one reference; a heap tensor whose last reference goes frees its
+ * values, its gradient and node, and drops the references it held in turn
+ * (iteratively: a long unrolled chain must not recurse deeply). */
 void cg_tensor_free(cg_tensor *t)
 {
-    if (!t || t->magic != CG_MAGIC_LIVE || t->in_frame)
-        return;
-    if (--t->refcount > 0)
-        return;
-    if (t->grad_owned)
-        cg_tensor_free(t->grad);
-    if (t->node)
-        cg__sys_free(t->node);
-    cg_tensor *base = t->base;
-    t->magic = 0;
-    cg__sys_free(t);
-    cg_tensor_free(base);
+    cg_tensor *local[64], **stack = local;
+    size_t top = 0, cap = 64;
+    stack[top++] = t;
+    while (top > 0) {
+        cg_tensor *x = stack[--top];
+        if (!x || x->magic != CG_MAGIC_LIVE || x->in_frame || --x->refcount > 0)
+            continue;
+        size_t need = top + (size_t)x->nrefs + 2;
+        if (need > cap) {
+            size_t ncap = need * 2;
+            cg_tensor **bigger = cg__sys_malloc(ncap * sizeof *bigger);
+            if (!bigger)
+                continue; /* out of memory while freeing: leak rather than crash */
+            memcpy(bigger, stack, top * sizeof *stack);
+            if (stack != local)
+                cg__sys_free(stack);
+            stack = bigger;
+            cap = ncap;
+        }
+        for (int i = 0; i < x->nrefs; i++)
+            stack[top++] = x->refs[i];
+        stack[top++] = x->base;
+        if (x->grad_owned)
+            stack[top++] = x->grad;
+        if (x->node)
+            cg__sys_free(x->node);
+        x->magic = 0;
+        cg__sys_free(x);
+    }
+    if (stack != local)
+        cg__sys_free(stack);
 }
 
 cg_tensor *cg_empty(int ndim, const int64_t *shape) { return cg__new(ndim, shape, "cg_empty"); }

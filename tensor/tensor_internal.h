@@ -16,7 +16,9 @@ struct cg_tensor {
     int64_t numel;
     float *data;
     cg_tensor *base;         /* a view made outside frames keeps the tensor it views alive */
-    int refcount;            /* heap tensors: 1 + number of heap views of it */
+    int refcount;            /* heap tensors: the owner's reference + one per view or node using it */
+    cg_tensor **refs;        /* heap tensors this one keeps alive (its node's inputs) */
+    int nrefs;
     bool in_frame;           /* lives in a frame arena (not freed one by one) */
     /* autograd's fields; tensor/ only frees them with a heap tensor */
     bool requires_grad;
@@ -44,6 +46,14 @@ cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op);
 cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op);
 /* A tensor viewing t's data with another shape (same numel, or a first-dim slice). */
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset);
+
+/* One more reference to a heap tensor (cg_tensor_free drops one); frame tensors need none. */
+static inline cg_tensor *cg__retain(cg_tensor *t)
+{
+    if (t && !t->in_frame)
+        t->refcount++;
+    return t;
+}
 
 /* ---- errors -------------------------------------------------------------- */
 void cg__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,191 @@
+/* cgrad — the module base: named parameters in state-dict order, modes, printing. */
+#include "nn_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+cg_module *cg__module_new(module_kind kind, const char *type)
+{
+    cg_module *m = calloc(1, sizeof *m);
+    if (!m) {
+        cg__error("%s: out of memory", type);
+        return NULL;
+    }
+    m->kind = kind;
+    m->type = type;
+    m->training = true;
+    return m;
+}
+
+cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const int64_t *shape)
+{
+    if (m->nparams == m->cap) {
+        int cap = m->cap ? m->cap * 2 : 8;
+        cg_tensor **p = realloc(m->params, sizeof *p * (size_t)cap);
+        if (p)
+            m->params = p;
+        char(*n)[CG_PARAM_NAME] = realloc(m->names, sizeof *n * (size_t)cap);
+        if (n)
+            m->names = n;
+        if (!p || !n) {
+            cg__error("%s: out of memory", m->type);
+            return NULL;
+        }
+        m->cap = cap;
+    }
+    /* Parameters live outside frames whatever the caller has open. */
+    cg_tensor *t = cg__new_heap(ndim, shape, m->type);
+    if (!t)
+        return NULL;
+    memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    snprintf(m->names[m->nparams], CG_PARAM_NAME, "%s", name);
+    t->requires_grad = true;
+    t->name = m->names[m->nparams];
+    m->params[m->nparams++] = t;
+    /* names may have moved with realloc: re-point every tensor at its own */
+    for (int i = 0; i < m->nparams; i++)
+        m->params[i]->name = m->names[i];
+    return t;
+}
+
+bool cg__module_check(const cg_module *m, int kind, const char *op)
+{
+    if (!m) {
+        cg__error_null(op);
+        return false;
+    }
+    if (kind >= 0 && (int)m->kind != kind) {
+        cg__error("%s: given a %s module", op, m->type);
+        return false;
+    }
+    return true;
+}
+
+void cg_module_free(cg_module *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->nparams; i++)
+        cg_tensor_free(m->params[i]);
+    free(m->params);
+    free(m->names);
+    free(m);
+}
+
+cg_tensor *cg_param(cg_module *m, const char *name)
+{
+    if (!cg__module_check(m, -1, "cg_param"))
+        return NULL;
+    if (!name) {
+        cg__error("cg_param: name is NULL");
+        return NULL;
+    }
+    for (int i = 0; i < m->nparams; i++)
+        if (!strcmp(m->names[i], name))
+            return m->params[i];
+    cg__error("cg_param: %s has no parameter '%s'", m->type, name);
+    return NULL;
+}
+
+cg_tensor **cg_parameters(cg_module *m, int *n)
+{
+    if (n)
+        *n = 0;
+    if (!cg__module_check(m, -1, "cg_parameters"))
+        return NULL;
+    if (n)
+        *n = m->nparams;
+    return m->params;
+}
+
+const char *cg_param_name(cg_module *m, int i)
+{
+    if (!cg__module_check(m, -1, "cg_param_name"))
+        return NULL;
+    if (i < 0 || i >= m->nparams) {
+        cg__error("cg_param_name: index %d out of range [0, %d)", i, m->nparams);
+        return NULL;
+    }
+    return m->names[i];
+}
+
+int64_t cg_num_params(cg_module *m)
+{
+    if (!cg__module_check(m, -1, "cg_num_params"))
+        return -1;
+    int64_t n = 0;
+    for (int i = 0; i < m->nparams; i++)
+        n += m->params[i]->numel;
+    return n;
+}
+
+int cg_module_train(cg_module *m, bool on)
+{
+    if (!cg__module_check(m, -1, "cg_module_train"))
+        return -1;
+    m->training = on;
+    return 0;
+}
+
+bool cg_module_is_training(const cg_module *m) { return m && m->training; }
+
+const char *cg_module_type(const cg_module *m) { return cg__module_check(m, -1, "cg_module_type") ? m->type : NULL; }
+
+int cg_module_zero_grad(cg_module *m)
+{
+    if (!cg__module_check(m, -1, "cg_module_zero_grad"))
+        return -1;
+    for (int i = 0; i < m->nparams; i++)
+        cg_zero_grad(m->params[i]);
+    return 0;
+}
+
+static const char *py_bool(bool b) { return b ? "True" : "False"; }
+
+int cg_module_str(const cg_module *m, char *buf, size_t size)
+{
+    if (!cg__module_check(m, -1, "cg_module_str"))
+        return -1;
+    if (!buf && size) {
+        cg__error("cg_module_str: buf is NULL");
+        return -1;
+    }
+    char extra[256] = "";
+    size_t n = 0;
+#define ADD(...) n += (size_t)snprintf(extra + n, n < sizeof extra ? sizeof extra - n : 0, __VA_ARGS__)
+    switch (m->kind) {
+    case KIND_LINEAR:
+        ADD("in_features=%lld, out_features=%lld, bias=%s", (long long)m->o.linear.in_features,
+            (long long)m->o.linear.out_features, py_bool(m->o.linear.bias));
+        break;
+    case KIND_EMBEDDING:
+        ADD("%lld, %lld", (long long)m->o.embedding.num_embeddings, (long long)m->o.embedding.embedding_dim);
+        break;
+    case KIND_RNN:
+    case KIND_LSTM:
+    case KIND_GRU: {
+        const cg_rnn_opts *o = &m->o.rnn;
+        ADD("%lld, %lld", (long long)o->input_size, (long long)o->hidden_size);
+        if (o->num_layers != 1)
+            ADD(", num_layers=%d", o->num_layers);
+        if (!o->bias)
+            ADD(", bias=False");
+        if (o->batch_first)
+            ADD(", batch_first=True");
+        if (o->dropout != 0)
+            ADD(", dropout=%g", (double)o->dropout);
+        if (o->bidirectional)
+            ADD(", bidirectional=True");
+        break;
+    }
+    default: {
+        const cg_cell_opts *o = &m->o.cell;
+        ADD("%lld, %lld", (long long)o->input_size, (long long)o->hidden_size);
+        if (!o->bias)
+            ADD(", bias=False");
+        if (m->kind == KIND_RNN_CELL && o->nonlinearity == CG_RELU)
+            ADD(", nonlinearity=relu");
+    }
+    }
+#undef ADD
+    return snprintf(buf, size, "%s(%s)", m->type, extra);
+}

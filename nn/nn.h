@@ -1,0 +1,102 @@
+/* cgrad — nn: modules with PyTorch's names, shapes, defaults and initial weights.
+ *
+ * A module owns its parameters (tensors made outside frames) and their .grad.
+ * Parameters are listed in PyTorch's state-dict order under PyTorch's names,
+ * so weights move both ways. The recurrent modules are made of linear, tanh,
+ * sigmoid and elementwise ops: backprop-through-time is autograd running
+ * backwards over the unrolled graph, with no hand-written recurrent backward. */
+#ifndef CGRAD_NN_H
+#define CGRAD_NN_H
+
+#include "autograd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cg_module cg_module;
+
+/* ---- every module ------------------------------------------------------------------ */
+void cg_module_free(cg_module *m);
+cg_tensor *cg_param(cg_module *m, const char *name);   /* "weight_ih_l0", "bias_hh_l1_reverse" */
+cg_tensor **cg_parameters(cg_module *m, int *n);       /* in state-dict order; owned by m */
+const char *cg_param_name(cg_module *m, int i);        /* the i-th parameter's name */
+int64_t cg_num_params(cg_module *m);                   /* scalars in all parameters */
+int cg_module_train(cg_module *m, bool on);            /* train (default) or eval mode */
+bool cg_module_is_training(const cg_module *m);
+int cg_module_zero_grad(cg_module *m);                 /* zeroes every parameter's .grad in place */
+/* print(model) as PyTorch shows it: "RNN(4, 2)", "Linear(in_features=8, out_features=5, bias=True)" */
+int cg_module_str(const cg_module *m, char *buf, size_t size);
+const char *cg_module_type(const cg_module *m);        /* "RNN", "Linear", ... */
+
+typedef enum { CG_TANH = 0, CG_RELU = 1 } cg_nonlinearity;
+
+/* ---- Linear: y = x Wᵀ + b ---------------------------------------------------------- */
+typedef struct {
+    const char *given;
+    int64_t in_features, out_features;
+    bool bias;                  /* true */
+} cg_linear_opts;
+cg_module *cg_linear_new_with(cg_linear_opts opts);
+#define cg_linear_new(...) cg_linear_new_with(CG__OPTS(cg_linear_opts, __VA_ARGS__))
+cg_tensor *cg_linear_forward(cg_module *linear, cg_tensor *x);
+
+/* ---- Embedding: rows of a (num_embeddings, embedding_dim) table, N(0, 1) init ------ */
+typedef struct {
+    const char *given;
+    int64_t num_embeddings, embedding_dim;
+} cg_embedding_opts;
+cg_module *cg_embedding_new_with(cg_embedding_opts opts);
+#define cg_embedding_new(...) cg_embedding_new_with(CG__OPTS(cg_embedding_opts, __VA_ARGS__))
+cg_tensor *cg_embedding_forward(cg_module *emb, cg_tensor *ids);
+
+/* ---- recurrent modules: RNN, LSTM, GRU and their cells ------------------------------ */
+typedef struct {
+    const char *given;
+    int64_t input_size, hidden_size;
+    int num_layers;                 /* 1 */
+    cg_nonlinearity nonlinearity;   /* CG_TANH (RNN only) */
+    bool bias;                      /* true */
+    bool batch_first;               /* false: input (T, B, I); true: (B, T, I) */
+    float dropout;                  /* 0: dropout on each layer's output but the last, in training */
+    bool bidirectional;             /* false */
+} cg_rnn_opts;
+
+cg_module *cg_rnn_new_with(cg_rnn_opts opts);
+cg_module *cg_lstm_new_with(cg_rnn_opts opts);
+cg_module *cg_gru_new_with(cg_rnn_opts opts);
+#define cg_rnn_new(...) cg_rnn_new_with(CG__OPTS(cg_rnn_opts, __VA_ARGS__))
+#define cg_lstm_new(...) cg_lstm_new_with(CG__OPTS(cg_rnn_opts, __VA_ARGS__))
+#define cg_gru_new(...) cg_gru_new_with(CG__OPTS(cg_rnn_opts, __VA_ARGS__))
+
+/* input (T, B, I), (B, T, I) with batch_first, or unbatched (T, I); h0 (L*D, B, H)
+ * or (L*D, H), NULL for zeros. Returns output (T, B, D*H) (batch_first: (B, T, D*H));
+ * *h_n, if h_n is not NULL, gets (L*D, B, H). */
+cg_tensor *cg_rnn_forward(cg_module *rnn, cg_tensor *input, cg_tensor *h0, cg_tensor **h_n);
+cg_tensor *cg_gru_forward(cg_module *gru, cg_tensor *input, cg_tensor *h0, cg_tensor **h_n);
+/* The same, with the cell state: c0 like h0, *c_n like *h_n. */
+cg_tensor *cg_lstm_forward(cg_module *lstm, cg_tensor *input, cg_tensor *h0, cg_tensor *c0,
+                           cg_tensor **h_n, cg_tensor **c_n);
+
+/* Cells: one step. x (B, I) or (I); h (B, H) or (H), NULL for zeros. */
+typedef struct {
+    const char *given;
+    int64_t input_size, hidden_size;
+    bool bias;                      /* true */
+    cg_nonlinearity nonlinearity;   /* CG_TANH (RNNCell only) */
+} cg_cell_opts;
+cg_module *cg_rnn_cell_new_with(cg_cell_opts opts);
+cg_module *cg_lstm_cell_new_with(cg_cell_opts opts);
+cg_module *cg_gru_cell_new_with(cg_cell_opts opts);
+#define cg_rnn_cell_new(...) cg_rnn_cell_new_with(CG__OPTS(cg_cell_opts, __VA_ARGS__))
+#define cg_lstm_cell_new(...) cg_lstm_cell_new_with(CG__OPTS(cg_cell_opts, __VA_ARGS__))
+#define cg_gru_cell_new(...) cg_gru_cell_new_with(CG__OPTS(cg_cell_opts, __VA_ARGS__))
+cg_tensor *cg_rnn_cell_forward(cg_module *cell, cg_tensor *x, cg_tensor *h);
+cg_tensor *cg_gru_cell_forward(cg_module *cell, cg_tensor *x, cg_tensor *h);
+/* Returns h'; *c_out gets c'. */
+cg_tensor *cg_lstm_cell_forward(cg_module *cell, cg_tensor *x, cg_tensor *h, cg_tensor *c, cg_tensor **c_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

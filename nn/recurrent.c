@@ -1,0 +1,481 @@
+/* cgrad — RNN, LSTM, GRU and their cells, made of linear and pointwise ops.
+ *
+ * Each layer and direction first projects the whole input sequence at once
+ * (x W_ihᵀ + b_ih: one GEMM), then steps through time adding h W_hhᵀ + b_hh and
+ * applying the cell's gates, exactly as PyTorch's CPU implementation orders
+ * them. Backprop-through-time is just autograd over this unrolled graph. */
+#include "nn_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+static int gates_of(module_kind k)
+{
+    return k == KIND_LSTM || k == KIND_LSTM_CELL ? 4 : k == KIND_GRU || k == KIND_GRU_CELL ? 3 : 1;
+}
+
+/* ---- one step of each cell ---------------------------------------------------------
+ * xw: this step's input projection x W_ihᵀ + b_ih, (B, G*H). Returns h'; for LSTM
+ * *c_io holds c and gets c'. Intermediates are released as soon as the graph
+ * holds them (a no-op inside frames). */
+
+static cg_tensor *release(cg_tensor *keep, cg_tensor *a, cg_tensor *b, cg_tensor *c)
+{
+    cg_tensor_free(a);
+    cg_tensor_free(b);
+    cg_tensor_free(c);
+    return keep;
+}
+
+static cg_tensor *rnn_step(cg_nonlinearity act, cg_tensor *xw, cg_tensor *h, cg_tensor *w_hh, cg_tensor *b_hh)
+{
+    cg_tensor *hw = cg_linear(h, w_hh, b_hh);
+    cg_tensor *pre = cg_add(hw, xw);
+    cg_tensor *out = act == CG_RELU ? cg_relu(pre) : cg_tanh(pre);
+    return release(out, hw, pre, NULL);
+}
+
+static cg_tensor *chunk(cg_tensor *gates, int k, int64_t H) { return cg_narrow(gates, -1, k * H, H); }
+
+static cg_tensor *lstm_step(cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, cg_tensor *w_hh, cg_tensor *b_hh, int64_t H)
+{
+    cg_tensor *hw = cg_linear(h, w_hh, b_hh);
+    cg_tensor *gates = cg_add(hw, xw);
+    cg_tensor *gi = chunk(gates, 0, H), *gf = chunk(gates, 1, H), *gg = chunk(gates, 2, H), *go = chunk(gates, 3, H);
+    cg_tensor *i = cg_sigmoid(gi), *f = cg_sigmoid(gf), *g = cg_tanh(gg), *o = cg_sigmoid(go);
+    release(NULL, gi, gf, gg);
+    release(NULL, go, hw, gates);
+    cg_tensor *fc = cg_mul(f, *c_io), *ig = cg_mul(i, g);
+    cg_tensor *c = cg_add(fc, ig);
+    cg_tensor *tc = cg_tanh(c);
+    cg_tensor *out = cg_mul(o, tc);
+    release(NULL, i, f, g);
+    release(NULL, o, fc, ig);
+    cg_tensor_free(tc);
+    *c_io = c;
+    return out;
+}
+
+static cg_tensor *gru_step(cg_tensor *xw, cg_tensor *h, cg_tensor *w_hh, cg_tensor *b_hh, int64_t H)
+{
+    cg_tensor *hw = cg_linear(h, w_hh, b_hh);
+    cg_tensor *xr = chunk(xw, 0, H), *xz = chunk(xw, 1, H), *xn = chunk(xw, 2, H);
+    cg_tensor *hr = chunk(hw, 0, H), *hz = chunk(hw, 1, H), *hn = chunk(hw, 2, H);
+    cg_tensor *sr = cg_add(hr, xr), *sz = cg_add(hz, xz);
+    cg_tensor *r = cg_sigmoid(sr), *z = cg_sigmoid(sz);
+    release(NULL, xr, xz, hr);
+    release(NULL, hz, sr, sz);
+    cg_tensor *rh = cg_mul(hn, r);
+    cg_tensor *sn = cg_add(xn, rh);
+    cg_tensor *n = cg_tanh(sn);
+    release(NULL, xn, hn, rh);
+    release(NULL, sn, r, hw);
+    /* torch: h' = (h - n) * z + n */
+    cg_tensor *d = cg_sub(h, n);
+    cg_tensor *dz = cg_mul(d, z);
+    cg_tensor *out = cg_add(dz, n);
+    release(NULL, d, dz, n);
+    cg_tensor_free(z);
+    return out;
+}
+
+static cg_tensor *step(const cg_module *m, cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, cg_tensor *w_hh, cg_tensor *b_hh)
+{
+    int64_t H = m->kind >= KIND_RNN_CELL ? m->o.cell.hidden_size : m->o.rnn.hidden_size;
+    switch (gates_of(m->kind)) {
+    case 4:
+        return lstm_step(xw, h, c_io, w_hh, b_hh, H);
+    case 3:
+        return gru_step(xw, h, w_hh, b_hh, H);
+    default:
+        return rnn_step(m->kind >= KIND_RNN_CELL ? m->o.cell.nonlinearity : m->o.rnn.nonlinearity, xw, h, w_hh, b_hh);
+    }
+}
+
+/* ---- construction -------------------------------------------------------------------- */
+
+static const cg__opt_field rnn_fields[] = {
+    CG__OPT(cg_rnn_opts, input_size), CG__OPT(cg_rnn_opts, hidden_size), CG__OPT(cg_rnn_opts, num_layers),
+    CG__OPT(cg_rnn_opts, nonlinearity), CG__OPT(cg_rnn_opts, bias), CG__OPT(cg_rnn_opts, batch_first),
+    CG__OPT(cg_rnn_opts, dropout), CG__OPT(cg_rnn_opts, bidirectional)};
+
+/* Adds weight_ih, weight_hh, bias_ih, bias_hh with this suffix ("_l0", "_l1_reverse", ""). */
+static bool add_weights(cg_module *m, const char *suffix, int64_t in, int64_t H, int G, bool bias)
+{
+    char name[CG_PARAM_NAME];
+    snprintf(name, sizeof name, "weight_ih%s", suffix);
+    if (!cg__module_add_param(m, name, CG_SHAPE(G * H, in)))
+        return false;
+    snprintf(name, sizeof name, "weight_hh%s", suffix);
+    if (!cg__module_add_param(m, name, CG_SHAPE(G * H, H)))
+        return false;
+    if (!bias)
+        return true;
+    snprintf(name, sizeof name, "bias_ih%s", suffix);
+    if (!cg__module_add_param(m, name, CG_SHAPE(G * H)))
+        return false;
+    snprintf(name, sizeof name, "bias_hh%s", suffix);
+    return cg__module_add_param(m, name, CG_SHAPE(G * H)) != NULL;
+}
+
+/* torch's reset_parameters: every parameter, in order, uniform_(-1/sqrt(H), 1/sqrt(H)). */
+static void init_uniform(cg_module *m, int64_t H)
+{
+    double stdv = 1.0 / sqrt((double)H);
+    for (int i = 0; i < m->nparams; i++)
+        cg_uniform_(m->params[i], (float)-stdv, (float)stdv);
+}
+
+static cg_module *recurrent_new(cg_rnn_opts user, module_kind kind, const char *type, const char *op)
+{
+    cg_rnn_opts o = {.num_layers = 1, .nonlinearity = CG_TANH, .bias = true};
+    if (cg__opts_merge(&o, &user, user.given, rnn_fields, 8, op) < 0)
+        return NULL;
+    if (o.input_size <= 0 || o.hidden_size <= 0 || o.num_layers < 1) {
+        cg__error("%s: input_size (%lld), hidden_size (%lld) and num_layers (%d) must be positive", op,
+                  (long long)o.input_size, (long long)o.hidden_size, o.num_layers);
+        return NULL;
+    }
+    if (!(o.dropout >= 0 && o.dropout <= 1)) {
+        cg__error("%s: dropout should be a number in range [0, 1], got %g", op, (double)o.dropout);
+        return NULL;
+    }
+    if (o.nonlinearity != CG_TANH && o.nonlinearity != CG_RELU) {
+        cg__error("%s: unknown nonlinearity %d (CG_TANH or CG_RELU)", op, (int)o.nonlinearity);
+        return NULL;
+    }
+    cg_module *m = cg__module_new(kind, type);
+    if (!m)
+        return NULL;
+    m->o.rnn = o;
+    int D = o.bidirectional ? 2 : 1;
+    for (int l = 0; l < o.num_layers; l++)
+        for (int d = 0; d < D; d++) {
+            char suffix[32];
+            snprintf(suffix, sizeof suffix, "_l%d%s", l, d ? "_reverse" : "");
+            if (!add_weights(m, suffix, l == 0 ? o.input_size : D * o.hidden_size, o.hidden_size,
+                             gates_of(kind), o.bias)) {
+                cg_module_free(m);
+                return NULL;
+            }
+        }
+    init_uniform(m, o.hidden_size);
+    return m;
+}
+
+cg_module *cg_rnn_new_with(cg_rnn_opts o) { return recurrent_new(o, KIND_RNN, "RNN", "cg_rnn_new"); }
+cg_module *cg_lstm_new_with(cg_rnn_opts o) { return recurrent_new(o, KIND_LSTM, "LSTM", "cg_lstm_new"); }
+cg_module *cg_gru_new_with(cg_rnn_opts o) { return recurrent_new(o, KIND_GRU, "GRU", "cg_gru_new"); }
+
+static const cg__opt_field cell_fields[] = {CG__OPT(cg_cell_opts, input_size), CG__OPT(cg_cell_opts, hidden_size),
+                                            CG__OPT(cg_cell_opts, bias), CG__OPT(cg_cell_opts, nonlinearity)};
+
+static cg_module *cell_new(cg_cell_opts user, module_kind kind, const char *type, const char *op)
+{
+    cg_cell_opts o = {.bias = true, .nonlinearity = CG_TANH};
+    if (cg__opts_merge(&o, &user, user.given, cell_fields, 4, op) < 0)
+        return NULL;
+    if (o.input_size <= 0 || o.hidden_size <= 0) {
+        cg__error("%s: input_size (%lld) and hidden_size (%lld) must be positive", op, (long long)o.input_size,
+                  (long long)o.hidden_size);
+        return NULL;
+    }
+    if (o.nonlinearity != CG_TANH && o.nonlinearity != CG_RELU) {
+        cg__error("%s: unknown nonlinearity %d (CG_TANH or CG_RELU)", op, (int)o.nonlinearity);
+        return NULL;
+    }
+    cg_module *m = cg__module_new(kind, type);
+    if (!m)
+        return NULL;
+    m->o.cell = o;
+    if (!add_weights(m, "", o.input_size, o.hidden_size, gates_of(kind), o.bias)) {
+        cg_module_free(m);
+        return NULL;
+    }
+    init_uniform(m, o.hidden_size);
+    return m;
+}
+
+cg_module *cg_rnn_cell_new_with(cg_cell_opts o) { return cell_new(o, KIND_RNN_CELL, "RNNCell", "cg_rnn_cell_new"); }
+cg_module *cg_lstm_cell_new_with(cg_cell_opts o) { return cell_new(o, KIND_LSTM_CELL, "LSTMCell", "cg_lstm_cell_new"); }
+cg_module *cg_gru_cell_new_with(cg_cell_opts o) { return cell_new(o, KIND_GRU_CELL, "GRUCell", "cg_gru_cell_new"); }
+
+/* ---- shapes ---------------------------------------------------------------------------- */
+
+/* A state given by the caller, or zeros (no grad) of (B, H). */
+static cg_tensor *state_or_zeros(cg_tensor *given, int64_t B, int64_t H)
+{
+    return given ? cg_reshape(given, given->ndim, given->shape) : cg_zeros(CG_SHAPE(B, H));
+}
+
+static bool check_state(const cg_tensor *s, int64_t layers, int64_t B, int64_t H, bool batched, const char *what,
+                        const char *op)
+{
+    if (!s)
+        return true;
+    if (s->magic != CG_MAGIC_LIVE)
+        return cg__check(s, op);
+    bool ok = batched ? s->ndim == 3 && s->shape[0] == layers && s->shape[1] == B && s->shape[2] == H
+                      : s->ndim == 2 && s->shape[0] == layers && s->shape[1] == H;
+    if (!ok) {
+        char a[CG_SHAPE_BUF];
+        if (batched)
+            cg__error("%s: expected %s of shape (%lld, %lld, %lld), got %s", op, what, (long long)layers,
+                      (long long)B, (long long)H, cg__shape_fmt(a, s->ndim, s->shape));
+        else
+            cg__error("%s: expected %s of shape (%lld, %lld), got %s", op, what, (long long)layers, (long long)H,
+                      cg__shape_fmt(a, s->ndim, s->shape));
+    }
+    return ok;
+}
+
+/* Temporary arrays of tensor pointers: frame memory inside frames, else the heap. */
+static cg_tensor **ptr_array(int64_t n)
+{
+    cg_tensor **a = cg__alloc((size_t)(n > 0 ? n : 1) * sizeof *a);
+    if (a)
+        memset(a, 0, (size_t)(n > 0 ? n : 1) * sizeof *a);
+    return a;
+}
+static void ptr_array_free(cg_tensor **a)
+{
+    if (a && !cg__in_frame())
+        cg__sys_free(a);
+}
+
+/* ---- the multi-layer forward -------------------------------------------------------------- */
+
+/* One layer in one direction over x (T, B, In): fills outs[t] with h at each t;
+ * h, c are the starting states and get the final ones. */
+static bool run_direction(cg_module *m, cg_tensor *x, int idx, bool reverse, cg_tensor **h, cg_tensor **c,
+                          cg_tensor **outs)
+{
+    int P = m->o.rnn.bias ? 4 : 2;
+    cg_tensor *w_ih = m->params[idx * P], *w_hh = m->params[idx * P + 1];
+    cg_tensor *b_ih = m->o.rnn.bias ? m->params[idx * P + 2] : NULL, *b_hh = m->o.rnn.bias ? m->params[idx * P + 3] : NULL;
+    cg_tensor *xw = cg_linear(x, w_ih, b_ih);
+    if (!xw)
+        return false;
+    int64_t T = x->shape[0];
+    bool ok = true;
+    for (int64_t s = 0; s < T && ok; s++) {
+        int64_t t = reverse ? T - 1 - s : s;
+        cg_set_step((int)t);
+        cg_tensor *xw_t = cg_select(xw, 0, t);
+        cg_tensor *h_prev = *h, *c_prev = *c;
+        cg_tensor *h_new = step(m, xw_t, h_prev, c, w_hh, b_hh);
+        /* Our references to what this step used go; the graph holds its own. The
+         * outputs are kept in outs, and released by the caller after stacking. */
+        cg_tensor_free(xw_t);
+        if (s == 0)
+            cg_tensor_free(h_prev);
+        if (c_prev != *c)
+            cg_tensor_free(c_prev);
+        *h = outs[t] = h_new;
+        ok = h_new != NULL;
+    }
+    cg_set_step(-1);
+    cg_tensor_free(xw);
+    cg__retain(*h); /* one reference for outs, one for the final state */
+    return ok;
+}
+
+static cg_tensor *recurrent_forward(cg_module *m, cg_tensor *input, cg_tensor *h0, cg_tensor *c0, cg_tensor **h_n,
+                                    cg_tensor **c_n, const char *op)
+{
+    if (h_n)
+        *h_n = NULL;
+    if (c_n)
+        *c_n = NULL;
+    if (!cg__module_check(m, -1, op) || !cg__check(input, op))
+        return NULL;
+    if (m->kind != KIND_RNN && m->kind != KIND_LSTM && m->kind != KIND_GRU) {
+        cg__error("%s: given a %s module", op, m->type);
+        return NULL;
+    }
+    const cg_rnn_opts *o = &m->o.rnn;
+    char a[CG_SHAPE_BUF];
+    bool batched = input->ndim == 3;
+    if ((input->ndim != 2 && input->ndim != 3) || input->shape[input->ndim - 1] != o->input_size ||
+        input->shape[0] == 0) {
+        cg__error("%s: expected input of shape (T, B, %lld)%s or unbatched (T, %lld), T > 0; got %s", op,
+                  (long long)o->input_size, o->batch_first ? " with batch_first: (B, T, I)" : "",
+                  (long long)o->input_size, cg__shape_fmt(a, input->ndim, input->shape));
+        return NULL;
+    }
+    int D = o->bidirectional ? 2 : 1, L = o->num_layers;
+    int64_t H = o->hidden_size;
+    int64_t B = batched ? input->shape[o->batch_first ? 0 : 1] : 1;
+    if (!check_state(h0, (int64_t)L * D, B, H, batched, "h0", op) ||
+        !check_state(c0, (int64_t)L * D, B, H, batched, "c0", op))
+        return NULL;
+    if (batched && input->shape[o->batch_first ? 1 : 0] == 0) {
+        cg__error("%s: the sequence is empty", op);
+        return NULL;
+    }
+    bool lstm = m->kind == KIND_LSTM;
+    /* Work in (T, B, features). */
+    cg_tensor *x = !batched ? cg_unsqueeze(input, 1) : o->batch_first ? cg_transpose(input, 0, 1) : input;
+    cg_tensor *h0b = h0 && !batched ? cg_unsqueeze(h0, 1) : h0, *c0b = c0 && !batched ? cg_unsqueeze(c0, 1) : c0;
+    int64_t T = x ? x->shape[0] : 0;
+    cg_tensor **outs = ptr_array(T * D), **hn = ptr_array(L * D), **cn = ptr_array(L * D);
+    bool ok = x && outs && hn && cn;
+    for (int l = 0; ok && l < L; l++) {
+        for (int d = 0; ok && d < D; d++) {
+            int idx = l * D + d;
+            cg_tensor *h = h0b ? cg_select(h0b, 0, idx) : state_or_zeros(NULL, B, H);
+            cg_tensor *c = !lstm ? NULL : c0b ? cg_select(c0b, 0, idx) : state_or_zeros(NULL, B, H);
+            ok = h && (!lstm || c) && run_direction(m, x, idx, d == 1, &h, &c, outs + d * T);
+            hn[idx] = h;
+            cn[idx] = c;
+        }
+        if (!ok)
+            break;
+        cg_tensor *layer = cg_stack(outs, (int)T, 0);
+        if (D == 2) {
+            cg_tensor *back = cg_stack(outs + T, (int)T, 0);
+            cg_tensor *both[2] = {layer, back};
+            cg_tensor *joined = layer && back ? cg_cat(both, 2, 2) : NULL;
+            release(NULL, layer, back, NULL);
+            layer = joined;
+        }
+        for (int64_t i = 0; i < T * D; i++) {
+            cg_tensor_free(outs[i]);
+            outs[i] = NULL;
+        }
+        if (layer && l + 1 < L && o->dropout > 0 && m->training) {
+            cg_tensor *dropped = cg_dropout(layer, o->dropout, true);
+            cg_tensor_free(layer);
+            layer = dropped;
+        }
+        if (x != input)
+            cg_tensor_free(x);
+        x = layer;
+        ok = x != NULL;
+    }
+    cg_tensor *out = NULL, *hstack = NULL, *cstack = NULL;
+    if (ok) {
+        out = !batched ? cg_squeeze(x, 1) : o->batch_first ? cg_transpose(x, 0, 1) : cg__retain(x);
+        hstack = cg_stack(hn, L * D, 0);
+        cstack = lstm ? cg_stack(cn, L * D, 0) : NULL;
+        if (!batched) {
+            cg_tensor *hs = cg_squeeze(hstack, 1), *cs = lstm ? cg_squeeze(cstack, 1) : NULL;
+            release(NULL, hstack, cstack, NULL);
+            hstack = hs, cstack = cs;
+        }
+    }
+    if (x != input)
+        cg_tensor_free(x);
+    for (int i = 0; hn && i < L * D; i++)
+        release(NULL, hn[i], cn ? cn[i] : NULL, NULL);
+    if (h0b != h0)
+        cg_tensor_free(h0b);
+    if (c0b != c0)
+        cg_tensor_free(c0b);
+    ptr_array_free(outs);
+    ptr_array_free(hn);
+    ptr_array_free(cn);
+    if (!out || !hstack || (lstm && !cstack)) {
+        release(NULL, out, hstack, cstack);
+        return NULL;
+    }
+    if (h_n)
+        *h_n = hstack;
+    else
+        cg_tensor_free(hstack);
+    if (c_n)
+        *c_n = cstack;
+    else
+        cg_tensor_free(cstack);
+    return out;
+}
+
+cg_tensor *cg_rnn_forward(cg_module *m, cg_tensor *input, cg_tensor *h0, cg_tensor **h_n)
+{
+    if (!cg__module_check(m, KIND_RNN, "cg_rnn_forward"))
+        return NULL;
+    return recurrent_forward(m, input, h0, NULL, h_n, NULL, "cg_rnn_forward");
+}
+
+cg_tensor *cg_gru_forward(cg_module *m, cg_tensor *input, cg_tensor *h0, cg_tensor **h_n)
+{
+    if (!cg__module_check(m, KIND_GRU, "cg_gru_forward"))
+        return NULL;
+    return recurrent_forward(m, input, h0, NULL, h_n, NULL, "cg_gru_forward");
+}
+
+cg_tensor *cg_lstm_forward(cg_module *m, cg_tensor *input, cg_tensor *h0, cg_tensor *c0, cg_tensor **h_n,
+                           cg_tensor **c_n)
+{
+    if (!cg__module_check(m, KIND_LSTM, "cg_lstm_forward"))
+        return NULL;
+    return recurrent_forward(m, input, h0, c0, h_n, c_n, "cg_lstm_forward");
+}
+
+/* ---- cells ------------------------------------------------------------------------------- */
+
+static cg_tensor *cell_forward(cg_module *m, int kind, cg_tensor *x, cg_tensor *h, cg_tensor *c, cg_tensor **c_out,
+                               const char *op)
+{
+    if (c_out)
+        *c_out = NULL;
+    if (!cg__module_check(m, kind, op) || !cg__check(x, op))
+        return NULL;
+    const cg_cell_opts *o = &m->o.cell;
+    char a[CG_SHAPE_BUF];
+    bool batched = x->ndim == 2;
+    if ((x->ndim != 1 && x->ndim != 2) || x->shape[x->ndim - 1] != o->input_size) {
+        cg__error("%s: expected input of shape (B, %lld) or (%lld), got %s", op, (long long)o->input_size,
+                  (long long)o->input_size, cg__shape_fmt(a, x->ndim, x->shape));
+        return NULL;
+    }
+    int64_t B = batched ? x->shape[0] : 1, H = o->hidden_size;
+    cg_tensor *states[2] = {h, c};
+    for (int i = 0; i < 2; i++) {
+        cg_tensor *s = states[i];
+        if (s && !cg__check(s, op))
+            return NULL;
+        if (s && !(batched ? s->ndim == 2 && s->shape[0] == B && s->shape[1] == H : s->ndim == 1 && s->shape[0] == H)) {
+            cg__error("%s: expected %s of shape %s(%lld), got %s", op, i ? "c" : "h", batched ? "(B, H) = " : "",
+                      (long long)H, cg__shape_fmt(a, s->ndim, s->shape));
+            return NULL;
+        }
+    }
+    cg_tensor *xb = batched ? x : cg_unsqueeze(x, 0);
+    cg_tensor *hb = h ? (batched ? h : cg_unsqueeze(h, 0)) : cg_zeros(CG_SHAPE(B, H));
+    cg_tensor *cb = kind != KIND_LSTM_CELL ? NULL : c ? (batched ? c : cg_unsqueeze(c, 0)) : cg_zeros(CG_SHAPE(B, H));
+    cg_tensor *xw = cg_linear(xb, m->params[0], o->bias ? m->params[2] : NULL);
+    cg_tensor *c_in = cb;
+    cg_tensor *out = step(m, xw, hb, &cb, m->params[1], o->bias ? m->params[3] : NULL);
+    cg_tensor_free(xw);
+    if (xb != x)
+        cg_tensor_free(xb);
+    if (hb != h)
+        cg_tensor_free(hb);
+    if (c_in != c)
+        cg_tensor_free(c_in);
+    if (!batched) {
+        cg_tensor *o1 = cg_squeeze(out, 0), *c1 = cb ? cg_squeeze(cb, 0) : NULL;
+        release(NULL, out, cb, NULL);
+        out = o1, cb = c1;
+    }
+    if (c_out)
+        *c_out = cb;
+    else
+        cg_tensor_free(cb);
+    return out;
+}
+
+cg_tensor *cg_rnn_cell_forward(cg_module *m, cg_tensor *x, cg_tensor *h)
+{
+    return cell_forward(m, KIND_RNN_CELL, x, h, NULL, NULL, "cg_rnn_cell_forward");
+}
+
+cg_tensor *cg_gru_cell_forward(cg_module *m, cg_tensor *x, cg_tensor *h)
+{
+    return cell_forward(m, KIND_GRU_CELL, x, h, NULL, NULL, "cg_gru_cell_forward");
+}
+
+cg_tensor *cg_lstm_cell_forward(cg_module *m, cg_tensor *x, cg_tensor *h, cg_tensor *c, cg_tensor **c_out)
+{
+    return cell_forward(m, KIND_LSTM_CELL, x, h, c, c_out, "cg_lstm_cell_forward");
+}

@@ -1,0 +1,101 @@
+/* cgrad — optim: optimizers with PyTorch 1.13's exact update formulas, gradient
+ * clipping, and learning-rate schedulers.
+ *
+ * Hyperparameters are doubles, as Python's floats are, so `.lr = 0.1` means
+ * what it means in PyTorch. Parameters whose .grad is NULL are skipped. */
+#ifndef CGRAD_OPTIM_H
+#define CGRAD_OPTIM_H
+
+#include "autograd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cg_optim cg_optim;
+
+typedef struct {
+    const char *given;
+    double lr;               /* required, as in torch.optim.SGD */
+    double momentum;         /* 0 */
+    double dampening;        /* 0 */
+    double weight_decay;     /* 0 */
+    bool nesterov;           /* false */
+    bool maximize;           /* false */
+} cg_sgd_opts;
+
+typedef struct {
+    const char *given;
+    double lr;               /* 1e-3 */
+    double beta1, beta2;     /* 0.9, 0.999 */
+    double eps;              /* 1e-8 */
+    double weight_decay;     /* 0 for Adam, 1e-2 for AdamW */
+    bool amsgrad;            /* false */
+    bool maximize;           /* false */
+} cg_adam_opts;
+
+typedef struct {
+    const char *given;
+    double lr;               /* 1e-2 */
+    double alpha;            /* 0.99 */
+    double eps;              /* 1e-8 */
+    double weight_decay;     /* 0 */
+    double momentum;         /* 0 */
+    bool centered;           /* false */
+    bool maximize;           /* false */
+} cg_rmsprop_opts;
+
+typedef struct {
+    const char *given;
+    double lr;                         /* 1e-2 */
+    double lr_decay;                   /* 0 */
+    double weight_decay;               /* 0 */
+    double initial_accumulator_value;  /* 0 */
+    double eps;                        /* 1e-10 */
+    bool maximize;                     /* false */
+} cg_adagrad_opts;
+
+/* params: n tensors (e.g. from cg_parameters); the list is copied, the tensors are not. */
+cg_optim *cg_sgd_new_with(cg_tensor **params, int n, cg_sgd_opts opts);
+cg_optim *cg_adam_new_with(cg_tensor **params, int n, cg_adam_opts opts);
+cg_optim *cg_adamw_new_with(cg_tensor **params, int n, cg_adam_opts opts);
+cg_optim *cg_rmsprop_new_with(cg_tensor **params, int n, cg_rmsprop_opts opts);
+cg_optim *cg_adagrad_new_with(cg_tensor **params, int n, cg_adagrad_opts opts);
+#define cg_sgd_new(...) cg_sgd_new_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_sgd_opts, CG__TAIL2(__VA_ARGS__, )))
+#define cg_adam_new(...) cg_adam_new_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_adam_opts, CG__TAIL2(__VA_ARGS__, )))
+#define cg_adamw_new(...) cg_adamw_new_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_adam_opts, CG__TAIL2(__VA_ARGS__, )))
+#define cg_rmsprop_new(...) cg_rmsprop_new_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_rmsprop_opts, CG__TAIL2(__VA_ARGS__, )))
+#define cg_adagrad_new(...) cg_adagrad_new_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_adagrad_opts, CG__TAIL2(__VA_ARGS__, )))
+void cg_optim_free(cg_optim *o);
+
+void cg_optim_zero_grad(cg_optim *o);   /* zeroes every .grad in place (PyTorch 1.13's default) */
+int cg_optim_step(cg_optim *o);         /* 0, or -1 with an error */
+double cg_optim_lr(const cg_optim *o);  /* NAN on error */
+int cg_optim_set_lr(cg_optim *o, double lr);
+
+/* The optimizer's state, as tensors named like PyTorch's state_dict entries:
+ * "0.step", "0.exp_avg", "1.momentum_buffer", ... (index = parameter number).
+ * Read them to save a checkpoint; write into them (cg_copy_) to restore one. */
+int cg_optim_state_count(const cg_optim *o);
+cg_tensor *cg_optim_state(cg_optim *o, int i, const char **name);
+
+/* ---- clipping ------------------------------------------------------------------ */
+/* torch.nn.utils.clip_grad_norm_: scales all gradients by max_norm / (total + 1e-6)
+ * when that is below 1; returns the total 2-norm (NAN on error). */
+float cg_clip_grad_norm(cg_tensor **params, int n, float max_norm);
+int cg_clip_grad_value(cg_tensor **params, int n, float clip_value);
+
+/* ---- learning-rate schedulers (torch.optim.lr_scheduler, step() once per epoch) --- */
+typedef struct cg_scheduler cg_scheduler;
+cg_scheduler *cg_step_lr_new(cg_optim *o, int step_size, double gamma);          /* StepLR */
+cg_scheduler *cg_exponential_lr_new(cg_optim *o, double gamma);                   /* ExponentialLR */
+cg_scheduler *cg_cosine_annealing_lr_new(cg_optim *o, int t_max, double eta_min); /* CosineAnnealingLR */
+cg_scheduler *cg_linear_lr_new(cg_optim *o, double start_factor, double end_factor, int total_iters); /* LinearLR (warm-up) */
+int cg_scheduler_step(cg_scheduler *s);   /* sets the optimizer's lr for the next epoch */
+double cg_scheduler_lr(const cg_scheduler *s);
+void cg_scheduler_free(cg_scheduler *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
