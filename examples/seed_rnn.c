@@ -42,5 +42,6 @@ int main(int argc, char **argv)
     printf("%s\n", size);
     cg_frame_end();
     cg_module_free(rnn);
+    cg_frame_release_memory();
     return 0;
 }

@@ -233,10 +233,232 @@ def write_printing():
             f.write('%d\n%s\n' % (s.count('\n') + 1, s))
 
 
+KINDS = {'RNN': 0, 'LSTM': 1, 'GRU': 2}
+
+# name, kind, input, hidden, layers, relu, bias, batch_first, bidirectional, h0, unbatched, dropout
+RNN_CONFIGS = [
+    ('rnn1', 'RNN', 3, 4, 1, False, True, False, False, False, False, 0.0),
+    ('rnn1_h0', 'RNN', 3, 4, 1, False, True, False, False, True, False, 0.0),
+    ('rnn2_relu', 'RNN', 3, 4, 2, True, True, False, False, True, False, 0.0),
+    ('rnn_bf', 'RNN', 3, 4, 1, False, True, True, False, True, False, 0.0),
+    ('rnn_bidir2', 'RNN', 3, 4, 2, False, True, False, True, True, False, 0.0),
+    ('rnn_nobias', 'RNN', 3, 4, 1, False, False, False, False, False, False, 0.0),
+    ('rnn_unbatched', 'RNN', 3, 4, 2, False, True, False, False, True, True, 0.0),
+    ('rnn_dropout', 'RNN', 3, 4, 3, False, True, False, False, False, False, 0.5),
+    ('lstm1', 'LSTM', 3, 4, 1, False, True, False, False, False, False, 0.0),
+    ('lstm2_h0', 'LSTM', 3, 4, 2, False, True, False, False, True, False, 0.0),
+    ('lstm_bidir_bf', 'LSTM', 3, 4, 1, False, True, True, True, True, False, 0.0),
+    ('lstm_unbatched', 'LSTM', 3, 4, 1, False, True, False, False, True, True, 0.0),
+    ('gru1', 'GRU', 3, 4, 1, False, True, False, False, False, False, 0.0),
+    ('gru2_h0', 'GRU', 3, 4, 2, False, True, False, False, True, False, 0.0),
+    ('gru_bidir', 'GRU', 3, 4, 1, False, True, False, True, True, False, 0.0),
+    ('gru_nobias_unbatched', 'GRU', 3, 4, 1, False, False, False, False, True, True, 0.0),
+]
+
+
+def write_nn():
+    w = Writer('nn.txt')
+    T, B = 5, 2
+    for k, (name, kind, I, H, L, relu, bias, bf, bidir, has_h0, unbatched, dropout) in enumerate(RNN_CONFIGS):
+        seed = 100 + k
+        torch.manual_seed(seed)
+        cls = getattr(torch.nn, kind)
+        kw = dict(num_layers=L, bias=bias, batch_first=bf, bidirectional=bidir, dropout=dropout)
+        if kind == 'RNN':
+            kw['nonlinearity'] = 'relu' if relu else 'tanh'
+        m = cls(I, H, **kw)
+        D = 2 if bidir else 1
+        shape = (T, I) if unbatched else ((B, T, I) if bf else (T, B, I))
+        x = torch.randn(*shape).requires_grad_()
+        sshape = (L * D, H) if unbatched else (L * D, B, H)
+        h0 = torch.randn(*sshape).requires_grad_() if has_h0 else None
+        c0 = torch.randn(*sshape).requires_grad_() if has_h0 and kind == 'LSTM' else None
+        torch.manual_seed(999)  # dropout draws from here
+        if kind == 'LSTM':
+            out, (hn, cn) = m(x, (h0, c0) if has_h0 else None)
+        else:
+            out, hn = m(x, h0)
+            cn = None
+        w1, w2 = torch.rand(out.shape), torch.rand(hn.shape)
+        loss = (out * w1).sum() + (hn * w2).sum()
+        w.put(name + '.cfg', torch.tensor([KINDS[kind], I, H, L, relu, bias, bf, bidir, has_h0, unbatched,
+                                           dropout, seed], dtype=torch.float64))
+        if cn is not None:
+            w3 = torch.rand(cn.shape)
+            loss = loss + (cn * w3).sum()
+            w.put(name + '.w3', w3)
+            w.put(name + '.cn', cn)
+        loss.backward()
+        for pname, p in m.named_parameters():
+            w.put(name + '.param.' + pname, p)
+            w.put(name + '.grad.' + pname, p.grad)
+        w.put(name + '.x', x)
+        w.put(name + '.grad_x', x.grad)
+        if h0 is not None:
+            w.put(name + '.h0', h0)
+            w.put(name + '.grad_h0', h0.grad)
+        if c0 is not None:
+            w.put(name + '.c0', c0)
+            w.put(name + '.grad_c0', c0.grad)
+        w.put(name + '.out', out)
+        w.put(name + '.hn', hn)
+        w.put(name + '.w1', w1)
+        w.put(name + '.w2', w2)
+
+    # cells: one step, batched
+    for k, kind in enumerate(['RNNCell', 'LSTMCell', 'GRUCell']):
+        torch.manual_seed(200 + k)
+        m = getattr(torch.nn, kind)(3, 4)
+        x = torch.randn(2, 3).requires_grad_()
+        h = torch.randn(2, 4).requires_grad_()
+        c = torch.randn(2, 4).requires_grad_()
+        if kind == 'LSTMCell':
+            hn, cn = m(x, (h, c))
+            loss = (hn * torch.arange(8.).reshape(2, 4)).sum() + (cn * cn).sum()
+            w.put(kind + '.c', c)
+            w.put(kind + '.cn', cn)
+        else:
+            hn = m(x, h)
+            loss = (hn * torch.arange(8.).reshape(2, 4)).sum()
+        loss.backward()
+        for pname, p in m.named_parameters():
+            w.put(kind + '.param.' + pname, p)
+            w.put(kind + '.grad.' + pname, p.grad)
+        w.put(kind + '.x', x)
+        w.put(kind + '.h', h)
+        w.put(kind + '.hn', hn)
+        w.put(kind + '.grad_x', x.grad)
+        w.put(kind + '.grad_h', h.grad)
+        if kind == 'LSTMCell':
+            w.put(kind + '.grad_c', c.grad)
+
+    torch.manual_seed(3)
+    lin = torch.nn.Linear(7, 3)
+    w.put('linear.weight', lin.weight)
+    w.put('linear.bias', lin.bias)
+    torch.manual_seed(4)
+    emb = torch.nn.Embedding(6, 4)
+    w.put('embedding.weight', emb.weight)
+
+    # the seed program
+    torch.manual_seed(0)
+    h, e, l, o = [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]
+    x = torch.Tensor([[h, e, l, l, o], [e, o, l, l, l], [l, l, e, e, l]])
+    rnn = torch.nn.RNN(4, 2)
+    outputs, _status = rnn(x)
+    w.put('seed.outputs', outputs)
+    w.put('seed.status', _status)
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(4, 2, batch_first=True)
+    outputs, _status = rnn(x)
+    w.put('seed_bf.outputs', outputs)
+
+    # hello: RNN(5, 8) + Linear(8, 5), Adam lr 0.1, the losses of 15 steps from seed 0
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(5, 8)
+    fc = torch.nn.Linear(8, 5)
+    vocab = 'hielo'
+    idx = {'h': 0, 'i': 1, 'e': 2, 'l': 3, 'o': 4}
+    xs = torch.eye(5)[[idx[ch] for ch in 'hihell']]
+    ys = torch.tensor([idx[ch] for ch in 'ihello'])
+    opt = torch.optim.Adam(list(rnn.parameters()) + list(fc.parameters()), lr=0.1)
+    losses = []
+    for step in range(15):
+        out, _ = rnn(xs)
+        loss = torch.nn.functional.cross_entropy(fc(out), ys)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    w.put('hello.losses', torch.tensor(losses))
+    w.close()
+
+
+# name, class, kwargs (mirrored by the C test's table)
+OPTIM_CONFIGS = [
+    ('sgd', 'SGD', dict(lr=0.1)),
+    ('sgd_momentum', 'SGD', dict(lr=0.1, momentum=0.9)),
+    ('sgd_nesterov_wd', 'SGD', dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ('sgd_dampening_wd', 'SGD', dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.1)),
+    ('sgd_maximize', 'SGD', dict(lr=0.1, maximize=True)),
+    ('adam', 'Adam', dict(lr=0.01)),
+    ('adam_wd_amsgrad', 'Adam', dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ('adam_betas', 'Adam', dict(lr=0.05, betas=(0.5, 0.9), eps=1e-6)),
+    ('adamw', 'AdamW', dict(lr=0.01)),
+    ('adamw_amsgrad', 'AdamW', dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ('rmsprop', 'RMSprop', dict(lr=0.01)),
+    ('rmsprop_full', 'RMSprop', dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.1)),
+    ('adagrad', 'Adagrad', dict(lr=0.1)),
+    ('adagrad_full', 'Adagrad', dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)),
+]
+
+
+def write_optim():
+    w = Writer('optim.txt')
+    torch.manual_seed(55)
+    p0, p1 = torch.randn(3, 4), torch.randn(5)
+    a0, a1 = torch.rand(3, 4) + 0.5, torch.rand(5) + 0.5
+    b0, b1 = torch.randn(3, 4), torch.randn(5)
+    grads = [(torch.randn(3, 4), torch.randn(5)) for _ in range(5)]
+    for t, v in [('p0', p0), ('p1', p1), ('a0', a0), ('a1', a1), ('b0', b0), ('b1', b1)]:
+        w.put('init.' + t, v)
+    for k, (g0, g1) in enumerate(grads):
+        w.put('fixed.g0.%d' % k, g0)
+        w.put('fixed.g1.%d' % k, g1)
+    for name, cls, kw in OPTIM_CONFIGS:
+        for problem in ['quadratic', 'fixed']:
+            ps = [p0.clone().requires_grad_(), p1.clone().requires_grad_()]
+            opt = getattr(torch.optim, cls)(ps, **kw)
+            for k in range(5):
+                opt.zero_grad()
+                if problem == 'quadratic':
+                    loss = (ps[0] * ps[0] * a0).sum() + (ps[1] * ps[1] * a1).sum() + (ps[0] * b0).sum() + (ps[1] * b1).sum()
+                else:
+                    loss = (ps[0] * grads[k][0]).sum() + (ps[1] * grads[k][1]).sum()
+                loss.backward()
+                opt.step()
+                w.put('%s.%s.p0.%d' % (name, problem, k), ps[0])
+                w.put('%s.%s.p1.%d' % (name, problem, k), ps[1])
+
+    # clipping
+    torch.manual_seed(66)
+    g0, g1 = torch.randn(3, 4), torch.randn(5)
+    w.put('clip.g0', g0)
+    w.put('clip.g1', g1)
+    for max_norm in [1.0, 100.0]:
+        ps = [torch.zeros(3, 4, requires_grad=True), torch.zeros(5, requires_grad=True)]
+        ps[0].grad, ps[1].grad = g0.clone(), g1.clone()
+        total = torch.nn.utils.clip_grad_norm_(ps, max_norm)
+        w.put('clip.norm%g.total' % max_norm, total)
+        w.put('clip.norm%g.g0' % max_norm, ps[0].grad)
+        w.put('clip.norm%g.g1' % max_norm, ps[1].grad)
+    ps = [torch.zeros(3, 4, requires_grad=True)]
+    ps[0].grad = g0.clone()
+    torch.nn.utils.clip_grad_value_(ps, 0.5)
+    w.put('clip.value.g0', ps[0].grad)
+
+    # schedulers: the lr after each of 12 steps (as float64 written to float, and also scaled)
+    S = torch.optim.lr_scheduler
+    for name, make in [('step', lambda o: S.StepLR(o, 3, 0.5)), ('exponential', lambda o: S.ExponentialLR(o, 0.9)),
+                       ('cosine', lambda o: S.CosineAnnealingLR(o, 5, 0.01)),
+                       ('linear', lambda o: S.LinearLR(o, 0.25, 1.0, 4))]:
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        sched = make(opt)
+        lrs = [opt.param_groups[0]['lr']]
+        for _ in range(12):
+            opt.step()
+            sched.step()
+            lrs.append(opt.param_groups[0]['lr'])
+        w.put('sched.' + name, torch.tensor(lrs, dtype=torch.float64))
+    w.close()
+
+
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     write_ops()
     write_nets()
     write_random()
     write_printing()
+    write_nn()
+    write_optim()
     print('fixtures written to', os.path.normpath(OUT))

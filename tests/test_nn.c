@@ -1,0 +1,415 @@
+/* cgrad tests — nn/: modules against PyTorch (initial weights, outputs, h_n and
+ * every gradient), the seed program, hello's training losses, BPTT, errors. */
+#include "fixture.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static fixture *fx, *ops;
+
+static const char *configs[] = {"rnn1", "rnn1_h0", "rnn2_relu", "rnn_bf", "rnn_bidir2", "rnn_nobias",
+                                "rnn_unbatched", "rnn_dropout", "lstm1", "lstm2_h0", "lstm_bidir_bf",
+                                "lstm_unbatched", "gru1", "gru2_h0", "gru_bidir", "gru_nobias_unbatched"};
+#define NCONFIGS ((int)(sizeof configs / sizeof configs[0]))
+
+typedef struct {
+    int kind, I, H, L;
+    bool relu, bias, bf, bidir, h0, unbatched;
+    float dropout;
+    int seed;
+} rnn_cfg;
+
+static rnn_cfg read_cfg(const char *name)
+{
+    cg_tensor *c = fx_get(fx, "%s.cfg", name);
+    const float *v = cg_data(c);
+    rnn_cfg r = {(int)v[0], (int)v[1], (int)v[2], (int)v[3], v[4] != 0, v[5] != 0, v[6] != 0,
+                 v[7] != 0, v[8] != 0, v[9] != 0, v[10], (int)v[11]};
+    cg_tensor_free(c);
+    return r;
+}
+
+static cg_module *make_module(const rnn_cfg *c)
+{
+    cg_manual_seed((uint64_t)c->seed);
+    cg_nonlinearity act = c->relu ? CG_RELU : CG_TANH;
+#define OPTS .input_size = c->I, .hidden_size = c->H, .num_layers = c->L, .bias = c->bias, \
+             .batch_first = c->bf, .bidirectional = c->bidir, .dropout = c->dropout
+    switch (c->kind) {
+    case 1:
+        return cg_lstm_new(OPTS);
+    case 2:
+        return cg_gru_new(OPTS);
+    default:
+        return cg_rnn_new(OPTS, .nonlinearity = act);
+    }
+#undef OPTS
+}
+
+/* Initial weights, outputs, h_n (c_n) and all gradients, as PyTorch gave them. */
+START_TEST(recurrent_module_matches_pytorch)
+{
+    const char *name = configs[_i];
+    rnn_cfg c = read_cfg(name);
+    cg_module *m = make_module(&c);
+    ck_assert_msg(m != NULL, "%s: %s", name, cg_last_error());
+    int n;
+    cg_tensor **ps = cg_parameters(m, &n);
+    cg_frame_begin();
+    for (int i = 0; i < n; i++) /* PyTorch's names, order and initial values */
+        ck_assert_tensor_close(ps[i], fx_get(fx, "%s.param.%s", name, cg_param_name(m, i)), 0, 0);
+    cg_tensor *x = fx_get(fx, "%s.x", name), *h0 = NULL, *c0 = NULL, *hn = NULL, *cn = NULL;
+    cg_set_requires_grad(x, true);
+    if (c.h0) {
+        h0 = fx_get(fx, "%s.h0", name);
+        cg_set_requires_grad(h0, true);
+        if (c.kind == 1) {
+            c0 = fx_get(fx, "%s.c0", name);
+            cg_set_requires_grad(c0, true);
+        }
+    }
+    cg_manual_seed(999); /* where the dropout draws come from */
+    cg_tensor *out = c.kind == 1 ? cg_lstm_forward(m, x, h0, c0, &hn, &cn)
+                     : c.kind == 2 ? cg_gru_forward(m, x, h0, &hn)
+                                   : cg_rnn_forward(m, x, h0, &hn);
+    ck_assert_msg(out != NULL, "%s: %s", name, cg_last_error());
+    ck_assert_tensor_close(out, fx_get(fx, "%s.out", name), 1e-5, 1e-6);
+    ck_assert_tensor_close(hn, fx_get(fx, "%s.hn", name), 1e-5, 1e-6);
+    cg_tensor *loss = cg_add(cg_sum(cg_mul(out, fx_get(fx, "%s.w1", name))), cg_sum(cg_mul(hn, fx_get(fx, "%s.w2", name))));
+    if (cn) {
+        ck_assert_tensor_close(cn, fx_get(fx, "%s.cn", name), 1e-5, 1e-6);
+        loss = cg_add(loss, cg_sum(cg_mul(cn, fx_get(fx, "%s.w3", name))));
+    }
+    ck_assert_int_eq(cg_backward(loss), 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_tensor_close_scaled(cg_grad(ps[i]), fx_get(fx, "%s.grad.%s", name, cg_param_name(m, i)), 1e-5);
+    ck_assert_tensor_close_scaled(cg_grad(x), fx_get(fx, "%s.grad_x", name), 1e-5);
+    if (h0)
+        ck_assert_tensor_close_scaled(cg_grad(h0), fx_get(fx, "%s.grad_h0", name), 1e-5);
+    if (c0)
+        ck_assert_tensor_close_scaled(cg_grad(c0), fx_get(fx, "%s.grad_c0", name), 1e-5);
+    cg_frame_end();
+    cg_module_free(m);
+}
+END_TEST
+
+START_TEST(cells_match_pytorch)
+{
+    static const char *kinds[] = {"RNNCell", "LSTMCell", "GRUCell"};
+    const char *kind = kinds[_i];
+    cg_manual_seed(200 + (uint64_t)_i);
+    cg_module *m = _i == 0 ? cg_rnn_cell_new(.input_size = 3, .hidden_size = 4)
+                   : _i == 1 ? cg_lstm_cell_new(.input_size = 3, .hidden_size = 4)
+                             : cg_gru_cell_new(.input_size = 3, .hidden_size = 4);
+    int n;
+    cg_tensor **ps = cg_parameters(m, &n);
+    cg_frame_begin();
+    for (int i = 0; i < n; i++)
+        ck_assert_tensor_close(ps[i], fx_get(fx, "%s.param.%s", kind, cg_param_name(m, i)), 0, 0);
+    cg_tensor *x = fx_get(fx, "%s.x", kind), *h = fx_get(fx, "%s.h", kind), *c = NULL, *cn = NULL, *hn;
+    cg_set_requires_grad(x, true);
+    cg_set_requires_grad(h, true);
+    cg_tensor *w = cg_reshape(cg_arange(0, 8, 1), CG_SHAPE(2, 4));
+    cg_tensor *loss;
+    if (_i == 1) {
+        c = fx_get(fx, "%s.c", kind);
+        cg_set_requires_grad(c, true);
+        hn = cg_lstm_cell_forward(m, x, h, c, &cn);
+        ck_assert_tensor_close(cn, fx_get(fx, "%s.cn", kind), 1e-5, 1e-6);
+        loss = cg_add(cg_sum(cg_mul(hn, w)), cg_sum(cg_mul(cn, cn)));
+    } else {
+        hn = _i == 0 ? cg_rnn_cell_forward(m, x, h) : cg_gru_cell_forward(m, x, h);
+        loss = cg_sum(cg_mul(hn, w));
+    }
+    ck_assert_tensor_close(hn, fx_get(fx, "%s.hn", kind), 1e-5, 1e-6);
+    cg_backward(loss);
+    for (int i = 0; i < n; i++)
+        ck_assert_tensor_close_scaled(cg_grad(ps[i]), fx_get(fx, "%s.grad.%s", kind, cg_param_name(m, i)), 1e-5);
+    ck_assert_tensor_close_scaled(cg_grad(x), fx_get(fx, "%s.grad_x", kind), 1e-5);
+    ck_assert_tensor_close_scaled(cg_grad(h), fx_get(fx, "%s.grad_h", kind), 1e-5);
+    if (c)
+        ck_assert_tensor_close_scaled(cg_grad(c), fx_get(fx, "%s.grad_c", kind), 1e-5);
+    /* unbatched: (I) in, (H) out, the same numbers as row 0 */
+    cg_tensor *h1 = _i == 1 ? cg_lstm_cell_forward(m, cg_select(x, 0, 0), cg_select(h, 0, 0), cg_select(c, 0, 0), NULL)
+                    : _i == 0 ? cg_rnn_cell_forward(m, cg_select(x, 0, 0), cg_select(h, 0, 0))
+                              : cg_gru_cell_forward(m, cg_select(x, 0, 0), cg_select(h, 0, 0));
+    ck_assert_tensor_close(h1, cg_select(hn, 0, 0), 1e-6, 1e-7);
+    cg_frame_end();
+    cg_module_free(m);
+}
+END_TEST
+
+START_TEST(linear_and_embedding_init_like_pytorch)
+{
+    cg_manual_seed(3);
+    cg_module *lin = cg_linear_new(.in_features = 7, .out_features = 3);
+    cg_manual_seed(4);
+    cg_module *emb = cg_embedding_new(.num_embeddings = 6, .embedding_dim = 4);
+    cg_frame_begin();
+    ck_assert_tensor_close(cg_param(lin, "weight"), fx_get(fx, "linear.weight"), 0, 0);
+    ck_assert_tensor_close(cg_param(lin, "bias"), fx_get(fx, "linear.bias"), 0, 0);
+    ck_assert_tensor_close(cg_param(emb, "weight"), fx_get(fx, "embedding.weight"), 1e-6, 1e-6);
+    ck_assert_int_eq(cg_num_params(lin), 24);
+    /* forward: x Wᵀ + b, for any leading dims */
+    cg_tensor *x = cg_randn(CG_SHAPE(2, 5, 7));
+    cg_tensor *y = cg_linear_forward(lin, x);
+    cg_tensor *ref = cg_add(cg_matmul(x, cg_transpose(cg_param(lin, "weight"), 0, 1)), cg_param(lin, "bias"));
+    ck_assert_tensor_close(y, ref, 1e-5, 1e-6);
+    cg_tensor *ids = cg_tensor_from((float[]){5, 0, 5}, CG_SHAPE(3));
+    cg_tensor *e = cg_embedding_forward(emb, ids);
+    ck_assert_tensor_close(cg_select(e, 0, 2), cg_select(cg_param(emb, "weight"), 0, 5), 0, 0);
+    cg_frame_end();
+    cg_module *nb = cg_linear_new(.in_features = 2, .out_features = 2, .bias = false);
+    int n;
+    cg_parameters(nb, &n);
+    ck_assert_int_eq(n, 1);
+    ck_assert_ptr_null(cg_param(nb, "bias"));
+    cg_module_free(nb);
+    cg_module_free(lin);
+    cg_module_free(emb);
+}
+END_TEST
+
+/* The lecture's program prints PyTorch's numbers. */
+START_TEST(seed_program_prints_pytorchs_numbers)
+{
+    enum { H, E, L, O };
+    const int word[3][5] = {{H, E, L, L, O}, {E, O, L, L, L}, {L, L, E, E, L}};
+    float x[60] = {0};
+    for (int i = 0; i < 3; i++)
+        for (int t = 0; t < 5; t++)
+            x[(i * 5 + t) * 4 + word[i][t]] = 1;
+    for (int bf = 0; bf < 2; bf++) {
+        cg_manual_seed(0);
+        cg_module *rnn = cg_rnn_new(.input_size = 4, .hidden_size = 2, .batch_first = bf);
+        cg_frame_begin();
+        cg_tensor *status;
+        cg_tensor *out = cg_rnn_forward(rnn, cg_tensor_from(x, CG_SHAPE(3, 5, 4)), NULL, &status);
+        ck_assert_tensor_close(out, fx_get(fx, bf ? "seed_bf.outputs" : "seed.outputs"), 1e-6, 1e-6);
+        if (!bf)
+            ck_assert_tensor_close(status, fx_get(fx, "seed.status"), 1e-6, 1e-6);
+        char buf[1024];
+        cg_tensor_str(out, buf, sizeof buf);
+        if (!bf)
+            ck_assert_ptr_nonnull(strstr(buf, "tensor([[[-0.7497, -0.6135],\n         [-0.5282, -0.2473],"));
+        cg_shape_str(out, buf, sizeof buf);
+        ck_assert_str_eq(buf, "(3, 5, 2)");
+        cg_frame_end();
+        cg_module_free(rnn);
+    }
+}
+END_TEST
+
+/* hello's first 15 training losses are PyTorch's. */
+START_TEST(hello_training_follows_pytorch)
+{
+    cg_manual_seed(0);
+    cg_module *rnn = cg_rnn_new(.input_size = 5, .hidden_size = 8);
+    cg_module *fc = cg_linear_new(.in_features = 8, .out_features = 5);
+    int nr, nf;
+    cg_tensor *params[6];
+    memcpy(params, cg_parameters(rnn, &nr), 4 * sizeof(cg_tensor *));
+    memcpy(params + 4, cg_parameters(fc, &nf), 2 * sizeof(cg_tensor *));
+    cg_optim *opt = cg_adam_new(params, 6, .lr = 0.1);
+    const float in_ids[6] = {0, 1, 0, 2, 3, 3}, out_ids[6] = {1, 0, 2, 3, 3, 4};
+    cg_tensor *ids = cg_tensor_from(in_ids, CG_SHAPE(6));
+    cg_tensor *x = cg_one_hot(ids, 5), *y = cg_tensor_from(out_ids, CG_SHAPE(6));
+    cg_tensor *expected = fx_get(fx, "hello.losses");
+    for (int step = 0; step < 15; step++) {
+        cg_frame_begin();
+        cg_tensor *loss = cg_cross_entropy(cg_linear_forward(fc, cg_rnn_forward(rnn, x, NULL, NULL)), y);
+        cg_optim_zero_grad(opt);
+        cg_backward(loss);
+        cg_optim_step(opt);
+        ck_assert_msg(fabsf(cg_item(loss) - cg_data(expected)[step]) <= 1e-4f * (1 + fabsf(cg_data(expected)[step])),
+                      "step %d: loss %.7f, PyTorch %.7f", step, (double)cg_item(loss), (double)cg_data(expected)[step]);
+        cg_frame_end();
+    }
+    cg_optim_free(opt);
+    cg_module_free(rnn);
+    cg_module_free(fc);
+    cg_tensor_free(x);
+    cg_tensor_free(y);
+    cg_tensor_free(ids);
+    cg_tensor_free(expected);
+}
+END_TEST
+
+/* Truncated BPTT: carry h across chunks with detach; each chunk's backward stops at its start. */
+START_TEST(truncated_bptt_carries_detached_state)
+{
+    cg_manual_seed(1);
+    cg_module *rnn = cg_rnn_new(.input_size = 2, .hidden_size = 3);
+    cg_tensor *carry = cg_zeros(CG_SHAPE(1, 1, 3)); /* lives outside the frames */
+    cg_tensor *seq = cg_randn(CG_SHAPE(8, 1, 2));
+    for (int chunk = 0; chunk < 2; chunk++) {
+        cg_frame_begin();
+        cg_tensor *h0 = cg_detach(carry), *hn;
+        cg_tensor *out = cg_rnn_forward(rnn, cg_narrow(seq, 0, chunk * 4, 4), h0, &hn);
+        cg_module_zero_grad(rnn);
+        ck_assert_int_eq(cg_backward(cg_sum(out)), 0);
+        ck_assert(!cg_requires_grad(h0));
+        cg_copy_(carry, hn);
+        cg_frame_end();
+    }
+    /* the carried state equals running the whole sequence at once */
+    cg_frame_begin();
+    cg_tensor *hn;
+    cg_rnn_forward(rnn, seq, NULL, &hn);
+    ck_assert_tensor_close(carry, hn, 1e-6, 1e-7);
+    cg_frame_end();
+    cg_tensor_free(carry);
+    cg_tensor_free(seq);
+    cg_module_free(rnn);
+}
+END_TEST
+
+static cg_module *deep_rnn;
+static cg_tensor *deep_fn(cg_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return cg_rnn_forward(deep_rnn, in[0], in[1], NULL);
+}
+
+/* A 3-layer RNN over 200 steps: backward agrees with central differences. */
+START_TEST(deep_long_rnn_passes_gradcheck)
+{
+    cg_manual_seed(5);
+    deep_rnn = cg_rnn_new(.input_size = 2, .hidden_size = 3, .num_layers = 3);
+    cg_frame_begin();
+    cg_tensor *x = cg_mul_scalar(cg_randn(CG_SHAPE(200, 1, 2)), 0.5f), *h0 = cg_randn(CG_SHAPE(3, 1, 3));
+    x = cg_tensor_copy(x);
+    cg_set_requires_grad(x, true);
+    cg_set_requires_grad(h0, true);
+    int n;
+    cg_tensor **ps = cg_parameters(deep_rnn, &n);
+    cg_tensor *inputs[2] = {x, h0};
+    ck_assert_msg(cg_gradcheck(deep_fn, inputs, 2, NULL, .eps = 1e-2f, .atol = 2e-3f, .rtol = 2e-2f) == 0, "%s",
+                  cg_last_error());
+    /* and the parameters, through the same function */
+    for (int i = 0; i < n; i += 3) {
+        cg_tensor *withp[3] = {x, h0, ps[i]};
+        cg_set_requires_grad(x, false);
+        cg_set_requires_grad(h0, false);
+        ck_assert_msg(cg_gradcheck(deep_fn, withp, 3, NULL, .eps = 1e-2f, .atol = 2e-3f, .rtol = 2e-2f) == 0,
+                      "%s: %s", cg_param_name(deep_rnn, i), cg_last_error());
+    }
+    cg_frame_end();
+    cg_tensor_free(x);
+    cg_module_free(deep_rnn);
+}
+END_TEST
+
+START_TEST(modules_print_like_pytorch)
+{
+    char buf[256];
+    cg_module *m = cg_rnn_new(.input_size = 4, .hidden_size = 2);
+    cg_module_str(m, buf, sizeof buf);
+    ck_assert_str_eq(buf, "RNN(4, 2)");
+    cg_module_free(m);
+    m = cg_lstm_new(.input_size = 4, .hidden_size = 2, .num_layers = 2, .batch_first = true, .dropout = 0.5f,
+                    .bidirectional = true, .bias = false);
+    cg_module_str(m, buf, sizeof buf);
+    ck_assert_str_eq(buf, "LSTM(4, 2, num_layers=2, bias=False, batch_first=True, dropout=0.5, bidirectional=True)");
+    ck_assert_str_eq(cg_param_name(m, 3), "weight_hh_l0_reverse");
+    ck_assert_ptr_nonnull(cg_param(m, "weight_ih_l1_reverse"));
+    ck_assert_int_eq(cg_shape(cg_param(m, "weight_ih_l1"))[1], 4); /* D * H */
+    cg_module_free(m);
+    m = cg_linear_new(.in_features = 8, .out_features = 5);
+    cg_module_str(m, buf, sizeof buf);
+    ck_assert_str_eq(buf, "Linear(in_features=8, out_features=5, bias=True)");
+    ck_assert(cg_module_is_training(m));
+    cg_module_train(m, false);
+    ck_assert(!cg_module_is_training(m));
+    cg_module_free(m);
+    m = cg_rnn_cell_new(.input_size = 3, .hidden_size = 2, .nonlinearity = CG_RELU);
+    cg_module_str(m, buf, sizeof buf);
+    ck_assert_str_eq(buf, "RNNCell(3, 2, nonlinearity=relu)");
+    cg_module_free(m);
+}
+END_TEST
+
+START_TEST(bad_module_use_fails_cleanly)
+{
+    cg_clear_error();
+    ck_assert_ptr_null(cg_rnn_new(.input_size = 0, .hidden_size = 2));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "must be positive"));
+    ck_assert_ptr_null(cg_rnn_new(.input_size = 4, .hidden_size = 2, .dropout = 2));
+    ck_assert_ptr_null(cg_rnn_new(.input_size = 4, .hidden_size = 2, .nonlinearity = (cg_nonlinearity)9));
+    ck_assert_ptr_null(cg_linear_new(.in_features = -1, .out_features = 2));
+    ck_assert_ptr_null(cg_embedding_new(.num_embeddings = 0, .embedding_dim = 2));
+    cg_module *rnn = cg_rnn_new(.input_size = 4, .hidden_size = 2);
+    cg_frame_begin();
+    cg_tensor *hn = (cg_tensor *)1;
+    ck_assert_ptr_null(cg_rnn_forward(rnn, cg_zeros(CG_SHAPE(3, 5, 3)), NULL, &hn));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "expected input of shape (T, B, 4)"));
+    ck_assert_ptr_null(hn);
+    ck_assert_ptr_null(cg_rnn_forward(rnn, cg_zeros(CG_SHAPE(3, 5, 4)), cg_zeros(CG_SHAPE(1, 4, 2)), NULL));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "expected h0 of shape (1, 5, 2)"));
+    ck_assert_ptr_null(cg_rnn_forward(rnn, cg_zeros(CG_SHAPE(0, 5, 4)), NULL, NULL));
+    ck_assert_ptr_null(cg_rnn_forward(rnn, NULL, NULL, NULL));
+    ck_assert_ptr_null(cg_rnn_forward(NULL, cg_zeros(CG_SHAPE(3, 5, 4)), NULL, NULL));
+    ck_assert_ptr_null(cg_lstm_forward(rnn, cg_zeros(CG_SHAPE(3, 5, 4)), NULL, NULL, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "given a RNN module"));
+    ck_assert_ptr_null(cg_linear_forward(rnn, cg_zeros(CG_SHAPE(3))));
+    ck_assert_ptr_null(cg_param(rnn, "nope"));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "RNN has no parameter 'nope'"));
+    ck_assert_ptr_null(cg_param(rnn, NULL));
+    ck_assert_ptr_null(cg_param_name(rnn, 4));
+    ck_assert_ptr_null(cg_parameters(NULL, NULL));
+    ck_assert_int_eq(cg_num_params(NULL), -1);
+    ck_assert_int_eq(cg_module_str(NULL, NULL, 0), -1);
+    cg_frame_end();
+    cg_module_free(rnn);
+    cg_module_free(NULL);
+}
+END_TEST
+
+/* Outside any frame a forward's intermediates belong to its result: freeing the
+ * result frees them (the sanitizer run checks nothing leaks). */
+START_TEST(heap_graphs_free_with_their_result)
+{
+    cg_module *rnn = cg_lstm_new(.input_size = 2, .hidden_size = 3, .num_layers = 2, .bidirectional = true);
+    cg_tensor *x = cg_randn(CG_SHAPE(4, 2, 2)), *hn, *cn;
+    cg_tensor *out = cg_lstm_forward(rnn, x, NULL, NULL, &hn, &cn);
+    ck_assert_ptr_nonnull(out);
+    cg_tensor *s1 = cg_sum(out), *s2 = cg_sum(hn); /* every tensor a call returns is ours to free */
+    cg_tensor *loss = cg_add(s1, s2);
+    ck_assert_int_eq(cg_backward(loss), 0);
+    ck_assert_ptr_nonnull(cg_grad(cg_param(rnn, "weight_hh_l1_reverse")));
+    cg_tensor_free(loss);
+    cg_tensor_free(s1);
+    cg_tensor_free(s2);
+    cg_tensor_free(out);
+    cg_tensor_free(hn);
+    cg_tensor_free(cn);
+    cg_tensor_free(x);
+    cg_module_free(rnn);
+}
+END_TEST
+
+static Suite *nn_suite(void)
+{
+    Suite *s = suite_create("nn");
+    TCase *t = tcase_create("modules");
+    tcase_set_timeout(t, 300);
+    tcase_add_loop_test(t, recurrent_module_matches_pytorch, 0, NCONFIGS);
+    tcase_add_loop_test(t, cells_match_pytorch, 0, 3);
+    tcase_add_test(t, linear_and_embedding_init_like_pytorch);
+    tcase_add_test(t, seed_program_prints_pytorchs_numbers);
+    tcase_add_test(t, hello_training_follows_pytorch);
+    tcase_add_test(t, truncated_bptt_carries_detached_state);
+    tcase_add_test(t, deep_long_rnn_passes_gradcheck);
+    tcase_add_test(t, modules_print_like_pytorch);
+    tcase_add_test(t, bad_module_use_fails_cleanly);
+    tcase_add_test(t, heap_graphs_free_with_their_result);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    fx = fx_load("nn.txt");
+    ops = fx_load("ops.txt");
+    return fx_run(nn_suite());
+}

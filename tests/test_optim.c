@@ -1,0 +1,207 @@
+/* cgrad tests — optim/: 5-step trajectories of every optimizer against PyTorch,
+ * on a quadratic and on fixed gradients; clipping; schedulers; errors. */
+#include "fixture.h"
+#include <math.h>
+#include <string.h>
+
+static fixture *fx;
+
+static cg_optim *make(int which, cg_tensor **p)
+{
+    switch (which) {
+    case 0: return cg_sgd_new(p, 2, .lr = 0.1);
+    case 1: return cg_sgd_new(p, 2, .lr = 0.1, .momentum = 0.9);
+    case 2: return cg_sgd_new(p, 2, .lr = 0.1, .momentum = 0.9, .nesterov = true, .weight_decay = 0.01);
+    case 3: return cg_sgd_new(p, 2, .lr = 0.05, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.1);
+    case 4: return cg_sgd_new(p, 2, .lr = 0.1, .maximize = true);
+    case 5: return cg_adam_new(p, 2, .lr = 0.01);
+    case 6: return cg_adam_new(p, 2, .lr = 0.01, .weight_decay = 0.1, .amsgrad = true);
+    case 7: return cg_adam_new(p, 2, .lr = 0.05, .beta1 = 0.5, .beta2 = 0.9, .eps = 1e-6);
+    case 8: return cg_adamw_new(p, 2, .lr = 0.01);
+    case 9: return cg_adamw_new(p, 2, .lr = 0.01, .weight_decay = 0.1, .amsgrad = true);
+    case 10: return cg_rmsprop_new(p, 2, .lr = 0.01);
+    case 11: return cg_rmsprop_new(p, 2, .lr = 0.01, .momentum = 0.9, .centered = true, .weight_decay = 0.1);
+    case 12: return cg_adagrad_new(p, 2, .lr = 0.1);
+    default: return cg_adagrad_new(p, 2, .lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.1, .initial_accumulator_value = 0.1);
+    }
+}
+static const char *names[] = {"sgd", "sgd_momentum", "sgd_nesterov_wd", "sgd_dampening_wd", "sgd_maximize",
+                              "adam", "adam_wd_amsgrad", "adam_betas", "adamw", "adamw_amsgrad", "rmsprop",
+                              "rmsprop_full", "adagrad", "adagrad_full"};
+#define NOPT ((int)(sizeof names / sizeof names[0]))
+
+static void run_trajectory(int which, bool quadratic)
+{
+    const char *problem = quadratic ? "quadratic" : "fixed";
+    cg_tensor *p[2] = {fx_get(fx, "init.p0"), fx_get(fx, "init.p1")};
+    cg_set_requires_grad(p[0], true);
+    cg_set_requires_grad(p[1], true);
+    cg_tensor *a0 = fx_get(fx, "init.a0"), *a1 = fx_get(fx, "init.a1"), *b0 = fx_get(fx, "init.b0"), *b1 = fx_get(fx, "init.b1");
+    cg_optim *opt = make(which, p);
+    ck_assert_msg(opt != NULL, "%s", cg_last_error());
+    for (int k = 0; k < 5; k++) {
+        cg_frame_begin();
+        cg_optim_zero_grad(opt);
+        cg_tensor *loss;
+        if (quadratic)
+            loss = cg_add(cg_add(cg_sum(cg_mul(cg_mul(p[0], p[0]), a0)), cg_sum(cg_mul(cg_mul(p[1], p[1]), a1))),
+                          cg_add(cg_sum(cg_mul(p[0], b0)), cg_sum(cg_mul(p[1], b1))));
+        else
+            loss = cg_add(cg_sum(cg_mul(p[0], fx_get(fx, "fixed.g0.%d", k))), cg_sum(cg_mul(p[1], fx_get(fx, "fixed.g1.%d", k))));
+        ck_assert_int_eq(cg_backward(loss), 0);
+        ck_assert_int_eq(cg_optim_step(opt), 0);
+        ck_assert_tensor_close(p[0], fx_get(fx, "%s.%s.p0.%d", names[which], problem, k), 1e-5, 1e-6);
+        ck_assert_tensor_close(p[1], fx_get(fx, "%s.%s.p1.%d", names[which], problem, k), 1e-5, 1e-6);
+        cg_frame_end();
+    }
+    cg_optim_free(opt);
+    cg_tensor *all[6] = {p[0], p[1], a0, a1, b0, b1};
+    for (int i = 0; i < 6; i++)
+        cg_tensor_free(all[i]);
+}
+
+START_TEST(optimizer_follows_pytorch_on_a_quadratic) { run_trajectory(_i, true); }
+END_TEST
+START_TEST(optimizer_follows_pytorch_on_fixed_gradients) { run_trajectory(_i, false); }
+END_TEST
+
+START_TEST(state_can_be_saved_and_restored)
+{
+    cg_tensor *p = cg_ones(CG_SHAPE(3));
+    cg_set_requires_grad(p, true);
+    cg_optim *a = cg_adam_new(&p, 1, .lr = 0.1), *b = cg_adam_new(&p, 1, .lr = 0.1);
+    for (int k = 0; k < 3; k++) {
+        cg_frame_begin();
+        cg_optim_zero_grad(a);
+        cg_backward(cg_sum(cg_mul(p, p)));
+        cg_optim_step(a);
+        cg_frame_end();
+    }
+    ck_assert_int_eq(cg_optim_state_count(a), 3);
+    const char *name;
+    for (int i = 0; i < cg_optim_state_count(a); i++) {
+        cg_tensor *s = cg_optim_state(a, i, &name);
+        cg_copy_(cg_optim_state(b, i, NULL), s);
+    }
+    cg_optim_state(a, 1, &name);
+    ck_assert_str_eq(name, "0.exp_avg");
+    ck_assert_float_eq(cg_item(cg_optim_state(b, 0, NULL)), 3.0f); /* step */
+    /* the restored optimizer takes the same next step */
+    float before[3];
+    memcpy(before, cg_data(p), sizeof before);
+    cg_frame_begin();
+    cg_optim_zero_grad(a);
+    cg_backward(cg_sum(cg_mul(p, p)));
+    cg_optim_step(a);
+    float after_a[3];
+    memcpy(after_a, cg_data(p), sizeof after_a);
+    memcpy(cg_data(p), before, sizeof before);
+    cg_optim_step(b);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq(cg_data(p)[i], after_a[i]);
+    cg_frame_end();
+    ck_assert_ptr_null(cg_optim_state(a, 3, NULL));
+    cg_optim_free(a);
+    cg_optim_free(b);
+    cg_tensor_free(p);
+}
+END_TEST
+
+START_TEST(clipping_matches_pytorch)
+{
+    cg_frame_begin();
+    for (int big = 0; big < 2; big++) {
+        cg_tensor *p[2] = {cg_zeros(CG_SHAPE(3, 4)), cg_zeros(CG_SHAPE(5))};
+        for (int i = 0; i < 2; i++) {
+            cg_set_requires_grad(p[i], true);
+            cg_backward(cg_sum(cg_mul(p[i], fx_get(fx, "clip.g%d", i))));
+        }
+        float total = cg_clip_grad_norm(p, 2, big ? 100.0f : 1.0f);
+        const char *tag = big ? "norm100" : "norm1";
+        ck_assert_float_eq_tol(total, cg_item(fx_get(fx, "clip.%s.total", tag)), 1e-5);
+        ck_assert_tensor_close(cg_grad(p[0]), fx_get(fx, "clip.%s.g0", tag), 1e-6, 1e-7);
+        ck_assert_tensor_close(cg_grad(p[1]), fx_get(fx, "clip.%s.g1", tag), 1e-6, 1e-7);
+    }
+    cg_tensor *q = cg_zeros(CG_SHAPE(3, 4));
+    cg_set_requires_grad(q, true);
+    cg_backward(cg_sum(cg_mul(q, fx_get(fx, "clip.g0"))));
+    ck_assert_int_eq(cg_clip_grad_value(&q, 1, 0.5f), 0);
+    ck_assert_tensor_close(cg_grad(q), fx_get(fx, "clip.value.g0"), 0, 0);
+    ck_assert(isnan(cg_clip_grad_norm(NULL, 1, 1)));
+    ck_assert_int_eq(cg_clip_grad_value(&q, 1, -1), -1);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(schedulers_match_pytorch)
+{
+    static const char *kinds[] = {"step", "exponential", "cosine", "linear"};
+    cg_tensor *p = cg_zeros(CG_SHAPE(1));
+    cg_optim *o = cg_sgd_new(&p, 1, .lr = 0.1);
+    cg_scheduler *s = _i == 0 ? cg_step_lr_new(o, 3, 0.5)
+                      : _i == 1 ? cg_exponential_lr_new(o, 0.9)
+                      : _i == 2 ? cg_cosine_annealing_lr_new(o, 5, 0.01)
+                                : cg_linear_lr_new(o, 0.25, 1.0, 4);
+    cg_tensor *want = fx_get(fx, "sched.%s", kinds[_i]);
+    for (int e = 0; e <= 12; e++) {
+        double lr = cg_scheduler_lr(s);
+        ck_assert_msg(fabs(lr - cg_data(want)[e]) <= 1e-7 * fabs(cg_data(want)[e]) + 1e-12, "%s epoch %d: %.10g vs %.10g",
+                      kinds[_i], e, lr, (double)cg_data(want)[e]);
+        cg_scheduler_step(s);
+    }
+    cg_scheduler_free(s);
+    cg_optim_free(o);
+    cg_tensor_free(p);
+    cg_tensor_free(want);
+}
+END_TEST
+
+START_TEST(bad_optimizer_use_fails_cleanly)
+{
+    cg_tensor *p = cg_zeros(CG_SHAPE(2));
+    cg_clear_error();
+    ck_assert_ptr_null(cg_sgd_new(&p, 1));
+    ck_assert_str_eq(cg_last_error(), "cg_sgd_new: .lr is required");
+    ck_assert_ptr_null(cg_sgd_new(&p, 1, .lr = 0.1, .nesterov = true));
+    ck_assert_ptr_null(cg_sgd_new(&p, 1, .lr = -1));
+    ck_assert_ptr_null(cg_adam_new(&p, 1, .beta1 = 1.0));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "invalid beta"));
+    ck_assert_ptr_null(cg_adam_new(NULL, 0));
+    ck_assert_ptr_null(cg_rmsprop_new(&p, 1, .alpha = -1));
+    ck_assert_ptr_null(cg_adagrad_new(&p, 1, .lr_decay = -1));
+    cg_tensor *bad[1] = {NULL};
+    ck_assert_ptr_null(cg_adam_new(bad, 1));
+    ck_assert_int_eq(cg_optim_step(NULL), -1);
+    ck_assert(isnan(cg_optim_lr(NULL)));
+    ck_assert_ptr_null(cg_step_lr_new(NULL, 1, 0.1));
+    cg_optim *o = cg_adam_new(&p, 1);
+    ck_assert(fabs(cg_optim_lr(o) - 1e-3) < 1e-15); /* PyTorch's default */
+    ck_assert_int_eq(cg_optim_step(o), 0);          /* no grad yet: nothing moves */
+    ck_assert_float_eq(cg_data(p)[0], 0);
+    ck_assert_ptr_null(cg_step_lr_new(o, 0, 0.1));
+    ck_assert_int_eq(cg_optim_set_lr(o, -1), -1);
+    cg_optim_free(o);
+    cg_optim_free(NULL);
+    cg_tensor_free(p);
+}
+END_TEST
+
+static Suite *optim_suite(void)
+{
+    Suite *s = suite_create("optim");
+    TCase *t = tcase_create("optim");
+    tcase_add_loop_test(t, optimizer_follows_pytorch_on_a_quadratic, 0, NOPT);
+    tcase_add_loop_test(t, optimizer_follows_pytorch_on_fixed_gradients, 0, NOPT);
+    tcase_add_test(t, state_can_be_saved_and_restored);
+    tcase_add_test(t, clipping_matches_pytorch);
+    tcase_add_loop_test(t, schedulers_match_pytorch, 0, 4);
+    tcase_add_test(t, bad_optimizer_use_fails_cleanly);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    fx = fx_load("optim.txt");
+    return fx_run(optim_suite());
+}
