@@ -3,10 +3,11 @@
 #   ./dev.sh run    install what is missing, build, and train the hello example
 #   ./dev.sh test   install what is missing, build, and run the whole test suite
 #   ./dev.sh asan   the test suite again under AddressSanitizer + UBSan
+#   ./dev.sh leaks  the examples under valgrind: no leak, no error
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(gcc meson ninja-build pkg-config check graphviz libgraphviz-dev libjson-c-dev)
+PACKAGES=(gcc meson ninja-build pkg-config check graphviz libgraphviz-dev libjson-c-dev valgrind)
 
 install_missing() {
     local missing=()
@@ -60,8 +61,17 @@ asan)
     build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_tests build-asan
     ;;
+leaks)
+    install_missing
+    build build
+    for ex in "hello --steps 20" "seed_rnn" "hello --cell lstm --steps 3 --seed 1"; do
+        valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+            --error-exitcode=99 ./build/examples/$ex >/dev/null || [ $? -ne 99 ]
+        echo "valgrind: build/examples/$ex: no leaks, no errors"
+    done
+    ;;
 *)
-    echo "usage: ./dev.sh run | test | asan" >&2
+    echo "usage: ./dev.sh run | test | asan | leaks" >&2
     exit 2
     ;;
 esac

@@ -64,8 +64,11 @@ void cg_module_free(cg_module *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->nparams; i++)
+    for (int i = 0; i < m->nparams && !m->borrows_params; i++)
         cg_tensor_free(m->params[i]);
+    for (int i = 0; i < m->nchildren; i++)
+        cg_module_free(m->children[i]);
+    free(m->children);
     free(m->params);
     free(m->names);
     free(m);
@@ -123,6 +126,8 @@ int cg_module_train(cg_module *m, bool on)
     if (!cg__module_check(m, -1, "cg_module_train"))
         return -1;
     m->training = on;
+    for (int i = 0; i < m->nchildren; i++)
+        cg_module_train(m->children[i], on);
     return 0;
 }
 
@@ -177,6 +182,28 @@ int cg_module_str(const cg_module *m, char *buf, size_t size)
             ADD(", bidirectional=True");
         break;
     }
+    case KIND_SEQUENTIAL: {
+        /* PyTorch's nested layout: one "(i): child" line each, indented by two */
+        size_t len = (size_t)snprintf(buf, size, "Sequential(\n");
+        for (int i = 0; i < m->nchildren; i++) {
+            char child[1024];
+            cg_module_str(m->children[i], child, sizeof child);
+            len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "  (%d): ", i);
+            for (const char *c = child; *c; c++) /* indent the child's own inner lines */
+                len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
+                                        *c == '\n' ? "\n  " : "%c", *c);
+            len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "\n");
+        }
+        len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, ")");
+        return (int)len;
+    }
+    case KIND_TANH:
+    case KIND_RELU:
+    case KIND_SIGMOID:
+        break;
+    case KIND_DROPOUT:
+        ADD("p=%g, inplace=False", (double)m->p);
+        break;
     default: {
         const cg_cell_opts *o = &m->o.cell;
         ADD("%lld, %lld", (long long)o->input_size, (long long)o->hidden_size);

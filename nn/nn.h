@@ -96,6 +96,19 @@ cg_tensor *cg_gru_cell_forward(cg_module *cell, cg_tensor *x, cg_tensor *h);
 /* Returns h'; *c_out gets c'. */
 cg_tensor *cg_lstm_cell_forward(cg_module *cell, cg_tensor *x, cg_tensor *h, cg_tensor *c, cg_tensor **c_out);
 
+/* ---- Sequential, activations, and any module's forward ---------------------------------- */
+/* Takes ownership of the modules; their parameters are listed as "0.weight", "2.bias", ... */
+cg_module *cg_sequential_new(cg_module *const *modules, int n);
+cg_module *cg_tanh_new(void);
+cg_module *cg_relu_new(void);
+cg_module *cg_sigmoid_new(void);
+cg_module *cg_dropout_new(float p);   /* active in train mode only */
+int cg_module_children(const cg_module *m);                /* number of submodules */
+cg_module *cg_module_child(cg_module *m, int i);
+/* One input, one output: Linear, Embedding, activations, Sequential; RNN, LSTM and GRU
+ * give their output sequence (zero initial state). */
+cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,7 +7,8 @@
 
 #define CG_PARAM_NAME 48
 
-typedef enum { KIND_LINEAR, KIND_EMBEDDING, KIND_RNN, KIND_LSTM, KIND_GRU, KIND_RNN_CELL, KIND_LSTM_CELL, KIND_GRU_CELL } module_kind;
+typedef enum { KIND_LINEAR, KIND_EMBEDDING, KIND_RNN, KIND_LSTM, KIND_GRU, KIND_RNN_CELL, KIND_LSTM_CELL, KIND_GRU_CELL,
+               KIND_SEQUENTIAL, KIND_TANH, KIND_RELU, KIND_SIGMOID, KIND_DROPOUT } module_kind;
 
 struct cg_module {
     module_kind kind;
@@ -16,6 +17,10 @@ struct cg_module {
     cg_tensor **params;
     char (*names)[CG_PARAM_NAME];
     bool training;
+    bool borrows_params;       /* Sequential: the tensors belong to the children */
+    cg_module **children;
+    int nchildren;
+    float p;                   /* Dropout */
     union {
         cg_linear_opts linear;
         cg_embedding_opts embedding;

@@ -388,6 +388,47 @@ START_TEST(heap_graphs_free_with_their_result)
 }
 END_TEST
 
+START_TEST(sequential_matches_pytorch)
+{
+    cg_manual_seed(8);
+    cg_module *parts[4] = {cg_linear_new(.in_features = 4, .out_features = 6), cg_tanh_new(),
+                           cg_linear_new(.in_features = 6, .out_features = 3), cg_relu_new()};
+    cg_module *seq = cg_sequential_new(parts, 4);
+    int n;
+    cg_tensor **ps = cg_parameters(seq, &n);
+    ck_assert_int_eq(n, 4);
+    ck_assert_str_eq(cg_param_name(seq, 2), "2.weight");
+    ck_assert_ptr_eq(cg_param(seq, "2.bias"), cg_param(cg_module_child(seq, 2), "bias"));
+    cg_frame_begin();
+    for (int i = 0; i < n; i++)
+        ck_assert_tensor_close(ps[i], fx_get(fx, "seq.param.%s", cg_param_name(seq, i)), 0, 0);
+    cg_tensor *out = cg_module_forward(seq, fx_get(fx, "seq.x"));
+    ck_assert_tensor_close(out, fx_get(fx, "seq.out"), 1e-5, 1e-6);
+    cg_backward(cg_sum(cg_mul(out, cg_reshape(cg_arange(0, 15, 1), CG_SHAPE(5, 3)))));
+    for (int i = 0; i < n; i++)
+        ck_assert_tensor_close_scaled(cg_grad(ps[i]), fx_get(fx, "seq.grad.%s", cg_param_name(seq, i)), 1e-5);
+    cg_frame_end();
+    char buf[512];
+    cg_module_str(seq, buf, sizeof buf);
+    ck_assert_str_eq(buf, "Sequential(\n"
+                          "  (0): Linear(in_features=4, out_features=6, bias=True)\n"
+                          "  (1): Tanh()\n"
+                          "  (2): Linear(in_features=6, out_features=3, bias=True)\n"
+                          "  (3): ReLU()\n"
+                          ")");
+    cg_module_train(seq, false);
+    ck_assert(!cg_module_is_training(cg_module_child(seq, 0)));
+    cg_module_free(seq); /* frees the children and their parameters */
+    cg_module *d = cg_dropout_new(0.25f);
+    cg_module_str(d, buf, sizeof buf);
+    ck_assert_str_eq(buf, "Dropout(p=0.25, inplace=False)");
+    cg_module_free(d);
+    ck_assert_ptr_null(cg_dropout_new(2));
+    ck_assert_ptr_null(cg_sequential_new(NULL, 0));
+    ck_assert_ptr_null(cg_module_child(NULL, 0));
+}
+END_TEST
+
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -403,6 +444,7 @@ static Suite *nn_suite(void)
     tcase_add_test(t, modules_print_like_pytorch);
     tcase_add_test(t, bad_module_use_fails_cleanly);
     tcase_add_test(t, heap_graphs_free_with_their_result);
+    tcase_add_test(t, sequential_matches_pytorch);
     suite_add_tcase(s, t);
     return s;
 }

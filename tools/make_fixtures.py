@@ -371,6 +371,18 @@ def write_nn():
         opt.step()
         losses.append(loss.item())
     w.put('hello.losses', torch.tensor(losses))
+
+    # Sequential: dotted names, PyTorch's init order, forward and gradients
+    torch.manual_seed(8)
+    seq = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3), torch.nn.ReLU())
+    x = torch.randn(5, 4)
+    out = seq(x)
+    (out * torch.arange(15.).reshape(5, 3)).sum().backward()
+    w.put('seq.x', x)
+    w.put('seq.out', out)
+    for pname, p in seq.named_parameters():
+        w.put('seq.param.' + pname, p)
+        w.put('seq.grad.' + pname, p.grad)
     w.close()
 
 

@@ -1,0 +1,115 @@
+/* cgrad — Sequential, the activation modules, and one forward for any module. */
+#include "nn_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+static cg_module *simple(module_kind kind, const char *type) { return cg__module_new(kind, type); }
+cg_module *cg_tanh_new(void) { return simple(KIND_TANH, "Tanh"); }
+cg_module *cg_relu_new(void) { return simple(KIND_RELU, "ReLU"); }
+cg_module *cg_sigmoid_new(void) { return simple(KIND_SIGMOID, "Sigmoid"); }
+
+cg_module *cg_dropout_new(float p)
+{
+    if (!(p >= 0 && p <= 1)) {
+        cg__error("cg_dropout_new: dropout probability has to be between 0 and 1, but got %g", (double)p);
+        return NULL;
+    }
+    cg_module *m = simple(KIND_DROPOUT, "Dropout");
+    if (m)
+        m->p = p;
+    return m;
+}
+
+cg_module *cg_sequential_new(cg_module *const *modules, int n)
+{
+    if (!modules || n <= 0) {
+        cg__error("cg_sequential_new: needs at least one module");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (!cg__module_check(modules[i], -1, "cg_sequential_new"))
+            return NULL;
+    cg_module *m = cg__module_new(KIND_SEQUENTIAL, "Sequential");
+    if (!m || !(m->children = malloc(sizeof *m->children * (size_t)n))) {
+        free(m);
+        cg__error("cg_sequential_new: out of memory");
+        return NULL;
+    }
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        total += modules[i]->nparams;
+    m->params = malloc(sizeof *m->params * (size_t)(total ? total : 1));
+    m->names = malloc(sizeof *m->names * (size_t)(total ? total : 1));
+    if (!m->params || !m->names) {
+        free(m->params);
+        free(m->names);
+        free(m->children);
+        free(m);
+        cg__error("cg_sequential_new: out of memory");
+        return NULL;
+    }
+    memcpy(m->children, modules, sizeof *modules * (size_t)n);
+    m->nchildren = n;
+    m->borrows_params = true;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < modules[i]->nparams; k++) {
+            snprintf(m->names[m->nparams], CG_PARAM_NAME, "%d.%s", i, modules[i]->names[k]);
+            m->params[m->nparams] = modules[i]->params[k];
+            m->params[m->nparams]->name = m->names[m->nparams]; /* drawings show the dotted name */
+            m->nparams++;
+        }
+    m->cap = m->nparams;
+    return m;
+}
+
+int cg_module_children(const cg_module *m) { return cg__module_check(m, -1, "cg_module_children") ? m->nchildren : -1; }
+
+cg_module *cg_module_child(cg_module *m, int i)
+{
+    if (!cg__module_check(m, -1, "cg_module_child"))
+        return NULL;
+    if (i < 0 || i >= m->nchildren) {
+        cg__error("cg_module_child: index %d out of range [0, %d)", i, m->nchildren);
+        return NULL;
+    }
+    return m->children[i];
+}
+
+cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x)
+{
+    if (!cg__module_check(m, -1, "cg_module_forward"))
+        return NULL;
+    switch (m->kind) {
+    case KIND_LINEAR:
+        return cg_linear_forward(m, x);
+    case KIND_EMBEDDING:
+        return cg_embedding_forward(m, x);
+    case KIND_RNN:
+        return cg_rnn_forward(m, x, NULL, NULL);
+    case KIND_GRU:
+        return cg_gru_forward(m, x, NULL, NULL);
+    case KIND_LSTM:
+        return cg_lstm_forward(m, x, NULL, NULL, NULL, NULL);
+    case KIND_TANH:
+        return cg_tanh(x);
+    case KIND_RELU:
+        return cg_relu(x);
+    case KIND_SIGMOID:
+        return cg_sigmoid(x);
+    case KIND_DROPOUT:
+        return cg_dropout(x, m->p, m->training);
+    case KIND_SEQUENTIAL: {
+        cg_tensor *h = x;
+        for (int i = 0; i < m->nchildren && h; i++) {
+            cg_tensor *next = cg_module_forward(m->children[i], h);
+            if (h != x)
+                cg_tensor_free(h); /* outside frames the graph keeps what it needs */
+            h = next;
+        }
+        return h;
+    }
+    default:
+        cg__error("cg_module_forward: a %s takes a state too; use its own forward", m->type);
+        return NULL;
+    }
+}
