@@ -96,6 +96,14 @@ cg_tensor *cg_gru_cell_forward(cg_module *cell, cg_tensor *x, cg_tensor *h);
 /* Returns h'; *c_out gets c'. */
 cg_tensor *cg_lstm_cell_forward(cg_module *cell, cg_tensor *x, cg_tensor *h, cg_tensor *c, cg_tensor **c_out);
 
+/* ---- weights in files: safetensors with PyTorch's state-dict names ---------------------------
+ * A file saved from a PyTorch module's state_dict loads into the matching cgrad
+ * module and the other way round. Loading checks every name, shape and dtype
+ * first and leaves the module untouched on any fault (names the file lacks, or
+ * has beyond the module's, are faults, as in load_state_dict(strict=True)). */
+int cg_module_save(cg_module *m, const char *path);
+int cg_module_load(cg_module *m, const char *path);
+
 /* ---- Sequential, activations, and any module's forward ---------------------------------- */
 /* Takes ownership of the modules; their parameters are listed as "0.weight", "2.bias", ... */
 cg_module *cg_sequential_new(cg_module *const *modules, int n);

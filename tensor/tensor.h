@@ -101,6 +101,29 @@ int64_t cg_system_alloc_count(void);
 /* Give this thread's arena memory back to the system (no frame may be open). */
 void cg_frame_release_memory(void);
 
+/* ---- safetensors files -------------------------------------------------------
+ * The format PyTorch's safetensors writes: an 8-byte little-endian header
+ * length, a JSON header {name: {"dtype": "F32", "shape": [...], "data_offsets":
+ * [begin, end]}, "__metadata__": {key: value}}, then the raw little-endian data.
+ * Saving writes a temporary file and renames it, so an interrupted save never
+ * destroys the file that was there. */
+int cg_safetensors_save(const char *path, int n, const char *const *names, cg_tensor *const *tensors,
+                        int nmeta, const char *const *meta_keys, const char *const *meta_values);
+typedef struct cg_safetensors cg_safetensors;
+/* Reads and checks a whole file: header length within the file, valid JSON, F32
+ * entries whose offsets lie inside the data and do not overlap. NULL on any fault. */
+cg_safetensors *cg_safetensors_open(const char *path);
+void cg_safetensors_close(cg_safetensors *f);
+int cg_safetensors_count(const cg_safetensors *f);
+const char *cg_safetensors_name(const cg_safetensors *f, int i);
+/* A new tensor with the named entry's values (made where tensors are made now), or NULL. */
+cg_tensor *cg_safetensors_get(const cg_safetensors *f, const char *name);
+/* The entry's shape without reading it: ndim, or -1 if absent; shape gets the sizes. */
+int cg_safetensors_shape(const cg_safetensors *f, const char *name, int64_t shape[CG_MAX_DIMS]);
+/* Copies the named entry into t (same shape); 0 or -1. */
+int cg_safetensors_read_into(const cg_safetensors *f, const char *name, cg_tensor *t);
+const char *cg_safetensors_metadata(const cg_safetensors *f, const char *key); /* NULL if absent */
+
 /* ---- errors ------------------------------------------------------------- */
 const char *cg_last_error(void); /* "" when none */
 void cg_clear_error(void);

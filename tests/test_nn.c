@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static fixture *fx, *ops;
 
@@ -429,6 +430,136 @@ START_TEST(sequential_matches_pytorch)
 }
 END_TEST
 
+/* A scratch path for this test process. */
+static const char *tmp_path(const char *name)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "/tmp/cgrad_test_%d_%s", (int)getpid(), name);
+    return buf;
+}
+
+static bool params_equal(cg_module *a, cg_module *b)
+{
+    int n, k;
+    cg_tensor **pa = cg_parameters(a, &n), **pb = cg_parameters(b, &k);
+    for (int i = 0; i < n; i++)
+        if (memcmp(cg_data(pa[i]), cg_data(pb[i]), sizeof(float) * (size_t)cg_numel(pa[i])))
+            return false;
+    return n == k;
+}
+
+START_TEST(module_files_round_trip_and_load_pytorchs)
+{
+    cg_manual_seed(1);
+    cg_module *a = cg_lstm_new(.input_size = 3, .hidden_size = 4, .num_layers = 2);
+    cg_manual_seed(2);
+    cg_module *b = cg_lstm_new(.input_size = 3, .hidden_size = 4, .num_layers = 2);
+    ck_assert(!params_equal(a, b));
+    char path[256];
+    snprintf(path, sizeof path, "%s", tmp_path("lstm.safetensors"));
+    ck_assert_int_eq(cg_module_save(a, path), 0);
+    ck_assert_int_eq(cg_module_load(b, path), 0);
+    ck_assert(params_equal(a, b));
+    remove(path);
+    /* a state_dict PyTorch wrote loads and gives PyTorch's outputs */
+    ck_assert_int_eq(cg_module_load(b, FIXTURE_DIR "/lstm_pytorch.safetensors"), 0);
+    cg_frame_begin();
+    cg_tensor *out = cg_lstm_forward(b, fx_get(fx, "st.x"), NULL, NULL, NULL, NULL);
+    ck_assert_tensor_close(out, fx_get(fx, "st.out"), 1e-5, 1e-6);
+    cg_frame_end();
+    cg_module_free(a);
+    cg_module_free(b);
+}
+END_TEST
+
+/* Writes bytes to the scratch file. */
+static const char *write_bytes(const char *name, const void *data, size_t n)
+{
+    const char *path = tmp_path(name);
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+    return path;
+}
+
+START_TEST(bad_module_files_leave_the_module_untouched)
+{
+    cg_manual_seed(1);
+    cg_module *m = cg_rnn_new(.input_size = 3, .hidden_size = 4);
+    cg_manual_seed(1);
+    cg_module *orig = cg_rnn_new(.input_size = 3, .hidden_size = 4);
+    char good[256];
+    snprintf(good, sizeof good, "%s", tmp_path("good.safetensors"));
+    ck_assert_int_eq(cg_module_save(m, good), 0);
+    FILE *f = fopen(good, "rb");
+    unsigned char bytes[4096];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | bytes[i];
+    struct {
+        const char *what, *expect;
+        size_t len;
+        void (*mutate)(unsigned char *b, uint64_t hlen);
+    } cases[] = {
+        {"truncated data", "lies outside the data", n - 4, NULL},
+        {"truncated header", "not a safetensors file", 20, NULL},
+        {"empty", "not a safetensors file", 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cg_clear_error();
+        ck_assert_int_eq(cg_module_load(m, write_bytes("bad.safetensors", bytes, cases[i].len)), -1);
+        ck_assert_msg(strstr(cg_last_error(), cases[i].expect), "%s: %s", cases[i].what, cg_last_error());
+        ck_assert(params_equal(m, orig));
+    }
+    /* corrupt the JSON */
+    unsigned char bad[4096];
+    memcpy(bad, bytes, n);
+    bad[8] = 'x';
+    ck_assert_int_eq(cg_module_load(m, write_bytes("bad.safetensors", bad, n)), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "not a JSON object"));
+    /* a header length past the end of the file */
+    memcpy(bad, bytes, n);
+    bad[0] = 0xff, bad[1] = 0xff;
+    ck_assert_int_eq(cg_module_load(m, write_bytes("bad.safetensors", bad, n)), -1);
+    /* the wrong shape: a module of another size */
+    cg_module *other = cg_rnn_new(.input_size = 3, .hidden_size = 5);
+    ck_assert_int_eq(cg_module_load(other, good), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "has shape (4, 3) in the file, (5, 3) in the module"));
+    /* missing and unexpected keys */
+    cg_module *two = cg_rnn_new(.input_size = 3, .hidden_size = 4, .num_layers = 2);
+    ck_assert_int_eq(cg_module_load(two, good), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "missing key 'weight_ih_l1'"));
+    char two_path[256];
+    snprintf(two_path, sizeof two_path, "%s", tmp_path("two.safetensors"));
+    cg_module_save(two, two_path);
+    ck_assert_int_eq(cg_module_load(m, two_path), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "unexpected key"));
+    /* overlapping entries: point one entry's offsets at another's */
+    char *hdr = (char *)bad + 8;
+    memcpy(bad, bytes, n);
+    char *offs = strstr(hdr, "\"data_offsets\":[48,");
+    ck_assert_ptr_nonnull(offs);
+    memcpy(offs, "\"data_offsets\":[40,", 19);
+    ck_assert_int_eq(cg_module_load(m, write_bytes("bad.safetensors", bad, n)), -1);
+    ck_assert_msg(strstr(cg_last_error(), "overlaps") || strstr(cg_last_error(), "spans"), "%s", cg_last_error());
+    ck_assert(params_equal(m, orig));
+    ck_assert_int_eq(cg_module_load(m, "/nonexistent/x.safetensors"), -1);
+    ck_assert_int_eq(cg_module_load(m, NULL), -1);
+    ck_assert_int_eq(cg_module_save(m, "/nonexistent/dir/x.safetensors"), -1);
+    ck_assert_int_eq(cg_module_save(NULL, good), -1);
+    (void)hlen;
+    remove(good);
+    remove(two_path);
+    remove(tmp_path("bad.safetensors"));
+    cg_module_free(m);
+    cg_module_free(orig);
+    cg_module_free(other);
+    cg_module_free(two);
+}
+END_TEST
+
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -445,6 +576,8 @@ static Suite *nn_suite(void)
     tcase_add_test(t, bad_module_use_fails_cleanly);
     tcase_add_test(t, heap_graphs_free_with_their_result);
     tcase_add_test(t, sequential_matches_pytorch);
+    tcase_add_test(t, module_files_round_trip_and_load_pytorchs);
+    tcase_add_test(t, bad_module_files_leave_the_module_untouched);
     suite_add_tcase(s, t);
     return s;
 }

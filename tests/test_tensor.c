@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static fixture *rnd, *prn;
 
@@ -233,6 +234,47 @@ START_TEST(printing_matches_pytorch)
 }
 END_TEST
 
+START_TEST(safetensors_files_round_trip)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/cgrad_tensor_%d.safetensors", (int)getpid());
+    cg_frame_begin();
+    cg_tensor *t[3] = {cg_arange(0, 6, 1), cg_scalar(2.5f), cg_zeros(CG_SHAPE(2, 0))};
+    cg_tensor *r = cg_reshape(t[0], CG_SHAPE(2, 3));
+    cg_tensor *ts[3] = {r, t[1], t[2]};
+    const char *names[3] = {"a.weight", "scale", "empty"}, *keys[2] = {"vocab", "step"}, *vals[2] = {"hi\"lo\n", "42"};
+    ck_assert_int_eq(cg_safetensors_save(path, 3, names, ts, 2, keys, vals), 0);
+    cg_safetensors *f = cg_safetensors_open(path);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(cg_safetensors_count(f), 3);
+    ck_assert_tensor_close(cg_safetensors_get(f, "a.weight"), r, 0, 0);
+    ck_assert_int_eq(cg_ndim(cg_safetensors_get(f, "scale")), 0);
+    ck_assert_float_eq(cg_item(cg_safetensors_get(f, "scale")), 2.5f);
+    ck_assert_int_eq(cg_numel(cg_safetensors_get(f, "empty")), 0);
+    ck_assert_str_eq(cg_safetensors_metadata(f, "vocab"), "hi\"lo\n");
+    ck_assert_str_eq(cg_safetensors_metadata(f, "step"), "42");
+    ck_assert_ptr_null(cg_safetensors_metadata(f, "none"));
+    ck_assert_ptr_null(cg_safetensors_get(f, "nope"));
+    int64_t shape[CG_MAX_DIMS];
+    ck_assert_int_eq(cg_safetensors_shape(f, "a.weight", shape), 2);
+    ck_assert_int_eq(shape[1], 3);
+    ck_assert_int_eq(cg_safetensors_read_into(f, "a.weight", cg_zeros(CG_SHAPE(3, 2))), -1);
+    cg_safetensors_close(f);
+    /* the header is 8-aligned JSON after an 8-byte length */
+    FILE *fp = fopen(path, "rb");
+    unsigned char head[16];
+    ck_assert_int_eq(fread(head, 1, 16, fp), 16);
+    fclose(fp);
+    ck_assert_int_eq(head[0] % 8, 0);
+    ck_assert_int_eq(head[8], '{');
+    ck_assert_int_eq(cg_safetensors_save(path, 2, (const char *[]){"x", "x"}, ts, 0, NULL, NULL), -1);
+    ck_assert_ptr_null(cg_safetensors_open(NULL));
+    ck_assert_ptr_null(cg_safetensors_open("/nonexistent"));
+    remove(path);
+    cg_frame_end();
+}
+END_TEST
+
 static Suite *tensor_suite(void)
 {
     Suite *s = suite_create("tensor");
@@ -248,6 +290,7 @@ static Suite *tensor_suite(void)
     tcase_add_test(t, generator_matches_pytorch);
     tcase_add_test(t, generator_state_round_trips);
     tcase_add_test(t, printing_matches_pytorch);
+    tcase_add_test(t, safetensors_files_round_trip);
     suite_add_tcase(s, t);
     return s;
 }

@@ -233,6 +233,27 @@ def write_printing():
             f.write('%d\n%s\n' % (s.count('\n') + 1, s))
 
 
+def write_safetensors(path, tensors):
+    """The safetensors format, as safetensors.torch.save_file writes it (entries
+    here in name order, not state-dict order, and the data 8-aligned)."""
+    import json
+    import struct
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        data = tensors[name].detach().contiguous().to(torch.float32).numpy().astype('<f4').tobytes()
+        header[name] = {'dtype': 'F32', 'shape': list(tensors[name].shape), 'data_offsets': [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    header['__metadata__'] = {'format': 'pt'}
+    text = json.dumps(header, separators=(',', ':')).encode()
+    text += b' ' * (-len(text) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
 KINDS = {'RNN': 0, 'LSTM': 1, 'GRU': 2}
 
 # name, kind, input, hidden, layers, relu, bias, batch_first, bidirectional, h0, unbatched, dropout
@@ -379,6 +400,14 @@ def write_nn():
     out = seq(x)
     (out * torch.arange(15.).reshape(5, 3)).sum().backward()
     w.put('seq.x', x)
+
+    # a state_dict written in the safetensors format, loaded by the C tests
+    torch.manual_seed(21)
+    lstm = torch.nn.LSTM(3, 4, num_layers=2)
+    write_safetensors(os.path.join(OUT, 'lstm_pytorch.safetensors'), lstm.state_dict())
+    x2 = torch.randn(5, 2, 3)
+    w.put('st.x', x2)
+    w.put('st.out', lstm(x2)[0])
     w.put('seq.out', out)
     for pname, p in seq.named_parameters():
         w.put('seq.param.' + pname, p)

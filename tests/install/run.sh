@@ -16,6 +16,6 @@ cc -std=c11 -Wall -Wextra -Wpedantic -Werror "$here/consumer.c" -o "$prefix/cons
 LD_LIBRARY_PATH="$prefix/usr/local/lib:$(dirname "$libdir")" "$prefix/consumer"
 # and statically, from libcgrad.a
 cc -std=c11 "$here/consumer.c" -o "$prefix/consumer_static" $(pkg-config --cflags cgrad) \
-    "$(dirname "$libdir")/libcgrad.a" -lm -lpthread
+    "$(dirname "$libdir")/libcgrad.a" $(pkg-config --libs json-c) -lm -lpthread
 "$prefix/consumer_static"
 echo "install: pkg-config consumer built and ran (shared and static)"

@@ -1,0 +1,404 @@
+/* cgrad — safetensors files: tensors by name in the format PyTorch writes.
+ * The JSON header is read and written with json-c. */
+#include "tensor_internal.h"
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *name;
+    int ndim;
+    int64_t shape[CG_MAX_DIMS];
+    uint64_t begin, end;
+} entry;
+
+struct cg_safetensors {
+    unsigned char *data; /* the bytes after the header */
+    uint64_t data_size;
+    entry *e;
+    int n;
+    json_object *meta;   /* __metadata__, or NULL */
+    json_object *root;
+};
+
+#define MAX_FILE ((uint64_t)1 << 38) /* 256 GiB: anything larger is not a file we wrote */
+#define MAX_HEADER ((uint64_t)100 << 20)
+
+static void put_u64_le(unsigned char *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u64_le(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+static bool host_little_endian(void)
+{
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
+
+static bool write_floats(FILE *f, const float *d, int64_t n)
+{
+    if (host_little_endian())
+        return fwrite(d, sizeof(float), (size_t)n, f) == (size_t)n;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &d[i], 4);
+        unsigned char b[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16), (unsigned char)(u >> 24)};
+        if (fwrite(b, 1, 4, f) != 4)
+            return false;
+    }
+    return true;
+}
+
+int cg_safetensors_save(const char *path, int n, const char *const *names, cg_tensor *const *tensors,
+                        int nmeta, const char *const *meta_keys, const char *const *meta_values)
+{
+    if (!path || n < 0 || (n > 0 && (!names || !tensors)) || nmeta < 0 || (nmeta > 0 && (!meta_keys || !meta_values))) {
+        cg__error("cg_safetensors_save: bad arguments");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || !cg__check(tensors[i], "cg_safetensors_save"))
+            return -1;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(names[i], names[j])) {
+                cg__error("cg_safetensors_save: name '%s' given twice", names[i]);
+                return -1;
+            }
+    }
+    json_object *root = json_object_new_object();
+    uint64_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        json_object *e = json_object_new_object(), *shape = json_object_new_array(), *offs = json_object_new_array();
+        json_object_object_add(e, "dtype", json_object_new_string("F32"));
+        for (int d = 0; d < tensors[i]->ndim; d++)
+            json_object_array_add(shape, json_object_new_int64(tensors[i]->shape[d]));
+        json_object_object_add(e, "shape", shape);
+        uint64_t bytes = (uint64_t)tensors[i]->numel * 4;
+        json_object_array_add(offs, json_object_new_int64((int64_t)offset));
+        json_object_array_add(offs, json_object_new_int64((int64_t)(offset + bytes)));
+        json_object_object_add(e, "data_offsets", offs);
+        json_object_object_add(root, names[i], e);
+        offset += bytes;
+    }
+    if (nmeta > 0) {
+        json_object *meta = json_object_new_object();
+        for (int i = 0; i < nmeta; i++)
+            json_object_object_add(meta, meta_keys[i], json_object_new_string(meta_values[i] ? meta_values[i] : ""));
+        json_object_object_add(root, "__metadata__", meta);
+    }
+    const char *header = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+    size_t hlen = strlen(header), padded = (hlen + 7) & ~(size_t)7; /* data starts 8-aligned */
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    int rc = -1;
+    FILE *f = NULL;
+    if (!tmp) {
+        cg__error("cg_safetensors_save: out of memory");
+        goto out;
+    }
+    snprintf(tmp, plen + 16, "%s.tmp", path);
+    f = fopen(tmp, "wb");
+    if (!f) {
+        cg__error("cg_safetensors_save: cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    unsigned char len8[8];
+    put_u64_le(len8, padded);
+    bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(header, 1, hlen, f) == hlen;
+    for (size_t i = hlen; ok && i < padded; i++)
+        ok = fputc(' ', f) != EOF;
+    for (int i = 0; ok && i < n; i++)
+        ok = write_floats(f, tensors[i]->data, tensors[i]->numel);
+    ok = fflush(f) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    f = NULL;
+    if (!ok || rename(tmp, path) != 0) {
+        cg__error("cg_safetensors_save: cannot write %s: %s", path, strerror(errno));
+        remove(tmp);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    free(tmp);
+    json_object_put(root);
+    return rc;
+}
+
+void cg_safetensors_close(cg_safetensors *f)
+{
+    if (!f)
+        return;
+    for (int i = 0; i < f->n; i++)
+        free(f->e[i].name);
+    free(f->e);
+    free(f->data);
+    json_object_put(f->root);
+    free(f);
+}
+
+static int cmp_begin(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* Reads one entry of the header into e; false with an error naming the fault. */
+static bool parse_entry(const char *name, json_object *v, entry *e, const char *path)
+{
+    json_object *dtype, *shape, *offs;
+    if (!json_object_is_type(v, json_type_object) || !json_object_object_get_ex(v, "dtype", &dtype) ||
+        !json_object_object_get_ex(v, "shape", &shape) || !json_object_object_get_ex(v, "data_offsets", &offs) ||
+        !json_object_is_type(shape, json_type_array) || !json_object_is_type(offs, json_type_array) ||
+        json_object_array_length(offs) != 2) {
+        cg__error("cg_safetensors_open: %s: entry '%s' lacks dtype, shape or data_offsets", path, name);
+        return false;
+    }
+    if (!json_object_is_type(dtype, json_type_string) || strcmp(json_object_get_string(dtype), "F32")) {
+        cg__error("cg_safetensors_open: %s: entry '%s' has dtype %s; cgrad reads F32", path, name,
+                  json_object_get_string(dtype));
+        return false;
+    }
+    size_t nd = json_object_array_length(shape);
+    if (nd > CG_MAX_DIMS) {
+        cg__error("cg_safetensors_open: %s: entry '%s' has %zu dims (at most %d)", path, name, nd, CG_MAX_DIMS);
+        return false;
+    }
+    e->ndim = (int)nd;
+    uint64_t numel = 1;
+    for (size_t d = 0; d < nd; d++) {
+        json_object *s = json_object_array_get_idx(shape, d);
+        int64_t v64 = json_object_get_int64(s);
+        if (!json_object_is_type(s, json_type_int) || v64 < 0 || v64 > (INT64_C(1) << 40) ||
+            (v64 && numel > (UINT64_C(1) << 40) / (uint64_t)v64)) {
+            cg__error("cg_safetensors_open: %s: entry '%s' has a bad shape", path, name);
+            return false;
+        }
+        e->shape[d] = v64;
+        numel *= (uint64_t)v64;
+    }
+    json_object *b = json_object_array_get_idx(offs, 0), *en = json_object_array_get_idx(offs, 1);
+    if (!json_object_is_type(b, json_type_int) || !json_object_is_type(en, json_type_int) ||
+        json_object_get_int64(b) < 0 || json_object_get_int64(en) < json_object_get_int64(b)) {
+        cg__error("cg_safetensors_open: %s: entry '%s' has bad data_offsets", path, name);
+        return false;
+    }
+    e->begin = (uint64_t)json_object_get_int64(b);
+    e->end = (uint64_t)json_object_get_int64(en);
+    if (e->end - e->begin != numel * 4) {
+        cg__error("cg_safetensors_open: %s: entry '%s' spans %llu bytes, its shape needs %llu", path, name,
+                  (unsigned long long)(e->end - e->begin), (unsigned long long)(numel * 4));
+        return false;
+    }
+    e->name = strdup(name);
+    return e->name != NULL;
+}
+
+static unsigned char *read_file(const char *path, uint64_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        cg__error("cg_safetensors_open: cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    unsigned char *buf = NULL;
+    long end = -1;
+    if (fseek(fp, 0, SEEK_END) == 0)
+        end = ftell(fp);
+    if (end < 0 || (uint64_t)end > MAX_FILE || fseek(fp, 0, SEEK_SET) != 0) {
+        cg__error("cg_safetensors_open: %s: cannot read its size, or it is too large", path);
+    } else if (!(buf = malloc((size_t)end + 1))) {
+        cg__error("cg_safetensors_open: %s: out of memory (%ld bytes)", path, end);
+    } else if (fread(buf, 1, (size_t)end, fp) != (size_t)end) {
+        cg__error("cg_safetensors_open: %s: read failed", path);
+        free(buf);
+        buf = NULL;
+    }
+    fclose(fp);
+    *size = (uint64_t)end;
+    return buf;
+}
+
+cg_safetensors *cg_safetensors_open(const char *path)
+{
+    if (!path) {
+        cg__error("cg_safetensors_open: path is NULL");
+        return NULL;
+    }
+    uint64_t size;
+    unsigned char *file = read_file(path, &size);
+    if (!file)
+        return NULL;
+    cg_safetensors *f = calloc(1, sizeof *f);
+    if (!f) {
+        free(file);
+        cg__error("cg_safetensors_open: out of memory");
+        return NULL;
+    }
+    uint64_t hlen = size >= 8 ? get_u64_le(file) : 0;
+    if (size < 8 || hlen < 2 || hlen > MAX_HEADER || hlen > size - 8) {
+        cg__error("cg_safetensors_open: %s is not a safetensors file (header length %llu, file %llu bytes)", path,
+                  (unsigned long long)hlen, (unsigned long long)size);
+        goto fail;
+    }
+    json_tokener *tok = json_tokener_new();
+    f->root = tok ? json_tokener_parse_ex(tok, (const char *)file + 8, (int)hlen) : NULL;
+    bool complete = tok && json_tokener_get_error(tok) == json_tokener_success;
+    if (tok)
+        json_tokener_free(tok);
+    if (!f->root || !complete || !json_object_is_type(f->root, json_type_object)) {
+        cg__error("cg_safetensors_open: %s: the header is not a JSON object", path);
+        goto fail;
+    }
+    f->data_size = size - 8 - hlen;
+    f->e = calloc((size_t)json_object_object_length(f->root) + 1, sizeof *f->e);
+    if (!f->e)
+        goto fail;
+    json_object_object_foreach(f->root, key, val)
+    {
+        if (!strcmp(key, "__metadata__")) {
+            if (!json_object_is_type(val, json_type_object)) {
+                cg__error("cg_safetensors_open: %s: __metadata__ is not an object", path);
+                goto fail;
+            }
+            f->meta = val;
+            continue;
+        }
+        if (!parse_entry(key, val, &f->e[f->n], path))
+            goto fail;
+        f->n++;
+    }
+    /* Every entry inside the data, none overlapping another. */
+    entry *sorted = malloc(sizeof *sorted * (size_t)(f->n ? f->n : 1));
+    if (!sorted)
+        goto fail;
+    memcpy(sorted, f->e, sizeof *sorted * (size_t)f->n);
+    qsort(sorted, (size_t)f->n, sizeof *sorted, cmp_begin);
+    for (int i = 0; i < f->n; i++) {
+        const char *bad = sorted[i].end > f->data_size ? "lies outside the data"
+                          : i > 0 && sorted[i].begin < sorted[i - 1].end ? "overlaps another entry" : NULL;
+        if (bad) {
+            cg__error("cg_safetensors_open: %s: entry '%s' %s", path, sorted[i].name, bad);
+            free(sorted);
+            goto fail;
+        }
+    }
+    free(sorted);
+    /* Keep only the data. */
+    f->data = malloc(f->data_size ? f->data_size : 1);
+    if (!f->data)
+        goto fail;
+    memcpy(f->data, file + 8 + hlen, f->data_size);
+    free(file);
+    return f;
+fail:
+    if (cg_last_error()[0] == '\0')
+        cg__error("cg_safetensors_open: %s: out of memory", path);
+    free(file);
+    cg_safetensors_close(f);
+    return NULL;
+}
+
+int cg_safetensors_count(const cg_safetensors *f)
+{
+    if (!f) {
+        cg__error_null("cg_safetensors_count");
+        return -1;
+    }
+    return f->n;
+}
+
+const char *cg_safetensors_name(const cg_safetensors *f, int i)
+{
+    if (!f || i < 0 || i >= f->n) {
+        cg__error("cg_safetensors_name: no entry %d", i);
+        return NULL;
+    }
+    return f->e[i].name;
+}
+
+static const entry *find(const cg_safetensors *f, const char *name, const char *op)
+{
+    if (!f || !name) {
+        cg__error("%s: NULL argument", op);
+        return NULL;
+    }
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->e[i].name, name))
+            return &f->e[i];
+    cg__error("%s: no entry '%s' in the file", op, name);
+    return NULL;
+}
+
+int cg_safetensors_shape(const cg_safetensors *f, const char *name, int64_t shape[CG_MAX_DIMS])
+{
+    const entry *e = find(f, name, "cg_safetensors_shape");
+    if (!e)
+        return -1;
+    for (int d = 0; shape && d < e->ndim; d++)
+        shape[d] = e->shape[d];
+    return e->ndim;
+}
+
+static void copy_out(const entry *e, const unsigned char *data, float *dst)
+{
+    const unsigned char *src = data + e->begin;
+    int64_t n = (int64_t)((e->end - e->begin) / 4);
+    if (host_little_endian()) {
+        memcpy(dst, src, (size_t)n * 4);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 | (uint32_t)src[4 * i + 2] << 16 |
+                     (uint32_t)src[4 * i + 3] << 24;
+        memcpy(&dst[i], &u, 4);
+    }
+}
+
+cg_tensor *cg_safetensors_get(const cg_safetensors *f, const char *name)
+{
+    const entry *e = find(f, name, "cg_safetensors_get");
+    if (!e)
+        return NULL;
+    cg_tensor *t = cg__new(e->ndim, e->shape, "cg_safetensors_get");
+    if (t)
+        copy_out(e, f->data, t->data);
+    return t;
+}
+
+int cg_safetensors_read_into(const cg_safetensors *f, const char *name, cg_tensor *t)
+{
+    const entry *e = find(f, name, "cg_safetensors_read_into");
+    if (!e || !cg__check(t, "cg_safetensors_read_into"))
+        return -1;
+    bool same = e->ndim == t->ndim;
+    for (int d = 0; same && d < e->ndim; d++)
+        same = e->shape[d] == t->shape[d];
+    if (!same) {
+        char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+        cg__error("cg_safetensors_read_into: '%s' has shape %s in the file, %s here", name,
+                  cg__shape_fmt(a, e->ndim, e->shape), cg__shape_fmt(b, t->ndim, t->shape));
+        return -1;
+    }
+    copy_out(e, f->data, t->data);
+    return 0;
+}
+
+const char *cg_safetensors_metadata(const cg_safetensors *f, const char *key)
+{
+    json_object *v;
+    if (!f || !key || !f->meta || !json_object_object_get_ex(f->meta, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
