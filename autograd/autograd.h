@@ -131,6 +131,27 @@ cg_tensor *cg_one_hot(cg_tensor *ids, int64_t num_classes);   /* (...) -> (..., 
 cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *ids);   /* weight (V, D), ids (...) -> (..., D) */
 cg_tensor *cg_dropout(cg_tensor *x, float p, bool training);  /* torch's: zeroes with p, scales by 1/(1-p) */
 
+/* ---- pictures of the graph: DOT text, and SVG/PNG through Graphviz ----------------- */
+typedef struct {
+    const char *given;
+    bool values;          /* false: label tensors with the norm of their values */
+    bool grads;           /* false: label tensors with the norm of their .grad */
+    bool color_by_grad;   /* false: fill each tensor by its gradient norm on a log scale,
+                             blue (vanishing) to red (exploding) */
+    bool cluster_steps;   /* true: the nodes of each time step (cg_set_step) in a cluster */
+    bool left_to_right;   /* true: data flows left to right, so time reads left to right */
+    const char *title;    /* NULL: no title */
+} cg_graph_opts;
+/* Writes the graph behind root as DOT: op nodes (boxes) and tensor nodes (shape,
+ * parameter name), edges in the direction data flows. 0, or -1 on error. */
+int cg_graph_dot_with(cg_tensor *root, FILE *out, cg_graph_opts opts);
+#define cg_graph_dot(...) cg_graph_dot_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_graph_opts, CG__TAIL2(__VA_ARGS__, )))
+/* Renders through Graphviz's library (libgvc); the format comes from the path's
+ * ending (.svg, .png, .pdf). -1 with a clear message when built without Graphviz. */
+int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts);
+#define cg_graph_render(...) cg_graph_render_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_graph_opts, CG__TAIL2(__VA_ARGS__, )))
+bool cg_graph_has_graphviz(void);
+
 /* ---- gradcheck ---------------------------------------------------------------- */
 /* Compares the gradients backward gives for each input that requires grad with
  * central differences of fn. fn builds the output from the inputs; a non-scalar

@@ -560,6 +560,67 @@ START_TEST(bad_module_files_leave_the_module_untouched)
 }
 END_TEST
 
+static int count(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+        n++;
+    return n;
+}
+
+/* The DOT of a T-step RNN: one cluster per step, the expected op and tensor nodes. */
+START_TEST(graph_dot_of_an_unrolled_rnn)
+{
+    cg_manual_seed(3);
+    cg_module *rnn = cg_rnn_new(.input_size = 2, .hidden_size = 3);
+    cg_frame_begin();
+    const int T = 4;
+    cg_tensor *out = cg_rnn_forward(rnn, cg_randn(CG_SHAPE(T, 1, 2)), NULL, NULL);
+    cg_tensor *loss = cg_sum(out);
+    cg_backward(loss);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_int_eq(cg_graph_dot(loss, f, .grads = true, .color_by_grad = true), 0);
+    fclose(f);
+    ck_assert_int_eq(count(text, "subgraph cluster_t"), T);
+    /* per step: select, h W_hhᵀ + b_hh, add, tanh; then the input projection, stack, sum */
+    ck_assert_int_eq(count(text, "[shape=box"), 4 * T + 3);
+    /* every op's result, plus the leaves: input, 4 parameters, the zero initial state */
+    ck_assert_int_eq(count(text, "[shape=ellipse"), 4 * T + 3 + 6);
+    ck_assert_int_eq(count(text, "weight_hh_l0"), 1);
+    ck_assert_int_eq(count(text, "|grad|"), 4 * T + 3 + 4); /* x and h0 need no grad */
+    ck_assert_ptr_nonnull(strstr(text, "digraph cgrad {"));
+    free(text);
+    /* no clusters when asked */
+    f = open_memstream(&text, &len);
+    ck_assert_int_eq(cg_graph_dot(loss, f, .cluster_steps = false), 0);
+    fclose(f);
+    ck_assert_int_eq(count(text, "subgraph cluster_t"), 0);
+    ck_assert_int_eq(count(text, "[shape=box"), 4 * T + 3);
+    free(text);
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/cgrad_graph_%d.svg", (int)getpid());
+    if (cg_graph_has_graphviz()) { /* Graphviz parses the DOT and lays it out */
+        ck_assert_msg(cg_graph_render(loss, path) == 0, "%s", cg_last_error());
+        FILE *svg = fopen(path, "r");
+        char head[512] = {0};
+        ck_assert_int_gt((int)fread(head, 1, sizeof head - 1, svg), 100);
+        fclose(svg);
+        ck_assert_ptr_nonnull(strstr(head, "<svg"));
+        remove(path);
+    } else {
+        ck_assert_int_eq(cg_graph_render(loss, path), -1);
+        ck_assert_ptr_nonnull(strstr(cg_last_error(), "without Graphviz"));
+    }
+    ck_assert_int_eq(cg_graph_render(loss, "/tmp/x.jpg"), -1);
+    ck_assert_int_eq(cg_graph_dot(loss, NULL), -1);
+    ck_assert_int_eq(cg_graph_dot(NULL, stdout), -1);
+    cg_frame_end();
+    cg_module_free(rnn);
+}
+END_TEST
+
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -578,6 +639,7 @@ static Suite *nn_suite(void)
     tcase_add_test(t, sequential_matches_pytorch);
     tcase_add_test(t, module_files_round_trip_and_load_pytorchs);
     tcase_add_test(t, bad_module_files_leave_the_module_untouched);
+    tcase_add_test(t, graph_dot_of_an_unrolled_rnn);
     suite_add_tcase(s, t);
     return s;
 }

@@ -1,0 +1,259 @@
+/* cgrad — the graph behind a tensor as a picture: DOT text, rendered through
+ * Graphviz's own library when cgrad is built with it.
+ *
+ * Tensors are ellipses (shape, parameter name, optional norms), ops are boxes,
+ * edges follow the data. Nodes made at time step t (cg_set_step, which the
+ * recurrent modules call) sit in cluster t, so an unrolled net reads through
+ * time; colouring by gradient norm shows gradients vanish or explode. */
+#include "autograd_internal.h"
+#include "cgrad_config.h"
+#include <stdlib.h>
+#include <string.h>
+#if CG_HAVE_GRAPHVIZ
+#include <graphviz/gvc.h>
+#endif
+
+static const cg__opt_field fields[] = {
+    CG__OPT(cg_graph_opts, values), CG__OPT(cg_graph_opts, grads), CG__OPT(cg_graph_opts, color_by_grad),
+    CG__OPT(cg_graph_opts, cluster_steps), CG__OPT(cg_graph_opts, left_to_right), CG__OPT(cg_graph_opts, title)};
+
+bool cg_graph_has_graphviz(void) { return CG_HAVE_GRAPHVIZ; }
+
+/* ---- the tensors of the graph, each with a number ------------------------------------ */
+
+typedef struct {
+    cg_tensor **t;   /* in order of discovery: id = index */
+    size_t n, cap;
+    long *slots;     /* open-addressing hash of ids (-1 empty), keyed by the tensor's address */
+    size_t nslots;
+} tensor_set;
+
+static size_t slot_of(const tensor_set *s, const cg_tensor *t)
+{
+    size_t i = (size_t)(((uintptr_t)t >> 4) * 11400714819323198485ull) & (s->nslots - 1);
+    while (s->slots[i] >= 0 && s->t[s->slots[i]] != t)
+        i = (i + 1) & (s->nslots - 1);
+    return i;
+}
+
+static bool set_grow(tensor_set *s)
+{
+    size_t ns = s->nslots ? s->nslots * 2 : 256;
+    long *slots = malloc(ns * sizeof *slots);
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < ns; i++)
+        slots[i] = -1;
+    free(s->slots);
+    s->slots = slots;
+    s->nslots = ns;
+    for (size_t k = 0; k < s->n; k++)
+        s->slots[slot_of(s, s->t[k])] = (long)k;
+    return true;
+}
+
+/* Adds t if new; false when out of memory. */
+static bool set_add(tensor_set *s, cg_tensor *t)
+{
+    if ((s->n + 1) * 2 > s->nslots && !set_grow(s))
+        return false;
+    size_t i = slot_of(s, t);
+    if (s->slots[i] >= 0)
+        return true;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        cg_tensor **bigger = realloc(s->t, cap * sizeof *bigger);
+        if (!bigger)
+            return false;
+        s->t = bigger;
+        s->cap = cap;
+    }
+    s->t[s->n] = t;
+    s->slots[i] = (long)s->n++;
+    return true;
+}
+
+static long id_of(const tensor_set *s, const cg_tensor *t) { return s->slots[slot_of(s, t)]; }
+
+/* Every tensor reachable from root through the nodes' inputs (no recursion). */
+static bool collect(cg_tensor *root, tensor_set *s)
+{
+    if (!set_add(s, root))
+        return false;
+    for (size_t k = 0; k < s->n; k++) {
+        const cg_node *n = s->t[k]->node;
+        for (int i = 0; n && i < n->nin; i++)
+            if (n->in[i] && !set_add(s, n->in[i]))
+                return false;
+    }
+    return true;
+}
+
+static double norm_of(const cg_tensor *t)
+{
+    double sq = 0;
+    for (int64_t i = 0; t && i < t->numel; i++)
+        sq += (double)t->data[i] * t->data[i];
+    return sqrt(sq);
+}
+
+/* Blue (1e-8 and below) through green to red (1e2 and above), on log10 of the norm. */
+static void grad_color(double norm, char *buf, size_t n)
+{
+    double x = norm > 0 ? (log10(norm) + 8) / 10 : 0;
+    x = x < 0 ? 0 : x > 1 ? 1 : x;
+    snprintf(buf, n, "%.3f 0.55 1.0", 0.667 * (1 - x));
+}
+
+/* The op's short name: "TanhBackward0" -> "Tanh". */
+static void op_label(const cg_node *n, char *buf, size_t size)
+{
+    const char *name = n->op->name, *cut = strstr(name, "Backward");
+    int len = cut ? (int)(cut - name) : (int)strlen(name);
+    snprintf(buf, size, "%.*s", len, name);
+}
+
+static void dot_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s == '\n' ? ' ' : *s, f);
+    }
+}
+
+static void write_tensor(FILE *f, long id, const cg_tensor *t, const cg_graph_opts *o, bool is_root)
+{
+    char shape[CG_SHAPE_BUF], color[64] = "white";
+    cg__shape_fmt(shape, t->ndim, t->shape);
+    fprintf(f, "  t%ld [shape=ellipse, label=\"", id);
+    if (t->name) {
+        dot_escape(f, t->name);
+        fputs("\\n", f);
+    }
+    fputs(shape, f);
+    if (o->values)
+        fprintf(f, "\\n|x| %.3g", norm_of(t));
+    if (o->grads)
+        t->grad ? fprintf(f, "\\n|grad| %.3g", norm_of(t->grad)) : fputs("\\nno grad", f);
+    fputs("\"", f);
+    if (o->color_by_grad && t->grad)
+        grad_color(norm_of(t->grad), color, sizeof color);
+    const char *fill = o->color_by_grad ? color : t->name ? "lightyellow" : is_root ? "lightgreen" : "white";
+    fprintf(f, ", style=filled, fillcolor=\"%s\"%s];\n", fill, t->name ? ", penwidth=2" : "");
+}
+
+int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
+{
+    cg_graph_opts o = {.cluster_steps = true, .left_to_right = true};
+    if (!cg__check(root, "cg_graph_dot") || cg__opts_merge(&o, &user, user.given, fields, 6, "cg_graph_dot") < 0)
+        return -1;
+    if (!f) {
+        cg__error("cg_graph_dot: FILE is NULL");
+        return -1;
+    }
+    tensor_set s = {0};
+    if (!collect(root, &s)) {
+        free(s.t);
+        free(s.slots);
+        cg__error("cg_graph_dot: out of memory");
+        return -1;
+    }
+    fprintf(f, "digraph cgrad {\n  rankdir=%s;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+               "  edge [arrowsize=0.6];\n", o.left_to_right ? "LR" : "TB");
+    if (o.title) {
+        fputs("  labelloc=t;\n  label=\"", f);
+        dot_escape(f, o.title);
+        fputs("\";\n", f);
+    }
+    /* Steps present, in increasing order, each a cluster. */
+    int max_step = -1;
+    for (size_t k = 0; k < s.n; k++)
+        if (s.t[k]->step > max_step)
+            max_step = s.t[k]->step;
+    for (int step = o.cluster_steps ? -1 : -2; step <= max_step; step++) {
+        bool any = false;
+        for (size_t k = 0; k < s.n; k++) {
+            cg_tensor *t = s.t[k];
+            if (o.cluster_steps ? t->step != step : step != -2)
+                continue;
+            if (!any && step >= 0)
+                fprintf(f, " subgraph cluster_t%d {\n  label=\"t = %d\";\n  style=rounded;\n  color=gray60;\n", step, step);
+            any = true;
+            write_tensor(f, (long)k, t, &o, t == root);
+            const cg_node *n = t->node;
+            if (n) {
+                char label[64];
+                op_label(n, label, sizeof label);
+                fprintf(f, "  op%zu [shape=box, style=\"rounded,filled\", fillcolor=\"gray92\", label=\"%s\"];\n", k, label);
+            }
+        }
+        if (any && step >= 0)
+            fputs(" }\n", f);
+        if (step == -2)
+            break;
+    }
+    /* Edges: each input into the op, the op into its result. */
+    for (size_t k = 0; k < s.n; k++) {
+        const cg_node *n = s.t[k]->node;
+        if (!n)
+            continue;
+        for (int i = 0; i < n->nin; i++)
+            if (n->in[i])
+                fprintf(f, "  t%ld -> op%zu;\n", id_of(&s, n->in[i]), k);
+        fprintf(f, "  op%zu -> t%zu;\n", k, k);
+    }
+    fputs("}\n", f);
+    free(s.t);
+    free(s.slots);
+    return ferror(f) ? (cg__error("cg_graph_dot: write failed"), -1) : 0;
+}
+
+int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts)
+{
+    if (!cg__check(root, "cg_graph_render"))
+        return -1;
+    const char *ext = path ? strrchr(path, '.') : NULL;
+    if (!ext || (strcmp(ext, ".svg") && strcmp(ext, ".png") && strcmp(ext, ".pdf"))) {
+        cg__error("cg_graph_render: the path must end in .svg, .png or .pdf (got %s)", path ? path : "NULL");
+        return -1;
+    }
+#if CG_HAVE_GRAPHVIZ
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        cg__error("cg_graph_render: out of memory");
+        return -1;
+    }
+    int rc = cg_graph_dot_with(root, mem, opts);
+    fclose(mem);
+    if (rc != 0) {
+        free(text);
+        return -1;
+    }
+    GVC_t *gvc = gvContext();
+    Agraph_t *g = agmemread(text);
+    rc = -1;
+    if (!g)
+        cg__error("cg_graph_render: Graphviz could not read the graph");
+    else if (gvLayout(gvc, g, "dot") != 0)
+        cg__error("cg_graph_render: Graphviz layout failed");
+    else if (gvRenderFilename(gvc, g, ext + 1, path) != 0)
+        cg__error("cg_graph_render: Graphviz could not write %s", path);
+    else
+        rc = 0;
+    if (g) {
+        gvFreeLayout(gvc, g);
+        agclose(g);
+    }
+    gvFreeContext(gvc);
+    free(text);
+    return rc;
+#else
+    (void)opts;
+    cg__error("cg_graph_render: cgrad was built without Graphviz; write DOT with cg_graph_dot "
+              "and render it with `dot -Tsvg graph.dot -o graph.svg`");
+    return -1;
+#endif
+}
