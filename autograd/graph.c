@@ -11,6 +11,15 @@
 #include <string.h>
 #if CG_HAVE_GRAPHVIZ
 #include <graphviz/gvc.h>
+#include <pthread.h>
+
+/* One Graphviz context for the process: Graphviz 2.43's text-layout plugin
+ * keeps a font cache that a second gvContext/gvFreeContext pair reads after
+ * freeing, so the context is made once and kept. Renders are serialised. */
+static GVC_t *gvc;
+static pthread_once_t gvc_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t gvc_lock = PTHREAD_MUTEX_INITIALIZER;
+static void gvc_init(void) { gvc = gvContext(); }
 #endif
 
 static const cg__opt_field fields[] = {
@@ -232,8 +241,9 @@ int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts)
         free(text);
         return -1;
     }
-    GVC_t *gvc = gvContext();
-    Agraph_t *g = agmemread(text);
+    pthread_once(&gvc_once, gvc_init);
+    pthread_mutex_lock(&gvc_lock);
+    Agraph_t *g = gvc ? agmemread(text) : NULL;
     rc = -1;
     if (!g)
         cg__error("cg_graph_render: Graphviz could not read the graph");
@@ -247,7 +257,7 @@ int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts)
         gvFreeLayout(gvc, g);
         agclose(g);
     }
-    gvFreeContext(gvc);
+    pthread_mutex_unlock(&gvc_lock);
     free(text);
     return rc;
 #else

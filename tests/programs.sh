@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The programs as a user runs them: right answers, clear refusals of bad
+# arguments (exit 2), and charrnn's --resume continuing bit for bit.
+set -u
+ex=$(cd "${1:?usage: programs.sh BUILD/examples}" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+passed=0 failed=0
+check() { # check NAME COMMAND...: passes when the command succeeds
+    local name=$1
+    shift
+    if "$@" >"$work/out" 2>&1; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name"
+        sed 's/^/    /' "$work/out" | tail -n 15
+    fi
+}
+exits() { # exits CODE COMMAND...
+    local want=$1
+    shift
+    "$@" >/dev/null 2>&1
+    [ $? -eq "$want" ]
+}
+
+check "hello learns ihello" "$ex/hello"
+check "hello prints the prediction" bash -c "'$ex/hello' | grep -q 'final prediction \"ihello\": correct'"
+check "hello --text" "$ex/hello" --text "to be or not" --steps 150 --hidden 16
+check "hello --cell gru" "$ex/hello" --cell gru --steps 60
+check "hello --help" "$ex/hello" --help
+check "hello rejects a bad option" exits 2 "$ex/hello" --bogus
+check "hello rejects a bad number" exits 2 "$ex/hello" --hidden -3
+check "hello rejects a bad cell" exits 2 "$ex/hello" --cell tree
+check "hello is deterministic" bash -c "diff <('$ex/hello' --seed 3) <('$ex/hello' --seed 3)"
+check "seed_rnn prints PyTorch's numbers" bash -c "'$ex/seed_rnn' | head -2 | tr -d '\n' | grep -q 'tensor(\[\[\[-0.7497, -0.6135\],         \[-0.5282, -0.2473\],'"
+check "seed_rnn prints the size" bash -c "'$ex/seed_rnn' | tail -1 | grep -qx '(3, 5, 2)'"
+check "seed_rnn --batch-first" bash -c "'$ex/seed_rnn' --batch-first | grep -q '(3, 5, 2)'"
+check "seed_rnn rejects a bad option" exits 2 "$ex/seed_rnn" --bogus
+check "graph writes DOT" bash -c "'$ex/graph' --out '$work' && grep -q 'subgraph cluster_t5' '$work/hello_graph.dot' && grep -q fillcolor '$work/hello_grads.dot'"
+check "graph rejects a bad option" exits 2 "$ex/graph" --train x
+check "charrnn trains" bash -c "'$ex/charrnn' train --steps 30 --eval-every 15 --hidden 32 --out '$work/a.st' --plot | grep -q '^val_loss [0-9]'"
+check "charrnn writes the loss log and plot" bash -c "[ \$(wc -l < '$work/a.st.csv') -eq 31 ] && grep -q '<svg' '$work/a.st.svg'"
+check "charrnn resumes bit for bit" bash -c "
+    '$ex/charrnn' train --steps 15 --eval-every 15 --hidden 32 --out '$work/b.st' >/dev/null &&
+    '$ex/charrnn' train --steps 30 --eval-every 15 --hidden 32 --out '$work/b.st' --resume '$work/b.st' >/dev/null &&
+    cmp '$work/a.st' '$work/b.st'"
+check "charrnn samples" bash -c "[ \$('$ex/charrnn' sample '$work/a.st' --length 50 --prime Love --top-k 5 --temperature 0.8 | wc -c) -ge 54 ]"
+check "charrnn sample is deterministic" bash -c "diff <('$ex/charrnn' sample '$work/a.st' --seed 4) <('$ex/charrnn' sample '$work/a.st' --seed 4)"
+check "charrnn rejects a missing file" exits 1 "$ex/charrnn" train /nonexistent
+check "charrnn rejects a bad option" exits 2 "$ex/charrnn" train --lr abc
+check "charrnn rejects a bad command" exits 2 "$ex/charrnn" fly
+check "charrnn sample rejects a non-checkpoint" exits 1 "$ex/charrnn" sample /etc/hostname
+check "charrnn sample rejects an unknown prime" exits 2 "$ex/charrnn" sample "$work/a.st" --prime "Q@#"
+check "charrnn refuses a too-short text" bash -c "echo hi > '$work/t.txt'; '$ex/charrnn' train '$work/t.txt'; [ \$? -eq 1 ]"
+echo "programs: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
