@@ -5,6 +5,7 @@
  * element either way, and a transposed B is transposed once into scratch. The
  * j loop is blocked so a stripe of C stays in cache while k runs. */
 #include "kernels.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define JBLOCK 512
@@ -57,6 +58,26 @@ static void gemm_b_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
     }
 }
 
+void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                   const float *B, int64_t ldb, float *C, int64_t ldc);
+
+/* Chosen once: the AVX2/FMA kernel where the CPU has it. */
+static bool have_avx2(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+        cached = 0;
+#endif
+        if (getenv("CGRAD_NO_AVX2")) /* to test the portable path on any machine */
+            cached = 0;
+    }
+    return cached;
+}
+
 void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb,
               float beta, float *C, int64_t ldc)
@@ -64,6 +85,11 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
     scale_c(M, N, beta, C, ldc);
     if (M == 0 || N == 0 || K == 0)
         return;
+    /* Packing pays off once there are a few blocks of work. */
+    if (M * N * K >= 4096 && N >= 8 && have_avx2()) {
+        cg__gemm_avx2(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+        return;
+    }
     if (!trans_b) {
         gemm_b_rows(trans_a, M, N, K, A, lda, B, ldb, C, ldc);
         return;

@@ -446,6 +446,50 @@ START_TEST(one_hot_and_argmax)
 }
 END_TEST
 
+/* Products big enough for the blocked SIMD GEMM, odd sizes included, in all four
+ * transposition cases (forward and both backward products of matmul and linear),
+ * against sums in double. */
+START_TEST(large_products_match_a_double_reference)
+{
+    const int64_t sizes[][3] = {{37, 70, 45}, {64, 256, 65}, {1, 300, 17}, {130, 9, 300}, {7, 513, 8}};
+    cg_manual_seed(9);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int64_t M = sizes[s][0], K = sizes[s][1], N = sizes[s][2];
+        cg_frame_begin();
+        cg_tensor *a = cg_randn(CG_SHAPE(M, K)), *w = cg_randn(CG_SHAPE(N, K)), *g = cg_randn(CG_SHAPE(M, N));
+        cg_set_requires_grad(a, true);
+        cg_set_requires_grad(w, true);
+        cg_tensor *y = cg_linear(a, w, NULL); /* a · wᵀ */
+        cg_tensor *y2 = cg_matmul(a, cg_transpose(w, 0, 1));
+        cg_backward_ex(y, .grad = g);
+        const float *A = cg_data(a), *W = cg_data(w), *G = cg_data(g);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double ref = 0, mag = 0;
+                for (int64_t k = 0; k < K; k++)
+                    ref += (double)A[i * K + k] * W[j * K + k], mag += fabs((double)A[i * K + k] * W[j * K + k]);
+                ck_assert_msg(fabs(cg_data(y)[i * N + j] - ref) <= 1e-5 * mag + 1e-6, "linear (%lld,%lld,%lld)", (long long)M, (long long)K, (long long)N);
+                ck_assert_msg(fabs(cg_data(y2)[i * N + j] - ref) <= 1e-5 * mag + 1e-6, "matmul (%lld,%lld,%lld)", (long long)M, (long long)K, (long long)N);
+            }
+        for (int64_t i = 0; i < M; i++) /* dA = G · W */
+            for (int64_t k = 0; k < K; k++) {
+                double ref = 0, mag = 0;
+                for (int64_t j = 0; j < N; j++)
+                    ref += (double)G[i * N + j] * W[j * K + k], mag += fabs((double)G[i * N + j] * W[j * K + k]);
+                ck_assert(fabs(cg_data(cg_grad(a))[i * K + k] - ref) <= 1e-5 * mag + 1e-6);
+            }
+        for (int64_t j = 0; j < N; j++) /* dW = Gᵀ · A */
+            for (int64_t k = 0; k < K; k++) {
+                double ref = 0, mag = 0;
+                for (int64_t i = 0; i < M; i++)
+                    ref += (double)G[i * N + j] * A[i * K + k], mag += fabs((double)G[i * N + j] * A[i * K + k]);
+                ck_assert(fabs(cg_data(cg_grad(w))[j * K + k] - ref) <= 1e-5 * mag + 1e-6);
+            }
+        cg_frame_end();
+    }
+}
+END_TEST
+
 static Suite *autograd_suite(void)
 {
     Suite *s = suite_create("autograd");
@@ -468,6 +512,7 @@ static Suite *autograd_suite(void)
     tcase_add_test(e, gradcheck_catches_a_wrong_gradient);
     tcase_add_test(e, dropout_matches_pytorch_and_scales);
     tcase_add_test(e, one_hot_and_argmax);
+    tcase_add_test(e, large_products_match_a_double_reference);
     suite_add_tcase(s, e);
     TCase *x = tcase_create("errors");
     tcase_add_test(x, bad_inputs_fail_cleanly);

@@ -1,0 +1,206 @@
+/* cgrad's side of the benchmark: one workload per run, median time per step.
+ *
+ *   bench hello | floor | charrnn H T B [threads] | gemm M N K TA TB | peak
+ *
+ * Prints "median_us X" (and "gflops X" for gemm and peak) and "peak_rss_mb X".
+ * bench/run runs these beside bench/bench_torch.py. */
+#include <cgrad.h>
+#include <immintrin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e6 * (double)ts.tv_sec + 1e-3 * (double)ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp);
+    return v[n / 2];
+}
+
+static void report(double us)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("median_us %.3f\npeak_rss_mb %.1f\n", us, (double)ru.ru_maxrss / 1024.0);
+}
+
+typedef void (*step_fn)(void *ctx);
+
+/* Warms up, then times `reps` steps and gives the median. */
+static double time_steps(step_fn f, void *ctx, int warm, int reps)
+{
+    for (int i = 0; i < warm; i++)
+        f(ctx);
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_us();
+        f(ctx);
+        t[i] = now_us() - t0;
+    }
+    double m = median(t, reps);
+    free(t);
+    return m;
+}
+
+/* ---- a recurrent training step: one-hot input, RNN, Linear, CE, backward, (clip), Adam ---- */
+
+typedef struct {
+    cg_module *rnn, *fc;
+    cg_optim *opt;
+    cg_tensor *params[8], *x, *y;
+    int nparams;
+    float clip;
+} rnn_step;
+
+static void rnn_setup(rnn_step *s, int64_t V, int64_t H, int64_t T, int64_t B, float lr, float clip)
+{
+    cg_manual_seed(0);
+    s->rnn = cg_rnn_new(.input_size = V, .hidden_size = H);
+    s->fc = cg_linear_new(.in_features = H, .out_features = V);
+    int n;
+    cg_tensor **p = cg_parameters(s->rnn, &n);
+    memcpy(s->params, p, 4 * sizeof *p);
+    memcpy(s->params + 4, cg_parameters(s->fc, &n), 2 * sizeof *p);
+    s->nparams = 6;
+    s->opt = cg_adam_new(s->params, 6, .lr = lr);
+    float *ids = malloc(sizeof(float) * (size_t)(T * B)), *tg = malloc(sizeof(float) * (size_t)(T * B));
+    for (int64_t i = 0; i < T * B; i++)
+        ids[i] = (float)(cg_random_u32() % (uint32_t)V), tg[i] = (float)(cg_random_u32() % (uint32_t)V);
+    cg_tensor *idt = cg_tensor_from(ids, CG_SHAPE(T, B));
+    s->x = cg_one_hot(idt, V);
+    s->y = cg_tensor_from(tg, CG_SHAPE(T * B));
+    cg_tensor_free(idt);
+    free(ids);
+    free(tg);
+    s->clip = clip;
+}
+
+static void rnn_run(void *ctx)
+{
+    rnn_step *s = ctx;
+    cg_frame_begin();
+    cg_tensor *out = cg_rnn_forward(s->rnn, s->x, NULL, NULL);
+    cg_tensor *logits = cg_linear_forward(s->fc, out);
+    cg_tensor *loss = cg_cross_entropy(cg_reshape(logits, CG_SHAPE(-1, cg_shape(logits)[cg_ndim(logits) - 1])), s->y);
+    cg_optim_zero_grad(s->opt);
+    cg_backward(loss);
+    if (s->clip > 0)
+        cg_clip_grad_norm(s->params, s->nparams, s->clip);
+    cg_optim_step(s->opt);
+    cg_frame_end();
+}
+
+/* ---- the overhead floor: tanh(W x + b).sum(), forward and backward, W 4x4 ---- */
+
+typedef struct {
+    cg_tensor *w, *x, *b;
+} floor_ctx;
+
+static void floor_run(void *ctx)
+{
+    floor_ctx *f = ctx;
+    cg_frame_begin();
+    cg_tensor *y = cg_sum(cg_tanh(cg_add(cg_matmul(f->w, f->x), f->b)));
+    cg_zero_grad(f->w);
+    cg_zero_grad(f->b);
+    cg_backward(y);
+    cg_frame_end();
+}
+
+/* ---- GEMM alone, and the core's FMA peak ---- */
+
+typedef struct {
+    int64_t M, N, K;
+    bool ta, tb;
+    float *A, *B, *C;
+} gemm_ctx;
+
+static void gemm_run(void *ctx)
+{
+    gemm_ctx *g = ctx;
+    cg__gemm(g->ta, g->tb, g->M, g->N, g->K, g->A, g->ta ? g->M : g->K, g->B, g->tb ? g->K : g->N, 0.0f, g->C, g->N);
+}
+
+__attribute__((target("avx2,fma"))) static double fma_peak_gflops(void)
+{
+    __m256 acc[10];
+    for (int i = 0; i < 10; i++)
+        acc[i] = _mm256_set1_ps((float)i * 1e-3f);
+    const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+    const long iters = 20000000;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now_us();
+        for (long i = 0; i < iters; i++)
+            for (int k = 0; k < 10; k++)
+                acc[k] = _mm256_fmadd_ps(acc[k], m, a);
+        double us = now_us() - t0;
+        double g = (double)iters * 10 * 16 / (us * 1e3);
+        if (g > best)
+            best = g;
+    }
+    float sink[8];
+    __m256 s = acc[0];
+    for (int i = 1; i < 10; i++)
+        s = _mm256_add_ps(s, acc[i]);
+    _mm256_storeu_ps(sink, s);
+    if (sink[0] == 12345.0f)
+        printf("%f\n", (double)sink[0]);
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    const char *w = argc > 1 ? argv[1] : "";
+    if (!strcmp(w, "hello")) {
+        rnn_step s;
+        rnn_setup(&s, 5, 8, 6, 1, 0.1f, 0);
+        report(time_steps(rnn_run, &s, 200, 2000));
+    } else if (!strcmp(w, "floor")) {
+        cg_manual_seed(0);
+        floor_ctx f = {cg_randn(CG_SHAPE(4, 4)), cg_randn(CG_SHAPE(4)), cg_randn(CG_SHAPE(4))};
+        cg_set_requires_grad(f.w, true);
+        cg_set_requires_grad(f.b, true);
+        report(time_steps(floor_run, &f, 1000, 20000));
+    } else if (!strcmp(w, "charrnn") && argc >= 5) {
+        rnn_step s;
+        rnn_setup(&s, 65, atol(argv[2]), atol(argv[3]), atol(argv[4]), 2e-3f, 5.0f);
+        report(time_steps(rnn_run, &s, 3, 15));
+    } else if (!strcmp(w, "gemm") && argc >= 7) {
+        gemm_ctx g = {atol(argv[2]), atol(argv[3]), atol(argv[4]), atoi(argv[5]) != 0, atoi(argv[6]) != 0, 0, 0, 0};
+        g.A = malloc(sizeof(float) * (size_t)(g.M * g.K));
+        g.B = malloc(sizeof(float) * (size_t)(g.K * g.N));
+        g.C = malloc(sizeof(float) * (size_t)(g.M * g.N));
+        for (int64_t i = 0; i < g.M * g.K; i++)
+            g.A[i] = (float)(i % 7) * 0.1f;
+        for (int64_t i = 0; i < g.K * g.N; i++)
+            g.B[i] = (float)(i % 5) * 0.1f;
+        double us = time_steps(gemm_run, &g, 20, 200);
+        report(us);
+        printf("gflops %.2f\n", 2.0 * (double)(g.M * g.N * g.K) / (us * 1e3));
+    } else if (!strcmp(w, "peak")) {
+        printf("gflops %.2f\n", fma_peak_gflops());
+    } else {
+        fprintf(stderr, "usage: bench hello | floor | charrnn H T B | gemm M N K TA TB | peak\n");
+        return 2;
+    }
+    return 0;
+}
