@@ -18,22 +18,25 @@
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-/* op(B)[k0 .. k0+kc) x [j0 .. j0+nc) into strips of NR columns (zero-padded). */
+/* op(B)[k0 .. k0+kc) x [j0 .. j0+nc) into strips of NR columns (zero-padded). A
+ * transposed B is read along its rows (contiguous), writing the strip k-major. */
 static void pack_b(bool tb, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst)
 {
     for (int64_t js = 0; js < nc; js += NR) {
         int64_t nr = nc - js < NR ? nc - js : NR;
-        for (int64_t k = 0; k < kc; k++) {
-            float *d = dst + (js / NR) * kc * NR + k * NR;
-            if (!tb) {
-                const float *s = B + (k0 + k) * ldb + j0 + js;
-                memcpy(d, s, (size_t)nr * sizeof(float));
-            } else {
-                for (int64_t c = 0; c < nr; c++)
-                    d[c] = B[(j0 + js + c) * ldb + k0 + k];
+        float *strip = dst + (js / NR) * kc * NR;
+        if (!tb) {
+            for (int64_t k = 0; k < kc; k++) {
+                memcpy(strip + k * NR, B + (k0 + k) * ldb + j0 + js, (size_t)nr * sizeof(float));
+                for (int64_t c = nr; c < NR; c++)
+                    strip[k * NR + c] = 0;
             }
-            for (int64_t c = nr; c < NR; c++)
-                d[c] = 0;
+            continue;
+        }
+        for (int64_t c = 0; c < NR; c++) {
+            const float *row = B + (j0 + js + c) * ldb + k0;
+            for (int64_t k = 0; k < kc; k++)
+                strip[k * NR + c] = c < nr ? row[k] : 0;
         }
     }
 }

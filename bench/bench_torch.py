@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""PyTorch's side of the benchmark: the same workloads as bench/bench.c.
+
+    bench_torch.py hello | floor | charrnn H T B [threads] | gemm M N K TA TB
+
+Prints median_us and peak_rss_mb (and gflops for gemm). Run with OpenBLAS on
+LD_LIBRARY_PATH (bench/run does), so PyTorch is measured at its best."""
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+
+def timed(step, warm, reps):
+    for _ in range(warm):
+        step()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return 1e6 * statistics.median(times)
+
+
+def report(us):
+    print('median_us %.3f' % us)
+    print('peak_rss_mb %.1f' % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def rnn_step(V, H, T, B, lr, clip):
+    torch.manual_seed(0)
+    rnn, fc = torch.nn.RNN(V, H), torch.nn.Linear(H, V)
+    params = list(rnn.parameters()) + list(fc.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    x = torch.eye(V)[torch.randint(0, V, (T, B))]
+    y = torch.randint(0, V, (T * B,))
+
+    def step():
+        out, _ = rnn(x)
+        loss = torch.nn.functional.cross_entropy(fc(out).reshape(-1, V), y)
+        opt.zero_grad()
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+    return step
+
+
+def main():
+    w = sys.argv[1]
+    threads = 1
+    if w == 'charrnn' and len(sys.argv) > 5:
+        threads = int(sys.argv[5])
+    torch.set_num_threads(threads)
+    if w == 'hello':
+        report(timed(rnn_step(5, 8, 6, 1, 0.1, 0), 200, 2000))
+    elif w == 'floor':
+        torch.manual_seed(0)
+        W = torch.randn(4, 4, requires_grad=True)
+        x = torch.randn(4)
+        b = torch.randn(4, requires_grad=True)
+
+        def step():
+            y = torch.tanh(W @ x + b).sum()
+            W.grad = None
+            b.grad = None
+            y.backward()
+        report(timed(step, 1000, 20000))
+    elif w == 'charrnn':
+        H, T, B = map(int, sys.argv[2:5])
+        report(timed(rnn_step(65, H, T, B, 2e-3, 5.0), 3, 15))
+    elif w == 'gemm':
+        M, N, K, ta, tb = map(int, sys.argv[2:7])
+        A = torch.rand(K, M).t() if ta else torch.rand(M, K)
+        Bm = torch.rand(N, K).t() if tb else torch.rand(K, N)
+        us = timed(lambda: torch.mm(A, Bm), 20, 200)
+        report(us)
+        print('gflops %.2f' % (2.0 * M * N * K / (us * 1e3)))
+    else:
+        sys.exit('usage: bench_torch.py hello | floor | charrnn H T B [threads] | gemm M N K TA TB')
+
+
+if __name__ == '__main__':
+    main()
