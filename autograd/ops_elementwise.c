@@ -102,7 +102,9 @@ static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, fl
 
 /* Defines cg_NAME(x, params...) and its backward. In FWD and DX: x = the input's
  * element, z = the output's element, s = the first scalar, t = the second. */
-#define UNARY_OP(NAME, TORCH, PARAMS, S0, S1, FWD, DX)                                    \
+#define UNARY_OP(NAME, TORCH, PARAMS, S0, S1, FWD, DX) UNARY_OP_VEC(NAME, TORCH, PARAMS, S0, S1, FWD, DX, NULL)
+/* The same with a vectorised kernel for the forward (FWD is then its scalar meaning). */
+#define UNARY_OP_VEC(NAME, TORCH, PARAMS, S0, S1, FWD, DX, VEC)                           \
     static void NAME##_backward(cg_node *n, const float *g)                               \
     {                                                                                     \
         float *gx = cg__grad_buf(n->in[0]);                                               \
@@ -127,22 +129,26 @@ static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, fl
         (void)s, (void)t;                                                                 \
         const float *X = in->data;                                                        \
         float *Z = out->data;                                                             \
-        for (int64_t i = 0; i < out->numel; i++) {                                        \
-            float x = X[i];                                                               \
-            Z[i] = (FWD);                                                                 \
-        }                                                                                 \
+        void (*vec)(int64_t, const float *, float *) = VEC;                               \
+        if (vec)                                                                          \
+            vec(out->numel, X, Z);                                                        \
+        else                                                                              \
+            for (int64_t i = 0; i < out->numel; i++) {                                    \
+                float x = X[i];                                                           \
+                Z[i] = (FWD);                                                             \
+            }                                                                             \
         return finish_unary(out, &NAME##_op, in, s, t);                                   \
     }
 
 static inline float sgnf(float x) { return (float)((x > 0) - (x < 0)); }
 
 UNARY_OP(neg, "NegBackward0", (cg_tensor *in), 0, 0, -x, -g[i])
-UNARY_OP(exp, "ExpBackward0", (cg_tensor *in), 0, 0, expf(x), g[i] * z)
+UNARY_OP_VEC(exp, "ExpBackward0", (cg_tensor *in), 0, 0, expf(x), g[i] * z, cg__exp_f32)
 UNARY_OP(log, "LogBackward0", (cg_tensor *in), 0, 0, logf(x), g[i] / x)
 UNARY_OP(sqrt, "SqrtBackward0", (cg_tensor *in), 0, 0, sqrtf(x), g[i] / (2 * z))
 UNARY_OP(abs, "AbsBackward0", (cg_tensor *in), 0, 0, fabsf(x), g[i] * sgnf(x))
-UNARY_OP(tanh, "TanhBackward0", (cg_tensor *in), 0, 0, tanhf(x), g[i] * (1 - z * z))
-UNARY_OP(sigmoid, "SigmoidBackward0", (cg_tensor *in), 0, 0, 1 / (1 + expf(-x)), g[i] * (1 - z) * z)
+UNARY_OP_VEC(tanh, "TanhBackward0", (cg_tensor *in), 0, 0, tanhf(x), g[i] * (1 - z * z), cg__tanh_f32)
+UNARY_OP_VEC(sigmoid, "SigmoidBackward0", (cg_tensor *in), 0, 0, 1 / (1 + expf(-x)), g[i] * (1 - z) * z, cg__sigmoid_f32)
 UNARY_OP(relu, "ReluBackward0", (cg_tensor *in), 0, 0, x > 0 ? x : (isnan(x) ? x : 0.0f), z > 0 ? g[i] : 0.0f)
 UNARY_OP(add_scalar, "AddBackward1", (cg_tensor *in, float a), a, 0, x + s, g[i])
 UNARY_OP(sub_scalar, "SubBackward1", (cg_tensor *in, float a), a, 0, x - s, g[i])

@@ -60,23 +60,8 @@ static void gemm_b_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
 
 void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                    const float *B, int64_t ldb, float *C, int64_t ldc);
-
-/* Chosen once: the AVX2/FMA kernel where the CPU has it. */
-static bool have_avx2(void)
-{
-    static int cached = -1;
-    if (cached < 0) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-        cached = 0;
-#endif
-        if (getenv("CGRAD_NO_AVX2")) /* to test the portable path on any machine */
-            cached = 0;
-    }
-    return cached;
-}
+void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                            int64_t ldb, float *C, int64_t ldc);
 
 void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb,
@@ -86,8 +71,12 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
     if (M == 0 || N == 0 || K == 0)
         return;
     /* Packing pays off once there are a few blocks of work. */
-    if (M * N * K >= 4096 && N >= 8 && have_avx2()) {
-        cg__gemm_avx2(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+    if (M * N * K >= 4096 && N >= 8 && cg__cpu_has_avx2()) {
+        /* A · Bᵀ with few rows: dot products beat packing B */
+        if (trans_b && !trans_a && M <= 64 && K >= 16)
+            cg__gemm_avx2_nt_small(M, N, K, A, lda, B, ldb, C, ldc);
+        else
+            cg__gemm_avx2(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
         return;
     }
     if (!trans_b) {

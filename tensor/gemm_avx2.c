@@ -65,14 +65,16 @@ static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc,
     }
 }
 
-/* C[0..mr) x [0..nr) += a (MR x kc packed) · b (kc x NR packed). */
-AVX2 static void kernel_6x16(int64_t kc, const float *a, const float *b, float *C, int64_t ldc, int64_t mr, int64_t nr)
+/* C[0..mr) x [0..nr) += a (MR x kc packed) · b (kc rows of 16, ldb apart: a packed
+ * strip has ldb = NR, a row-major B is read in place with its own ldb). */
+AVX2 static void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
+                             int64_t mr, int64_t nr)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(b + k * NR), b1 = _mm256_load_ps(b + k * NR + 8);
+        __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = _mm256_loadu_ps(b + k * ldb + 8);
         const float *ak = a + k * MR;
         __m256 a0 = _mm256_broadcast_ss(ak + 0), a1 = _mm256_broadcast_ss(ak + 1);
         c00 = _mm256_fmadd_ps(a0, b0, c00);
@@ -108,27 +110,104 @@ AVX2 static void kernel_6x16(int64_t kc, const float *a, const float *b, float *
     }
 }
 
+/* ---- C += A · Bᵀ for few rows of A: dot products, nothing packed -------------------
+ * The recurrent step's x · W_hhᵀ has 32 or so rows: packing W each step would
+ * cost as much as the product. Here both operands are read along their rows
+ * (contiguous in k); a 3x4 block of C is 12 accumulators of 8 partial sums each,
+ * reduced across lanes at the end. */
+
+static inline AVX2 __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
+    __m256 abcd = _mm256_hadd_ps(ab, cd); /* per 128-bit lane: a b c d partial sums */
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+/* rows of A: a[0..2], rows of B: b[0..3] (repeated pointers stand in for missing ones) */
+AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const b[4], float out[3][4])
+{
+    __m256 acc[3][4];
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++)
+            acc[r][c] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 a0 = _mm256_loadu_ps(a[0] + k), a1 = _mm256_loadu_ps(a[1] + k), a2 = _mm256_loadu_ps(a[2] + k);
+        for (int c = 0; c < 4; c++) {
+            __m256 bc = _mm256_loadu_ps(b[c] + k);
+            acc[0][c] = _mm256_fmadd_ps(a0, bc, acc[0][c]);
+            acc[1][c] = _mm256_fmadd_ps(a1, bc, acc[1][c]);
+            acc[2][c] = _mm256_fmadd_ps(a2, bc, acc[2][c]);
+        }
+    }
+    if (k < K) { /* the last K % 8 elements, the rest of the lanes masked off */
+        __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(K - k)), idx);
+        __m256 a0 = _mm256_maskload_ps(a[0] + k, mask), a1 = _mm256_maskload_ps(a[1] + k, mask);
+        __m256 a2 = _mm256_maskload_ps(a[2] + k, mask);
+        for (int c = 0; c < 4; c++) {
+            __m256 bc = _mm256_maskload_ps(b[c] + k, mask);
+            acc[0][c] = _mm256_fmadd_ps(a0, bc, acc[0][c]);
+            acc[1][c] = _mm256_fmadd_ps(a1, bc, acc[1][c]);
+            acc[2][c] = _mm256_fmadd_ps(a2, bc, acc[2][c]);
+        }
+    }
+    for (int r = 0; r < 3; r++)
+        _mm_storeu_ps(out[r], hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+}
+
+AVX2 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                                 int64_t ldb, float *C, int64_t ldc)
+{
+    /* columns outer: a block of B's rows stays in L1 while all of A's rows pass */
+    for (int64_t j = 0; j < N; j += 4) {
+        int64_t nr = N - j < 4 ? N - j : 4;
+        const float *b[4];
+        for (int c = 0; c < 4; c++)
+            b[c] = B + (j + (c < nr ? c : 0)) * ldb;
+        for (int64_t i = 0; i < M; i += 3) {
+            int64_t mr = M - i < 3 ? M - i : 3;
+            const float *a[3];
+            for (int r = 0; r < 3; r++)
+                a[r] = A + (i + (r < mr ? r : 0)) * lda;
+            float out[3][4];
+            dot_3x4(K, a, b, out);
+            for (int64_t r = 0; r < mr; r++)
+                for (int64_t c = 0; c < nr; c++)
+                    C[(i + r) * ldc + j + c] += out[r][c];
+        }
+    }
+}
+
 AVX2 void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                         const float *B, int64_t ldb, float *C, int64_t ldc)
 {
     int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
+    /* A row-major B is read where it lies, 16 columns at a time; only a transposed
+     * B, and the last partial strip, are packed. With the few rows an RNN step
+     * has, packing B would cost as much as the product itself. */
+    bool direct = !trans_b;
     cg__scratch_begin();
     float *bp = cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
     float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));
     if (bp && ap) {
         for (int64_t j0 = 0; j0 < N; j0 += NC) {
-            int64_t nc = N - j0 < NC ? N - j0 : NC;
+            int64_t nc = N - j0 < NC ? N - j0 : NC, full = direct ? nc / NR * NR : 0;
             for (int64_t k0 = 0; k0 < K; k0 += KC) {
                 int64_t kc = K - k0 < KC ? K - k0 : KC;
-                pack_b(trans_b, B, ldb, k0, kc, j0, nc, bp);
+                if (full < nc) /* what is not read in place: all of a transposed B, or B's last strip */
+                    pack_b(trans_b, B, ldb, k0, kc, j0 + full, nc - full, bp);
                 for (int64_t i0 = 0; i0 < M; i0 += MC) {
                     int64_t mc = M - i0 < MC ? M - i0 : MC;
                     pack_a(trans_a, A, lda, i0, mc, k0, kc, ap);
-                    for (int64_t js = 0; js < nc; js += NR)
+                    for (int64_t js = 0; js < nc; js += NR) {
+                        bool in_place = js < full;
+                        const float *b = in_place ? B + k0 * ldb + j0 + js : bp + ((js - full) / NR) * kc * NR;
+                        int64_t bstride = in_place ? ldb : NR;
                         for (int64_t is = 0; is < mc; is += MR)
-                            kernel_6x16(kc, ap + (is / MR) * kc * MR, bp + (js / NR) * kc * NR,
-                                        C + (i0 + is) * ldc + j0 + js, ldc, mc - is < MR ? mc - is : MR,
-                                        nc - js < NR ? nc - js : NR);
+                            kernel_6x16(kc, ap + (is / MR) * kc * MR, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
+                                        mc - is < MR ? mc - is : MR, nc - js < NR ? nc - js : NR);
+                    }
                 }
             }
         }

@@ -1,0 +1,146 @@
+/* cgrad — vectorised exp, tanh and sigmoid over arrays.
+ *
+ * exp: x = n ln2 + r with |r| <= ln2/2, e^r by Cephes' degree-6 polynomial,
+ * scaled by 2^n through the exponent bits (about 1 ulp). tanh: Cephes' odd
+ * polynomial for |x| < 0.625, 1 - 2 / (e^{2|x|} + 1) above, ±1 past 9, so the
+ * relative error stays within a few ulp everywhere. The scalar versions are
+ * libm's; the AVX2 ones run where the CPU has AVX2 and FMA. */
+#include "kernels.h"
+#include <immintrin.h>
+#include <stdlib.h>
+
+bool cg__cpu_has_avx2(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+        cached = 0;
+#endif
+        if (getenv("CGRAD_NO_AVX2")) /* to test the portable path on any machine */
+            cached = 0;
+    }
+    return cached;
+}
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+AVX2 static inline __m256 exp8(__m256 x)
+{
+    const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.3365447504f);
+    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ); /* below float's normal range: 0 */
+    __m256 overflow = _mm256_cmp_ps(x, _mm256_set1_ps(88.72283935546875f), _CMP_GT_OQ); /* past FLT_MAX: inf */
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    /* r = x - n ln2, in two parts for precision */
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+    __m256 r2 = _mm256_mul_ps(r, r);
+    p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 y = _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+    return _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), overflow);
+}
+
+AVX2 static inline __m256 tanh8(__m256 x)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 ax = _mm256_andnot_ps(sign, x), s = _mm256_and_ps(sign, x);
+    /* small: x + x z P(z), z = x^2 */
+    __m256 z = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-5.70498872745E-3f);
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954E-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531E-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036E-1f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422E-1f));
+    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+    /* large: 1 - 2 / (e^{2|x|} + 1) */
+    __m256 e = exp8(_mm256_add_ps(ax, ax));
+    __m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+    big = _mm256_min_ps(big, _mm256_set1_ps(1.0f));
+    big = _mm256_or_ps(big, s);
+    __m256 use_small = _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ);
+    __m256 y = _mm256_blendv_ps(big, small, use_small);
+    /* NaN stays NaN */
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+AVX2 static void tanh_avx2(int64_t n, const float *x, float *y)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, tanh8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        float in[8] = {0}, out[8];
+        for (int64_t k = i; k < n; k++)
+            in[k - i] = x[k];
+        _mm256_storeu_ps(out, tanh8(_mm256_loadu_ps(in)));
+        for (int64_t k = i; k < n; k++)
+            y[k] = out[k - i];
+    }
+}
+
+AVX2 static void exp_avx2(int64_t n, const float *x, float *y, bool sigmoid)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    int64_t i = 0;
+    for (; i < n; i += 8) {
+        float in[8] = {0}, out[8];
+        bool full = i + 8 <= n;
+        if (!full)
+            for (int64_t k = i; k < n; k++)
+                in[k - i] = x[k];
+        __m256 v = full ? _mm256_loadu_ps(x + i) : _mm256_loadu_ps(in), r;
+        if (sigmoid) /* 1 / (1 + e^{-x}) */
+            r = _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(v, sign))));
+        else
+            r = exp8(v);
+        r = _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)); /* NaN stays NaN */
+        if (full) {
+            _mm256_storeu_ps(y + i, r);
+        } else {
+            _mm256_storeu_ps(out, r);
+            for (int64_t k = i; k < n; k++)
+                y[k] = out[k - i];
+        }
+    }
+}
+
+void cg__tanh_f32(int64_t n, const float *x, float *y)
+{
+    if (cg__cpu_has_avx2()) {
+        tanh_avx2(n, x, y);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tanhf(x[i]);
+}
+
+void cg__exp_f32(int64_t n, const float *x, float *y)
+{
+    if (cg__cpu_has_avx2()) {
+        exp_avx2(n, x, y, false);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = expf(x[i]);
+}
+
+void cg__sigmoid_f32(int64_t n, const float *x, float *y)
+{
+    if (cg__cpu_has_avx2()) {
+        exp_avx2(n, x, y, true);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = 1 / (1 + expf(-x[i]));
+}
