@@ -29,8 +29,8 @@ bool cg__cpu_has_avx2(void)
 
 AVX2 static inline __m256 exp8(__m256 x)
 {
-    const __m256 hi = _mm256_set1_ps(88.72283935546875f), lo = _mm256_set1_ps(-87.3365447504f);
-    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ); /* below float's normal range: 0 */
+    const __m256 hi = _mm256_set1_ps(88.72283935546875f), lo = _mm256_set1_ps(-103.972076416f);
+    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ); /* below the smallest subnormal: 0 */
     __m256 overflow = _mm256_cmp_ps(x, _mm256_set1_ps(88.72283935546875f), _CMP_GT_OQ); /* past FLT_MAX: inf */
     x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -46,9 +46,12 @@ AVX2 static inline __m256 exp8(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
     __m256 r2 = _mm256_mul_ps(r, r);
     p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    /* 2^n as 2^(n-1) * 2, so that n = 128 (x near ln FLT_MAX) stays finite */
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(126)), 23);
-    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), _mm256_set1_ps(2.0f));
+    /* 2^n as 2^(n/2) * 2^(n - n/2): both halves are normal floats for n in [-150, 128],
+     * so results near FLT_MAX stay finite and tiny ones come out subnormal */
+    __m256i ni = _mm256_cvtps_epi32(n), half = _mm256_srai_epi32(ni, 1);
+    __m256i e1 = _mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23);
+    __m256i e2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23);
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e1)), _mm256_castsi256_ps(e2));
     y = _mm256_andnot_ps(underflow, y);
     return _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), overflow);
 }
