@@ -130,14 +130,41 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
  * One GEMM with w read transposed in place, the bias written first so the GEMM
  * accumulates onto it; backward never materialises a transpose either. */
 
+/* Whether every row of x (rows x in_f) is one-hot (a single 1, zeros elsewhere);
+ * if so, hot[i] gets the column of row i. One-hot inputs (characters, tokens)
+ * make x · wᵀ a lookup of w's columns, and dw a scatter of g into them. */
+static bool rows_one_hot(const float *x, int64_t rows, int64_t in_f, int32_t *hot)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        const float *r = x + i * in_f;
+        int64_t at = -1;
+        for (int64_t k = 0; k < in_f; k++) {
+            if (r[k] == 0.0f)
+                continue;
+            if (r[k] != 1.0f || at >= 0)
+                return false;
+            at = k;
+        }
+        if (at < 0)
+            return false;
+        hot[i] = (int32_t)at;
+    }
+    return true;
+}
+
 static void linear_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0], *w = n->in[1], *b = n->nin > 2 ? n->in[2] : NULL;
     int64_t out_f = w->shape[0], in_f = w->shape[1], M = x->numel / in_f;
     float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b);
+    const int32_t *hot = n->i[0] ? n->saved : NULL;
     if (gx) /* dx (M, in) += g (M, out) · w (out, in) */
         cg__gemm(false, false, M, in_f, out_f, g, out_f, w->data, in_f, 1.0f, gx, in_f);
-    if (gw) /* dw (out, in) += gᵀ · x */
+    if (gw && hot) /* dw[:, hot[i]] += g[i] */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t o = 0; o < out_f; o++)
+                gw[o * in_f + hot[i]] += g[i * out_f + o];
+    else if (gw) /* dw (out, in) += gᵀ · x */
         cg__gemm(true, false, out_f, in_f, M, g, out_f, x->data, in_f, 1.0f, gw, in_f);
     if (gb)
         for (int64_t i = 0; i < M; i++)
@@ -170,8 +197,23 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
         M = out->numel / (out_f ? out_f : 1);
     for (int64_t i = 0; b && i < M; i++)
         memcpy(out->data + i * out_f, b->data, (size_t)out_f * sizeof(float));
-    cg__gemm(false, true, M, out_f, in_f, x->data, in_f, w->data, in_f, b ? 1.0f : 0.0f, out->data, out_f);
+    /* One-hot rows: remember where each row's 1 is (for backward too). */
     bool fail = false;
-    cg__record(out, &linear_op, b ? 3 : 2, ins, 0, &fail);
+    size_t hot_bytes = (size_t)M * sizeof(int32_t);
+    cg_node *node = cg__record(out, &linear_op, b ? 3 : 2, ins, hot_bytes, &fail);
+    if (fail)
+        return NULL;
+    cg__scratch_begin();
+    int32_t *hot = node ? node->saved : cg__scratch(hot_bytes);
+    bool one_hot = hot && M >= 16 && in_f >= 8 && rows_one_hot(x->data, M, in_f, hot);
+    if (node)
+        node->i[0] = one_hot;
+    if (one_hot)
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t o = 0; o < out_f; o++)
+                out->data[i * out_f + o] = (b ? out->data[i * out_f + o] : 0.0f) + w->data[o * in_f + hot[i]];
+    else
+        cg__gemm(false, true, M, out_f, in_f, x->data, in_f, w->data, in_f, b ? 1.0f : 0.0f, out->data, out_f);
+    cg__scratch_end();
     return fail ? NULL : out;
 }

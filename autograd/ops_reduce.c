@@ -211,8 +211,9 @@ cg_tensor *cg_argmax(cg_tensor *t, int dim, bool keepdim) { return max_or_argmax
 
 enum { SOFTMAX, LOG_SOFTMAX, LOGSUMEXP };
 
-/* One row (n values, inner apart): writes the chosen function of it. */
-static void softmax_row(const float *x, float *y, int64_t n, int64_t inner, int kind)
+/* One row (n values, inner apart): writes the chosen function of it. tmp has
+ * room for n floats: contiguous rows (inner == 1) take the vectorised exp. */
+static void softmax_row(const float *x, float *y, int64_t n, int64_t inner, int kind, float *tmp)
 {
     float m = -INFINITY;
     for (int64_t j = 0; j < n; j++)
@@ -220,17 +221,19 @@ static void softmax_row(const float *x, float *y, int64_t n, int64_t inner, int 
             m = x[j * inner];
     if (isinf(m)) /* all -inf (or +inf): keep the arithmetic finite where torch does */
         m = m > 0 ? m : 0;
+    for (int64_t j = 0; j < n; j++)
+        tmp[j] = x[j * inner] - m;
+    cg__exp_f32(n, tmp, tmp);
     double sum = 0;
     for (int64_t j = 0; j < n; j++)
-        sum += expf(x[j * inner] - m);
-    float lse = m + (float)log(sum);
+        sum += tmp[j];
     if (kind == LOGSUMEXP) {
-        y[0] = lse;
+        y[0] = m + (float)log(sum);
         return;
     }
-    float logsum = (float)log(sum);
+    float logsum = (float)log(sum), inv = (float)(1.0 / sum);
     for (int64_t j = 0; j < n; j++)
-        y[j * inner] = kind == SOFTMAX ? expf(x[j * inner] - m) / (float)sum : x[j * inner] - m - logsum;
+        y[j * inner] = kind == SOFTMAX ? tmp[j] * inv : x[j * inner] - m - logsum;
 }
 
 static void softmax_backward(cg_node *n, const float *g)
@@ -242,24 +245,38 @@ static void softmax_backward(cg_node *n, const float *g)
     int kind = (int)n->i[1];
     const float *y = n->out->data;
     cg__dim_split s = x->ndim ? cg__split_at(x, (int)n->i[0]) : (cg__dim_split){1, 1, 1};
-    for (int64_t o = 0; o < s.outer; o++)
+    cg__scratch_begin();
+    float *e = cg__scratch((size_t)s.n * sizeof(float)); /* exp of this row's log-probabilities */
+    for (int64_t o = 0; e && o < s.outer; o++)
         for (int64_t i = 0; i < s.inner; i++) {
             int64_t base = o * s.n * s.inner + i;
             if (kind == LOGSUMEXP) {
                 float gv = g[o * s.inner + i], lse = y[o * s.inner + i];
                 for (int64_t j = 0; j < s.n; j++)
-                    gx[base + j * s.inner] += gv * expf(x->data[base + j * s.inner] - lse);
+                    e[j] = x->data[base + j * s.inner] - lse;
+                cg__exp_f32(s.n, e, e);
+                for (int64_t j = 0; j < s.n; j++)
+                    gx[base + j * s.inner] += gv * e[j];
                 continue;
             }
             double dot = 0;
             for (int64_t j = 0; j < s.n; j++)
                 dot += kind == SOFTMAX ? (double)g[base + j * s.inner] * y[base + j * s.inner]
                                        : (double)g[base + j * s.inner];
-            for (int64_t j = 0; j < s.n; j++) {
-                int64_t k = base + j * s.inner;
-                gx[k] += kind == SOFTMAX ? y[k] * (g[k] - (float)dot) : g[k] - expf(y[k]) * (float)dot;
+            if (kind == SOFTMAX) {
+                for (int64_t j = 0; j < s.n; j++) {
+                    int64_t k = base + j * s.inner;
+                    gx[k] += y[k] * (g[k] - (float)dot);
+                }
+                continue;
             }
+            for (int64_t j = 0; j < s.n; j++)
+                e[j] = y[base + j * s.inner];
+            cg__exp_f32(s.n, e, e);
+            for (int64_t j = 0; j < s.n; j++)
+                gx[base + j * s.inner] += g[base + j * s.inner] - e[j] * (float)dot;
         }
+    cg__scratch_end();
 }
 static const cg_op softmax_op = {"SoftmaxBackward0", softmax_backward};
 static const cg_op log_softmax_op = {"LogSoftmaxBackward0", softmax_backward};
@@ -280,11 +297,16 @@ static cg_tensor *softmax_family(cg_tensor *t, int dim, bool keepdim, int kind, 
     if (!out)
         return NULL;
     cg__dim_split s = t->ndim ? cg__split_at(t, d) : (cg__dim_split){1, 1, 1};
-    for (int64_t o = 0; o < s.outer; o++)
+    cg__scratch_begin();
+    float *tmp = cg__scratch((size_t)s.n * sizeof(float));
+    for (int64_t o = 0; tmp && o < s.outer; o++)
         for (int64_t i = 0; i < s.inner; i++) {
             float *y = kind == LOGSUMEXP ? out->data + o * s.inner + i : out->data + o * s.n * s.inner + i;
-            softmax_row(t->data + o * s.n * s.inner + i, y, s.n, s.inner, kind);
+            softmax_row(t->data + o * s.n * s.inner + i, y, s.n, s.inner, kind, tmp);
         }
+    cg__scratch_end();
+    if (!tmp)
+        return NULL;
     const cg_op *op = kind == SOFTMAX ? &softmax_op : kind == LOG_SOFTMAX ? &log_softmax_op : &logsumexp_op;
     cg_node *node;
     out = record(out, op, t, 0, &node);

@@ -47,6 +47,8 @@ typedef void (*step_fn)(void *ctx);
 /* Warms up, then times `reps` steps and gives the median. */
 static double time_steps(step_fn f, void *ctx, int warm, int reps)
 {
+    if (getenv("BENCH_REPS")) /* for profiling: many more steady steps */
+        reps = atoi(getenv("BENCH_REPS"));
     for (int i = 0; i < warm; i++)
         f(ctx);
     double *t = malloc(sizeof(double) * (size_t)reps);

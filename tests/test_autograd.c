@@ -524,6 +524,34 @@ START_TEST(elementwise_functions_are_accurate)
 }
 END_TEST
 
+/* One-hot rows take linear's lookup path; it must give the matmul's numbers. */
+START_TEST(linear_on_one_hot_rows_matches_matmul)
+{
+    cg_frame_begin();
+    cg_manual_seed(4);
+    float ids[40];
+    for (int i = 0; i < 40; i++)
+        ids[i] = (float)((i * 7) % 10);
+    cg_tensor *x = cg_one_hot(cg_tensor_from(ids, CG_SHAPE(40)), 10);
+    cg_tensor *w = cg_randn(CG_SHAPE(6, 10)), *b = cg_randn(CG_SHAPE(6)), *g = cg_randn(CG_SHAPE(40, 6));
+    cg_tensor *w2 = cg_tensor_copy(w), *b2 = cg_tensor_copy(b);
+    cg_tensor *ps[4] = {w, b, w2, b2};
+    for (int i = 0; i < 4; i++)
+        cg_set_requires_grad(ps[i], true);
+    cg_tensor *fast = cg_linear(x, w, b);
+    cg_tensor *slow = cg_add(cg_matmul(x, cg_transpose(w2, 0, 1)), b2);
+    ck_assert_tensor_close(fast, slow, 0, 0);
+    cg_backward_ex(fast, .grad = g);
+    cg_backward_ex(slow, .grad = g);
+    ck_assert_tensor_close(cg_grad(w), cg_grad(w2), 1e-6, 1e-6);
+    ck_assert_tensor_close(cg_grad(b), cg_grad(b2), 1e-6, 1e-6);
+    /* a row with a 2 in it is not one-hot: the GEMM path, same numbers */
+    cg_data(x)[3 * 10 + (int)ids[3]] = 2.0f;
+    ck_assert_tensor_close(cg_linear(x, w, NULL), cg_matmul(x, cg_transpose(w, 0, 1)), 1e-6, 1e-6);
+    cg_frame_end();
+}
+END_TEST
+
 static Suite *autograd_suite(void)
 {
     Suite *s = suite_create("autograd");
@@ -548,6 +576,7 @@ static Suite *autograd_suite(void)
     tcase_add_test(e, one_hot_and_argmax);
     tcase_add_test(e, large_products_match_a_double_reference);
     tcase_add_test(e, elementwise_functions_are_accurate);
+    tcase_add_test(e, linear_on_one_hot_rows_matches_matmul);
     suite_add_tcase(s, e);
     TCase *x = tcase_create("errors");
     tcase_add_test(x, bad_inputs_fail_cleanly);
