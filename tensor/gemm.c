@@ -62,6 +62,10 @@ void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
                    const float *B, int64_t ldb, float *C, int64_t ldc);
 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                             int64_t ldb, float *C, int64_t ldc);
+void cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                     const float *B, int64_t ldb, float *C, int64_t ldc);
+void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                              int64_t ldb, float *C, int64_t ldc);
 
 void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb,
@@ -72,11 +76,12 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
         return;
     /* Packing pays off once there are a few blocks of work. */
     if (M * N * K >= 4096 && N >= 8 && cg__cpu_has_avx2()) {
+        bool wide = cg__cpu_has_avx512();
         /* A · Bᵀ with few rows: dot products beat packing B */
         if (trans_b && !trans_a && M <= 64 && K >= 16)
-            cg__gemm_avx2_nt_small(M, N, K, A, lda, B, ldb, C, ldc);
+            (wide ? cg__gemm_avx512_nt_small : cg__gemm_avx2_nt_small)(M, N, K, A, lda, B, ldb, C, ldc);
         else
-            cg__gemm_avx2(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+            (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
         return;
     }
     if (!trans_b) {

@@ -1,26 +1,26 @@
-/* cgrad — the AVX2/FMA GEMM: packed panels and a 6x16 register-tiled kernel.
+/* cgrad — the SIMD GEMMs: packed panels around register-tiled kernels, 6x16 for
+ * AVX2/FMA and 8x32 for AVX-512, and dot-product kernels for A·Bᵀ with few rows.
  *
  * C (M x N) += op(A) (M x K) · op(B) (K x N), row-major. op(B) is packed into
  * strips of 16 columns and op(A) into strips of 6 rows, k-major, so the kernel
  * streams both from contiguous memory whichever operand is transposed: the
  * transposed variants cost only a different packing loop. The kernel keeps a
  * 6x16 block of C in 12 ymm registers while k runs. Compiled for AVX2+FMA with
- * function attributes; gemm.c calls it only on CPUs that have both. */
+ * function attributes; gemm.c calls each only on CPUs that have it. */
 #include "kernels.h"
 #include <immintrin.h>
 #include <string.h>
 
-#define MR 6
-#define NR 16
 #define KC 256
-#define MC 120 /* a multiple of MR: the packed A block stays in L2 */
+#define MC 120 /* a multiple of both kernels' row tiles: the packed A block stays in L2 */
 #define NC 2048
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
 /* op(B)[k0 .. k0+kc) x [j0 .. j0+nc) into strips of NR columns (zero-padded). A
  * transposed B is read along its rows (contiguous), writing the strip k-major. */
-static void pack_b(bool tb, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst)
+static void pack_b(bool tb, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
+                   int64_t NR)
 {
     for (int64_t js = 0; js < nc; js += NR) {
         int64_t nr = nc - js < NR ? nc - js : NR;
@@ -42,7 +42,8 @@ static void pack_b(bool tb, const float *B, int64_t ldb, int64_t k0, int64_t kc,
 }
 
 /* op(A)[i0 .. i0+mc) x [k0 .. k0+kc) into strips of MR rows (zero-padded). */
-static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst)
+static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst,
+                   int64_t MR)
 {
     for (int64_t is = 0; is < mc; is += MR) {
         int64_t mr = mc - is < MR ? mc - is : MR;
@@ -65,8 +66,10 @@ static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc,
     }
 }
 
-/* C[0..mr) x [0..nr) += a (MR x kc packed) · b (kc rows of 16, ldb apart: a packed
- * strip has ldb = NR, a row-major B is read in place with its own ldb). */
+/* C[0..mr) x [0..nr) += a (6 x kc packed) · b (kc rows of 16, ldb apart: a packed
+ * strip has ldb = 16, a row-major B is read in place with its own ldb). */
+#define MR 6
+#define NR 16
 AVX2 static void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
                              int64_t mr, int64_t nr)
 {
@@ -159,31 +162,44 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
 AVX2 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                                  int64_t ldb, float *C, int64_t ldc)
 {
-    /* columns outer: a block of B's rows stays in L1 while all of A's rows pass */
-    for (int64_t j = 0; j < N; j += 4) {
-        int64_t nr = N - j < 4 ? N - j : 4;
-        const float *b[4];
-        for (int c = 0; c < 4; c++)
-            b[c] = B + (j + (c < nr ? c : 0)) * ldb;
-        for (int64_t i = 0; i < M; i += 3) {
-            int64_t mr = M - i < 3 ? M - i : 3;
-            const float *a[3];
-            for (int r = 0; r < 3; r++)
-                a[r] = A + (i + (r < mr ? r : 0)) * lda;
-            float out[3][4];
-            dot_3x4(K, a, b, out);
-            for (int64_t r = 0; r < mr; r++)
-                for (int64_t c = 0; c < nr; c++)
-                    C[(i + r) * ldc + j + c] += out[r][c];
+    /* Whole rows at once (finer k blocks cost more in reductions than they save in
+     * cache misses at RNN sizes); only very long rows are split. */
+    const int64_t KB = 4096;
+    for (int64_t k0 = 0; k0 < K; k0 += KB) {
+        int64_t kb = K - k0 < KB ? K - k0 : KB;
+        for (int64_t j = 0; j < N; j += 4) {
+            int64_t nr = N - j < 4 ? N - j : 4;
+            const float *b[4];
+            for (int c = 0; c < 4; c++)
+                b[c] = B + (j + (c < nr ? c : 0)) * ldb + k0;
+            for (int64_t i = 0; i < M; i += 3) {
+                int64_t mr = M - i < 3 ? M - i : 3;
+                const float *a[3];
+                for (int r = 0; r < 3; r++)
+                    a[r] = A + (i + (r < mr ? r : 0)) * lda + k0;
+                float out[3][4];
+                dot_3x4(kb, a, b, out);
+                for (int64_t r = 0; r < mr; r++)
+                    for (int64_t c = 0; c < nr; c++)
+                        C[(i + r) * ldc + j + c] += out[r][c];
+            }
         }
     }
 }
 
-AVX2 void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                        const float *B, int64_t ldb, float *C, int64_t ldc)
+#undef MR
+#undef NR
+
+typedef void (*tile_kernel)(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
+                            int64_t mr, int64_t nr);
+
+/* The blocked product around a tile kernel of MR x NR. */
+static void gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a, bool trans_b, int64_t M,
+                        int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                        int64_t ldc)
 {
     int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
-    /* A row-major B is read where it lies, 16 columns at a time; only a transposed
+    /* A row-major B is read where it lies, NR columns at a time; only a transposed
      * B, and the last partial strip, are packed. With the few rows an RNN step
      * has, packing B would cost as much as the product itself. */
     bool direct = !trans_b;
@@ -196,21 +212,123 @@ AVX2 void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_
             for (int64_t k0 = 0; k0 < K; k0 += KC) {
                 int64_t kc = K - k0 < KC ? K - k0 : KC;
                 if (full < nc) /* what is not read in place: all of a transposed B, or B's last strip */
-                    pack_b(trans_b, B, ldb, k0, kc, j0 + full, nc - full, bp);
+                    pack_b(trans_b, B, ldb, k0, kc, j0 + full, nc - full, bp, NR);
                 for (int64_t i0 = 0; i0 < M; i0 += MC) {
                     int64_t mc = M - i0 < MC ? M - i0 : MC;
-                    pack_a(trans_a, A, lda, i0, mc, k0, kc, ap);
+                    pack_a(trans_a, A, lda, i0, mc, k0, kc, ap, MR);
                     for (int64_t js = 0; js < nc; js += NR) {
                         bool in_place = js < full;
                         const float *b = in_place ? B + k0 * ldb + j0 + js : bp + ((js - full) / NR) * kc * NR;
                         int64_t bstride = in_place ? ldb : NR;
                         for (int64_t is = 0; is < mc; is += MR)
-                            kernel_6x16(kc, ap + (is / MR) * kc * MR, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
-                                        mc - is < MR ? mc - is : MR, nc - js < NR ? nc - js : NR);
+                            kernel(kc, ap + (is / MR) * kc * MR, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
+                                   mc - is < MR ? mc - is : MR, nc - js < NR ? nc - js : NR);
                     }
                 }
             }
         }
     }
     cg__scratch_end();
+}
+
+void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                   const float *B, int64_t ldb, float *C, int64_t ldc)
+{
+    gemm_packed(kernel_6x16, 6, 16, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+/* ---- AVX-512: an 8x32 tile (16 zmm accumulators), and 3x4 dot products 16 wide ---- */
+
+#define AVX512 __attribute__((target("avx512f,fma")))
+
+AVX512 static void kernel_8x32(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
+                               int64_t mr, int64_t nr)
+{
+    __m512 acc[8][2];
+    for (int r = 0; r < 8; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = _mm512_loadu_ps(b + k * ldb + 16);
+        const float *ak = a + k * 8;
+        for (int r = 0; r < 8; r++) {
+            __m512 ar = _mm512_set1_ps(ak[r]);
+            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+        }
+    }
+    __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    for (int64_t r = 0; r < mr; r++) {
+        float *c = C + r * ldc;
+        _mm512_mask_storeu_ps(c, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), acc[r][0]));
+        _mm512_mask_storeu_ps(c + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), acc[r][1]));
+    }
+}
+
+void cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                     const float *B, int64_t ldb, float *C, int64_t ldc)
+{
+    gemm_packed(kernel_8x32, 8, 32, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+static inline AVX512 __m128 hsum4_512(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
+    __m256 abcd = _mm256_hadd_ps(ab, cd);
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+AVX512 static void dot_3x4_512(int64_t K, const float *const a[3], const float *const b[4], float out[3][4])
+{
+    __m512 acc[3][4];
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k += 16) {
+        __mmask16 m = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 a0 = _mm512_maskz_loadu_ps(m, a[0] + k), a1 = _mm512_maskz_loadu_ps(m, a[1] + k);
+        __m512 a2 = _mm512_maskz_loadu_ps(m, a[2] + k);
+        for (int c = 0; c < 4; c++) {
+            __m512 bc = _mm512_maskz_loadu_ps(m, b[c] + k);
+            acc[0][c] = _mm512_fmadd_ps(a0, bc, acc[0][c]);
+            acc[1][c] = _mm512_fmadd_ps(a1, bc, acc[1][c]);
+            acc[2][c] = _mm512_fmadd_ps(a2, bc, acc[2][c]);
+        }
+    }
+    /* fold each 16-lane sum to 8 lanes, then four at a time across lanes */
+    for (int r = 0; r < 3; r++) {
+        __m256 h[4];
+        for (int c = 0; c < 4; c++)
+            h[c] = _mm256_add_ps(_mm512_castps512_ps256(acc[r][c]),
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][c]), 1)));
+        _mm_storeu_ps(out[r], hsum4_512(h[0], h[1], h[2], h[3]));
+    }
+}
+
+AVX512 void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                                     int64_t ldb, float *C, int64_t ldc)
+{
+    /* Whole rows at once (finer k blocks cost more in reductions than they save in
+     * cache misses at RNN sizes); only very long rows are split. */
+    const int64_t KB = 4096;
+    for (int64_t k0 = 0; k0 < K; k0 += KB) {
+        int64_t kb = K - k0 < KB ? K - k0 : KB;
+        for (int64_t j = 0; j < N; j += 4) {
+            int64_t nr = N - j < 4 ? N - j : 4;
+            const float *b[4];
+            for (int c = 0; c < 4; c++)
+                b[c] = B + (j + (c < nr ? c : 0)) * ldb + k0;
+            for (int64_t i = 0; i < M; i += 3) {
+                int64_t mr = M - i < 3 ? M - i : 3;
+                const float *a[3];
+                for (int r = 0; r < 3; r++)
+                    a[r] = A + (i + (r < mr ? r : 0)) * lda + k0;
+                float out[3][4];
+                dot_3x4_512(kb, a, b, out);
+                for (int64_t r = 0; r < mr; r++)
+                    for (int64_t c = 0; c < nr; c++)
+                        C[(i + r) * ldc + j + c] += out[r][c];
+            }
+        }
+    }
 }

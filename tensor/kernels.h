@@ -13,7 +13,8 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               float beta, float *C, int64_t ldc);
 
 /* ---- vectorised elementwise functions (AVX2 where the CPU has it) ---------- */
-bool cg__cpu_has_avx2(void);  /* AVX2 and FMA, unless CGRAD_NO_AVX2 is set */
+bool cg__cpu_has_avx2(void);   /* AVX2 and FMA, unless CGRAD_NO_AVX2 is set */
+bool cg__cpu_has_avx512(void); /* and AVX-512F, unless CGRAD_NO_AVX512 is set */
 void cg__tanh_f32(int64_t n, const float *x, float *y);
 void cg__exp_f32(int64_t n, const float *x, float *y);
 void cg__sigmoid_f32(int64_t n, const float *x, float *y);

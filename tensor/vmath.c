@@ -25,6 +25,22 @@ bool cg__cpu_has_avx2(void)
     return cached;
 }
 
+bool cg__cpu_has_avx512(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        cached = cg__cpu_has_avx2() && __builtin_cpu_supports("avx512f");
+#else
+        cached = 0;
+#endif
+        if (getenv("CGRAD_NO_AVX512")) /* to test the AVX2 kernels on an AVX-512 machine */
+            cached = 0;
+    }
+    return cached;
+}
+
 #define AVX2 __attribute__((target("avx2,fma")))
 
 AVX2 static inline __m256 exp8(__m256 x)
