@@ -74,6 +74,9 @@ cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b); /* cond != 0 ?
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);   /* torch.matmul: 1-D, 2-D, batched with broadcast */
 /* torch.nn.functional.linear: x (*, in) @ wᵀ (w is (out, in)) + b (out), b may be NULL. */
 cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b);
+/* acc + x wᵀ + b in one op (acc has the result's shape): cg_add(acc, cg_linear(x, w, b))
+ * without the intermediate tensor. The recurrent modules' steps use it. */
+cg_tensor *cg_linear_add(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc);
 
 /* ---- shapes ----------------------------------------------------------------- */
 cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape); /* one dim may be -1; a view */

@@ -154,9 +154,11 @@ static bool rows_one_hot(const float *x, int64_t rows, int64_t in_f, int32_t *ho
 
 static void linear_backward(cg_node *n, const float *g)
 {
-    cg_tensor *x = n->in[0], *w = n->in[1], *b = n->nin > 2 ? n->in[2] : NULL;
+    cg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *acc = n->in[3];
     int64_t out_f = w->shape[0], in_f = w->shape[1], M = x->numel / in_f;
-    float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b);
+    float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b), *gacc = cg__grad_buf(acc);
+    for (int64_t i = 0; gacc && i < M * out_f; i++)
+        gacc[i] += g[i];
     const int32_t *hot = n->i[0] ? n->saved : NULL;
     if (gx) /* dx (M, in) += g (M, out) · w (out, in) */
         cg__gemm(false, false, M, in_f, out_f, g, out_f, w->data, in_f, 1.0f, gx, in_f);
@@ -173,15 +175,17 @@ static void linear_backward(cg_node *n, const float *g)
 }
 static const cg_op linear_op = {"AddmmBackward0", linear_backward};
 
-cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
+/* x · wᵀ (+ b) (+ acc): acc, when given, has the result's shape and starts the sum,
+ * so a recurrent step's input part and hidden part meet in one tensor. */
+static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc, const char *op)
 {
-    cg_tensor *ins[3] = {x, w, b};
-    if (!cg__check_all(b ? 3 : 2, ins, "cg_linear"))
+    cg_tensor *ins[4] = {x, w, b, acc};
+    if (!cg__check(x, op) || !cg__check(w, op) || (b && !cg__check(b, op)) || (acc && !cg__check(acc, op)))
         return NULL;
     char sx[CG_SHAPE_BUF], sw[CG_SHAPE_BUF], sb[CG_SHAPE_BUF];
     if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1] ||
         (b && !(b->ndim == 1 && b->shape[0] == w->shape[0]))) {
-        cg__error("cg_linear: input %s, weight %s and bias %s do not fit (*, in), (out, in), (out)",
+        cg__error("%s: input %s, weight %s and bias %s do not fit (*, in), (out, in), (out)", op,
                   cg__shape_fmt(sx, x->ndim, x->shape), cg__shape_fmt(sw, w->ndim, w->shape),
                   b ? cg__shape_fmt(sb, b->ndim, b->shape) : "none");
         return NULL;
@@ -189,18 +193,33 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
     int64_t shape[CG_MAX_DIMS];
     memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
     shape[x->ndim - 1] = w->shape[0];
-    cg_tensor *out = cg__new(x->ndim, shape, "cg_linear");
+    if (acc && !(acc->ndim == x->ndim && !memcmp(acc->shape, shape, sizeof(int64_t) * (size_t)x->ndim))) {
+        cg__error("%s: the addend has shape %s, the product %s", op, cg__shape_fmt(sx, acc->ndim, acc->shape),
+                  cg__shape_fmt(sw, x->ndim, shape));
+        return NULL;
+    }
+    cg_tensor *out = cg__new(x->ndim, shape, op);
     if (!out)
         return NULL;
     int64_t out_f = w->shape[0], in_f = w->shape[1], M = x->numel / (in_f ? in_f : 1);
     if (in_f == 0)
         M = out->numel / (out_f ? out_f : 1);
-    for (int64_t i = 0; b && i < M; i++)
-        memcpy(out->data + i * out_f, b->data, (size_t)out_f * sizeof(float));
+    /* The sum starts from acc and b; the product is accumulated onto them. */
+    if (acc)
+        memcpy(out->data, acc->data, (size_t)out->numel * sizeof(float));
+    for (int64_t i = 0; b && i < M; i++) {
+        float *o = out->data + i * out_f;
+        if (acc)
+            for (int64_t j = 0; j < out_f; j++)
+                o[j] += b->data[j];
+        else
+            memcpy(o, b->data, (size_t)out_f * sizeof(float));
+    }
+    bool start_from_zero = !acc && !b;
     /* One-hot rows: remember where each row's 1 is (for backward too). */
     bool fail = false;
     size_t hot_bytes = (size_t)M * sizeof(int32_t);
-    cg_node *node = cg__record(out, &linear_op, b ? 3 : 2, ins, hot_bytes, &fail);
+    cg_node *node = cg__record(out, &linear_op, 4, ins, hot_bytes, &fail);
     if (fail)
         return NULL;
     cg__scratch_begin();
@@ -211,9 +230,21 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
     if (one_hot)
         for (int64_t i = 0; i < M; i++)
             for (int64_t o = 0; o < out_f; o++)
-                out->data[i * out_f + o] = (b ? out->data[i * out_f + o] : 0.0f) + w->data[o * in_f + hot[i]];
+                out->data[i * out_f + o] = (start_from_zero ? 0.0f : out->data[i * out_f + o]) + w->data[o * in_f + hot[i]];
     else
-        cg__gemm(false, true, M, out_f, in_f, x->data, in_f, w->data, in_f, b ? 1.0f : 0.0f, out->data, out_f);
+        cg__gemm(false, true, M, out_f, in_f, x->data, in_f, w->data, in_f, start_from_zero ? 0.0f : 1.0f, out->data,
+                 out_f);
     cg__scratch_end();
-    return fail ? NULL : out;
+    return out;
+}
+
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) { return linear_impl(x, w, b, NULL, "cg_linear"); }
+
+cg_tensor *cg_linear_add(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc)
+{
+    if (!acc) {
+        cg__error_null("cg_linear_add");
+        return NULL;
+    }
+    return linear_impl(x, w, b, acc, "cg_linear_add");
 }

@@ -28,22 +28,20 @@ static cg_tensor *release(cg_tensor *keep, cg_tensor *a, cg_tensor *b, cg_tensor
 
 static cg_tensor *rnn_step(cg_nonlinearity act, cg_tensor *xw, cg_tensor *h, cg_tensor *w_hh, cg_tensor *b_hh)
 {
-    cg_tensor *hw = cg_linear(h, w_hh, b_hh);
-    cg_tensor *pre = cg_add(hw, xw);
+    cg_tensor *pre = cg_linear_add(h, w_hh, b_hh, xw); /* xw + h W_hhᵀ + b_hh */
     cg_tensor *out = act == CG_RELU ? cg_relu(pre) : cg_tanh(pre);
-    return release(out, hw, pre, NULL);
+    return release(out, pre, NULL, NULL);
 }
 
 static cg_tensor *chunk(cg_tensor *gates, int k, int64_t H) { return cg_narrow(gates, -1, k * H, H); }
 
 static cg_tensor *lstm_step(cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, cg_tensor *w_hh, cg_tensor *b_hh, int64_t H)
 {
-    cg_tensor *hw = cg_linear(h, w_hh, b_hh);
-    cg_tensor *gates = cg_add(hw, xw);
+    cg_tensor *gates = cg_linear_add(h, w_hh, b_hh, xw);
     cg_tensor *gi = chunk(gates, 0, H), *gf = chunk(gates, 1, H), *gg = chunk(gates, 2, H), *go = chunk(gates, 3, H);
     cg_tensor *i = cg_sigmoid(gi), *f = cg_sigmoid(gf), *g = cg_tanh(gg), *o = cg_sigmoid(go);
     release(NULL, gi, gf, gg);
-    release(NULL, go, hw, gates);
+    release(NULL, go, gates, NULL);
     cg_tensor *fc = cg_mul(f, *c_io), *ig = cg_mul(i, g);
     cg_tensor *c = cg_add(fc, ig);
     cg_tensor *tc = cg_tanh(c);

@@ -42,6 +42,8 @@ OP(clamp_min, cg_clamp(IN(0), -0.2f, NAN))
 OP(where, cg_where(IN(0), IN(1), IN(2)))
 OP(matmul, cg_matmul(IN(0), IN(1)))
 OP(transpose, cg_transpose(IN(0), -1, 0))
+OP(linear, cg_linear(IN(0), IN(1), IN(2)))
+OP(linear_add, cg_linear_add(IN(0), IN(1), IN(2), IN(3)))
 OP(permute, cg_permute(IN(0), CG_DIMS(2, 0, 1)))
 OP(reshape, cg_mul_scalar(cg_reshape(IN(0), CG_SHAPE(-1, 6)), 1.0f))
 OP(unsqueeze, cg_mul_scalar(cg_unsqueeze(IN(0), 1), 1.0f))
@@ -90,6 +92,7 @@ static const op_case cases[] = {
     {"matmul_mm", op_matmul}, {"matmul_vm", op_matmul}, {"matmul_mv", op_matmul},
     {"matmul_bm", op_matmul}, {"matmul_mb", op_matmul}, {"matmul_bb", op_matmul},
     {"matmul_vb", op_matmul}, {"matmul_bv", op_matmul}, {"transpose", op_transpose},
+    {"linear", op_linear}, {"linear_add", op_linear_add},
     {"permute", op_permute}, {"reshape", op_reshape}, {"unsqueeze", op_unsqueeze}, {"cat", op_cat},
     {"stack", op_stack}, {"stack0", op_stack0}, {"select", op_select}, {"select0", op_select0},
     {"narrow", op_narrow}, {"slice", op_slice}, {"index_select", op_index_select}, {"gather", op_gather},
@@ -366,6 +369,11 @@ START_TEST(bad_inputs_fail_cleanly)
     ck_assert_ptr_null(cg_where(cg_ones(CG_SHAPE(2)), a, a));
     ck_assert_ptr_null(cg_max(cg_zeros(CG_SHAPE(0))));
     ck_assert_ptr_null(cg_unsqueeze(a, 3));
+    ck_assert_ptr_null(cg_linear(a, b, NULL));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_linear: input (3, 4), weight (5, 2)"));
+    ck_assert_ptr_null(cg_linear_add(a, cg_ones(CG_SHAPE(2, 4)), NULL, cg_ones(CG_SHAPE(3, 3))));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "addend has shape (3, 3), the product (3, 2)"));
+    ck_assert_ptr_null(cg_linear_add(a, cg_ones(CG_SHAPE(2, 4)), NULL, NULL));
     /* the inputs are as they were */
     for (int i = 0; i < 12; i++)
         ck_assert_float_eq(cg_data(a)[i], 1.0f);
