@@ -67,6 +67,36 @@ void cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
 void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                               int64_t ldb, float *C, int64_t ldc);
 
+/* The SIMD products for one block of C's columns. */
+static void simd_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, float *C, int64_t ldc)
+{
+    bool wide = cg__cpu_has_avx512();
+    /* A · Bᵀ with few rows: dot products beat packing B */
+    if (trans_b && !trans_a && M <= 64 && K >= 16)
+        (wide ? cg__gemm_avx512_nt_small : cg__gemm_avx2_nt_small)(M, N, K, A, lda, B, ldb, C, ldc);
+    else
+        (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+/* Big products are split by columns of C over the thread pool: every element is
+ * still computed by one thread in one order, so results match a single thread. */
+typedef struct {
+    bool ta, tb;
+    int64_t M, N, K, lda, ldb, ldc, chunk;
+    const float *A, *B;
+    float *C;
+} column_job;
+
+static void column_task(void *ctx, int64_t t)
+{
+    const column_job *j = ctx;
+    int64_t j0 = t * j->chunk, n = j->N - j0 < j->chunk ? j->N - j0 : j->chunk;
+    if (n > 0)
+        simd_gemm(j->ta, j->tb, j->M, n, j->K, j->A, j->lda, j->tb ? j->B + j0 * j->ldb : j->B + j0, j->ldb,
+                  j->C + j0, j->ldc);
+}
+
 void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb,
               float beta, float *C, int64_t ldc)
@@ -74,14 +104,17 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
     scale_c(M, N, beta, C, ldc);
     if (M == 0 || N == 0 || K == 0)
         return;
+    int threads = cg_get_num_threads();
+    if (threads > 1 && M * N * K >= (INT64_C(1) << 21) && N >= 64 && cg__cpu_has_avx2()) {
+        int64_t chunk = (N + threads - 1) / threads;
+        chunk = (chunk + 31) / 32 * 32; /* whole 32-column strips per thread */
+        column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C};
+        cg__parallel_for((N + chunk - 1) / chunk, column_task, &job);
+        return;
+    }
     /* Packing pays off once there are a few blocks of work. */
     if (M * N * K >= 4096 && N >= 8 && cg__cpu_has_avx2()) {
-        bool wide = cg__cpu_has_avx512();
-        /* A · Bᵀ with few rows: dot products beat packing B */
-        if (trans_b && !trans_a && M <= 64 && K >= 16)
-            (wide ? cg__gemm_avx512_nt_small : cg__gemm_avx2_nt_small)(M, N, K, A, lda, B, ldb, C, ldc);
-        else
-            (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+        simd_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
         return;
     }
     if (!trans_b) {

@@ -19,6 +19,9 @@ void cg__tanh_f32(int64_t n, const float *x, float *y);
 void cg__exp_f32(int64_t n, const float *x, float *y);
 void cg__sigmoid_f32(int64_t n, const float *x, float *y);
 
+/* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */
+void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);
+
 /* ---- broadcasting ------------------------------------------------------------
  * The shape two (or three) operands broadcast to, as torch does: align the
  * trailing dims; each pair must be equal or one of them 1. */

@@ -124,6 +124,13 @@ int cg_safetensors_shape(const cg_safetensors *f, const char *name, int64_t shap
 int cg_safetensors_read_into(const cg_safetensors *f, const char *name, cg_tensor *t);
 const char *cg_safetensors_metadata(const cg_safetensors *f, const char *key); /* NULL if absent */
 
+/* ---- threads ------------------------------------------------------------------
+ * Large matrix products are split over this many threads (default 1, or the
+ * CGRAD_THREADS environment variable). Results do not depend on the count.
+ * Frames and the autograd tape belong to the calling thread as before. */
+int cg_set_num_threads(int n);   /* 0, or -1 for n outside 1..64 */
+int cg_get_num_threads(void);
+
 /* ---- errors ------------------------------------------------------------- */
 const char *cg_last_error(void); /* "" when none */
 void cg_clear_error(void);

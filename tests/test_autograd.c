@@ -560,6 +560,33 @@ START_TEST(linear_on_one_hot_rows_matches_matmul)
 }
 END_TEST
 
+/* Products split over threads give the single thread's numbers, bit for bit. */
+START_TEST(threads_give_identical_results)
+{
+    cg_frame_begin();
+    cg_manual_seed(11);
+    cg_tensor *a = cg_randn(CG_SHAPE(96, 300)), *w = cg_randn(CG_SHAPE(200, 300)), *v = cg_randn(CG_SHAPE(300, 130));
+    cg_set_requires_grad(w, true);
+    cg_tensor *outs[2][3];
+    for (int run = 0; run < 2; run++) {
+        ck_assert_int_eq(cg_set_num_threads(run ? 2 : 1), 0);
+        ck_assert_int_eq(cg_get_num_threads(), run ? 2 : 1);
+        cg_zero_grad(w);
+        outs[run][0] = cg_linear(a, w, NULL);              /* A · Bᵀ */
+        outs[run][1] = cg_matmul(a, v);                    /* A · B */
+        cg_backward(cg_sum(cg_mul(outs[run][0], outs[run][0])));
+        outs[run][2] = cg_tensor_copy(cg_grad(w));         /* Aᵀ · B */
+    }
+    for (int k = 0; k < 3; k++)
+        ck_assert_tensor_close(outs[1][k], outs[0][k], 0, 0);
+    ck_assert_int_eq(cg_set_num_threads(1), 0);
+    ck_assert_int_eq(cg_set_num_threads(0), -1);
+    ck_assert_int_eq(cg_set_num_threads(1000), -1);
+    ck_assert_int_eq(cg_get_num_threads(), 1);
+    cg_frame_end();
+}
+END_TEST
+
 static Suite *autograd_suite(void)
 {
     Suite *s = suite_create("autograd");
@@ -585,6 +612,7 @@ static Suite *autograd_suite(void)
     tcase_add_test(e, large_products_match_a_double_reference);
     tcase_add_test(e, elementwise_functions_are_accurate);
     tcase_add_test(e, linear_on_one_hot_rows_matches_matmul);
+    tcase_add_test(e, threads_give_identical_results);
     suite_add_tcase(s, e);
     TCase *x = tcase_create("errors");
     tcase_add_test(x, bad_inputs_fail_cleanly);
