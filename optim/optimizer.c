@@ -189,12 +189,26 @@ static void sgd_update(const cg_sgd_opts *o, float lr, float *p, const float *gr
     }
 }
 
+/* 1 - beta^step for both betas; parameters usually share a step, so the last
+ * answer is kept (pow is slow next to a small parameter's update). */
+static void bias_corrections(const cg_adam_opts *o, double step, double *bc1, double *bc2)
+{
+    static _Thread_local double last_step = -1, last_b1, last_b2, last_bc1, last_bc2;
+    if (step != last_step || o->beta1 != last_b1 || o->beta2 != last_b2) {
+        last_bc1 = 1 - pow(o->beta1, step);
+        last_bc2 = 1 - pow(o->beta2, step);
+        last_step = step, last_b1 = o->beta1, last_b2 = o->beta2;
+    }
+    *bc1 = last_bc1, *bc2 = last_bc2;
+}
+
 static void adam_update(const cg_adam_opts *o, bool decoupled, double lr, double step, float *p, const float *grad,
                         float *m, float *v, float *vmax, int64_t n)
 {
     const float wd = (float)o->weight_decay, b1 = (float)o->beta1, b2 = (float)o->beta2;
     const float one_b1 = (float)(1 - o->beta1), one_b2 = (float)(1 - o->beta2), eps = (float)o->eps;
-    double bc1 = 1 - pow(o->beta1, step), bc2 = 1 - pow(o->beta2, step);
+    double bc1, bc2;
+    bias_corrections(o, step, &bc1, &bc2);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const float shrink = (float)(1 - lr * o->weight_decay);
     for (int64_t i = 0; i < n; i++) {

@@ -68,12 +68,13 @@ bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *nu
             cg__error("%s: negative size in shape %s", op, cg__shape_fmt(b, ndim, shape));
             return false;
         }
-        if (shape[i] > 0 && n > limit / shape[i]) {
+        int64_t next;
+        if (__builtin_mul_overflow(n, shape[i], &next) || next > limit) {
             char b[CG_SHAPE_BUF];
             cg__error("%s: shape %s is too large", op, cg__shape_fmt(b, ndim, shape));
             return false;
         }
-        n *= shape[i];
+        n = next;
     }
     if (numel)
         *numel = n;

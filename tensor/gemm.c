@@ -121,22 +121,35 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
         gemm_b_rows(trans_a, M, N, K, A, lda, B, ldb, C, ldc);
         return;
     }
-    if (N == 1) { /* C += op(A) b: a matrix-vector product, no transpose needed */
-        for (int64_t i = 0; i < M; i++) {
-            float s = 0;
-            for (int64_t k = 0; k < K; k++)
-                s += (trans_a ? A[k * lda + i] : A[i * lda + k]) * B[k];
-            C[i * ldc] += s;
+    if (M * N * K >= 4096) { /* without SIMD kernels: transpose B once, then axpy rows */
+        cg__scratch_begin();
+        float *bt = cg__scratch((size_t)(K * N) * sizeof(float));
+        if (bt) {
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t k = 0; k < K; k++)
+                    bt[k * N + n] = B[n * ldb + k];
+            gemm_b_rows(trans_a, M, N, K, A, lda, bt, N, C, ldc);
         }
+        cg__scratch_end();
         return;
     }
-    cg__scratch_begin();
-    float *bt = cg__scratch((size_t)(K * N) * sizeof(float));
-    if (bt) {
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t k = 0; k < K; k++)
-                bt[k * N + n] = B[n * ldb + k];
-        gemm_b_rows(trans_a, M, N, K, A, lda, bt, N, C, ldc);
+    /* Small products (an RNN step of a toy model): plain loops, nothing packed. */
+    if (!trans_a) { /* C[i][j] += A[i] · B[j] row by row, both contiguous in k */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                const float *a = A + i * lda, *b = B + j * ldb;
+                float s = 0;
+                for (int64_t k = 0; k < K; k++)
+                    s += a[k] * b[k];
+                C[i * ldc + j] += s;
+            }
+        return;
     }
-    cg__scratch_end();
+    for (int64_t i = 0; i < M; i++) /* both transposed: rare; element by element */
+        for (int64_t j = 0; j < N; j++) {
+            float s = 0;
+            for (int64_t k = 0; k < K; k++)
+                s += A[k * lda + i] * B[j * ldb + k];
+            C[i * ldc + j] += s;
+        }
 }

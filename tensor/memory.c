@@ -24,7 +24,8 @@ typedef struct {
 
 static _Thread_local chunk *first_chunk, *cur_chunk;
 static _Thread_local mark frames[MAX_FRAMES];
-static _Thread_local int depth;       /* frames open, counting any beyond MAX_FRAMES */
+_Thread_local int cg__depth;          /* frames open, counting any beyond MAX_FRAMES */
+#define depth cg__depth
 static _Thread_local int scratch_depth; /* private frames opened by cg__scratch_begin */
 static int64_t sys_allocs;            /* updated atomically */
 
@@ -40,8 +41,6 @@ void *cg__sys_malloc(size_t bytes)
 void cg__sys_free(void *p) { free(p); }
 
 int64_t cg_system_alloc_count(void) { return __atomic_load_n(&sys_allocs, __ATOMIC_RELAXED); }
-
-bool cg__in_frame(void) { return depth > 0; }
 
 int cg_frame_depth(void) { return depth - scratch_depth; }
 

@@ -31,7 +31,8 @@ struct cg_tensor {
 
 /* ---- allocation: arena when a frame is open, the system otherwise -------- */
 void *cg__alloc(size_t bytes);           /* 64-byte aligned; frame or heap; NULL + error when out of memory */
-bool cg__in_frame(void);
+extern _Thread_local int cg__depth; /* frames open on this thread */
+static inline bool cg__in_frame(void) { return cg__depth > 0; }
 void *cg__sys_malloc(size_t bytes);      /* counted system allocation */
 void cg__sys_free(void *p);
 /* Scratch memory for the duration of one operation: always the arena, opening
