@@ -156,7 +156,7 @@ static int64_t topo_order(cg_node *root, cg_node ***order_out, bool *heap)
     uint32_t epoch = ++visit_epoch;
     if (epoch == 0) /* wrapped: marks of 0 must not look visited */
         epoch = ++visit_epoch;
-    size_t cap = 256;
+    size_t cap = 64; /* grows by doubling */
     int64_t count = 0, top = 0;
     *heap = !cg__in_frame();
     cg_node **order = *heap ? cg__sys_malloc(cap * sizeof *order) : cg__alloc(cap * sizeof *order);

@@ -32,6 +32,17 @@ static bool plan(const cg_tensor *a, const cg_tensor *b, mm_plan *p, int *ndim, 
                   (long long)p->k, (long long)kb);
         return false;
     }
+    if (a->ndim <= 2 && b->ndim <= 2) { /* no batch dims: one product */
+        p->bnd = 0;
+        p->fold = true;
+        int nd = 0;
+        if (a->ndim == 2)
+            shape[nd++] = p->n;
+        if (b->ndim == 2)
+            shape[nd++] = p->m;
+        *ndim = nd;
+        return true;
+    }
     memset(&p->abatch, 0, sizeof p->abatch);
     memset(&p->bbatch, 0, sizeof p->bbatch);
     p->abatch.ndim = a->ndim > 2 ? a->ndim - 2 : 0;

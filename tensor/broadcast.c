@@ -34,10 +34,25 @@ bool cg__broadcast_shape(int nops, const cg_tensor *const *ops, int *ndim, int64
 
 void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops, const cg_tensor *const *ops)
 {
-    memset(it, 0, sizeof *it);
     it->nops = nops;
     it->numel = 1;
+    /* Same shapes everywhere (the usual case): one flat run, no per-dim work. */
+    bool same = true;
+    for (int k = 0; k < nops && same; k++)
+        same = ops[k]->ndim == ndim && !memcmp(ops[k]->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (same) {
+        for (int d = 0; d < ndim; d++)
+            it->numel *= shape[d];
+        it->ndim = 1;
+        it->shape[0] = it->numel;
+        for (int k = 0; k < CG__BCAST_MAX_OPS; k++)
+            it->stride[k][0] = k < nops ? 1 : 0;
+        if (it->numel == 0)
+            it->ndim = 0;
+        return;
+    }
     int64_t stride[CG__BCAST_MAX_OPS][CG_MAX_DIMS] = {{0}};
+    memset(it->stride, 0, sizeof it->stride);
     for (int k = 0; k < nops; k++) {
         int64_t s = 1;
         for (int d = ndim - 1; d >= 0; d--) {

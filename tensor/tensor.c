@@ -7,15 +7,11 @@ static size_t header_size(void) { return (sizeof(cg_tensor) + CG_ALIGN - 1) & ~(
 
 static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int64_t numel)
 {
-    memset(t, 0, sizeof *t);
-    t->magic = CG_MAGIC_LIVE;
-    t->ndim = ndim;
+    /* one struct store (the compiler writes it with a few vector stores) */
+    *t = (cg_tensor){.magic = CG_MAGIC_LIVE, .ndim = ndim, .numel = numel, .refcount = 1,
+                     .in_frame = cg__in_frame(), .step = -1};
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
-    t->numel = numel;
-    t->refcount = 1;
-    t->in_frame = cg__in_frame();
-    t->step = -1;
     return t;
 }
 
