@@ -236,6 +236,49 @@ static void softmax_row(const float *x, float *y, int64_t n, int64_t inner, int 
         y[j * inner] = kind == SOFTMAX ? tmp[j] * inv : x[j * inner] - m - logsum;
 }
 
+/* Contiguous rows (the class dim last, as for logits): every row's shifted
+ * values first, one vectorised exp over all of them, then each row's sum. */
+static void softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int kind)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float m = -INFINITY;
+        for (int64_t j = 0; j < n; j++)
+            m = xr[j] > m ? xr[j] : m;
+        if (isinf(m))
+            m = m > 0 ? m : 0;
+        for (int64_t j = 0; j < n; j++)
+            y[r * n + j] = xr[j] - m;
+    }
+    if (kind == SOFTMAX) {
+        cg__exp_f32(rows * n, y, y);
+        for (int64_t r = 0; r < rows; r++) {
+            double sum = 0;
+            for (int64_t j = 0; j < n; j++)
+                sum += y[r * n + j];
+            float inv = (float)(1.0 / sum);
+            for (int64_t j = 0; j < n; j++)
+                y[r * n + j] *= inv;
+        }
+        return;
+    }
+    /* log_softmax: y = (x - m) - log(sum exp(x - m)); the exps go to scratch */
+    cg__scratch_begin();
+    float *e = cg__scratch((size_t)(rows * n) * sizeof(float));
+    if (e) {
+        cg__exp_f32(rows * n, y, e);
+        for (int64_t r = 0; r < rows; r++) {
+            double sum = 0;
+            for (int64_t j = 0; j < n; j++)
+                sum += e[r * n + j];
+            float logsum = (float)log(sum);
+            for (int64_t j = 0; j < n; j++)
+                y[r * n + j] -= logsum;
+        }
+    }
+    cg__scratch_end();
+}
+
 static void softmax_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0];
@@ -246,6 +289,22 @@ static void softmax_backward(cg_node *n, const float *g)
     const float *y = n->out->data;
     cg__dim_split s = x->ndim ? cg__split_at(x, (int)n->i[0]) : (cg__dim_split){1, 1, 1};
     cg__scratch_begin();
+    if (kind == LOG_SOFTMAX && s.inner == 1) { /* contiguous rows: one exp over all of them */
+        float *all = cg__scratch((size_t)(s.outer * s.n) * sizeof(float));
+        if (all) {
+            cg__exp_f32(s.outer * s.n, y, all);
+            for (int64_t o = 0; o < s.outer; o++) {
+                const float *gr = g + o * s.n, *er = all + o * s.n;
+                double dot = 0;
+                for (int64_t j = 0; j < s.n; j++)
+                    dot += gr[j];
+                for (int64_t j = 0; j < s.n; j++)
+                    gx[o * s.n + j] += gr[j] - er[j] * (float)dot;
+            }
+        }
+        cg__scratch_end();
+        return;
+    }
     float *e = cg__scratch((size_t)s.n * sizeof(float)); /* exp of this row's log-probabilities */
     for (int64_t o = 0; e && o < s.outer; o++)
         for (int64_t i = 0; i < s.inner; i++) {
@@ -299,6 +358,10 @@ static cg_tensor *softmax_family(cg_tensor *t, int dim, bool keepdim, int kind, 
     cg__dim_split s = t->ndim ? cg__split_at(t, d) : (cg__dim_split){1, 1, 1};
     cg__scratch_begin();
     float *tmp = cg__scratch((size_t)s.n * sizeof(float));
+    if (tmp && s.inner == 1 && kind != LOGSUMEXP) {
+        softmax_rows(t->data, out->data, s.outer, s.n, kind);
+        s.outer = 0; /* done */
+    }
     for (int64_t o = 0; tmp && o < s.outer; o++)
         for (int64_t i = 0; i < s.inner; i++) {
             float *y = kind == LOGSUMEXP ? out->data + o * s.inner + i : out->data + o * s.n * s.inner + i;

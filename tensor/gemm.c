@@ -117,6 +117,18 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
         simd_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
         return;
     }
+    if (!trans_b && M * N * K < 4096) { /* tiny: rows of B scaled into rows of C */
+        for (int64_t i = 0; i < M; i++) {
+            float *restrict c = C + i * ldc;
+            for (int64_t k = 0; k < K; k++) {
+                float a = trans_a ? A[k * lda + i] : A[i * lda + k];
+                const float *restrict b = B + k * ldb;
+                for (int64_t j = 0; j < N; j++)
+                    c[j] += a * b[j];
+            }
+        }
+        return;
+    }
     if (!trans_b) {
         gemm_b_rows(trans_a, M, N, K, A, lda, B, ldb, C, ldc);
         return;
