@@ -75,8 +75,13 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);   /* torch.matmul: 1-D, 2-D, b
 /* torch.nn.functional.linear: x (*, in) @ wᵀ (w is (out, in)) + b (out), b may be NULL. */
 cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b);
 /* acc + x wᵀ + b in one op (acc has the result's shape): cg_add(acc, cg_linear(x, w, b))
- * without the intermediate tensor. The recurrent modules' steps use it. */
+ * without the intermediate tensor. */
 cg_tensor *cg_linear_add(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc);
+/* Activations that can be fused into a linear op (and RNN's nonlinearity option). */
+typedef enum { CG_TANH = 0, CG_RELU = 1 } cg_nonlinearity;
+/* act(acc + x wᵀ + b), acc may be NULL: a recurrent step in one op, with one
+ * tensor where cg_tanh(cg_linear_add(...)) makes two. */
+cg_tensor *cg_linear_act(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc, cg_nonlinearity act);
 
 /* ---- shapes ----------------------------------------------------------------- */
 cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape); /* one dim may be -1; a view */

@@ -20,6 +20,8 @@ struct cg_node {
     cg_tensor *out;
     int nin;
     bool released;        /* a backward without retain_graph went through it */
+    bool view;            /* out views in[0]'s values from element view_offset on */
+    int64_t view_offset;
     uint32_t visit;       /* the engine's traversal mark */
     int64_t i[6];         /* the op's integer arguments (dims, sizes) */
     float f[4];           /* the op's scalar arguments */
@@ -34,8 +36,12 @@ cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *
                     size_t saved_bytes, bool *fail);
 /* Whether an op over these inputs will record (grad mode on, one requires grad). */
 bool cg__needs_grad(int nin, cg_tensor *const *in);
-/* The gradient buffer of t, zero-filled on first use; NULL if t needs no gradient. */
+/* The gradient buffer of t, zero-filled on first use; NULL if t needs no gradient.
+ * A view's gradient is the matching part of its base's gradient (so the view op
+ * has nothing to do in backward, and no buffer of its own is needed). */
 float *cg__grad_buf(cg_tensor *t);
+/* Marks out (just recorded by node n) as a view of n->in[0] from element offset. */
+void cg__mark_view(cg_node *n, int64_t offset);
 
 /* Shared shape checks: all inputs live, with op's name in the message. */
 bool cg__check_all(int n, cg_tensor *const *ts, const char *op);

@@ -89,10 +89,30 @@ cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *
     return n;
 }
 
+void cg__mark_view(cg_node *n, int64_t offset)
+{
+    if (n) {
+        n->view = true;
+        n->view_offset = offset;
+    }
+}
+
 float *cg__grad_buf(cg_tensor *t)
 {
     if (!t || !t->requires_grad)
         return NULL;
+    const cg_node *n = t->node;
+    if (!t->grad && n && n->view && n->in[0]->requires_grad) {
+        cg_tensor *base = n->in[0];
+        if (!cg__grad_buf(base))
+            return NULL;
+        cg_tensor *g = cg__view_where(base->grad, t->ndim, t->shape, n->view_offset, !t->in_frame);
+        if (!g)
+            return NULL;
+        t->grad = g;
+        t->grad_owned = true;
+        t->grad_alias = true;
+    }
     if (!t->grad) {
         /* A leaf made outside frames keeps its gradient across frames. */
         cg_tensor *g = t->in_frame ? cg__new(t->ndim, t->shape, "backward")
@@ -253,9 +273,10 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         count = topo_order(root->node, &order, &heap);
         if (count < 0)
             return -1;
-        /* Gradients of intermediate tensors belong to this pass alone. */
+        /* Gradients of intermediate tensors belong to this pass alone (a view's is
+         * part of its base's, zeroed, or kept for a leaf, with the base's). */
         for (int64_t i = 0; i < count; i++)
-            if (order[i]->out->grad)
+            if (order[i]->out->grad && !order[i]->out->grad_alias)
                 memset(order[i]->out->grad->data, 0, (size_t)order[i]->out->grad->numel * sizeof(float));
     }
     int rc = 0;
@@ -268,7 +289,7 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         g[i] += opts.grad ? opts.grad->data[i] : 1.0f;
     for (int64_t i = count - 1; i >= 0; i--) {
         cg_node *n = order[i];
-        if (n->out->grad)
+        if (n->out->grad && !n->out->grad_alias) /* an aliased view's gradient is in place already */
             n->op->backward(n, n->out->grad->data);
         if (!opts.retain_graph)
             n->released = true;

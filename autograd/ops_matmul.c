@@ -141,6 +141,8 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
  * One GEMM with w read transposed in place, the bias written first so the GEMM
  * accumulates onto it; backward never materialises a transpose either. */
 
+#define LINEAR_NO_ACT (-1)
+
 /* Whether every row of x (rows x in_f) is one-hot (a single 1, zeros elsewhere);
  * if so, hot[i] gets the column of row i. One-hot inputs (characters, tokens)
  * make x · wᵀ a lookup of w's columns, and dw a scatter of g into them. */
@@ -168,6 +170,19 @@ static void linear_backward(cg_node *n, const float *g)
     cg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *acc = n->in[3];
     int64_t out_f = w->shape[0], in_f = w->shape[1], M = x->numel / in_f;
     float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b), *gacc = cg__grad_buf(acc);
+    int act = (int)n->i[1];
+    cg__scratch_begin();
+    if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
+        const float *z = n->out->data;
+        float *gp = cg__scratch((size_t)(M * out_f) * sizeof(float));
+        if (!gp) {
+            cg__scratch_end();
+            return;
+        }
+        for (int64_t i = 0; i < M * out_f; i++)
+            gp[i] = act == CG_TANH ? g[i] * (1 - z[i] * z[i]) : (z[i] > 0 ? g[i] : 0.0f);
+        g = gp;
+    }
     for (int64_t i = 0; gacc && i < M * out_f; i++)
         gacc[i] += g[i];
     const int32_t *hot = n->i[0] ? n->saved : NULL;
@@ -183,12 +198,15 @@ static void linear_backward(cg_node *n, const float *g)
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < out_f; j++)
                 gb[j] += g[i * out_f + j];
+    cg__scratch_end();
 }
 static const cg_op linear_op = {"AddmmBackward0", linear_backward};
+/* the fused activation shows as the activation, as torch shows the last op */
+static const cg_op linear_act_op = {"LinearActBackward", linear_backward};
 
-/* x · wᵀ (+ b) (+ acc): acc, when given, has the result's shape and starts the sum,
- * so a recurrent step's input part and hidden part meet in one tensor. */
-static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc, const char *op)
+/* act(x · wᵀ (+ b) (+ acc)): acc, when given, has the result's shape and starts the
+ * sum, so a recurrent step's input part, hidden part and nonlinearity make one tensor. */
+static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc, int act, const char *op)
 {
     cg_tensor *ins[4] = {x, w, b, acc};
     if (!cg__check(x, op) || !cg__check(w, op) || (b && !cg__check(b, op)) || (acc && !cg__check(acc, op)))
@@ -230,14 +248,14 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tenso
     /* One-hot rows: remember where each row's 1 is (for backward too). */
     bool fail = false;
     size_t hot_bytes = (size_t)M * sizeof(int32_t);
-    cg_node *node = cg__record(out, &linear_op, 4, ins, hot_bytes, &fail);
+    cg_node *node = cg__record(out, act == LINEAR_NO_ACT ? &linear_op : &linear_act_op, 4, ins, hot_bytes, &fail);
     if (fail)
         return NULL;
     cg__scratch_begin();
     int32_t *hot = node ? node->saved : cg__scratch(hot_bytes);
     bool one_hot = hot && M >= 16 && in_f >= 8 && rows_one_hot(x->data, M, in_f, hot);
     if (node)
-        node->i[0] = one_hot;
+        node->i[0] = one_hot, node->i[1] = act;
     if (one_hot)
         for (int64_t i = 0; i < M; i++)
             for (int64_t o = 0; o < out_f; o++)
@@ -246,10 +264,27 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tenso
         cg__gemm(false, true, M, out_f, in_f, x->data, in_f, w->data, in_f, start_from_zero ? 0.0f : 1.0f, out->data,
                  out_f);
     cg__scratch_end();
+    if (act == CG_TANH)
+        cg__tanh_f32(out->numel, out->data, out->data);
+    else if (act == CG_RELU)
+        for (int64_t i = 0; i < out->numel; i++)
+            out->data[i] = out->data[i] > 0 ? out->data[i] : (isnan(out->data[i]) ? out->data[i] : 0.0f);
     return out;
 }
 
-cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) { return linear_impl(x, w, b, NULL, "cg_linear"); }
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
+{
+    return linear_impl(x, w, b, NULL, LINEAR_NO_ACT, "cg_linear");
+}
+
+cg_tensor *cg_linear_act(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc, cg_nonlinearity act)
+{
+    if (act != CG_TANH && act != CG_RELU) {
+        cg__error("cg_linear_act: unknown activation %d (CG_TANH or CG_RELU)", (int)act);
+        return NULL;
+    }
+    return linear_impl(x, w, b, acc, act, "cg_linear_act");
+}
 
 cg_tensor *cg_linear_add(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc)
 {
@@ -257,5 +292,5 @@ cg_tensor *cg_linear_add(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *ac
         cg__error_null("cg_linear_add");
         return NULL;
     }
-    return linear_impl(x, w, b, acc, "cg_linear_add");
+    return linear_impl(x, w, b, acc, LINEAR_NO_ACT, "cg_linear_add");
 }

@@ -61,7 +61,11 @@ cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
         return NULL;
     }
     cg_tensor *out = cg__view(t, ndim, s, 0);
-    return out ? record(out, &reshape_op, 1, &t, NULL) : NULL;
+    cg_node *node;
+    out = out ? record(out, &reshape_op, 1, &t, &node) : NULL;
+    if (out)
+        cg__mark_view(node, 0);
+    return out;
 }
 
 cg_tensor *cg_view(cg_tensor *t, int ndim, const int64_t *shape) { return cg_reshape(t, ndim, shape); }
@@ -312,7 +316,8 @@ static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool dro
             shape[nd++] = i == d ? len : x->shape[i];
     cg__dim_split s = cg__split_at(x, d);
     cg_tensor *out;
-    if (s.outer == 1) {
+    bool view = s.outer == 1;
+    if (view) {
         out = cg__view(x, nd, shape, start * s.inner);
     } else {
         out = cg__new(nd, shape, name);
@@ -327,6 +332,8 @@ static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool dro
     out = record(out, drop ? &select_op : &narrow_op, 1, &x, &node);
     if (node)
         node->i[0] = d, node->i[1] = start, node->i[2] = len;
+    if (out && view)
+        cg__mark_view(node, start * s.inner);
     return out;
 }
 

@@ -29,7 +29,6 @@ int cg_module_zero_grad(cg_module *m);                 /* zeroes every parameter
 int cg_module_str(const cg_module *m, char *buf, size_t size);
 const char *cg_module_type(const cg_module *m);        /* "RNN", "Linear", ... */
 
-typedef enum { CG_TANH = 0, CG_RELU = 1 } cg_nonlinearity;
 
 /* ---- Linear: y = x Wᵀ + b ---------------------------------------------------------- */
 typedef struct {

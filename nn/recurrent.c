@@ -28,9 +28,7 @@ static cg_tensor *release(cg_tensor *keep, cg_tensor *a, cg_tensor *b, cg_tensor
 
 static cg_tensor *rnn_step(cg_nonlinearity act, cg_tensor *xw, cg_tensor *h, cg_tensor *w_hh, cg_tensor *b_hh)
 {
-    cg_tensor *pre = cg_linear_add(h, w_hh, b_hh, xw); /* xw + h W_hhᵀ + b_hh */
-    cg_tensor *out = act == CG_RELU ? cg_relu(pre) : cg_tanh(pre);
-    return release(out, pre, NULL, NULL);
+    return cg_linear_act(h, w_hh, b_hh, xw, act); /* act(xw + h W_hhᵀ + b_hh) */
 }
 
 static cg_tensor *chunk(cg_tensor *gates, int k, int64_t H) { return cg_narrow(gates, -1, k * H, H); }

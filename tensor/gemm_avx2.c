@@ -8,8 +8,10 @@
  * 6x16 block of C in 12 ymm registers while k runs. Compiled for AVX2+FMA with
  * function attributes; gemm.c calls each only on CPUs that have it. */
 #include "kernels.h"
-#include <immintrin.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 #define KC 256
 #define MC 120 /* a multiple of both kernels' row tiles: the packed A block stays in L2 */
@@ -332,3 +334,27 @@ AVX512 void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const floa
         }
     }
 }
+
+#else /* not x86: the dispatcher never calls these (no AVX2 reported) */
+
+void cg__gemm_avx2(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                   int64_t ldb, float *C, int64_t ldc)
+{
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
+}
+void cg__gemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                     int64_t ldb, float *C, int64_t ldc)
+{
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
+}
+void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                            float *C, int64_t ldc)
+{
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
+}
+void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                              int64_t ldb, float *C, int64_t ldc)
+{
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
+}
+#endif

@@ -45,13 +45,21 @@ cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op)
 
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
 {
+    return cg__view_where(t, ndim, shape, offset, false);
+}
+
+cg_tensor *cg__view_where(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset, bool on_heap)
+{
     int64_t numel;
     if (!cg__check_shape(ndim, shape, "view", &numel))
         return NULL;
-    cg_tensor *v = cg__alloc(sizeof(cg_tensor));
-    if (!v)
+    cg_tensor *v = on_heap ? cg__sys_malloc(sizeof(cg_tensor)) : cg__alloc(sizeof(cg_tensor));
+    if (!v) {
+        cg__error("view: out of memory");
         return NULL;
+    }
     init_header(v, ndim, shape, numel);
+    v->in_frame = !on_heap && cg__in_frame();
     v->data = t->data + offset;
     /* A heap view keeps its base alive; a frame view cannot outlive its frame,
      * and a frame tensor's base is either in an outer frame or on the heap. */

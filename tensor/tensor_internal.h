@@ -23,6 +23,7 @@ struct cg_tensor {
     /* autograd's fields; tensor/ only frees them with a heap tensor */
     bool requires_grad;
     bool grad_owned;         /* grad was allocated for this tensor and goes with it */
+    bool grad_alias;         /* grad is a view into the grad of the tensor this one views */
     cg_tensor *grad;
     void *node;              /* the op that made this tensor (one raw block), NULL for leaves */
     const char *name;        /* parameter name for printing and graphs, or NULL */
@@ -47,6 +48,8 @@ cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op);
 cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op);
 /* A tensor viewing t's data with another shape (same numel, or a first-dim slice). */
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset);
+/* The same, outside frames when on_heap (a heap tensor's gradient made during a step). */
+cg_tensor *cg__view_where(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset, bool on_heap);
 
 /* One more reference to a heap tensor (cg_tensor_free drops one); frame tensors need none. */
 static inline cg_tensor *cg__retain(cg_tensor *t)

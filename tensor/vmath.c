@@ -6,8 +6,11 @@
  * relative error stays within a few ulp everywhere. The scalar versions are
  * libm's; the AVX2 ones run where the CPU has AVX2 and FMA. */
 #include "kernels.h"
-#include <immintrin.h>
 #include <stdlib.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CG_X86 1
+#endif
 
 bool cg__cpu_has_avx2(void)
 {
@@ -41,6 +44,7 @@ bool cg__cpu_has_avx512(void)
     return cached;
 }
 
+#ifdef CG_X86
 #define AVX2 __attribute__((target("avx2,fma")))
 
 AVX2 static inline __m256 exp8(__m256 x)
@@ -135,6 +139,11 @@ AVX2 static void exp_avx2(int64_t n, const float *x, float *y, bool sigmoid)
         }
     }
 }
+
+#else
+static void tanh_avx2(int64_t n, const float *x, float *y) { (void)n, (void)x, (void)y; }
+static void exp_avx2(int64_t n, const float *x, float *y, bool sigmoid) { (void)n, (void)x, (void)y, (void)sigmoid; }
+#endif
 
 void cg__tanh_f32(int64_t n, const float *x, float *y)
 {

@@ -44,6 +44,8 @@ OP(matmul, cg_matmul(IN(0), IN(1)))
 OP(transpose, cg_transpose(IN(0), -1, 0))
 OP(linear, cg_linear(IN(0), IN(1), IN(2)))
 OP(linear_add, cg_linear_add(IN(0), IN(1), IN(2), IN(3)))
+OP(linear_tanh, cg_linear_act(IN(0), IN(1), IN(2), IN(3), CG_TANH))
+OP(linear_relu, cg_linear_act(IN(0), IN(1), IN(2), NULL, CG_RELU))
 OP(permute, cg_permute(IN(0), CG_DIMS(2, 0, 1)))
 OP(reshape, cg_mul_scalar(cg_reshape(IN(0), CG_SHAPE(-1, 6)), 1.0f))
 OP(unsqueeze, cg_mul_scalar(cg_unsqueeze(IN(0), 1), 1.0f))
@@ -92,7 +94,8 @@ static const op_case cases[] = {
     {"matmul_mm", op_matmul}, {"matmul_vm", op_matmul}, {"matmul_mv", op_matmul},
     {"matmul_bm", op_matmul}, {"matmul_mb", op_matmul}, {"matmul_bb", op_matmul},
     {"matmul_vb", op_matmul}, {"matmul_bv", op_matmul}, {"transpose", op_transpose},
-    {"linear", op_linear}, {"linear_add", op_linear_add},
+    {"linear", op_linear}, {"linear_add", op_linear_add}, {"linear_tanh", op_linear_tanh},
+    {"linear_relu", op_linear_relu},
     {"permute", op_permute}, {"reshape", op_reshape}, {"unsqueeze", op_unsqueeze}, {"cat", op_cat},
     {"stack", op_stack}, {"stack0", op_stack0}, {"select", op_select}, {"select0", op_select0},
     {"narrow", op_narrow}, {"slice", op_slice}, {"index_select", op_index_select}, {"gather", op_gather},
@@ -374,6 +377,7 @@ START_TEST(bad_inputs_fail_cleanly)
     ck_assert_ptr_null(cg_linear_add(a, cg_ones(CG_SHAPE(2, 4)), NULL, cg_ones(CG_SHAPE(3, 3))));
     ck_assert_ptr_nonnull(strstr(cg_last_error(), "addend has shape (3, 3), the product (3, 2)"));
     ck_assert_ptr_null(cg_linear_add(a, cg_ones(CG_SHAPE(2, 4)), NULL, NULL));
+    ck_assert_ptr_null(cg_linear_act(a, cg_ones(CG_SHAPE(2, 4)), NULL, NULL, (cg_nonlinearity)5));
     /* the inputs are as they were */
     for (int i = 0; i < 12; i++)
         ck_assert_float_eq(cg_data(a)[i], 1.0f);
@@ -587,6 +591,32 @@ START_TEST(threads_give_identical_results)
 }
 END_TEST
 
+/* A view's gradient lives in its base's: leaf gradients still accumulate across
+ * backwards, and a retained graph's intermediate gradients start from zero. */
+START_TEST(view_gradients_accumulate_like_pytorch)
+{
+    cg_frame_begin();
+    cg_tensor *x = cg_tensor_from((float[]){1, 2, 3, 4, 5, 6}, CG_SHAPE(6));
+    cg_set_requires_grad(x, true);
+    for (int k = 0; k < 2; k++) {
+        cg_tensor *v = cg_reshape(x, CG_SHAPE(2, 3));
+        cg_tensor *row = cg_select(v, 0, 1); /* 4 5 6 */
+        cg_backward(cg_add(cg_sum(cg_mul(v, v)), cg_sum(row)));
+    }
+    for (int i = 0; i < 6; i++) /* twice (2x + [i >= 3]) */
+        ck_assert_float_eq_tol(cg_data(cg_grad(x))[i], 2 * (2 * (float)(i + 1) + (i >= 3)), 1e-5);
+    cg_tensor *h = cg_mul_scalar(x, 3); /* a non-leaf base */
+    cg_tensor *part = cg_narrow(h, 0, 2, 3);
+    cg_tensor *loss = cg_sum(cg_mul(part, part));
+    cg_zero_grad(x);
+    cg_backward_ex(loss, .retain_graph = true);
+    cg_backward(loss);
+    for (int i = 0; i < 6; i++) /* d/dx sum((3x)^2) over x[2..4] = 18x, twice */
+        ck_assert_float_eq_tol(cg_data(cg_grad(x))[i], (i >= 2 && i < 5) ? 2 * 18 * (float)(i + 1) : 0, 1e-4);
+    cg_frame_end();
+}
+END_TEST
+
 static Suite *autograd_suite(void)
 {
     Suite *s = suite_create("autograd");
@@ -613,6 +643,7 @@ static Suite *autograd_suite(void)
     tcase_add_test(e, elementwise_functions_are_accurate);
     tcase_add_test(e, linear_on_one_hot_rows_matches_matmul);
     tcase_add_test(e, threads_give_identical_results);
+    tcase_add_test(e, view_gradients_accumulate_like_pytorch);
     suite_add_tcase(s, e);
     TCase *x = tcase_create("errors");
     tcase_add_test(x, bad_inputs_fail_cleanly);

@@ -86,6 +86,10 @@ def op_cases():
     case('linear', lambda x, w, b: torch.nn.functional.linear(x, w, b), [randn(2, 3, 4), randn(5, 4), randn(5)])
     case('linear_add', lambda x, w, b, c: c + torch.nn.functional.linear(x, w, b),
          [randn(3, 4), randn(5, 4), randn(5), randn(3, 5)])
+    case('linear_tanh', lambda x, w, b, c: torch.tanh(c + torch.nn.functional.linear(x, w, b)),
+         [randn(3, 4), randn(5, 4), randn(5), randn(3, 5)])
+    case('linear_relu', lambda x, w, b: torch.relu(torch.nn.functional.linear(x, w, b)),
+         [randn(6, 4), randn(5, 4), randn(5)])
     case('permute', lambda a: a.permute(2, 0, 1), [randn(2, 3, 4)])
     case('reshape', lambda a: a.reshape(-1, 6) * 1.0, [randn(2, 3, 4)])
     case('unsqueeze', lambda a: a.unsqueeze(1) * 1.0, [randn(2, 3)])
