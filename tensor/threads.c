@@ -61,8 +61,10 @@ static void *worker(void *arg)
             pthread_cond_wait(&pool.wake, &pool.lock);
         bool quit = pool.quit;
         pthread_mutex_unlock(&pool.lock);
-        if (quit)
+        if (quit) {
+            cg_frame_release_memory(); /* this thread's scratch arena */
             return NULL;
+        }
         seen = g;
         run_tasks();
     }
