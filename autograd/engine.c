@@ -169,6 +169,23 @@ typedef struct {
     int next; /* next input to visit */
 } frame_entry;
 
+/* Room for cap elements of size bytes: frame memory inside a frame, else the heap. */
+static void *work_alloc(size_t cap, size_t size, bool heap) { return heap ? cg__sys_malloc(cap * size) : cg__alloc(cap * size); }
+
+/* Doubles an array of n elements; false when out of memory (the old one stays). */
+static bool grow(void **arr, size_t *cap, size_t size, bool heap)
+{
+    void *bigger = work_alloc(*cap * 2, size, heap);
+    if (!bigger)
+        return false;
+    memcpy(bigger, *arr, *cap * size);
+    if (heap)
+        cg__sys_free(*arr);
+    *arr = bigger;
+    *cap *= 2;
+    return true;
+}
+
 /* Post-order of the nodes reachable from root (inputs before their users).
  * Returns the count, or -1 when a node was already released. */
 static int64_t topo_order(cg_node *root, cg_node ***order_out, bool *heap)
@@ -176,12 +193,11 @@ static int64_t topo_order(cg_node *root, cg_node ***order_out, bool *heap)
     uint32_t epoch = ++visit_epoch;
     if (epoch == 0) /* wrapped: marks of 0 must not look visited */
         epoch = ++visit_epoch;
-    size_t cap = 64; /* grows by doubling */
+    size_t cap = 64, stack_cap = 64; /* both grow by doubling */
     int64_t count = 0, top = 0;
     *heap = !cg__in_frame();
-    cg_node **order = *heap ? cg__sys_malloc(cap * sizeof *order) : cg__alloc(cap * sizeof *order);
-    frame_entry *stack = *heap ? cg__sys_malloc(cap * sizeof *stack) : cg__alloc(cap * sizeof *stack);
-    size_t stack_cap = cap;
+    cg_node **order = work_alloc(cap, sizeof *order, *heap);
+    frame_entry *stack = work_alloc(stack_cap, sizeof *stack, *heap);
     if (!order || !stack)
         goto oom;
     root->visit = epoch;
@@ -200,31 +216,14 @@ static int64_t topo_order(cg_node *root, cg_node ***order_out, bool *heap)
             cg_node *child = in ? in->node : NULL;
             if (child && in->requires_grad && child->visit != epoch) {
                 child->visit = epoch;
-                if ((size_t)top == stack_cap) {
-                    frame_entry *bigger = *heap ? cg__sys_malloc(stack_cap * 2 * sizeof *stack)
-                                                : cg__alloc(stack_cap * 2 * sizeof *stack);
-                    if (!bigger)
-                        goto oom;
-                    memcpy(bigger, stack, stack_cap * sizeof *stack);
-                    if (*heap)
-                        cg__sys_free(stack);
-                    stack = bigger;
-                    stack_cap *= 2;
-                }
+                if ((size_t)top == stack_cap && !grow((void **)&stack, &stack_cap, sizeof *stack, *heap))
+                    goto oom;
                 stack[top++] = (frame_entry){child, 0};
             }
             continue;
         }
-        if ((size_t)count == cap) {
-            cg_node **bigger = *heap ? cg__sys_malloc(cap * 2 * sizeof *order) : cg__alloc(cap * 2 * sizeof *order);
-            if (!bigger)
-                goto oom;
-            memcpy(bigger, order, cap * sizeof *order);
-            if (*heap)
-                cg__sys_free(order);
-            order = bigger;
-            cap *= 2;
-        }
+        if ((size_t)count == cap && !grow((void **)&order, &cap, sizeof *order, *heap))
+            goto oom;
         order[count++] = f->node;
         top--;
     }

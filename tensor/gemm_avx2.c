@@ -161,33 +161,6 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
         _mm_storeu_ps(out[r], hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
 }
 
-AVX2 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                                 int64_t ldb, float *C, int64_t ldc)
-{
-    /* Whole rows at once (finer k blocks cost more in reductions than they save in
-     * cache misses at RNN sizes); only very long rows are split. */
-    const int64_t KB = 4096;
-    for (int64_t k0 = 0; k0 < K; k0 += KB) {
-        int64_t kb = K - k0 < KB ? K - k0 : KB;
-        for (int64_t j = 0; j < N; j += 4) {
-            int64_t nr = N - j < 4 ? N - j : 4;
-            const float *b[4];
-            for (int c = 0; c < 4; c++)
-                b[c] = B + (j + (c < nr ? c : 0)) * ldb + k0;
-            for (int64_t i = 0; i < M; i += 3) {
-                int64_t mr = M - i < 3 ? M - i : 3;
-                const float *a[3];
-                for (int r = 0; r < 3; r++)
-                    a[r] = A + (i + (r < mr ? r : 0)) * lda + k0;
-                float out[3][4];
-                dot_3x4(kb, a, b, out);
-                for (int64_t r = 0; r < mr; r++)
-                    for (int64_t c = 0; c < nr; c++)
-                        C[(i + r) * ldc + j + c] += out[r][c];
-            }
-        }
-    }
-}
 
 #undef MR
 #undef NR
@@ -307,18 +280,22 @@ AVX512 static void dot_3x4_512(int64_t K, const float *const a[3], const float *
     }
 }
 
-AVX512 void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                                     int64_t ldb, float *C, int64_t ldc)
+
+typedef void (*dot_kernel)(int64_t K, const float *const a[3], const float *const b[4], float out[3][4]);
+
+/* C += A · Bᵀ in 3x4 blocks of dot products; columns outer, so a block of B's rows
+ * stays in L1 while all of A's rows pass. Whole rows of k at once up to 4096 (finer
+ * k blocks cost more in reductions than they save at RNN sizes). */
+static void nt_small(dot_kernel dot, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                     int64_t ldb, float *C, int64_t ldc)
 {
-    /* Whole rows at once (finer k blocks cost more in reductions than they save in
-     * cache misses at RNN sizes); only very long rows are split. */
     const int64_t KB = 4096;
     for (int64_t k0 = 0; k0 < K; k0 += KB) {
         int64_t kb = K - k0 < KB ? K - k0 : KB;
         for (int64_t j = 0; j < N; j += 4) {
             int64_t nr = N - j < 4 ? N - j : 4;
             const float *b[4];
-            for (int c = 0; c < 4; c++)
+            for (int c = 0; c < 4; c++) /* a repeated row stands in for a missing one */
                 b[c] = B + (j + (c < nr ? c : 0)) * ldb + k0;
             for (int64_t i = 0; i < M; i += 3) {
                 int64_t mr = M - i < 3 ? M - i : 3;
@@ -326,13 +303,25 @@ AVX512 void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const floa
                 for (int r = 0; r < 3; r++)
                     a[r] = A + (i + (r < mr ? r : 0)) * lda + k0;
                 float out[3][4];
-                dot_3x4_512(kb, a, b, out);
+                dot(kb, a, b, out);
                 for (int64_t r = 0; r < mr; r++)
                     for (int64_t c = 0; c < nr; c++)
                         C[(i + r) * ldc + j + c] += out[r][c];
             }
         }
     }
+}
+
+void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                            int64_t ldb, float *C, int64_t ldc)
+{
+    nt_small(dot_3x4, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                              int64_t ldb, float *C, int64_t ldc)
+{
+    nt_small(dot_3x4_512, M, N, K, A, lda, B, ldb, C, ldc);
 }
 
 #else /* not x86: the dispatcher never calls these (no AVX2 reported) */
