@@ -197,12 +197,6 @@ cg_module *cg_gru_cell_new_with(cg_cell_opts o) { return cell_new(o, KIND_GRU_CE
 
 /* ---- shapes ---------------------------------------------------------------------------- */
 
-/* A state given by the caller, or zeros (no grad) of (B, H). */
-static cg_tensor *state_or_zeros(cg_tensor *given, int64_t B, int64_t H)
-{
-    return given ? cg_reshape(given, given->ndim, given->shape) : cg_zeros(CG_SHAPE(B, H));
-}
-
 static bool check_state(const cg_tensor *s, int64_t layers, int64_t B, int64_t H, bool batched, const char *what,
                         const char *op)
 {
@@ -318,8 +312,9 @@ static cg_tensor *recurrent_forward(cg_module *m, cg_tensor *input, cg_tensor *h
     for (int l = 0; ok && l < L; l++) {
         for (int d = 0; ok && d < D; d++) {
             int idx = l * D + d;
-            cg_tensor *h = h0b ? cg_select(h0b, 0, idx) : state_or_zeros(NULL, B, H);
-            cg_tensor *c = !lstm ? NULL : c0b ? cg_select(c0b, 0, idx) : state_or_zeros(NULL, B, H);
+            /* the caller's initial states, or zeros (which need no gradient) */
+            cg_tensor *h = h0b ? cg_select(h0b, 0, idx) : cg_zeros(CG_SHAPE(B, H));
+            cg_tensor *c = !lstm ? NULL : c0b ? cg_select(c0b, 0, idx) : cg_zeros(CG_SHAPE(B, H));
             ok = h && (!lstm || c) && run_direction(m, x, idx, d == 1, &h, &c, outs + d * T);
             hn[idx] = h;
             cn[idx] = c;

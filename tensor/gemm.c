@@ -15,6 +15,10 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
 {
     if (beta == 1.0f)
         return;
+    if (beta == 0.0f && ldc == N) { /* contiguous C: one clear */
+        memset(C, 0, (size_t)(M * N) * sizeof(float));
+        return;
+    }
     for (int64_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
         if (beta == 0.0f)
@@ -104,8 +108,8 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
     scale_c(M, N, beta, C, ldc);
     if (M == 0 || N == 0 || K == 0)
         return;
-    int threads = cg_get_num_threads();
-    if (threads > 1 && M * N * K >= (INT64_C(1) << 21) && N >= 64 && cg__cpu_has_avx2()) {
+    int threads = M * N * K >= (INT64_C(1) << 21) ? cg_get_num_threads() : 1;
+    if (threads > 1 && N >= 64 && cg__cpu_has_avx2()) {
         int64_t chunk = (N + threads - 1) / threads;
         chunk = (chunk + 31) / 32 * 32; /* whole 32-column strips per thread */
         column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C};
