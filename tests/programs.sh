@@ -27,6 +27,7 @@ exits() { # exits CODE COMMAND...
 
 check "hello learns ihello" "$ex/hello"
 check "hello prints the prediction" bash -c "'$ex/hello' | grep -q 'final prediction \"ihello\": correct'"
+check "hello learns for 20 seeds of 20" bash -c "for s in \$(seq 0 19); do '$ex/hello' --seed \$s >/dev/null || exit 1; done"
 check "hello --text" "$ex/hello" --text "to be or not" --steps 150 --hidden 16
 check "hello --cell gru" "$ex/hello" --cell gru --steps 60
 check "hello --help" "$ex/hello" --help
