@@ -121,9 +121,11 @@ typedef struct {
     cg_reduction reduction;  /* CG_MEAN */
     int64_t ignore_index;    /* -100: targets equal to it add nothing (and are not counted by mean) */
     float label_smoothing;   /* 0 (cross_entropy only) */
+    cg_tensor *weight;       /* NULL, or (C): each class's weight (nll_loss, cross_entropy) */
 } cg_loss_opts;
 /* logits (N, C), (C) or (N, C, d1, ...); target holds class ids as whole floats,
- * (N), () or (N, d1, ...). */
+ * (N), () or (N, d1, ...) — or, with the logits' own shape, class probabilities
+ * (torch's soft targets; ignore_index does not apply to them). */
 cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target);
 cg_tensor *cg_cross_entropy_with(cg_tensor *logits, cg_tensor *target, cg_loss_opts opts);
 #define cg_cross_entropy_ex(...) cg_cross_entropy_with(CG__HEAD2(__VA_ARGS__, ), CG__LOSS_OPTS(CG__TAIL2(__VA_ARGS__, )))

@@ -10,12 +10,15 @@ static cg_loss_opts loss_defaults(void)
 }
 
 static const cg__opt_field loss_fields[] = {
-    CG__OPT(cg_loss_opts, reduction), CG__OPT(cg_loss_opts, ignore_index), CG__OPT(cg_loss_opts, label_smoothing)};
+    CG__OPT(cg_loss_opts, reduction), CG__OPT(cg_loss_opts, ignore_index), CG__OPT(cg_loss_opts, label_smoothing),
+    CG__OPT(cg_loss_opts, weight)};
 
 static bool merge_loss_opts(cg_loss_opts *o, cg_loss_opts user, const char *op)
 {
     *o = loss_defaults();
-    if (cg__opts_merge(o, &user, user.given, loss_fields, 3, op) < 0)
+    if (cg__opts_merge(o, &user, user.given, loss_fields, 4, op) < 0)
+        return false;
+    if (o->weight && !cg__check(o->weight, op))
         return false;
     if (o->reduction < CG_MEAN || o->reduction > CG_NONE) {
         cg__error("%s: unknown reduction %d", op, (int)o->reduction);
@@ -60,10 +63,11 @@ static bool nll_shapes(const cg_tensor *x, const cg_tensor *target, nll_dims *d,
 
 static void nll_backward(cg_node *n, const float *g)
 {
-    cg_tensor *x = n->in[0], *target = n->in[1];
+    cg_tensor *x = n->in[0], *target = n->in[1], *weight = n->in[2];
     float *gx = cg__grad_buf(x);
     if (!gx)
         return;
+    const float *w = weight ? weight->data : NULL;
     nll_dims d = {n->i[0], n->i[1], n->i[2]};
     int64_t ignore = n->i[3];
     float eps = n->f[0], scale = n->f[1]; /* scale: 1/count for mean, else 1 */
@@ -75,30 +79,37 @@ static void nll_backward(cg_node *n, const float *g)
                 continue;
             float gv = (per_item ? g[b * d.S + s] : g[0]) * scale;
             float *row = gx + b * d.C * d.S + s;
-            row[t * d.S] -= gv * (1 - eps);
+            row[t * d.S] -= gv * (1 - eps) * (w ? w[t] : 1.0f);
             if (eps != 0)
                 for (int64_t c = 0; c < d.C; c++)
-                    row[c * d.S] -= gv * eps / (float)d.C;
+                    row[c * d.S] -= gv * eps / (float)d.C * (w ? w[c] : 1.0f);
         }
 }
 static const cg_op nll_op = {"NllLossBackward0", nll_backward};
 
 cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts user)
 {
-    cg_tensor *ins[2] = {x, target};
     cg_loss_opts o;
     nll_dims d;
-    if (!cg__check_all(2, ins, "cg_nll_loss") || !merge_loss_opts(&o, user, "cg_nll_loss") ||
+    if (!cg__check(x, "cg_nll_loss") || !cg__check(target, "cg_nll_loss") || !merge_loss_opts(&o, user, "cg_nll_loss") ||
         !nll_shapes(x, target, &d, "cg_nll_loss"))
         return NULL;
-    int64_t count = 0;
+    cg_tensor *ins[3] = {x, target, o.weight};
+    const float *w = o.weight ? o.weight->data : NULL;
+    if (o.weight && !(o.weight->ndim == 1 && o.weight->shape[0] == d.C)) {
+        char a[CG_SHAPE_BUF];
+        cg__error("cg_nll_loss: weight of shape %s for %lld classes", cg__shape_fmt(a, o.weight->ndim, o.weight->shape),
+                  (long long)d.C);
+        return NULL;
+    }
+    double count = 0; /* targets not ignored, each counted with its class's weight */
     for (int64_t i = 0; i < target->numel; i++) {
         int64_t t;
         if (target->data[i] == (float)o.ignore_index)
             continue;
         if (!cg__index_ok(target->data[i], d.C, &t, "cg_nll_loss"))
             return NULL;
-        count++;
+        count += w ? w[t] : 1.0;
     }
     cg_tensor *out = o.reduction == CG_NONE ? cg__new(target->ndim, target->shape, "cg_nll_loss")
                                             : cg__new(0, NULL, "cg_nll_loss");
@@ -111,11 +122,12 @@ cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts user)
             float v = target->data[b * d.S + s], loss = 0;
             if (v != (float)o.ignore_index) {
                 const float *row = x->data + b * d.C * d.S + s;
-                loss = -row[(int64_t)v * d.S] * (1 - eps);
+                int64_t t = (int64_t)v;
+                loss = -row[t * d.S] * (w ? w[t] : 1.0f) * (1 - eps);
                 if (eps != 0) {
                     double all = 0;
                     for (int64_t c = 0; c < d.C; c++)
-                        all += row[c * d.S];
+                        all += row[c * d.S] * (w ? w[c] : 1.0f);
                     loss -= (float)all * eps / (float)d.C;
                 }
             }
@@ -123,14 +135,14 @@ cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts user)
                 out->data[b * d.S + s] = loss;
             total += loss;
         }
-    /* torch's mean divides by the number of targets not ignored (0/0 is nan). */
-    float scale = o.reduction == CG_MEAN ? 1.0f / (float)count : 1.0f;
+    /* torch's mean divides by the (weighted) number of targets not ignored (0/0 is nan). */
+    float scale = o.reduction == CG_MEAN ? (float)(1.0 / count) : 1.0f;
     if (o.reduction == CG_MEAN)
-        out->data[0] = (float)(total / (double)count);
+        out->data[0] = (float)(total / count);
     else if (o.reduction == CG_SUM)
         out->data[0] = (float)total;
     bool fail = false;
-    cg_node *n = cg__record(out, &nll_op, 2, ins, 0, &fail);
+    cg_node *n = cg__record(out, &nll_op, 3, ins, 0, &fail);
     if (n) {
         n->i[0] = d.N, n->i[1] = d.C, n->i[2] = d.S, n->i[3] = o.ignore_index;
         n->f[0] = eps, n->f[1] = scale;
@@ -141,6 +153,49 @@ cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts user)
 
 cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target) { return cg_nll_loss_with(x, target, (cg_loss_opts){0}); }
 
+/* Class probabilities as targets: -sum_c target_c' log_softmax_c (per weight_c), where
+ * target' = (1 - eps) target + eps / C; mean over everything but the class dim. */
+static cg_tensor *soft_cross_entropy(cg_tensor *logits, cg_tensor *target, cg_loss_opts user)
+{
+    cg_loss_opts o;
+    if (!merge_loss_opts(&o, user, "cg_cross_entropy"))
+        return NULL;
+    int cdim = logits->ndim == 1 ? 0 : 1;
+    int64_t C = logits->shape[cdim];
+    if (o.weight && !(o.weight->ndim == 1 && o.weight->shape[0] == C)) {
+        cg__error("cg_cross_entropy: weight must have one value per class (%lld)", (long long)C);
+        return NULL;
+    }
+    /* Temporaries go in tmp and are released at the end: outside frames the graph
+     * keeps what it needs; inside frames releasing is a no-op. */
+    cg_tensor *tmp[8] = {NULL};
+    int nt = 0;
+    cg_tensor *t = target;
+    if (o.label_smoothing != 0) {
+        cg_tensor *scaled = tmp[nt++] = cg_mul_scalar(target, 1 - o.label_smoothing);
+        t = tmp[nt++] = cg_add_scalar(scaled, o.label_smoothing / (float)C);
+    }
+    cg_tensor *logp = tmp[nt++] = cg_log_softmax(logits, cdim);
+    cg_tensor *prod = tmp[nt++] = cg_mul(logp, t);
+    if (o.weight) { /* weight along the class dim: (C) or (C, 1, ..., 1) */
+        int64_t shape[CG_MAX_DIMS];
+        for (int i = 0; i < logits->ndim - cdim; i++)
+            shape[i] = i == 0 ? C : 1;
+        cg_tensor *wv = tmp[nt++] = cg_reshape(o.weight, logits->ndim - cdim, shape);
+        prod = tmp[nt++] = cg_mul(prod, wv);
+    }
+    cg_tensor *summed = tmp[nt++] = cg_sum_dim(prod, cdim, false);
+    cg_tensor *per = cg_neg(summed);
+    cg_tensor *loss = per;
+    if (o.reduction != CG_NONE) {
+        tmp[nt++] = per;
+        loss = o.reduction == CG_MEAN ? cg_mean(per) : cg_sum(per);
+    }
+    for (int i = 0; i < nt; i++)
+        cg_tensor_free(tmp[i]);
+    return loss;
+}
+
 cg_tensor *cg_cross_entropy_with(cg_tensor *logits, cg_tensor *target, cg_loss_opts opts)
 {
     if (!cg__check(logits, "cg_cross_entropy") || !cg__check(target, "cg_cross_entropy"))
@@ -149,6 +204,8 @@ cg_tensor *cg_cross_entropy_with(cg_tensor *logits, cg_tensor *target, cg_loss_o
         cg__error("cg_cross_entropy: logits must have a class dim, got a 0-d tensor");
         return NULL;
     }
+    if (cg_same_shape(logits, target))
+        return soft_cross_entropy(logits, target, opts);
     nll_dims d;
     if (!nll_shapes(logits, target, &d, "cg_cross_entropy"))
         return NULL;

@@ -74,6 +74,11 @@ OP(cross_entropy_none, cg_cross_entropy_ex(IN(0), IN(1), .reduction = CG_NONE))
 OP(cross_entropy_ignore, cg_cross_entropy_ex(IN(0), IN(1), .ignore_index = 2))
 OP(cross_entropy_smooth, cg_cross_entropy_ex(IN(0), IN(1), .label_smoothing = 0.1f))
 OP(nll_loss, cg_nll_loss(IN(0), IN(1)))
+OP(cross_entropy_weight, cg_cross_entropy_ex(IN(0), IN(1), .weight = IN(2), .ignore_index = 1))
+OP(cross_entropy_weight_smooth, cg_cross_entropy_ex(IN(0), IN(1), .weight = IN(2), .label_smoothing = 0.2f))
+OP(cross_entropy_probs, cg_cross_entropy(IN(0), IN(1)))
+OP(cross_entropy_probs_nd, cg_cross_entropy_ex(IN(0), IN(1), .weight = IN(2), .label_smoothing = 0.1f, .reduction = CG_SUM))
+OP(nll_loss_weight, cg_nll_loss_ex(IN(0), IN(1), .weight = IN(2), .reduction = CG_NONE))
 OP(mse_loss, cg_mse_loss(IN(0), IN(1)))
 OP(mse_loss_sum, cg_mse_loss_ex(IN(0), IN(1), .reduction = CG_SUM))
 OP(embedding, cg_embedding(IN(0), IN(1)))
@@ -105,7 +110,9 @@ static const op_case cases[] = {
     {"cross_entropy_sum", op_cross_entropy_sum}, {"cross_entropy_none", op_cross_entropy_none},
     {"cross_entropy_ignore", op_cross_entropy_ignore}, {"cross_entropy_smooth", op_cross_entropy_smooth},
     {"cross_entropy_1d", op_cross_entropy}, {"cross_entropy_nd", op_cross_entropy},
-    {"nll_loss", op_nll_loss}, {"mse_loss", op_mse_loss}, {"mse_loss_sum", op_mse_loss_sum},
+    {"nll_loss", op_nll_loss}, {"cross_entropy_weight", op_cross_entropy_weight},
+    {"cross_entropy_weight_smooth", op_cross_entropy_weight_smooth}, {"cross_entropy_probs", op_cross_entropy_probs},
+    {"cross_entropy_probs_nd", op_cross_entropy_probs_nd}, {"nll_loss_weight", op_nll_loss_weight}, {"mse_loss", op_mse_loss}, {"mse_loss_sum", op_mse_loss_sum},
     {"embedding", op_embedding},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -364,6 +371,9 @@ START_TEST(bad_inputs_fail_cleanly)
     ck_assert_ptr_null(cg_cross_entropy(a, cg_tensor_from((float[]){0, 1, 4}, CG_SHAPE(3))));
     ck_assert_ptr_nonnull(strstr(cg_last_error(), "not a whole number in [0, 4)"));
     ck_assert_ptr_null(cg_cross_entropy(a, cg_ones(CG_SHAPE(4))));
+    ck_assert_ptr_null(cg_cross_entropy_ex(a, cg_zeros(CG_SHAPE(3)), .weight = cg_ones(CG_SHAPE(3))));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "weight of shape (3,) for 4 classes"));
+    ck_assert_ptr_null(cg_cross_entropy_ex(a, cg_zeros(CG_SHAPE(3, 4)), .weight = cg_ones(CG_SHAPE(2))));
     ck_assert_ptr_null(cg_cross_entropy_ex(a, cg_zeros(CG_SHAPE(3)), .reduction = (cg_reduction)7));
     ck_assert_ptr_null(cg_one_hot(cg_tensor_from((float[]){-1}, CG_SHAPE(1)), 3));
     ck_assert_ptr_null(cg_embedding(a, cg_tensor_from((float[]){3}, CG_SHAPE(1))));

@@ -127,7 +127,17 @@ def op_cases():
          [True, False])
     case('cross_entropy_nd', lambda a, t: F.cross_entropy(a, t.long()), [randn(2, 3, 4), ids(3, 2, 4)],
          [True, False])
+    case('cross_entropy_weight', lambda a, t, w: F.cross_entropy(a, t.long(), weight=w, ignore_index=1),
+         [randn(6, 4), torch.tensor([0., 1., 3., 2., 3., 0.]), torch.rand(4) + 0.5], [True, False, False])
+    case('cross_entropy_weight_smooth', lambda a, t, w: F.cross_entropy(a, t.long(), weight=w, label_smoothing=0.2),
+         [randn(6, 4), ids(4, 6), torch.rand(4) + 0.5], [True, False, False])
+    case('cross_entropy_probs', lambda a, t: F.cross_entropy(a, t),
+         [randn(4, 5), torch.softmax(randn(4, 5), 1)], [True, False])
+    case('cross_entropy_probs_nd', lambda a, t, w: F.cross_entropy(a, t, weight=w, label_smoothing=0.1, reduction='sum'),
+         [randn(2, 3, 4), torch.softmax(randn(2, 3, 4), 1), torch.rand(3) + 0.5], [True, False, False])
     case('nll_loss', lambda a, t: F.nll_loss(a, t.long()), [randn(4, 5), ids(5, 4)], [True, False])
+    case('nll_loss_weight', lambda a, t, w: F.nll_loss(a, t.long(), weight=w, reduction='none'),
+         [randn(4, 5), ids(5, 4), torch.rand(5) + 0.5], [True, False, False])
     case('mse_loss', lambda a, b: F.mse_loss(a, b), [randn(3, 4), randn(3, 4)])
     case('mse_loss_sum', lambda a, b: F.mse_loss(a, b, reduction='sum'), [randn(3, 4), randn(3, 4)])
     case('embedding', lambda w, i: F.embedding(i.long(), w), [randn(5, 3), torch.tensor([[1., 4.], [1., 0.]])],
