@@ -1,0 +1,181 @@
+/* cgrad tests — every public function given NULL (or nonsense) returns NULL, a
+ * negative number or NAN, and crashes nothing. One test per layer's header. */
+#include "fixture.h"
+#include <math.h>
+
+START_TEST(tensor_functions_take_null)
+{
+    cg_frame_begin();
+    ck_assert_ptr_null(cg_tensor_from(NULL, CG_SHAPE(2)));
+    ck_assert_ptr_null(cg_empty(-1, NULL));
+    ck_assert_ptr_null(cg_zeros(1, NULL));
+    ck_assert_ptr_null(cg_ones(1, NULL));
+    ck_assert_ptr_null(cg_full(1, NULL, 1));
+    ck_assert_ptr_null(cg_rand(1, NULL));
+    ck_assert_ptr_null(cg_randn(1, NULL));
+    ck_assert_ptr_null(cg_uniform(1, NULL, 0, 1));
+    ck_assert_ptr_null(cg_normal(1, NULL, 0, 1));
+    ck_assert_ptr_null(cg_zeros_like(NULL));
+    ck_assert_ptr_null(cg_ones_like(NULL));
+    ck_assert_ptr_null(cg_tensor_copy(NULL));
+    ck_assert_ptr_null(cg_eye(-1, -1));
+    ck_assert_ptr_null(cg_arange(0, INFINITY, 1));
+    ck_assert_int_lt(cg_fill_(NULL, 0), 0);
+    ck_assert_int_lt(cg_uniform_(NULL, 0, 1), 0);
+    ck_assert_int_lt(cg_normal_(NULL, 0, 1), 0);
+    ck_assert_int_lt(cg_copy_(NULL, NULL), 0);
+    ck_assert_int_lt(cg_rng_get_state(NULL, 0), 0);
+    ck_assert_int_lt(cg_ndim(NULL), 0);
+    ck_assert_ptr_null(cg_shape(NULL));
+    ck_assert_int_lt(cg_size(NULL, 0), 0);
+    ck_assert_int_lt(cg_numel(NULL), 0);
+    ck_assert_ptr_null(cg_data(NULL));
+    ck_assert(isnan(cg_item(NULL)));
+    ck_assert(!cg_same_shape(NULL, NULL));
+    ck_assert_int_lt(cg_tensor_str(NULL, NULL, 0), 0);
+    ck_assert_int_lt(cg_print(NULL), 0);
+    ck_assert_int_lt(cg_fprint(NULL, NULL), 0);
+    ck_assert_int_lt(cg_shape_str(NULL, NULL, 0), 0);
+    ck_assert_int_lt(cg_safetensors_save(NULL, 0, NULL, NULL, 0, NULL, NULL), 0);
+    ck_assert_ptr_null(cg_safetensors_open(NULL));
+    ck_assert_int_lt(cg_safetensors_count(NULL), 0);
+    ck_assert_ptr_null(cg_safetensors_name(NULL, 0));
+    ck_assert_ptr_null(cg_safetensors_get(NULL, "x"));
+    ck_assert_int_lt(cg_safetensors_shape(NULL, "x", NULL), 0);
+    ck_assert_int_lt(cg_safetensors_read_into(NULL, "x", NULL), 0);
+    ck_assert_ptr_null(cg_safetensors_metadata(NULL, NULL));
+    cg_safetensors_close(NULL);
+    cg_tensor_free(NULL);
+    ck_assert_int_lt(cg_set_num_threads(-3), 0);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(autograd_functions_take_null)
+{
+    cg_frame_begin();
+    cg_tensor *(*unary[])(cg_tensor *) = {cg_neg, cg_exp, cg_log, cg_sqrt, cg_abs, cg_tanh, cg_sigmoid, cg_relu,
+                                          cg_flatten, cg_detach, cg_clone, cg_sum, cg_mean, cg_max};
+    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
+        ck_assert_ptr_null(unary[i](NULL));
+    cg_tensor *(*binary[])(cg_tensor *, cg_tensor *) = {cg_add, cg_sub, cg_mul, cg_div, cg_pow, cg_maximum,
+                                                        cg_minimum, cg_matmul, cg_cross_entropy, cg_nll_loss,
+                                                        cg_mse_loss, cg_embedding};
+    for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
+        ck_assert_ptr_null(binary[i](NULL, NULL));
+    cg_tensor *(*scalar[])(cg_tensor *, float) = {cg_add_scalar, cg_sub_scalar, cg_rsub_scalar, cg_mul_scalar,
+                                                  cg_div_scalar, cg_rdiv_scalar, cg_pow_scalar};
+    for (size_t i = 0; i < sizeof scalar / sizeof scalar[0]; i++)
+        ck_assert_ptr_null(scalar[i](NULL, 1));
+    ck_assert_ptr_null(cg_clamp(NULL, 0, 1));
+    ck_assert_ptr_null(cg_where(NULL, NULL, NULL));
+    ck_assert_ptr_null(cg_linear(NULL, NULL, NULL));
+    ck_assert_ptr_null(cg_linear_add(NULL, NULL, NULL, NULL));
+    ck_assert_ptr_null(cg_linear_act(NULL, NULL, NULL, NULL, CG_TANH));
+    ck_assert_ptr_null(cg_reshape(NULL, 0, NULL));
+    ck_assert_ptr_null(cg_view(NULL, 0, NULL));
+    ck_assert_ptr_null(cg_squeeze(NULL, 0));
+    ck_assert_ptr_null(cg_unsqueeze(NULL, 0));
+    ck_assert_ptr_null(cg_transpose(NULL, 0, 1));
+    ck_assert_ptr_null(cg_permute(NULL, 0, NULL));
+    ck_assert_ptr_null(cg_cat(NULL, 2, 0));
+    ck_assert_ptr_null(cg_stack(NULL, 2, 0));
+    ck_assert_ptr_null(cg_select(NULL, 0, 0));
+    ck_assert_ptr_null(cg_narrow(NULL, 0, 0, 1));
+    ck_assert_ptr_null(cg_slice(NULL, 0, 0, 1));
+    ck_assert_ptr_null(cg_index_select(NULL, 0, NULL));
+    ck_assert_ptr_null(cg_gather(NULL, 0, NULL));
+    ck_assert_ptr_null(cg_sum_dim(NULL, 0, false));
+    ck_assert_ptr_null(cg_mean_dim(NULL, 0, false));
+    ck_assert_ptr_null(cg_max_dim(NULL, 0, false));
+    ck_assert_ptr_null(cg_argmax(NULL, 0, false));
+    ck_assert_ptr_null(cg_softmax(NULL, 0));
+    ck_assert_ptr_null(cg_log_softmax(NULL, 0));
+    ck_assert_ptr_null(cg_logsumexp(NULL, 0, false));
+    ck_assert_ptr_null(cg_one_hot(NULL, 3));
+    ck_assert_ptr_null(cg_dropout(NULL, 0.5f, true));
+    ck_assert_int_lt(cg_set_requires_grad(NULL, true), 0);
+    ck_assert(!cg_requires_grad(NULL));
+    ck_assert(!cg_is_leaf(NULL));
+    ck_assert_ptr_null(cg_grad(NULL));
+    ck_assert_int_lt(cg_zero_grad(NULL), 0);
+    ck_assert_int_lt(cg_set_name(NULL, "x"), 0);
+    ck_assert_ptr_null(cg_name(NULL));
+    ck_assert_int_lt(cg_backward(NULL), 0);
+    ck_assert_int_lt(cg_backward_ex(NULL, .retain_graph = true), 0);
+    ck_assert_int_lt(cg_gradcheck(NULL, NULL, 0, NULL), 0);
+    ck_assert_int_lt(cg_graph_dot(NULL, NULL), 0);
+    ck_assert_int_lt(cg_graph_render(NULL, NULL), 0);
+    cg_no_grad_end(); /* unbalanced: an error, nothing else */
+    ck_assert(cg_grad_enabled());
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(nn_and_optim_functions_take_null)
+{
+    cg_module_free(NULL);
+    ck_assert_ptr_null(cg_param(NULL, "x"));
+    ck_assert_ptr_null(cg_parameters(NULL, NULL));
+    ck_assert_ptr_null(cg_param_name(NULL, 0));
+    ck_assert_int_lt(cg_num_params(NULL), 0);
+    ck_assert_int_lt(cg_module_train(NULL, true), 0);
+    ck_assert(!cg_module_is_training(NULL));
+    ck_assert_int_lt(cg_module_zero_grad(NULL), 0);
+    ck_assert_int_lt(cg_module_str(NULL, NULL, 0), 0);
+    ck_assert_ptr_null(cg_module_type(NULL));
+    ck_assert_ptr_null(cg_linear_forward(NULL, NULL));
+    ck_assert_ptr_null(cg_embedding_forward(NULL, NULL));
+    ck_assert_ptr_null(cg_rnn_forward(NULL, NULL, NULL, NULL));
+    ck_assert_ptr_null(cg_gru_forward(NULL, NULL, NULL, NULL));
+    ck_assert_ptr_null(cg_lstm_forward(NULL, NULL, NULL, NULL, NULL, NULL));
+    ck_assert_ptr_null(cg_rnn_cell_forward(NULL, NULL, NULL));
+    ck_assert_ptr_null(cg_gru_cell_forward(NULL, NULL, NULL));
+    ck_assert_ptr_null(cg_lstm_cell_forward(NULL, NULL, NULL, NULL, NULL));
+    ck_assert_int_lt(cg_module_save(NULL, NULL), 0);
+    ck_assert_int_lt(cg_module_load(NULL, NULL), 0);
+    ck_assert_ptr_null(cg_sequential_new(NULL, 1));
+    ck_assert_int_lt(cg_module_children(NULL), 0);
+    ck_assert_ptr_null(cg_module_child(NULL, 0));
+    ck_assert_ptr_null(cg_module_forward(NULL, NULL));
+    ck_assert_ptr_null(cg_lstm_new(.input_size = -4, .hidden_size = 2));
+    ck_assert_ptr_null(cg_gru_cell_new(.input_size = 4, .hidden_size = 0));
+    /* a real module given NULL inputs */
+    cg_module *m = cg_linear_new(.in_features = 2, .out_features = 2);
+    ck_assert_ptr_null(cg_module_forward(m, NULL));
+    ck_assert_int_lt(cg_module_load(m, NULL), 0);
+    cg_module_free(m);
+    ck_assert_ptr_null(cg_sgd_new(NULL, 3, .lr = 0.1));
+    ck_assert_ptr_null(cg_adamw_new(NULL, 1));
+    ck_assert_ptr_null(cg_rmsprop_new(NULL, 1));
+    ck_assert_ptr_null(cg_adagrad_new(NULL, 1));
+    cg_optim_free(NULL);
+    cg_optim_zero_grad(NULL);
+    ck_assert_int_lt(cg_optim_step(NULL), 0);
+    ck_assert(isnan(cg_optim_lr(NULL)));
+    ck_assert_int_lt(cg_optim_set_lr(NULL, 0.1), 0);
+    ck_assert_int_lt(cg_optim_state_count(NULL), 0);
+    ck_assert_ptr_null(cg_optim_state(NULL, 0, NULL));
+    ck_assert(isnan(cg_clip_grad_norm(NULL, 1, 1.0f)));
+    ck_assert_int_lt(cg_clip_grad_value(NULL, 1, 1.0f), 0);
+    ck_assert_ptr_null(cg_step_lr_new(NULL, 1, 0.5));
+    ck_assert_ptr_null(cg_exponential_lr_new(NULL, 0.5));
+    ck_assert_ptr_null(cg_cosine_annealing_lr_new(NULL, 5, 0));
+    ck_assert_ptr_null(cg_linear_lr_new(NULL, 0.5, 1, 3));
+    ck_assert_int_lt(cg_scheduler_step(NULL), 0);
+    ck_assert(isnan(cg_scheduler_lr(NULL)));
+    cg_scheduler_free(NULL);
+    ck_assert_ptr_nonnull(cg_last_error());
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("null");
+    TCase *t = tcase_create("null");
+    tcase_add_test(t, tensor_functions_take_null);
+    tcase_add_test(t, autograd_functions_take_null);
+    tcase_add_test(t, nn_and_optim_functions_take_null);
+    suite_add_tcase(s, t);
+    return fx_run(s);
+}
