@@ -1,9 +1,11 @@
-/* cgrad — GEMM: C = op(A) op(B) + beta * C, row-major.
+/* cgrad — GEMM: C = op(A) op(B) + beta * C, row-major: the dispatcher.
  *
- * Every case is reduced to the i-k-j loop over rows of B, whose inner loop is
- * a contiguous axpy that the compiler vectorises: op(A) is read element by
- * element either way, and a transposed B is transposed once into scratch. The
- * j loop is blocked so a stripe of C stays in cache while k runs. */
+ * Big products are split by columns over the thread pool; each part goes to the
+ * SIMD kernels of gemm_avx2.c (AVX-512 or AVX2, chosen at run time). Without
+ * them, and for tiny products, portable loops: the i-k-j loop over rows of B
+ * (a contiguous axpy the compiler vectorises, blocked so a stripe of C stays in
+ * cache), with a transposed B transposed once into scratch, or dot products
+ * when the product is tiny. */
 #include "kernels.h"
 #include <stdlib.h>
 #include <string.h>
