@@ -24,17 +24,13 @@ void cg__error_null(const char *op)
         cg__error("%s: input is NULL", op);
 }
 
-bool cg__check(const cg_tensor *t, const char *op)
+bool cg__check_failed(const cg_tensor *t, const char *op)
 {
-    if (!t) {
+    if (!t)
         cg__error_null(op);
-        return false;
-    }
-    if (t->magic != CG_MAGIC_LIVE) {
+    else
         cg__error("%s: tensor was freed or its frame has ended", op);
-        return false;
-    }
-    return true;
+    return false;
 }
 
 const char *cg__shape_fmt(char *buf, int ndim, const int64_t *shape)

@@ -64,7 +64,11 @@ void cg__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* For a NULL input: keeps the first message of a failing chain, else says which op. */
 void cg__error_null(const char *op);
 /* Checks t is a live tensor; on failure records a message naming op and returns false. */
-bool cg__check(const cg_tensor *t, const char *op);
+bool cg__check_failed(const cg_tensor *t, const char *op);
+static inline bool cg__check(const cg_tensor *t, const char *op)
+{
+    return (t && t->magic == CG_MAGIC_LIVE) || cg__check_failed(t, op);
+}
 /* "(3, 5, 2)" into buf (at least 160 bytes). */
 const char *cg__shape_fmt(char *buf, int ndim, const int64_t *shape);
 #define CG_SHAPE_BUF 192
