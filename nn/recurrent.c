@@ -94,6 +94,21 @@ static const cg__opt_field rnn_fields[] = {
     CG__OPT(cg_rnn_opts, nonlinearity), CG__OPT(cg_rnn_opts, bias), CG__OPT(cg_rnn_opts, batch_first),
     CG__OPT(cg_rnn_opts, dropout), CG__OPT(cg_rnn_opts, bidirectional)};
 
+/* The checks every recurrent module and cell makes of its sizes and nonlinearity. */
+static bool valid_sizes(const char *op, int64_t input_size, int64_t hidden_size, cg_nonlinearity act)
+{
+    if (input_size <= 0 || hidden_size <= 0) {
+        cg__error("%s: input_size (%lld) and hidden_size (%lld) must be positive", op, (long long)input_size,
+                  (long long)hidden_size);
+        return false;
+    }
+    if (act != CG_TANH && act != CG_RELU) {
+        cg__error("%s: unknown nonlinearity %d (CG_TANH or CG_RELU)", op, (int)act);
+        return false;
+    }
+    return true;
+}
+
 /* Adds weight_ih, weight_hh, bias_ih, bias_hh with this suffix ("_l0", "_l1_reverse", ""). */
 static bool add_weights(cg_module *m, const char *suffix, int64_t in, int64_t H, int G, bool bias)
 {
@@ -126,17 +141,14 @@ static cg_module *recurrent_new(cg_rnn_opts user, module_kind kind, const char *
     cg_rnn_opts o = {.num_layers = 1, .nonlinearity = CG_TANH, .bias = true};
     if (cg__opts_merge(&o, &user, user.given, rnn_fields, 8, op) < 0)
         return NULL;
-    if (o.input_size <= 0 || o.hidden_size <= 0 || o.num_layers < 1) {
-        cg__error("%s: input_size (%lld), hidden_size (%lld) and num_layers (%d) must be positive", op,
-                  (long long)o.input_size, (long long)o.hidden_size, o.num_layers);
+    if (!valid_sizes(op, o.input_size, o.hidden_size, o.nonlinearity))
+        return NULL;
+    if (o.num_layers < 1) {
+        cg__error("%s: num_layers must be positive, got %d", op, o.num_layers);
         return NULL;
     }
     if (!(o.dropout >= 0 && o.dropout <= 1)) {
         cg__error("%s: dropout should be a number in range [0, 1], got %g", op, (double)o.dropout);
-        return NULL;
-    }
-    if (o.nonlinearity != CG_TANH && o.nonlinearity != CG_RELU) {
-        cg__error("%s: unknown nonlinearity %d (CG_TANH or CG_RELU)", op, (int)o.nonlinearity);
         return NULL;
     }
     cg_module *m = cg__module_new(kind, type);
@@ -170,15 +182,8 @@ static cg_module *cell_new(cg_cell_opts user, module_kind kind, const char *type
     cg_cell_opts o = {.bias = true, .nonlinearity = CG_TANH};
     if (cg__opts_merge(&o, &user, user.given, cell_fields, 4, op) < 0)
         return NULL;
-    if (o.input_size <= 0 || o.hidden_size <= 0) {
-        cg__error("%s: input_size (%lld) and hidden_size (%lld) must be positive", op, (long long)o.input_size,
-                  (long long)o.hidden_size);
+    if (!valid_sizes(op, o.input_size, o.hidden_size, o.nonlinearity))
         return NULL;
-    }
-    if (o.nonlinearity != CG_TANH && o.nonlinearity != CG_RELU) {
-        cg__error("%s: unknown nonlinearity %d (CG_TANH or CG_RELU)", op, (int)o.nonlinearity);
-        return NULL;
-    }
     cg_module *m = cg__module_new(kind, type);
     if (!m)
         return NULL;
