@@ -7,8 +7,12 @@
  * cache), with a transposed B transposed once into scratch, or dot products
  * when the product is tiny. */
 #include "kernels.h"
+#include "cgrad_config.h"
 #include <stdlib.h>
 #include <string.h>
+#ifdef CG_USE_OPENBLAS
+#include <cblas.h>
+#endif
 
 #define JBLOCK 512
 #define KBLOCK 256
@@ -107,6 +111,14 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb,
               float beta, float *C, int64_t ldc)
 {
+#ifdef CG_USE_OPENBLAS
+    /* -Dblas=openblas: the same products through OpenBLAS, to compare against */
+    if (M * N * K >= 4096 && M > 0 && N > 0 && K > 0) {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M,
+                    (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        return;
+    }
+#endif
     scale_c(M, N, beta, C, ldc);
     if (M == 0 || N == 0 || K == 0)
         return;
