@@ -39,6 +39,7 @@ cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const 
     memset(t->data, 0, (size_t)t->numel * sizeof(float));
     snprintf(m->names[m->nparams], CG_PARAM_NAME, "%s", name);
     t->requires_grad = true;
+    t->is_param = true;
     t->name = m->names[m->nparams];
     m->params[m->nparams++] = t;
     /* names may have moved with realloc: re-point every tensor at its own */

@@ -198,6 +198,8 @@ int cg_tensor_str(const cg_tensor *t, char *buf, size_t size)
     out o = {buf, size, 0, -1};
     if (buf && size)
         buf[0] = '\0';
+    if (t->is_param)
+        puts_(&o, "Parameter containing:\n");
     const int indent = 7; /* strlen("tensor(") */
     puts_(&o, "tensor(");
     if (t->numel == 0) {

@@ -24,6 +24,7 @@ struct cg_tensor {
     bool requires_grad;
     bool grad_owned;         /* grad was allocated for this tensor and goes with it */
     bool grad_alias;         /* grad is a view into the grad of the tensor this one views */
+    bool is_param;           /* a module's parameter: prints as torch prints an nn.Parameter */
     cg_tensor *grad;
     void *node;              /* the op that made this tensor (one raw block), NULL for leaves */
     const char *name;        /* parameter name for printing and graphs, or NULL */

@@ -195,6 +195,10 @@ START_TEST(seed_program_prints_pytorchs_numbers)
             ck_assert_ptr_nonnull(strstr(buf, "tensor([[[-0.7497, -0.6135],\n         [-0.5282, -0.2473],"));
         cg_shape_str(out, buf, sizeof buf);
         ck_assert_str_eq(buf, "(3, 5, 2)");
+        if (!bf) { /* print(rnn.bias_hh_l0), as torch shows an nn.Parameter */
+            cg_tensor_str(cg_param(rnn, "bias_hh_l0"), buf, sizeof buf);
+            ck_assert_str_eq(buf, "Parameter containing:\ntensor([-0.2915,  0.0262], requires_grad=True)");
+        }
         cg_frame_end();
         cg_module_free(rnn);
     }
