@@ -143,6 +143,10 @@ static cg_module *recurrent_new(cg_rnn_opts user, module_kind kind, const char *
         return NULL;
     if (!valid_sizes(op, o.input_size, o.hidden_size, o.nonlinearity))
         return NULL;
+    if (kind != KIND_RNN && o.nonlinearity != CG_TANH) { /* torch's LSTM and GRU take no nonlinearity */
+        cg__error("%s: %s has no nonlinearity option", op, type);
+        return NULL;
+    }
     if (o.num_layers < 1) {
         cg__error("%s: num_layers must be positive, got %d", op, o.num_layers);
         return NULL;

@@ -341,6 +341,8 @@ START_TEST(bad_module_use_fails_cleanly)
     ck_assert_ptr_nonnull(strstr(cg_last_error(), "must be positive"));
     ck_assert_ptr_null(cg_rnn_new(.input_size = 4, .hidden_size = 2, .dropout = 2));
     ck_assert_ptr_null(cg_rnn_new(.input_size = 4, .hidden_size = 2, .nonlinearity = (cg_nonlinearity)9));
+    ck_assert_ptr_null(cg_lstm_new(.input_size = 4, .hidden_size = 2, .nonlinearity = CG_RELU));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "LSTM has no nonlinearity option"));
     ck_assert_ptr_null(cg_linear_new(.in_features = -1, .out_features = 2));
     ck_assert_ptr_null(cg_embedding_new(.num_embeddings = 0, .embedding_dim = 2));
     cg_module *rnn = cg_rnn_new(.input_size = 4, .hidden_size = 2);
