@@ -188,6 +188,10 @@ static cg_module *cell_new(cg_cell_opts user, module_kind kind, const char *type
         return NULL;
     if (!valid_sizes(op, o.input_size, o.hidden_size, o.nonlinearity))
         return NULL;
+    if (kind != KIND_RNN_CELL && o.nonlinearity != CG_TANH) {
+        cg__error("%s: %s has no nonlinearity option", op, type);
+        return NULL;
+    }
     cg_module *m = cg__module_new(kind, type);
     if (!m)
         return NULL;
