@@ -238,7 +238,7 @@ static void softmax_row(const float *x, float *y, int64_t n, int64_t inner, int 
 
 /* Contiguous rows (the class dim last, as for logits): every row's shifted
  * values first, one vectorised exp over all of them, then each row's sum. */
-static void softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int kind)
+static bool softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int kind)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
@@ -260,7 +260,7 @@ static void softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int 
             for (int64_t j = 0; j < n; j++)
                 y[r * n + j] *= inv;
         }
-        return;
+        return true;
     }
     /* log_softmax: y = (x - m) - log(sum exp(x - m)); the exps go to scratch */
     cg__scratch_begin();
@@ -277,6 +277,7 @@ static void softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int 
         }
     }
     cg__scratch_end();
+    return e != NULL;
 }
 
 static void softmax_backward(cg_node *n, const float *g)
@@ -356,19 +357,21 @@ static cg_tensor *softmax_family(cg_tensor *t, int dim, bool keepdim, int kind, 
     if (!out)
         return NULL;
     cg__dim_split s = t->ndim ? cg__split_at(t, d) : (cg__dim_split){1, 1, 1};
-    cg__scratch_begin();
-    float *tmp = cg__scratch((size_t)s.n * sizeof(float));
-    if (tmp && s.inner == 1 && kind != LOGSUMEXP) {
-        softmax_rows(t->data, out->data, s.outer, s.n, kind);
-        s.outer = 0; /* done */
+    bool ok;
+    if (s.inner == 1 && kind != LOGSUMEXP) { /* contiguous rows: one vectorised pass */
+        ok = softmax_rows(t->data, out->data, s.outer, s.n, kind);
+    } else {
+        cg__scratch_begin();
+        float *tmp = cg__scratch((size_t)s.n * sizeof(float));
+        for (int64_t o = 0; tmp && o < s.outer; o++)
+            for (int64_t i = 0; i < s.inner; i++) {
+                float *y = kind == LOGSUMEXP ? out->data + o * s.inner + i : out->data + o * s.n * s.inner + i;
+                softmax_row(t->data + o * s.n * s.inner + i, y, s.n, s.inner, kind, tmp);
+            }
+        cg__scratch_end();
+        ok = tmp != NULL;
     }
-    for (int64_t o = 0; tmp && o < s.outer; o++)
-        for (int64_t i = 0; i < s.inner; i++) {
-            float *y = kind == LOGSUMEXP ? out->data + o * s.inner + i : out->data + o * s.n * s.inner + i;
-            softmax_row(t->data + o * s.n * s.inner + i, y, s.n, s.inner, kind, tmp);
-        }
-    cg__scratch_end();
-    if (!tmp)
+    if (!ok)
         return NULL;
     const cg_op *op = kind == SOFTMAX ? &softmax_op : kind == LOG_SOFTMAX ? &log_softmax_op : &logsumexp_op;
     cg_node *node;
