@@ -13,7 +13,15 @@ typedef struct cg_node cg_node;
 typedef struct {
     const char *name;
     void (*backward)(cg_node *n, const float *gout);
+    unsigned saves;       /* what backward reads: CG_SAVES_IN(i), CG_SAVES_OUT */
 } cg_op;
+
+/* Which tensors an op's backward reads (so in-place writes to them since the
+ * forward make backward refuse): inputs 0..3 and the output. */
+#define CG_SAVED_SLOTS 5
+#define CG_SAVED_OUT_SLOT 4
+#define CG_SAVES_IN(i) (1u << (i))
+#define CG_SAVES_OUT (1u << CG_SAVED_OUT_SLOT)
 
 struct cg_node {
     const cg_op *op;
@@ -26,6 +34,7 @@ struct cg_node {
     int64_t i[6];         /* the op's integer arguments (dims, sizes) */
     float f[4];           /* the op's scalar arguments */
     void *saved;          /* op-specific saved values, inside this node's block */
+    uint32_t saved_version[CG_SAVED_SLOTS]; /* versions of the tensors op->saves names, when recorded */
     cg_tensor *in[];      /* the inputs */
 };
 

@@ -8,7 +8,7 @@
 #include "autograd_internal.h"
 #include <string.h>
 
-static _Thread_local int no_grad_depth;
+#define no_grad_depth cg__no_grad_depth
 static _Thread_local int current_step = -1;
 static _Thread_local uint32_t visit_epoch;
 
@@ -76,6 +76,12 @@ cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *
     for (int i = 0; i < nin; i++)
         n->in[i] = in[i];
     n->saved = saved_bytes ? (char *)n + head : NULL;
+    /* the versions of what backward will read, checked before it runs */
+    for (int i = 0; i < CG_SAVED_SLOTS; i++)
+        if (op->saves & (1u << i)) {
+            cg_tensor *t = i == CG_SAVED_OUT_SLOT ? out : i < nin ? in[i] : NULL;
+            n->saved_version[i] = t ? cg__version(t) : 0;
+        }
     out->node = n;
     if (!out->in_frame) {
         /* A graph made outside frames keeps its inputs alive until its result is freed. */
@@ -242,6 +248,35 @@ done:
     return count;
 }
 
+/* The tensor in slot i of a node's saved versions: an input, or the output. */
+static cg_tensor *saved_tensor(const cg_node *n, int i)
+{
+    return i == CG_SAVED_OUT_SLOT ? n->out : i < n->nin ? n->in[i] : NULL;
+}
+
+/* PyTorch's check: a tensor a node saved must not have been written in place
+ * since, or its backward would compute with the new values. */
+static bool saved_versions_ok(cg_node **order, int64_t count)
+{
+    for (int64_t k = 0; k < count; k++) {
+        const cg_node *n = order[k];
+        for (int i = 0; i < CG_SAVED_SLOTS; i++) {
+            cg_tensor *t = (n->op->saves & (1u << i)) ? saved_tensor(n, i) : NULL;
+            if (!t || cg__version(t) == n->saved_version[i])
+                continue;
+            char b[CG_SHAPE_BUF];
+            cg__error("cg_backward: one of the variables needed for gradient computation has been "
+                      "modified by an inplace operation: the tensor of shape %s that is %s %d of %s is at "
+                      "version %u; expected version %u instead. Compute it again after the write, or "
+                      "write to a cg_clone() of it",
+                      cg__shape_fmt(b, t->ndim, t->shape), i == CG_SAVED_OUT_SLOT ? "output" : "input",
+                      i == CG_SAVED_OUT_SLOT ? 0 : i, n->op->name, cg__version(t), n->saved_version[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
 int cg_backward(cg_tensor *root) { return cg_backward_with(root, (cg_backward_opts){0}); }
 
 int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
@@ -272,6 +307,11 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         count = topo_order(root->node, &order, &heap);
         if (count < 0)
             return -1;
+        if (!saved_versions_ok(order, count)) {
+            if (heap)
+                cg__sys_free(order);
+            return -1;
+        }
         /* Gradients of intermediate tensors belong to this pass alone (a view's is
          * part of its base's, zeroed, or kept for a leaf, with the base's). */
         for (int64_t i = 0; i < count; i++)

@@ -32,7 +32,7 @@ static cg_tensor *finish(cg_tensor *out, const cg_op *op, int nin, cg_tensor *co
 
 /* Defines cg_NAME(a, b) and its backward. In FWD, DA and DB: x = a's element,
  * y = b's element, z = the output's element. */
-#define BINARY_OP(NAME, TORCH, FWD, DA, DB)                                              \
+#define BINARY_OP(NAME, TORCH, SAVES, FWD, DA, DB)                                            \
     static void NAME##_backward(cg_node *n, const float *g)                              \
     {                                                                                    \
         cg_tensor *a = n->in[0], *b = n->in[1];                                          \
@@ -54,7 +54,7 @@ static cg_tensor *finish(cg_tensor *out, const cg_op *op, int nin, cg_tensor *co
                 gb[o1_] += (DB);                                                         \
             });                                                                          \
     }                                                                                    \
-    static const cg_op NAME##_op = {TORCH, NAME##_backward};                             \
+    static const cg_op NAME##_op = {TORCH, NAME##_backward, SAVES};                      \
     cg_tensor *cg_##NAME(cg_tensor *a, cg_tensor *b)                                     \
     {                                                                                    \
         cg__bcast it;                                                                    \
@@ -70,17 +70,17 @@ static cg_tensor *finish(cg_tensor *out, const cg_op *op, int nin, cg_tensor *co
         return finish(out, &NAME##_op, 2, (cg_tensor *[]){a, b});                        \
     }
 
-BINARY_OP(add, "AddBackward0", x + y, g[i_], g[i_])
-BINARY_OP(sub, "SubBackward0", x - y, g[i_], -g[i_])
-BINARY_OP(mul, "MulBackward0", x * y, g[i_] * y, g[i_] * x)
-BINARY_OP(div, "DivBackward0", x / y, g[i_] / y, -g[i_] * ((x / y) / y))
-BINARY_OP(pow, "PowBackward1", powf(x, y),
+BINARY_OP(add, "AddBackward0", 0, x + y, g[i_], g[i_])
+BINARY_OP(sub, "SubBackward0", 0, x - y, g[i_], -g[i_])
+BINARY_OP(mul, "MulBackward0", CG_SAVES_IN(0) | CG_SAVES_IN(1), x * y, g[i_] * y, g[i_] * x)
+BINARY_OP(div, "DivBackward0", CG_SAVES_IN(0) | CG_SAVES_IN(1), x / y, g[i_] / y, -g[i_] * ((x / y) / y))
+BINARY_OP(pow, "PowBackward1", CG_SAVES_IN(0) | CG_SAVES_IN(1) | CG_SAVES_OUT, powf(x, y),
           y == 0.0f ? 0.0f : g[i_] * (y * powf(x, y - 1.0f)),
           (x == 0.0f && y >= 0.0f) ? 0.0f : g[i_] * (z * logf(x)))
-BINARY_OP(maximum, "MaximumBackward0", (isnan(x) || isnan(y)) ? NAN : (x > y ? x : y),
+BINARY_OP(maximum, "MaximumBackward0", CG_SAVES_IN(0) | CG_SAVES_IN(1), (isnan(x) || isnan(y)) ? NAN : (x > y ? x : y),
           x == y ? g[i_] / 2 : (x < y ? 0.0f : g[i_]),
           x == y ? g[i_] / 2 : (x > y ? 0.0f : g[i_]))
-BINARY_OP(minimum, "MinimumBackward0", (isnan(x) || isnan(y)) ? NAN : (x < y ? x : y),
+BINARY_OP(minimum, "MinimumBackward0", CG_SAVES_IN(0) | CG_SAVES_IN(1), (isnan(x) || isnan(y)) ? NAN : (x < y ? x : y),
           x == y ? g[i_] / 2 : (x > y ? 0.0f : g[i_]),
           x == y ? g[i_] / 2 : (x < y ? 0.0f : g[i_]))
 
@@ -102,9 +102,9 @@ static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, fl
 
 /* Defines cg_NAME(x, params...) and its backward. In FWD and DX: x = the input's
  * element, z = the output's element, s = the first scalar, t = the second. */
-#define UNARY_OP(NAME, TORCH, PARAMS, S0, S1, FWD, DX) UNARY_OP_VEC(NAME, TORCH, PARAMS, S0, S1, FWD, DX, NULL)
+#define UNARY_OP(NAME, TORCH, SAVES, PARAMS, S0, S1, FWD, DX) UNARY_OP_VEC(NAME, TORCH, SAVES, PARAMS, S0, S1, FWD, DX, NULL)
 /* The same with a vectorised kernel for the forward (FWD is then its scalar meaning). */
-#define UNARY_OP_VEC(NAME, TORCH, PARAMS, S0, S1, FWD, DX, VEC)                           \
+#define UNARY_OP_VEC(NAME, TORCH, SAVES, PARAMS, S0, S1, FWD, DX, VEC)                       \
     static void NAME##_backward(cg_node *n, const float *g)                               \
     {                                                                                     \
         float *gx = cg__grad_buf(n->in[0]);                                               \
@@ -119,7 +119,7 @@ static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, fl
             gx[i] += (DX);                                                                \
         }                                                                                 \
     }                                                                                     \
-    static const cg_op NAME##_op = {TORCH, NAME##_backward};                              \
+    static const cg_op NAME##_op = {TORCH, NAME##_backward, SAVES};                       \
     cg_tensor *cg_##NAME PARAMS                                                           \
     {                                                                                     \
         cg_tensor *out = unary_out(in, "cg_" #NAME);                                      \
@@ -142,24 +142,24 @@ static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, fl
 
 static inline float sgnf(float x) { return (float)((x > 0) - (x < 0)); }
 
-UNARY_OP(neg, "NegBackward0", (cg_tensor *in), 0, 0, -x, -g[i])
-UNARY_OP_VEC(exp, "ExpBackward0", (cg_tensor *in), 0, 0, expf(x), g[i] * z, cg__exp_f32)
-UNARY_OP(log, "LogBackward0", (cg_tensor *in), 0, 0, logf(x), g[i] / x)
-UNARY_OP(sqrt, "SqrtBackward0", (cg_tensor *in), 0, 0, sqrtf(x), g[i] / (2 * z))
-UNARY_OP(abs, "AbsBackward0", (cg_tensor *in), 0, 0, fabsf(x), g[i] * sgnf(x))
-UNARY_OP_VEC(tanh, "TanhBackward0", (cg_tensor *in), 0, 0, tanhf(x), g[i] * (1 - z * z), cg__tanh_f32)
-UNARY_OP_VEC(sigmoid, "SigmoidBackward0", (cg_tensor *in), 0, 0, 1 / (1 + expf(-x)), g[i] * (1 - z) * z, cg__sigmoid_f32)
-UNARY_OP(relu, "ReluBackward0", (cg_tensor *in), 0, 0, x > 0 ? x : (isnan(x) ? x : 0.0f), z > 0 ? g[i] : 0.0f)
-UNARY_OP(add_scalar, "AddBackward1", (cg_tensor *in, float a), a, 0, x + s, g[i])
-UNARY_OP(sub_scalar, "SubBackward1", (cg_tensor *in, float a), a, 0, x - s, g[i])
-UNARY_OP(rsub_scalar, "RsubBackward1", (cg_tensor *in, float a), a, 0, s - x, -g[i])
-UNARY_OP(mul_scalar, "MulBackward1", (cg_tensor *in, float a), a, 0, x * s, g[i] * s)
-UNARY_OP(div_scalar, "DivBackward1", (cg_tensor *in, float a), a, 0, x / s, g[i] / s)
-UNARY_OP(rdiv_scalar, "MulBackward0", (cg_tensor *in, float a), a, 0, s / x, -g[i] * s / (x * x))
-UNARY_OP(pow_scalar, "PowBackward0", (cg_tensor *in, float e), e, 0, powf(x, s),
+UNARY_OP(neg, "NegBackward0", 0, (cg_tensor *in), 0, 0, -x, -g[i])
+UNARY_OP_VEC(exp, "ExpBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, expf(x), g[i] * z, cg__exp_f32)
+UNARY_OP(log, "LogBackward0", CG_SAVES_IN(0), (cg_tensor *in), 0, 0, logf(x), g[i] / x)
+UNARY_OP(sqrt, "SqrtBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, sqrtf(x), g[i] / (2 * z))
+UNARY_OP(abs, "AbsBackward0", CG_SAVES_IN(0), (cg_tensor *in), 0, 0, fabsf(x), g[i] * sgnf(x))
+UNARY_OP_VEC(tanh, "TanhBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, tanhf(x), g[i] * (1 - z * z), cg__tanh_f32)
+UNARY_OP_VEC(sigmoid, "SigmoidBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, 1 / (1 + expf(-x)), g[i] * (1 - z) * z, cg__sigmoid_f32)
+UNARY_OP(relu, "ReluBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, x > 0 ? x : (isnan(x) ? x : 0.0f), z > 0 ? g[i] : 0.0f)
+UNARY_OP(add_scalar, "AddBackward1", 0, (cg_tensor *in, float a), a, 0, x + s, g[i])
+UNARY_OP(sub_scalar, "SubBackward1", 0, (cg_tensor *in, float a), a, 0, x - s, g[i])
+UNARY_OP(rsub_scalar, "RsubBackward1", 0, (cg_tensor *in, float a), a, 0, s - x, -g[i])
+UNARY_OP(mul_scalar, "MulBackward1", 0, (cg_tensor *in, float a), a, 0, x * s, g[i] * s)
+UNARY_OP(div_scalar, "DivBackward1", 0, (cg_tensor *in, float a), a, 0, x / s, g[i] / s)
+UNARY_OP(rdiv_scalar, "MulBackward0", CG_SAVES_IN(0), (cg_tensor *in, float a), a, 0, s / x, -g[i] * s / (x * x))
+UNARY_OP(pow_scalar, "PowBackward0", CG_SAVES_IN(0), (cg_tensor *in, float e), e, 0, powf(x, s),
          s == 0.0f ? 0.0f : g[i] * (s * powf(x, s - 1.0f)))
 /* NAN bounds stand for torch's None; a bound that is NAN never clamps. */
-UNARY_OP(clamp, "ClampBackward1", (cg_tensor *in, float min, float max), min, max,
+UNARY_OP(clamp, "ClampBackward1", CG_SAVES_IN(0), (cg_tensor *in, float min, float max), min, max,
          isnan(x) ? x : (!isnan(t) && x > t ? t : (!isnan(s) && x < s ? s : x)),
          ((isnan(s) || x >= s) && (isnan(t) || x <= t)) ? g[i] : 0.0f)
 
@@ -181,7 +181,7 @@ static void where_backward(cg_node *n, const float *g)
         }
     });
 }
-static const cg_op where_op = {"WhereBackward0", where_backward};
+static const cg_op where_op = {"WhereBackward0", where_backward, CG_SAVES_IN(0)};
 
 cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b)
 {

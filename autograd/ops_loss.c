@@ -85,7 +85,7 @@ static void nll_backward(cg_node *n, const float *g)
                     row[c * d.S] -= gv * eps / (float)d.C * (w ? w[c] : 1.0f);
         }
 }
-static const cg_op nll_op = {"NllLossBackward0", nll_backward};
+static const cg_op nll_op = {"NllLossBackward0", nll_backward, CG_SAVES_IN(1) | CG_SAVES_IN(2)};
 
 cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts user)
 {
@@ -310,7 +310,7 @@ static void dropout_backward(cg_node *n, const float *g)
         for (int64_t i = 0; i < n->out->numel; i++)
             gx[i] += g[i] * mask[i];
 }
-static const cg_op dropout_op = {"MulBackward0", dropout_backward};
+static const cg_op dropout_op = {"MulBackward0", dropout_backward, 0};
 
 cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
 {

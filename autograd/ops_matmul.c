@@ -89,7 +89,7 @@ static bool plan(const cg_tensor *a, const cg_tensor *b, mm_plan *p, int *ndim, 
 /* With fold, a's batches are rows of one product. */
 static int64_t rows(const mm_plan *p, const cg_tensor *a)
 {
-    return p->fold ? a->numel / p->k : p->n;
+    return p->fold ? cg__rows(a) : p->n;
 }
 
 static void matmul_backward(cg_node *n, const float *g)
@@ -111,7 +111,7 @@ static void matmul_backward(cg_node *n, const float *g)
             cg__gemm(true, false, K, N, M, a->data + ai * M * K, K, gc, N, 1.0f, gb + bi * K * N, N);
     });
 }
-static const cg_op matmul_op = {"MmBackward0", matmul_backward};
+static const cg_op matmul_op = {"MmBackward0", matmul_backward, CG_SAVES_IN(0) | CG_SAVES_IN(1)};
 
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
 {
@@ -168,7 +168,7 @@ static bool rows_one_hot(const float *x, int64_t rows, int64_t in_f, int32_t *ho
 static void linear_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *acc = n->in[3];
-    int64_t out_f = w->shape[0], in_f = w->shape[1], M = x->numel / in_f;
+    int64_t out_f = w->shape[0], in_f = w->shape[1], M = cg__rows(x);
     float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b), *gacc = cg__grad_buf(acc);
     int act = (int)n->i[1];
     cg__scratch_begin();
@@ -200,9 +200,9 @@ static void linear_backward(cg_node *n, const float *g)
                 gb[j] += g[i * out_f + j];
     cg__scratch_end();
 }
-static const cg_op linear_op = {"AddmmBackward0", linear_backward};
+static const cg_op linear_op = {"AddmmBackward0", linear_backward, CG_SAVES_IN(0) | CG_SAVES_IN(1)};
 /* the fused activation shows as the activation, as torch shows the last op */
-static const cg_op linear_act_op = {"LinearActBackward", linear_backward};
+static const cg_op linear_act_op = {"LinearActBackward", linear_backward, CG_SAVES_IN(0) | CG_SAVES_IN(1) | CG_SAVES_OUT};
 
 /* act(x · wᵀ (+ b) (+ acc)): acc, when given, has the result's shape and starts the
  * sum, so a recurrent step's input part, hidden part and nonlinearity make one tensor. */
@@ -230,9 +230,7 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tenso
     cg_tensor *out = cg__new(x->ndim, shape, op);
     if (!out)
         return NULL;
-    int64_t out_f = w->shape[0], in_f = w->shape[1], M = x->numel / (in_f ? in_f : 1);
-    if (in_f == 0)
-        M = out->numel / (out_f ? out_f : 1);
+    int64_t out_f = w->shape[0], in_f = w->shape[1], M = cg__rows(x);
     /* The sum starts from acc and b; the product is accumulated onto them. */
     if (acc)
         memcpy(out->data, acc->data, (size_t)out->numel * sizeof(float));

@@ -22,7 +22,7 @@ static void reshape_backward(cg_node *n, const float *g)
         for (int64_t i = 0; i < n->out->numel; i++)
             gx[i] += g[i];
 }
-static const cg_op reshape_op = {"ViewBackward0", reshape_backward};
+static const cg_op reshape_op = {"ViewBackward0", reshape_backward, 0};
 
 cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
 {
@@ -42,8 +42,11 @@ cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
         } else if (s[d] < 0) {
             cg__error("cg_reshape: invalid target shape %s", cg__shape_fmt(a, ndim, shape));
             return NULL;
-        } else {
-            known *= s[d];
+        } else if (__builtin_mul_overflow(known, s[d], &known)) {
+            /* checked before it overflows: no product of sizes is UB */
+            cg__error("cg_reshape: shape %s is invalid for input of shape %s",
+                      cg__shape_fmt(a, ndim, shape), cg__shape_fmt(b, t->ndim, t->shape));
+            return NULL;
         }
     }
     if (infer >= 0) {
@@ -145,7 +148,7 @@ static void permute_backward(cg_node *n, const float *g)
     if (gx)
         permute_copy(n->in[0], perm, n->out->ndim, n->out->shape, g, gx, true);
 }
-static const cg_op permute_op = {"PermuteBackward0", permute_backward};
+static const cg_op permute_op = {"PermuteBackward0", permute_backward, 0};
 
 static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const char *name)
 {
@@ -220,8 +223,8 @@ static void cat_backward(cg_node *n, const float *g)
         at += len;
     }
 }
-static const cg_op cat_op = {"CatBackward0", cat_backward};
-static const cg_op stack_op = {"StackBackward0", cat_backward};
+static const cg_op cat_op = {"CatBackward0", cat_backward, 0};
+static const cg_op stack_op = {"StackBackward0", cat_backward, 0};
 
 /* Joins inputs along dim of the result; for stack each input is seen with a
  * size-1 dim there, so both share the copy and the backward. */
@@ -302,8 +305,8 @@ static void narrow_backward(cg_node *n, const float *g)
         for (int64_t j = 0; j < len * s.inner; j++)
             gx[(o * s.n + start) * s.inner + j] += g[o * len * s.inner + j];
 }
-static const cg_op narrow_op = {"SliceBackward0", narrow_backward};
-static const cg_op select_op = {"SelectBackward0", narrow_backward};
+static const cg_op narrow_op = {"SliceBackward0", narrow_backward, 0};
+static const cg_op select_op = {"SelectBackward0", narrow_backward, 0};
 
 /* The values of x along dim from start, len of them; dropping the dim for select.
  * Along the first dim this is a view; elsewhere a copy. */
@@ -439,7 +442,7 @@ static void index_select_backward(cg_node *n, const float *g)
                 dst[i] += src[i];
         }
 }
-static const cg_op index_select_op = {"IndexSelectBackward0", index_select_backward};
+static const cg_op index_select_op = {"IndexSelectBackward0", index_select_backward, CG_SAVES_IN(1)};
 
 cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index)
 {
@@ -451,6 +454,11 @@ cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index)
         return NULL;
     if (index->ndim > 1) {
         cg__error("cg_index_select: index must be 0-d or 1-D, got %d dims", index->ndim);
+        return NULL;
+    }
+    if (t->ndim == 0 && index->numel != 1) { /* torch: index to a scalar has one value */
+        cg__error("cg_index_select: index to a 0-d tensor can have only 1 value, got %lld",
+                  (long long)index->numel);
         return NULL;
     }
     int64_t size = t->ndim ? t->shape[d] : 1;
@@ -509,7 +517,7 @@ static void gather_backward(cg_node *n, const float *g)
         for (int64_t e = 0; e < n->out->numel; e++)
             gx[off[e]] += g[e];
 }
-static const cg_op gather_op = {"GatherBackward0", gather_backward};
+static const cg_op gather_op = {"GatherBackward0", gather_backward, 0};
 
 cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index)
 {
@@ -562,7 +570,7 @@ cg_tensor *cg_detach(cg_tensor *t)
     return cg__view(t, t->ndim, t->shape, 0);
 }
 
-static const cg_op clone_op = {"CloneBackward0", reshape_backward};
+static const cg_op clone_op = {"CloneBackward0", reshape_backward, 0};
 
 cg_tensor *cg_clone(cg_tensor *t)
 {

@@ -26,6 +26,7 @@ cg_module *cg_linear_new_with(cg_linear_opts user)
     }
     /* kaiming_uniform_(a = sqrt(5)) computed as torch.nn.init does, in double:
      * bound = sqrt(3) * gain / sqrt(fan_in) with gain = sqrt(2 / (1 + a^2)). */
+    cg_no_grad_begin(); /* torch.nn.init writes under no_grad too */
     double a = sqrt(5.0), gain = sqrt(2.0 / (1 + a * a));
     double fan_in = (double)o.in_features;
     if (o.in_features > 0) {
@@ -36,6 +37,7 @@ cg_module *cg_linear_new_with(cg_linear_opts user)
         double bound = o.in_features > 0 ? 1.0 / sqrt(fan_in) : 0.0;
         cg_uniform_(b, (float)-bound, (float)bound);
     }
+    cg_no_grad_end();
     return m;
 }
 
@@ -68,7 +70,9 @@ cg_module *cg_embedding_new_with(cg_embedding_opts user)
         cg_module_free(m);
         return NULL;
     }
+    cg_no_grad_begin();
     cg_normal_(w, 0, 1);
+    cg_no_grad_end();
     return m;
 }
 

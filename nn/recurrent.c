@@ -132,8 +132,10 @@ static bool add_weights(cg_module *m, const char *suffix, int64_t in, int64_t H,
 static void init_uniform(cg_module *m, int64_t H)
 {
     double stdv = 1.0 / sqrt((double)H);
+    cg_no_grad_begin(); /* torch's init writes under no_grad too */
     for (int i = 0; i < m->nparams; i++)
         cg_uniform_(m->params[i], (float)-stdv, (float)stdv);
+    cg_no_grad_end();
 }
 
 static cg_module *recurrent_new(cg_rnn_opts user, module_kind kind, const char *type, const char *op)

@@ -277,12 +277,14 @@ int cg_optim_step(cg_optim *o)
         cg__error_null("cg_optim_step");
         return -1;
     }
+    for (int i = 0; i < o->n; i++) /* all checked first: a failed step changes nothing */
+        if (!cg__check(o->params[i], "cg_optim_step"))
+            return -1;
     for (int i = 0; i < o->n; i++) {
         cg_tensor *p = o->params[i];
-        if (!cg__check(p, "cg_optim_step"))
-            return -1;
         if (!p->grad)
             continue;
+        cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
         cg_tensor **st = o->state + (size_t)i * (size_t)o->nslots;
         double step = (double)(st[0]->data[0] += 1.0f);
         float *slot1 = o->nslots > 1 ? st[1]->data : NULL, *slot2 = o->nslots > 2 ? st[2]->data : NULL;

@@ -185,7 +185,7 @@ static void put_tensor(out *o, const cg_tensor *t, int dim, int64_t offset, int 
 
 /* The autograd layer names a tensor's grad_fn through this hook (tensor/ knows
  * nothing of graphs): it returns e.g. "AddBackward0", or NULL. */
-const char *(*cg__grad_fn_name)(const cg_tensor *t);
+extern const char *(*cg__grad_fn_name)(const cg_tensor *t);
 
 int cg_tensor_str(const cg_tensor *t, char *buf, size_t size)
 {

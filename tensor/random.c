@@ -124,13 +124,14 @@ static void normal_fill(float *d, int64_t n, float mean, float std)
 
 int cg_uniform_(cg_tensor *t, float low, float high)
 {
-    if (!cg__check(t, "cg_uniform_"))
+    if (!cg__check(t, "cg_uniform_") || !cg__inplace_ok(t, "cg_uniform_"))
         return -1;
     if (!(low <= high) || !isfinite(low) || !isfinite(high)) {
         cg__error("cg_uniform_: expects low <= high, both finite (got %g, %g)", low, high);
         return -1;
     }
     ensure_seeded();
+    cg__bump_version(t);
     for (int64_t i = 0; i < t->numel; i++)
         t->data[i] = cg__uniform_float(low, high);
     return 0;
@@ -138,13 +139,14 @@ int cg_uniform_(cg_tensor *t, float low, float high)
 
 int cg_normal_(cg_tensor *t, float mean, float std)
 {
-    if (!cg__check(t, "cg_normal_"))
+    if (!cg__check(t, "cg_normal_") || !cg__inplace_ok(t, "cg_normal_"))
         return -1;
     if (!(std >= 0) || !isfinite(mean) || !isfinite(std)) {
         cg__error("cg_normal_: expects std >= 0 and finite values (got mean %g, std %g)", mean, std);
         return -1;
     }
     ensure_seeded();
+    cg__bump_version(t);
     if (t->numel >= 16)
         normal_fill(t->data, t->numel, mean, std);
     else

@@ -391,6 +391,7 @@ int cg_safetensors_read_into(const cg_safetensors *f, const char *name, cg_tenso
                   cg__shape_fmt(a, e->ndim, e->shape), cg__shape_fmt(b, t->ndim, t->shape));
         return -1;
     }
+    cg__bump_version(t);
     copy_out(e, f->data, t->data);
     return 0;
 }

@@ -61,6 +61,7 @@ cg_tensor *cg__view_where(cg_tensor *t, int ndim, const int64_t *shape, int64_t 
     init_header(v, ndim, shape, numel);
     v->in_frame = !on_heap && cg__in_frame();
     v->data = t->data + offset;
+    v->storage = cg__storage(t);
     /* A heap view keeps its base alive; a frame view cannot outlive its frame,
      * and a frame tensor's base is either in an outer frame or on the heap. */
     if (!v->in_frame) {
@@ -198,10 +199,35 @@ cg_tensor *cg_eye(int64_t n, int64_t m)
     return t;
 }
 
+_Thread_local int cg__no_grad_depth;
+
+const char *(*cg__grad_fn_name)(const cg_tensor *t);
+
+bool cg__inplace_ok(cg_tensor *t, const char *op)
+{
+    if (!t->requires_grad || cg__no_grad_depth > 0)
+        return true;
+    const char *fn = cg__grad_fn_name ? cg__grad_fn_name(t) : NULL;
+    if (!fn)
+        cg__error("%s: a leaf tensor that requires grad is being used in an in-place operation; "
+                  "write it inside cg_no_grad_begin()/cg_no_grad_end(), as optimizers do", op);
+    else
+        cg__error("%s: this tensor is the result of %s in the graph, and in-place writes are not "
+                  "recorded, so backward would be wrong; write to cg_clone() of it instead, or inside "
+                  "a no-grad region", op, fn);
+    return false;
+}
+
+uint32_t cg_version(const cg_tensor *t)
+{
+    return cg__check(t, "cg_version") ? cg__version((cg_tensor *)t) : 0;
+}
+
 int cg_fill_(cg_tensor *t, float value)
 {
-    if (!cg__check(t, "cg_fill_"))
+    if (!cg__check(t, "cg_fill_") || !cg__inplace_ok(t, "cg_fill_"))
         return -1;
+    cg__bump_version(t);
     for (int64_t i = 0; i < t->numel; i++)
         t->data[i] = value;
     return 0;
@@ -209,7 +235,7 @@ int cg_fill_(cg_tensor *t, float value)
 
 int cg_copy_(cg_tensor *dst, const cg_tensor *src)
 {
-    if (!cg__check(dst, "cg_copy_") || !cg__check(src, "cg_copy_"))
+    if (!cg__check(dst, "cg_copy_") || !cg__check(src, "cg_copy_") || !cg__inplace_ok(dst, "cg_copy_"))
         return -1;
     if (dst->numel != src->numel) {
         char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
@@ -217,6 +243,7 @@ int cg_copy_(cg_tensor *dst, const cg_tensor *src)
                   cg__shape_fmt(a, dst->ndim, dst->shape), cg__shape_fmt(b, src->ndim, src->shape));
         return -1;
     }
+    cg__bump_version(dst);
     memmove(dst->data, src->data, (size_t)src->numel * sizeof(float));
     return 0;
 }

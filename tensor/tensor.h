@@ -63,6 +63,13 @@ int cg_fill_(cg_tensor *t, float value);
 int cg_uniform_(cg_tensor *t, float low, float high); /* torch.Tensor.uniform_ */
 int cg_normal_(cg_tensor *t, float mean, float std);  /* torch.Tensor.normal_ */
 int cg_copy_(cg_tensor *dst, const cg_tensor *src);   /* same numel; dst's values become src's */
+/* Each in-place write above adds one to the tensor's version (a view and its
+ * base share one counter), as torch's t._version: backward refuses a graph
+ * whose saved tensors were written since it was recorded. While grad mode is
+ * on they refuse a leaf that requires grad and a tensor the graph computed
+ * (torch would record the write; cgrad cannot): write those inside
+ * cg_no_grad_begin()/cg_no_grad_end(). Writes through cg_data() are not counted. */
+uint32_t cg_version(const cg_tensor *t);
 
 /* ---- the generator: PyTorch's CPU generator (mt19937), bit for bit ------- */
 void cg_manual_seed(uint64_t seed);

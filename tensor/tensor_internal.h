@@ -16,6 +16,8 @@ struct cg_tensor {
     int64_t numel;
     float *data;
     cg_tensor *base;         /* a view made outside frames keeps the tensor it views alive */
+    cg_tensor *storage;      /* a view: the tensor whose values it views (its version counter); NULL: itself */
+    uint32_t version;        /* in-place writes so far (a view counts on its storage's) */
     int refcount;            /* heap tensors: the owner's reference + one per view or node using it */
     cg_tensor **refs;        /* heap tensors this one keeps alive (its node's inputs) */
     int nrefs;
@@ -52,6 +54,17 @@ cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset
 /* The same, outside frames when on_heap (a heap tensor's gradient made during a step). */
 cg_tensor *cg__view_where(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset, bool on_heap);
 
+/* The product of every dim but the last: the rows of t seen as a matrix
+ * (1 for 0-d and 1-D tensors). Computed from the shape, never as numel / last,
+ * which divides by zero when the last dim is 0. */
+static inline int64_t cg__rows(const cg_tensor *t)
+{
+    int64_t r = 1;
+    for (int i = 0; i + 1 < t->ndim; i++)
+        r *= t->shape[i];
+    return r;
+}
+
 /* One more reference to a heap tensor (cg_tensor_free drops one); frame tensors need none. */
 static inline cg_tensor *cg__retain(cg_tensor *t)
 {
@@ -59,6 +72,20 @@ static inline cg_tensor *cg__retain(cg_tensor *t)
         t->refcount++;
     return t;
 }
+
+/* ---- version counters: in-place writes, as PyTorch counts them ----------
+ * A graph node notes the versions of the tensors its backward reads; backward
+ * refuses to run when one has changed since. */
+static inline cg_tensor *cg__storage(cg_tensor *t) { return t->storage ? t->storage : t; }
+static inline uint32_t cg__version(cg_tensor *t) { return cg__storage(t)->version; }
+static inline void cg__bump_version(cg_tensor *t) { cg__storage(t)->version++; }
+
+/* Grad mode (PyTorch keeps it in core too): no-grad regions open on this thread. */
+extern _Thread_local int cg__no_grad_depth;
+/* Whether op may write t in place: not a leaf that requires grad, nor a tensor
+ * the graph computed, while grad mode is on (cgrad records no in-place op, so
+ * such a write would leave the graph computing something else). False + error. */
+bool cg__inplace_ok(cg_tensor *t, const char *op);
 
 /* ---- errors -------------------------------------------------------------- */
 void cg__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,177 @@
+/* cgrad tests — trust: edge shapes that once crashed, in-place writes that
+ * once gave silently wrong gradients, frames, threads and error messages.
+ * Each test is a case a user hit; each asserts the value PyTorch gives, or
+ * a refusal with a message that says what went wrong. */
+#include "fixture.h"
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ck_assert_error_has(text) \
+    ck_assert_msg(strstr(cg_last_error(), (text)) != NULL, "error '%s' lacks '%s'", cg_last_error(), (text))
+
+static cg_tensor *leaf(cg_tensor *t)
+{
+    cg_set_requires_grad(t, true);
+    return t;
+}
+
+/* ---- edge shapes ------------------------------------------------------------------- */
+
+START_TEST(matmul_with_an_empty_inner_dim_is_zeros)
+{
+    cg_frame_begin();
+    cg_tensor *a = leaf(cg_ones(CG_SHAPE(3, 0))), *b = leaf(cg_ones(CG_SHAPE(0, 4)));
+    cg_tensor *c = cg_matmul(a, b);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(cg_shape(c)[0], 3);
+    ck_assert_int_eq(cg_shape(c)[1], 4);
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq(cg_data(c)[i], 0.0f);
+    ck_assert_int_eq(cg_backward(cg_sum(c)), 0);
+    ck_assert_int_eq(cg_numel(cg_grad(a)), 0);
+    ck_assert_int_eq(cg_numel(cg_grad(b)), 0);
+    /* batched, with the empty dim folded into the rows */
+    cg_tensor *a3 = leaf(cg_ones(CG_SHAPE(2, 3, 0)));
+    cg_tensor *c3 = cg_matmul(a3, b);
+    ck_assert_int_eq(cg_numel(c3), 24);
+    ck_assert_int_eq(cg_backward(cg_sum(c3)), 0);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(linear_with_no_inputs_goes_backward)
+{
+    /* torch: Linear(0, 3) has a zero bias (bound 0); x (2, 0) gives zeros (2, 3) */
+    cg_module *lin = cg_linear_new(.in_features = 0, .out_features = 3);
+    ck_assert_ptr_nonnull(lin);
+    cg_frame_begin();
+    cg_tensor *y = cg_linear_forward(lin, cg_ones(CG_SHAPE(2, 0)));
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(cg_numel(y), 6);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(cg_data(y)[i], 0.0f);
+    ck_assert_int_eq(cg_backward(cg_sum(y)), 0);
+    cg_tensor *gb = cg_grad(cg_param(lin, "bias"));
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq(cg_data(gb)[i], 2.0f);
+    cg_frame_end();
+    cg_module_free(lin);
+}
+END_TEST
+
+START_TEST(index_select_of_a_scalar_takes_one_index)
+{
+    cg_frame_begin();
+    cg_tensor *s = cg_scalar(5);
+    ck_assert_ptr_null(cg_index_select(s, 0, cg_zeros(CG_SHAPE(4))));
+    ck_assert_error_has("cg_index_select");
+    cg_tensor *one = cg_index_select(s, 0, cg_zeros(CG_SHAPE(1)));
+    ck_assert_ptr_nonnull(one);
+    ck_assert_int_eq(cg_ndim(one), 0);
+    ck_assert_float_eq(cg_item(one), 5.0f);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(reshape_to_an_overflowing_shape_is_refused)
+{
+    cg_frame_begin();
+    cg_tensor *t = cg_ones(CG_SHAPE(4));
+    ck_assert_ptr_null(cg_reshape(t, CG_SHAPE(INT64_C(1) << 62, 1 << 4, 0)));
+    ck_assert_error_has("cg_reshape");
+    ck_assert_ptr_null(cg_reshape(t, CG_SHAPE(INT64_C(1) << 40, INT64_C(1) << 40, -1)));
+    cg_frame_end();
+}
+END_TEST
+
+/* ---- in-place writes: version counters ---------------------------------------------- */
+
+START_TEST(writing_a_saved_input_makes_backward_refuse)
+{
+    cg_frame_begin();
+    cg_tensor *x = leaf(cg_tensor_from((float[]){1, 2, 3}, CG_SHAPE(3)));
+    cg_tensor *y = cg_sum(cg_mul(x, x));
+    ck_assert_int_eq(cg_version(x), 0);
+    /* torch refuses the write itself while grad mode is on */
+    ck_assert_int_lt(cg_copy_(x, cg_zeros(CG_SHAPE(3))), 0);
+    ck_assert_error_has("leaf tensor that requires grad");
+    ck_assert_int_eq(cg_version(x), 0);
+    ck_assert_float_eq(cg_data(x)[0], 1.0f);
+    cg_no_grad_begin();
+    ck_assert_int_eq(cg_copy_(x, cg_zeros(CG_SHAPE(3))), 0);
+    cg_no_grad_end();
+    ck_assert_int_eq(cg_version(x), 1);
+    ck_assert_int_lt(cg_backward(y), 0);
+    ck_assert_error_has("MulBackward0");
+    ck_assert_error_has("version 1; expected version 0");
+    ck_assert_ptr_null(cg_grad(x)); /* nothing was accumulated */
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(writing_a_tanh_output_through_a_detached_view_is_caught)
+{
+    cg_frame_begin();
+    cg_tensor *x = leaf(cg_tensor_from((float[]){0.5f, -1}, CG_SHAPE(2)));
+    cg_tensor *t = cg_tanh(x);
+    cg_tensor *d = cg_detach(t);
+    ck_assert_int_eq(cg_fill_(d, 0), 0); /* allowed: d needs no grad, but it shares t's counter */
+    ck_assert_int_eq(cg_version(t), 1);
+    ck_assert_int_lt(cg_backward(cg_sum(t)), 0);
+    ck_assert_error_has("output 0 of TanhBackward0");
+    /* a tensor the graph computed cannot be written directly while grad mode is on */
+    ck_assert_int_lt(cg_fill_(t, 0), 0);
+    ck_assert_error_has("TanhBackward0");
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(writing_what_no_backward_reads_is_allowed)
+{
+    /* torch: add saves nothing, so x + 1 goes backward after x changes */
+    cg_frame_begin();
+    cg_tensor *x = leaf(cg_ones(CG_SHAPE(2)));
+    cg_tensor *y = cg_sum(cg_add_scalar(x, 1));
+    cg_no_grad_begin();
+    cg_fill_(x, 7);
+    cg_no_grad_end();
+    ck_assert_int_eq(cg_backward(y), 0);
+    ck_assert_float_eq(cg_data(cg_grad(x))[1], 1.0f);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(an_optimizer_step_counts_as_a_write)
+{
+    cg_tensor *w = leaf(cg_ones(CG_SHAPE(2)));
+    cg_optim *opt = cg_sgd_new(&w, 1, .lr = 0.1);
+    cg_frame_begin();
+    cg_tensor *y = cg_sum(cg_mul(w, w));
+    ck_assert_int_eq(cg_backward_ex(y, .retain_graph = true), 0);
+    ck_assert_int_eq(cg_optim_step(opt), 0);
+    ck_assert_int_eq(cg_version(w), 1);
+    ck_assert_int_lt(cg_backward(y), 0);
+    ck_assert_error_has("MulBackward0");
+    cg_frame_end();
+    cg_optim_free(opt);
+    cg_tensor_free(w);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("trust");
+    TCase *t = tcase_create("trust");
+    tcase_add_test(t, matmul_with_an_empty_inner_dim_is_zeros);
+    tcase_add_test(t, linear_with_no_inputs_goes_backward);
+    tcase_add_test(t, index_select_of_a_scalar_takes_one_index);
+    tcase_add_test(t, reshape_to_an_overflowing_shape_is_refused);
+    tcase_add_test(t, writing_a_saved_input_makes_backward_refuse);
+    tcase_add_test(t, writing_a_tanh_output_through_a_detached_view_is_caught);
+    tcase_add_test(t, writing_what_no_backward_reads_is_allowed);
+    tcase_add_test(t, an_optimizer_step_counts_as_a_write);
+    suite_add_tcase(s, t);
+    return fx_run(s);
+}
