@@ -112,7 +112,7 @@ float *cg__grad_buf(cg_tensor *t)
         cg_tensor *base = n->in[0];
         if (!cg__grad_buf(base))
             return NULL;
-        cg_tensor *g = cg__view_where(base->grad, t->ndim, t->shape, n->view_offset, !t->in_frame);
+        cg_tensor *g = cg__view_beside(t, base->grad, t->ndim, t->shape, n->view_offset);
         if (!g)
             return NULL;
         t->grad = g;
@@ -120,9 +120,9 @@ float *cg__grad_buf(cg_tensor *t)
         t->grad_alias = true;
     }
     if (!t->grad) {
-        /* A leaf made outside frames keeps its gradient across frames. */
-        cg_tensor *g = t->in_frame ? cg__new(t->ndim, t->shape, "backward")
-                                   : cg__new_heap(t->ndim, t->shape, "backward");
+        /* The gradient lives where its tensor lives (outside frames, or in the
+         * tensor's own frame even when backward runs in an inner one). */
+        cg_tensor *g = cg__new_beside(t, t->ndim, t->shape, "cg_backward");
         if (!g)
             return NULL;
         memset(g->data, 0, (size_t)g->numel * sizeof(float));

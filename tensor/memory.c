@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define CHUNK_MIN ((size_t)1 << 20)
-#define MAX_FRAMES 256
+#define MAX_FRAMES CG_MAX_FRAMES
 
 typedef struct chunk {
     struct chunk *next;
@@ -17,14 +17,24 @@ typedef struct chunk {
     _Alignas(CG_ALIGN) unsigned char mem[];
 } chunk;
 
+/* System blocks that belong to a frame other than the innermost (a gradient
+ * made for an outer frame's tensor while an inner frame is open): freed when
+ * their frame ends. The link sits in the CG_ALIGN bytes before the block. */
+typedef struct owned_block {
+    struct owned_block *next;
+} owned_block;
+
 typedef struct {
     chunk *chunk;
     size_t used;
+    owned_block *owned;
 } mark;
 
 static _Thread_local chunk *first_chunk, *cur_chunk;
 static _Thread_local mark frames[MAX_FRAMES];
 _Thread_local int cg__depth;          /* frames open, counting any beyond MAX_FRAMES */
+_Thread_local uint32_t cg__frame_gen[CG_MAX_FRAMES]; /* which opening of each level is the open one */
+static _Thread_local uint32_t frames_opened;
 #define depth cg__depth
 static _Thread_local int scratch_depth; /* private frames opened by cg__scratch_begin */
 static int64_t sys_allocs;            /* updated atomically */
@@ -46,8 +56,10 @@ int cg_frame_depth(void) { return depth - scratch_depth; }
 
 void cg_frame_begin(void)
 {
-    if (depth < MAX_FRAMES)
-        frames[depth] = (mark){cur_chunk, cur_chunk ? cur_chunk->used : 0};
+    if (depth < MAX_FRAMES) {
+        frames[depth] = (mark){cur_chunk, cur_chunk ? cur_chunk->used : 0, NULL};
+        cg__frame_gen[depth] = ++frames_opened;
+    }
     else if (depth == MAX_FRAMES)
         cg__error("cg_frame_begin: more than %d nested frames; the deeper ones share the %dth",
                   MAX_FRAMES, MAX_FRAMES);
@@ -78,6 +90,11 @@ void cg_frame_end(void)
     if (depth >= MAX_FRAMES)
         return;
     mark m = frames[depth];
+    for (owned_block *b = m.owned, *next; b; b = next) {
+        next = b->next;
+        cg__sys_free(b);
+    }
+    cg__frame_gen[depth] = 0; /* its tensors now fail cg__check */
     chunk *c = m.chunk ? m.chunk : first_chunk;
     if (!c)
         return;
@@ -147,6 +164,26 @@ void *cg__alloc(size_t bytes)
     if (!p)
         cg__error("out of memory (asked for %zu bytes)", bytes);
     return p;
+}
+
+void *cg__alloc_at(int level, size_t bytes)
+{
+    if (level <= 0 || level >= depth || level > MAX_FRAMES) {
+        void *p = level <= 0 ? cg__sys_malloc(bytes) : arena_alloc(bytes);
+        if (!p)
+            cg__error("out of memory (asked for %zu bytes)", bytes);
+        return p;
+    }
+    /* an outer frame's memory: a system block its frame frees when it ends */
+    unsigned char *block = cg__sys_malloc(CG_ALIGN + bytes);
+    if (!block) {
+        cg__error("out of memory (asked for %zu bytes)", bytes);
+        return NULL;
+    }
+    owned_block *b = (owned_block *)block;
+    b->next = frames[level - 1].owned;
+    frames[level - 1].owned = b;
+    return block + CG_ALIGN;
 }
 
 void cg__scratch_begin(void)

@@ -5,61 +5,61 @@
 
 static size_t header_size(void) { return (sizeof(cg_tensor) + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1); }
 
-static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int64_t numel)
+/* A header for a tensor living in the frame of the given level (0: the heap). */
+static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int level)
 {
     /* one struct store (the compiler writes it with a few vector stores) */
-    *t = (cg_tensor){.magic = CG_MAGIC_LIVE, .ndim = ndim, .numel = numel, .refcount = 1,
-                     .in_frame = cg__in_frame(), .step = -1};
+    *t = (cg_tensor){.magic = CG_MAGIC_LIVE, .ndim = ndim, .numel = numel, .refcount = 1, .in_frame = level > 0,
+                     .frame_level = level, .frame_gen = level > 0 && level <= CG_MAX_FRAMES ? cg__frame_gen[level - 1] : 0,
+                     .step = -1};
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
     return t;
 }
 
-static cg_tensor *new_tensor(int ndim, const int64_t *shape, const char *op, bool on_heap)
+static cg_tensor *new_tensor(int ndim, const int64_t *shape, const char *op, int level)
 {
     int64_t numel;
     if (!cg__check_shape(ndim, shape, op, &numel))
         return NULL;
     /* One block: the header, then the values, 64-byte aligned for SIMD. */
     size_t bytes = header_size() + (size_t)numel * sizeof(float);
-    unsigned char *block = on_heap ? cg__sys_malloc(bytes) : cg__alloc(bytes);
+    unsigned char *block = cg__alloc_at(level, bytes);
     if (!block) {
         cg__error("%s: out of memory (%zu bytes)", op, bytes);
         return NULL;
     }
-    cg_tensor *t = init_header((cg_tensor *)block, ndim, shape, numel);
-    t->in_frame = !on_heap && cg__in_frame();
+    cg_tensor *t = init_header((cg_tensor *)block, ndim, shape, numel, level);
     t->data = (float *)(block + header_size());
     return t;
 }
 
 cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op)
 {
-    return new_tensor(ndim, shape, op, false);
+    return new_tensor(ndim, shape, op, cg__depth);
 }
 
 cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op)
 {
-    return new_tensor(ndim, shape, op, true);
+    return new_tensor(ndim, shape, op, 0);
 }
 
-cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
+cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape, const char *op)
 {
-    return cg__view_where(t, ndim, shape, offset, false);
+    return new_tensor(ndim, shape, op, like->frame_level);
 }
 
-cg_tensor *cg__view_where(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset, bool on_heap)
+static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
 {
     int64_t numel;
     if (!cg__check_shape(ndim, shape, "view", &numel))
         return NULL;
-    cg_tensor *v = on_heap ? cg__sys_malloc(sizeof(cg_tensor)) : cg__alloc(sizeof(cg_tensor));
+    cg_tensor *v = cg__alloc_at(level, sizeof(cg_tensor));
     if (!v) {
         cg__error("view: out of memory");
         return NULL;
     }
-    init_header(v, ndim, shape, numel);
-    v->in_frame = !on_heap && cg__in_frame();
+    init_header(v, ndim, shape, numel, level);
     v->data = t->data + offset;
     v->storage = cg__storage(t);
     /* A heap view keeps its base alive; a frame view cannot outlive its frame,
@@ -70,6 +70,16 @@ cg_tensor *cg__view_where(cg_tensor *t, int ndim, const int64_t *shape, int64_t 
         v->base = root;
     }
     return v;
+}
+
+cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
+{
+    return view_at(cg__depth, t, ndim, shape, offset);
+}
+
+cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
+{
+    return view_at(like->frame_level, t, ndim, shape, offset);
 }
 
 /* Drops one reference; a heap tensor whose last reference goes frees its

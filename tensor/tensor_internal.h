@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #define CG_MAGIC_LIVE 0x7e5a11feu
+#define CG_MAX_FRAMES 256
 #define CG_ALIGN 64
 
 struct cg_tensor {
@@ -21,7 +22,9 @@ struct cg_tensor {
     int refcount;            /* heap tensors: the owner's reference + one per view or node using it */
     cg_tensor **refs;        /* heap tensors this one keeps alive (its node's inputs) */
     int nrefs;
-    bool in_frame;           /* lives in a frame arena (not freed one by one) */
+    bool in_frame;           /* lives in a frame (not freed one by one) */
+    int frame_level;         /* the frame it lives in (1 = outermost), 0 outside frames */
+    uint32_t frame_gen;      /* which opening of that level: stale once the frame ends */
     /* autograd's fields; tensor/ only frees them with a heap tensor */
     bool requires_grad;
     bool grad_owned;         /* grad was allocated for this tensor and goes with it */
@@ -35,8 +38,23 @@ struct cg_tensor {
 
 /* ---- allocation: arena when a frame is open, the system otherwise -------- */
 void *cg__alloc(size_t bytes);           /* 64-byte aligned; frame or heap; NULL + error when out of memory */
+/* The same in the frame of the given level (0: the heap), which may be an
+ * outer one: memory that lives exactly as long as a tensor of that frame. */
+void *cg__alloc_at(int level, size_t bytes);
 extern _Thread_local int cg__depth; /* frames open on this thread */
+extern _Thread_local uint32_t cg__frame_gen[CG_MAX_FRAMES];
 static inline bool cg__in_frame(void) { return cg__depth > 0; }
+/* Whether the frame a tensor was made in is still open (cheap enough for every
+ * check, so reading a loss after cg_frame_end fails cleanly in release builds). */
+static inline bool cg__frame_alive(const cg_tensor *t)
+{
+    int level = t->frame_level;
+    if (level == 0)
+        return true;
+    if (level > cg__depth)
+        return false;
+    return level > CG_MAX_FRAMES || cg__frame_gen[level - 1] == t->frame_gen;
+}
 void *cg__sys_malloc(size_t bytes);      /* counted system allocation */
 void cg__sys_free(void *p);
 /* Scratch memory for the duration of one operation: always the arena, opening
@@ -49,10 +67,12 @@ void cg__scratch_end(void);
 cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op);
 /* The same, always outside frames (a parameter's gradient made during a step). */
 cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op);
+/* The same where `like` lives: its frame (an outer one too) or the heap. */
+cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape, const char *op);
 /* A tensor viewing t's data with another shape (same numel, or a first-dim slice). */
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset);
-/* The same, outside frames when on_heap (a heap tensor's gradient made during a step). */
-cg_tensor *cg__view_where(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset, bool on_heap);
+/* The same, living where `like` lives (a gradient's view lives with its tensor). */
+cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset);
 
 /* The product of every dim but the last: the rows of t seen as a matrix
  * (1 for 0-d and 1-D tensors). Computed from the shape, never as numel / last,
@@ -95,7 +115,7 @@ void cg__error_null(const char *op);
 bool cg__check_failed(const cg_tensor *t, const char *op);
 static inline bool cg__check(const cg_tensor *t, const char *op)
 {
-    return (t && t->magic == CG_MAGIC_LIVE) || cg__check_failed(t, op);
+    return (t && t->magic == CG_MAGIC_LIVE && cg__frame_alive(t)) || cg__check_failed(t, op);
 }
 /* "(3, 5, 2)" into buf (at least 160 bytes). */
 const char *cg__shape_fmt(char *buf, int ndim, const int64_t *shape);

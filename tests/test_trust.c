@@ -160,6 +160,52 @@ START_TEST(an_optimizer_step_counts_as_a_write)
 }
 END_TEST
 
+/* ---- frames ---------------------------------------------------------------------------- */
+
+START_TEST(a_gradient_lives_in_its_tensors_frame)
+{
+    cg_frame_begin();
+    cg_tensor *x = leaf(cg_tensor_from((float[]){1, 2}, CG_SHAPE(2)));
+    cg_frame_begin(); /* backward in an inner frame */
+    ck_assert_int_eq(cg_backward(cg_sum(cg_mul(x, x))), 0);
+    cg_frame_end();
+    cg_frame_begin(); /* the inner frame's memory is reused here */
+    cg_tensor *junk = cg_full(CG_SHAPE(64), 99);
+    ck_assert_ptr_nonnull(junk);
+    cg_tensor *g = cg_grad(x);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_float_eq(cg_data(g)[0], 2.0f);
+    ck_assert_float_eq(cg_data(g)[1], 4.0f);
+    ck_assert_int_eq(cg_backward(cg_sum(x)), 0); /* accumulates into the same, live buffer */
+    ck_assert_float_eq(cg_data(cg_grad(x))[1], 5.0f);
+    cg_frame_end();
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(a_tensor_read_after_its_frame_ended_is_refused)
+{
+    cg_frame_begin();
+    cg_tensor *loss = cg_scalar(1.5f);
+    ck_assert_float_eq(cg_item(loss), 1.5f);
+    cg_frame_end();
+    ck_assert(isnan(cg_item(loss)));
+    ck_assert_error_has("frame has ended");
+    ck_assert_ptr_null(cg_data(loss));
+    /* the same place reused by the next frame's tensor: that one is live */
+    cg_frame_begin();
+    cg_tensor *again = cg_scalar(2.5f);
+    ck_assert_float_eq(cg_item(again), 2.5f);
+    cg_frame_end();
+    /* heap tensors are not affected by frames */
+    cg_tensor *kept = cg_scalar(3);
+    cg_frame_begin();
+    cg_frame_end();
+    ck_assert_float_eq(cg_item(kept), 3.0f);
+    cg_tensor_free(kept);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("trust");
@@ -172,6 +218,8 @@ int main(void)
     tcase_add_test(t, writing_a_tanh_output_through_a_detached_view_is_caught);
     tcase_add_test(t, writing_what_no_backward_reads_is_allowed);
     tcase_add_test(t, an_optimizer_step_counts_as_a_write);
+    tcase_add_test(t, a_gradient_lives_in_its_tensors_frame);
+    tcase_add_test(t, a_tensor_read_after_its_frame_ended_is_refused);
     suite_add_tcase(s, t);
     return fx_run(s);
 }
