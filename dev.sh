@@ -3,6 +3,7 @@
 #   ./dev.sh run    install what is missing, build, and train the hello example
 #   ./dev.sh test   install what is missing, build, and run the whole test suite
 #   ./dev.sh asan   the test suite again under AddressSanitizer + UBSan
+#   ./dev.sh tsan   the threaded tests under ThreadSanitizer
 #   ./dev.sh leaks  the examples under valgrind: no leak, no error
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -62,6 +63,13 @@ asan)
     ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_tests build-asan
     ;;
+tsan)
+    install_missing
+    build build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
+    # the suites whose tests start threads (the pool, and callers of their own)
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CK_FORK=no \
+        meson test -C build-tsan --print-errorlogs trust tensor
+    ;;
 leaks)
     install_missing
     build build
@@ -72,7 +80,7 @@ leaks)
     done
     ;;
 *)
-    echo "usage: ./dev.sh run | test | asan | leaks" >&2
+    echo "usage: ./dev.sh run | test | asan | tsan | leaks" >&2
     exit 2
     ;;
 esac

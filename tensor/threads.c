@@ -1,13 +1,16 @@
 /* cgrad — a small pool of worker threads for the big products.
  *
  * cg_set_num_threads(n) starts n - 1 workers (default 1: none, or the
- * CGRAD_THREADS environment variable). cg__parallel_for hands out task numbers
+ * CGRAD_THREADS environment variable when the program has set no count).
+ * Any number of the program's threads may call in: the pool runs one job at a
+ * time, and a caller that finds it busy runs its tasks alone. cg__parallel_for hands out task numbers
  * [0, n) to the caller and the workers; each task is deterministic work on its
  * own part of the output, so results do not depend on the thread count.
  * Workers spin briefly between jobs (a training step issues them back to back),
  * then sleep on a condition variable. */
 #include "kernels.h"
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define MAX_THREADS 64
@@ -37,8 +40,8 @@ static struct {
 static void run_tasks(void)
 {
     int64_t t;
-    while ((t = __atomic_fetch_add(&pool.next, 1, __ATOMIC_ACQ_REL)) < pool.ntasks) {
-        pool.fn(pool.ctx, t);
+    while ((t = __atomic_fetch_add(&pool.next, 1, __ATOMIC_ACQ_REL)) < __atomic_load_n(&pool.ntasks, __ATOMIC_ACQUIRE)) {
+        __atomic_load_n(&pool.fn, __ATOMIC_ACQUIRE)(__atomic_load_n(&pool.ctx, __ATOMIC_ACQUIRE), t);
         __atomic_fetch_add(&pool.done, 1, __ATOMIC_ACQ_REL);
     }
 }
@@ -91,14 +94,40 @@ static int env_threads(void)
     return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
 }
 
-static void ensure_started(void)
+/* One job at a time: a caller holds `submit` from handing out a job until its
+ * last task is done. A second calling thread that finds the pool busy runs its
+ * own tasks alone instead of waiting (the same numbers: tasks are deterministic). */
+static pthread_mutex_t submit = PTHREAD_MUTEX_INITIALIZER;
+static bool configured; /* guarded by submit: the count was set, by the program or CGRAD_THREADS */
+static int current_threads; /* pool.nthreads, readable without the lock (0: not configured yet) */
+
+static int start_workers(int n)
 {
-    static bool configured;
-    if (!configured) {
-        configured = true;
-        if (pool.nthreads == 1)
-            cg_set_num_threads(env_threads());
-    }
+    stop_workers();
+    pool.nthreads = n;
+    for (int i = 0; i < n - 1; i++)
+        if (pthread_create(&pool.workers[i], NULL, worker, NULL) != 0) {
+            pool.nthreads = i + 1;
+            pool.started = pool.nthreads > 1;
+            __atomic_store_n(&current_threads, pool.nthreads, __ATOMIC_RELEASE);
+            cg__error("cg_set_num_threads: could start only %d of %d threads", i + 1, n);
+            return -1;
+        }
+    pool.started = pool.nthreads > 1;
+    __atomic_store_n(&current_threads, pool.nthreads, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* The first use reads CGRAD_THREADS, unless the program has set a count already. */
+static void configure_locked(void)
+{
+    if (configured)
+        return;
+    configured = true;
+    int n = env_threads();
+    __atomic_store_n(&current_threads, 1, __ATOMIC_RELEASE);
+    if (n > 1 && start_workers(n) < 0)
+        fprintf(stderr, "cgrad: CGRAD_THREADS=%d: %s\n", n, cg_last_error());
 }
 
 int cg_set_num_threads(int n)
@@ -107,35 +136,47 @@ int cg_set_num_threads(int n)
         cg__error("cg_set_num_threads: %d threads (1 to %d)", n, MAX_THREADS);
         return -1;
     }
-    stop_workers();
-    pool.nthreads = n;
-    for (int i = 0; i < n - 1; i++)
-        if (pthread_create(&pool.workers[i], NULL, worker, NULL) != 0) {
-            pool.nthreads = i + 1;
-            cg__error("cg_set_num_threads: could only start %d threads", i + 1);
-            break;
-        }
-    pool.started = pool.nthreads > 1;
-    return 0;
+    pthread_mutex_lock(&submit);
+    configured = true; /* the program's count wins over the environment */
+    int rc = start_workers(n);
+    pthread_mutex_unlock(&submit);
+    return rc;
 }
+
 
 int cg_get_num_threads(void)
 {
-    ensure_started();
-    return pool.nthreads;
+    int n = __atomic_load_n(&current_threads, __ATOMIC_ACQUIRE);
+    if (n > 0)
+        return n;
+    pthread_mutex_lock(&submit);
+    configure_locked();
+    n = pool.nthreads;
+    pthread_mutex_unlock(&submit);
+    return n;
+}
+
+static void run_alone(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx)
+{
+    for (int64_t t = 0; t < ntasks; t++)
+        fn(ctx, t);
 }
 
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx)
 {
-    ensure_started();
-    if (pool.nthreads == 1 || ntasks <= 1) {
-        for (int64_t t = 0; t < ntasks; t++)
-            fn(ctx, t);
+    if (ntasks <= 1 || pthread_mutex_trylock(&submit) != 0) {
+        run_alone(ntasks, fn, ctx);
         return;
     }
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.ntasks = ntasks;
+    configure_locked();
+    if (pool.nthreads == 1) {
+        pthread_mutex_unlock(&submit);
+        run_alone(ntasks, fn, ctx);
+        return;
+    }
+    __atomic_store_n(&pool.fn, fn, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool.ntasks, ntasks, __ATOMIC_RELEASE);
     /* done first: a worker that sees the new `next` must also see done reset */
     __atomic_store_n(&pool.done, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&pool.next, 0, __ATOMIC_RELEASE);
@@ -146,4 +187,5 @@ void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void 
     run_tasks();
     while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) < ntasks)
         cpu_relax();
+    pthread_mutex_unlock(&submit);
 }

@@ -206,6 +206,65 @@ START_TEST(a_tensor_read_after_its_frame_ended_is_refused)
 }
 END_TEST
 
+/* ---- threads ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const float *want; /* the single-thread product */
+    int wrong;         /* products that differed */
+} product_job;
+
+static cg_tensor *seeded(int64_t r, int64_t c, float k)
+{
+    cg_tensor *t = cg_empty(CG_SHAPE(r, c));
+    for (int64_t i = 0; i < r * c; i++)
+        cg_data(t)[i] = (float)((i * 7919) % 113) / 113.0f - 0.5f + k;
+    return t;
+}
+
+static void *products(void *arg)
+{
+    product_job *job = arg;
+    for (int round = 0; round < 40; round++) {
+        cg_frame_begin();
+        cg_tensor *c = cg_matmul(seeded(32, 256, 0), seeded(256, 512, 0.25f));
+        if (!c || memcmp(cg_data(c), job->want, sizeof(float) * 32 * 512) != 0)
+            job->wrong++;
+        cg_frame_end();
+    }
+    cg_frame_release_memory();
+    return NULL;
+}
+
+START_TEST(two_calling_threads_share_the_pool_safely)
+{
+    ck_assert_int_eq(cg_set_num_threads(1), 0);
+    cg_tensor *want = cg_matmul(seeded(32, 256, 0), seeded(256, 512, 0.25f));
+    ck_assert_int_eq(cg_set_num_threads(2), 0);
+    product_job jobs[3] = {{cg_data(want), 0}, {cg_data(want), 0}, {cg_data(want), 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, products, &jobs[i]), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(jobs[i].wrong, 0);
+    ck_assert_int_eq(cg_set_num_threads(1), 0);
+    cg_tensor_free(want);
+}
+END_TEST
+
+START_TEST(the_programs_thread_count_wins_over_the_environment)
+{
+    setenv("CGRAD_THREADS", "2", 1);
+    ck_assert_int_eq(cg_set_num_threads(1), 0);
+    ck_assert_int_eq(cg_get_num_threads(), 1);
+    ck_assert_int_lt(cg_set_num_threads(0), 0);
+    ck_assert_error_has("cg_set_num_threads");
+    ck_assert_int_eq(cg_get_num_threads(), 1);
+    unsetenv("CGRAD_THREADS");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("trust");
@@ -220,6 +279,8 @@ int main(void)
     tcase_add_test(t, an_optimizer_step_counts_as_a_write);
     tcase_add_test(t, a_gradient_lives_in_its_tensors_frame);
     tcase_add_test(t, a_tensor_read_after_its_frame_ended_is_refused);
+    tcase_add_test(t, two_calling_threads_share_the_pool_safely);
+    tcase_add_test(t, the_programs_thread_count_wins_over_the_environment);
     suite_add_tcase(s, t);
     return fx_run(s);
 }
