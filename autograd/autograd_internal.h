@@ -59,6 +59,9 @@ bool cg__check_all(int n, cg_tensor *const *ts, const char *op);
  * operand was broadcast along. */
 void cg__reduce_broadcast_add(float *dst, const cg_tensor *operand, const float *g, const cg_tensor *out);
 
+/* index_select reporting errors as the op the user called (cg_embedding). */
+cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char *op);
+
 /* Reads a whole-number index tensor value; false (and an error) if it is not whole or not in [0, n). */
 bool cg__index_ok(float v, int64_t n, int64_t *out, const char *op);
 

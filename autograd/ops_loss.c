@@ -87,18 +87,35 @@ static void nll_backward(cg_node *n, const float *g)
 }
 static const cg_op nll_op = {"NllLossBackward0", nll_backward, CG_SAVES_IN(1) | CG_SAVES_IN(2)};
 
-cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts user)
+/* A target that is not a class id: the message names the call and, for a
+ * negative whole id, the option that skips it. */
+static bool target_class_ok(float v, int64_t C, int64_t *t, const char *op)
+{
+    if (v == floorf(v) && v >= 0 && v < (float)C) {
+        *t = (int64_t)v;
+        return true;
+    }
+    if (v == floorf(v) && v < 0 && v > -1e9f)
+        cg__error("%s: target class %g is not in [0, %lld); pass .ignore_index = %g to skip it", op, (double)v,
+                  (long long)C, (double)v);
+    else
+        cg__error("%s: target class %g is not a whole number in [0, %lld)", op, (double)v, (long long)C);
+    return false;
+}
+
+/* nll_loss as the call the user made (cg_nll_loss or cg_cross_entropy) */
+static cg_tensor *nll_loss(cg_tensor *x, cg_tensor *target, cg_loss_opts user, const char *op)
 {
     cg_loss_opts o;
     nll_dims d;
-    if (!cg__check(x, "cg_nll_loss") || !cg__check(target, "cg_nll_loss") || !merge_loss_opts(&o, user, "cg_nll_loss") ||
-        !nll_shapes(x, target, &d, "cg_nll_loss"))
+    if (!cg__check(x, op) || !cg__check(target, op) || !merge_loss_opts(&o, user, op) ||
+        !nll_shapes(x, target, &d, op))
         return NULL;
     cg_tensor *ins[3] = {x, target, o.weight};
     const float *w = o.weight ? o.weight->data : NULL;
     if (o.weight && !(o.weight->ndim == 1 && o.weight->shape[0] == d.C)) {
         char a[CG_SHAPE_BUF];
-        cg__error("cg_nll_loss: weight of shape %s for %lld classes", cg__shape_fmt(a, o.weight->ndim, o.weight->shape),
+        cg__error("%s: weight of shape %s for %lld classes", op, cg__shape_fmt(a, o.weight->ndim, o.weight->shape),
                   (long long)d.C);
         return NULL;
     }
@@ -107,12 +124,11 @@ cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts user)
         int64_t t;
         if (target->data[i] == (float)o.ignore_index)
             continue;
-        if (!cg__index_ok(target->data[i], d.C, &t, "cg_nll_loss"))
+        if (!target_class_ok(target->data[i], d.C, &t, op))
             return NULL;
         count += w ? w[t] : 1.0;
     }
-    cg_tensor *out = o.reduction == CG_NONE ? cg__new(target->ndim, target->shape, "cg_nll_loss")
-                                            : cg__new(0, NULL, "cg_nll_loss");
+    cg_tensor *out = o.reduction == CG_NONE ? cg__new(target->ndim, target->shape, op) : cg__new(0, NULL, op);
     if (!out)
         return NULL;
     double total = 0;
@@ -149,6 +165,11 @@ cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts user)
         n->i[4] = o.reduction;
     }
     return fail ? NULL : out;
+}
+
+cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts opts)
+{
+    return nll_loss(x, target, opts, "cg_nll_loss");
 }
 
 cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target) { return cg_nll_loss_with(x, target, (cg_loss_opts){0}); }
@@ -210,7 +231,7 @@ cg_tensor *cg_cross_entropy_with(cg_tensor *logits, cg_tensor *target, cg_loss_o
     if (!nll_shapes(logits, target, &d, "cg_cross_entropy"))
         return NULL;
     cg_tensor *logp = cg_log_softmax(logits, logits->ndim == 1 ? 0 : 1);
-    cg_tensor *loss = logp ? cg_nll_loss_with(logp, target, opts) : NULL;
+    cg_tensor *loss = logp ? nll_loss(logp, target, opts, "cg_cross_entropy") : NULL;
     cg_tensor_free(logp); /* outside frames the loss's node keeps it alive */
     return loss;
 }
@@ -286,7 +307,7 @@ cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *ids)
     }
     cg_tensor *detached = cg_detach(ids);
     cg_tensor *flat_ids = detached ? cg_reshape(detached, CG_SHAPE(-1)) : NULL;
-    cg_tensor *rows = flat_ids ? cg_index_select(weight, 0, flat_ids) : NULL;
+    cg_tensor *rows = flat_ids ? cg__index_select(weight, 0, flat_ids, "cg_embedding") : NULL;
     cg_tensor *out = NULL;
     if (rows) {
         int64_t shape[CG_MAX_DIMS];

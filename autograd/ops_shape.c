@@ -444,30 +444,29 @@ static void index_select_backward(cg_node *n, const float *g)
 }
 static const cg_op index_select_op = {"IndexSelectBackward0", index_select_backward, CG_SAVES_IN(1)};
 
-cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index)
+cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char *op)
 {
     cg_tensor *ins[2] = {t, index};
-    if (!cg__check_all(2, ins, "cg_index_select"))
+    if (!cg__check_all(2, ins, op))
         return NULL;
-    int d = cg__dim(dim, t->ndim, "cg_index_select");
+    int d = cg__dim(dim, t->ndim, op);
     if (d < 0)
         return NULL;
     if (index->ndim > 1) {
-        cg__error("cg_index_select: index must be 0-d or 1-D, got %d dims", index->ndim);
+        cg__error("%s: index must be 0-d or 1-D, got %d dims", op, index->ndim);
         return NULL;
     }
     if (t->ndim == 0 && index->numel != 1) { /* torch: index to a scalar has one value */
-        cg__error("cg_index_select: index to a 0-d tensor can have only 1 value, got %lld",
-                  (long long)index->numel);
+        cg__error("%s: index to a 0-d tensor can have only 1 value, got %lld", op, (long long)index->numel);
         return NULL;
     }
     int64_t size = t->ndim ? t->shape[d] : 1;
-    if (!check_indices(index, size, "cg_index_select"))
+    if (!check_indices(index, size, op))
         return NULL;
     int64_t shape[CG_MAX_DIMS];
     for (int i = 0; i < t->ndim; i++)
         shape[i] = i == d ? index->numel : t->shape[i];
-    cg_tensor *out = cg__new(t->ndim, shape, "cg_index_select");
+    cg_tensor *out = cg__new(t->ndim, shape, op);
     if (!out)
         return NULL;
     cg__dim_split s = cg__split_at(t, d);
@@ -480,6 +479,11 @@ cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index)
     if (node)
         node->i[0] = d;
     return out;
+}
+
+cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index)
+{
+    return cg__index_select(t, dim, index, "cg_index_select");
 }
 
 /* For every element of index (shape of the result), its offset into t. */

@@ -185,7 +185,7 @@ int cg_module_str(const cg_module *m, char *buf, size_t size)
     }
     case KIND_SEQUENTIAL: {
         /* PyTorch's nested layout: one "(i): child" line each, indented by two */
-        size_t len = (size_t)snprintf(buf, size, "Sequential(\n");
+        size_t len = (size_t)snprintf(buf, size, m->nchildren ? "Sequential(\n" : "Sequential(");
         for (int i = 0; i < m->nchildren; i++) {
             char child[1024];
             cg_module_str(m->children[i], child, sizeof child);

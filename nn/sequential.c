@@ -22,15 +22,15 @@ cg_module *cg_dropout_new(float p)
 
 cg_module *cg_sequential_new(cg_module *const *modules, int n)
 {
-    if (!modules || n <= 0) {
-        cg__error("cg_sequential_new: needs at least one module");
+    if (n < 0 || (n > 0 && !modules)) { /* torch's nn.Sequential() may be empty */
+        cg__error("cg_sequential_new: %d modules at %p", n, (const void *)modules);
         return NULL;
     }
     for (int i = 0; i < n; i++)
         if (!cg__module_check(modules[i], -1, "cg_sequential_new"))
             return NULL;
     cg_module *m = cg__module_new(KIND_SEQUENTIAL, "Sequential");
-    if (!m || !(m->children = malloc(sizeof *m->children * (size_t)n))) {
+    if (!m || !(m->children = malloc(sizeof *m->children * (size_t)(n ? n : 1)))) {
         free(m);
         cg__error("cg_sequential_new: out of memory");
         return NULL;
@@ -48,7 +48,8 @@ cg_module *cg_sequential_new(cg_module *const *modules, int n)
         cg__error("cg_sequential_new: out of memory");
         return NULL;
     }
-    memcpy(m->children, modules, sizeof *modules * (size_t)n);
+    if (n > 0)
+        memcpy(m->children, modules, sizeof *modules * (size_t)n);
     m->nchildren = n;
     m->borrows_params = true;
     for (int i = 0; i < n; i++)
@@ -77,7 +78,7 @@ cg_module *cg_module_child(cg_module *m, int i)
 
 cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x)
 {
-    if (!cg__module_check(m, -1, "cg_module_forward"))
+    if (!cg__module_check(m, -1, "cg_module_forward") || !cg__check(x, "cg_module_forward"))
         return NULL;
     switch (m->kind) {
     case KIND_LINEAR:
@@ -99,6 +100,8 @@ cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x)
     case KIND_DROPOUT:
         return cg_dropout(x, m->p, m->training);
     case KIND_SEQUENTIAL: {
+        if (m->nchildren == 0) /* the input itself, as a view (a new tensor, as every result is) */
+            return cg_reshape(x, x->ndim, x->shape);
         cg_tensor *h = x;
         for (int i = 0; i < m->nchildren && h; i++) {
             cg_tensor *next = cg_module_forward(m->children[i], h);

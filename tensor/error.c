@@ -4,12 +4,26 @@
 #include <string.h>
 
 static _Thread_local char last_error[512];
+/* A failure whose NULL may still be travelling along a chain of calls: set by
+ * each failure, ended by the next tensor made (a call that worked) or by the
+ * program reading the message (it has handled the failure). */
+_Thread_local bool cg__failure_pending;
 
-const char *cg_last_error(void) { return last_error; }
-void cg_clear_error(void) { last_error[0] = '\0'; }
+const char *cg_last_error(void)
+{
+    cg__failure_pending = false;
+    return last_error;
+}
+
+void cg_clear_error(void)
+{
+    last_error[0] = '\0';
+    cg__failure_pending = false;
+}
 
 void cg__error(const char *fmt, ...)
 {
+    cg__failure_pending = true;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
@@ -18,9 +32,10 @@ void cg__error(const char *fmt, ...)
 
 void cg__error_null(const char *op)
 {
-    /* A NULL input usually is the result of an earlier failed call: keep its
-     * message, so a chain of calls reports the first thing that went wrong. */
-    if (last_error[0] == '\0')
+    /* A NULL input straight after a failure is that failure's result: keep its
+     * message, so a chain of calls reports the first thing that went wrong.
+     * Otherwise the NULL is news, and the message says so. */
+    if (!cg__failure_pending || last_error[0] == '\0')
         cg__error("%s: input is NULL", op);
 }
 

@@ -32,8 +32,27 @@ static const char *item_end(const char *s)
 int cg__opts_merge(void *dst, const void *user, const char *given,
                    const cg__opt_field *fields, int nfields, const char *op)
 {
-    if (!given)
+    if (!given || !strcmp(given, CG_ALL_OPTIONS)) {
+        /* Built by hand: all fields as written (CG_ALL_OPTIONS), or none set ({0}).
+         * A struct with fields set but no .given would have them silently
+         * ignored, so it is refused. */
+        for (int f = 0; f < nfields; f++) {
+            const unsigned char *p = (const unsigned char *)user + fields[f].offset;
+            bool zero = true;
+            for (size_t b = 0; b < fields[f].size; b++)
+                zero &= p[b] == 0;
+            if (given)
+                memcpy((char *)dst + fields[f].offset, p, fields[f].size);
+            else if (!zero) {
+                cg__error("%s: options built by hand set .%s but not .given, so cgrad cannot tell which "
+                          "fields to use over the defaults; build them with CG_OPTS(type, .%s = ...), or set "
+                          ".given = CG_ALL_OPTIONS to take every field as written", op, fields[f].name,
+                          fields[f].name);
+                return -1;
+            }
+        }
         return 0;
+    }
     /* Validate every name first so a bad option changes nothing. */
     for (int pass = 0; pass < 2; pass++) {
         for (const char *s = given; *s;) {

@@ -84,12 +84,13 @@ typedef struct {
 
 static int format_raw(const formatter *f, float v, char *b, size_t n)
 {
-    if (f->sci_mode)
-        return snprintf(b, n, "%.*e", PRECISION, (double)v);
+    /* before the modes: printf spells a negative NaN "-nan", torch always "nan" */
     if (isnan(v))
         return snprintf(b, n, "nan");
     if (isinf(v))
         return snprintf(b, n, v > 0 ? "inf" : "-inf");
+    if (f->sci_mode)
+        return snprintf(b, n, "%.*e", PRECISION, (double)v);
     if (f->int_mode)
         return snprintf(b, n, "%.0f.", (double)v);
     return snprintf(b, n, "%.*f", PRECISION, (double)v);

@@ -30,6 +30,7 @@ static cg_tensor *new_tensor(int ndim, const int64_t *shape, const char *op, int
         return NULL;
     }
     cg_tensor *t = init_header((cg_tensor *)block, ndim, shape, numel, level);
+    cg__failure_pending = false; /* something worked since the last failure */
     t->data = (float *)(block + header_size());
     return t;
 }
@@ -60,6 +61,7 @@ static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shap
         return NULL;
     }
     init_header(v, ndim, shape, numel, level);
+    cg__failure_pending = false;
     v->data = t->data + offset;
     v->storage = cg__storage(t);
     /* A heap view keeps its base alive; a frame view cannot outlive its frame,

@@ -34,6 +34,13 @@ typedef struct cg_tensor cg_tensor;
  * exactly those replace PyTorch's defaults, so `.beta1 = 0` really means 0
  * (and no override-initialiser warning is ever triggered). */
 #define CG__OPTS(type, ...) CG__OPTS_(type, __VA_ARGS__)
+/* An option struct built outside a call, with the same rule:
+ *   cg_adam_opts o = CG_OPTS(cg_adam_opts, .lr = 0.5);  ...  cg_adam_new_with(ps, n, o);
+ * A struct built by hand is taken as written only when its .given is
+ * CG_ALL_OPTIONS (every field then counts, zeros too); with fields set and no
+ * .given it is refused, never silently ignored. {0} means all defaults. */
+#define CG_OPTS(type, ...) CG__OPTS(type, __VA_ARGS__)
+#define CG_ALL_OPTIONS "*"
 #define CG__OPTS_(type, ...) ((type){.given = #__VA_ARGS__, __VA_ARGS__})
 #define CG__HEAD1(a, ...) a
 #define CG__TAIL1(a, ...) __VA_ARGS__

@@ -109,6 +109,7 @@ bool cg__inplace_ok(cg_tensor *t, const char *op);
 
 /* ---- errors -------------------------------------------------------------- */
 void cg__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern _Thread_local bool cg__failure_pending; /* see error.c */
 /* For a NULL input: keeps the first message of a failing chain, else says which op. */
 void cg__error_null(const char *op);
 /* Checks t is a live tensor; on failure records a message naming op and returns false. */

@@ -431,7 +431,12 @@ START_TEST(sequential_matches_pytorch)
     ck_assert_str_eq(buf, "Dropout(p=0.25, inplace=False)");
     cg_module_free(d);
     ck_assert_ptr_null(cg_dropout_new(2));
-    ck_assert_ptr_null(cg_sequential_new(NULL, 0));
+    ck_assert_ptr_null(cg_sequential_new(NULL, -1));
+    cg_module *empty = cg_sequential_new(NULL, 0); /* torch: nn.Sequential() prints as "Sequential()" */
+    ck_assert_ptr_nonnull(empty);
+    cg_module_str(empty, buf, sizeof buf);
+    ck_assert_str_eq(buf, "Sequential()");
+    cg_module_free(empty);
     ck_assert_ptr_null(cg_module_child(NULL, 0));
 }
 END_TEST

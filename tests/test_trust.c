@@ -265,6 +265,77 @@ START_TEST(the_programs_thread_count_wins_over_the_environment)
 }
 END_TEST
 
+/* ---- errors and options ------------------------------------------------------------------- */
+
+START_TEST(an_error_message_belongs_to_the_latest_failure)
+{
+    cg_frame_begin();
+    cg_tensor *a = cg_ones(CG_SHAPE(3, 4)), *b = cg_ones(CG_SHAPE(5, 2));
+    /* a chain keeps the first failure */
+    ck_assert_ptr_null(cg_relu(cg_matmul(a, b)));
+    ck_assert_error_has("cg_matmul: shapes (3, 4) and (5, 2) do not match");
+    /* once handled (read), or after a call that worked, a NULL is news */
+    ck_assert_ptr_null(cg_relu(NULL));
+    ck_assert_error_has("cg_relu: input is NULL");
+    ck_assert_ptr_null(cg_matmul(a, b));
+    ck_assert_ptr_nonnull(cg_add(a, a));
+    ck_assert_ptr_null(cg_tanh(NULL));
+    ck_assert_error_has("cg_tanh: input is NULL");
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(an_error_names_the_function_the_user_called)
+{
+    cg_frame_begin();
+    cg_tensor *logits = cg_zeros(CG_SHAPE(2, 3));
+    ck_assert_ptr_null(cg_cross_entropy(logits, cg_tensor_from((float[]){0, -1}, CG_SHAPE(2))));
+    ck_assert_error_has("cg_cross_entropy: target class -1");
+    ck_assert_error_has(".ignore_index = -1");
+    ck_assert_ptr_nonnull(cg_cross_entropy_ex(logits, cg_tensor_from((float[]){0, -1}, CG_SHAPE(2)),
+                                              .ignore_index = -1));
+    ck_assert_ptr_null(cg_embedding(cg_zeros(CG_SHAPE(4, 2)), cg_tensor_from((float[]){7}, CG_SHAPE(1))));
+    ck_assert_error_has("cg_embedding: index 7");
+    ck_assert_ptr_null(cg_module_forward(NULL, NULL));
+    cg_module *seq = cg_sequential_new(NULL, 0);
+    ck_assert_ptr_null(cg_module_forward(seq, NULL));
+    ck_assert_error_has("cg_module_forward: input is NULL");
+    cg_tensor *same = cg_module_forward(seq, logits); /* torch: an empty Sequential returns its input */
+    ck_assert(cg_same_shape(same, logits));
+    cg_module_free(seq);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(options_built_by_hand_are_honoured_or_refused)
+{
+    cg_tensor *w = leaf(cg_ones(CG_SHAPE(2)));
+    /* fields set without .given: refused, never silently ignored */
+    ck_assert_ptr_null(cg_adam_new_with(&w, 1, (cg_adam_opts){.lr = 0.5}));
+    ck_assert_error_has(".lr");
+    ck_assert_ptr_null(cg_linear_new_with((cg_linear_opts){.in_features = 4, .out_features = 3}));
+    ck_assert_error_has("CG_OPTS");
+    /* the macro outside a call */
+    cg_adam_opts o = CG_OPTS(cg_adam_opts, .lr = 0.5);
+    cg_optim *opt = cg_adam_new_with(&w, 1, o);
+    ck_assert_ptr_nonnull(opt);
+    ck_assert_double_eq(cg_optim_lr(opt), 0.5);
+    cg_optim_free(opt);
+    /* every field as written */
+    cg_linear_opts lo = {.given = CG_ALL_OPTIONS, .in_features = 4, .out_features = 3, .bias = false};
+    cg_module *lin = cg_linear_new_with(lo);
+    ck_assert_ptr_nonnull(lin);
+    ck_assert_ptr_null(cg_param(lin, "bias"));
+    ck_assert_int_eq(cg_numel(cg_param(lin, "weight")), 12);
+    cg_module_free(lin);
+    /* {0}: all defaults */
+    opt = cg_adam_new_with(&w, 1, (cg_adam_opts){0});
+    ck_assert_double_eq(cg_optim_lr(opt), 1e-3);
+    cg_optim_free(opt);
+    cg_tensor_free(w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("trust");
@@ -281,6 +352,9 @@ int main(void)
     tcase_add_test(t, a_tensor_read_after_its_frame_ended_is_refused);
     tcase_add_test(t, two_calling_threads_share_the_pool_safely);
     tcase_add_test(t, the_programs_thread_count_wins_over_the_environment);
+    tcase_add_test(t, an_error_message_belongs_to_the_latest_failure);
+    tcase_add_test(t, an_error_names_the_function_the_user_called);
+    tcase_add_test(t, options_built_by_hand_are_honoured_or_refused);
     suite_add_tcase(s, t);
     return fx_run(s);
 }
