@@ -66,9 +66,23 @@ int cg_safetensors_save(const char *path, int n, const char *const *names, cg_te
         cg__error("cg_safetensors_save: bad arguments");
         return -1;
     }
-    for (int i = 0; i < n; i++) {
-        if (!names[i] || !cg__check(tensors[i], "cg_safetensors_save"))
+    for (int i = 0; i < nmeta; i++)
+        if (!meta_keys[i]) {
+            cg__error("cg_safetensors_save: metadata key %d is NULL", i);
             return -1;
+        }
+    for (int i = 0; i < n; i++) {
+        if (!names[i]) {
+            cg__error("cg_safetensors_save: name %d is NULL", i);
+            return -1;
+        }
+        if (!cg__check(tensors[i], "cg_safetensors_save"))
+            return -1;
+        if (!strcmp(names[i], "__metadata__")) { /* the header's own key: the tensor would vanish */
+            cg__error("cg_safetensors_save: '__metadata__' is reserved for the file's metadata; "
+                      "give the tensor another name");
+            return -1;
+        }
         for (int j = 0; j < i; j++)
             if (!strcmp(names[i], names[j])) {
                 cg__error("cg_safetensors_save: name '%s' given twice", names[i]);
@@ -205,6 +219,47 @@ static bool parse_entry(const char *name, json_object *v, entry *e, const char *
     return e->name != NULL;
 }
 
+/* The header as the format defines it: one strict JSON object (no single
+ * quotes, trailing commas or comments), then only the spaces that pad it. */
+static bool parse_header(cg_safetensors *f, const char *text, size_t len, const char *path)
+{
+    json_tokener *tok = json_tokener_new();
+    if (!tok) {
+        cg__error("cg_safetensors_open: out of memory");
+        return false;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    f->root = len && text[0] == '{' ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
+    bool complete = f->root && json_tokener_get_error(tok) == json_tokener_success;
+    size_t end = complete ? json_tokener_get_parse_end(tok) : 0;
+    json_tokener_free(tok);
+    while (complete && end < len && text[end] == ' ')
+        end++;
+    if (!complete || !json_object_is_type(f->root, json_type_object) || end != len) {
+        cg__error("cg_safetensors_open: %s: the header is not one strict JSON object%s", path,
+                  complete && end != len ? " (bytes follow it)" : "");
+        return false;
+    }
+    return true;
+}
+
+/* __metadata__ maps strings to strings. */
+static bool metadata_ok(json_object *meta, const char *path)
+{
+    if (!json_object_is_type(meta, json_type_object)) {
+        cg__error("cg_safetensors_open: %s: __metadata__ is not an object", path);
+        return false;
+    }
+    json_object_object_foreach(meta, key, val)
+    {
+        if (!json_object_is_type(val, json_type_string)) {
+            cg__error("cg_safetensors_open: %s: metadata '%s' is not a string", path, key);
+            return false;
+        }
+    }
+    return true;
+}
+
 static unsigned char *read_file(const char *path, uint64_t *size)
 {
     FILE *fp = fopen(path, "rb");
@@ -252,26 +307,17 @@ cg_safetensors *cg_safetensors_open(const char *path)
                   (unsigned long long)hlen, (unsigned long long)size);
         goto fail;
     }
-    json_tokener *tok = json_tokener_new();
-    f->root = tok ? json_tokener_parse_ex(tok, (const char *)file + 8, (int)hlen) : NULL;
-    bool complete = tok && json_tokener_get_error(tok) == json_tokener_success;
-    if (tok)
-        json_tokener_free(tok);
-    if (!f->root || !complete || !json_object_is_type(f->root, json_type_object)) {
-        cg__error("cg_safetensors_open: %s: the header is not a JSON object", path);
+    if (!parse_header(f, (const char *)file + 8, (size_t)hlen, path))
         goto fail;
-    }
     f->data_size = size - 8 - hlen;
     f->e = calloc((size_t)json_object_object_length(f->root) + 1, sizeof *f->e);
     if (!f->e)
-        goto fail;
+        goto oom;
     json_object_object_foreach(f->root, key, val)
     {
         if (!strcmp(key, "__metadata__")) {
-            if (!json_object_is_type(val, json_type_object)) {
-                cg__error("cg_safetensors_open: %s: __metadata__ is not an object", path);
+            if (!metadata_ok(val, path))
                 goto fail;
-            }
             f->meta = val;
             continue;
         }
@@ -279,32 +325,42 @@ cg_safetensors *cg_safetensors_open(const char *path)
             goto fail;
         f->n++;
     }
-    /* Every entry inside the data, none overlapping another. */
     entry *sorted = malloc(sizeof *sorted * (size_t)(f->n ? f->n : 1));
     if (!sorted)
-        goto fail;
+        goto oom;
     memcpy(sorted, f->e, sizeof *sorted * (size_t)f->n);
     qsort(sorted, (size_t)f->n, sizeof *sorted, cmp_begin);
+    /* As the format's reference reader: the entries tile the data from its
+     * first byte to its last, with no hole, overlap or trailing bytes. */
+    uint64_t expect = 0;
     for (int i = 0; i < f->n; i++) {
         const char *bad = sorted[i].end > f->data_size ? "lies outside the data"
-                          : i > 0 && sorted[i].begin < sorted[i - 1].end ? "overlaps another entry" : NULL;
+                          : sorted[i].begin < expect   ? "overlaps another entry"
+                          : sorted[i].begin > expect   ? "leaves a gap before it" : NULL;
         if (bad) {
             cg__error("cg_safetensors_open: %s: entry '%s' %s", path, sorted[i].name, bad);
             free(sorted);
             goto fail;
         }
+        expect = sorted[i].end;
+    }
+    if (expect != f->data_size) {
+        cg__error("cg_safetensors_open: %s: %llu bytes after the last entry's data", path,
+                  (unsigned long long)(f->data_size - expect));
+        free(sorted);
+        goto fail;
     }
     free(sorted);
     /* Keep only the data. */
     f->data = malloc(f->data_size ? f->data_size : 1);
     if (!f->data)
-        goto fail;
+        goto oom;
     memcpy(f->data, file + 8 + hlen, f->data_size);
     free(file);
     return f;
+oom:
+    cg__error("cg_safetensors_open: %s: out of memory", path);
 fail:
-    if (cg_last_error()[0] == '\0')
-        cg__error("cg_safetensors_open: %s: out of memory", path);
     free(file);
     cg_safetensors_close(f);
     return NULL;

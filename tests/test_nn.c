@@ -529,7 +529,7 @@ START_TEST(bad_module_files_leave_the_module_untouched)
     memcpy(bad, bytes, n);
     bad[8] = 'x';
     ck_assert_int_eq(cg_module_load(m, write_bytes("bad.safetensors", bad, n)), -1);
-    ck_assert_ptr_nonnull(strstr(cg_last_error(), "not a JSON object"));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "not one strict JSON object"));
     /* a header length past the end of the file */
     memcpy(bad, bytes, n);
     bad[0] = 0xff, bad[1] = 0xff;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ck_assert_error_has(text) \
     ck_assert_msg(strstr(cg_last_error(), (text)) != NULL, "error '%s' lacks '%s'", cg_last_error(), (text))
@@ -336,6 +337,62 @@ START_TEST(options_built_by_hand_are_honoured_or_refused)
 }
 END_TEST
 
+/* ---- files --------------------------------------------------------------------------------- */
+
+/* Writes a safetensors file by hand: the 8-byte length, header text, then data bytes. */
+static const char *write_raw(const char *header, size_t data_bytes)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/cgrad_trust_%d.safetensors", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    uint64_t n = strlen(header);
+    for (int i = 0; i < 8; i++)
+        fputc((int)((n >> (8 * i)) & 0xff), f);
+    fputs(header, f);
+    for (size_t i = 0; i < data_bytes; i++)
+        fputc(0, f);
+    fclose(f);
+    return path;
+}
+
+static bool opens(const char *header, size_t data_bytes)
+{
+    cg_safetensors *f = cg_safetensors_open(write_raw(header, data_bytes));
+    cg_safetensors_close(f);
+    return f != NULL;
+}
+
+START_TEST(safetensors_headers_are_read_strictly)
+{
+    const char *good = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    ck_assert(opens(good, 8));
+    ck_assert(opens("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}    ", 8)); /* padding */
+    ck_assert(!opens("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}xy", 8));
+    ck_assert_error_has("strict JSON object");
+    ck_assert(!opens("{'a':{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8));
+    ck_assert(!opens("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],}}", 8));
+    ck_assert(!opens("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12));
+    ck_assert_error_has("gap");
+    ck_assert(!opens(good, 12));
+    ck_assert_error_has("after the last entry");
+    ck_assert(!opens("{\"__metadata__\":{\"k\":3}}", 0));
+    ck_assert_error_has("not a string");
+    ck_assert(opens("{\"__metadata__\":{\"k\":\"v\"}}", 0));
+}
+END_TEST
+
+START_TEST(saving_under_a_reserved_name_is_refused)
+{
+    cg_tensor *t = cg_ones(CG_SHAPE(2));
+    const char *names[] = {"__metadata__"};
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cgrad_trust_r%d.safetensors", (int)getpid());
+    ck_assert_int_lt(cg_safetensors_save(path, 1, names, &t, 0, NULL, NULL), 0);
+    ck_assert_error_has("reserved");
+    cg_tensor_free(t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("trust");
@@ -355,6 +412,8 @@ int main(void)
     tcase_add_test(t, an_error_message_belongs_to_the_latest_failure);
     tcase_add_test(t, an_error_names_the_function_the_user_called);
     tcase_add_test(t, options_built_by_hand_are_honoured_or_refused);
+    tcase_add_test(t, safetensors_headers_are_read_strictly);
+    tcase_add_test(t, saving_under_a_reserved_name_is_refused);
     suite_add_tcase(s, t);
     return fx_run(s);
 }
