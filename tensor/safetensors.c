@@ -219,6 +219,37 @@ static bool parse_entry(const char *name, json_object *v, entry *e, const char *
     return e->name != NULL;
 }
 
+/* Whether the text outside its strings holds only what standard JSON allows
+ * there: json-c, even in strict mode, takes single-quoted strings, and
+ * NaN/Infinity words, which no other reader of the format would. */
+static bool standard_json_tokens(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '"') { /* skip the string, escapes included */
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++;
+            continue;
+        }
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+            size_t w = i;
+            while (w < len && ((text[w] >= 'a' && text[w] <= 'z') || (text[w] >= 'A' && text[w] <= 'Z')))
+                w++;
+            size_t n = w - i;
+            bool word = (n == 4 && (!strncmp(text + i, "true", 4) || !strncmp(text + i, "null", 4))) ||
+                        (n == 5 && !strncmp(text + i, "false", 5)) || (n == 1 && (c == 'e' || c == 'E'));
+            if (!word)
+                return false;
+            i = w - 1;
+            continue;
+        }
+        if (c == 0 || !strchr("{}[]:,-+.0123456789 \t\r\n", c))
+            return false;
+    }
+    return true;
+}
+
 /* The header as the format defines it: one strict JSON object (no single
  * quotes, trailing commas or comments), then only the spaces that pad it. */
 static bool parse_header(cg_safetensors *f, const char *text, size_t len, const char *path)
@@ -229,7 +260,8 @@ static bool parse_header(cg_safetensors *f, const char *text, size_t len, const 
         return false;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    f->root = len && text[0] == '{' ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
+    f->root = len && text[0] == '{' && standard_json_tokens(text, len) ? json_tokener_parse_ex(tok, text, (int)len)
+                                                                          : NULL;
     bool complete = f->root && json_tokener_get_error(tok) == json_tokener_success;
     size_t end = complete ? json_tokener_get_parse_end(tok) : 0;
     json_tokener_free(tok);
