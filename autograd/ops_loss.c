@@ -273,9 +273,12 @@ cg_tensor *cg_one_hot(cg_tensor *ids, int64_t num_classes)
     }
     if (num_classes < 0) { /* torch's -1: one more than the largest id */
         num_classes = 0;
-        for (int64_t i = 0; i < ids->numel; i++)
-            if (ids->data[i] + 1 > (float)num_classes)
-                num_classes = (int64_t)ids->data[i] + 1;
+        int64_t k;
+        for (int64_t i = 0; i < ids->numel; i++) /* each id checked before it is converted */
+            if (!cg__index_ok(ids->data[i], INT64_C(1) << 31, &k, "cg_one_hot"))
+                return NULL;
+            else if (k + 1 > num_classes)
+                num_classes = k + 1;
     }
     int64_t k;
     for (int64_t i = 0; i < ids->numel; i++)
@@ -351,6 +354,8 @@ cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
     cg_node *n = cg__record(out, &dropout_op, 1, &x, bytes, &fail);
     if (fail)
         return NULL;
+    if (x->numel == 0) /* nothing to draw; torch returns the empty result */
+        return out;
     if (!n)
         cg__scratch_begin();
     float *mask = n ? n->saved : cg__scratch(bytes);

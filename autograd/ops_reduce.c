@@ -284,7 +284,7 @@ static void softmax_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
-    if (!gx)
+    if (!gx || x->numel == 0)
         return;
     int kind = (int)n->i[1];
     const float *y = n->out->data;
@@ -358,7 +358,11 @@ static cg_tensor *softmax_family(cg_tensor *t, int dim, bool keepdim, int kind, 
         return NULL;
     cg__dim_split s = t->ndim ? cg__split_at(t, d) : (cg__dim_split){1, 1, 1};
     bool ok;
-    if (s.inner == 1 && kind != LOGSUMEXP) { /* contiguous rows: one vectorised pass */
+    if (t->numel == 0) { /* no work for any row (however many): logsumexp of nothing is -inf */
+        for (int64_t i = 0; i < out->numel; i++)
+            out->data[i] = -INFINITY;
+        ok = true;
+    } else if (s.inner == 1 && kind != LOGSUMEXP) { /* contiguous rows: one vectorised pass */
         ok = softmax_rows(t->data, out->data, s.outer, s.n, kind);
     } else {
         cg__scratch_begin();

@@ -130,6 +130,10 @@ bool fx_has(fixture *fx, const char *fmt, ...)
     return find(fx, name) != NULL;
 }
 
+int fx_count(const fixture *fx) { return fx->n; }
+
+const char *fx_name(const fixture *fx, int i) { return i >= 0 && i < fx->n ? fx->e[i].name : NULL; }
+
 const char *fx_text(fixture *fx, const char *name)
 {
     entry *e = find(fx, name);
@@ -149,7 +153,7 @@ void fx_assert_close(const cg_tensor *a, const cg_tensor *b, double rtol, double
     for (int64_t i = 0; i < cg_numel(a); i++) {
         double d = fabs((double)x[i] - (double)y[i]);
         bool both_nan = isnan(x[i]) && isnan(y[i]);
-        ck_assert_msg(both_nan || d <= atol + rtol * fabs((double)y[i]),
+        ck_assert_msg(both_nan || x[i] == y[i] || d <= atol + rtol * fabs((double)y[i]),
                       "%s:%d: %s[%lld] = %.9g, expected %.9g (shape %s)", file, line, what, (long long)i,
                       (double)x[i], (double)y[i], sa);
     }

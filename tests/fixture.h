@@ -12,6 +12,9 @@ fixture *fx_load(const char *file);
 cg_tensor *fx_get(fixture *fx, const char *fmt, ...);
 /* Whether the fixture has an entry with that name. */
 bool fx_has(fixture *fx, const char *fmt, ...);
+/* The entries in file order. */
+int fx_count(const fixture *fx);
+const char *fx_name(const fixture *fx, int i);
 /* The extra text that follows a named entry (printing fixtures), or NULL. */
 const char *fx_text(fixture *fx, const char *name);
 

@@ -511,12 +511,130 @@ def write_optim():
     w.close()
 
 
+def edge_cases():
+    """Degenerate shapes (0-d tensors, size-0 dims) through every public op: what
+    PyTorch 1.13 returns (values and gradients), or that it refuses."""
+    F = torch.nn.functional
+    torch.manual_seed(99)
+    c = {}
+    def case(name, fn, inputs, diff=None):
+        c[name] = (fn, inputs, diff if diff is not None else [True] * len(inputs))
+    E = torch.zeros
+    unary = {'neg': torch.neg, 'exp': torch.exp, 'tanh': torch.tanh, 'sigmoid': torch.sigmoid,
+             'relu': torch.relu, 'abs': torch.abs, 'clamp': lambda a: torch.clamp(a, -0.5, 0.5),
+             'pow_scalar': lambda a: a ** 2, 'mul_scalar': lambda a: a * 3, 'log': torch.log,
+             'sqrt': torch.sqrt}
+    for k, f in unary.items():
+        case(k + '.d0', f, [torch.rand(()) + 0.5])
+        case(k + '.e0', f, [E(0)])
+        case(k + '.e203', f, [E(2, 0, 3)])
+    for k, f in {'add': torch.add, 'sub': torch.sub, 'mul': torch.mul, 'div': torch.div,
+                 'maximum': torch.maximum, 'minimum': torch.minimum, 'pow': torch.pow}.items():
+        case(k + '.e03_3', f, [E(0, 3), torch.rand(3) + 0.5])
+        case(k + '.e0_d0', f, [E(0), torch.rand(()) + 0.5])
+        case(k + '.d0_d0', f, [torch.rand(()) + 0.5, torch.rand(()) + 0.5])
+        case(k + '.e0_2', f, [E(0), torch.rand(2)])
+        case(k + '.e20_1', f, [E(2, 0), torch.rand(1) + 0.5])
+    case('where.e0', lambda c_, a, b: torch.where(c_ != 0, a, b), [E(0, 2), E(0, 2), torch.rand(2)],
+         [False, True, True])
+    case('matmul.e30_e04', lambda a, b: a @ b, [E(3, 0), E(0, 4)])
+    case('matmul.e03_e32', lambda a, b: a @ b, [E(0, 3), torch.rand(3, 2)])
+    case('matmul.e203_34', lambda a, b: a @ b, [E(2, 0, 3), torch.rand(3, 4)])
+    case('matmul.e0_e0', lambda a, b: a @ b, [E(0), E(0)])
+    case('matmul.d0_3', lambda a, b: a @ b, [torch.rand(()), torch.rand(3)])
+    case('matmul.e0_e03', lambda a, b: a @ b, [E(0), E(0, 3)])
+    case('linear.e20', lambda x, w, b: F.linear(x, w, b), [E(2, 0), E(3, 0), torch.rand(3)])
+    case('linear.e04', lambda x, w, b: F.linear(x, w, b), [E(0, 4), torch.rand(3, 4), torch.rand(3)])
+    case('linear.e04_e0', lambda x, w, b: F.linear(x, w, b), [E(0, 4), E(0, 4), E(0)])
+    for k, f in {'sum': torch.sum, 'mean': torch.mean, 'max': torch.max}.items():
+        case(k + '.d0', f, [torch.rand(())])
+        case(k + '.e0', f, [E(0)])
+        case(k + '.e23', f, [E(2, 0, 3)])
+    for k, f in {'sum_dim': lambda a, d: torch.sum(a, d), 'mean_dim': lambda a, d: torch.mean(a, d),
+                 'max_dim': lambda a, d: torch.max(a, d)[0], 'softmax': lambda a, d: torch.softmax(a, d),
+                 'log_softmax': lambda a, d: torch.log_softmax(a, d),
+                 'logsumexp': lambda a, d: torch.logsumexp(a, d)}.items():
+        case(k + '.d0', lambda a, f=f: f(a, 0), [torch.rand(())])
+        case(k + '.d0_neg', lambda a, f=f: f(a, -1), [torch.rand(())])
+        case(k + '.e03_0', lambda a, f=f: f(a, 0), [E(0, 3)])
+        case(k + '.e03_1', lambda a, f=f: f(a, 1), [E(0, 3)])
+        case(k + '.e20_1', lambda a, f=f: f(a, 1), [E(2, 0)])
+        case(k + '.e20_0', lambda a, f=f: f(a, 0), [E(2, 0)])
+    case('reshape.e03_flat', lambda a: a.reshape(-1), [E(0, 3)])
+    case('reshape.e03_3x', lambda a: a.reshape(3, -1), [E(0, 3)])
+    case('reshape.e0_x0', lambda a: a.reshape(-1, 0), [E(0)])
+    case('reshape.d0_1', lambda a: a.reshape(1, 1), [torch.rand(())])
+    case('reshape.1_d0', lambda a: a.reshape(()), [torch.rand(1)])
+    case('transpose.e03', lambda a: a.transpose(0, 1), [E(0, 3)])
+    case('transpose.d0', lambda a: a.transpose(0, -1), [torch.rand(())])
+    case('permute.e203', lambda a: a.permute(2, 0, 1), [E(2, 0, 3)])
+    case('squeeze.d0', lambda a: a.squeeze(0), [torch.rand(())])
+    case('squeeze.e0', lambda a: a.squeeze(0), [E(0)])
+    case('unsqueeze.d0', lambda a: a.unsqueeze(0), [torch.rand(())])
+    case('unsqueeze.e0', lambda a: a.unsqueeze(-1), [E(0)])
+    case('cat.e03_23', lambda a, b: torch.cat([a, b], 0), [E(0, 3), torch.rand(2, 3)])
+    case('cat.e0_e0', lambda a, b: torch.cat([a, b], 0), [E(0), E(0)])
+    case('cat.d0_d0', lambda a, b: torch.cat([a, b], 0), [torch.rand(()), torch.rand(())])
+    case('stack.d0_d0', lambda a, b: torch.stack([a, b], 0), [torch.rand(()), torch.rand(())])
+    case('stack.e0_e0', lambda a, b: torch.stack([a, b], 1), [E(0), E(0)])
+    case('select.d0', lambda a: a.select(0, 0), [torch.rand(())])
+    case('select.e03', lambda a: a.select(0, 0), [E(0, 3)])
+    case('select.e30', lambda a: a.select(0, 2), [E(3, 0)])
+    case('narrow.e0', lambda a: a.narrow(0, 0, 0), [E(0)])
+    case('narrow.23_len0', lambda a: a.narrow(1, 3, 0), [torch.rand(2, 3)])
+    case('index_select.e_index', lambda a, i: a.index_select(0, i.long()), [torch.rand(3, 2), E(0)], [True, False])
+    case('index_select.e30', lambda a, i: a.index_select(1, i.long()), [E(3, 0), E(0)], [True, False])
+    case('index_select.d0', lambda a, i: a.index_select(0, i.long()), [torch.rand(()), E(1)], [True, False])
+    # (4 indices into a 0-d tensor: 1.13 reads the first and fails in backward; later
+    # versions refuse it, as cgrad does — tests/test_trust.c checks that)
+    case('gather.e_index', lambda a, i: a.gather(1, i.long()), [torch.rand(2, 3), E(2, 0)], [True, False])
+    case('gather.d0', lambda a, i: a.gather(0, i.long()), [torch.rand(()), E(())], [True, False])
+    case('cross_entropy.e0', lambda a, t: F.cross_entropy(a, t.long()), [E(0, 3), E(0)], [True, False])
+    case('cross_entropy_sum.e0', lambda a, t: F.cross_entropy(a, t.long(), reduction='sum'), [E(0, 3), E(0)],
+         [True, False])
+    case('cross_entropy.c0', lambda a, t: F.cross_entropy(a, t.long()), [E(2, 0), E(2)], [True, False])
+    case('nll_loss.e0', lambda a, t: F.nll_loss(a, t.long()), [E(0, 3), E(0)], [True, False])
+    case('mse_loss.e0', lambda a, b: F.mse_loss(a, b), [E(0), E(0)])
+    case('mse_loss.d0', lambda a, b: F.mse_loss(a, b), [torch.rand(()), torch.rand(())])
+    case('embedding.e_ids', lambda w, i: F.embedding(i.long(), w), [torch.rand(4, 2), E(0)], [True, False])
+    case('embedding.e_dim', lambda w, i: F.embedding(i.long(), w), [E(4, 0), torch.tensor([1., 3.])],
+         [True, False])
+    case('one_hot.e0', lambda i: F.one_hot(i.long(), 3).float(), [E(0)], [False])
+    case('one_hot.d0', lambda i: F.one_hot(i.long(), 3).float(), [torch.tensor(2.)], [False])
+    case('dropout.e0', lambda a: F.dropout(a, 0.5, True), [E(0, 3)])
+    case('clone.e0', lambda a: a.clone(), [E(0, 2)])
+    return c
+
+
+def write_edges():
+    w = Writer('edges.txt')
+    for name, (fn, inputs, diff) in edge_cases().items():
+        xs = [x.clone().requires_grad_(d) for x, d in zip(inputs, diff)]
+        for k, x in enumerate(xs):
+            w.put('%s.in%d' % (name, k), x)
+        try:
+            out = fn(*xs)
+        except (RuntimeError, IndexError, ValueError):
+            w.put(name + '.error', torch.ones(()))
+            continue
+        w.put(name + '.out', out)
+        if out.requires_grad:
+            try:
+                out.backward(torch.ones_like(out))
+            except (RuntimeError, IndexError):  # torch's own backward fails (a bug of its): any clean answer will do
+                w.put(name + '.backward_error', torch.ones(()))
+                continue
+            for k, x in enumerate(xs):
+                if x.grad is not None:
+                    w.put('%s.grad%d' % (name, k), x.grad)
+    w.close()
+
+
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
-    write_ops()
-    write_nets()
-    write_random()
-    write_printing()
-    write_nn()
-    write_optim()
+    import sys
+    parts = {'ops': write_ops, 'nets': write_nets, 'random': write_random, 'print': write_printing,
+             'nn': write_nn, 'optim': write_optim, 'edges': write_edges}
+    for part in sys.argv[1:] or parts:  # e.g. `make_fixtures.py edges` for one file
+        parts[part]()
     print('fixtures written to', os.path.normpath(OUT))
