@@ -14,6 +14,7 @@ typedef struct {
     const char *name;
     void (*backward)(cg_node *n, const float *gout);
     unsigned saves;       /* what backward reads: CG_SAVES_IN(i), CG_SAVES_OUT */
+    bool fills_after_record; /* writes its values after cg__record: checks them itself in anomaly mode */
 } cg_op;
 
 /* Which tensors an op's backward reads (so in-place writes to them since the
@@ -43,6 +44,15 @@ struct cg_node {
  * NULL when nothing needs recording. Sets *fail on allocation failure. */
 cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in,
                     size_t saved_bytes, bool *fail);
+/* Anomaly mode: out's values are all finite; otherwise an error naming the op
+ * and its time step, out freed (outside frames), and false. True when off. */
+bool cg__anomaly_forward_ok(cg_tensor *out, const cg_op *op);
+/* The result of an op that fills its values after recording, checked. */
+static inline cg_tensor *cg__forward_done(cg_tensor *out, const cg_op *op)
+{
+    return cg__anomaly_forward_ok(out, op) ? out : NULL;
+}
+
 /* Whether an op over these inputs will record (grad mode on, one requires grad). */
 bool cg__needs_grad(int nin, cg_tensor *const *in);
 /* The gradient buffer of t, zero-filled on first use; NULL if t needs no gradient.

@@ -54,10 +54,73 @@ bool cg__needs_grad(int nin, cg_tensor *const *in)
     return false;
 }
 
+/* ---- anomaly mode: every result and every gradient checked for NaN/Inf ---------- */
+
+static bool anomaly; /* process-wide, as torch's detect_anomaly */
+
+void cg_set_detect_anomaly(bool on) { __atomic_store_n(&anomaly, on, __ATOMIC_RELAXED); }
+bool cg_is_anomaly_enabled(void) { return __atomic_load_n(&anomaly, __ATOMIC_RELAXED); }
+
+/* The first element that is NaN or infinite, or -1. */
+static int64_t first_non_finite(const float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return i;
+    return -1;
+}
+
+static const char *step_text(int step, char *buf, size_t n)
+{
+    if (step < 0)
+        snprintf(buf, n, "no time step set");
+    else
+        snprintf(buf, n, "time step %d", step);
+    return buf;
+}
+
+bool cg__anomaly_forward_ok(cg_tensor *out, const cg_op *op)
+{
+    if (!cg_is_anomaly_enabled())
+        return true;
+    int64_t at = first_non_finite(out->data, out->numel);
+    if (at < 0)
+        return true;
+    char st[32];
+    cg__error("%s: anomaly detected: its result holds %g at element %lld (grad_fn %s, %s)",
+              out->made_by ? out->made_by : op->name, (double)out->data[at], (long long)at, op->name,
+              step_text(out->step, st, sizeof st));
+    cg_tensor_free(out); /* outside frames: the result is not handed out */
+    return false;
+}
+
+/* After node n's backward: the gradients it added to are still finite. */
+static bool anomaly_backward_ok(const cg_node *n)
+{
+    for (int i = 0; i < n->nin; i++) {
+        const cg_tensor *t = n->in[i];
+        if (!t || !t->requires_grad || !t->grad)
+            continue;
+        int64_t at = first_non_finite(t->grad->data, t->grad->numel);
+        if (at < 0)
+            continue;
+        char st[32];
+        cg__error("cg_backward: anomaly detected: %s returned %g in the gradient of its input %d (element %lld); "
+                  "the op was %s, at %s", n->op->name, (double)t->grad->data[at], i, (long long)at,
+                  n->out->made_by ? n->out->made_by : n->op->name, step_text(n->out->step, st, sizeof st));
+        return false;
+    }
+    return true;
+}
+
 cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in,
                     size_t saved_bytes, bool *fail)
 {
     out->step = current_step;
+    if (!op->fills_after_record && !cg__anomaly_forward_ok(out, op)) {
+        *fail = true;
+        return NULL;
+    }
     if (!cg__needs_grad(nin, in))
         return NULL;
     size_t head = sizeof(cg_node) + (size_t)nin * sizeof(cg_tensor *);
@@ -332,6 +395,10 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
             n->op->backward(n, n->out->grad->data);
         if (!opts.retain_graph)
             n->released = true;
+        if (anomaly && !anomaly_backward_ok(n)) {
+            rc = -1;
+            break;
+        }
     }
 out:
     if (heap)

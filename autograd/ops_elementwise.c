@@ -54,7 +54,7 @@ static cg_tensor *finish(cg_tensor *out, const cg_op *op, int nin, cg_tensor *co
                 gb[o1_] += (DB);                                                         \
             });                                                                          \
     }                                                                                    \
-    static const cg_op NAME##_op = {TORCH, NAME##_backward, SAVES};                      \
+    static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES};                      \
     cg_tensor *cg_##NAME(cg_tensor *a, cg_tensor *b)                                     \
     {                                                                                    \
         cg__bcast it;                                                                    \
@@ -119,7 +119,7 @@ static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, fl
             gx[i] += (DX);                                                                \
         }                                                                                 \
     }                                                                                     \
-    static const cg_op NAME##_op = {TORCH, NAME##_backward, SAVES};                       \
+    static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES};                       \
     cg_tensor *cg_##NAME PARAMS                                                           \
     {                                                                                     \
         cg_tensor *out = unary_out(in, "cg_" #NAME);                                      \
@@ -181,7 +181,7 @@ static void where_backward(cg_node *n, const float *g)
         }
     });
 }
-static const cg_op where_op = {"WhereBackward0", where_backward, CG_SAVES_IN(0)};
+static const cg_op where_op = {.name = "WhereBackward0", .backward = where_backward, .saves = CG_SAVES_IN(0)};
 
 cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b)
 {

@@ -85,7 +85,7 @@ static void nll_backward(cg_node *n, const float *g)
                     row[c * d.S] -= gv * eps / (float)d.C * (w ? w[c] : 1.0f);
         }
 }
-static const cg_op nll_op = {"NllLossBackward0", nll_backward, CG_SAVES_IN(1) | CG_SAVES_IN(2)};
+static const cg_op nll_op = {.name = "NllLossBackward0", .backward = nll_backward, .saves = CG_SAVES_IN(1) | CG_SAVES_IN(2)};
 
 /* A target that is not a class id: the message names the call and, for a
  * negative whole id, the option that skips it. */
@@ -334,7 +334,7 @@ static void dropout_backward(cg_node *n, const float *g)
         for (int64_t i = 0; i < n->out->numel; i++)
             gx[i] += g[i] * mask[i];
 }
-static const cg_op dropout_op = {"MulBackward0", dropout_backward, 0};
+static const cg_op dropout_op = {.name = "MulBackward0", .backward = dropout_backward, .saves = 0, .fills_after_record = true};
 
 cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
 {
@@ -370,5 +370,5 @@ cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
     }
     if (!n)
         cg__scratch_end();
-    return mask ? out : NULL;
+    return mask ? cg__forward_done(out, &dropout_op) : NULL;
 }

@@ -111,7 +111,7 @@ static void matmul_backward(cg_node *n, const float *g)
             cg__gemm(true, false, K, N, M, a->data + ai * M * K, K, gc, N, 1.0f, gb + bi * K * N, N);
     });
 }
-static const cg_op matmul_op = {"MmBackward0", matmul_backward, CG_SAVES_IN(0) | CG_SAVES_IN(1)};
+static const cg_op matmul_op = {.name = "MmBackward0", .backward = matmul_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1)};
 
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
 {
@@ -200,9 +200,9 @@ static void linear_backward(cg_node *n, const float *g)
                 gb[j] += g[i * out_f + j];
     cg__scratch_end();
 }
-static const cg_op linear_op = {"AddmmBackward0", linear_backward, CG_SAVES_IN(0) | CG_SAVES_IN(1)};
+static const cg_op linear_op = {.name = "AddmmBackward0", .backward = linear_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1), .fills_after_record = true};
 /* the fused activation shows as the activation, as torch shows the last op */
-static const cg_op linear_act_op = {"LinearActBackward", linear_backward, CG_SAVES_IN(0) | CG_SAVES_IN(1) | CG_SAVES_OUT};
+static const cg_op linear_act_op = {.name = "LinearActBackward", .backward = linear_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1) | CG_SAVES_OUT, .fills_after_record = true};
 
 /* act(x · wᵀ (+ b) (+ acc)): acc, when given, has the result's shape and starts the
  * sum, so a recurrent step's input part, hidden part and nonlinearity make one tensor. */
@@ -267,7 +267,7 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tenso
     else if (act == CG_RELU)
         for (int64_t i = 0; i < out->numel; i++)
             out->data[i] = out->data[i] > 0 ? out->data[i] : (isnan(out->data[i]) ? out->data[i] : 0.0f);
-    return out;
+    return cg__forward_done(out, act == LINEAR_NO_ACT ? &linear_op : &linear_act_op);
 }
 
 cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)

@@ -45,10 +45,10 @@ static void sum_backward(cg_node *n, const float *g)
             for (int64_t i = 0; i < s.inner; i++)
                 gx[(o * s.n + j) * s.inner + i] += g[o * s.inner + i] * scale;
 }
-static const cg_op sum_op = {"SumBackward0", sum_backward, 0};
-static const cg_op sum_dim_op = {"SumBackward1", sum_backward, 0};
-static const cg_op mean_op = {"MeanBackward0", sum_backward, 0};
-static const cg_op mean_dim_op = {"MeanBackward1", sum_backward, 0};
+static const cg_op sum_op = {.name = "SumBackward0", .backward = sum_backward, .saves = 0};
+static const cg_op sum_dim_op = {.name = "SumBackward1", .backward = sum_backward, .saves = 0};
+static const cg_op mean_op = {.name = "MeanBackward0", .backward = sum_backward, .saves = 0};
+static const cg_op mean_dim_op = {.name = "MeanBackward1", .backward = sum_backward, .saves = 0};
 
 static cg_tensor *sum_all(cg_tensor *t, bool mean, const char *name)
 {
@@ -117,7 +117,7 @@ static void max_all_backward(cg_node *n, const float *g)
         if (x->data[i] == m || (isnan(m) && isnan(x->data[i])))
             gx[i] += g[0] / (float)ties;
 }
-static const cg_op max_all_op = {"MaxBackward1", max_all_backward, CG_SAVES_IN(0) | CG_SAVES_OUT};
+static const cg_op max_all_op = {.name = "MaxBackward1", .backward = max_all_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_OUT};
 
 cg_tensor *cg_max(cg_tensor *t)
 {
@@ -166,7 +166,7 @@ static void max_dim_backward(cg_node *n, const float *g)
         for (int64_t i = 0; i < s.inner; i++)
             gx[(o * s.n + where[o * s.inner + i]) * s.inner + i] += g[o * s.inner + i];
 }
-static const cg_op max_dim_op = {"MaxBackward0", max_dim_backward, 0};
+static const cg_op max_dim_op = {.name = "MaxBackward0", .backward = max_dim_backward, .saves = 0, .fills_after_record = true};
 
 static cg_tensor *max_or_argmax(cg_tensor *t, int dim, bool keepdim, bool arg, const char *name)
 {
@@ -190,7 +190,7 @@ static cg_tensor *max_or_argmax(cg_tensor *t, int dim, bool keepdim, bool arg, c
             return NULL;
         node->i[0] = d;
         argmax_along(t, s, out->data, node->saved);
-        return out;
+        return cg__forward_done(out, &max_dim_op);
     }
     cg__scratch_begin();
     int64_t *where = cg__scratch(bytes);
@@ -201,7 +201,7 @@ static cg_tensor *max_or_argmax(cg_tensor *t, int dim, bool keepdim, bool arg, c
                 out->data[e] = (float)where[e];
     }
     cg__scratch_end();
-    return where ? out : NULL;
+    return where ? cg__forward_done(out, &max_dim_op) : NULL;
 }
 
 cg_tensor *cg_max_dim(cg_tensor *t, int dim, bool keepdim) { return max_or_argmax(t, dim, keepdim, false, "cg_max_dim"); }
@@ -338,9 +338,9 @@ static void softmax_backward(cg_node *n, const float *g)
         }
     cg__scratch_end();
 }
-static const cg_op softmax_op = {"SoftmaxBackward0", softmax_backward, CG_SAVES_OUT};
-static const cg_op log_softmax_op = {"LogSoftmaxBackward0", softmax_backward, CG_SAVES_OUT};
-static const cg_op logsumexp_op = {"LogsumexpBackward0", softmax_backward, CG_SAVES_IN(0) | CG_SAVES_OUT};
+static const cg_op softmax_op = {.name = "SoftmaxBackward0", .backward = softmax_backward, .saves = CG_SAVES_OUT};
+static const cg_op log_softmax_op = {.name = "LogSoftmaxBackward0", .backward = softmax_backward, .saves = CG_SAVES_OUT};
+static const cg_op logsumexp_op = {.name = "LogsumexpBackward0", .backward = softmax_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_OUT};
 
 static cg_tensor *softmax_family(cg_tensor *t, int dim, bool keepdim, int kind, const char *name)
 {

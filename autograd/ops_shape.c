@@ -22,7 +22,7 @@ static void reshape_backward(cg_node *n, const float *g)
         for (int64_t i = 0; i < n->out->numel; i++)
             gx[i] += g[i];
 }
-static const cg_op reshape_op = {"ViewBackward0", reshape_backward, 0};
+static const cg_op reshape_op = {.name = "ViewBackward0", .backward = reshape_backward, .saves = 0};
 
 cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
 {
@@ -148,7 +148,7 @@ static void permute_backward(cg_node *n, const float *g)
     if (gx)
         permute_copy(n->in[0], perm, n->out->ndim, n->out->shape, g, gx, true);
 }
-static const cg_op permute_op = {"PermuteBackward0", permute_backward, 0};
+static const cg_op permute_op = {.name = "PermuteBackward0", .backward = permute_backward, .saves = 0};
 
 static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const char *name)
 {
@@ -223,8 +223,8 @@ static void cat_backward(cg_node *n, const float *g)
         at += len;
     }
 }
-static const cg_op cat_op = {"CatBackward0", cat_backward, 0};
-static const cg_op stack_op = {"StackBackward0", cat_backward, 0};
+static const cg_op cat_op = {.name = "CatBackward0", .backward = cat_backward, .saves = 0};
+static const cg_op stack_op = {.name = "StackBackward0", .backward = cat_backward, .saves = 0};
 
 /* Joins inputs along dim of the result; for stack each input is seen with a
  * size-1 dim there, so both share the copy and the backward. */
@@ -305,8 +305,8 @@ static void narrow_backward(cg_node *n, const float *g)
         for (int64_t j = 0; j < len * s.inner; j++)
             gx[(o * s.n + start) * s.inner + j] += g[o * len * s.inner + j];
 }
-static const cg_op narrow_op = {"SliceBackward0", narrow_backward, 0};
-static const cg_op select_op = {"SelectBackward0", narrow_backward, 0};
+static const cg_op narrow_op = {.name = "SliceBackward0", .backward = narrow_backward, .saves = 0};
+static const cg_op select_op = {.name = "SelectBackward0", .backward = narrow_backward, .saves = 0};
 
 /* The values of x along dim from start, len of them; dropping the dim for select.
  * Along the first dim this is a view; elsewhere a copy. */
@@ -442,7 +442,7 @@ static void index_select_backward(cg_node *n, const float *g)
                 dst[i] += src[i];
         }
 }
-static const cg_op index_select_op = {"IndexSelectBackward0", index_select_backward, CG_SAVES_IN(1)};
+static const cg_op index_select_op = {.name = "IndexSelectBackward0", .backward = index_select_backward, .saves = CG_SAVES_IN(1)};
 
 cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char *op)
 {
@@ -521,7 +521,7 @@ static void gather_backward(cg_node *n, const float *g)
         for (int64_t e = 0; e < n->out->numel; e++)
             gx[off[e]] += g[e];
 }
-static const cg_op gather_op = {"GatherBackward0", gather_backward, 0};
+static const cg_op gather_op = {.name = "GatherBackward0", .backward = gather_backward, .saves = 0, .fills_after_record = true};
 
 cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index)
 {
@@ -553,7 +553,7 @@ cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index)
             return NULL;
         gather_offsets(t, index, d, node->saved);
         gather_values(t, node->saved, out);
-        return out;
+        return cg__forward_done(out, &gather_op);
     }
     cg__scratch_begin();
     int64_t *off = cg__scratch((size_t)index->numel * sizeof(int64_t));
@@ -562,7 +562,7 @@ cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index)
         gather_values(t, off, out);
     }
     cg__scratch_end();
-    return off ? out : NULL;
+    return off ? cg__forward_done(out, &gather_op) : NULL;
 }
 
 /* ---- detach / clone ------------------------------------------------------------------ */
@@ -574,7 +574,7 @@ cg_tensor *cg_detach(cg_tensor *t)
     return cg__view(t, t->ndim, t->shape, 0);
 }
 
-static const cg_op clone_op = {"CloneBackward0", reshape_backward, 0};
+static const cg_op clone_op = {.name = "CloneBackward0", .backward = reshape_backward, .saves = 0};
 
 cg_tensor *cg_clone(cg_tensor *t)
 {

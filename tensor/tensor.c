@@ -31,6 +31,7 @@ static cg_tensor *new_tensor(int ndim, const int64_t *shape, const char *op, int
     }
     cg_tensor *t = init_header((cg_tensor *)block, ndim, shape, numel, level);
     cg__failure_pending = false; /* something worked since the last failure */
+    t->made_by = op;
     t->data = (float *)(block + header_size());
     return t;
 }

@@ -33,6 +33,7 @@ struct cg_tensor {
     cg_tensor *grad;
     void *node;              /* the op that made this tensor (one raw block), NULL for leaves */
     const char *name;        /* parameter name for printing and graphs, or NULL */
+    const char *made_by;     /* the public call that made it ("cg_tanh"), for messages; NULL for views */
     int step;                /* time step a graph drawing clusters this tensor in; -1 none */
 };
 

@@ -393,6 +393,39 @@ START_TEST(saving_under_a_reserved_name_is_refused)
 }
 END_TEST
 
+/* ---- anomaly mode ---------------------------------------------------------------------------- */
+
+START_TEST(anomaly_mode_names_the_op_that_made_a_nan)
+{
+    cg_frame_begin();
+    cg_tensor *x = leaf(cg_tensor_from((float[]){1, -1}, CG_SHAPE(2)));
+    ck_assert_ptr_nonnull(cg_log(x)); /* off: nan flows on, as in torch */
+    cg_set_detect_anomaly(true);
+    ck_assert(cg_is_anomaly_enabled());
+    cg_set_step(3);
+    ck_assert_ptr_null(cg_log(x));
+    ck_assert_error_has("cg_log: anomaly detected");
+    ck_assert_error_has("LogBackward0");
+    ck_assert_error_has("time step 3");
+    /* backward: sqrt(0) is fine, its gradient is not */
+    cg_tensor *z = leaf(cg_zeros(CG_SHAPE(2)));
+    cg_set_step(7);
+    cg_tensor *r = cg_sum(cg_sqrt(z));
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_lt(cg_backward(r), 0);
+    ck_assert_error_has("SqrtBackward0 returned inf");
+    ck_assert_error_has("cg_sqrt, at time step 7");
+    /* fused ops check what they write too */
+    cg_tensor *w = cg_full(CG_SHAPE(2, 2), 1e30f), *in = cg_full(CG_SHAPE(1, 2), 1e30f);
+    ck_assert_ptr_null(cg_linear(in, w, NULL));
+    ck_assert_error_has("cg_linear: anomaly detected");
+    cg_set_detect_anomaly(false);
+    cg_set_step(-1);
+    ck_assert_ptr_nonnull(cg_linear(in, w, NULL));
+    cg_frame_end();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("trust");
@@ -414,6 +447,7 @@ int main(void)
     tcase_add_test(t, options_built_by_hand_are_honoured_or_refused);
     tcase_add_test(t, safetensors_headers_are_read_strictly);
     tcase_add_test(t, saving_under_a_reserved_name_is_refused);
+    tcase_add_test(t, anomaly_mode_names_the_op_that_made_a_nan);
     suite_add_tcase(s, t);
     return fx_run(s);
 }
