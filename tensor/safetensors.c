@@ -59,6 +59,22 @@ static bool write_floats(FILE *f, const float *d, int64_t n)
     return true;
 }
 
+/* The data's checksum, over the little-endian bytes as the file holds them. */
+#define CRC_KEY "cgrad.crc32c"
+
+static uint32_t crc_of_floats(uint32_t crc, const float *d, int64_t n)
+{
+    if (host_little_endian())
+        return cg__crc32c(crc, d, (size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &d[i], 4);
+        unsigned char b[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16), (unsigned char)(u >> 24)};
+        crc = cg__crc32c(crc, b, 4);
+    }
+    return crc;
+}
+
 int cg_safetensors_save(const char *path, int n, const char *const *names, cg_tensor *const *tensors,
                         int nmeta, const char *const *meta_keys, const char *const *meta_values)
 {
@@ -67,8 +83,8 @@ int cg_safetensors_save(const char *path, int n, const char *const *names, cg_te
         return -1;
     }
     for (int i = 0; i < nmeta; i++)
-        if (!meta_keys[i]) {
-            cg__error("cg_safetensors_save: metadata key %d is NULL", i);
+        if (!meta_keys[i] || !strcmp(meta_keys[i], CRC_KEY)) {
+            cg__error("cg_safetensors_save: metadata key %d is %s", i, meta_keys[i] ? "reserved (" CRC_KEY ")" : "NULL");
             return -1;
         }
     for (int i = 0; i < n; i++) {
@@ -104,12 +120,17 @@ int cg_safetensors_save(const char *path, int n, const char *const *names, cg_te
         json_object_object_add(root, names[i], e);
         offset += bytes;
     }
-    if (nmeta > 0) {
-        json_object *meta = json_object_new_object();
-        for (int i = 0; i < nmeta; i++)
-            json_object_object_add(meta, meta_keys[i], json_object_new_string(meta_values[i] ? meta_values[i] : ""));
-        json_object_object_add(root, "__metadata__", meta);
-    }
+    /* every file cgrad writes carries its data's checksum */
+    json_object *meta = json_object_new_object();
+    for (int i = 0; i < nmeta; i++)
+        json_object_object_add(meta, meta_keys[i], json_object_new_string(meta_values[i] ? meta_values[i] : ""));
+    uint32_t crc = 0;
+    for (int i = 0; i < n; i++)
+        crc = crc_of_floats(crc, tensors[i]->data, tensors[i]->numel);
+    char crc_text[16];
+    snprintf(crc_text, sizeof crc_text, "%08x", crc);
+    json_object_object_add(meta, CRC_KEY, json_object_new_string(crc_text));
+    json_object_object_add(root, "__metadata__", meta);
     const char *header = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
     size_t hlen = strlen(header), padded = (hlen + 7) & ~(size_t)7; /* data starts 8-aligned */
     size_t plen = strlen(path);
@@ -292,6 +313,21 @@ static bool metadata_ok(json_object *meta, const char *path)
     return true;
 }
 
+/* A file that carries cgrad's checksum must match it (files from elsewhere carry none). */
+static bool checksum_ok(const cg_safetensors *f, const char *path)
+{
+    json_object *v;
+    if (!f->meta || !json_object_object_get_ex(f->meta, CRC_KEY, &v))
+        return true;
+    char want[16];
+    snprintf(want, sizeof want, "%08x", cg__crc32c(0, f->data, (size_t)f->data_size));
+    if (!strcmp(json_object_get_string(v), want))
+        return true;
+    cg__error("cg_safetensors_open: %s: the data does not match its checksum (%s, the file says %s): the file is "
+              "damaged", path, want, json_object_get_string(v));
+    return false;
+}
+
 static unsigned char *read_file(const char *path, uint64_t *size)
 {
     FILE *fp = fopen(path, "rb");
@@ -388,6 +424,8 @@ cg_safetensors *cg_safetensors_open(const char *path)
     if (!f->data)
         goto oom;
     memcpy(f->data, file + 8 + hlen, f->data_size);
+    if (!checksum_ok(f, path))
+        goto fail;
     free(file);
     return f;
 oom:

@@ -127,6 +127,9 @@ bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *nu
 /* Normalises a possibly negative dim against ndim; -1 and an error if out of range. */
 int cg__dim(int dim, int ndim, const char *op);
 
+/* CRC-32C of n bytes, continuing from crc (0 to start). */
+uint32_t cg__crc32c(uint32_t crc, const void *data, size_t n);
+
 /* ---- generator ------------------------------------------------------------ */
 double cg__uniform_double(void);    /* 53-bit, like at::uniform_real_distribution<double>(0, 1) */
 float cg__uniform_float(float low, float high); /* like tensor.uniform_ for one element */

@@ -393,6 +393,33 @@ START_TEST(saving_under_a_reserved_name_is_refused)
 }
 END_TEST
 
+START_TEST(a_damaged_file_is_refused)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cgrad_trust_d%d.safetensors", (int)getpid());
+    cg_tensor *t = cg_arange(0, 64, 1);
+    const char *names[] = {"t"};
+    ck_assert_int_eq(cg_safetensors_save(path, 1, names, &t, 0, NULL, NULL), 0);
+    cg_safetensors *f = cg_safetensors_open(path);
+    ck_assert_ptr_nonnull(f);
+    /* CRC-32C of the 256 bytes, as an independent implementation computes it */
+    ck_assert_str_eq(cg_safetensors_metadata(f, "cgrad.crc32c"), "9b666601");
+    cg_safetensors_close(f);
+    /* one flipped bit in the data */
+    FILE *fp = fopen(path, "r+b");
+    fseek(fp, -5, SEEK_END);
+    int c = fgetc(fp);
+    fseek(fp, -5, SEEK_END);
+    fputc(c ^ 0x10, fp);
+    fclose(fp);
+    ck_assert_ptr_null(cg_safetensors_open(path));
+    ck_assert_error_has("damaged");
+    const char *keys[] = {"cgrad.crc32c"}, *vals[] = {"0"};
+    ck_assert_int_lt(cg_safetensors_save(path, 1, names, &t, 1, keys, vals), 0);
+    cg_tensor_free(t);
+}
+END_TEST
+
 /* ---- anomaly mode ---------------------------------------------------------------------------- */
 
 START_TEST(anomaly_mode_names_the_op_that_made_a_nan)
@@ -448,6 +475,7 @@ int main(void)
     tcase_add_test(t, safetensors_headers_are_read_strictly);
     tcase_add_test(t, saving_under_a_reserved_name_is_refused);
     tcase_add_test(t, anomaly_mode_names_the_op_that_made_a_nan);
+    tcase_add_test(t, a_damaged_file_is_refused);
     suite_add_tcase(s, t);
     return fx_run(s);
 }
