@@ -8,10 +8,12 @@ static _Thread_local char last_error[512];
  * each failure, ended by the next tensor made (a call that worked) or by the
  * program reading the message (it has handled the failure). */
 _Thread_local bool cg__failure_pending;
+static _Thread_local bool unread; /* the message was not read yet */
 
 const char *cg_last_error(void)
 {
     cg__failure_pending = false;
+    unread = false;
     return last_error;
 }
 
@@ -19,11 +21,13 @@ void cg_clear_error(void)
 {
     last_error[0] = '\0';
     cg__failure_pending = false;
+    unread = false;
 }
 
 void cg__error(const char *fmt, ...)
 {
     cg__failure_pending = true;
+    unread = true;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
@@ -35,8 +39,15 @@ void cg__error_null(const char *op)
     /* A NULL input straight after a failure is that failure's result: keep its
      * message, so a chain of calls reports the first thing that went wrong.
      * Otherwise the NULL is news, and the message says so. */
-    if (!cg__failure_pending || last_error[0] == '\0')
+    if (last_error[0] == '\0' || !unread) {
         cg__error("%s: input is NULL", op);
+    } else if (!cg__failure_pending) {
+        /* other calls worked since (an argument made between the failure and
+         * this call, say): name this call, and the failure it likely follows */
+        char earlier[sizeof last_error];
+        memcpy(earlier, last_error, sizeof earlier);
+        cg__error("%s: input is NULL (after this earlier failure: %s)", op, earlier);
+    }
 }
 
 bool cg__check_failed(const cg_tensor *t, const char *op)

@@ -2,7 +2,10 @@
 # The programs as a user runs them: right answers, clear refusals of bad
 # arguments (exit 2), and charrnn's --resume continuing bit for bit.
 set -u
-ex=$(cd "${1:?usage: programs.sh BUILD/examples}" && pwd)
+ex=$(cd "${1:?usage: programs.sh BUILD/examples DATA POISON_CKPT}" && pwd)
+data=$(cd "${2:?}" && pwd)
+poison=${3:?}
+sonnets="$data/sonnets.txt"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -41,14 +44,48 @@ check "seed_rnn --batch-first" bash -c "'$ex/seed_rnn' --batch-first | grep -q '
 check "seed_rnn rejects a bad option" exits 2 "$ex/seed_rnn" --bogus
 check "graph writes DOT" bash -c "'$ex/graph' --out '$work' && grep -q 'subgraph cluster_t5' '$work/hello_graph.dot' && grep -q fillcolor '$work/hello_grads.dot'"
 check "graph rejects a bad option" exits 2 "$ex/graph" --train x
-check "charrnn trains" bash -c "'$ex/charrnn' train --steps 30 --eval-every 15 --hidden 32 --out '$work/a.st' --plot | grep -q '^val_loss [0-9]'"
+check "charrnn trains" bash -c "'$ex/charrnn' train '$sonnets' --steps 30 --eval-every 15 --hidden 32 --out '$work/a.st' --plot | grep -q '^val_loss [0-9]'"
 check "charrnn writes the loss log and plot" bash -c "[ \$(wc -l < '$work/a.st.csv') -eq 31 ] && grep -q '<svg' '$work/a.st.svg'"
-check "charrnn resumes bit for bit" bash -c "
-    '$ex/charrnn' train --steps 15 --eval-every 15 --hidden 32 --out '$work/b.st' >/dev/null &&
-    '$ex/charrnn' train --steps 30 --eval-every 15 --hidden 32 --out '$work/b.st' --resume '$work/b.st' >/dev/null &&
+check "charrnn resumes bit for bit, its settings from the checkpoint" bash -c "
+    '$ex/charrnn' train '$sonnets' --steps 15 --eval-every 15 --hidden 32 --out '$work/b.st' >/dev/null &&
+    '$ex/charrnn' train '$sonnets' --steps 30 --out '$work/b.st' --resume '$work/b.st' >/dev/null &&
     cmp '$work/a.st' '$work/b.st'"
+check "charrnn --resume refuses a contradicting flag, naming both values" bash -c "
+    '$ex/charrnn' train '$sonnets' --steps 40 --hidden 64 --out '$work/c.st' --resume '$work/a.st' 2>&1 >/dev/null |
+    grep -q -- '--hidden 64 contradicts .*hidden 32'"
 check "charrnn samples" bash -c "[ \$('$ex/charrnn' sample '$work/a.st' --length 50 --prime Love --top-k 5 --temperature 0.8 | wc -c) -ge 54 ]"
 check "charrnn sample is deterministic" bash -c "diff <('$ex/charrnn' sample '$work/a.st' --seed 4) <('$ex/charrnn' sample '$work/a.st' --seed 4)"
+check "charrnn trains and samples 16 layers" bash -c "
+    '$ex/charrnn' train '$sonnets' --layers 16 --cell lstm --hidden 8 --steps 2 --seq-len 8 --batch 4 --out '$work/deep.st' >/dev/null &&
+    '$ex/charrnn' sample '$work/deep.st' --length 20 >/dev/null"
+check "charrnn keeps every byte of the vocabulary (NUL too)" bash -c "
+    head -c 3000 '$sonnets' > '$work/nul.txt' && printf 'a\\0b\\0c\\n' >> '$work/nul.txt' && cat '$sonnets' >> '$work/nul.txt' &&
+    '$ex/charrnn' train '$work/nul.txt' --steps 2 --hidden 8 --out '$work/nul.st' >/dev/null &&
+    [ \$('$ex/charrnn' sample '$work/nul.st' --length 3000 --seed 1 | tr -d -c '\\000' | wc -c) -ge 1 ]"
+check "charrnn refuses a damaged checkpoint" bash -c "
+    cp '$work/a.st' '$work/d.st' && printf '\\x7f' | dd of='$work/d.st' bs=1 seek=\$((\$(stat -c %s '$work/d.st') - 9)) conv=notrunc 2>/dev/null &&
+    ! '$ex/charrnn' sample '$work/d.st' 2>'$work/err' && grep -q damaged '$work/err' &&
+    ! '$ex/charrnn' train '$sonnets' --steps 40 --out '$work/e.st' --resume '$work/d.st' 2>/dev/null"
+check "charrnn refuses a NaN weight" bash -c "
+    '$poison' '$work/a.st' '$work/n.st' fc.bias nan && ! '$ex/charrnn' sample '$work/n.st' 2>'$work/err' &&
+    grep -q \"'fc.bias' holds nan\" '$work/err'"
+# the config edited in place (same length, so the file stays well-formed; the checksum covers only the data)
+edit_config() { sed "s/hidden[\\]\":32,/hidden\\\\\":$1,/" "$work/a.st" > "$2"; }
+check "charrnn refuses an out-of-bounds setting" bash -c "$(declare -f edit_config); work='$work'; edit_config -1 '$work/h.st';
+    ! '$ex/charrnn' sample '$work/h.st' 2>'$work/err' && grep -q \"'hidden' is missing or out of bounds\" '$work/err'"
+check "charrnn checks sizes in the file before allocating them" bash -c "$(declare -f edit_config); work='$work'; edit_config 64 '$work/h.st';
+    ! '$ex/charrnn' sample '$work/h.st' 2>'$work/err' && grep -q 'do not have the sizes' '$work/err'"
+check "charrnn stops on a NaN loss and keeps the last checkpoint" bash -c "
+    '$poison' '$work/a.st' '$work/x.st' optim.5.exp_avg 3e38 && cp '$work/x.st' '$work/x0.st' &&
+    ! '$ex/charrnn' train '$sonnets' --steps 40 --out '$work/x.st' --resume '$work/x.st' >/dev/null 2>'$work/err' &&
+    grep -q 'the loss became' '$work/err' && [ \$(stat -c %s '$work/x.st') -gt 0 ] && '$ex/charrnn' sample '$work/x.st' >/dev/null"
+check "charrnn --detect-anomaly names the op" bash -c "
+    cp '$work/x0.st' '$work/y.st' &&
+    ! '$ex/charrnn' train '$sonnets' --steps 40 --detect-anomaly --out '$work/y.st' --resume '$work/y.st' >/dev/null 2>'$work/err' &&
+    grep -q 'anomaly detected' '$work/err'"
+check "charrnn fails when its loss log cannot be written" bash -c "
+    trap '' XFSZ; ulimit -f 16; ! '$ex/charrnn' train '$sonnets' --steps 200 --hidden 8 --eval-every 1000 --out '$work/f.st' >/dev/null 2>&1"
+check "charrnn --help lists the defaults" bash -c "'$ex/charrnn' train --help | grep -q 'default 128'"
 check "charrnn rejects a missing file" exits 1 "$ex/charrnn" train /nonexistent
 check "charrnn rejects a bad option" exits 2 "$ex/charrnn" train --lr abc
 check "charrnn rejects a bad command" exits 2 "$ex/charrnn" fly

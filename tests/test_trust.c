@@ -239,7 +239,10 @@ static void *products(void *arg)
 START_TEST(two_calling_threads_share_the_pool_safely)
 {
     ck_assert_int_eq(cg_set_num_threads(1), 0);
-    cg_tensor *want = cg_matmul(seeded(32, 256, 0), seeded(256, 512, 0.25f));
+    cg_tensor *a = seeded(32, 256, 0), *b = seeded(256, 512, 0.25f);
+    cg_tensor *want = cg_matmul(a, b);
+    cg_tensor_free(a);
+    cg_tensor_free(b);
     ck_assert_int_eq(cg_set_num_threads(2), 0);
     product_job jobs[3] = {{cg_data(want), 0}, {cg_data(want), 0}, {cg_data(want), 0}};
     pthread_t th[3];

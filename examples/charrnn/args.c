@@ -1,0 +1,173 @@
+/* charrnn — train's flags: one table gives each setting's flag, default,
+ * bounds and name in a checkpoint's config, so parsing, --help, saving and
+ * reading a checkpoint back all check the same bounds. */
+#include "charrnn.h"
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || end == s || *end || !(v >= lo && v <= hi))
+        return false;
+    *out = v;
+    return true;
+}
+
+typedef enum { LONG, DOUBLE, CELL } kind;
+
+static const struct {
+    const char *name, *flag;
+    kind kind;
+    double lo, hi;
+    size_t offset;
+} settings[CFG_COUNT] = {
+    [CFG_HIDDEN] = {"hidden", "--hidden", LONG, 1, 8192, offsetof(train_cfg, hidden)},
+    [CFG_LAYERS] = {"layers", "--layers", LONG, 1, 16, offsetof(train_cfg, layers)},
+    [CFG_SEQ_LEN] = {"seq_len", "--seq-len", LONG, 1, 100000, offsetof(train_cfg, seq_len)},
+    [CFG_BATCH] = {"batch", "--batch", LONG, 1, 100000, offsetof(train_cfg, batch)},
+    [CFG_SEED] = {"seed", "--seed", LONG, 0, 0x7fffffff, offsetof(train_cfg, seed)},
+    [CFG_EVAL_EVERY] = {"eval_every", "--eval-every", LONG, 1, 100000000, offsetof(train_cfg, eval_every)},
+    [CFG_LR] = {"lr", "--lr", DOUBLE, 1e-12, 100, offsetof(train_cfg, lr)},
+    [CFG_CLIP] = {"clip", "--clip", DOUBLE, 0, 1e12, offsetof(train_cfg, clip)},
+    [CFG_CELL] = {"cell", "--cell", CELL, 0, 0, offsetof(train_cfg, cell)},
+};
+
+const char *cfg_name(int k) { return settings[k].name; }
+const char *cfg_flag(int k) { return settings[k].flag; }
+
+bool cfg_set_text(train_cfg *c, int k, const char *value)
+{
+    void *field = (char *)c + settings[k].offset;
+    switch (settings[k].kind) {
+    case LONG:
+        return parse_long(value, (long)settings[k].lo, (long)settings[k].hi, field);
+    case DOUBLE:
+        return parse_double(value, settings[k].lo, settings[k].hi, field);
+    case CELL:
+        if (!value || (strcmp(value, "rnn") && strcmp(value, "lstm") && strcmp(value, "gru")))
+            return false;
+        snprintf(field, sizeof c->cell, "%s", value);
+        return true;
+    }
+    return false;
+}
+
+void cfg_text(const train_cfg *c, int k, char *buf, size_t n)
+{
+    const void *field = (const char *)c + settings[k].offset;
+    if (settings[k].kind == LONG)
+        snprintf(buf, n, "%ld", *(const long *)field);
+    else if (settings[k].kind == DOUBLE)
+        snprintf(buf, n, "%.17g", *(const double *)field);
+    else
+        snprintf(buf, n, "%s", (const char *)field);
+}
+
+static const train_cfg defaults = {.out = "charrnn.safetensors", .cell = "rnn", .hidden = 128, .layers = 1,
+                                   .seq_len = 64, .batch = 32, .steps = 500, .seed = 0, .eval_every = 100,
+                                   .lr = 2e-3, .clip = 5.0};
+
+static void train_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: charrnn train [FILE] [options]\n"
+            "Trains on FILE (default %s/tinyshakespeare.txt); writes CKPT, its loss log CKPT.csv and,\n"
+            "with --plot, the loss curves CKPT.svg.\n"
+            "  --hidden N        hidden size (default %ld, 1..8192)\n"
+            "  --layers N        stacked layers (default %ld, 1..16)\n"
+            "  --cell C          rnn, lstm or gru (default %s)\n"
+            "  --seq-len T       characters per chunk, the BPTT length (default %ld)\n"
+            "  --batch B         parallel streams (default %ld)\n"
+            "  --lr X            Adam's learning rate (default %g)\n"
+            "  --clip X          gradient-norm clipping, 0 for none (default %g)\n"
+            "  --steps N         train until step N (default %ld)\n"
+            "  --seed N          the generator's seed (default %ld)\n"
+            "  --eval-every N    validate, log and checkpoint every N steps (default %ld)\n"
+            "  --out CKPT        the checkpoint to write (default %s)\n"
+            "  --resume CKPT     continue from CKPT, with its settings\n"
+            "  --plot            draw the loss curves\n"
+            "  --detect-anomaly  stop at the first op that makes a NaN or Inf, and name it\n",
+            CGRAD_DATA_DIR, defaults.hidden, defaults.layers, defaults.cell, defaults.seq_len, defaults.batch,
+            defaults.lr, defaults.clip, defaults.steps, defaults.seed, defaults.eval_every, defaults.out);
+}
+
+/* The kept setting a flag names, or -1. */
+static int setting_of(const char *flag)
+{
+    for (int k = 0; k < CFG_COUNT; k++)
+        if (!strcmp(flag, settings[k].flag))
+            return k;
+    return -1;
+}
+
+/* One flag at argv[i] (its value, if any, at argv[i + 1]); returns how many
+ * arguments it took, 0 for FILE, or -1 (message printed) when it is bad. */
+static int parse_one(train_cfg *c, const char *a, const char *v)
+{
+    int k = setting_of(a);
+    if (k >= 0) {
+        if (!cfg_set_text(c, k, v))
+            return -1;
+        c->given |= 1u << k;
+        return 2;
+    }
+    if (!strcmp(a, "--steps"))
+        return parse_long(v, 0, 100000000, &c->steps) ? 2 : -1;
+    if (!strcmp(a, "--out") || !strcmp(a, "--resume")) {
+        if (!v)
+            return -1;
+        *(a[2] == 'o' ? &c->out : &c->resume) = v;
+        return 2;
+    }
+    if (!strcmp(a, "--plot") || !strcmp(a, "--detect-anomaly")) {
+        *(a[2] == 'p' ? &c->plot : &c->detect_anomaly) = true;
+        return 1;
+    }
+    return a[0] == '-' && a[1] ? -2 : 0;
+}
+
+int parse_train(int argc, char **argv, train_cfg *c)
+{
+    *c = defaults;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            train_usage(stdout);
+            return 1;
+        }
+        int took = parse_one(c, a, i + 1 < argc ? argv[i + 1] : NULL);
+        if (took == -2) {
+            fprintf(stderr, "charrnn train: unknown option '%s'\n", a);
+            train_usage(stderr);
+            return 2;
+        }
+        if (took == -1) {
+            fprintf(stderr, "charrnn train: %s needs a valid value (see --help)\n", a);
+            return 2;
+        }
+        if (took == 0 && c->file) {
+            fprintf(stderr, "charrnn train: one FILE only (got '%s' too)\n", a);
+            return 2;
+        }
+        if (took == 0)
+            c->file = a, took = 1;
+        i += took - 1;
+    }
+    return 0;
+}

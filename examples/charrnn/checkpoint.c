@@ -1,0 +1,245 @@
+/* charrnn — checkpoints: the model, Adam's state, the carried hidden state and,
+ * as metadata, the settings, the vocabulary (as hex, so every byte survives),
+ * the step, the stream position and the generator. cgrad's safetensors files
+ * carry a CRC-32C of their data, checked on opening; here everything read back
+ * is checked before it is used: each setting against its bounds, the model's
+ * shapes in the file before anything is allocated for them, every value finite. */
+#include "charrnn.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT "cgrad-charrnn-2"
+
+static void hex_of(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static bool bytes_of(const char *hex, uint8_t *b, size_t n)
+{
+    if (!hex || strlen(hex) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (!strchr("0123456789abcdef", hex[2 * i]) || !strchr("0123456789abcdef", hex[2 * i + 1]) ||
+            sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return false;
+        b[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+/* The settings as one flat JSON object: {"hidden":128,...,"cell":"rnn"}. */
+static void config_json(const train_cfg *c, char *buf, size_t n)
+{
+    size_t len = (size_t)snprintf(buf, n, "{");
+    for (int k = 0; k < CFG_COUNT && len < n; k++) {
+        char v[64];
+        cfg_text(c, k, v, sizeof v);
+        len += (size_t)snprintf(buf + len, n - len, k == CFG_CELL ? "%s\"%s\":\"%s\"" : "%s\"%s\":%s", k ? "," : "",
+                                cfg_name(k), v);
+    }
+    if (len < n)
+        snprintf(buf + len, n - len, "}");
+}
+
+/* The value text of "key": in a flat JSON object (quotes stripped), or false. */
+static bool config_value(const char *json, const char *key, char *out, size_t n)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    if (!p)
+        return false;
+    p += strlen(pat);
+    bool quoted = *p == '"';
+    p += quoted;
+    size_t len = strcspn(p, quoted ? "\"" : ",}");
+    if (len == 0 || len >= n)
+        return false;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return true;
+}
+
+static int save_tensors(const char *path, const train_cfg *c, const corpus *text, const model *m,
+                        const train_state *s, const char **names, cg_tensor **ts, char (*state_names)[64])
+{
+    int nstate = cg_optim_state_count(s->opt), k = 0;
+    for (int i = 0; i < m->nparams; i++, k++)
+        names[k] = m->names[i], ts[k] = m->params[i];
+    for (int i = 0; i < nstate; i++, k++) {
+        const char *sn;
+        ts[k] = cg_optim_state(s->opt, i, &sn);
+        snprintf(state_names[i], 64, "optim.%s", sn);
+        names[k] = state_names[i];
+    }
+    names[k] = "carry.h", ts[k++] = s->carry_h;
+    names[k] = "carry.c", ts[k++] = s->carry_c;
+    uint8_t rng[CG_RNG_STATE_SIZE];
+    char rng_hex[2 * CG_RNG_STATE_SIZE + 1], vocab_hex[2 * 256 + 1], config[512], step[32], pos[32];
+    cg_rng_get_state(rng, sizeof rng);
+    hex_of(rng, sizeof rng, rng_hex);
+    hex_of(text->vocab, (size_t)text->V, vocab_hex);
+    config_json(c, config, sizeof config);
+    snprintf(step, sizeof step, "%ld", s->step);
+    snprintf(pos, sizeof pos, "%ld", s->pos);
+    const char *keys[] = {"format", "config", "vocab_hex", "step", "pos", "rng"};
+    const char *vals[] = {FORMAT, config, vocab_hex, step, pos, rng_hex};
+    return cg_safetensors_save(path, k, names, ts, 6, keys, vals);
+}
+
+int checkpoint_save(const char *path, const train_cfg *c, const corpus *text, const model *m, const train_state *s)
+{
+    int nstate = cg_optim_state_count(s->opt);
+    size_t n = (size_t)(m->nparams + nstate + 2);
+    const char **names = malloc(sizeof *names * n);
+    cg_tensor **ts = malloc(sizeof *ts * n);
+    char(*state_names)[64] = malloc(sizeof *state_names * (size_t)(nstate ? nstate : 1));
+    int rc = names && ts && state_names ? save_tensors(path, c, text, m, s, names, ts, state_names) : -1;
+    if (rc != 0)
+        fprintf(stderr, "charrnn: cannot write the checkpoint: %s\n", names && ts && state_names ? cg_last_error()
+                                                                                                 : "out of memory");
+    free(names);
+    free(ts);
+    free(state_names);
+    return rc;
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+/* Every kept setting from the config, each within its bounds. */
+static bool read_config(const char *json, train_cfg *c, const char *path)
+{
+    for (int k = 0; k < CFG_COUNT; k++) {
+        char v[64];
+        if (!config_value(json, cfg_name(k), v, sizeof v) || !cfg_set_text(c, k, v)) {
+            fprintf(stderr, "charrnn: %s: the setting '%s' is missing or out of bounds\n", path, cfg_name(k));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The vocabulary: 1 to 256 distinct bytes in increasing order. */
+static bool read_vocab(const char *hex, corpus *v, const char *path)
+{
+    size_t len = hex ? strlen(hex) : 0;
+    bool ok = len >= 2 && len <= 512 && len % 2 == 0 && bytes_of(hex, v->vocab, len / 2);
+    v->V = (int)(len / 2);
+    for (int i = 1; ok && i < v->V; i++)
+        ok = v->vocab[i] > v->vocab[i - 1];
+    if (!ok)
+        fprintf(stderr, "charrnn: %s: the vocabulary is missing or malformed\n", path);
+    return ok;
+}
+
+static bool has_shape(cg_safetensors *f, const char *name, int64_t d0, int64_t d1)
+{
+    int64_t shape[CG_MAX_DIMS];
+    return cg_safetensors_shape(f, name, shape) == 2 && shape[0] == d0 && shape[1] == d1;
+}
+
+/* The sizes the settings imply, seen in the file before a model of that size is made. */
+static bool sizes_in_file(cg_safetensors *f, const ckpt_info *info, const char *path)
+{
+    const train_cfg *c = &info->cfg;
+    long gates = !strcmp(c->cell, "lstm") ? 4 : !strcmp(c->cell, "gru") ? 3 : 1;
+    char last[64];
+    snprintf(last, sizeof last, "rnn.weight_hh_l%ld", c->layers - 1);
+    if (has_shape(f, "fc.weight", info->vocab.V, c->hidden) && has_shape(f, last, gates * c->hidden, c->hidden))
+        return true;
+    fprintf(stderr, "charrnn: %s: its tensors do not have the sizes its settings say\n", path);
+    return false;
+}
+
+static bool read_progress(cg_safetensors *f, ckpt_info *info)
+{
+    info->has_progress = parse_long(cg_safetensors_metadata(f, "step"), 0, 100000000, &info->step) &&
+                         parse_long(cg_safetensors_metadata(f, "pos"), 0, 1L << 40, &info->pos) &&
+                         bytes_of(cg_safetensors_metadata(f, "rng"), info->rng, sizeof info->rng);
+    return info->has_progress;
+}
+
+cg_safetensors *checkpoint_open(const char *path, ckpt_info *info)
+{
+    cg_safetensors *f = cg_safetensors_open(path);
+    if (!f) {
+        fprintf(stderr, "charrnn: %s\n", cg_last_error());
+        return NULL;
+    }
+    memset(info, 0, sizeof *info);
+    const char *format = cg_safetensors_metadata(f, "format");
+    if (!format || strcmp(format, FORMAT)) {
+        fprintf(stderr, "charrnn: %s is not a charrnn checkpoint (format %s)\n", path, format ? format : "none");
+    } else if (read_config(cg_safetensors_metadata(f, "config"), &info->cfg, path) &&
+               read_vocab(cg_safetensors_metadata(f, "vocab_hex"), &info->vocab, path) &&
+               sizes_in_file(f, info, path)) {
+        read_progress(f, info);
+        return f;
+    }
+    cg_safetensors_close(f);
+    return NULL;
+}
+
+/* The named tensors from the file, every shape checked before any is read. */
+static int read_tensors(cg_safetensors *f, cg_tensor *const *ts, const char *const *names, int n, const char *path)
+{
+    for (int i = 0; i < n; i++) {
+        int64_t shape[CG_MAX_DIMS];
+        int nd = cg_safetensors_shape(f, names[i], shape);
+        bool same = nd == cg_ndim(ts[i]);
+        for (int d = 0; same && d < nd; d++)
+            same = shape[d] == cg_shape(ts[i])[d];
+        if (!same) {
+            fprintf(stderr, "charrnn: %s: '%s' is missing or has another shape\n", path, names[i]);
+            return -1;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (cg_safetensors_read_into(f, names[i], ts[i]) != 0) {
+            fprintf(stderr, "charrnn: %s\n", cg_last_error());
+            return -1;
+        }
+    for (int i = 0; i < n; i++) /* a NaN weight would train on as "loss nan", or sample garbage */
+        for (int64_t k = 0; k < cg_numel(ts[i]); k++)
+            if (!isfinite(cg_data(ts[i])[k])) {
+                fprintf(stderr, "charrnn: %s: '%s' holds %g at element %lld; refusing a damaged model\n", path,
+                        names[i], (double)cg_data(ts[i])[k], (long long)k);
+                return -1;
+            }
+    return 0;
+}
+
+static int read_state(cg_safetensors *f, const char *path, train_state *s)
+{
+    int nstate = cg_optim_state_count(s->opt), n = nstate + 2;
+    cg_tensor **ts = malloc(sizeof *ts * (size_t)n);
+    const char **names = malloc(sizeof *names * (size_t)n);
+    char(*buf)[64] = malloc(sizeof *buf * (size_t)n);
+    int rc = -1;
+    if (ts && names && buf) {
+        for (int i = 0; i < nstate; i++) {
+            const char *sn;
+            ts[i] = cg_optim_state(s->opt, i, &sn);
+            snprintf(buf[i], 64, "optim.%s", sn);
+            names[i] = buf[i];
+        }
+        ts[nstate] = s->carry_h, names[nstate] = "carry.h";
+        ts[nstate + 1] = s->carry_c, names[nstate + 1] = "carry.c";
+        rc = read_tensors(f, ts, names, n, path);
+    }
+    free(ts);
+    free(names);
+    free(buf);
+    return rc;
+}
+
+int checkpoint_load(cg_safetensors *f, const char *path, model *m, train_state *s)
+{
+    if (read_tensors(f, m->params, m->name_ptrs, m->nparams, path) != 0)
+        return -1;
+    return s ? read_state(f, path, s) : 0;
+}
