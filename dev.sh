@@ -4,15 +4,16 @@
 #   ./dev.sh test   install what is missing, build, and run the whole test suite
 #   ./dev.sh asan   the test suite again under AddressSanitizer + UBSan
 #   ./dev.sh tsan   the threaded tests under ThreadSanitizer
+#   ./dev.sh fuzz [SECONDS]  each libFuzzer harness in fuzz/ for SECONDS (default 30), ASan + UBSan on
 #   ./dev.sh leaks  the examples under valgrind: no leak, no error
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(gcc meson ninja-build pkg-config check graphviz libgraphviz-dev libjson-c-dev valgrind)
 
-install_missing() {
+install_missing() { # install_missing [EXTRA PACKAGES...]
     local missing=()
-    for p in "${PACKAGES[@]}"; do
+    for p in "${PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -70,6 +71,27 @@ tsan)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CK_FORK=no \
         meson test -C build-tsan --print-errorlogs trust tensor
     ;;
+fuzz)
+    install_missing clang libclang-rt-14-dev
+    CC=clang build build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+    secs=${2:-30}
+    for h in safetensors checkpoint ops; do
+        corpus=$(mktemp -d) # a copy: what the run finds does not go into the repository's seeds
+        cp fuzz/corpus/$h/* "$corpus"/
+        log=build-fuzz/fuzz_$h.log
+        # allocations over 64 MiB fail (and must fail cleanly) instead of exhausting the machine
+        if ! ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:max_allocation_size_mb=64 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            ./build-fuzz/fuzz/fuzz_$h -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=2048 -close_fd_mask=2 \
+            -artifact_prefix=build-fuzz/fuzz_$h- "$corpus" >"$log" 2>&1; then
+            grep -v '^#\|NEW_FUNC\|WARNING: AddressSanitizer failed to allocate' "$log" | tail -n 60
+            echo "fuzz_$h: FAILED; the input is build-fuzz/fuzz_$h-*: add it to tests as a regression case" >&2
+            exit 1
+        fi
+        rm -rf "$corpus"
+        echo "fuzz_$h: $(grep -o 'Done [0-9]* runs' "$log" | tail -1 | cut -d' ' -f2) inputs in ${secs}s, no failure"
+    done
+    ;;
 leaks)
     install_missing
     build build
@@ -80,7 +102,7 @@ leaks)
     done
     ;;
 *)
-    echo "usage: ./dev.sh run | test | asan | tsan | leaks" >&2
+    echo "usage: ./dev.sh run | test | asan | tsan | fuzz [SECONDS] | leaks" >&2
     exit 2
     ;;
 esac

@@ -264,7 +264,10 @@ static cg_tensor *join(cg_tensor *const *ts, int n, int dim, bool stack, const c
                       stack ? "exactly" : "except in the joined dim");
             return NULL;
         }
-        total += stack ? 1 : ts[k]->shape[d];
+        if (__builtin_add_overflow(total, stack ? 1 : ts[k]->shape[d], &total)) {
+            cg__error("%s: the joined size overflows", name);
+            return NULL;
+        }
     }
     shape[d] = total;
     cg_tensor *out = cg__new(nd, shape, name);
@@ -272,7 +275,7 @@ static cg_tensor *join(cg_tensor *const *ts, int n, int dim, bool stack, const c
         return NULL;
     cg__dim_split so = cg__split_at(out, d);
     int64_t at = 0;
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < n && out->numel > 0; k++) {
         int64_t len = stack ? 1 : ts[k]->shape[d];
         for (int64_t o = 0; o < so.outer; o++)
             memcpy(out->data + (o * so.n + at) * so.inner, ts[k]->data + o * len * so.inner,
@@ -296,7 +299,7 @@ static void narrow_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
-    if (!gx)
+    if (!gx || n->out->numel == 0)
         return;
     int dim = (int)n->i[0];
     int64_t start = n->i[1], len = n->i[2];
@@ -324,8 +327,7 @@ static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool dro
         out = cg__view(x, nd, shape, start * s.inner);
     } else {
         out = cg__new(nd, shape, name);
-        if (out)
-            for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t o = 0; out && out->numel > 0 && o < s.outer; o++)
                 memcpy(out->data + o * len * s.inner, x->data + (o * s.n + start) * s.inner,
                        (size_t)(len * s.inner) * sizeof(float));
     }
@@ -429,7 +431,7 @@ static void index_select_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0], *idx = n->in[1];
     float *gx = cg__grad_buf(x);
-    if (!gx)
+    if (!gx || n->out->numel == 0)
         return;
     int d = (int)n->i[0];
     cg__dim_split s = cg__split_at(x, d);
@@ -470,7 +472,7 @@ cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char 
     if (!out)
         return NULL;
     cg__dim_split s = cg__split_at(t, d);
-    for (int64_t o = 0; o < s.outer; o++)
+    for (int64_t o = 0; out->numel > 0 && o < s.outer; o++)
         for (int64_t j = 0; j < index->numel; j++)
             memcpy(out->data + (o * index->numel + j) * s.inner,
                    t->data + (o * s.n + (int64_t)index->data[j]) * s.inner, (size_t)s.inner * sizeof(float));

@@ -36,6 +36,13 @@ void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops, con
 {
     it->nops = nops;
     it->numel = 1;
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] == 0) { /* nothing to walk; and an operand's strides past a 0 could overflow */
+            it->numel = 0;
+            it->ndim = 0;
+            memset(it->stride, 0, sizeof it->stride);
+            return;
+        }
     /* Same shapes everywhere (the usual case): one flat run, no per-dim work. */
     bool same = true;
     for (int k = 0; k < nops && same; k++)
@@ -97,5 +104,9 @@ cg__dim_split cg__split_at(const cg_tensor *t, int dim)
         s.outer *= t->shape[d];
     for (int d = dim + 1; d < t->ndim; d++)
         s.inner *= t->shape[d];
+    /* With nothing inside a block there is nothing to visit in any of them: no
+     * loop over 2^31 empty blocks (a (2^31, 3, 0) tensor along dim 1). */
+    if (s.inner == 0)
+        s.outer = 0;
     return s;
 }

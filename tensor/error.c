@@ -84,12 +84,16 @@ bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *nu
     /* Keep the byte count far inside size_t and int64_t. */
     const int64_t limit = INT64_C(1) << 40;
     int64_t n = 1;
+    bool empty = false; /* a 0 anywhere: no elements, whatever the other sizes */
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             char b[CG_SHAPE_BUF];
             cg__error("%s: negative size in shape %s", op, cg__shape_fmt(b, ndim, shape));
             return false;
         }
+        empty |= shape[i] == 0;
+    }
+    for (int i = 0; i < ndim && !empty; i++) {
         int64_t next;
         if (__builtin_mul_overflow(n, shape[i], &next) || next > limit) {
             char b[CG_SHAPE_BUF];
@@ -99,7 +103,7 @@ bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *nu
         n = next;
     }
     if (numel)
-        *numel = n;
+        *numel = empty ? 0 : n;
     return true;
 }
 

@@ -87,6 +87,36 @@ START_TEST(reshape_to_an_overflowing_shape_is_refused)
 }
 END_TEST
 
+START_TEST(empty_tensors_with_huge_dims_cost_nothing)
+{
+    /* found by fuzz_ops: loops that counted 2^31 empty blocks */
+    cg_frame_begin();
+    cg_tensor *e = leaf(cg_zeros(CG_SHAPE(INT64_C(1) << 31, 3, 0)));
+    cg_tensor *two[2] = {e, e};
+    cg_tensor *c = cg_cat(two, 2, 1);
+    ck_assert_int_eq(cg_shape(c)[1], 6);
+    ck_assert_int_eq(cg_numel(cg_stack(two, 2, 0)), 0);
+    ck_assert_int_eq(cg_numel(cg_narrow(e, 1, 1, 2)), 0);
+    ck_assert_int_eq(cg_numel(cg_index_select(e, 1, cg_zeros(CG_SHAPE(5)))), 0);
+    ck_assert_int_eq(cg_numel(cg_argmax(e, 1, false)), 0);
+    ck_assert_int_eq(cg_numel(cg_softmax(e, 1)), 0);
+    cg_tensor *s = cg_sum_dim(e, 1, false);
+    ck_assert_int_eq(cg_numel(s), 0);
+    ck_assert_int_eq(cg_backward_ex(c, .grad = cg_zeros_like(c)), 0);
+    ck_assert_int_eq(cg_numel(cg_grad(e)), 0);
+    /* broadcasting over (0, 5, 2^31, 2^31): no elements, and no stride overflows either */
+    cg_tensor *a = leaf(cg_ones(CG_SHAPE(1))), *b = leaf(cg_zeros(CG_SHAPE(0, 5, INT64_C(1) << 31, INT64_C(1) << 31)));
+    ck_assert_ptr_nonnull(b);
+    cg_tensor *sum = cg_add(a, b);
+    ck_assert_ptr_nonnull(sum);
+    ck_assert_int_eq(cg_numel(sum), 0);
+    ck_assert_int_eq(cg_shape(sum)[3], INT64_C(1) << 31);
+    ck_assert_int_eq(cg_backward(cg_sum(cg_mul(sum, sum))), 0);
+    ck_assert_float_eq(cg_data(cg_grad(a))[0], 0.0f);
+    cg_frame_end();
+}
+END_TEST
+
 /* ---- in-place writes: version counters ---------------------------------------------- */
 
 START_TEST(writing_a_saved_input_makes_backward_refuse)
@@ -479,6 +509,7 @@ int main(void)
     tcase_add_test(t, saving_under_a_reserved_name_is_refused);
     tcase_add_test(t, anomaly_mode_names_the_op_that_made_a_nan);
     tcase_add_test(t, a_damaged_file_is_refused);
+    tcase_add_test(t, empty_tensors_with_huge_dims_cost_nothing);
     suite_add_tcase(s, t);
     return fx_run(s);
 }

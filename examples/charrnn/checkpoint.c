@@ -155,11 +155,16 @@ static bool sizes_in_file(cg_safetensors *f, const ckpt_info *info, const char *
     return false;
 }
 
+/* Training progress, with the carried state's size (batch too) seen in the file. */
 static bool read_progress(cg_safetensors *f, ckpt_info *info)
 {
+    int64_t shape[CG_MAX_DIMS];
+    const train_cfg *c = &info->cfg;
     info->has_progress = parse_long(cg_safetensors_metadata(f, "step"), 0, 100000000, &info->step) &&
                          parse_long(cg_safetensors_metadata(f, "pos"), 0, 1L << 40, &info->pos) &&
-                         bytes_of(cg_safetensors_metadata(f, "rng"), info->rng, sizeof info->rng);
+                         bytes_of(cg_safetensors_metadata(f, "rng"), info->rng, sizeof info->rng) &&
+                         cg_safetensors_shape(f, "carry.h", shape) == 3 && shape[0] == c->layers &&
+                         shape[1] == c->batch && shape[2] == c->hidden;
     return info->has_progress;
 }
 
