@@ -5,7 +5,7 @@
 #   ./dev.sh asan   the test suite again under AddressSanitizer + UBSan
 #   ./dev.sh tsan   the threaded tests under ThreadSanitizer
 #   ./dev.sh fuzz [SECONDS]  each libFuzzer harness in fuzz/ for SECONDS (default 30), ASan + UBSan on
-#   ./dev.sh leaks  the examples under valgrind: no leak, no error
+#   ./dev.sh leaks  the examples and the README's example under valgrind: no leak, no error
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -95,11 +95,19 @@ fuzz)
 leaks)
     install_missing
     build build
-    for ex in "hello --steps 20" "seed_rnn" "hello --cell lstm --steps 3 --seed 1"; do
+    # the README's first C example, exactly as written there
+    sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' | sed -n '1,/^}$/p' > build/readme_example.c
+    cc -std=c11 -Wall -Wextra -Werror -Iinclude -Ibuild/include build/readme_example.c -o build/readme_example \
+        build/libcgrad.a $(pkg-config --libs json-c) $(pkg-config --libs libgvc 2>/dev/null || true) -lm -lpthread
+    tmp=$(mktemp -d)
+    for ex in "readme_example" "examples/hello --steps 20" "examples/seed_rnn" "examples/hello --cell lstm --steps 3 --seed 1" \
+        "examples/charrnn train data/sonnets.txt --steps 3 --hidden 8 --seq-len 8 --batch 4 --out $tmp/v.st" \
+        "examples/charrnn sample $tmp/v.st --length 20"; do
         valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
-            --error-exitcode=99 ./build/examples/$ex >/dev/null || [ $? -ne 99 ]
-        echo "valgrind: build/examples/$ex: no leaks, no errors"
+            --error-exitcode=99 ./build/$ex >/dev/null || [ $? -ne 99 ]
+        echo "valgrind: build/$ex: no leaks, no errors"
     done
+    rm -rf "$tmp"
     ;;
 *)
     echo "usage: ./dev.sh run | test | asan | tsan | fuzz [SECONDS] | leaks" >&2

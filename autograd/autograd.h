@@ -17,11 +17,13 @@ extern "C" {
 int cg_set_requires_grad(cg_tensor *t, bool on); /* leaves only; 0 or -1 */
 bool cg_requires_grad(const cg_tensor *t);
 bool cg_is_leaf(const cg_tensor *t);
-cg_tensor *cg_grad(const cg_tensor *t);          /* .grad, or NULL before any backward */
+/* .grad, or NULL before any backward. Borrowed: it belongs to t, lives where t
+ * lives (t's frame, or outside frames) and goes with it; never free it. */
+cg_tensor *cg_grad(const cg_tensor *t);
 int cg_zero_grad(cg_tensor *t);                  /* zeroes .grad in place if it exists */
 /* A name shown in printouts and graph drawings (parameters get theirs from nn). */
 int cg_set_name(cg_tensor *t, const char *name); /* the string must outlive t */
-const char *cg_name(const cg_tensor *t);
+const char *cg_name(const cg_tensor *t);         /* borrowed */
 
 /* Backward from a scalar root: .grad of every leaf that requires grad gets
  * d root / d leaf added to it. Returns 0, or -1 with an error. The graph is

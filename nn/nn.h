@@ -16,18 +16,22 @@ extern "C" {
 
 typedef struct cg_module cg_module;
 
-/* ---- every module ------------------------------------------------------------------ */
+/* ---- every module ------------------------------------------------------------------
+ * Ownership: every cg_X_new returns a module that is the caller's to free with
+ * cg_module_free (unless handed to cg_sequential_new, which takes it). Every
+ * getter below returns something borrowed from the module: valid until the
+ * module is freed, never to be freed by the caller. */
 void cg_module_free(cg_module *m);
-cg_tensor *cg_param(cg_module *m, const char *name);   /* "weight_ih_l0", "bias_hh_l1_reverse" */
-cg_tensor **cg_parameters(cg_module *m, int *n);       /* in state-dict order; owned by m */
-const char *cg_param_name(cg_module *m, int i);        /* the i-th parameter's name */
+cg_tensor *cg_param(cg_module *m, const char *name);   /* borrowed; "weight_ih_l0", "bias_hh_l1_reverse" */
+cg_tensor **cg_parameters(cg_module *m, int *n);       /* borrowed array, in state-dict order */
+const char *cg_param_name(cg_module *m, int i);        /* borrowed; the i-th parameter's name */
 int64_t cg_num_params(cg_module *m);                   /* scalars in all parameters */
 int cg_module_train(cg_module *m, bool on);            /* train (default) or eval mode */
 bool cg_module_is_training(const cg_module *m);
 int cg_module_zero_grad(cg_module *m);                 /* zeroes every parameter's .grad in place */
 /* print(model) as PyTorch shows it: "RNN(4, 2)", "Linear(in_features=8, out_features=5, bias=True)" */
 int cg_module_str(const cg_module *m, char *buf, size_t size);
-const char *cg_module_type(const cg_module *m);        /* "RNN", "Linear", ... */
+const char *cg_module_type(const cg_module *m);        /* "RNN", "Linear", ... (a static string) */
 
 
 /* ---- Linear: y = x Wᵀ + b ---------------------------------------------------------- */
@@ -111,7 +115,7 @@ cg_module *cg_relu_new(void);
 cg_module *cg_sigmoid_new(void);
 cg_module *cg_dropout_new(float p);   /* active in train mode only */
 int cg_module_children(const cg_module *m);                /* number of submodules */
-cg_module *cg_module_child(cg_module *m, int i);
+cg_module *cg_module_child(cg_module *m, int i);           /* borrowed: freed with its parent */
 /* One input, one output: Linear, Embedding, activations, Sequential; RNN, LSTM and GRU
  * give their output sequence (zero initial state). */
 cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x);

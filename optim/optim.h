@@ -55,7 +55,9 @@ typedef struct {
     bool maximize;                     /* false */
 } cg_adagrad_opts;
 
-/* params: n tensors (e.g. from cg_parameters); the list is copied, the tensors are not. */
+/* params: n tensors (e.g. from cg_parameters); the list is copied, and the
+ * optimizer holds a reference to each tensor (made outside frames) until
+ * cg_optim_free, so freeing their module first is safe. Owned: cg_optim_free. */
 cg_optim *cg_sgd_new_with(cg_tensor **params, int n, cg_sgd_opts opts);
 cg_optim *cg_adam_new_with(cg_tensor **params, int n, cg_adam_opts opts);
 cg_optim *cg_adamw_new_with(cg_tensor **params, int n, cg_adam_opts opts);
@@ -77,6 +79,7 @@ int cg_optim_set_lr(cg_optim *o, double lr);
  * "0.step", "0.exp_avg", "1.momentum_buffer", ... (index = parameter number).
  * Read them to save a checkpoint; write into them (cg_copy_) to restore one. */
 int cg_optim_state_count(const cg_optim *o);
+/* Borrowed: the tensor (and *name) belong to the optimizer and go with cg_optim_free. */
 cg_tensor *cg_optim_state(cg_optim *o, int i, const char **name);
 
 /* ---- clipping ------------------------------------------------------------------ */
@@ -85,7 +88,8 @@ cg_tensor *cg_optim_state(cg_optim *o, int i, const char **name);
 float cg_clip_grad_norm(cg_tensor **params, int n, float max_norm);
 int cg_clip_grad_value(cg_tensor **params, int n, float clip_value);
 
-/* ---- learning-rate schedulers (torch.optim.lr_scheduler, step() once per epoch) --- */
+/* ---- learning-rate schedulers (torch.optim.lr_scheduler, step() once per epoch) ---
+ * A scheduler points at its optimizer, which must outlive it. Owned: cg_scheduler_free. */
 typedef struct cg_scheduler cg_scheduler;
 cg_scheduler *cg_step_lr_new(cg_optim *o, int step_size, double gamma);          /* StepLR */
 cg_scheduler *cg_exponential_lr_new(cg_optim *o, double gamma);                   /* ExponentialLR */

@@ -31,10 +31,13 @@ static cg_optim *optim_new(optim_kind kind, const char *name, cg_tensor **params
     }
     o->kind = kind;
     o->name = name;
-    o->n = n;
     o->lr = lr;
     o->nslots = nslots;
+    /* the optimizer keeps its parameters alive: freeing their module first is safe */
     memcpy(o->params, params, sizeof *params * (size_t)n);
+    for (int i = 0; i < n; i++)
+        cg__retain(params[i]);
+    o->n = n;
     for (int i = 0; i < n; i++)
         for (int s = 0; s < nslots; s++) {
             bool is_step = !strcmp(slots[s], "step");
@@ -56,6 +59,8 @@ void cg_optim_free(cg_optim *o)
         return;
     for (int i = 0; o->state && i < o->n * o->nslots; i++)
         cg_tensor_free(o->state[i]);
+    for (int i = 0; i < o->n; i++) /* the references taken in optim_new */
+        cg_tensor_free(o->params[i]);
     free(o->state);
     free(o->state_names);
     free(o->params);

@@ -86,7 +86,9 @@ uint32_t cg_random_u32(void);      /* one raw 32-bit draw */
 int cg_rng_get_state(uint8_t *out, size_t size);
 int cg_rng_set_state(const uint8_t *in, size_t size);
 
-/* ---- inspection --------------------------------------------------------- */
+/* ---- inspection ---------------------------------------------------------
+ * Borrowed results: cg_shape's array and cg_data's values belong to t and go
+ * with it (at cg_tensor_free, or when t's frame ends). */
 int cg_ndim(const cg_tensor *t);
 const int64_t *cg_shape(const cg_tensor *t);
 int64_t cg_size(const cg_tensor *t, int dim);   /* dim may be negative; -1 on error */
@@ -124,19 +126,22 @@ void cg_frame_release_memory(void);
 int cg_safetensors_save(const char *path, int n, const char *const *names, cg_tensor *const *tensors,
                         int nmeta, const char *const *meta_keys, const char *const *meta_values);
 typedef struct cg_safetensors cg_safetensors;
-/* Reads and checks a whole file: header length within the file, valid JSON, F32
- * entries whose offsets lie inside the data and do not overlap. NULL on any fault. */
+/* Reads and checks a whole file: header length within the file, one strict JSON
+ * object, F32 entries that tile the data exactly, string metadata, and the
+ * data's CRC-32C where the file carries one (every file cgrad writes does, as
+ * the metadata key "cgrad.crc32c", which callers may not set). NULL on any
+ * fault. Owned: close with cg_safetensors_close. */
 cg_safetensors *cg_safetensors_open(const char *path);
 void cg_safetensors_close(cg_safetensors *f);
 int cg_safetensors_count(const cg_safetensors *f);
-const char *cg_safetensors_name(const cg_safetensors *f, int i);
+const char *cg_safetensors_name(const cg_safetensors *f, int i); /* borrowed: valid until close */
 /* A new tensor with the named entry's values (made where tensors are made now), or NULL. */
 cg_tensor *cg_safetensors_get(const cg_safetensors *f, const char *name);
 /* The entry's shape without reading it: ndim, or -1 if absent; shape gets the sizes. */
 int cg_safetensors_shape(const cg_safetensors *f, const char *name, int64_t shape[CG_MAX_DIMS]);
 /* Copies the named entry into t (same shape); 0 or -1. */
 int cg_safetensors_read_into(const cg_safetensors *f, const char *name, cg_tensor *t);
-const char *cg_safetensors_metadata(const cg_safetensors *f, const char *key); /* NULL if absent */
+const char *cg_safetensors_metadata(const cg_safetensors *f, const char *key); /* borrowed until close; NULL if absent */
 
 /* ---- threads ------------------------------------------------------------------
  * Large matrix products are split over this many threads (default 1, or the
@@ -146,7 +151,10 @@ int cg_set_num_threads(int n);   /* 0, or -1 for n outside 1..64 */
 int cg_get_num_threads(void);
 
 /* ---- errors ------------------------------------------------------------- */
-const char *cg_last_error(void); /* "" when none */
+/* This thread's message for its most recent failure ("" when none); borrowed,
+ * overwritten by the next failure. A NULL passed on from a failed call keeps
+ * that failure's message, so a chain of calls reports where it first failed. */
+const char *cg_last_error(void);
 void cg_clear_error(void);
 
 #ifdef __cplusplus

@@ -191,6 +191,24 @@ START_TEST(an_optimizer_step_counts_as_a_write)
 }
 END_TEST
 
+START_TEST(an_optimizer_keeps_its_parameters_alive)
+{
+    cg_module *lin = cg_linear_new(.in_features = 2, .out_features = 1);
+    int n;
+    cg_tensor **ps = cg_parameters(lin, &n);
+    cg_tensor *w = ps[0];
+    cg_optim *opt = cg_sgd_new(ps, n, .lr = 1);
+    cg_frame_begin();
+    cg_backward(cg_sum(cg_linear_forward(lin, cg_ones(CG_SHAPE(1, 2)))));
+    cg_frame_end();
+    float before = cg_data(w)[0];
+    cg_module_free(lin); /* the module goes first: the optimizer still holds w */
+    ck_assert_int_eq(cg_optim_step(opt), 0);
+    ck_assert_float_eq(cg_data(w)[0], before - 1.0f);
+    cg_optim_free(opt);
+}
+END_TEST
+
 /* ---- frames ---------------------------------------------------------------------------- */
 
 START_TEST(a_gradient_lives_in_its_tensors_frame)
@@ -510,6 +528,7 @@ int main(void)
     tcase_add_test(t, anomaly_mode_names_the_op_that_made_a_nan);
     tcase_add_test(t, a_damaged_file_is_refused);
     tcase_add_test(t, empty_tensors_with_huge_dims_cost_nothing);
+    tcase_add_test(t, an_optimizer_keeps_its_parameters_alive);
     suite_add_tcase(s, t);
     return fx_run(s);
 }

@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Installs cgrad from BUILD into a scratch prefix and builds tests/install/consumer.c
-# against it with `pkg-config --cflags --libs cgrad`, as a user outside the tree would.
+# Installs cgrad from BUILD into a scratch destdir and builds tests/install/consumer.c
+# against it with `pkg-config --cflags --libs cgrad`, as a user outside the tree
+# would: shared, then static (`pkg-config --static`). The prefix and libdir are
+# the build's own (meson introspect), whatever --prefix it was configured with.
 set -euo pipefail
 build=${1:?usage: run.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
-meson install -C "$build" --destdir "$prefix" >/dev/null
-root="$prefix/usr/local"
-libdir=$(dirname "$(find "$root" -name cgrad.pc | head -n 1)")
-export PKG_CONFIG_PATH="$libdir"
-export PKG_CONFIG_SYSROOT_DIR="$prefix"
-cc -std=c11 -Wall -Wextra -Wpedantic -Werror "$here/consumer.c" -o "$prefix/consumer" \
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+option() { # option NAME: a build option's value (meson is Python, so python3 is here)
+    meson introspect --buildoptions "$build" |
+        python3 -c "import json, sys; print(next(o['value'] for o in json.load(sys.stdin) if o['name'] == '$1'))"
+}
+prefix=$(option prefix)
+libdir=$(option libdir)
+case "$libdir" in /*) ;; *) libdir="$prefix/$libdir" ;; esac
+meson install -C "$build" --destdir "$dest" >/dev/null
+export PKG_CONFIG_PATH="$dest$libdir/pkgconfig"
+export PKG_CONFIG_SYSROOT_DIR="$dest"
+pkg-config --cflags cgrad | grep -qv 'json-c\|graphviz' || { echo "pkg-config --cflags leaks private include paths"; exit 1; }
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror "$here/consumer.c" -o "$dest/consumer" \
     $(pkg-config --cflags --libs cgrad) -lm
-LD_LIBRARY_PATH="$prefix/usr/local/lib:$(dirname "$libdir")" "$prefix/consumer"
-# and statically, from libcgrad.a
-cc -std=c11 "$here/consumer.c" -o "$prefix/consumer_static" $(pkg-config --cflags cgrad) \
-    "$(dirname "$libdir")/libcgrad.a" $(pkg-config --libs json-c) -lm -lpthread
-"$prefix/consumer_static"
-echo "install: pkg-config consumer built and ran (shared and static)"
+LD_LIBRARY_PATH="$dest$libdir" "$dest/consumer"
+cc -std=c11 "$here/consumer.c" -o "$dest/consumer_static" $(pkg-config --cflags cgrad) \
+    "$dest$libdir/libcgrad.a" $(pkg-config --static --libs-only-l cgrad | sed 's/-lcgrad//')
+"$dest/consumer_static"
+echo "install: pkg-config consumer built and ran (shared and static) from $prefix"
