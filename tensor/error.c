@@ -84,7 +84,7 @@ bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *nu
     /* Keep the byte count far inside size_t and int64_t. */
     const int64_t limit = INT64_C(1) << 40;
     int64_t n = 1;
-    bool empty = false; /* a 0 anywhere: no elements, whatever the other sizes */
+    bool empty = false; /* a 0 anywhere: no elements */
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             char b[CG_SHAPE_BUF];
@@ -93,7 +93,12 @@ bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *nu
         }
         empty |= shape[i] == 0;
     }
-    for (int i = 0; i < ndim && !empty; i++) {
+    /* The sizes other than 0 multiply to at most the limit even in an empty
+     * tensor, so no product of some of a shape's sizes (strides, rows, blocks)
+     * can overflow anywhere else. */
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] == 0)
+            continue;
         int64_t next;
         if (__builtin_mul_overflow(n, shape[i], &next) || next > limit) {
             char b[CG_SHAPE_BUF];
