@@ -246,8 +246,12 @@ cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target)
 cg_tensor *cg_mse_loss_with(cg_tensor *input, cg_tensor *target, cg_loss_opts user)
 {
     cg_loss_opts o;
+    cg_tensor *both[2] = {input, target};
+    int nd;
+    int64_t shape[CG_MAX_DIMS];
     if (!cg__check(input, "cg_mse_loss") || !cg__check(target, "cg_mse_loss") ||
-        !merge_loss_opts(&o, user, "cg_mse_loss"))
+        !merge_loss_opts(&o, user, "cg_mse_loss") ||
+        !cg__broadcast_shape(2, (const cg_tensor *const *)both, &nd, shape, "cg_mse_loss"))
         return NULL;
     cg_tensor *diff = cg_sub(input, target);
     cg_tensor *sq = diff ? cg_mul(diff, diff) : NULL;

@@ -24,13 +24,13 @@ static void reshape_backward(cg_node *n, const float *g)
 }
 static const cg_op reshape_op = {.name = "ViewBackward0", .backward = reshape_backward, .saves = 0};
 
-cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
+static cg_tensor *reshape_named(cg_tensor *t, int ndim, const int64_t *shape, const char *name)
 {
-    if (!cg__check(t, "cg_reshape"))
+    if (!cg__check(t, name))
         return NULL;
     char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
     if (ndim < 0 || ndim > CG_MAX_DIMS || (ndim > 0 && !shape)) {
-        cg__error("cg_reshape: bad target shape (%d dims)", ndim);
+        cg__error("%s: bad target shape (%d dims)", name, ndim);
         return NULL;
     }
     int64_t s[CG_MAX_DIMS], known = 1;
@@ -40,18 +40,18 @@ cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
         if (s[d] == -1 && infer < 0) {
             infer = d;
         } else if (s[d] < 0) {
-            cg__error("cg_reshape: invalid target shape %s", cg__shape_fmt(a, ndim, shape));
+            cg__error("%s: invalid target shape %s", name, cg__shape_fmt(a, ndim, shape));
             return NULL;
         } else if (__builtin_mul_overflow(known, s[d], &known)) {
             /* checked before it overflows: no product of sizes is UB */
-            cg__error("cg_reshape: shape %s is invalid for input of shape %s",
+            cg__error("%s: shape %s is invalid for input of shape %s", name,
                       cg__shape_fmt(a, ndim, shape), cg__shape_fmt(b, t->ndim, t->shape));
             return NULL;
         }
     }
     if (infer >= 0) {
         if (known == 0 || t->numel % known != 0) {
-            cg__error("cg_reshape: shape %s is invalid for input of shape %s",
+            cg__error("%s: shape %s is invalid for input of shape %s", name,
                       cg__shape_fmt(a, ndim, shape), cg__shape_fmt(b, t->ndim, t->shape));
             return NULL;
         }
@@ -59,7 +59,7 @@ cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
         known *= s[infer];
     }
     if (known != t->numel) {
-        cg__error("cg_reshape: shape %s is invalid for input of shape %s (%lld elements)",
+        cg__error("%s: shape %s is invalid for input of shape %s (%lld elements)", name,
                   cg__shape_fmt(a, ndim, shape), cg__shape_fmt(b, t->ndim, t->shape), (long long)t->numel);
         return NULL;
     }
@@ -71,9 +71,14 @@ cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
     return out;
 }
 
-cg_tensor *cg_view(cg_tensor *t, int ndim, const int64_t *shape) { return cg_reshape(t, ndim, shape); }
+cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
+{
+    return reshape_named(t, ndim, shape, "cg_reshape");
+}
 
-cg_tensor *cg_flatten(cg_tensor *t) { return cg_reshape(t, CG_SHAPE(-1)); }
+cg_tensor *cg_view(cg_tensor *t, int ndim, const int64_t *shape) { return reshape_named(t, ndim, shape, "cg_view"); }
+
+cg_tensor *cg_flatten(cg_tensor *t) { return reshape_named(t, CG_SHAPE(-1), "cg_flatten"); }
 
 cg_tensor *cg_squeeze(cg_tensor *t, int dim)
 {

@@ -43,8 +43,15 @@ cg_module *cg_linear_new_with(cg_linear_opts user)
 
 cg_tensor *cg_linear_forward(cg_module *m, cg_tensor *x)
 {
-    if (!cg__module_check(m, KIND_LINEAR, "cg_linear_forward"))
+    if (!cg__module_check(m, KIND_LINEAR, "cg_linear_forward") || !cg__check(x, "cg_linear_forward"))
         return NULL;
+    if (x->ndim < 1 || x->shape[x->ndim - 1] != m->o.linear.in_features) {
+        char s[CG_SHAPE_BUF];
+        cg__error("cg_linear_forward: input of shape %s for Linear(in_features=%lld, ...), which takes (*, %lld)",
+                  cg__shape_fmt(s, x->ndim, x->shape), (long long)m->o.linear.in_features,
+                  (long long)m->o.linear.in_features);
+        return NULL;
+    }
     return cg_linear(x, m->params[0], m->o.linear.bias ? m->params[1] : NULL);
 }
 

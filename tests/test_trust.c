@@ -351,6 +351,14 @@ START_TEST(an_error_names_the_function_the_user_called)
                                               .ignore_index = -1));
     ck_assert_ptr_null(cg_embedding(cg_zeros(CG_SHAPE(4, 2)), cg_tensor_from((float[]){7}, CG_SHAPE(1))));
     ck_assert_error_has("cg_embedding: index 7");
+    ck_assert_ptr_null(cg_view(logits, CG_SHAPE(4)));
+    ck_assert_error_has("cg_view: shape (4,) is invalid");
+    ck_assert_ptr_null(cg_mse_loss(logits, cg_zeros(CG_SHAPE(4))));
+    ck_assert_error_has("cg_mse_loss: shapes (2, 3) and (4,) do not broadcast");
+    cg_module *lin = cg_linear_new(.in_features = 4, .out_features = 2);
+    ck_assert_ptr_null(cg_linear_forward(lin, logits));
+    ck_assert_error_has("cg_linear_forward: input of shape (2, 3)");
+    cg_module_free(lin);
     ck_assert_ptr_null(cg_module_forward(NULL, NULL));
     cg_module *seq = cg_sequential_new(NULL, 0);
     ck_assert_ptr_null(cg_module_forward(seq, NULL));
