@@ -145,9 +145,13 @@ const char *cg_safetensors_metadata(const cg_safetensors *f, const char *key); /
 
 /* ---- threads ------------------------------------------------------------------
  * Large matrix products are split over this many threads (default 1, or the
- * CGRAD_THREADS environment variable). Results do not depend on the count.
- * Frames and the autograd tape belong to the calling thread as before. */
-int cg_set_num_threads(int n);   /* 0, or -1 for n outside 1..64 */
+ * CGRAD_THREADS environment variable when the program has set no count: the
+ * program's count wins). Results do not depend on the count. Any number of the
+ * program's threads may call cgrad at once, each with its own frames, graphs,
+ * grad mode and error message; the pool runs one product at a time, and a
+ * thread that finds it busy computes its product alone (the same numbers).
+ * Tensors made in one thread's frame belong to that thread. */
+int cg_set_num_threads(int n);   /* 0; -1 for n outside 1..64, or if fewer workers could be started */
 int cg_get_num_threads(void);
 
 /* ---- errors ------------------------------------------------------------- */
