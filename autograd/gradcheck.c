@@ -44,10 +44,96 @@ static double eval(cg_gradcheck_fn fn, cg_tensor **inputs, void *ctx)
     return v;
 }
 
+/* The inputs' gradients set aside while gradcheck runs its own backward. */
+typedef struct {
+    cg_tensor *old_grad[64];
+    float *old_vals[64];  /* their values, restored at the end */
+    float *analytic[64];  /* backward's gradient of each input, or NULL */
+} check_state;
+
+static void set_grads_aside(check_state *st, cg_tensor **inputs, int n)
+{
+    for (int k = 0; k < n; k++) {
+        cg_tensor *g = inputs[k]->grad;
+        st->old_grad[k] = g;
+        st->old_vals[k] = g ? cg__alloc((size_t)g->numel * sizeof(float)) : NULL;
+        if (g && st->old_vals[k]) {
+            memcpy(st->old_vals[k], g->data, (size_t)g->numel * sizeof(float));
+            memset(g->data, 0, (size_t)g->numel * sizeof(float));
+        }
+        st->analytic[k] = NULL;
+    }
+}
+
+static int backward_gradients(check_state *st, cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx)
+{
+    cg_tensor *s = scalar_of(fn, inputs, ctx);
+    if (!s || cg_backward(s) != 0)
+        return -1;
+    for (int k = 0; k < n; k++) {
+        cg_tensor *x = inputs[k];
+        if (!x->requires_grad || !x->grad)
+            continue;
+        st->analytic[k] = cg__alloc((size_t)x->numel * sizeof(float));
+        if (st->analytic[k])
+            memcpy(st->analytic[k], x->grad->data, (size_t)x->numel * sizeof(float));
+    }
+    return 0;
+}
+
+/* Central differences for every element of every input that requires grad;
+ * 1 (and the worst element in the message) when one disagrees, else 0. */
+static int compare_with_differences(const check_state *st, cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx,
+                                    const cg_gradcheck_opts *o)
+{
+    double worst = 0;
+    int rc = 0;
+    cg_no_grad_begin();
+    for (int k = 0; k < n; k++) {
+        cg_tensor *x = inputs[k];
+        for (int64_t i = 0; x->requires_grad && i < x->numel; i++) {
+            float keep = x->data[i];
+            x->data[i] = keep + o->eps;
+            double plus = eval(fn, inputs, ctx);
+            x->data[i] = keep - o->eps;
+            double minus = eval(fn, inputs, ctx);
+            x->data[i] = keep;
+            double numeric = (plus - minus) / (2.0 * (double)o->eps);
+            double a = st->analytic[k] ? st->analytic[k][i] : 0.0;
+            double err = fabs(a - numeric), allowed = o->atol + o->rtol * fabs(numeric);
+            if (!(err <= allowed) && err - allowed >= worst) {
+                worst = err - allowed;
+                cg__error("cg_gradcheck: input %d element %lld: backward gives %.6g, differences give %.6g", k,
+                          (long long)i, a, numeric);
+                rc = 1;
+            }
+        }
+    }
+    cg_no_grad_end();
+    return rc;
+}
+
+static void restore_grads(const check_state *st, cg_tensor **inputs, int n)
+{
+    for (int k = 0; k < n; k++) {
+        cg_tensor *x = inputs[k];
+        if (st->old_grad[k]) {
+            if (st->old_vals[k])
+                memcpy(st->old_grad[k]->data, st->old_vals[k], (size_t)st->old_grad[k]->numel * sizeof(float));
+        } else if (x->grad) {
+            /* made by our backward: a heap one is freed, a frame one goes with its frame */
+            cg_tensor *g = x->grad;
+            x->grad = NULL;
+            x->grad_owned = false;
+            cg_tensor_free(g);
+        }
+    }
+}
+
 int cg_gradcheck_with(cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, cg_gradcheck_opts user)
 {
-    if (!fn || !inputs || n <= 0) {
-        cg__error("cg_gradcheck: needs a function and at least one input");
+    if (!fn || !inputs || n <= 0 || n > 64) {
+        cg__error("cg_gradcheck: needs a function and 1 to 64 inputs");
         return -1;
     }
     if (!cg__check_all(n, inputs, "cg_gradcheck"))
@@ -59,78 +145,13 @@ int cg_gradcheck_with(cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, 
         cg__error("cg_gradcheck: called inside a no-grad region");
         return -1;
     }
-    int rc = 0;
+    check_state st;
     cg_frame_begin();
-    /* Set the inputs' gradients aside, and take backward's. */
-    cg_tensor *old_grad[64];
-    float *old_vals[64], *analytic[64];
-    if (n > 64) {
-        cg__error("cg_gradcheck: at most 64 inputs");
-        cg_frame_end();
-        return -1;
-    }
-    for (int k = 0; k < n; k++) {
-        cg_tensor *g = inputs[k]->grad;
-        old_grad[k] = g;
-        old_vals[k] = g ? cg__alloc((size_t)g->numel * sizeof(float)) : NULL;
-        if (g && old_vals[k]) {
-            memcpy(old_vals[k], g->data, (size_t)g->numel * sizeof(float));
-            memset(g->data, 0, (size_t)g->numel * sizeof(float));
-        }
-        analytic[k] = NULL;
-    }
-    cg_tensor *s = scalar_of(fn, inputs, ctx);
-    if (!s || cg_backward(s) != 0) {
-        rc = -1;
-        goto restore;
-    }
-    for (int k = 0; k < n; k++) {
-        cg_tensor *x = inputs[k];
-        if (!x->requires_grad || !x->grad)
-            continue;
-        analytic[k] = cg__alloc((size_t)x->numel * sizeof(float));
-        if (analytic[k])
-            memcpy(analytic[k], x->grad->data, (size_t)x->numel * sizeof(float));
-    }
-    double worst = 0;
-    for (int k = 0; k < n && rc == 0; k++) {
-        cg_tensor *x = inputs[k];
-        if (!x->requires_grad)
-            continue;
-        cg_no_grad_begin();
-        for (int64_t i = 0; i < x->numel; i++) {
-            float keep = x->data[i];
-            x->data[i] = keep + o.eps;
-            double plus = eval(fn, inputs, ctx);
-            x->data[i] = keep - o.eps;
-            double minus = eval(fn, inputs, ctx);
-            x->data[i] = keep;
-            double numeric = (plus - minus) / (2.0 * (double)o.eps);
-            double a = analytic[k] ? analytic[k][i] : 0.0;
-            double err = fabs(a - numeric), allowed = o.atol + o.rtol * fabs(numeric);
-            if (!(err <= allowed) && err - allowed >= worst) {
-                worst = err - allowed;
-                cg__error("cg_gradcheck: input %d element %lld: backward gives %.6g, differences give %.6g",
-                          k, (long long)i, a, numeric);
-                rc = 1;
-            }
-        }
-        cg_no_grad_end();
-    }
-restore:
-    for (int k = 0; k < n; k++) {
-        cg_tensor *x = inputs[k];
-        if (old_grad[k]) {
-            if (old_vals[k])
-                memcpy(old_grad[k]->data, old_vals[k], (size_t)old_grad[k]->numel * sizeof(float));
-        } else if (x->grad) {
-            /* Made by our backward: a heap one is freed, a frame one dies with our frame. */
-            cg_tensor *g = x->grad;
-            x->grad = NULL;
-            x->grad_owned = false;
-            cg_tensor_free(g);
-        }
-    }
+    set_grads_aside(&st, inputs, n);
+    int rc = backward_gradients(&st, fn, inputs, n, ctx);
+    if (rc == 0)
+        rc = compare_with_differences(&st, fn, inputs, n, ctx, &o);
+    restore_grads(&st, inputs, n);
     cg_frame_end();
     return rc;
 }

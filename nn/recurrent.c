@@ -284,102 +284,93 @@ static bool run_direction(cg_module *m, cg_tensor *x, int idx, bool reverse, cg_
     return ok;
 }
 
-static cg_tensor *recurrent_forward(cg_module *m, cg_tensor *input, cg_tensor *h0, cg_tensor *c0, cg_tensor **h_n,
-                                    cg_tensor **c_n, const char *op)
+/* The input (T, B, I), (B, T, I) with batch_first, or unbatched (T, I), and the
+ * initial states fit the module; *batched and *B say which. */
+static bool check_forward(cg_module *m, cg_tensor *input, cg_tensor *h0, cg_tensor *c0, bool *batched, int64_t *B,
+                          const char *op)
 {
-    if (h_n)
-        *h_n = NULL;
-    if (c_n)
-        *c_n = NULL;
     if (!cg__module_check(m, -1, op) || !cg__check(input, op))
-        return NULL;
+        return false;
     if (m->kind != KIND_RNN && m->kind != KIND_LSTM && m->kind != KIND_GRU) {
         cg__error("%s: given a %s module", op, m->type);
-        return NULL;
+        return false;
     }
     const cg_rnn_opts *o = &m->o.rnn;
     char a[CG_SHAPE_BUF];
-    bool batched = input->ndim == 3;
+    *batched = input->ndim == 3;
     if ((input->ndim != 2 && input->ndim != 3) || input->shape[input->ndim - 1] != o->input_size ||
         input->shape[0] == 0) {
         cg__error("%s: expected input of shape (T, B, %lld)%s or unbatched (T, %lld), T > 0; got %s", op,
                   (long long)o->input_size, o->batch_first ? " with batch_first: (B, T, I)" : "",
                   (long long)o->input_size, cg__shape_fmt(a, input->ndim, input->shape));
-        return NULL;
+        return false;
     }
-    int D = o->bidirectional ? 2 : 1, L = o->num_layers;
-    int64_t H = o->hidden_size;
-    int64_t B = batched ? input->shape[o->batch_first ? 0 : 1] : 1;
-    if (!check_state(h0, (int64_t)L * D, B, H, batched, "h0", op) ||
-        !check_state(c0, (int64_t)L * D, B, H, batched, "c0", op))
-        return NULL;
-    if (batched && input->shape[o->batch_first ? 1 : 0] == 0) {
+    int64_t LD = (int64_t)o->num_layers * (o->bidirectional ? 2 : 1);
+    *B = *batched ? input->shape[o->batch_first ? 0 : 1] : 1;
+    if (!check_state(h0, LD, *B, o->hidden_size, *batched, "h0", op) ||
+        !check_state(c0, LD, *B, o->hidden_size, *batched, "c0", op))
+        return false;
+    if (*batched && input->shape[o->batch_first ? 1 : 0] == 0) {
         cg__error("%s: the sequence is empty", op);
-        return NULL;
+        return false;
     }
-    bool lstm = m->kind == KIND_LSTM;
-    /* Work in (T, B, features). */
-    cg_tensor *x = !batched ? cg_unsqueeze(input, 1) : o->batch_first ? cg_transpose(input, 0, 1) : input;
-    cg_tensor *h0b = h0 && !batched ? cg_unsqueeze(h0, 1) : h0, *c0b = c0 && !batched ? cg_unsqueeze(c0, 1) : c0;
-    int64_t T = x ? x->shape[0] : 0;
-    cg_tensor **outs = ptr_array(T * D), **hn = ptr_array(L * D), **cn = ptr_array(L * D);
-    bool ok = x && outs && hn && cn;
-    for (int l = 0; ok && l < L; l++) {
-        for (int d = 0; ok && d < D; d++) {
-            int idx = l * D + d;
-            /* the caller's initial states, or zeros (which need no gradient) */
-            cg_tensor *h = h0b ? cg_select(h0b, 0, idx) : cg_zeros(CG_SHAPE(B, H));
-            cg_tensor *c = !lstm ? NULL : c0b ? cg_select(c0b, 0, idx) : cg_zeros(CG_SHAPE(B, H));
-            ok = h && (!lstm || c) && run_direction(m, x, idx, d == 1, &h, &c, outs + d * T);
-            hn[idx] = h;
-            cn[idx] = c;
-        }
-        if (!ok)
-            break;
-        cg_tensor *layer = cg_stack(outs, (int)T, 0);
-        if (D == 2) {
-            cg_tensor *back = cg_stack(outs + T, (int)T, 0);
-            cg_tensor *both[2] = {layer, back};
-            cg_tensor *joined = layer && back ? cg_cat(both, 2, 2) : NULL;
-            release(NULL, layer, back, NULL);
-            layer = joined;
-        }
-        for (int64_t i = 0; i < T * D; i++) {
-            cg_tensor_free(outs[i]);
-            outs[i] = NULL;
-        }
-        if (layer && l + 1 < L && o->dropout > 0 && m->training) {
-            cg_tensor *dropped = cg_dropout(layer, o->dropout, true);
-            cg_tensor_free(layer);
-            layer = dropped;
-        }
-        if (x != input)
-            cg_tensor_free(x);
-        x = layer;
-        ok = x != NULL;
+    return true;
+}
+
+/* Layer l over x (T, B, In), every direction, from the initial states in h0b/c0b
+ * (or zeros); hn/cn get its final states. Returns the layer's output (T, B, D*H),
+ * with dropout applied when another layer follows in train mode. */
+static cg_tensor *run_layer(cg_module *m, cg_tensor *x, int l, cg_tensor *h0b, cg_tensor *c0b, int64_t B,
+                            cg_tensor **outs, cg_tensor **hn, cg_tensor **cn)
+{
+    const cg_rnn_opts *o = &m->o.rnn;
+    int D = o->bidirectional ? 2 : 1;
+    int64_t T = x->shape[0], H = o->hidden_size;
+    bool lstm = m->kind == KIND_LSTM, ok = true;
+    for (int d = 0; ok && d < D; d++) {
+        int idx = l * D + d;
+        /* the caller's initial states, or zeros (which need no gradient) */
+        cg_tensor *h = h0b ? cg_select(h0b, 0, idx) : cg_zeros(CG_SHAPE(B, H));
+        cg_tensor *c = !lstm ? NULL : c0b ? cg_select(c0b, 0, idx) : cg_zeros(CG_SHAPE(B, H));
+        ok = h && (!lstm || c) && run_direction(m, x, idx, d == 1, &h, &c, outs + d * T);
+        hn[idx] = h;
+        cn[idx] = c;
     }
-    cg_tensor *out = NULL, *hstack = NULL, *cstack = NULL;
-    if (ok) {
-        out = !batched ? cg_squeeze(x, 1) : o->batch_first ? cg_transpose(x, 0, 1) : cg__retain(x);
-        hstack = cg_stack(hn, L * D, 0);
-        cstack = lstm ? cg_stack(cn, L * D, 0) : NULL;
-        if (!batched) {
-            cg_tensor *hs = cg_squeeze(hstack, 1), *cs = lstm ? cg_squeeze(cstack, 1) : NULL;
-            release(NULL, hstack, cstack, NULL);
-            hstack = hs, cstack = cs;
-        }
+    cg_tensor *layer = ok ? cg_stack(outs, (int)T, 0) : NULL;
+    if (ok && D == 2) {
+        cg_tensor *back = cg_stack(outs + T, (int)T, 0);
+        cg_tensor *both[2] = {layer, back};
+        cg_tensor *joined = layer && back ? cg_cat(both, 2, 2) : NULL;
+        release(NULL, layer, back, NULL);
+        layer = joined;
     }
-    if (x != input)
-        cg_tensor_free(x);
-    for (int i = 0; hn && i < L * D; i++)
-        release(NULL, hn[i], cn ? cn[i] : NULL, NULL);
-    if (h0b != h0)
-        cg_tensor_free(h0b);
-    if (c0b != c0)
-        cg_tensor_free(c0b);
-    ptr_array_free(outs);
-    ptr_array_free(hn);
-    ptr_array_free(cn);
+    for (int64_t i = 0; i < T * D; i++) {
+        cg_tensor_free(outs[i]);
+        outs[i] = NULL;
+    }
+    if (layer && l + 1 < o->num_layers && o->dropout > 0 && m->training) {
+        cg_tensor *dropped = cg_dropout(layer, o->dropout, true);
+        cg_tensor_free(layer);
+        layer = dropped;
+    }
+    return layer;
+}
+
+/* The final states of every layer and direction as one tensor (LD, B, H), or (LD, H) unbatched. */
+static cg_tensor *stack_states(cg_tensor **states, int n, bool batched)
+{
+    cg_tensor *s = cg_stack(states, n, 0);
+    if (batched || !s)
+        return s;
+    cg_tensor *squeezed = cg_squeeze(s, 1);
+    cg_tensor_free(s);
+    return squeezed;
+}
+
+/* Hands the results out: *h_n and *c_n when asked for (else freed); NULL if any failed. */
+static cg_tensor *hand_out(cg_tensor *out, cg_tensor *hstack, cg_tensor *cstack, bool lstm, cg_tensor **h_n,
+                           cg_tensor **c_n)
+{
     if (!out || !hstack || (lstm && !cstack)) {
         release(NULL, out, hstack, cstack);
         return NULL;
@@ -393,6 +384,50 @@ static cg_tensor *recurrent_forward(cg_module *m, cg_tensor *input, cg_tensor *h
     else
         cg_tensor_free(cstack);
     return out;
+}
+
+static cg_tensor *recurrent_forward(cg_module *m, cg_tensor *input, cg_tensor *h0, cg_tensor *c0, cg_tensor **h_n,
+                                    cg_tensor **c_n, const char *op)
+{
+    if (h_n)
+        *h_n = NULL;
+    if (c_n)
+        *c_n = NULL;
+    bool batched;
+    int64_t B;
+    if (!check_forward(m, input, h0, c0, &batched, &B, op))
+        return NULL;
+    const cg_rnn_opts *o = &m->o.rnn;
+    int LD = o->num_layers * (o->bidirectional ? 2 : 1);
+    bool lstm = m->kind == KIND_LSTM;
+    /* Work in (T, B, features). */
+    cg_tensor *x = !batched ? cg_unsqueeze(input, 1) : o->batch_first ? cg_transpose(input, 0, 1) : input;
+    cg_tensor *h0b = h0 && !batched ? cg_unsqueeze(h0, 1) : h0, *c0b = c0 && !batched ? cg_unsqueeze(c0, 1) : c0;
+    int64_t T = x ? x->shape[0] : 0;
+    cg_tensor **outs = ptr_array(T * LD), **hn = ptr_array(LD), **cn = ptr_array(LD);
+    bool ok = x && outs && hn && cn;
+    for (int l = 0; ok && l < o->num_layers; l++) {
+        cg_tensor *layer = run_layer(m, x, l, h0b, c0b, B, outs, hn, cn);
+        if (x != input)
+            cg_tensor_free(x);
+        x = layer;
+        ok = x != NULL;
+    }
+    cg_tensor *out = NULL, *hstack = NULL, *cstack = NULL;
+    if (ok) {
+        out = !batched ? cg_squeeze(x, 1) : o->batch_first ? cg_transpose(x, 0, 1) : cg__retain(x);
+        hstack = stack_states(hn, LD, batched);
+        cstack = lstm ? stack_states(cn, LD, batched) : NULL;
+    }
+    if (x != input)
+        cg_tensor_free(x);
+    for (int i = 0; hn && i < LD; i++)
+        release(NULL, hn[i], cn ? cn[i] : NULL, NULL);
+    release(NULL, h0b != h0 ? h0b : NULL, c0b != c0 ? c0b : NULL, NULL);
+    ptr_array_free(outs);
+    ptr_array_free(hn);
+    ptr_array_free(cn);
+    return hand_out(out, hstack, cstack, lstm, h_n, c_n);
 }
 
 cg_tensor *cg_rnn_forward(cg_module *m, cg_tensor *input, cg_tensor *h0, cg_tensor **h_n)

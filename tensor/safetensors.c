@@ -75,38 +75,48 @@ static uint32_t crc_of_floats(uint32_t crc, const float *d, int64_t n)
     return crc;
 }
 
-int cg_safetensors_save(const char *path, int n, const char *const *names, cg_tensor *const *tensors,
-                        int nmeta, const char *const *meta_keys, const char *const *meta_values)
+/* Names present, unique and not reserved; tensors live; metadata keys present, not reserved. */
+static bool save_args_ok(const char *path, int n, const char *const *names, cg_tensor *const *tensors, int nmeta,
+                         const char *const *meta_keys, const char *const *meta_values)
 {
     if (!path || n < 0 || (n > 0 && (!names || !tensors)) || nmeta < 0 || (nmeta > 0 && (!meta_keys || !meta_values))) {
         cg__error("cg_safetensors_save: bad arguments");
-        return -1;
+        return false;
     }
     for (int i = 0; i < nmeta; i++)
         if (!meta_keys[i] || !strcmp(meta_keys[i], CRC_KEY)) {
             cg__error("cg_safetensors_save: metadata key %d is %s", i, meta_keys[i] ? "reserved (" CRC_KEY ")" : "NULL");
-            return -1;
+            return false;
         }
     for (int i = 0; i < n; i++) {
         if (!names[i]) {
             cg__error("cg_safetensors_save: name %d is NULL", i);
-            return -1;
+            return false;
         }
         if (!cg__check(tensors[i], "cg_safetensors_save"))
-            return -1;
+            return false;
         if (!strcmp(names[i], "__metadata__")) { /* the header's own key: the tensor would vanish */
             cg__error("cg_safetensors_save: '__metadata__' is reserved for the file's metadata; "
                       "give the tensor another name");
-            return -1;
+            return false;
         }
         for (int j = 0; j < i; j++)
             if (!strcmp(names[i], names[j])) {
                 cg__error("cg_safetensors_save: name '%s' given twice", names[i]);
-                return -1;
+                return false;
             }
     }
+    return true;
+}
+
+/* The JSON header: each tensor's entry in order (their data one after another),
+ * then the metadata with the data's checksum. */
+static json_object *header_of(int n, const char *const *names, cg_tensor *const *tensors, int nmeta,
+                              const char *const *meta_keys, const char *const *meta_values)
+{
     json_object *root = json_object_new_object();
     uint64_t offset = 0;
+    uint32_t crc = 0;
     for (int i = 0; i < n; i++) {
         json_object *e = json_object_new_object(), *shape = json_object_new_array(), *offs = json_object_new_array();
         json_object_object_add(e, "dtype", json_object_new_string("F32"));
@@ -119,34 +129,22 @@ int cg_safetensors_save(const char *path, int n, const char *const *names, cg_te
         json_object_object_add(e, "data_offsets", offs);
         json_object_object_add(root, names[i], e);
         offset += bytes;
+        crc = crc_of_floats(crc, tensors[i]->data, tensors[i]->numel);
     }
-    /* every file cgrad writes carries its data's checksum */
     json_object *meta = json_object_new_object();
     for (int i = 0; i < nmeta; i++)
         json_object_object_add(meta, meta_keys[i], json_object_new_string(meta_values[i] ? meta_values[i] : ""));
-    uint32_t crc = 0;
-    for (int i = 0; i < n; i++)
-        crc = crc_of_floats(crc, tensors[i]->data, tensors[i]->numel);
     char crc_text[16];
     snprintf(crc_text, sizeof crc_text, "%08x", crc);
     json_object_object_add(meta, CRC_KEY, json_object_new_string(crc_text));
     json_object_object_add(root, "__metadata__", meta);
-    const char *header = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-    size_t hlen = strlen(header), padded = (hlen + 7) & ~(size_t)7; /* data starts 8-aligned */
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    int rc = -1;
-    FILE *f = NULL;
-    if (!tmp) {
-        cg__error("cg_safetensors_save: out of memory");
-        goto out;
-    }
-    snprintf(tmp, plen + 16, "%s.tmp", path);
-    f = fopen(tmp, "wb");
-    if (!f) {
-        cg__error("cg_safetensors_save: cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
+    return root;
+}
+
+/* Length, header padded with spaces to 8 bytes (the data starts aligned), data; every write checked. */
+static bool write_file(FILE *f, const char *header, int n, cg_tensor *const *tensors)
+{
+    size_t hlen = strlen(header), padded = (hlen + 7) & ~(size_t)7;
     unsigned char len8[8];
     put_u64_le(len8, padded);
     bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(header, 1, hlen, f) == hlen;
@@ -155,17 +153,34 @@ int cg_safetensors_save(const char *path, int n, const char *const *names, cg_te
     for (int i = 0; ok && i < n; i++)
         ok = write_floats(f, tensors[i]->data, tensors[i]->numel);
     ok = fflush(f) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    f = NULL;
-    if (!ok || rename(tmp, path) != 0) {
+    return fclose(f) == 0 && ok;
+}
+
+int cg_safetensors_save(const char *path, int n, const char *const *names, cg_tensor *const *tensors,
+                        int nmeta, const char *const *meta_keys, const char *const *meta_values)
+{
+    if (!save_args_ok(path, n, names, tensors, nmeta, meta_keys, meta_values))
+        return -1;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        cg__error("cg_safetensors_save: out of memory");
+        return -1;
+    }
+    /* written whole beside the old file, then renamed over it: a crash leaves one or the other */
+    snprintf(tmp, plen + 16, "%s.tmp", path);
+    json_object *root = header_of(n, names, tensors, nmeta, meta_keys, meta_values);
+    FILE *f = fopen(tmp, "wb");
+    int rc = -1;
+    if (!f)
+        cg__error("cg_safetensors_save: cannot write %s: %s", tmp, strerror(errno));
+    else if (!write_file(f, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), n, tensors) ||
+             rename(tmp, path) != 0) {
         cg__error("cg_safetensors_save: cannot write %s: %s", path, strerror(errno));
         remove(tmp);
-        goto out;
+    } else {
+        rc = 0;
     }
-    rc = 0;
-out:
-    if (f)
-        fclose(f);
     free(tmp);
     json_object_put(root);
     return rc;
@@ -353,6 +368,83 @@ static unsigned char *read_file(const char *path, uint64_t *size)
     return buf;
 }
 
+/* Every entry of the header: the tensors, and __metadata__. */
+static bool read_entries(cg_safetensors *f, const char *path)
+{
+    f->e = calloc((size_t)json_object_object_length(f->root) + 1, sizeof *f->e);
+    if (!f->e) {
+        cg__error("cg_safetensors_open: %s: out of memory", path);
+        return false;
+    }
+    json_object_object_foreach(f->root, key, val)
+    {
+        if (!strcmp(key, "__metadata__")) {
+            if (!metadata_ok(val, path))
+                return false;
+            f->meta = val;
+            continue;
+        }
+        if (!parse_entry(key, val, &f->e[f->n], path))
+            return false;
+        f->n++;
+    }
+    return true;
+}
+
+/* As the format's reference reader: the entries tile the data from its first
+ * byte to its last, with no hole, overlap or trailing bytes. */
+static bool entries_tile_the_data(const cg_safetensors *f, const char *path)
+{
+    entry *sorted = malloc(sizeof *sorted * (size_t)(f->n ? f->n : 1));
+    if (!sorted) {
+        cg__error("cg_safetensors_open: %s: out of memory", path);
+        return false;
+    }
+    memcpy(sorted, f->e, sizeof *sorted * (size_t)f->n);
+    qsort(sorted, (size_t)f->n, sizeof *sorted, cmp_begin);
+    uint64_t expect = 0;
+    bool ok = true;
+    for (int i = 0; ok && i < f->n; i++) {
+        const char *bad = sorted[i].end > f->data_size ? "lies outside the data"
+                          : sorted[i].begin < expect   ? "overlaps another entry"
+                          : sorted[i].begin > expect   ? "leaves a gap before it" : NULL;
+        if (bad)
+            cg__error("cg_safetensors_open: %s: entry '%s' %s", path, sorted[i].name, bad);
+        ok = !bad;
+        expect = sorted[i].end;
+    }
+    if (ok && expect != f->data_size) {
+        cg__error("cg_safetensors_open: %s: %llu bytes after the last entry's data", path,
+                  (unsigned long long)(f->data_size - expect));
+        ok = false;
+    }
+    free(sorted);
+    return ok;
+}
+
+/* The file's layout checked, its data kept (the header is parsed into f->root). */
+static bool parse_file(cg_safetensors *f, const unsigned char *file, uint64_t size, const char *path)
+{
+    uint64_t hlen = size >= 8 ? get_u64_le(file) : 0;
+    if (size < 8 || hlen < 2 || hlen > MAX_HEADER || hlen > size - 8) {
+        cg__error("cg_safetensors_open: %s is not a safetensors file (header length %llu, file %llu bytes)", path,
+                  (unsigned long long)hlen, (unsigned long long)size);
+        return false;
+    }
+    if (!parse_header(f, (const char *)file + 8, (size_t)hlen, path))
+        return false;
+    f->data_size = size - 8 - hlen;
+    if (!read_entries(f, path) || !entries_tile_the_data(f, path))
+        return false;
+    f->data = malloc(f->data_size ? f->data_size : 1);
+    if (!f->data) {
+        cg__error("cg_safetensors_open: %s: out of memory", path);
+        return false;
+    }
+    memcpy(f->data, file + 8 + hlen, f->data_size);
+    return checksum_ok(f, path);
+}
+
 cg_safetensors *cg_safetensors_open(const char *path)
 {
     if (!path) {
@@ -364,76 +456,14 @@ cg_safetensors *cg_safetensors_open(const char *path)
     if (!file)
         return NULL;
     cg_safetensors *f = calloc(1, sizeof *f);
-    if (!f) {
-        free(file);
+    if (!f)
         cg__error("cg_safetensors_open: out of memory");
-        return NULL;
+    else if (!parse_file(f, file, size, path)) {
+        cg_safetensors_close(f);
+        f = NULL;
     }
-    uint64_t hlen = size >= 8 ? get_u64_le(file) : 0;
-    if (size < 8 || hlen < 2 || hlen > MAX_HEADER || hlen > size - 8) {
-        cg__error("cg_safetensors_open: %s is not a safetensors file (header length %llu, file %llu bytes)", path,
-                  (unsigned long long)hlen, (unsigned long long)size);
-        goto fail;
-    }
-    if (!parse_header(f, (const char *)file + 8, (size_t)hlen, path))
-        goto fail;
-    f->data_size = size - 8 - hlen;
-    f->e = calloc((size_t)json_object_object_length(f->root) + 1, sizeof *f->e);
-    if (!f->e)
-        goto oom;
-    json_object_object_foreach(f->root, key, val)
-    {
-        if (!strcmp(key, "__metadata__")) {
-            if (!metadata_ok(val, path))
-                goto fail;
-            f->meta = val;
-            continue;
-        }
-        if (!parse_entry(key, val, &f->e[f->n], path))
-            goto fail;
-        f->n++;
-    }
-    entry *sorted = malloc(sizeof *sorted * (size_t)(f->n ? f->n : 1));
-    if (!sorted)
-        goto oom;
-    memcpy(sorted, f->e, sizeof *sorted * (size_t)f->n);
-    qsort(sorted, (size_t)f->n, sizeof *sorted, cmp_begin);
-    /* As the format's reference reader: the entries tile the data from its
-     * first byte to its last, with no hole, overlap or trailing bytes. */
-    uint64_t expect = 0;
-    for (int i = 0; i < f->n; i++) {
-        const char *bad = sorted[i].end > f->data_size ? "lies outside the data"
-                          : sorted[i].begin < expect   ? "overlaps another entry"
-                          : sorted[i].begin > expect   ? "leaves a gap before it" : NULL;
-        if (bad) {
-            cg__error("cg_safetensors_open: %s: entry '%s' %s", path, sorted[i].name, bad);
-            free(sorted);
-            goto fail;
-        }
-        expect = sorted[i].end;
-    }
-    if (expect != f->data_size) {
-        cg__error("cg_safetensors_open: %s: %llu bytes after the last entry's data", path,
-                  (unsigned long long)(f->data_size - expect));
-        free(sorted);
-        goto fail;
-    }
-    free(sorted);
-    /* Keep only the data. */
-    f->data = malloc(f->data_size ? f->data_size : 1);
-    if (!f->data)
-        goto oom;
-    memcpy(f->data, file + 8 + hlen, f->data_size);
-    if (!checksum_ok(f, path))
-        goto fail;
     free(file);
     return f;
-oom:
-    cg__error("cg_safetensors_open: %s: out of memory", path);
-fail:
-    free(file);
-    cg_safetensors_close(f);
-    return NULL;
 }
 
 int cg_safetensors_count(const cg_safetensors *f)
