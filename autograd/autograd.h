@@ -154,9 +154,9 @@ cg_tensor *cg_dropout(cg_tensor *x, float p, bool training);  /* torch's: zeroes
 /* ---- pictures of the graph: DOT text, and SVG/PNG through Graphviz ----------------- */
 typedef struct {
     const char *given;
-    bool values;          /* false: label tensors with the norm of their values */
-    bool grads;           /* false: label tensors with the norm of their .grad */
-    bool color_by_grad;   /* false: fill each tensor by its gradient norm on a log scale,
+    bool values;          /* false; true: label each tensor with the norm of its values */
+    bool grads;           /* false; true: label each tensor with the norm of its .grad */
+    bool color_by_grad;   /* false; true: fill each tensor by its gradient norm on a log scale,
                              blue (vanishing) to red (exploding) */
     bool cluster_steps;   /* true: the nodes of each time step (cg_set_step) in a cluster */
     bool left_to_right;   /* true: data flows left to right, so time reads left to right */

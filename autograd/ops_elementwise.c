@@ -199,6 +199,7 @@ cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b)
     cg__bcast_init(&it, nd, shape, 3, (const cg_tensor *const *)ops);
     const float *C = cond->data, *A = a->data, *B = b->data;
     CG__BCAST_FOR(&it, { out->data[i_] = C[o0_] != 0.0f ? A[o1_] : B[o2_]; });
-    /* cond is not differentiable: record only a and b as needing grad. */
+    /* all three are the node's inputs (backward reads cond to route the gradient);
+     * only a and b receive gradients, as in torch */
     return finish(out, &where_op, 3, ops);
 }

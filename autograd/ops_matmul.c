@@ -201,7 +201,7 @@ static void linear_backward(cg_node *n, const float *g)
     cg__scratch_end();
 }
 static const cg_op linear_op = {.name = "AddmmBackward0", .backward = linear_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1), .fills_after_record = true};
-/* the fused activation shows as the activation, as torch shows the last op */
+/* named for the fusion: torch has no one op for it (it shows TanhBackward0 over AddmmBackward0) */
 static const cg_op linear_act_op = {.name = "LinearActBackward", .backward = linear_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1) | CG_SAVES_OUT, .fills_after_record = true};
 
 /* act(x · wᵀ (+ b) (+ acc)): acc, when given, has the result's shape and starts the

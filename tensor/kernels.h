@@ -38,7 +38,8 @@ typedef struct {
     int64_t numel;
 } cg__bcast;
 
-/* Operand k has shape (ndims[k], shapes[k]), broadcast to (ndim, shape). */
+/* The walk of ops[0..nops) broadcast to (ndim, shape): each operand's strides,
+ * with size-1 dims merged away. Nothing to walk when the shape has a 0. */
 void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops,
                     const cg_tensor *const *ops);
 

@@ -119,7 +119,7 @@ static inline bool cg__check(const cg_tensor *t, const char *op)
 {
     return (t && t->magic == CG_MAGIC_LIVE && cg__frame_alive(t)) || cg__check_failed(t, op);
 }
-/* "(3, 5, 2)" into buf (at least 160 bytes). */
+/* "(3, 5, 2)" into buf, which holds CG_SHAPE_BUF bytes. */
 const char *cg__shape_fmt(char *buf, int ndim, const int64_t *shape);
 #define CG_SHAPE_BUF 192
 /* Validates a shape for creation: dims >= 0, numel within what memory allows. */
