@@ -44,8 +44,11 @@ int main(int argc, char **argv)
     long train = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: %s [--out DIR] [--train N]\n"
-                   "Writes the hello RNN's unrolled graph and its gradient-norm view as DOT (and SVG).\n", argv[0]);
+            printf("usage: %s [options]\n"
+                   "Writes the hello RNN's unrolled graph and its gradient-norm view as DOT (and SVG).\n"
+                   "  --out DIR     where to write the pictures (default the current directory)\n"
+                   "  --train N     Adam steps before drawing (default 0: the initial weights)\n",
+                   argv[0]);
             return 0;
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             dir = argv[++i];

@@ -12,9 +12,15 @@
 static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
-            "usage: %s [--text WORD] [--cell rnn|lstm|gru] [--hidden N] [--steps N] [--seed N] [--lr X]\n"
-            "Trains a recurrent net to predict each next character of WORD (default \"hihello\")\n"
-            "and prints the loss and the predicted string as it learns.\n",
+            "usage: %s [options]\n"
+            "Trains a recurrent net to predict each next character of WORD and prints the loss\n"
+            "and the predicted string as it learns; exits 0 when the final prediction is right.\n"
+            "  --text WORD   the word to learn (default \"hihello\")\n"
+            "  --cell C      rnn, lstm or gru (default rnn)\n"
+            "  --hidden N    hidden size (default 8)\n"
+            "  --steps N     Adam steps (default 50)\n"
+            "  --seed N      the generator's seed (default 0)\n"
+            "  --lr X        Adam's learning rate (default 0.1)\n",
             prog);
 }
 
@@ -38,7 +44,7 @@ typedef struct {
 static int parse_args(int argc, char **argv, config *c)
 {
     *c = (config){"hihello", "rnn", 8, 50, 0, 0.1};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* a flag and its value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout, argv[0]);
@@ -67,7 +73,6 @@ static int parse_args(int argc, char **argv, config *c)
             fprintf(stderr, "%s: %s needs a valid value\n", argv[0], a);
             return 2;
         }
-        i++;
     }
     if (strlen(c->text) < 2 || strlen(c->text) > 10000) {
         fprintf(stderr, "%s: --text needs 2 to 10000 characters\n", argv[0]);
