@@ -32,18 +32,24 @@ struct cg_node {
     bool view;            /* out views in[0]'s values from element view_offset on */
     int64_t view_offset;
     uint32_t visit;       /* the engine's traversal mark */
-    int64_t i[6];         /* the op's integer arguments (dims, sizes) */
-    float f[4];           /* the op's scalar arguments */
-    void *saved;          /* op-specific saved values, inside this node's block */
+    void *saved;          /* the op's own record (a struct named for the op: nll_saved, ...),
+                             inside this node's block; NULL when the op keeps nothing */
     uint32_t saved_version[CG_SAVED_SLOTS]; /* versions of the tensors op->saves names, when recorded */
     cg_tensor *in[];      /* the inputs */
 };
 
-/* Records out as made by op from in[0..nin) when grad mode is on and some input
- * requires grad; saved_bytes of space come with the node. Returns the node, or
- * NULL when nothing needs recording. Sets *fail on allocation failure. */
-cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in,
-                    size_t saved_bytes, bool *fail);
+/* The one way an op finishes: records out as made by op from in[0..nin), when
+ * grad mode is on and some input requires grad. The node keeps saved_size bytes
+ * of the op's own record, the first args_size of them copied from args (the
+ * rest, if any, for the op to fill through (*node)->saved). Returns out, or NULL
+ * when the op must fail (out of memory, or anomaly mode found a NaN/Inf in out;
+ * out is then freed when made outside frames); *node (if asked for) gets the
+ * node, NULL when nothing was recorded. */
+cg_tensor *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in, const void *args,
+                      size_t args_size, size_t saved_size, cg_node **node);
+/* The common forms: no record of the op's own, or one struct of it. */
+#define CG__RECORD(out, op, nin, in) cg__record(out, op, nin, in, NULL, 0, 0, NULL)
+#define CG__RECORD_WITH(out, op, nin, in, args) cg__record(out, op, nin, in, args, sizeof *(args), sizeof *(args), NULL)
 /* Anomaly mode: out's values are all finite; otherwise an error naming the op
  * and its time step, out freed (outside frames), and false. True when off. */
 bool cg__anomaly_forward_ok(cg_tensor *out, const cg_op *op);

@@ -113,23 +113,23 @@ static bool anomaly_backward_ok(const cg_node *n)
     return true;
 }
 
-cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in,
-                    size_t saved_bytes, bool *fail)
+cg_tensor *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in, const void *args,
+                      size_t args_size, size_t saved_size, cg_node **node)
 {
+    if (node)
+        *node = NULL;
     out->step = current_step;
-    if (!op->fills_after_record && !cg__anomaly_forward_ok(out, op)) {
-        *fail = true;
+    if (!op->fills_after_record && !cg__anomaly_forward_ok(out, op))
         return NULL;
-    }
     if (!cg__needs_grad(nin, in))
-        return NULL;
+        return out;
     size_t head = sizeof(cg_node) + (size_t)nin * sizeof(cg_tensor *);
     head = (head + 15) & ~(size_t)15;
     /* The node lives where its output lives, and goes with it. */
-    cg_node *n = out->in_frame ? cg__alloc(head + saved_bytes) : cg__sys_malloc(head + saved_bytes);
+    cg_node *n = cg__alloc_at(out->frame_level, head + saved_size);
     if (!n) {
-        cg__error("%s: out of memory recording the graph", op->name);
-        *fail = true;
+        cg__error("%s: out of memory recording the graph", out->made_by ? out->made_by : op->name);
+        cg_tensor_free(out);
         return NULL;
     }
     memset(n, 0, sizeof *n);
@@ -138,7 +138,9 @@ cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *
     n->nin = nin;
     for (int i = 0; i < nin; i++)
         n->in[i] = in[i];
-    n->saved = saved_bytes ? (char *)n + head : NULL;
+    n->saved = saved_size ? (char *)n + head : NULL;
+    if (args_size)
+        memcpy(n->saved, args, args_size);
     /* the versions of what backward will read, checked before it runs */
     for (int i = 0; i < CG_SAVED_SLOTS; i++)
         if (op->saves & (1u << i)) {
@@ -155,7 +157,9 @@ cg_node *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *
         out->nrefs = nin;
     }
     out->requires_grad = true;
-    return n;
+    if (node)
+        *node = n;
+    return out;
 }
 
 void cg__mark_view(cg_node *n, int64_t offset)

@@ -23,14 +23,8 @@ static cg_tensor *binary_out(cg_tensor *a, cg_tensor *b, const char *name, cg__b
     return out;
 }
 
-static cg_tensor *finish(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in)
-{
-    bool fail = false;
-    cg__record(out, op, nin, in, 0, &fail);
-    return fail ? NULL : out;
-}
-
-/* Defines cg_NAME(a, b) and its backward. In FWD, DA and DB: x = a's element,
+/* Defines NAME_forward(a, b, name), the op's backward and its table entry; the
+ * public cg_NAME below calls the forward. In FWD, DA and DB: x = a's element,
  * y = b's element, z = the output's element. */
 #define BINARY_OP(NAME, TORCH, SAVES, FWD, DA, DB)                                            \
     static void NAME##_backward(cg_node *n, const float *g)                              \
@@ -54,11 +48,11 @@ static cg_tensor *finish(cg_tensor *out, const cg_op *op, int nin, cg_tensor *co
                 gb[o1_] += (DB);                                                         \
             });                                                                          \
     }                                                                                    \
-    static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES};                      \
-    cg_tensor *cg_##NAME(cg_tensor *a, cg_tensor *b)                                     \
+    static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES}; \
+    static cg_tensor *NAME##_forward(cg_tensor *a, cg_tensor *b, const char *name)      \
     {                                                                                    \
         cg__bcast it;                                                                    \
-        cg_tensor *out = binary_out(a, b, "cg_" #NAME, &it);                             \
+        cg_tensor *out = binary_out(a, b, name, &it);                                    \
         if (!out)                                                                        \
             return NULL;                                                                 \
         const float *A = a->data, *B = b->data;                                          \
@@ -67,7 +61,7 @@ static cg_tensor *finish(cg_tensor *out, const cg_op *op, int nin, cg_tensor *co
             float x = A[o0_], y = B[o1_];                                                \
             Z[i_] = (FWD);                                                               \
         });                                                                              \
-        return finish(out, &NAME##_op, 2, (cg_tensor *[]){a, b});                        \
+        return CG__RECORD(out, &NAME##_op, 2, ((cg_tensor *[]){a, b}));                  \
     }
 
 BINARY_OP(add, "AddBackward0", 0, x + y, g[i_], g[i_])
@@ -84,6 +78,14 @@ BINARY_OP(minimum, "MinimumBackward0", CG_SAVES_IN(0) | CG_SAVES_IN(1), (isnan(x
           x == y ? g[i_] / 2 : (x > y ? 0.0f : g[i_]),
           x == y ? g[i_] / 2 : (x < y ? 0.0f : g[i_]))
 
+cg_tensor *cg_add(cg_tensor *a, cg_tensor *b) { return add_forward(a, b, "cg_add"); }
+cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b) { return sub_forward(a, b, "cg_sub"); }
+cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b) { return mul_forward(a, b, "cg_mul"); }
+cg_tensor *cg_div(cg_tensor *a, cg_tensor *b) { return div_forward(a, b, "cg_div"); }
+cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b) { return pow_forward(a, b, "cg_pow"); }
+cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b) { return maximum_forward(a, b, "cg_maximum"); }
+cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b) { return minimum_forward(a, b, "cg_minimum"); }
+
 /* ---- unary, and the scalar forms of the binary ops ------------------------------ */
 
 static cg_tensor *unary_out(cg_tensor *x, const char *name)
@@ -91,25 +93,23 @@ static cg_tensor *unary_out(cg_tensor *x, const char *name)
     return cg__check(x, name) ? cg__new(x->ndim, x->shape, name) : NULL;
 }
 
-static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, float s0, float s1)
-{
-    bool fail = false;
-    cg_node *n = cg__record(out, op, 1, &x, 0, &fail);
-    if (n)
-        n->f[0] = s0, n->f[1] = s1;
-    return fail ? NULL : out;
-}
+/* What a unary op's node keeps: its scalar arguments (bounds, exponent, operand). */
+typedef struct {
+    float s, t;
+} unary_saved;
 
-/* Defines cg_NAME(x, params...) and its backward. In FWD and DX: x = the input's
- * element, z = the output's element, s = the first scalar, t = the second. */
-#define UNARY_OP(NAME, TORCH, SAVES, PARAMS, S0, S1, FWD, DX) UNARY_OP_VEC(NAME, TORCH, SAVES, PARAMS, S0, S1, FWD, DX, NULL)
+/* Defines NAME_forward(x, s, t, name), the op's backward and its table entry; the
+ * public cg_NAME below calls the forward. In FWD and DX: x = the input's element,
+ * z = the output's element, s and t = the op's scalars. */
+#define UNARY_OP(NAME, TORCH, SAVES, FWD, DX) UNARY_OP_VEC(NAME, TORCH, SAVES, FWD, DX, NULL)
 /* The same with a vectorised kernel for the forward (FWD is then its scalar meaning). */
-#define UNARY_OP_VEC(NAME, TORCH, SAVES, PARAMS, S0, S1, FWD, DX, VEC)                       \
+#define UNARY_OP_VEC(NAME, TORCH, SAVES, FWD, DX, VEC)                                     \
     static void NAME##_backward(cg_node *n, const float *g)                               \
     {                                                                                     \
         float *gx = cg__grad_buf(n->in[0]);                                               \
         const float *X = n->in[0]->data, *Z = n->out->data;                               \
-        const float s = n->f[0], t = n->f[1];                                             \
+        const unary_saved *sv = n->saved;                                                 \
+        const float s = sv->s, t = sv->t;                                                 \
         (void)s, (void)t, (void)X, (void)Z;                                               \
         if (!gx)                                                                          \
             return;                                                                       \
@@ -119,13 +119,12 @@ static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, fl
             gx[i] += (DX);                                                                \
         }                                                                                 \
     }                                                                                     \
-    static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES};                       \
-    cg_tensor *cg_##NAME PARAMS                                                           \
+    static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES}; \
+    static cg_tensor *NAME##_forward(cg_tensor *in, float s, float t, const char *name)  \
     {                                                                                     \
-        cg_tensor *out = unary_out(in, "cg_" #NAME);                                      \
+        cg_tensor *out = unary_out(in, name);                                             \
         if (!out)                                                                         \
             return NULL;                                                                  \
-        const float s = (S0), t = (S1);                                                   \
         (void)s, (void)t;                                                                 \
         const float *X = in->data;                                                        \
         float *Z = out->data;                                                             \
@@ -137,31 +136,49 @@ static cg_tensor *finish_unary(cg_tensor *out, const cg_op *op, cg_tensor *x, fl
                 float x = X[i];                                                           \
                 Z[i] = (FWD);                                                             \
             }                                                                             \
-        return finish_unary(out, &NAME##_op, in, s, t);                                   \
+        unary_saved sv = {s, t};                                                          \
+        return CG__RECORD_WITH(out, &NAME##_op, 1, &in, &sv);                             \
     }
 
 static inline float sgnf(float x) { return (float)((x > 0) - (x < 0)); }
 
-UNARY_OP(neg, "NegBackward0", 0, (cg_tensor *in), 0, 0, -x, -g[i])
-UNARY_OP_VEC(exp, "ExpBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, expf(x), g[i] * z, cg__exp_f32)
-UNARY_OP(log, "LogBackward0", CG_SAVES_IN(0), (cg_tensor *in), 0, 0, logf(x), g[i] / x)
-UNARY_OP(sqrt, "SqrtBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, sqrtf(x), g[i] / (2 * z))
-UNARY_OP(abs, "AbsBackward0", CG_SAVES_IN(0), (cg_tensor *in), 0, 0, fabsf(x), g[i] * sgnf(x))
-UNARY_OP_VEC(tanh, "TanhBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, tanhf(x), g[i] * (1 - z * z), cg__tanh_f32)
-UNARY_OP_VEC(sigmoid, "SigmoidBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, 1 / (1 + expf(-x)), g[i] * (1 - z) * z, cg__sigmoid_f32)
-UNARY_OP(relu, "ReluBackward0", CG_SAVES_OUT, (cg_tensor *in), 0, 0, x > 0 ? x : (isnan(x) ? x : 0.0f), z > 0 ? g[i] : 0.0f)
-UNARY_OP(add_scalar, "AddBackward1", 0, (cg_tensor *in, float a), a, 0, x + s, g[i])
-UNARY_OP(sub_scalar, "SubBackward1", 0, (cg_tensor *in, float a), a, 0, x - s, g[i])
-UNARY_OP(rsub_scalar, "RsubBackward1", 0, (cg_tensor *in, float a), a, 0, s - x, -g[i])
-UNARY_OP(mul_scalar, "MulBackward1", 0, (cg_tensor *in, float a), a, 0, x * s, g[i] * s)
-UNARY_OP(div_scalar, "DivBackward1", 0, (cg_tensor *in, float a), a, 0, x / s, g[i] / s)
-UNARY_OP(rdiv_scalar, "MulBackward0", CG_SAVES_IN(0), (cg_tensor *in, float a), a, 0, s / x, -g[i] * s / (x * x))
-UNARY_OP(pow_scalar, "PowBackward0", CG_SAVES_IN(0), (cg_tensor *in, float e), e, 0, powf(x, s),
+UNARY_OP(neg, "NegBackward0", 0, -x, -g[i])
+UNARY_OP_VEC(exp, "ExpBackward0", CG_SAVES_OUT, expf(x), g[i] * z, cg__exp_f32)
+UNARY_OP(log, "LogBackward0", CG_SAVES_IN(0), logf(x), g[i] / x)
+UNARY_OP(sqrt, "SqrtBackward0", CG_SAVES_OUT, sqrtf(x), g[i] / (2 * z))
+UNARY_OP(abs, "AbsBackward0", CG_SAVES_IN(0), fabsf(x), g[i] * sgnf(x))
+UNARY_OP_VEC(tanh, "TanhBackward0", CG_SAVES_OUT, tanhf(x), g[i] * (1 - z * z), cg__tanh_f32)
+UNARY_OP_VEC(sigmoid, "SigmoidBackward0", CG_SAVES_OUT, 1 / (1 + expf(-x)), g[i] * (1 - z) * z, cg__sigmoid_f32)
+UNARY_OP(relu, "ReluBackward0", CG_SAVES_OUT, x > 0 ? x : (isnan(x) ? x : 0.0f), z > 0 ? g[i] : 0.0f)
+UNARY_OP(add_scalar, "AddBackward1", 0, x + s, g[i])
+UNARY_OP(sub_scalar, "SubBackward1", 0, x - s, g[i])
+UNARY_OP(rsub_scalar, "RsubBackward1", 0, s - x, -g[i])
+UNARY_OP(mul_scalar, "MulBackward1", 0, x * s, g[i] * s)
+UNARY_OP(div_scalar, "DivBackward1", 0, x / s, g[i] / s)
+UNARY_OP(rdiv_scalar, "MulBackward0", CG_SAVES_IN(0), s / x, -g[i] * s / (x * x))
+UNARY_OP(pow_scalar, "PowBackward0", CG_SAVES_IN(0), powf(x, s),
          s == 0.0f ? 0.0f : g[i] * (s * powf(x, s - 1.0f)))
 /* NAN bounds stand for torch's None; a bound that is NAN never clamps. */
-UNARY_OP(clamp, "ClampBackward1", CG_SAVES_IN(0), (cg_tensor *in, float min, float max), min, max,
+UNARY_OP(clamp, "ClampBackward1", CG_SAVES_IN(0),
          isnan(x) ? x : (!isnan(t) && x > t ? t : (!isnan(s) && x < s ? s : x)),
          ((isnan(s) || x >= s) && (isnan(t) || x <= t)) ? g[i] : 0.0f)
+
+cg_tensor *cg_neg(cg_tensor *x) { return neg_forward(x, 0, 0, "cg_neg"); }
+cg_tensor *cg_exp(cg_tensor *x) { return exp_forward(x, 0, 0, "cg_exp"); }
+cg_tensor *cg_log(cg_tensor *x) { return log_forward(x, 0, 0, "cg_log"); }
+cg_tensor *cg_sqrt(cg_tensor *x) { return sqrt_forward(x, 0, 0, "cg_sqrt"); }
+cg_tensor *cg_abs(cg_tensor *x) { return abs_forward(x, 0, 0, "cg_abs"); }
+cg_tensor *cg_tanh(cg_tensor *x) { return tanh_forward(x, 0, 0, "cg_tanh"); }
+cg_tensor *cg_sigmoid(cg_tensor *x) { return sigmoid_forward(x, 0, 0, "cg_sigmoid"); }
+cg_tensor *cg_relu(cg_tensor *x) { return relu_forward(x, 0, 0, "cg_relu"); }
+cg_tensor *cg_add_scalar(cg_tensor *x, float s) { return add_scalar_forward(x, s, 0, "cg_add_scalar"); }
+cg_tensor *cg_sub_scalar(cg_tensor *x, float s) { return sub_scalar_forward(x, s, 0, "cg_sub_scalar"); }
+cg_tensor *cg_rsub_scalar(cg_tensor *x, float s) { return rsub_scalar_forward(x, s, 0, "cg_rsub_scalar"); }
+cg_tensor *cg_mul_scalar(cg_tensor *x, float s) { return mul_scalar_forward(x, s, 0, "cg_mul_scalar"); }
+cg_tensor *cg_div_scalar(cg_tensor *x, float s) { return div_scalar_forward(x, s, 0, "cg_div_scalar"); }
+cg_tensor *cg_rdiv_scalar(cg_tensor *x, float s) { return rdiv_scalar_forward(x, s, 0, "cg_rdiv_scalar"); }
+cg_tensor *cg_pow_scalar(cg_tensor *x, float e) { return pow_scalar_forward(x, e, 0, "cg_pow_scalar"); }
+cg_tensor *cg_clamp(cg_tensor *x, float min, float max) { return clamp_forward(x, min, max, "cg_clamp"); }
 
 /* ---- where ------------------------------------------------------------------------ */
 
@@ -201,5 +218,5 @@ cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b)
     CG__BCAST_FOR(&it, { out->data[i_] = C[o0_] != 0.0f ? A[o1_] : B[o2_]; });
     /* all three are the node's inputs (backward reads cond to route the gradient);
      * only a and b receive gradients, as in torch */
-    return finish(out, &where_op, 3, ops);
+    return CG__RECORD(out, &where_op, 3, ops);
 }

@@ -61,17 +61,27 @@ static bool nll_shapes(const cg_tensor *x, const cg_tensor *target, nll_dims *d,
     return ok;
 }
 
+/* What an nll_loss node keeps (target and weight are its inputs 1 and 2). */
+typedef struct {
+    nll_dims d;
+    int64_t ignore_index;
+    cg_reduction reduction;
+    float label_smoothing;
+    float scale;      /* 1/(weighted count) for mean, else 1 */
+} nll_saved;
+
 static void nll_backward(cg_node *n, const float *g)
 {
+    const nll_saved *sv = n->saved;
     cg_tensor *x = n->in[0], *target = n->in[1], *weight = n->in[2];
     float *gx = cg__grad_buf(x);
     if (!gx)
         return;
     const float *w = weight ? weight->data : NULL;
-    nll_dims d = {n->i[0], n->i[1], n->i[2]};
-    int64_t ignore = n->i[3];
-    float eps = n->f[0], scale = n->f[1]; /* scale: 1/count for mean, else 1 */
-    bool per_item = n->out->ndim > 0 || n->i[4] == CG_NONE;
+    nll_dims d = sv->d;
+    int64_t ignore = sv->ignore_index;
+    float eps = sv->label_smoothing, scale = sv->scale;
+    bool per_item = n->out->ndim > 0 || sv->reduction == CG_NONE;
     for (int64_t b = 0; b < d.N; b++)
         for (int64_t s = 0; s < d.S; s++) {
             int64_t t = (int64_t)target->data[b * d.S + s];
@@ -157,14 +167,8 @@ static cg_tensor *nll_loss(cg_tensor *x, cg_tensor *target, cg_loss_opts user, c
         out->data[0] = (float)(total / count);
     else if (o.reduction == CG_SUM)
         out->data[0] = (float)total;
-    bool fail = false;
-    cg_node *n = cg__record(out, &nll_op, 3, ins, 0, &fail);
-    if (n) {
-        n->i[0] = d.N, n->i[1] = d.C, n->i[2] = d.S, n->i[3] = o.ignore_index;
-        n->f[0] = eps, n->f[1] = scale;
-        n->i[4] = o.reduction;
-    }
-    return fail ? NULL : out;
+    nll_saved sv = {d, o.ignore_index, o.reduction, eps, scale};
+    return CG__RECORD_WITH(out, &nll_op, 3, ins, &sv);
 }
 
 cg_tensor *cg_nll_loss_with(cg_tensor *x, cg_tensor *target, cg_loss_opts opts)
@@ -353,10 +357,10 @@ cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
     cg_tensor *out = cg__new(x->ndim, x->shape, "cg_dropout");
     if (!out)
         return NULL;
-    size_t bytes = (size_t)x->numel * sizeof(float);
-    bool fail = false;
-    cg_node *n = cg__record(out, &dropout_op, 1, &x, bytes, &fail);
-    if (fail)
+    size_t bytes = (size_t)x->numel * sizeof(float); /* the node keeps the mask */
+    cg_node *n;
+    out = cg__record(out, &dropout_op, 1, &x, NULL, 0, bytes, &n);
+    if (!out)
         return NULL;
     if (x->numel == 0) /* nothing to draw; torch returns the empty result */
         return out;

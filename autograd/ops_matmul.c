@@ -132,9 +132,7 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
             cg__gemm(false, false, M, N, K, a->data + ai * M * K, K, b->data + bi * K * N, N, 0.0f,
                      out->data + ci * M * N, N);
         });
-    bool fail = false;
-    cg__record(out, &matmul_op, 2, ops, 0, &fail);
-    return fail ? NULL : out;
+    return CG__RECORD(out, &matmul_op, 2, ops);
 }
 
 /* ---- linear: x @ wᵀ + b, as torch.nn.functional.linear --------------------------------
@@ -165,12 +163,22 @@ static bool rows_one_hot(const float *x, int64_t rows, int64_t in_f, int32_t *ho
     return true;
 }
 
+/* What a linear node keeps: the row count (computed once, in the forward), the
+ * fused activation, and where each row's 1 is when x's rows are one-hot. */
+typedef struct {
+    int64_t rows;
+    int act;          /* CG_TANH, CG_RELU or LINEAR_NO_ACT */
+    bool one_hot;
+    int32_t hot[];    /* rows of them when one_hot */
+} linear_saved;
+
 static void linear_backward(cg_node *n, const float *g)
 {
+    const linear_saved *sv = n->saved;
     cg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *acc = n->in[3];
-    int64_t out_f = w->shape[0], in_f = w->shape[1], M = cg__rows(x);
+    int64_t out_f = w->shape[0], in_f = w->shape[1], M = sv->rows;
     float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b), *gacc = cg__grad_buf(acc);
-    int act = (int)n->i[1];
+    int act = sv->act;
     cg__scratch_begin();
     if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
         const float *z = n->out->data;
@@ -185,7 +193,7 @@ static void linear_backward(cg_node *n, const float *g)
     }
     for (int64_t i = 0; gacc && i < M * out_f; i++)
         gacc[i] += g[i];
-    const int32_t *hot = n->i[0] ? n->saved : NULL;
+    const int32_t *hot = sv->one_hot ? sv->hot : NULL;
     if (gx) /* dx (M, in) += g (M, out) · w (out, in) */
         cg__gemm(false, false, M, in_f, out_f, g, out_f, w->data, in_f, 1.0f, gx, in_f);
     if (gw && hot) /* dw[:, hot[i]] += g[i] */
@@ -244,16 +252,19 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tenso
     }
     bool start_from_zero = !acc && !b;
     /* One-hot rows: remember where each row's 1 is (for backward too). */
-    bool fail = false;
     size_t hot_bytes = (size_t)M * sizeof(int32_t);
-    cg_node *node = cg__record(out, act == LINEAR_NO_ACT ? &linear_op : &linear_act_op, 4, ins, hot_bytes, &fail);
-    if (fail)
+    linear_saved args = {.rows = M, .act = act};
+    cg_node *node;
+    out = cg__record(out, act == LINEAR_NO_ACT ? &linear_op : &linear_act_op, 4, ins, &args, sizeof args,
+                     sizeof args + hot_bytes, &node);
+    if (!out)
         return NULL;
     cg__scratch_begin();
-    int32_t *hot = node ? node->saved : cg__scratch(hot_bytes);
+    linear_saved *sv = node ? node->saved : NULL;
+    int32_t *hot = sv ? sv->hot : cg__scratch(hot_bytes);
     bool one_hot = hot && M >= 16 && in_f >= 8 && rows_one_hot(x->data, M, in_f, hot);
-    if (node)
-        node->i[0] = one_hot, node->i[1] = act;
+    if (sv)
+        sv->one_hot = one_hot;
     if (one_hot)
         for (int64_t i = 0; i < M; i++)
             for (int64_t o = 0; o < out_f; o++)

@@ -3,15 +3,6 @@
 #include "autograd_internal.h"
 #include <string.h>
 
-static cg_tensor *record(cg_tensor *out, const cg_op *op, cg_tensor *x, size_t saved, cg_node **node)
-{
-    bool fail = false;
-    cg_node *n = cg__record(out, op, 1, &x, saved, &fail);
-    if (node)
-        *node = n;
-    return fail ? NULL : out;
-}
-
 /* The result shape of reducing dim d (kept as 1, or dropped). */
 static cg_tensor *reduced_out(const cg_tensor *x, int d, bool keepdim, const char *name)
 {
@@ -27,19 +18,26 @@ static cg_tensor *reduced_out(const cg_tensor *x, int d, bool keepdim, const cha
 
 /* ---- sum / mean ------------------------------------------------------------------ */
 
+/* What a sum or mean node keeps. */
+typedef struct {
+    int dim;      /* -1: over everything */
+    float scale;  /* 1 for sum, 1/n for mean */
+} sum_saved;
+
 static void sum_backward(cg_node *n, const float *g)
 {
+    const sum_saved *sv = n->saved;
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
     if (!gx)
         return;
-    float scale = n->f[0]; /* 1 for sum, 1/n for mean */
-    if (n->i[0] < 0) {
+    float scale = sv->scale;
+    if (sv->dim < 0) {
         for (int64_t i = 0; i < x->numel; i++)
             gx[i] += g[0] * scale;
         return;
     }
-    cg__dim_split s = cg__split_at(x, (int)n->i[0]);
+    cg__dim_split s = cg__split_at(x, sv->dim);
     for (int64_t o = 0; o < s.outer; o++)
         for (int64_t j = 0; j < s.n; j++)
             for (int64_t i = 0; i < s.inner; i++)
@@ -62,11 +60,8 @@ static cg_tensor *sum_all(cg_tensor *t, bool mean, const char *name)
         acc += t->data[i];
     float scale = mean ? 1.0f / (float)t->numel : 1.0f;
     out->data[0] = mean ? (float)(acc / (double)t->numel) : (float)acc;
-    cg_node *node;
-    out = record(out, mean ? &mean_op : &sum_op, t, 0, &node);
-    if (node)
-        node->i[0] = -1, node->f[0] = scale;
-    return out;
+    sum_saved sv = {-1, scale};
+    return CG__RECORD_WITH(out, mean ? &mean_op : &sum_op, 1, &t, &sv);
 }
 
 static cg_tensor *sum_along(cg_tensor *t, int dim, bool keepdim, bool mean, const char *name)
@@ -89,11 +84,8 @@ static cg_tensor *sum_along(cg_tensor *t, int dim, bool keepdim, bool mean, cons
                 acc += t->data[(o * s.n + j) * s.inner + i];
             out->data[o * s.inner + i] = mean ? (float)(acc / (double)s.n) : (float)acc;
         }
-    cg_node *node;
-    out = record(out, mean ? &mean_dim_op : &sum_dim_op, t, 0, &node);
-    if (node)
-        node->i[0] = d, node->f[0] = mean ? 1.0f / (float)s.n : 1.0f;
-    return out;
+    sum_saved sv = {d, mean ? 1.0f / (float)s.n : 1.0f};
+    return CG__RECORD_WITH(out, mean ? &mean_dim_op : &sum_dim_op, 1, &t, &sv);
 }
 
 cg_tensor *cg_sum(cg_tensor *t) { return sum_all(t, false, "cg_sum"); }
@@ -135,7 +127,7 @@ cg_tensor *cg_max(cg_tensor *t)
         if (t->data[i] > m || isnan(t->data[i]))
             m = t->data[i];
     out->data[0] = m;
-    return record(out, &max_all_op, t, 0, NULL);
+    return CG__RECORD(out, &max_all_op, 1, &t);
 }
 
 /* For each (o, i), the first j with the largest value (a NaN counts as largest). */
@@ -154,14 +146,21 @@ static void argmax_along(const cg_tensor *t, cg__dim_split s, float *values, int
         }
 }
 
+/* What a max-along-a-dim node keeps: the dim, and where each maximum was. */
+typedef struct {
+    int dim;
+    int64_t where[];
+} max_dim_saved;
+
 static void max_dim_backward(cg_node *n, const float *g)
 {
+    const max_dim_saved *sv = n->saved;
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
     if (!gx)
         return;
-    const int64_t *where = n->saved;
-    cg__dim_split s = cg__split_at(x, (int)n->i[0]);
+    const int64_t *where = sv->where;
+    cg__dim_split s = cg__split_at(x, sv->dim);
     for (int64_t o = 0; o < s.outer; o++)
         for (int64_t i = 0; i < s.inner; i++)
             gx[(o * s.n + where[o * s.inner + i]) * s.inner + i] += g[o * s.inner + i];
@@ -186,10 +185,10 @@ static cg_tensor *max_or_argmax(cg_tensor *t, int dim, bool keepdim, bool arg, c
     size_t bytes = (size_t)out->numel * sizeof(int64_t);
     if (!arg && cg__needs_grad(1, &t)) {
         cg_node *node;
-        if (!record(out, &max_dim_op, t, bytes, &node))
+        max_dim_saved args = {.dim = d};
+        if (!(out = cg__record(out, &max_dim_op, 1, &t, &args, sizeof args, sizeof args + bytes, &node)))
             return NULL;
-        node->i[0] = d;
-        argmax_along(t, s, out->data, node->saved);
+        argmax_along(t, s, out->data, ((max_dim_saved *)node->saved)->where);
         return cg__forward_done(out, &max_dim_op);
     }
     cg__scratch_begin();
@@ -280,15 +279,22 @@ static bool softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int 
     return e != NULL;
 }
 
+/* What a softmax-family node keeps. */
+typedef struct {
+    int dim;
+    int kind;  /* SOFTMAX, LOG_SOFTMAX or LOGSUMEXP */
+} softmax_saved;
+
 static void softmax_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
     if (!gx || x->numel == 0)
         return;
-    int kind = (int)n->i[1];
+    const softmax_saved *sv = n->saved;
+    int kind = sv->kind;
     const float *y = n->out->data;
-    cg__dim_split s = x->ndim ? cg__split_at(x, (int)n->i[0]) : (cg__dim_split){1, 1, 1};
+    cg__dim_split s = x->ndim ? cg__split_at(x, sv->dim) : (cg__dim_split){1, 1, 1};
     cg__scratch_begin();
     if (kind == LOG_SOFTMAX && s.inner == 1) { /* contiguous rows: one exp over all of them */
         float *all = cg__scratch((size_t)(s.outer * s.n) * sizeof(float));
@@ -378,11 +384,8 @@ static cg_tensor *softmax_family(cg_tensor *t, int dim, bool keepdim, int kind, 
     if (!ok)
         return NULL;
     const cg_op *op = kind == SOFTMAX ? &softmax_op : kind == LOG_SOFTMAX ? &log_softmax_op : &logsumexp_op;
-    cg_node *node;
-    out = record(out, op, t, 0, &node);
-    if (node)
-        node->i[0] = d, node->i[1] = kind;
-    return out;
+    softmax_saved sv = {d, kind};
+    return CG__RECORD_WITH(out, op, 1, &t, &sv);
 }
 
 cg_tensor *cg_softmax(cg_tensor *t, int dim) { return softmax_family(t, dim, false, SOFTMAX, "cg_softmax"); }

@@ -4,15 +4,6 @@
 #include "autograd_internal.h"
 #include <string.h>
 
-static cg_tensor *record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const *in, cg_node **node)
-{
-    bool fail = false;
-    cg_node *n = cg__record(out, op, nin, in, 0, &fail);
-    if (node)
-        *node = n;
-    return fail ? NULL : out;
-}
-
 /* ---- reshape / view (a view: the result shares the input's values) ------------- */
 
 static void reshape_backward(cg_node *n, const float *g)
@@ -65,7 +56,7 @@ static cg_tensor *reshape_named(cg_tensor *t, int ndim, const int64_t *shape, co
     }
     cg_tensor *out = cg__view(t, ndim, s, 0);
     cg_node *node;
-    out = out ? record(out, &reshape_op, 1, &t, &node) : NULL;
+    out = out ? cg__record(out, &reshape_op, 1, &t, NULL, 0, 0, &node) : NULL;
     if (out)
         cg__mark_view(node, 0);
     return out;
@@ -144,14 +135,17 @@ static void permute_copy(const cg_tensor *src, const int *perm, int ndim, const 
     }
 }
 
+/* What a permute node keeps: the order of the dims. */
+typedef struct {
+    int perm[CG_MAX_DIMS];
+} permute_saved;
+
 static void permute_backward(cg_node *n, const float *g)
 {
+    const permute_saved *sv = n->saved;
     float *gx = cg__grad_buf(n->in[0]);
-    int perm[CG_MAX_DIMS];
-    for (int d = 0; d < n->out->ndim; d++)
-        perm[d] = (int)((const int64_t *)n->saved)[d];
     if (gx)
-        permute_copy(n->in[0], perm, n->out->ndim, n->out->shape, g, gx, true);
+        permute_copy(n->in[0], sv->perm, n->out->ndim, n->out->shape, g, gx, true);
 }
 static const cg_op permute_op = {.name = "PermuteBackward0", .backward = permute_backward, .saves = 0};
 
@@ -181,12 +175,9 @@ static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const c
     if (!out)
         return NULL;
     permute_copy(t, perm, ndim, shape, t->data, out->data, false);
-    bool fail = false;
-    cg_node *n = cg__record(out, &permute_op, 1, &t, sizeof(int64_t) * CG_MAX_DIMS, &fail);
-    if (n)
-        for (int d = 0; d < ndim; d++)
-            ((int64_t *)n->saved)[d] = perm[d];
-    return fail ? NULL : out;
+    permute_saved sv;
+    memcpy(sv.perm, perm, sizeof sv.perm);
+    return CG__RECORD_WITH(out, &permute_op, 1, &t, &sv);
 }
 
 cg_tensor *cg_permute(cg_tensor *t, int ndim, const int *dims) { return permute_named(t, ndim, dims, "cg_permute"); }
@@ -211,15 +202,22 @@ cg_tensor *cg_transpose(cg_tensor *t, int dim0, int dim1)
 
 /* ---- cat / stack --------------------------------------------------------------- */
 
+/* What a cat or stack node keeps (its inputs are the joined tensors). */
+typedef struct {
+    int dim;
+    bool stack;
+} join_saved;
+
 /* Every input's block along dim: the gradient goes back block by block. */
 static void cat_backward(cg_node *n, const float *g)
 {
-    int dim = (int)n->i[0];
+    const join_saved *sv = n->saved;
+    int dim = sv->dim;
     cg__dim_split so = cg__split_at(n->out, dim);
     int64_t at = 0;
     for (int k = 0; k < n->nin; k++) {
         cg_tensor *x = n->in[k];
-        int64_t len = n->i[1] ? 1 : x->shape[dim]; /* stacked inputs lack the dim */
+        int64_t len = sv->stack ? 1 : x->shape[dim]; /* stacked inputs lack the dim */
         float *gx = cg__grad_buf(x);
         if (gx)
             for (int64_t o = 0; o < so.outer; o++)
@@ -288,11 +286,8 @@ static cg_tensor *join(cg_tensor *const *ts, int n, int dim, bool stack, const c
         at += len;
     }
     /* The node's input list is the tensors themselves. */
-    cg_node *node;
-    out = record(out, stack ? &stack_op : &cat_op, n, ts, &node);
-    if (node)
-        node->i[0] = d, node->i[1] = stack;
-    return out;
+    join_saved sv = {d, stack};
+    return CG__RECORD_WITH(out, stack ? &stack_op : &cat_op, n, ts, &sv);
 }
 
 cg_tensor *cg_cat(cg_tensor *const *ts, int n, int dim) { return join(ts, n, dim, false, "cg_cat"); }
@@ -300,14 +295,21 @@ cg_tensor *cg_stack(cg_tensor *const *ts, int n, int dim) { return join(ts, n, d
 
 /* ---- narrow / slice / select ------------------------------------------------------ */
 
+/* What a narrow or select node keeps: the values it took along dim. */
+typedef struct {
+    int dim;
+    int64_t start, len;
+} narrow_saved;
+
 static void narrow_backward(cg_node *n, const float *g)
 {
+    const narrow_saved *sv = n->saved;
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
     if (!gx || n->out->numel == 0)
         return;
-    int dim = (int)n->i[0];
-    int64_t start = n->i[1], len = n->i[2];
+    int dim = sv->dim;
+    int64_t start = sv->start, len = sv->len;
     cg__dim_split s = cg__split_at(x, dim);
     for (int64_t o = 0; o < s.outer; o++)
         for (int64_t j = 0; j < len * s.inner; j++)
@@ -339,9 +341,8 @@ static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool dro
     if (!out)
         return NULL;
     cg_node *node;
-    out = record(out, drop ? &select_op : &narrow_op, 1, &x, &node);
-    if (node)
-        node->i[0] = d, node->i[1] = start, node->i[2] = len;
+    narrow_saved sv = {d, start, len};
+    out = cg__record(out, drop ? &select_op : &narrow_op, 1, &x, &sv, sizeof sv, sizeof sv, &node);
     if (out && view)
         cg__mark_view(node, start * s.inner);
     return out;
@@ -432,13 +433,19 @@ static bool check_indices(const cg_tensor *idx, int64_t n, const char *op)
     return true;
 }
 
+/* What an index_select node keeps (the index is its input 1). */
+typedef struct {
+    int dim;
+} index_select_saved;
+
 static void index_select_backward(cg_node *n, const float *g)
 {
+    const index_select_saved *sv = n->saved;
     cg_tensor *x = n->in[0], *idx = n->in[1];
     float *gx = cg__grad_buf(x);
     if (!gx || n->out->numel == 0)
         return;
-    int d = (int)n->i[0];
+    int d = sv->dim;
     cg__dim_split s = cg__split_at(x, d);
     int64_t k = idx->numel;
     for (int64_t o = 0; o < s.outer; o++)
@@ -481,11 +488,8 @@ cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char 
         for (int64_t j = 0; j < index->numel; j++)
             memcpy(out->data + (o * index->numel + j) * s.inner,
                    t->data + (o * s.n + (int64_t)index->data[j]) * s.inner, (size_t)s.inner * sizeof(float));
-    cg_node *node;
-    out = record(out, &index_select_op, 2, ins, &node);
-    if (node)
-        node->i[0] = d;
-    return out;
+    index_select_saved sv = {d};
+    return CG__RECORD_WITH(out, &index_select_op, 2, ins, &sv);
 }
 
 cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index)
@@ -520,6 +524,7 @@ static void gather_values(const cg_tensor *t, const int64_t *off, cg_tensor *out
         out->data[e] = t->data[off[e]];
 }
 
+/* A gather node keeps, for each result element, its offset into the input. */
 static void gather_backward(cg_node *n, const float *g)
 {
     float *gx = cg__grad_buf(n->in[0]);
@@ -554,9 +559,9 @@ cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index)
         return NULL;
     /* Backward needs the offsets: they live in the node when there is one. */
     if (cg__needs_grad(1, &t)) {
-        bool fail = false;
-        cg_node *node = cg__record(out, &gather_op, 1, &t, (size_t)index->numel * sizeof(int64_t), &fail);
-        if (fail)
+        cg_node *node;
+        out = cg__record(out, &gather_op, 1, &t, NULL, 0, (size_t)index->numel * sizeof(int64_t), &node);
+        if (!out)
             return NULL;
         gather_offsets(t, index, d, node->saved);
         gather_values(t, node->saved, out);
@@ -591,5 +596,5 @@ cg_tensor *cg_clone(cg_tensor *t)
     if (!out)
         return NULL;
     memcpy(out->data, t->data, (size_t)t->numel * sizeof(float));
-    return record(out, &clone_op, 1, &t, NULL);
+    return CG__RECORD(out, &clone_op, 1, &t);
 }
