@@ -101,6 +101,19 @@ cg_tensor **cg_parameters(cg_module *m, int *n)
     return m->params;
 }
 
+int cg_param_count(cg_module *m) { return cg__module_check(m, -1, "cg_param_count") ? m->nparams : -1; }
+
+cg_tensor *cg_param_at(cg_module *m, int i)
+{
+    if (!cg__module_check(m, -1, "cg_param_at"))
+        return NULL;
+    if (i < 0 || i >= m->nparams) {
+        cg__error("cg_param_at: index %d out of range [0, %d)", i, m->nparams);
+        return NULL;
+    }
+    return m->params[i];
+}
+
 const char *cg_param_name(cg_module *m, int i)
 {
     if (!cg__module_check(m, -1, "cg_param_name"))

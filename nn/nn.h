@@ -23,7 +23,9 @@ typedef struct cg_module cg_module;
  * module is freed, never to be freed by the caller. */
 void cg_module_free(cg_module *m);
 cg_tensor *cg_param(cg_module *m, const char *name);   /* borrowed; "weight_ih_l0", "bias_hh_l1_reverse" */
-cg_tensor **cg_parameters(cg_module *m, int *n);       /* borrowed array, in state-dict order */
+cg_tensor **cg_parameters(cg_module *m, int *n);       /* borrowed array, in state-dict order (for optimizers) */
+int cg_param_count(cg_module *m);                      /* how many parameters */
+cg_tensor *cg_param_at(cg_module *m, int i);           /* borrowed; the i-th in state-dict order */
 const char *cg_param_name(cg_module *m, int i);        /* borrowed; the i-th parameter's name */
 int64_t cg_num_params(cg_module *m);                   /* scalars in all parameters */
 int cg_module_train(cg_module *m, bool on);            /* train (default) or eval mode */
@@ -113,9 +115,14 @@ cg_module *cg_sequential_new(cg_module *const *modules, int n);
 cg_module *cg_tanh_new(void);
 cg_module *cg_relu_new(void);
 cg_module *cg_sigmoid_new(void);
-cg_module *cg_dropout_new(float p);   /* active in train mode only */
-int cg_module_children(const cg_module *m);                /* number of submodules */
-cg_module *cg_module_child(cg_module *m, int i);           /* borrowed: freed with its parent */
+typedef struct {
+    const char *given;
+    float p;                    /* 0.5 */
+} cg_dropout_opts;
+cg_module *cg_dropout_new_with(cg_dropout_opts opts);   /* active in train mode only */
+#define cg_dropout_new(...) cg_dropout_new_with(CG__OPTS(cg_dropout_opts, __VA_ARGS__))
+int cg_module_child_count(const cg_module *m);             /* number of submodules */
+cg_module *cg_module_child_at(cg_module *m, int i);        /* borrowed: freed with its parent */
 /* One input, one output: Linear, Embedding, activations, Sequential; RNN, LSTM and GRU
  * give their output sequence (zero initial state). */
 cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x);

@@ -8,15 +8,20 @@ cg_module *cg_tanh_new(void) { return simple(KIND_TANH, "Tanh"); }
 cg_module *cg_relu_new(void) { return simple(KIND_RELU, "ReLU"); }
 cg_module *cg_sigmoid_new(void) { return simple(KIND_SIGMOID, "Sigmoid"); }
 
-cg_module *cg_dropout_new(float p)
+static const cg__opt_field dropout_fields[] = {CG__OPT(cg_dropout_opts, p)};
+
+cg_module *cg_dropout_new_with(cg_dropout_opts user)
 {
-    if (!(p >= 0 && p <= 1)) {
-        cg__error("cg_dropout_new: dropout probability has to be between 0 and 1, but got %g", (double)p);
+    cg_dropout_opts o = {.p = 0.5f};
+    if (cg__opts_merge(&o, &user, user.given, dropout_fields, 1, "cg_dropout_new") < 0)
+        return NULL;
+    if (!(o.p >= 0 && o.p <= 1)) {
+        cg__error("cg_dropout_new: dropout probability has to be between 0 and 1, but got %g", (double)o.p);
         return NULL;
     }
     cg_module *m = simple(KIND_DROPOUT, "Dropout");
     if (m)
-        m->p = p;
+        m->p = o.p;
     return m;
 }
 
@@ -63,14 +68,17 @@ cg_module *cg_sequential_new(cg_module *const *modules, int n)
     return m;
 }
 
-int cg_module_children(const cg_module *m) { return cg__module_check(m, -1, "cg_module_children") ? m->nchildren : -1; }
-
-cg_module *cg_module_child(cg_module *m, int i)
+int cg_module_child_count(const cg_module *m)
 {
-    if (!cg__module_check(m, -1, "cg_module_child"))
+    return cg__module_check(m, -1, "cg_module_child_count") ? m->nchildren : -1;
+}
+
+cg_module *cg_module_child_at(cg_module *m, int i)
+{
+    if (!cg__module_check(m, -1, "cg_module_child_at"))
         return NULL;
     if (i < 0 || i >= m->nchildren) {
-        cg__error("cg_module_child: index %d out of range [0, %d)", i, m->nchildren);
+        cg__error("cg_module_child_at: index %d out of range [0, %d)", i, m->nchildren);
         return NULL;
     }
     return m->children[i];

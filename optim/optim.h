@@ -79,8 +79,9 @@ int cg_optim_set_lr(cg_optim *o, double lr);
  * "0.step", "0.exp_avg", "1.momentum_buffer", ... (index = parameter number).
  * Read them to save a checkpoint; write into them (cg_copy_) to restore one. */
 int cg_optim_state_count(const cg_optim *o);
-/* Borrowed: the tensor (and *name) belong to the optimizer and go with cg_optim_free. */
-cg_tensor *cg_optim_state(cg_optim *o, int i, const char **name);
+/* Borrowed: the tensor and the name belong to the optimizer and go with cg_optim_free. */
+cg_tensor *cg_optim_state_at(cg_optim *o, int i);
+const char *cg_optim_state_name(const cg_optim *o, int i);
 
 /* ---- clipping ------------------------------------------------------------------ */
 /* torch.nn.utils.clip_grad_norm_: scales all gradients by max_norm / (total + 1e-6)
@@ -89,12 +90,39 @@ float cg_clip_grad_norm(cg_tensor **params, int n, float max_norm);
 int cg_clip_grad_value(cg_tensor **params, int n, float clip_value);
 
 /* ---- learning-rate schedulers (torch.optim.lr_scheduler, step() once per epoch) ---
+ * Options as everywhere: cg_step_lr_new(opt, .step_size = 30, .gamma = 0.1).
  * A scheduler points at its optimizer, which must outlive it. Owned: cg_scheduler_free. */
 typedef struct cg_scheduler cg_scheduler;
-cg_scheduler *cg_step_lr_new(cg_optim *o, int step_size, double gamma);          /* StepLR */
-cg_scheduler *cg_exponential_lr_new(cg_optim *o, double gamma);                   /* ExponentialLR */
-cg_scheduler *cg_cosine_annealing_lr_new(cg_optim *o, int t_max, double eta_min); /* CosineAnnealingLR */
-cg_scheduler *cg_linear_lr_new(cg_optim *o, double start_factor, double end_factor, int total_iters); /* LinearLR (warm-up) */
+typedef struct {
+    const char *given;
+    int step_size;           /* required */
+    double gamma;            /* 0.1 */
+} cg_step_lr_opts;
+typedef struct {
+    const char *given;
+    double gamma;            /* required */
+} cg_exponential_lr_opts;
+typedef struct {
+    const char *given;
+    int t_max;               /* required (torch's T_max) */
+    double eta_min;          /* 0 */
+} cg_cosine_annealing_lr_opts;
+typedef struct {
+    const char *given;
+    double start_factor;     /* 1/3 */
+    double end_factor;       /* 1.0 */
+    int total_iters;         /* 5 */
+} cg_linear_lr_opts;
+cg_scheduler *cg_step_lr_new_with(cg_optim *o, cg_step_lr_opts opts);                         /* StepLR */
+cg_scheduler *cg_exponential_lr_new_with(cg_optim *o, cg_exponential_lr_opts opts);           /* ExponentialLR */
+cg_scheduler *cg_cosine_annealing_lr_new_with(cg_optim *o, cg_cosine_annealing_lr_opts opts); /* CosineAnnealingLR */
+cg_scheduler *cg_linear_lr_new_with(cg_optim *o, cg_linear_lr_opts opts);                     /* LinearLR (warm-up) */
+#define cg_step_lr_new(...) cg_step_lr_new_with(CG__HEAD1(__VA_ARGS__, ), CG__OPTS(cg_step_lr_opts, CG__TAIL1(__VA_ARGS__, )))
+#define cg_exponential_lr_new(...) \
+    cg_exponential_lr_new_with(CG__HEAD1(__VA_ARGS__, ), CG__OPTS(cg_exponential_lr_opts, CG__TAIL1(__VA_ARGS__, )))
+#define cg_cosine_annealing_lr_new(...) \
+    cg_cosine_annealing_lr_new_with(CG__HEAD1(__VA_ARGS__, ), CG__OPTS(cg_cosine_annealing_lr_opts, CG__TAIL1(__VA_ARGS__, )))
+#define cg_linear_lr_new(...) cg_linear_lr_new_with(CG__HEAD1(__VA_ARGS__, ), CG__OPTS(cg_linear_lr_opts, CG__TAIL1(__VA_ARGS__, )))
 int cg_scheduler_step(cg_scheduler *s);   /* sets the optimizer's lr for the next epoch */
 double cg_scheduler_lr(const cg_scheduler *s);
 void cg_scheduler_free(cg_scheduler *s);

@@ -361,19 +361,26 @@ int cg_optim_state_count(const cg_optim *o)
     return o->n * o->nslots;
 }
 
-cg_tensor *cg_optim_state(cg_optim *o, int i, const char **name)
+/* Whether i names one of o's state tensors; the error names op otherwise. */
+static bool state_index_ok(const cg_optim *o, int i, const char *op)
 {
-    if (name)
-        *name = NULL;
     if (!o) {
-        cg__error_null("cg_optim_state");
-        return NULL;
+        cg__error_null(op);
+        return false;
     }
     if (i < 0 || i >= o->n * o->nslots) {
-        cg__error("cg_optim_state: index %d out of range [0, %d)", i, o->n * o->nslots);
-        return NULL;
+        cg__error("%s: index %d out of range [0, %d)", op, i, o->n * o->nslots);
+        return false;
     }
-    if (name)
-        *name = o->state_names[i];
-    return o->state[i];
+    return true;
+}
+
+cg_tensor *cg_optim_state_at(cg_optim *o, int i)
+{
+    return state_index_ok(o, i, "cg_optim_state_at") ? o->state[i] : NULL;
+}
+
+const char *cg_optim_state_name(const cg_optim *o, int i)
+{
+    return state_index_ok(o, i, "cg_optim_state_name") ? o->state_names[i] : NULL;
 }

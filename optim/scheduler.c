@@ -1,6 +1,7 @@
 /* cgrad — learning-rate schedulers with torch.optim.lr_scheduler's recursive
  * ("chainable") formulas, so the sequence of rates matches PyTorch's doubles. */
 #include "optim_internal.h"
+#include <math.h>
 #include <stdlib.h>
 
 typedef enum { SCHED_STEP, SCHED_EXPONENTIAL, SCHED_COSINE, SCHED_LINEAR } sched_kind;
@@ -31,51 +32,79 @@ static cg_scheduler *sched_new(cg_optim *o, sched_kind kind, const char *op)
     return s;
 }
 
-cg_scheduler *cg_step_lr_new(cg_optim *o, int step_size, double gamma)
+static const cg__opt_field step_fields[] = {CG__OPT(cg_step_lr_opts, step_size), CG__OPT(cg_step_lr_opts, gamma)};
+
+cg_scheduler *cg_step_lr_new_with(cg_optim *o, cg_step_lr_opts user)
 {
-    if (step_size <= 0) {
-        cg__error("cg_step_lr_new: step_size must be positive, got %d", step_size);
+    cg_step_lr_opts c = {.gamma = 0.1}; /* step_size has no default, as in torch */
+    if (cg__opts_merge(&c, &user, user.given, step_fields, 2, "cg_step_lr_new") < 0)
+        return NULL;
+    if (c.step_size <= 0) {
+        cg__error("cg_step_lr_new: .step_size must be given, and positive (got %d)", c.step_size);
         return NULL;
     }
     cg_scheduler *s = sched_new(o, SCHED_STEP, "cg_step_lr_new");
     if (s)
-        s->step_size = step_size, s->gamma = gamma;
+        s->step_size = c.step_size, s->gamma = c.gamma;
     return s;
 }
 
-cg_scheduler *cg_exponential_lr_new(cg_optim *o, double gamma)
+static const cg__opt_field exponential_fields[] = {CG__OPT(cg_exponential_lr_opts, gamma)};
+
+cg_scheduler *cg_exponential_lr_new_with(cg_optim *o, cg_exponential_lr_opts user)
 {
+    cg_exponential_lr_opts c = {.gamma = NAN}; /* required, as in torch */
+    if (cg__opts_merge(&c, &user, user.given, exponential_fields, 1, "cg_exponential_lr_new") < 0)
+        return NULL;
+    if (isnan(c.gamma)) {
+        cg__error("cg_exponential_lr_new: .gamma must be given");
+        return NULL;
+    }
     cg_scheduler *s = sched_new(o, SCHED_EXPONENTIAL, "cg_exponential_lr_new");
     if (s)
-        s->gamma = gamma;
+        s->gamma = c.gamma;
     return s;
 }
 
-cg_scheduler *cg_cosine_annealing_lr_new(cg_optim *o, int t_max, double eta_min)
+static const cg__opt_field cosine_fields[] = {CG__OPT(cg_cosine_annealing_lr_opts, t_max),
+                                              CG__OPT(cg_cosine_annealing_lr_opts, eta_min)};
+
+cg_scheduler *cg_cosine_annealing_lr_new_with(cg_optim *o, cg_cosine_annealing_lr_opts user)
 {
-    if (t_max <= 0) {
-        cg__error("cg_cosine_annealing_lr_new: T_max must be positive, got %d", t_max);
+    cg_cosine_annealing_lr_opts c = {.eta_min = 0};
+    if (cg__opts_merge(&c, &user, user.given, cosine_fields, 2, "cg_cosine_annealing_lr_new") < 0)
+        return NULL;
+    if (c.t_max <= 0) {
+        cg__error("cg_cosine_annealing_lr_new: .t_max must be given, and positive (got %d)", c.t_max);
         return NULL;
     }
     cg_scheduler *s = sched_new(o, SCHED_COSINE, "cg_cosine_annealing_lr_new");
     if (s)
-        s->t_max = t_max, s->eta_min = eta_min;
+        s->t_max = c.t_max, s->eta_min = c.eta_min;
     return s;
 }
 
-cg_scheduler *cg_linear_lr_new(cg_optim *o, double start_factor, double end_factor, int total_iters)
+static const cg__opt_field linear_fields[] = {CG__OPT(cg_linear_lr_opts, start_factor),
+                                              CG__OPT(cg_linear_lr_opts, end_factor),
+                                              CG__OPT(cg_linear_lr_opts, total_iters)};
+
+cg_scheduler *cg_linear_lr_new_with(cg_optim *o, cg_linear_lr_opts user)
 {
-    if (!(start_factor > 0 && start_factor <= 1) || !(end_factor >= 0 && end_factor <= 1) || total_iters <= 0) {
+    cg_linear_lr_opts c = {.start_factor = 1.0 / 3, .end_factor = 1.0, .total_iters = 5};
+    if (cg__opts_merge(&c, &user, user.given, linear_fields, 3, "cg_linear_lr_new") < 0)
+        return NULL;
+    if (!(c.start_factor > 0 && c.start_factor <= 1) || !(c.end_factor >= 0 && c.end_factor <= 1) ||
+        c.total_iters <= 0) {
         cg__error("cg_linear_lr_new: needs 0 < start_factor <= 1, 0 <= end_factor <= 1, total_iters > 0 "
-                  "(got %g, %g, %d)", start_factor, end_factor, total_iters);
+                  "(got %g, %g, %d)", c.start_factor, c.end_factor, c.total_iters);
         return NULL;
     }
     cg_scheduler *s = sched_new(o, SCHED_LINEAR, "cg_linear_lr_new");
     if (!s)
         return NULL;
-    s->start_factor = start_factor, s->end_factor = end_factor, s->total_iters = total_iters;
+    s->start_factor = c.start_factor, s->end_factor = c.end_factor, s->total_iters = c.total_iters;
     /* torch applies the first factor when the scheduler is made */
-    o->lr = o->lr * start_factor;
+    o->lr = o->lr * c.start_factor;
     return s;
 }
 

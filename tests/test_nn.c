@@ -405,7 +405,9 @@ START_TEST(sequential_matches_pytorch)
     cg_tensor **ps = cg_parameters(seq, &n);
     ck_assert_int_eq(n, 4);
     ck_assert_str_eq(cg_param_name(seq, 2), "2.weight");
-    ck_assert_ptr_eq(cg_param(seq, "2.bias"), cg_param(cg_module_child(seq, 2), "bias"));
+    ck_assert_ptr_eq(cg_param(seq, "2.bias"), cg_param(cg_module_child_at(seq, 2), "bias"));
+    ck_assert_int_eq(cg_module_child_count(seq), 4);
+    ck_assert_ptr_eq(cg_param_at(seq, cg_param_count(seq) - 1), cg_param(seq, "2.bias"));
     cg_frame_begin();
     for (int i = 0; i < n; i++)
         ck_assert_tensor_close(ps[i], fx_get(fx, "seq.param.%s", cg_param_name(seq, i)), 0, 0);
@@ -424,20 +426,24 @@ START_TEST(sequential_matches_pytorch)
                           "  (3): ReLU()\n"
                           ")");
     cg_module_train(seq, false);
-    ck_assert(!cg_module_is_training(cg_module_child(seq, 0)));
+    ck_assert(!cg_module_is_training(cg_module_child_at(seq, 0)));
     cg_module_free(seq); /* frees the children and their parameters */
-    cg_module *d = cg_dropout_new(0.25f);
+    cg_module *d = cg_dropout_new(.p = 0.25f);
     cg_module_str(d, buf, sizeof buf);
     ck_assert_str_eq(buf, "Dropout(p=0.25, inplace=False)");
     cg_module_free(d);
-    ck_assert_ptr_null(cg_dropout_new(2));
+    ck_assert_ptr_null(cg_dropout_new(.p = 2));
+    cg_module *half = cg_dropout_new(); /* torch's default p */
+    cg_module_str(half, buf, sizeof buf);
+    ck_assert_str_eq(buf, "Dropout(p=0.5, inplace=False)");
+    cg_module_free(half);
     ck_assert_ptr_null(cg_sequential_new(NULL, -1));
     cg_module *empty = cg_sequential_new(NULL, 0); /* torch: nn.Sequential() prints as "Sequential()" */
     ck_assert_ptr_nonnull(empty);
     cg_module_str(empty, buf, sizeof buf);
     ck_assert_str_eq(buf, "Sequential()");
     cg_module_free(empty);
-    ck_assert_ptr_null(cg_module_child(NULL, 0));
+    ck_assert_ptr_null(cg_module_child_at(NULL, 0));
 }
 END_TEST
 

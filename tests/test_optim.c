@@ -78,14 +78,10 @@ START_TEST(state_can_be_saved_and_restored)
         cg_frame_end();
     }
     ck_assert_int_eq(cg_optim_state_count(a), 3);
-    const char *name;
-    for (int i = 0; i < cg_optim_state_count(a); i++) {
-        cg_tensor *s = cg_optim_state(a, i, &name);
-        cg_copy_(cg_optim_state(b, i, NULL), s);
-    }
-    cg_optim_state(a, 1, &name);
-    ck_assert_str_eq(name, "0.exp_avg");
-    ck_assert_float_eq(cg_item(cg_optim_state(b, 0, NULL)), 3.0f); /* step */
+    for (int i = 0; i < cg_optim_state_count(a); i++)
+        cg_copy_(cg_optim_state_at(b, i), cg_optim_state_at(a, i));
+    ck_assert_str_eq(cg_optim_state_name(a, 1), "0.exp_avg");
+    ck_assert_float_eq(cg_item(cg_optim_state_at(b, 0)), 3.0f); /* step */
     /* the restored optimizer takes the same next step */
     float before[3];
     memcpy(before, cg_data(p), sizeof before);
@@ -100,7 +96,8 @@ START_TEST(state_can_be_saved_and_restored)
     for (int i = 0; i < 3; i++)
         ck_assert_float_eq(cg_data(p)[i], after_a[i]);
     cg_frame_end();
-    ck_assert_ptr_null(cg_optim_state(a, 3, NULL));
+    ck_assert_ptr_null(cg_optim_state_at(a, 3));
+    ck_assert_ptr_null(cg_optim_state_name(a, -1));
     cg_optim_free(a);
     cg_optim_free(b);
     cg_tensor_free(p);
@@ -138,10 +135,10 @@ START_TEST(schedulers_match_pytorch)
     static const char *kinds[] = {"step", "exponential", "cosine", "linear"};
     cg_tensor *p = cg_zeros(CG_SHAPE(1));
     cg_optim *o = cg_sgd_new(&p, 1, .lr = 0.1);
-    cg_scheduler *s = _i == 0 ? cg_step_lr_new(o, 3, 0.5)
-                      : _i == 1 ? cg_exponential_lr_new(o, 0.9)
-                      : _i == 2 ? cg_cosine_annealing_lr_new(o, 5, 0.01)
-                                : cg_linear_lr_new(o, 0.25, 1.0, 4);
+    cg_scheduler *s = _i == 0 ? cg_step_lr_new(o, .step_size = 3, .gamma = 0.5)
+                      : _i == 1 ? cg_exponential_lr_new(o, .gamma = 0.9)
+                      : _i == 2 ? cg_cosine_annealing_lr_new(o, .t_max = 5, .eta_min = 0.01)
+                                : cg_linear_lr_new(o, .start_factor = 0.25, .total_iters = 4);
     cg_tensor *want = fx_get(fx, "sched.%s", kinds[_i]);
     for (int e = 0; e <= 12; e++) {
         double lr = cg_scheduler_lr(s);
@@ -173,12 +170,16 @@ START_TEST(bad_optimizer_use_fails_cleanly)
     ck_assert_ptr_null(cg_adam_new(bad, 1));
     ck_assert_int_eq(cg_optim_step(NULL), -1);
     ck_assert(isnan(cg_optim_lr(NULL)));
-    ck_assert_ptr_null(cg_step_lr_new(NULL, 1, 0.1));
+    ck_assert_ptr_null(cg_step_lr_new(NULL, .step_size = 1));
     cg_optim *o = cg_adam_new(&p, 1);
     ck_assert(fabs(cg_optim_lr(o) - 1e-3) < 1e-15); /* PyTorch's default */
     ck_assert_int_eq(cg_optim_step(o), 0);          /* no grad yet: nothing moves */
     ck_assert_float_eq(cg_data(p)[0], 0);
-    ck_assert_ptr_null(cg_step_lr_new(o, 0, 0.1));
+    ck_assert_ptr_null(cg_step_lr_new(o, .gamma = 0.1)); /* step_size is required, as in torch */
+    ck_assert_ptr_null(cg_exponential_lr_new(o));
+    cg_scheduler *warm = cg_linear_lr_new(o); /* torch's defaults: start_factor 1/3 over 5 steps */
+    ck_assert(fabs(cg_optim_lr(o) - 1e-3 / 3) < 1e-15);
+    cg_scheduler_free(warm);
     ck_assert_int_eq(cg_optim_set_lr(o, -1), -1);
     cg_optim_free(o);
     cg_optim_free(NULL);

@@ -71,9 +71,8 @@ static int save_tensors(const char *path, const train_cfg *c, const corpus *text
     for (int i = 0; i < m->nparams; i++, k++)
         names[k] = m->names[i], ts[k] = m->params[i];
     for (int i = 0; i < nstate; i++, k++) {
-        const char *sn;
-        ts[k] = cg_optim_state(s->opt, i, &sn);
-        snprintf(state_names[i], 64, "optim.%s", sn);
+        ts[k] = cg_optim_state_at(s->opt, i);
+        snprintf(state_names[i], 64, "optim.%s", cg_optim_state_name(s->opt, i));
         names[k] = state_names[i];
     }
     names[k] = "carry.h", ts[k++] = s->carry_h;
@@ -227,9 +226,8 @@ static int read_state(cg_safetensors *f, const char *path, train_state *s)
     int rc = -1;
     if (ts && names && buf) {
         for (int i = 0; i < nstate; i++) {
-            const char *sn;
-            ts[i] = cg_optim_state(s->opt, i, &sn);
-            snprintf(buf[i], 64, "optim.%s", sn);
+            ts[i] = cg_optim_state_at(s->opt, i);
+            snprintf(buf[i], 64, "optim.%s", cg_optim_state_name(s->opt, i));
             names[i] = buf[i];
         }
         ts[nstate] = s->carry_h, names[nstate] = "carry.h";
