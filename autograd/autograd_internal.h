@@ -38,6 +38,24 @@ struct cg_node {
     cg_tensor *in[];      /* the inputs */
 };
 
+/* autograd's state for one tensor (PyTorch's AutogradMeta), made where the
+ * tensor lives when it first needs one: when an op records the node that made
+ * it (node and meta then share one block), or when a leaf is set to require grad. */
+typedef struct {
+    cg__meta head;        /* held: .grad (owned); requires_grad; grad_fn; param */
+    bool grad_alias;      /* .grad is a view into the grad of the tensor this one views */
+    cg_node *node;        /* the op that made it; NULL for leaves */
+    int step;             /* the time step (cg_set_step) it was made in; -1 none */
+} cg__autograd_meta;
+
+static inline cg__autograd_meta *cg__ag(const cg_tensor *t) { return (cg__autograd_meta *)t->meta; }
+static inline cg_node *cg__node_of(const cg_tensor *t) { return t->meta ? cg__ag(t)->node : NULL; }
+static inline int cg__step_of(const cg_tensor *t) { return t->meta ? cg__ag(t)->step : -1; }
+/* t's meta, made (where t lives) when it has none; NULL and an error when out of memory. */
+cg__autograd_meta *cg__meta_make(cg_tensor *t, const char *op);
+/* nn marks its parameters (for printing) through this, not a field of its own. */
+int cg__mark_param(cg_tensor *t);
+
 /* The one way an op finishes: records out as made by op from in[0..nin), when
  * grad mode is on and some input requires grad. The node keeps saved_size bytes
  * of the op's own record, the first args_size of them copied from args (the

@@ -23,17 +23,33 @@ void cg_no_grad_end(void)
 bool cg_grad_enabled(void) { return no_grad_depth == 0; }
 void cg_set_step(int step) { current_step = step < 0 ? -1 : step; }
 
-static const char *grad_fn_name(const cg_tensor *t)
+static void meta_init(cg__autograd_meta *m)
 {
-    const cg_node *n = t->node;
-    return n ? n->op->name : NULL;
+    *m = (cg__autograd_meta){.step = -1};
 }
 
-/* tensor/ prints grad_fn=<...> through this hook. */
-__attribute__((constructor)) static void install_print_hook(void)
+cg__autograd_meta *cg__meta_make(cg_tensor *t, const char *op)
 {
-    extern const char *(*cg__grad_fn_name)(const cg_tensor *t);
-    cg__grad_fn_name = grad_fn_name;
+    if (t->meta)
+        return cg__ag(t);
+    cg__autograd_meta *m = cg__alloc_at(t->frame_level, sizeof *m);
+    if (!m) {
+        cg__error("%s: out of memory", op);
+        return NULL;
+    }
+    meta_init(m);
+    t->meta = &m->head;
+    return m;
+}
+
+int cg__mark_param(cg_tensor *t)
+{
+    cg__autograd_meta *m = cg__meta_make(t, "cg_module");
+    if (!m)
+        return -1;
+    m->head.param = true;
+    m->head.requires_grad = true;
+    return 0;
 }
 
 bool cg__check_all(int n, cg_tensor *const *ts, const char *op)
@@ -49,7 +65,7 @@ bool cg__needs_grad(int nin, cg_tensor *const *in)
     if (no_grad_depth > 0)
         return false;
     for (int i = 0; i < nin; i++)
-        if (in[i] && in[i]->requires_grad)
+        if (in[i] && cg__requires_grad(in[i]))
             return true;
     return false;
 }
@@ -89,7 +105,7 @@ bool cg__anomaly_forward_ok(cg_tensor *out, const cg_op *op)
     char st[32];
     cg__error("%s: anomaly detected: its result holds %g at element %lld (grad_fn %s, %s)",
               out->made_by ? out->made_by : op->name, (double)out->data[at], (long long)at, op->name,
-              step_text(out->step, st, sizeof st));
+              step_text(current_step, st, sizeof st));
     cg_tensor_free(out); /* outside frames: the result is not handed out */
     return false;
 }
@@ -99,15 +115,16 @@ static bool anomaly_backward_ok(const cg_node *n)
 {
     for (int i = 0; i < n->nin; i++) {
         const cg_tensor *t = n->in[i];
-        if (!t || !t->requires_grad || !t->grad)
+        cg_tensor *g = t ? cg__grad_of(t) : NULL;
+        if (!g || !cg__requires_grad(t))
             continue;
-        int64_t at = first_non_finite(t->grad->data, t->grad->numel);
+        int64_t at = first_non_finite(g->data, g->numel);
         if (at < 0)
             continue;
         char st[32];
         cg__error("cg_backward: anomaly detected: %s returned %g in the gradient of its input %d (element %lld); "
-                  "the op was %s, at %s", n->op->name, (double)t->grad->data[at], i, (long long)at,
-                  n->out->made_by ? n->out->made_by : n->op->name, step_text(n->out->step, st, sizeof st));
+                  "the op was %s, at %s", n->op->name, (double)g->data[at], i, (long long)at,
+                  n->out->made_by ? n->out->made_by : n->op->name, step_text(cg__step_of(n->out), st, sizeof st));
         return false;
     }
     return true;
@@ -118,20 +135,23 @@ cg_tensor *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const
 {
     if (node)
         *node = NULL;
-    out->step = current_step;
     if (!op->fills_after_record && !cg__anomaly_forward_ok(out, op))
         return NULL;
     if (!cg__needs_grad(nin, in))
         return out;
+    /* One block, where the output lives: its meta, the node, the op's record. */
+    size_t meta_size = (sizeof(cg__autograd_meta) + 15) & ~(size_t)15;
     size_t head = sizeof(cg_node) + (size_t)nin * sizeof(cg_tensor *);
     head = (head + 15) & ~(size_t)15;
-    /* The node lives where its output lives, and goes with it. */
-    cg_node *n = cg__alloc_at(out->frame_level, head + saved_size);
-    if (!n) {
+    unsigned char *block = cg__alloc_at(out->frame_level, meta_size + head + saved_size);
+    if (!block) {
         cg__error("%s: out of memory recording the graph", out->made_by ? out->made_by : op->name);
         cg_tensor_free(out);
         return NULL;
     }
+    cg__autograd_meta *meta = (cg__autograd_meta *)block;
+    cg_node *n = (cg_node *)(block + meta_size);
+    meta_init(meta);
     memset(n, 0, sizeof *n);
     n->op = op;
     n->out = out;
@@ -147,7 +167,10 @@ cg_tensor *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const
             cg_tensor *t = i == CG_SAVED_OUT_SLOT ? out : i < nin ? in[i] : NULL;
             n->saved_version[i] = t ? cg__version(t) : 0;
         }
-    out->node = n;
+    meta->node = n;
+    meta->step = current_step;
+    meta->head.grad_fn = op->name;
+    out->meta = &meta->head;
     if (!out->in_frame) {
         /* A graph made outside frames keeps its inputs alive until its result is freed. */
         for (int i = 0; i < nin; i++)
@@ -156,7 +179,7 @@ cg_tensor *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const
         out->refs = n->in;
         out->nrefs = nin;
     }
-    out->requires_grad = true;
+    meta->head.requires_grad = true;
     if (node)
         *node = n;
     return out;
@@ -172,56 +195,61 @@ void cg__mark_view(cg_node *n, int64_t offset)
 
 float *cg__grad_buf(cg_tensor *t)
 {
-    if (!t || !t->requires_grad)
+    if (!t || !cg__requires_grad(t))
         return NULL;
-    const cg_node *n = t->node;
-    if (!t->grad && n && n->view && n->in[0]->requires_grad) {
+    cg__autograd_meta *m = cg__ag(t);
+    const cg_node *n = m->node;
+    if (!m->head.held && n && n->view && cg__requires_grad(n->in[0])) {
         cg_tensor *base = n->in[0];
         if (!cg__grad_buf(base))
             return NULL;
-        cg_tensor *g = cg__view_beside(t, base->grad, t->ndim, t->shape, n->view_offset);
+        cg_tensor *g = cg__view_beside(t, cg__grad_of(base), t->ndim, t->shape, n->view_offset);
         if (!g)
             return NULL;
-        t->grad = g;
-        t->grad_owned = true;
-        t->grad_alias = true;
+        m->head.held = g;
+        m->grad_alias = true;
     }
-    if (!t->grad) {
+    if (!m->head.held) {
         /* The gradient lives where its tensor lives (outside frames, or in the
          * tensor's own frame even when backward runs in an inner one). */
         cg_tensor *g = cg__new_beside(t, t->ndim, t->shape, "cg_backward");
         if (!g)
             return NULL;
         memset(g->data, 0, (size_t)g->numel * sizeof(float));
-        t->grad = g;
-        t->grad_owned = true;
+        m->head.held = g;
     }
-    return t->grad->data;
+    return m->head.held->data;
 }
 
 int cg_set_requires_grad(cg_tensor *t, bool on)
 {
     if (!cg__check(t, "cg_set_requires_grad"))
         return -1;
-    if (t->node) {
+    if (cg__node_of(t)) {
         cg__error("cg_set_requires_grad: only leaf tensors can change requires_grad "
-                  "(this one is the result of %s); use cg_detach", grad_fn_name(t));
+                  "(this one is the result of %s); use cg_detach", t->meta->grad_fn);
         return -1;
     }
-    t->requires_grad = on;
+    if (!on && !t->meta)
+        return 0;
+    cg__autograd_meta *m = cg__meta_make(t, "cg_set_requires_grad");
+    if (!m)
+        return -1;
+    m->head.requires_grad = on;
     return 0;
 }
 
-bool cg_requires_grad(const cg_tensor *t) { return cg__check(t, "cg_requires_grad") && t->requires_grad; }
-bool cg_is_leaf(const cg_tensor *t) { return cg__check(t, "cg_is_leaf") && !t->node; }
-cg_tensor *cg_grad(const cg_tensor *t) { return cg__check(t, "cg_grad") ? t->grad : NULL; }
+bool cg_requires_grad(const cg_tensor *t) { return cg__check(t, "cg_requires_grad") && cg__requires_grad(t); }
+bool cg_is_leaf(const cg_tensor *t) { return cg__check(t, "cg_is_leaf") && !cg__node_of(t); }
+cg_tensor *cg_grad(const cg_tensor *t) { return cg__check(t, "cg_grad") ? cg__grad_of(t) : NULL; }
 
 int cg_zero_grad(cg_tensor *t)
 {
     if (!cg__check(t, "cg_zero_grad"))
         return -1;
-    if (t->grad)
-        memset(t->grad->data, 0, (size_t)t->grad->numel * sizeof(float));
+    cg_tensor *g = cg__grad_of(t);
+    if (g)
+        memset(g->data, 0, (size_t)g->numel * sizeof(float));
     return 0;
 }
 
@@ -286,8 +314,8 @@ static int64_t topo_order(cg_node *root, cg_node ***order_out, bool *heap)
         }
         if (f->next < f->node->nin) {
             cg_tensor *in = f->node->in[f->next++];
-            cg_node *child = in ? in->node : NULL;
-            if (child && in->requires_grad && child->visit != epoch) {
+            cg_node *child = in ? cg__node_of(in) : NULL;
+            if (child && cg__requires_grad(in) && child->visit != epoch) {
                 child->visit = epoch;
                 if ((size_t)top == stack_cap && !grow((void **)&stack, &stack_cap, sizeof *stack, *heap))
                     goto oom;
@@ -352,7 +380,7 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         return -1;
     if (opts.grad && !cg__check(opts.grad, "cg_backward"))
         return -1;
-    if (!root->requires_grad) {
+    if (!cg__requires_grad(root)) {
         cg__error("cg_backward: the root does not require grad and has no grad_fn");
         return -1;
     }
@@ -370,8 +398,8 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
     cg_node **order = NULL;
     bool heap = false;
     int64_t count = 0;
-    if (root->node) {
-        count = topo_order(root->node, &order, &heap);
+    if (cg__node_of(root)) {
+        count = topo_order(cg__node_of(root), &order, &heap);
         if (count < 0)
             return -1;
         if (!saved_versions_ok(order, count)) {
@@ -382,8 +410,8 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         /* Gradients of intermediate tensors belong to this pass alone (a view's is
          * part of its base's, zeroed, or kept for a leaf, with the base's). */
         for (int64_t i = 0; i < count; i++)
-            if (order[i]->out->grad && !order[i]->out->grad_alias)
-                memset(order[i]->out->grad->data, 0, (size_t)order[i]->out->grad->numel * sizeof(float));
+            if (cg__grad_of(order[i]->out) && !cg__ag(order[i]->out)->grad_alias)
+                memset(cg__grad_of(order[i]->out)->data, 0, (size_t)order[i]->out->numel * sizeof(float));
     }
     int rc = 0;
     float *g = cg__grad_buf(root);
@@ -395,8 +423,9 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         g[i] += opts.grad ? opts.grad->data[i] : 1.0f;
     for (int64_t i = count - 1; i >= 0; i--) {
         cg_node *n = order[i];
-        if (n->out->grad && !n->out->grad_alias) /* an aliased view's gradient is in place already */
-            n->op->backward(n, n->out->grad->data);
+        cg_tensor *gout = cg__grad_of(n->out);
+        if (gout && !cg__ag(n->out)->grad_alias) /* an aliased view's gradient is in place already */
+            n->op->backward(n, gout->data);
         if (!opts.retain_graph)
             n->released = true;
         if (anomaly && !anomaly_backward_ok(n)) {

@@ -54,7 +54,7 @@ typedef struct {
 static void set_grads_aside(check_state *st, cg_tensor **inputs, int n)
 {
     for (int k = 0; k < n; k++) {
-        cg_tensor *g = inputs[k]->grad;
+        cg_tensor *g = cg__grad_of(inputs[k]);
         st->old_grad[k] = g;
         st->old_vals[k] = g ? cg__alloc((size_t)g->numel * sizeof(float)) : NULL;
         if (g && st->old_vals[k]) {
@@ -72,11 +72,11 @@ static int backward_gradients(check_state *st, cg_gradcheck_fn fn, cg_tensor **i
         return -1;
     for (int k = 0; k < n; k++) {
         cg_tensor *x = inputs[k];
-        if (!x->requires_grad || !x->grad)
+        if (!cg__requires_grad(x) || !cg__grad_of(x))
             continue;
         st->analytic[k] = cg__alloc((size_t)x->numel * sizeof(float));
         if (st->analytic[k])
-            memcpy(st->analytic[k], x->grad->data, (size_t)x->numel * sizeof(float));
+            memcpy(st->analytic[k], cg__grad_of(x)->data, (size_t)x->numel * sizeof(float));
     }
     return 0;
 }
@@ -91,7 +91,7 @@ static int compare_with_differences(const check_state *st, cg_gradcheck_fn fn, c
     cg_no_grad_begin();
     for (int k = 0; k < n; k++) {
         cg_tensor *x = inputs[k];
-        for (int64_t i = 0; x->requires_grad && i < x->numel; i++) {
+        for (int64_t i = 0; cg__requires_grad(x) && i < x->numel; i++) {
             float keep = x->data[i];
             x->data[i] = keep + o->eps;
             double plus = eval(fn, inputs, ctx);
@@ -120,11 +120,10 @@ static void restore_grads(const check_state *st, cg_tensor **inputs, int n)
         if (st->old_grad[k]) {
             if (st->old_vals[k])
                 memcpy(st->old_grad[k]->data, st->old_vals[k], (size_t)st->old_grad[k]->numel * sizeof(float));
-        } else if (x->grad) {
+        } else if (cg__grad_of(x)) {
             /* made by our backward: a heap one is freed, a frame one goes with its frame */
-            cg_tensor *g = x->grad;
-            x->grad = NULL;
-            x->grad_owned = false;
+            cg_tensor *g = cg__grad_of(x);
+            x->meta->held = NULL;
             cg_tensor_free(g);
         }
     }

@@ -90,7 +90,7 @@ static bool collect(cg_tensor *root, tensor_set *s)
     if (!set_add(s, root))
         return false;
     for (size_t k = 0; k < s->n; k++) {
-        const cg_node *n = s->t[k]->node;
+        const cg_node *n = cg__node_of(s->t[k]);
         for (int i = 0; n && i < n->nin; i++)
             if (n->in[i] && !set_add(s, n->in[i]))
                 return false;
@@ -144,10 +144,10 @@ static void write_tensor(FILE *f, long id, const cg_tensor *t, const cg_graph_op
     if (o->values)
         fprintf(f, "\\n|x| %.3g", norm_of(t));
     if (o->grads)
-        t->grad ? fprintf(f, "\\n|grad| %.3g", norm_of(t->grad)) : fputs("\\nno grad", f);
+        cg__grad_of(t) ? fprintf(f, "\\n|grad| %.3g", norm_of(cg__grad_of(t))) : fputs("\\nno grad", f);
     fputs("\"", f);
-    if (o->color_by_grad && t->grad)
-        grad_color(norm_of(t->grad), color, sizeof color);
+    if (o->color_by_grad && cg__grad_of(t))
+        grad_color(norm_of(cg__grad_of(t)), color, sizeof color);
     const char *fill = o->color_by_grad ? color : t->name ? "lightyellow" : is_root ? "lightgreen" : "white";
     fprintf(f, ", style=filled, fillcolor=\"%s\"%s];\n", fill, t->name ? ", penwidth=2" : "");
 }
@@ -178,19 +178,19 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
     /* Steps present, in increasing order, each a cluster. */
     int max_step = -1;
     for (size_t k = 0; k < s.n; k++)
-        if (s.t[k]->step > max_step)
-            max_step = s.t[k]->step;
+        if (cg__step_of(s.t[k]) > max_step)
+            max_step = cg__step_of(s.t[k]);
     for (int step = o.cluster_steps ? -1 : -2; step <= max_step; step++) {
         bool any = false;
         for (size_t k = 0; k < s.n; k++) {
             cg_tensor *t = s.t[k];
-            if (o.cluster_steps ? t->step != step : step != -2)
+            if (o.cluster_steps ? cg__step_of(t) != step : step != -2)
                 continue;
             if (!any && step >= 0)
                 fprintf(f, " subgraph cluster_t%d {\n  label=\"t = %d\";\n  style=rounded;\n  color=gray60;\n", step, step);
             any = true;
             write_tensor(f, (long)k, t, &o, t == root);
-            const cg_node *n = t->node;
+            const cg_node *n = cg__node_of(t);
             if (n) {
                 char label[64];
                 op_label(n, label, sizeof label);
@@ -204,7 +204,7 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
     }
     /* Edges: each input into the op, the op into its result. */
     for (size_t k = 0; k < s.n; k++) {
-        const cg_node *n = s.t[k]->node;
+        const cg_node *n = cg__node_of(s.t[k]);
         if (!n)
             continue;
         for (int i = 0; i < n->nin; i++)

@@ -36,15 +36,16 @@ cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const 
     cg_tensor *t = cg__new_heap(ndim, shape, m->type);
     if (!t)
         return NULL;
-    memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    memset(cg_data(t), 0, (size_t)cg_numel(t) * sizeof(float));
+    if (cg__mark_param(t) < 0) { /* requires grad, printed as a Parameter */
+        cg_tensor_free(t);
+        return NULL;
+    }
     snprintf(m->names[m->nparams], CG_PARAM_NAME, "%s", name);
-    t->requires_grad = true;
-    t->is_param = true;
-    t->name = m->names[m->nparams];
     m->params[m->nparams++] = t;
     /* names may have moved with realloc: re-point every tensor at its own */
     for (int i = 0; i < m->nparams; i++)
-        m->params[i]->name = m->names[i];
+        cg_set_name(m->params[i], m->names[i]);
     return t;
 }
 

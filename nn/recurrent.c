@@ -217,8 +217,8 @@ static bool check_state(const cg_tensor *s, int64_t layers, int64_t B, int64_t H
 {
     if (!s)
         return true;
-    if (s->magic != CG_MAGIC_LIVE)
-        return cg__check(s, op);
+    if (!cg__check(s, op)) /* a freed state, or one whose frame has ended */
+        return false;
     bool ok = batched ? s->ndim == 3 && s->shape[0] == layers && s->shape[1] == B && s->shape[2] == H
                       : s->ndim == 2 && s->shape[0] == layers && s->shape[1] == H;
     if (!ok) {

@@ -13,12 +13,13 @@ float cg_clip_grad_norm(cg_tensor **params, int n, float max_norm)
     /* total = || (||g_1||, ||g_2||, ...) ||, each norm rounded to float as torch's are */
     double total_sq = 0;
     for (int i = 0; i < n; i++) {
-        const cg_tensor *g = params[i]->grad;
+        cg_tensor *g = cg_grad(params[i]);
         if (!g)
             continue;
+        const float *v = cg_data(g);
         double sq = 0;
-        for (int64_t k = 0; k < g->numel; k++)
-            sq += (double)g->data[k] * g->data[k];
+        for (int64_t k = 0, len = cg_numel(g); k < len; k++)
+            sq += (double)v[k] * v[k];
         float norm = (float)sqrt(sq);
         total_sq += (double)norm * norm;
     }
@@ -26,9 +27,10 @@ float cg_clip_grad_norm(cg_tensor **params, int n, float max_norm)
     float coef = max_norm / (total + 1e-6f);
     if (coef < 1.0f)
         for (int i = 0; i < n; i++) {
-            cg_tensor *g = params[i]->grad;
-            for (int64_t k = 0; g && k < g->numel; k++)
-                g->data[k] *= coef;
+            cg_tensor *g = cg_grad(params[i]);
+            float *v = g ? cg_data(g) : NULL;
+            for (int64_t k = 0, len = g ? cg_numel(g) : 0; k < len; k++)
+                v[k] *= coef;
         }
     return total;
 }
@@ -47,9 +49,10 @@ int cg_clip_grad_value(cg_tensor **params, int n, float clip_value)
         if (!cg__check(params[i], "cg_clip_grad_value"))
             return -1;
     for (int i = 0; i < n; i++) {
-        cg_tensor *g = params[i]->grad;
-        for (int64_t k = 0; g && k < g->numel; k++)
-            g->data[k] = g->data[k] > clip_value ? clip_value : g->data[k] < -clip_value ? -clip_value : g->data[k];
+        cg_tensor *g = cg_grad(params[i]);
+        float *v = g ? cg_data(g) : NULL;
+        for (int64_t k = 0, len = g ? cg_numel(g) : 0; k < len; k++)
+            v[k] = v[k] > clip_value ? clip_value : v[k] < -clip_value ? -clip_value : v[k];
     }
     return 0;
 }

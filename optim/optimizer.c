@@ -286,15 +286,15 @@ int cg_optim_step(cg_optim *o)
         if (!cg__check(o->params[i], "cg_optim_step"))
             return -1;
     for (int i = 0; i < o->n; i++) {
-        cg_tensor *p = o->params[i];
-        if (!p->grad)
+        cg_tensor *p = o->params[i], *grad = cg_grad(p);
+        if (!grad)
             continue;
         cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
         cg_tensor **st = o->state + (size_t)i * (size_t)o->nslots;
         double step = (double)(st[0]->data[0] += 1.0f);
         float *slot1 = o->nslots > 1 ? st[1]->data : NULL, *slot2 = o->nslots > 2 ? st[2]->data : NULL;
         float *slot3 = o->nslots > 3 ? st[3]->data : NULL;
-        const float *g = p->grad->data;
+        const float *g = cg_data(grad);
         switch (o->kind) {
         case OPT_SGD:
             sgd_update(&o->o.sgd, (float)o->lr, p->data, g, slot1, step == 1, p->numel);

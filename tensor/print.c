@@ -186,7 +186,6 @@ static void put_tensor(out *o, const cg_tensor *t, int dim, int64_t offset, int 
 
 /* The autograd layer names a tensor's grad_fn through this hook (tensor/ knows
  * nothing of graphs): it returns e.g. "AddBackward0", or NULL. */
-extern const char *(*cg__grad_fn_name)(const cg_tensor *t);
 
 int cg_tensor_str(const cg_tensor *t, char *buf, size_t size)
 {
@@ -199,7 +198,7 @@ int cg_tensor_str(const cg_tensor *t, char *buf, size_t size)
     out o = {buf, size, 0, -1};
     if (buf && size)
         buf[0] = '\0';
-    if (t->is_param)
+    if (t->meta && t->meta->param)
         puts_(&o, "Parameter containing:\n");
     const int indent = 7; /* strlen("tensor(") */
     puts_(&o, "tensor(");
@@ -220,10 +219,10 @@ int cg_tensor_str(const cg_tensor *t, char *buf, size_t size)
         char s[CG_SHAPE_BUF];
         snprintf(suffix[ns++], sizeof suffix[0], "size=%s", cg__shape_fmt(s, t->ndim, t->shape));
     }
-    const char *fn = cg__grad_fn_name ? cg__grad_fn_name(t) : NULL;
+    const char *fn = t->meta ? t->meta->grad_fn : NULL;
     if (fn)
         snprintf(suffix[ns++], sizeof suffix[0], "grad_fn=<%s>", fn);
-    else if (t->requires_grad)
+    else if (cg__requires_grad(t))
         snprintf(suffix[ns++], sizeof suffix[0], "requires_grad=True");
     /* Where the last line would pass the line width, the suffix goes on its own line. */
     size_t last_line = (size_t)((int64_t)o.len - o.last_nl + 1);

@@ -10,8 +10,7 @@ static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int6
 {
     /* one struct store (the compiler writes it with a few vector stores) */
     *t = (cg_tensor){.magic = CG_MAGIC_LIVE, .ndim = ndim, .numel = numel, .refcount = 1, .in_frame = level > 0,
-                     .frame_level = level, .frame_gen = level > 0 && level <= CG_MAX_FRAMES ? cg__frame_gen[level - 1] : 0,
-                     .step = -1};
+                     .frame_level = level, .frame_gen = level > 0 && level <= CG_MAX_FRAMES ? cg__frame_gen[level - 1] : 0};
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
     return t;
@@ -112,10 +111,10 @@ void cg_tensor_free(cg_tensor *t)
         for (int i = 0; i < x->nrefs; i++)
             stack[top++] = x->refs[i];
         stack[top++] = x->base;
-        if (x->grad_owned)
-            stack[top++] = x->grad;
-        if (x->node)
-            cg__sys_free(x->node);
+        if (x->meta) { /* its gradient, and the block that held its node */
+            stack[top++] = x->meta->held;
+            cg__sys_free(x->meta);
+        }
         x->magic = 0;
         cg__sys_free(x);
     }
@@ -214,13 +213,11 @@ cg_tensor *cg_eye(int64_t n, int64_t m)
 
 _Thread_local int cg__no_grad_depth;
 
-const char *(*cg__grad_fn_name)(const cg_tensor *t);
-
 bool cg__inplace_ok(cg_tensor *t, const char *op)
 {
-    if (!t->requires_grad || cg__no_grad_depth > 0)
+    if (!cg__requires_grad(t) || cg__no_grad_depth > 0)
         return true;
-    const char *fn = cg__grad_fn_name ? cg__grad_fn_name(t) : NULL;
+    const char *fn = t->meta->grad_fn;
     if (!fn)
         cg__error("%s: a leaf tensor that requires grad is being used in an in-place operation; "
                   "write it inside cg_no_grad_begin()/cg_no_grad_end(), as optimizers do", op);

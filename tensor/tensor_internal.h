@@ -8,6 +8,17 @@
 
 #define CG_MAGIC_LIVE 0x7e5a11feu
 #define CG_MAX_FRAMES 256
+
+/* The head of the state a layer above keeps per tensor (autograd's, as
+ * PyTorch's AutogradMeta): autograd allocates it, where the tensor lives, and
+ * owns the rest of it; tensor/ reads only this head — what freeing, printing
+ * and the in-place checks need. */
+typedef struct cg__meta {
+    cg_tensor *held;         /* a tensor this one owns a reference to (its gradient), or NULL */
+    bool requires_grad;
+    const char *grad_fn;     /* PyTorch's name for the op that made it; NULL for a leaf */
+    bool param;              /* a module's parameter: printed as torch prints an nn.Parameter */
+} cg__meta;
 #define CG_ALIGN 64
 
 struct cg_tensor {
@@ -25,17 +36,13 @@ struct cg_tensor {
     bool in_frame;           /* lives in a frame (not freed one by one) */
     int frame_level;         /* the frame it lives in (1 = outermost), 0 outside frames */
     uint32_t frame_gen;      /* which opening of that level: stale once the frame ends */
-    /* autograd's fields; tensor/ only frees them with a heap tensor */
-    bool requires_grad;
-    bool grad_owned;         /* grad was allocated for this tensor and goes with it */
-    bool grad_alias;         /* grad is a view into the grad of the tensor this one views */
-    bool is_param;           /* a module's parameter: prints as torch prints an nn.Parameter */
-    cg_tensor *grad;
-    void *node;              /* the op that made this tensor (one raw block), NULL for leaves */
+    cg__meta *meta;          /* the layers above's state (one block, freed with a heap tensor), or NULL */
     const char *name;        /* parameter name for printing and graphs, or NULL */
     const char *made_by;     /* the public call that made it ("cg_tanh"), for messages; NULL for views */
-    int step;                /* time step a graph drawing clusters this tensor in; -1 none */
 };
+
+static inline bool cg__requires_grad(const cg_tensor *t) { return t->meta && t->meta->requires_grad; }
+static inline cg_tensor *cg__grad_of(const cg_tensor *t) { return t->meta ? t->meta->held : NULL; }
 
 /* ---- allocation: arena when a frame is open, the system otherwise -------- */
 void *cg__alloc(size_t bytes);           /* 64-byte aligned; frame or heap; NULL + error when out of memory */
