@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(gcc meson ninja-build pkg-config check graphviz libgraphviz-dev libjson-c-dev valgrind)
+PACKAGES=(gcc meson ninja-build pkg-config check graphviz libgraphviz-dev libjson-c-dev valgrind
+    openmpi-bin libopenmpi-dev)
 
 install_missing() { # install_missing [EXTRA PACKAGES...]
     local missing=()

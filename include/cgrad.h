@@ -7,5 +7,6 @@
 #include "cgrad/autograd.h"
 #include "cgrad/nn.h"
 #include "cgrad/optim.h"
+#include "cgrad/dist.h"
 
 #endif

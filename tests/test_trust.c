@@ -543,6 +543,34 @@ START_TEST(anomaly_mode_names_the_op_that_made_a_nan)
 }
 END_TEST
 
+/* ---- dist without a launcher: one process of one ------------------------------------------ */
+
+START_TEST(dist_calls_act_for_one_process)
+{
+    ck_assert(!cg_dist_launched() || cg_dist_size() >= 1);
+    ck_assert_int_eq(cg_dist_rank(), 0);
+    ck_assert_int_eq(cg_dist_size(), 1);
+    cg_tensor *w = leaf(cg_tensor_from((float[]){1, 2}, CG_SHAPE(2)));
+    ck_assert_int_lt(cg_dist_allreduce_grads(&w, 1), 0); /* no .grad yet */
+    ck_assert_error_has("has no .grad");
+    cg_frame_begin();
+    cg_backward(cg_sum(cg_mul(w, w)));
+    cg_frame_end();
+    ck_assert_int_eq(cg_dist_allreduce_grads(&w, 1), 0); /* the mean of one */
+    ck_assert_float_eq(cg_data(cg_grad(w))[1], 4.0f);
+    ck_assert_int_eq(cg_dist_broadcast_params(&w, 1), 0);
+    ck_assert_float_eq(cg_data(w)[1], 2.0f);
+    ck_assert_double_eq(cg_dist_allreduce_sum(2.5), 2.5);
+    cg_tensor *all = cg_zeros(CG_SHAPE(1, 2));
+    ck_assert_int_eq(cg_dist_gather(w, all), 0);
+    ck_assert_float_eq(cg_data(all)[1], 2.0f);
+    ck_assert_int_lt(cg_dist_gather(w, NULL), 0);
+    ck_assert_int_eq(cg_dist_barrier(), 0);
+    cg_tensor_free(all);
+    cg_tensor_free(w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("trust");
@@ -570,6 +598,7 @@ int main(void)
     tcase_add_test(t, an_optimizer_keeps_its_parameters_alive);
     tcase_add_test(t, nan_prints_as_torch_prints_it);
     tcase_add_test(t, dropout_of_an_empty_tensor_outside_frames);
+    tcase_add_test(t, dist_calls_act_for_one_process);
     suite_add_tcase(s, t);
     return fx_run(s);
 }

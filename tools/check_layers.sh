@@ -12,9 +12,10 @@ declare -A allowed=(
     [autograd]="tensor autograd"
     [nn]="tensor autograd nn"
     [optim]="tensor autograd optim"
+    [dist]="tensor autograd dist"
 )
 layer_of() { # layer_of HEADER: the folder that holds it, or nothing for system/config headers
-    for l in tensor autograd nn optim; do
+    for l in tensor autograd nn optim dist; do
         if [ -f "$l/$1" ]; then
             echo "$l"
             return 0
@@ -23,7 +24,7 @@ layer_of() { # layer_of HEADER: the folder that holds it, or nothing for system/
     return 0
 }
 bad=0
-for layer in tensor autograd nn optim; do
+for layer in tensor autograd nn optim dist; do
     for f in "$layer"/*.[ch]; do
         while IFS=: read -r line header; do
             owner=$(layer_of "$header")
@@ -35,5 +36,5 @@ for layer in tensor autograd nn optim; do
         done < <(grep -n '^#include "' "$f" | sed -E 's/^([0-9]+):#include "([^"]+)".*/\1:\2/')
     done
 done
-[ "$bad" -eq 0 ] && echo "check_layers: tensor -> autograd -> {nn, optim}: no file includes a higher layer"
+[ "$bad" -eq 0 ] && echo "check_layers: tensor -> autograd -> {nn, optim, dist}: no file includes a higher layer"
 exit "$bad"

@@ -78,10 +78,13 @@ typedef struct {
 /* The state written beside the model: optimizer slots and the carried hidden state. */
 typedef struct {
     cg_optim *opt;
-    cg_tensor *carry_h, *carry_c;
+    cg_tensor *carry_h, *carry_c; /* this rank's streams' states (layers, batch, hidden) */
     long step, pos;
+    int rank, ranks;              /* data-parallel over MPI: this rank's streams are rank*batch .. */
 } train_state;
 
+/* Every rank calls it (the carried states are gathered); rank 0 writes, with the
+ * settings of the whole run (batch = all ranks' streams). */
 int checkpoint_save(const char *path, const train_cfg *c, const corpus *text, const model *m, const train_state *s);
 /* Opens a checkpoint and reads what it says about itself; the model's shapes in the
  * file are checked against that before anything is allocated for them. */

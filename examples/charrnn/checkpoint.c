@@ -90,7 +90,29 @@ static int save_tensors(const char *path, const train_cfg *c, const corpus *text
     return cg_safetensors_save(path, k, names, ts, 6, keys, vals);
 }
 
-int checkpoint_save(const char *path, const train_cfg *c, const corpus *text, const model *m, const train_state *s)
+/* All ranks' carried states as one (layers, all streams, hidden) tensor on rank 0:
+ * rank r's streams are r*batch .. (r+1)*batch - 1, as one process numbers them. */
+static cg_tensor *gather_streams(cg_tensor *local, int rank, int ranks)
+{
+    const int64_t *sh = cg_shape(local);
+    int64_t L = sh[0], B = sh[1], H = sh[2];
+    cg_tensor *all = rank == 0 ? cg_zeros(CG_SHAPE(ranks, L, B, H)) : NULL;
+    cg_tensor *global = rank == 0 ? cg_zeros(CG_SHAPE(L, ranks * B, H)) : NULL;
+    int rc = cg_dist_gather(local, all);
+    for (int64_t r = 0; rc == 0 && global && r < ranks; r++)
+        for (int64_t l = 0; l < L; l++)
+            memcpy(cg_data(global) + (l * ranks * B + r * B) * H, cg_data(all) + ((r * L + l) * B) * H,
+                   sizeof(float) * (size_t)(B * H));
+    cg_tensor_free(all);
+    if (rc != 0) {
+        cg_tensor_free(global);
+        return NULL;
+    }
+    return global;
+}
+
+static int save_on_rank0(const char *path, const train_cfg *c, const corpus *text, const model *m,
+                         const train_state *s)
 {
     int nstate = cg_optim_state_count(s->opt);
     size_t n = (size_t)(m->nparams + nstate + 2);
@@ -104,6 +126,23 @@ int checkpoint_save(const char *path, const train_cfg *c, const corpus *text, co
     free(names);
     free(ts);
     free(state_names);
+    return rc;
+}
+
+int checkpoint_save(const char *path, const train_cfg *c, const corpus *text, const model *m, const train_state *s)
+{
+    if (s->ranks <= 1)
+        return save_on_rank0(path, c, text, m, s);
+    train_state all = *s;
+    train_cfg whole = *c;
+    whole.batch = c->batch * s->ranks;
+    all.carry_h = gather_streams(s->carry_h, s->rank, s->ranks);
+    all.carry_c = gather_streams(s->carry_c, s->rank, s->ranks);
+    int rc = 0;
+    if (s->rank == 0)
+        rc = all.carry_h && all.carry_c ? save_on_rank0(path, &whole, text, m, &all) : -1;
+    cg_tensor_free(all.carry_h);
+    cg_tensor_free(all.carry_c);
     return rc;
 }
 
@@ -230,9 +269,19 @@ static int read_state(cg_safetensors *f, const char *path, train_state *s)
             snprintf(buf[i], 64, "optim.%s", cg_optim_state_name(s->opt, i));
             names[i] = buf[i];
         }
-        ts[nstate] = s->carry_h, names[nstate] = "carry.h";
-        ts[nstate + 1] = s->carry_c, names[nstate + 1] = "carry.c";
-        rc = read_tensors(f, ts, names, n, path);
+        /* the states of every stream of the run, then this rank's part of them */
+        const int64_t *sh = cg_shape(s->carry_h);
+        int64_t L = sh[0], B = sh[1], H = sh[2];
+        ts[nstate] = cg_zeros(CG_SHAPE(L, B * s->ranks, H)), names[nstate] = "carry.h";
+        ts[nstate + 1] = cg_zeros(CG_SHAPE(L, B * s->ranks, H)), names[nstate + 1] = "carry.c";
+        rc = ts[nstate] && ts[nstate + 1] ? read_tensors(f, ts, names, n, path) : -1;
+        for (int64_t l = 0; rc == 0 && l < L; l++) {
+            size_t off = (size_t)((l * s->ranks * B + s->rank * B) * H), len = sizeof(float) * (size_t)(B * H);
+            memcpy(cg_data(s->carry_h) + l * B * H, cg_data(ts[nstate]) + off, len);
+            memcpy(cg_data(s->carry_c) + l * B * H, cg_data(ts[nstate + 1]) + off, len);
+        }
+        cg_tensor_free(ts[nstate]);
+        cg_tensor_free(ts[nstate + 1]);
     }
     free(ts);
     free(names);

@@ -22,7 +22,9 @@ typedef struct {
     char csv_path[1024];
 } trainer;
 
-static long stream_len(const trainer *t) { return t->train_n / t->cfg.batch; }
+/* All ranks' streams: one process with batch (ranks x batch) reads the same. */
+static long all_streams(const trainer *t) { return t->cfg.batch * t->s.ranks; }
+static long stream_len(const trainer *t) { return t->train_n / all_streams(t); }
 
 static double now(void)
 {
@@ -69,9 +71,9 @@ static int read_corpus(trainer *t)
 static int check_sizes(trainer *t)
 {
     const train_cfg *c = &t->cfg;
-    if (stream_len(t) < c->seq_len + 2 || t->val_n / c->batch < 2) {
+    if (stream_len(t) < c->seq_len + 2 || t->val_n / all_streams(t) < 2) {
         fprintf(stderr, "charrnn: the text (%ld characters) is too short for %ld streams of %ld-character chunks\n",
-                t->text.n, c->batch, c->seq_len);
+                t->text.n, all_streams(t), c->seq_len);
         return -1;
     }
     size_t n = (size_t)c->seq_len * (size_t)c->batch;
@@ -94,7 +96,8 @@ static int make_model(trainer *t)
     t->s.carry_h = cg_zeros(CG_SHAPE(c->layers, c->batch, c->hidden));
     t->s.carry_c = cg_zeros(CG_SHAPE(c->layers, c->batch, c->hidden));
     t->last_val = NAN;
-    if (!t->s.opt || !t->s.carry_h || !t->s.carry_c) {
+    /* every rank starts from rank 0's weights, as DistributedDataParallel does */
+    if (!t->s.opt || !t->s.carry_h || !t->s.carry_c || cg_dist_broadcast_params(t->m.params, t->m.nparams) != 0) {
         fprintf(stderr, "charrnn: %s\n", cg_last_error());
         return -1;
     }
@@ -114,9 +117,12 @@ static int setup(trainer *t)
         return -1;
     if (!info.has_progress)
         fprintf(stderr, "charrnn: %s holds no training progress to resume\n", t->cfg.resume);
+    else if (info.cfg.batch % t->s.ranks != 0)
+        fprintf(stderr, "charrnn: %s has %ld streams, which %d ranks cannot share evenly\n", t->cfg.resume,
+                info.cfg.batch, t->s.ranks);
     else if (!same_vocab(&info.vocab, &t->text))
         fprintf(stderr, "charrnn: %s was trained on another vocabulary\n", t->cfg.resume);
-    else if (take_settings(&t->cfg, &info, t->cfg.resume) == 0 && check_sizes(t) == 0 && make_model(t) == 0 &&
+    else if ((info.cfg.batch /= t->s.ranks, take_settings(&t->cfg, &info, t->cfg.resume) == 0) && check_sizes(t) == 0 && make_model(t) == 0 &&
              checkpoint_load(f, t->cfg.resume, &t->m, &t->s) == 0) {
         cg_rng_set_state(info.rng, sizeof info.rng);
         t->s.step = info.step;
@@ -129,22 +135,26 @@ static int setup(trainer *t)
 
 /* ---- evaluation and the loss log ------------------------------------------------------------ */
 
-/* Mean cross-entropy over (up to 64 chunks of) the validation text, in B streams. */
+/* Mean cross-entropy over (up to 64 chunks of) the validation text, in all
+ * ranks' streams: once, on rank 0, the same as one process computes it. */
 static double validate(trainer *t)
 {
-    long T = t->cfg.seq_len, B = t->cfg.batch, H = t->cfg.hidden, L = t->cfg.layers, V = t->text.V;
+    long T = t->cfg.seq_len, B = all_streams(t), H = t->cfg.hidden, L = t->cfg.layers, V = t->text.V;
     long len = t->val_n / B;
     long chunk = T < len - 1 ? T : len - 1, chunks = (len - 1) / chunk;
     chunks = chunks > 64 ? 64 : chunks;
+    if (t->s.rank != 0)
+        return NAN;
+    float *x = malloc(sizeof(float) * (size_t)(chunk * B * V)), *y = malloc(sizeof(float) * (size_t)(chunk * B));
     cg_tensor *h = cg_zeros(CG_SHAPE(L, B, H)), *c = cg_zeros(CG_SHAPE(L, B, H));
-    double total = 0;
+    double total = x && y ? 0 : NAN;
     cg_no_grad_begin();
-    for (long k = 0; k < chunks; k++) {
+    for (long k = 0; x && y && k < chunks; k++) {
         cg_frame_begin();
-        make_batch(&t->text, t->train_n, len, k * chunk, chunk, B, t->x, t->y);
+        make_batch(&t->text, t->train_n, len, k * chunk, chunk, B, x, y);
         cg_tensor *hh = h, *cc = c;
-        cg_tensor *logits = model_forward(&t->m, cg_tensor_from(t->x, CG_SHAPE(chunk, B, V)), &hh, &cc);
-        total += cg_item(cg_cross_entropy(logits, cg_tensor_from(t->y, CG_SHAPE(chunk * B))));
+        cg_tensor *logits = model_forward(&t->m, cg_tensor_from(x, CG_SHAPE(chunk, B, V)), &hh, &cc);
+        total += cg_item(cg_cross_entropy(logits, cg_tensor_from(y, CG_SHAPE(chunk * B))));
         cg_copy_(h, hh);
         if (t->m.lstm)
             cg_copy_(c, cc);
@@ -153,11 +163,15 @@ static double validate(trainer *t)
     cg_no_grad_end();
     cg_tensor_free(h);
     cg_tensor_free(c);
+    free(x);
+    free(y);
     return total / (double)chunks;
 }
 
 static int open_log(trainer *t)
 {
+    if (t->s.rank != 0) /* rank 0 alone writes the log */
+        return 0;
     snprintf(t->csv_path, sizeof t->csv_path, "%s.csv", t->cfg.out);
     t->csv = fopen(t->csv_path, t->cfg.resume ? "a" : "w");
     if (!t->csv || (!t->cfg.resume && fprintf(t->csv, "step,train_loss,val_loss,chars_per_sec\n") < 0)) {
@@ -169,6 +183,8 @@ static int open_log(trainer *t)
 
 static int log_line(trainer *t, double loss, bool eval, double cps)
 {
+    if (t->s.rank != 0)
+        return 0;
     int w = eval ? fprintf(t->csv, "%ld,%.6f,%.6f,%.0f\n", t->s.step, loss, t->last_val, cps)
                  : fprintf(t->csv, "%ld,%.6f,,%.0f\n", t->s.step, loss, cps);
     if (w < 0 || (eval && fflush(t->csv) != 0) || ferror(t->csv)) {
@@ -208,15 +224,15 @@ static double train_step(trainer *t)
         cg_fill_(t->s.carry_c, 0);
     }
     cg_frame_begin();
-    make_batch(&t->text, 0, L, t->s.pos, T, B, t->x, t->y);
+    make_batch(&t->text, t->s.rank * B * L, L, t->s.pos, T, B, t->x, t->y); /* this rank's streams */
     cg_tensor *h = cg_detach(t->s.carry_h), *cc = cg_detach(t->s.carry_c);
     cg_tensor *logits = model_forward(&t->m, cg_tensor_from(t->x, CG_SHAPE(T, B, V)), &h, &cc);
     cg_tensor *loss = cg_cross_entropy(logits, cg_tensor_from(t->y, CG_SHAPE(T * B)));
     double l = NAN;
     cg_optim_zero_grad(t->s.opt);
-    if (!loss || cg_backward(loss) != 0) {
+    if (!loss || cg_backward(loss) != 0 || cg_dist_allreduce_grads(t->m.params, t->m.nparams) != 0) {
         fprintf(stderr, "charrnn: step %ld: %s\n", t->s.step + 1, cg_last_error());
-    } else if (!isfinite(l = cg_item(loss))) {
+    } else if (!isfinite(l = cg_dist_allreduce_sum(cg_item(loss)) / t->s.ranks)) { /* every rank's mean: the whole batch's */
         fprintf(stderr, "charrnn: the loss became %g at step %ld; stopping with the last good checkpoint kept. "
                 "Try a smaller --lr or --clip, or --detect-anomaly to find the op that made it\n", l, t->s.step + 1);
         l = NAN;
@@ -239,15 +255,15 @@ static int after_step(trainer *t, double loss, double loss_avg, double started, 
 {
     const train_cfg *c = &t->cfg;
     double elapsed = now() - started, done = (double)(t->s.step - start_step);
-    double cps = done * (double)(c->seq_len * c->batch) / elapsed, eta = elapsed / done * (double)(c->steps - t->s.step);
+    double cps = done * (double)(c->seq_len * all_streams(t)) / elapsed, eta = elapsed / done * (double)(c->steps - t->s.step);
     bool eval = t->s.step % c->eval_every == 0 || t->s.step == c->steps;
     if (eval)
         t->last_val = validate(t);
     if (log_line(t, loss, eval, cps) != 0 || (eval && checkpoint_save(c->out, c, &t->text, &t->m, &t->s) != 0))
         return -1;
-    if (tty || eval || t->s.step % 10 == 0)
+    if (t->s.rank == 0 && (tty || eval || t->s.step % 10 == 0))
         progress(t, loss_avg, cps, eta, tty);
-    if (tty && eval)
+    if (t->s.rank == 0 && tty && eval)
         printf("\n");
     return 0;
 }
@@ -257,9 +273,10 @@ static int run(trainer *t)
     const train_cfg *c = &t->cfg;
     char model_str[256];
     cg_module_str(t->m.rnn, model_str, sizeof model_str);
-    printf("charrnn: %ld characters, vocabulary %d, %s + Linear(%ld, %d), %lld parameters\n", t->text.n, t->text.V,
+    if (t->s.rank == 0)
+        printf("charrnn: %ld characters, vocabulary %d, %s + Linear(%ld, %d), %lld parameters\n", t->text.n, t->text.V,
            model_str, c->hidden, t->text.V, (long long)(cg_num_params(t->m.rnn) + cg_num_params(t->m.fc)));
-    bool tty = isatty(STDOUT_FILENO);
+    bool tty = isatty(STDOUT_FILENO) && t->s.ranks == 1; /* mpirun hands ranks a terminal of its own: plain lines */
     double started = now(), loss_avg = NAN;
     long start_step = t->s.step;
     while (t->s.step < c->steps) {
@@ -300,13 +317,15 @@ int train_main(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     cg_set_detect_anomaly(t.cfg.detect_anomaly);
+    t.s.rank = cg_dist_rank();
+    t.s.ranks = cg_dist_size();
     rc = setup(&t) == 0 && open_log(&t) == 0 && run(&t) == 0 ? 0 : 1;
     if (rc == 0 && t.csv && fclose(t.csv) != 0) {
         fprintf(stderr, "charrnn: cannot write %s\n", t.csv_path);
         rc = 1;
     }
     t.csv = NULL;
-    if (rc == 0) {
+    if (rc == 0 && t.s.rank == 0) {
         char svg_path[1024];
         snprintf(svg_path, sizeof svg_path, "%s.svg", t.cfg.out);
         printf("val_loss %.4f\ncheckpoint %s (loss log %s)\n", t.last_val, t.cfg.out, t.csv_path);
