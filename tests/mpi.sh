@@ -4,6 +4,7 @@
 # process with batch 2B, and a 2-rank checkpoint resumes on 1 rank as if it
 # had been one all along. Skipped (exit 77) where cgrad was built without MPI.
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
 ex=$(cd "${1:?usage: mpi.sh BUILD/examples DATA CKPT_DIFF MPI_FOUND}" && pwd)
 data=$(cd "${2:?}" && pwd)
 diff=${3:?}
@@ -16,18 +17,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-passed=0 failed=0
-check() { # check NAME COMMAND...
-    local name=$1
-    shift
-    if "$@" >"$work/out" 2>&1; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        sed 's/^/    /' "$work/out" | tail -n 20
-    fi
-}
+. "$here/check.sh"
 args=("$data/sonnets.txt" --hidden 32 --seq-len 16 --eval-every 6 --clip 1)
 val() { awk -F, 'END { print $3 }' "$1.csv"; } # the last validation loss in a loss log
 close() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5) }'; }

@@ -2,6 +2,7 @@
 # The programs as a user runs them: right answers, clear refusals of bad
 # arguments (exit 2), and charrnn's --resume continuing bit for bit.
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
 ex=$(cd "${1:?usage: programs.sh BUILD/examples DATA POISON_CKPT}" && pwd)
 data=$(cd "${2:?}" && pwd)
 poison=${3:?}
@@ -9,24 +10,7 @@ sonnets="$data/sonnets.txt"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-passed=0 failed=0
-check() { # check NAME COMMAND...: passes when the command succeeds
-    local name=$1
-    shift
-    if "$@" >"$work/out" 2>&1; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        sed 's/^/    /' "$work/out" | tail -n 15
-    fi
-}
-exits() { # exits CODE COMMAND...
-    local want=$1
-    shift
-    "$@" >/dev/null 2>&1
-    [ $? -eq "$want" ]
-}
+. "$here/check.sh"
 
 check "hello learns ihello" "$ex/hello"
 check "hello prints the prediction" bash -c "'$ex/hello' | grep -q 'final prediction \"ihello\": correct'"
