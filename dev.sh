@@ -11,6 +11,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(gcc meson ninja-build pkg-config check graphviz libgraphviz-dev libjson-c-dev valgrind
     openmpi-bin libopenmpi-dev)
+TEST_PACKAGES=(chromium) # the graph page's browser test
 
 install_missing() { # install_missing [EXTRA PACKAGES...]
     local missing=()
@@ -55,7 +56,7 @@ run)
     ./build/examples/hello "$@"
     ;;
 test)
-    install_missing
+    install_missing "${TEST_PACKAGES[@]}"
     build build
     run_tests build
     ;;

@@ -171,6 +171,13 @@ int cg_graph_dot_with(cg_tensor *root, FILE *out, cg_graph_opts opts);
 int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts);
 #define cg_graph_render(...) cg_graph_render_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_graph_opts, CG__TAIL2(__VA_ARGS__, )))
 bool cg_graph_has_graphviz(void);
+/* One self-contained HTML page (inline SVG laid out by Graphviz, inline script,
+ * nothing fetched) where the reader steps the backward pass op by op, in the
+ * order backward runs them, hovers or clicks a node for its op, shape, values
+ * and gradient, colours by gradient norm or value magnitude, and collapses time
+ * steps. Open it at PAGE#step=N to start at step N. Needs Graphviz; 0 or -1. */
+int cg_graph_html_with(cg_tensor *root, const char *path, cg_graph_opts opts);
+#define cg_graph_html(...) cg_graph_html_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_graph_opts, CG__TAIL2(__VA_ARGS__, )))
 
 /* ---- gradcheck ---------------------------------------------------------------- */
 /* Compares the gradients backward gives for each input that requires grad with

@@ -96,6 +96,15 @@ void cg__reduce_broadcast_add(float *dst, const cg_tensor *operand, const float 
 /* index_select reporting errors as the op the user called (cg_embedding). */
 cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char *op);
 
+/* ---- graph pictures (graph.c), for the page graph_html.c writes ---- */
+/* Every tensor behind root, in the order the DOT text numbers them (tensor k is
+ * node "tk", the op that made it "opk"); malloc'd, NULL + error when out of memory. */
+cg_tensor **cg__graph_tensors(cg_tensor *root, size_t *n);
+double cg__norm_of(const cg_tensor *t);
+/* Graphviz's layout rendered to path, or into *data (malloc'd) when path is NULL. */
+int cg__graph_layout(cg_tensor *root, cg_graph_opts opts, const char *format, const char *path, char **data,
+                     size_t *len, const char *op);
+
 /* Reads a whole-number index tensor value; false (and an error) if it is not whole or not in [0, n). */
 bool cg__index_ok(float v, int64_t n, int64_t *out, const char *op);
 

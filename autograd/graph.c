@@ -98,7 +98,21 @@ static bool collect(cg_tensor *root, tensor_set *s)
     return true;
 }
 
-static double norm_of(const cg_tensor *t)
+cg_tensor **cg__graph_tensors(cg_tensor *root, size_t *n)
+{
+    tensor_set s = {0};
+    bool ok = collect(root, &s);
+    free(s.slots);
+    if (!ok) {
+        free(s.t);
+        cg__error("out of memory collecting the graph");
+        return NULL;
+    }
+    *n = s.n;
+    return s.t;
+}
+
+double cg__norm_of(const cg_tensor *t)
 {
     double sq = 0;
     for (int64_t i = 0; t && i < t->numel; i++)
@@ -142,12 +156,12 @@ static void write_tensor(FILE *f, long id, const cg_tensor *t, const cg_graph_op
     }
     fputs(shape, f);
     if (o->values)
-        fprintf(f, "\\n|x| %.3g", norm_of(t));
+        fprintf(f, "\\n|x| %.3g", cg__norm_of(t));
     if (o->grads)
-        cg__grad_of(t) ? fprintf(f, "\\n|grad| %.3g", norm_of(cg__grad_of(t))) : fputs("\\nno grad", f);
+        cg__grad_of(t) ? fprintf(f, "\\n|grad| %.3g", cg__norm_of(cg__grad_of(t))) : fputs("\\nno grad", f);
     fputs("\"", f);
     if (o->color_by_grad && cg__grad_of(t))
-        grad_color(norm_of(cg__grad_of(t)), color, sizeof color);
+        grad_color(cg__norm_of(cg__grad_of(t)), color, sizeof color);
     const char *fill = o->color_by_grad ? color : t->name ? "lightyellow" : is_root ? "lightgreen" : "white";
     fprintf(f, ", style=filled, fillcolor=\"%s\"%s];\n", fill, t->name ? ", penwidth=2" : "");
 }
@@ -218,21 +232,34 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
     return ferror(f) ? (cg__error("cg_graph_dot: write failed"), -1) : 0;
 }
 
-int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts)
+#if CG_HAVE_GRAPHVIZ
+/* Graphviz's rendering copied into memory of ours (its own is freed its own way). */
+static int render_to_memory(Agraph_t *g, const char *format, char **data, unsigned int *n)
 {
-    if (!cg__check(root, "cg_graph_render"))
+    char *theirs = NULL;
+    if (gvRenderData(gvc, g, format, &theirs, n) != 0)
         return -1;
-    const char *ext = path ? strrchr(path, '.') : NULL;
-    if (!ext || (strcmp(ext, ".svg") && strcmp(ext, ".png") && strcmp(ext, ".pdf"))) {
-        cg__error("cg_graph_render: the path must end in .svg, .png or .pdf (got %s)", path ? path : "NULL");
-        return -1;
+    *data = malloc((size_t)*n + 1);
+    if (*data) {
+        memcpy(*data, theirs, *n);
+        (*data)[*n] = '\0';
     }
+    gvFreeRenderData(theirs);
+    return *data ? 0 : -1;
+}
+#endif
+
+/* Lays the graph out with Graphviz and renders it in format (svg, png, pdf): to
+ * path, or (path NULL) into *data (malloc'd, *len bytes). 0, or -1 with an error naming op. */
+int cg__graph_layout(cg_tensor *root, cg_graph_opts opts, const char *format, const char *path, char **data,
+                     size_t *len, const char *op)
+{
 #if CG_HAVE_GRAPHVIZ
     char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
+    size_t tlen = 0;
+    FILE *mem = open_memstream(&text, &tlen);
     if (!mem) {
-        cg__error("cg_graph_render: out of memory");
+        cg__error("%s: out of memory", op);
         return -1;
     }
     int rc = cg_graph_dot_with(root, mem, opts);
@@ -245,14 +272,17 @@ int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts)
     pthread_mutex_lock(&gvc_lock);
     Agraph_t *g = gvc ? agmemread(text) : NULL;
     rc = -1;
+    unsigned int n = 0;
     if (!g)
-        cg__error("cg_graph_render: Graphviz could not read the graph");
+        cg__error("%s: Graphviz could not read the graph", op);
     else if (gvLayout(gvc, g, "dot") != 0)
-        cg__error("cg_graph_render: Graphviz layout failed");
-    else if (gvRenderFilename(gvc, g, ext + 1, path) != 0)
-        cg__error("cg_graph_render: Graphviz could not write %s", path);
+        cg__error("%s: Graphviz layout failed", op);
+    else if (path ? gvRenderFilename(gvc, g, format, path) != 0 : render_to_memory(g, format, data, &n) != 0)
+        cg__error("%s: Graphviz could not write %s", op, path ? path : "the picture");
     else
         rc = 0;
+    if (len)
+        *len = n;
     if (g) {
         gvFreeLayout(gvc, g);
         agclose(g);
@@ -261,9 +291,21 @@ int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts)
     free(text);
     return rc;
 #else
-    (void)opts;
-    cg__error("cg_graph_render: cgrad was built without Graphviz; write DOT with cg_graph_dot "
-              "and render it with `dot -Tsvg graph.dot -o graph.svg`");
+    (void)root, (void)opts, (void)format, (void)path, (void)data, (void)len;
+    cg__error("%s: cgrad was built without Graphviz; write DOT with cg_graph_dot "
+              "and render it with `dot -Tsvg graph.dot -o graph.svg`", op);
     return -1;
 #endif
+}
+
+int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts)
+{
+    if (!cg__check(root, "cg_graph_render"))
+        return -1;
+    const char *ext = path ? strrchr(path, '.') : NULL;
+    if (!ext || (strcmp(ext, ".svg") && strcmp(ext, ".png") && strcmp(ext, ".pdf"))) {
+        cg__error("cg_graph_render: the path must end in .svg, .png or .pdf (got %s)", path ? path : "NULL");
+        return -1;
+    }
+    return cg__graph_layout(root, opts, ext + 1, path, NULL, NULL, "cg_graph_render");
 }

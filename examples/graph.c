@@ -40,16 +40,20 @@ static int draw(cg_tensor *root, const char *dir, const char *name, cg_graph_opt
 
 int main(int argc, char **argv)
 {
-    const char *dir = ".";
+    const char *dir = ".", *html = NULL;
     long train = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s [options]\n"
                    "Writes the hello RNN's unrolled graph and its gradient-norm view as DOT (and SVG).\n"
                    "  --out DIR     where to write the pictures (default the current directory)\n"
-                   "  --train N     Adam steps before drawing (default 0: the initial weights)\n",
+                   "  --train N     Adam steps before drawing (default 0: the initial weights)\n"
+                   "  --html FILE   also write the interactive page: step the backward pass node by\n"
+                   "                node, see every node's values and gradient (default: none)\n",
                    argv[0]);
             return 0;
+        } else if (!strcmp(argv[i], "--html") && i + 1 < argc) {
+            html = argv[++i];
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             dir = argv[++i];
         } else if (!strcmp(argv[i], "--train") && i + 1 < argc) {
@@ -88,6 +92,12 @@ int main(int argc, char **argv)
             rc |= draw(loss, dir, "hello_grads",
                        (cg_graph_opts){.given = ".title, .grads, .color_by_grad", .title = title, .grads = true,
                                        .color_by_grad = true});
+            if (html && cg_graph_html(loss, html, .title = "hello RNN, unrolled over 6 steps: step the backward pass") != 0) {
+                fprintf(stderr, "graph: %s\n", cg_last_error());
+                rc = 1;
+            } else if (html) {
+                printf("wrote %s\n", html);
+            }
         } else {
             cg_optim_step(opt);
         }
