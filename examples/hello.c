@@ -4,7 +4,7 @@
  * RNN(5, 8) + Linear(8, 5), cross-entropy, Adam with lr 0.1, as in PyTorch.
  * Exits 0 when the final prediction is right. */
 #include <cgrad.h>
-#include <errno.h>
+#include "common/parse.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +24,6 @@ static void usage(FILE *f, const char *prog)
             prog);
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
 
 typedef struct {
     const char *text, *cell;

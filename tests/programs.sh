@@ -28,6 +28,17 @@ check "seed_rnn --batch-first" bash -c "'$ex/seed_rnn' --batch-first | grep -q '
 check "seed_rnn rejects a bad option" exits 2 "$ex/seed_rnn" --bogus
 check "graph writes DOT" bash -c "'$ex/graph' --out '$work' && grep -q 'subgraph cluster_t5' '$work/hello_graph.dot' && grep -q fillcolor '$work/hello_grads.dot'"
 check "graph rejects a bad option" exits 2 "$ex/graph" --train x
+check "bptt_lab flow: vanishing at PyTorch's init, exploding with rho 2" bash -c "
+    '$ex/bptt_lab' flow --out '$work' --length 40 --html '$work/lab.html' > '$work/flow.txt' &&
+    awk '\$1 == 0 { exit !(\$2 < 1e-6 && \$9 > 100) }' '$work/flow.txt' && grep -q '<svg' '$work/flow.svg' &&
+    [ \$(wc -l < '$work/flow.csv') -eq 321 ] && grep -q 'const DATA' '$work/lab.html'"
+check "bptt_lab memory" bash -c "'$ex/bptt_lab' memory --out '$work' --steps 20 --length 10 | grep -q '^ *10 ' && grep -q polyline '$work/memory.svg'"
+check "bptt_lab truncate" bash -c "'$ex/bptt_lab' truncate --out '$work' --length 4000 | grep -c '^ *[0-9]' | grep -qx 4"
+check "bptt_lab clip: unclipped dies, clipped learns" bash -c "
+    '$ex/bptt_lab' clip --out '$work' --steps 40 > '$work/clip.txt' &&
+    awk 'NR > 2 && \$1 == 37 { exit !(\$2 == \"nan\" && \$4 < 10) }' '$work/clip.txt' &&
+    grep -q polyline '$work/clip_loss.svg' && grep -q polyline '$work/clip_gradnorm.svg'"
+check "bptt_lab rejects a bad experiment" exits 2 "$ex/bptt_lab" fly
 check "charrnn trains" bash -c "'$ex/charrnn' train '$sonnets' --steps 30 --eval-every 15 --hidden 32 --out '$work/a.st' --plot | grep -q '^val_loss [0-9]'"
 check "charrnn writes the loss log and plot" bash -c "[ \$(wc -l < '$work/a.st.csv') -eq 31 ] && grep -q '<svg' '$work/a.st.svg'"
 check "charrnn resumes bit for bit, its settings from the checkpoint" bash -c "

@@ -6,6 +6,7 @@
 #include <cgrad.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include "../common/parse.h"
 
 #ifndef CGRAD_DATA_DIR
 #define CGRAD_DATA_DIR "data"
@@ -27,8 +28,6 @@ typedef struct {
 
 /* Parses train's arguments over the defaults: 0 to go on, 1 after --help, 2 on a bad flag. */
 int parse_train(int argc, char **argv, train_cfg *c);
-bool parse_long(const char *s, long lo, long hi, long *out);
-bool parse_double(const char *s, double lo, double hi, double *out);
 /* Each kept setting's name in the checkpoint's config, its bounds, and access to it. */
 const char *cfg_name(int k);
 const char *cfg_flag(int k); /* "--seq-len" */

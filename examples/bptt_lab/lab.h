@@ -1,0 +1,54 @@
+/* bptt_lab — the classic backprop-through-time experiments, each a subcommand
+ * that prints a table and writes an SVG plot and a CSV of its numbers. */
+#ifndef BPTT_LAB_H
+#define BPTT_LAB_H
+
+#include <cgrad.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#ifndef CGRAD_DATA_DIR
+#define CGRAD_DATA_DIR "data"
+#endif
+
+/* ---- plots (plot.c) ---------------------------------------------------------------- */
+#define PLOT_MAX_SERIES 12
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    bool log_y;
+    int nseries;
+    const char *label[PLOT_MAX_SERIES];
+    const double *x[PLOT_MAX_SERIES], *y[PLOT_MAX_SERIES]; /* NAN and (log_y) non-positive y are skipped */
+    int n[PLOT_MAX_SERIES];
+} plot;
+/* An SVG line plot with a legend; 0, or -1 (with a message) when it cannot be written. */
+int plot_svg(const plot *p, const char *path);
+/* The points as CSV, one row each: series, x, y. */
+int plot_csv(const plot *p, const char *path);
+/* Both, named OUT_DIR/NAME.svg and .csv, saying where they went. */
+int plot_write(const plot *p, const char *dir, const char *name);
+
+/* ---- the experiments ---------------------------------------------------------------- */
+typedef struct {
+    const char *out;    /* directory for the .svg and .csv files */
+    long steps;         /* training steps (memory, truncate, clip) */
+    long length;        /* sequence length (flow), gap (memory), characters (truncate) */
+    long seed;
+    const char *text;   /* truncate's text */
+    const char *html;   /* write the interactive graph page of a short run here */
+} lab_cfg;
+
+int lab_flow(const lab_cfg *c);
+int lab_memory(const lab_cfg *c);
+int lab_truncate(const lab_cfg *c);
+int lab_clip(const lab_cfg *c);
+
+/* ---- shared helpers (main.c) -------------------------------------------------------- */
+/* W_hh of an RNN or RNN cell set to rho * Q, Q a random orthogonal matrix: every
+ * eigenvalue then has modulus rho, so rho is its spectral radius exactly. */
+int set_spectral_radius(cg_tensor *w_hh, double rho);
+double seconds_now(void);
+/* A one-layer recurrent module's 4 parameters, then a Linear's 2, into ps; returns 6. */
+int lab_params(cg_module *rnn, cg_module *fc, cg_tensor **ps);
+
+#endif

@@ -1,0 +1,122 @@
+/* bptt_lab — backprop-through-time, measured: the classic experiments, each a
+ * subcommand that prints a table and writes an SVG plot and a CSV.
+ *   bptt_lab flow       how the last step's gradient reaches earlier steps
+ *   bptt_lab memory     remembering a symbol across a gap: RNN vs LSTM vs GRU
+ *   bptt_lab truncate   truncated BPTT: chunk length against loss and speed
+ *   bptt_lab clip       an exploding RNN with and without gradient clipping */
+#include "lab.h"
+#include "../common/parse.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int lab_params(cg_module *rnn, cg_module *fc, cg_tensor **ps)
+{
+    for (int i = 0; i < 4; i++)
+        ps[i] = cg_param_at(rnn, i);
+    ps[4] = cg_param(fc, "weight"), ps[5] = cg_param(fc, "bias");
+    return 6;
+}
+
+double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int set_spectral_radius(cg_tensor *w_hh, double rho)
+{
+    int64_t H = cg_shape(w_hh)[1];
+    double *q = malloc(sizeof(double) * (size_t)(H * H));
+    cg_tensor *g = cg_randn(CG_SHAPE(H, H)), *w = cg_zeros(CG_SHAPE(H, H));
+    if (!q || !g || !w) {
+        free(q), cg_tensor_free(g), cg_tensor_free(w);
+        return -1;
+    }
+    /* Gram-Schmidt on the rows of a normal matrix: an orthogonal Q */
+    for (int64_t i = 0; i < H; i++) {
+        for (int64_t k = 0; k < H; k++)
+            q[i * H + k] = cg_data(g)[i * H + k];
+        for (int pass = 0; pass < 2; pass++) /* twice, for orthogonality in floating point */
+            for (int64_t j = 0; j < i; j++) {
+                double dot = 0;
+                for (int64_t k = 0; k < H; k++)
+                    dot += q[i * H + k] * q[j * H + k];
+                for (int64_t k = 0; k < H; k++)
+                    q[i * H + k] -= dot * q[j * H + k];
+            }
+        double norm = 0;
+        for (int64_t k = 0; k < H; k++)
+            norm += q[i * H + k] * q[i * H + k];
+        for (int64_t k = 0; k < H; k++)
+            q[i * H + k] /= sqrt(norm);
+    }
+    for (int64_t i = 0; i < H * H; i++)
+        cg_data(w)[i] = (float)(rho * q[i]);
+    cg_no_grad_begin(); /* a parameter: written as an initialiser writes it */
+    int rc = cg_copy_(w_hh, w);
+    cg_no_grad_end();
+    free(q);
+    cg_tensor_free(g);
+    cg_tensor_free(w);
+    return rc;
+}
+
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bptt_lab EXPERIMENT [options]\n"
+               "  flow       the norm of d L_T / d h_t for every t: vanishing and exploding, RNN/LSTM/GRU\n"
+               "  memory     accuracy on remembering a symbol across a gap k, RNN vs LSTM vs GRU\n"
+               "  truncate   truncated BPTT with chunks of 8/16/32/64: loss curves and steps/s\n"
+               "  clip       an exploding RNN with and without cg_clip_grad_norm\n"
+               "options:\n"
+               "  --out DIR      where the .svg and .csv go (default the current directory)\n"
+               "  --length N     flow: sequence length (default 100); memory: the longest gap (default 40);\n"
+               "                 truncate: characters of text to train on (default 40000)\n"
+               "  --steps N      training steps (memory: 600, clip: 150; truncate trains on --length)\n"
+               "  --seed N       the generator's seed (default 0)\n"
+               "  --text FILE    truncate's text (default %s/sonnets.txt)\n"
+               "  --html PAGE    flow: also the interactive graph page of a 12-step RNN\n", CGRAD_DATA_DIR);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    int (*run)(const lab_cfg *) = !strcmp(argv[1], "flow")       ? lab_flow
+                                  : !strcmp(argv[1], "memory")   ? lab_memory
+                                  : !strcmp(argv[1], "truncate") ? lab_truncate
+                                  : !strcmp(argv[1], "clip")     ? lab_clip
+                                                                 : NULL;
+    if (!run) {
+        fprintf(stderr, "bptt_lab: unknown experiment '%s' (flow, memory, truncate or clip)\n", argv[1]);
+        return 2;
+    }
+    lab_cfg c = {.out = ".", .steps = -1, .length = -1, .seed = 0, .text = NULL, .html = NULL};
+    for (int i = 2; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = v != NULL;
+        if (!strcmp(a, "--out")) c.out = v;
+        else if (!strcmp(a, "--text")) c.text = v;
+        else if (!strcmp(a, "--html")) c.html = v;
+        else if (!strcmp(a, "--length")) ok = parse_long(v, 2, 10000000, &c.length);
+        else if (!strcmp(a, "--steps")) ok = parse_long(v, 1, 1000000, &c.steps);
+        else if (!strcmp(a, "--seed")) ok = parse_long(v, 0, 0x7fffffff, &c.seed);
+        else {
+            fprintf(stderr, "bptt_lab: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "bptt_lab: %s needs a valid value\n", a);
+            return 2;
+        }
+    }
+    int rc = run(&c);
+    cg_frame_release_memory();
+    return rc == 0 ? 0 : 1;
+}
