@@ -184,6 +184,8 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
     }
     fprintf(f, "digraph cgrad {\n  rankdir=%s;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
                "  edge [arrowsize=0.6];\n", o.left_to_right ? "LR" : "TB");
+    if (s.n > 100) /* a long unrolled net: straight edges and a bounded search keep Graphviz to seconds (not minutes) */
+        fputs("  splines=line;\n  mclimit=0.2;\n  nslimit=2;\n  nslimit1=2;\n", f);
     if (o.title) {
         fputs("  labelloc=t;\n  label=\"", f);
         dot_escape(f, o.title);

@@ -136,6 +136,11 @@
   const want = /step=(\d+)/.exec(location.hash);
   if (want) slider.value = Math.min(DATA.ops.length, Number(want[1]));
   update();
-  if (/collapse/.test(location.hash)) { document.getElementById("collapse").checked = true; collapse(true); }
+  // a long unrolled net starts collapsed (one box a time step), unless #expand is asked for
+  const steps = Math.max.apply(null, DATA.tensors.map(function (t) { return t.step; }));
+  if (/collapse/.test(location.hash) || (steps > 24 && !/expand/.test(location.hash))) {
+    document.getElementById("collapse").checked = true;
+    collapse(true);
+  }
   document.body.dataset.ready = "yes";
 })();

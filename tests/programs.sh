@@ -80,6 +80,9 @@ check "charrnn --detect-anomaly names the op" bash -c "
     grep -q 'anomaly detected' '$work/err'"
 check "charrnn fails when its loss log cannot be written" bash -c "
     trap '' XFSZ; ulimit -f 16; ! '$ex/charrnn' train '$sonnets' --steps 200 --hidden 8 --eval-every 1000 --out '$work/f.st' >/dev/null 2>&1"
+check "charrnn --html writes the last step's graph page" bash -c "
+    '$ex/charrnn' train '$sonnets' --steps 2 --hidden 8 --seq-len 8 --batch 2 --out '$work/g.st' --html '$work/g.html' |
+    grep -q 'graph page' && grep -q 'const DATA' '$work/g.html'"
 check "charrnn --help lists the defaults" bash -c "'$ex/charrnn' train --help | grep -q 'default 128'"
 check "charrnn rejects a missing file" exits 1 "$ex/charrnn" train /nonexistent
 check "charrnn rejects a bad option" exits 2 "$ex/charrnn" train --lr abc

@@ -83,6 +83,7 @@ static void train_usage(FILE *f)
             "  --out CKPT        the checkpoint to write (default %s)\n"
             "  --resume CKPT     continue from CKPT, with its settings\n"
             "  --plot            draw the loss curves\n"
+            "  --html PAGE       the last step's unrolled graph as the interactive page (default: none)\n"
             "  --detect-anomaly  stop at the first op that makes a NaN or Inf, and name it\n",
             CGRAD_DATA_DIR, defaults.hidden, defaults.layers, defaults.cell, defaults.seq_len, defaults.batch,
             defaults.lr, defaults.clip, defaults.steps, defaults.seed, defaults.eval_every, defaults.out);
@@ -110,10 +111,10 @@ static int parse_one(train_cfg *c, const char *a, const char *v)
     }
     if (!strcmp(a, "--steps"))
         return parse_long(v, 0, 100000000, &c->steps) ? 2 : -1;
-    if (!strcmp(a, "--out") || !strcmp(a, "--resume")) {
+    if (!strcmp(a, "--out") || !strcmp(a, "--resume") || !strcmp(a, "--html")) {
         if (!v)
             return -1;
-        *(a[2] == 'o' ? &c->out : &c->resume) = v;
+        *(a[2] == 'o' ? &c->out : a[2] == 'r' ? &c->resume : &c->html) = v;
         return 2;
     }
     if (!strcmp(a, "--plot") || !strcmp(a, "--detect-anomaly")) {

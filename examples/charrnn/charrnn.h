@@ -22,6 +22,7 @@ typedef struct {
     char cell[8];
     long hidden, layers, seq_len, batch, steps, seed, eval_every;
     double lr, clip;
+    const char *html;        /* the last step's graph as the interactive page, or NULL */
     bool plot, detect_anomaly;
     unsigned given; /* bit CFG_x: the flag was on the command line */
 } train_cfg;

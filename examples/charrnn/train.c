@@ -214,6 +214,20 @@ static void progress(const trainer *t, double loss, double cps, double eta, bool
 
 /* ---- one step ---------------------------------------------------------------------------------- */
 
+/* The last step's graph, with its gradients, as the page (collapsed by time step when long). */
+static int write_page(trainer *t, cg_tensor *loss)
+{
+    char title[160];
+    snprintf(title, sizeof title, "charrnn: the step %ld graph, unrolled over %ld characters", t->s.step + 1,
+             t->cfg.seq_len);
+    if (cg_graph_html(loss, t->cfg.html, .title = title) != 0) {
+        fprintf(stderr, "charrnn: %s\n", cg_last_error());
+        return -1;
+    }
+    printf("graph page %s\n", t->cfg.html);
+    return 0;
+}
+
 /* Forward, backward, clip and update on the next chunk; the loss, or NAN with a message. */
 static double train_step(trainer *t)
 {
@@ -237,6 +251,8 @@ static double train_step(trainer *t)
                 "Try a smaller --lr or --clip, or --detect-anomaly to find the op that made it\n", l, t->s.step + 1);
         l = NAN;
     } else {
+        if (t->cfg.html && t->s.rank == 0 && t->s.step + 1 == t->cfg.steps && write_page(t, loss) != 0)
+            l = NAN;
         if (t->cfg.clip > 0)
             cg_clip_grad_norm(t->m.params, t->m.nparams, (float)t->cfg.clip);
         cg_optim_step(t->s.opt);
