@@ -63,7 +63,7 @@ uint32_t cg_random_u32(void)
     return y;
 }
 
-static uint64_t random_u64(void)
+uint64_t cg__random_u64(void)
 {
     uint64_t hi = cg_random_u32();
     uint64_t lo = cg_random_u32();
@@ -72,7 +72,7 @@ static uint64_t random_u64(void)
 
 double cg__uniform_double(void)
 {
-    return (double)(random_u64() & ((UINT64_C(1) << 53) - 1)) * (1.0 / (double)(UINT64_C(1) << 53));
+    return (double)(cg__random_u64() & ((UINT64_C(1) << 53) - 1)) * (1.0 / (double)(UINT64_C(1) << 53));
 }
 
 float cg__uniform_float(float low, float high)

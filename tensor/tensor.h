@@ -81,6 +81,15 @@ uint32_t cg_version(const cg_tensor *t);
 /* ---- the generator: PyTorch's CPU generator (mt19937), bit for bit ------- */
 void cg_manual_seed(uint64_t seed);
 uint32_t cg_random_u32(void);      /* one raw 32-bit draw */
+/* Sampling, as PyTorch 1.13's CPU kernels draw (the same seed, the same
+ * samples); whole numbers come as floats, like cgrad's other index tensors. */
+cg_tensor *cg_randint(int64_t low, int64_t high, int ndim, const int64_t *shape); /* torch.randint: [low, high) */
+cg_tensor *cg_randperm(int64_t n);                  /* torch.randperm: 0..n-1 shuffled (n <= 2^24) */
+cg_tensor *cg_bernoulli(cg_tensor *p);              /* torch.bernoulli: 1 with probability p, element-wise */
+/* torch.multinomial: n category indices from each row of probs (C) or (R, C)
+ * (weights, not necessarily summing to 1); without replacement each at most once. */
+cg_tensor *cg_multinomial(cg_tensor *probs, int64_t n, bool replacement);
+
 /* The whole generator state, for checkpoints: opaque bytes, CG_RNG_STATE_SIZE of them. */
 #define CG_RNG_STATE_SIZE 2520
 int cg_rng_get_state(uint8_t *out, size_t size);

@@ -139,6 +139,7 @@ uint32_t cg__crc32c(uint32_t crc, const void *data, size_t n);
 
 /* ---- generator ------------------------------------------------------------ */
 double cg__uniform_double(void);    /* 53-bit, like at::uniform_real_distribution<double>(0, 1) */
+uint64_t cg__random_u64(void);      /* two 32-bit draws, as PyTorch's random64() */
 float cg__uniform_float(float low, float high); /* like tensor.uniform_ for one element */
 
 /* ---- option structs: which designators the caller wrote ------------------- */

@@ -47,6 +47,9 @@ START_TEST(tensor_functions_take_null)
     cg_safetensors_close(NULL);
     cg_tensor_free(NULL);
     ck_assert_int_lt(cg_set_num_threads(-3), 0);
+    ck_assert_ptr_null(cg_bernoulli(NULL));
+    ck_assert_ptr_null(cg_multinomial(NULL, 1, true));
+    ck_assert_ptr_null(cg_randint(0, 1, 1, NULL));
     cg_frame_end();
 }
 END_TEST

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static fixture *rnd, *prn;
+static fixture *rnd, *prn, *smp;
 
 START_TEST(creation_fills_as_asked)
 {
@@ -275,6 +275,66 @@ START_TEST(safetensors_files_round_trip)
 }
 END_TEST
 
+/* torch's samples for the same seeds, element for element */
+START_TEST(sampling_matches_pytorch)
+{
+    cg_frame_begin();
+    cg_manual_seed(0);
+    ck_assert_tensor_close(cg_randint(0, 10, CG_SHAPE(8)), fx_get(smp, "randint_small"), 0, 0);
+    cg_manual_seed(1);
+    ck_assert_tensor_close(cg_randint(3, 1000, CG_SHAPE(2, 5)), fx_get(smp, "randint_wide"), 0, 0);
+    cg_manual_seed(2);
+    ck_assert_tensor_close(cg_randint(-5, INT64_C(1) << 33, CG_SHAPE(6)), fx_get(smp, "randint_64bit"), 0, 0);
+    cg_manual_seed(0);
+    ck_assert_tensor_close(cg_randperm(10), fx_get(smp, "randperm_10"), 0, 0);
+    cg_manual_seed(3);
+    ck_assert_tensor_close(cg_randperm(100), fx_get(smp, "randperm_100"), 0, 0);
+    cg_tensor *p = fx_get(smp, "bernoulli_p");
+    cg_manual_seed(4);
+    ck_assert_tensor_close(cg_bernoulli(p), fx_get(smp, "bernoulli"), 0, 0);
+    cg_tensor *w = fx_get(smp, "multinomial_p"), *w2 = fx_get(smp, "multinomial_p2");
+    cg_manual_seed(5);
+    ck_assert_tensor_close(cg_multinomial(w, 20, true), fx_get(smp, "multinomial_repl"), 0, 0);
+    cg_manual_seed(6);
+    ck_assert_tensor_close(cg_multinomial(w, 6, false), fx_get(smp, "multinomial_norepl"), 0, 0);
+    cg_manual_seed(7);
+    ck_assert_tensor_close(cg_multinomial(w, 1, true), fx_get(smp, "multinomial_one"), 0, 0);
+    cg_manual_seed(8);
+    ck_assert_tensor_close(cg_multinomial(w2, 4, false), fx_get(smp, "multinomial_rows_norepl"), 0, 0);
+    cg_manual_seed(9);
+    ck_assert_tensor_close(cg_multinomial(w2, 5, true), fx_get(smp, "multinomial_rows_repl"), 0, 0);
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(sampling_refuses_what_torch_refuses)
+{
+    cg_frame_begin();
+    ck_assert_ptr_null(cg_randint(5, 5, CG_SHAPE(2)));
+    ck_assert_ptr_null(cg_randperm(-1));
+    ck_assert_ptr_null(cg_bernoulli(cg_full(CG_SHAPE(2), 1.5f)));
+    ck_assert_ptr_null(cg_bernoulli(NULL));
+    cg_tensor *w = cg_tensor_from((float[]){0, 1, 0}, CG_SHAPE(3));
+    ck_assert_ptr_null(cg_multinomial(w, 2, false)); /* one category with weight: no second without replacement */
+    ck_assert(strstr(cg_last_error(), "fewer non-zero") != NULL);
+    ck_assert_ptr_nonnull(cg_multinomial(w, 5, true));
+    ck_assert_ptr_null(cg_multinomial(cg_zeros(CG_SHAPE(3)), 1, true));
+    ck_assert_ptr_null(cg_multinomial(cg_tensor_from((float[]){1, -1}, CG_SHAPE(2)), 1, true));
+    ck_assert_ptr_null(cg_multinomial(cg_scalar(1), 1, true));
+    ck_assert_int_eq(cg_numel(cg_randperm(0)), 0);
+    ck_assert_int_eq(cg_numel(cg_randint(0, 3, CG_SHAPE(0, 4))), 0);
+    /* by distribution too: 40,000 draws from (1, 2, 3, 4) land in proportion */
+    cg_manual_seed(11);
+    cg_tensor *d = cg_multinomial(cg_tensor_from((float[]){1, 2, 3, 4}, CG_SHAPE(4)), 40000, true);
+    int count[4] = {0};
+    for (int i = 0; i < 40000; i++)
+        count[(int)cg_data(d)[i]]++;
+    for (int c = 0; c < 4; c++)
+        ck_assert_msg(fabs(count[c] / 40000.0 - (c + 1) / 10.0) < 0.01, "category %d: %d", c, count[c]);
+    cg_frame_end();
+}
+END_TEST
+
 static Suite *tensor_suite(void)
 {
     Suite *s = suite_create("tensor");
@@ -291,13 +351,17 @@ static Suite *tensor_suite(void)
     tcase_add_test(t, generator_state_round_trips);
     tcase_add_test(t, printing_matches_pytorch);
     tcase_add_test(t, safetensors_files_round_trip);
+    tcase_add_test(t, sampling_matches_pytorch);
+    tcase_add_test(t, sampling_refuses_what_torch_refuses);
     suite_add_tcase(s, t);
     return s;
 }
+
 
 int main(void)
 {
     rnd = fx_load("random.txt");
     prn = fx_load("print.txt");
+    smp = fx_load("sampling.txt");
     return fx_run(tensor_suite());
 }

@@ -606,6 +606,34 @@ def edge_cases():
     return c
 
 
+def write_sampling():
+    """torch's CPU sampling for fixed seeds: randint, randperm, bernoulli, multinomial."""
+    w = Writer('sampling.txt')
+    def put(name, seed, fn):
+        torch.manual_seed(seed)
+        w.put(name, fn().float())
+    put('randint_small', 0, lambda: torch.randint(0, 10, (8,)))
+    put('randint_wide', 1, lambda: torch.randint(3, 1000, (2, 5)))
+    put('randint_64bit', 2, lambda: torch.randint(-5, 2 ** 33, (6,)))
+    put('randperm_10', 0, lambda: torch.randperm(10))
+    put('randperm_100', 3, lambda: torch.randperm(100))
+    torch.manual_seed(40)
+    p = torch.rand(4, 6)
+    w.put('bernoulli_p', p)
+    put('bernoulli', 4, lambda: torch.bernoulli(p))
+    torch.manual_seed(50)
+    probs = torch.rand(10) + 0.05
+    probs2 = torch.rand(3, 7) + 0.05
+    w.put('multinomial_p', probs)
+    w.put('multinomial_p2', probs2)
+    put('multinomial_repl', 5, lambda: torch.multinomial(probs, 20, replacement=True))
+    put('multinomial_norepl', 6, lambda: torch.multinomial(probs, 6, replacement=False))
+    put('multinomial_one', 7, lambda: torch.multinomial(probs, 1, replacement=True))
+    put('multinomial_rows_norepl', 8, lambda: torch.multinomial(probs2, 4, replacement=False))
+    put('multinomial_rows_repl', 9, lambda: torch.multinomial(probs2, 5, replacement=True))
+    w.close()
+
+
 def write_edges():
     w = Writer('edges.txt')
     for name, (fn, inputs, diff) in edge_cases().items():
@@ -634,7 +662,8 @@ if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     import sys
     parts = {'ops': write_ops, 'nets': write_nets, 'random': write_random, 'print': write_printing,
-             'nn': write_nn, 'optim': write_optim, 'edges': write_edges}
+             'nn': write_nn, 'optim': write_optim, 'edges': write_edges,
+             'sampling': write_sampling}
     for part in sys.argv[1:] or parts:  # e.g. `make_fixtures.py edges` for one file
         parts[part]()
     print('fixtures written to', os.path.normpath(OUT))
