@@ -79,6 +79,17 @@ cg_tensor *cg_sigmoid(cg_tensor *x);
 cg_tensor *cg_relu(cg_tensor *x);
 cg_tensor *cg_clamp(cg_tensor *x, float min, float max); /* NAN for no bound, as torch's None */
 cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b); /* cond != 0 ? a : b */
+cg_tensor *cg_gelu(cg_tensor *x);       /* torch's gelu, exact (erf) */
+cg_tensor *cg_gelu_tanh(cg_tensor *x);  /* torch's gelu(approximate='tanh') */
+/* value where mask != 0, t elsewhere; mask broadcasts with t (torch.masked_fill) */
+cg_tensor *cg_masked_fill(cg_tensor *t, cg_tensor *mask, float value);
+/* The lower (tril) or upper (triu) triangle of the last two dims from the given
+ * diagonal (0 main, > 0 above, < 0 below), zeros elsewhere (torch.tril/triu). */
+cg_tensor *cg_tril(cg_tensor *t, int64_t diagonal);
+cg_tensor *cg_triu(cg_tensor *t, int64_t diagonal);
+/* torch.nn.functional.layer_norm over the last nd dims; weight and bias (the
+ * normalised shape) may be NULL. */
+cg_tensor *cg_layer_norm(cg_tensor *x, int nd, cg_tensor *weight, cg_tensor *bias, float eps);
 
 /* ---- linear algebra --------------------------------------------------------- */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);   /* torch.matmul: 1-D, 2-D, batched with broadcast */

@@ -140,7 +140,29 @@ typedef struct {
         return CG__RECORD_WITH(out, &NAME##_op, 1, &in, &sv);                             \
     }
 
+/* GELU, exact and with torch's tanh approximation, the formulas of torch's kernels */
+#define GELU_ALPHA ((float)M_SQRT1_2)
+#define GELU_BETA ((float)(M_2_SQRTPI * M_SQRT1_2 * 0.5))            /* 1/sqrt(2 pi) */
+#define GELU_TANH_BETA ((float)(M_SQRT2 * M_2_SQRTPI * 0.5))         /* sqrt(2/pi) */
+#define GELU_KAPPA 0.044715f
+
 static inline float sgnf(float x) { return (float)((x > 0) - (x < 0)); }
+
+/* x ** e as torch's pow kernel takes the common exponents: x*x, x*x*x, sqrt,
+ * 1/sqrt, 1/x, 1/(x*x) — exactly, and without a pow call per element. */
+static inline float pow_fast(float x, float e)
+{
+    return e == 2.0f ? x * x : e == 3.0f ? x * x * x : e == 0.5f ? sqrtf(x) : e == -0.5f ? 1.0f / sqrtf(x)
+         : e == -1.0f ? 1.0f / x : e == -2.0f ? 1.0f / (x * x) : e == 1.0f ? x : powf(x, e);
+}
+
+static inline float gelu_tanh_grad(float x, float dy)
+{
+    float inner = GELU_TANH_BETA * (x + GELU_KAPPA * x * x * x), th = tanhf(inner);
+    float left = 0.5f * x, right = 1 + th;
+    float inner_derivative = GELU_TANH_BETA * (1 + 3 * GELU_KAPPA * x * x);
+    return dy * (0.5f * right + left * (1 - th * th) * inner_derivative);
+}
 
 UNARY_OP(neg, "NegBackward0", 0, -x, -g[i])
 UNARY_OP_VEC(exp, "ExpBackward0", CG_SAVES_OUT, expf(x), g[i] * z, cg__exp_f32)
@@ -156,12 +178,17 @@ UNARY_OP(rsub_scalar, "RsubBackward1", 0, s - x, -g[i])
 UNARY_OP(mul_scalar, "MulBackward1", 0, x * s, g[i] * s)
 UNARY_OP(div_scalar, "DivBackward1", 0, x / s, g[i] / s)
 UNARY_OP(rdiv_scalar, "MulBackward0", CG_SAVES_IN(0), s / x, -g[i] * s / (x * x))
-UNARY_OP(pow_scalar, "PowBackward0", CG_SAVES_IN(0), powf(x, s),
-         s == 0.0f ? 0.0f : g[i] * (s * powf(x, s - 1.0f)))
+UNARY_OP(pow_scalar, "PowBackward0", CG_SAVES_IN(0), pow_fast(x, s),
+         s == 0.0f ? 0.0f : g[i] * (s * pow_fast(x, s - 1.0f)))
 /* NAN bounds stand for torch's None; a bound that is NAN never clamps. */
 UNARY_OP(clamp, "ClampBackward1", CG_SAVES_IN(0),
          isnan(x) ? x : (!isnan(t) && x > t ? t : (!isnan(s) && x < s ? s : x)),
          ((isnan(s) || x >= s) && (isnan(t) || x <= t)) ? g[i] : 0.0f)
+/* GELU, exact and approximated by tanh (the constants above) */
+UNARY_OP(gelu, "GeluBackward0", CG_SAVES_IN(0), x * 0.5f * (1 + erff(x * GELU_ALPHA)),
+         g[i] * (0.5f * (1 + erff(x * GELU_ALPHA)) + x * (GELU_BETA * expf(x * x * -0.5f))))
+UNARY_OP(gelu_tanh, "GeluBackward0", CG_SAVES_IN(0),
+         0.5f * x * (1 + tanhf(GELU_TANH_BETA * (x + GELU_KAPPA * x * x * x))), gelu_tanh_grad(x, g[i]))
 
 cg_tensor *cg_neg(cg_tensor *x) { return neg_forward(x, 0, 0, "cg_neg"); }
 cg_tensor *cg_exp(cg_tensor *x) { return exp_forward(x, 0, 0, "cg_exp"); }
@@ -179,6 +206,8 @@ cg_tensor *cg_div_scalar(cg_tensor *x, float s) { return div_scalar_forward(x, s
 cg_tensor *cg_rdiv_scalar(cg_tensor *x, float s) { return rdiv_scalar_forward(x, s, 0, "cg_rdiv_scalar"); }
 cg_tensor *cg_pow_scalar(cg_tensor *x, float e) { return pow_scalar_forward(x, e, 0, "cg_pow_scalar"); }
 cg_tensor *cg_clamp(cg_tensor *x, float min, float max) { return clamp_forward(x, min, max, "cg_clamp"); }
+cg_tensor *cg_gelu(cg_tensor *x) { return gelu_forward(x, 0, 0, "cg_gelu"); }
+cg_tensor *cg_gelu_tanh(cg_tensor *x) { return gelu_tanh_forward(x, 0, 0, "cg_gelu_tanh"); }
 
 /* ---- where ------------------------------------------------------------------------ */
 

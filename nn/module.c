@@ -219,6 +219,15 @@ int cg_module_str(const cg_module *m, char *buf, size_t size)
     case KIND_DROPOUT:
         ADD("p=%g, inplace=False", (double)m->p);
         break;
+    case KIND_LAYER_NORM:
+        ADD("(%lld,), eps=%g, elementwise_affine=%s", (long long)m->o.layer_norm.normalized_shape,
+            (double)m->o.layer_norm.eps, py_bool(m->o.layer_norm.elementwise_affine));
+        break;
+    case KIND_GELU:
+        ADD("approximate='%s'", m->o.gelu.tanh ? "tanh" : "none");
+        break;
+    case KIND_IDENTITY:
+        break;
     default: {
         const cg_cell_opts *o = &m->o.cell;
         ADD("%lld, %lld", (long long)o->input_size, (long long)o->hidden_size);

@@ -121,6 +121,22 @@ typedef struct {
 } cg_dropout_opts;
 cg_module *cg_dropout_new_with(cg_dropout_opts opts);   /* active in train mode only */
 #define cg_dropout_new(...) cg_dropout_new_with(CG__OPTS(cg_dropout_opts, __VA_ARGS__))
+/* LayerNorm over the last dim (torch.nn.LayerNorm(n)): weight ones, bias zeros. */
+typedef struct {
+    const char *given;
+    int64_t normalized_shape;   /* required: the last dim's size */
+    float eps;                  /* 1e-5 */
+    bool elementwise_affine;    /* true */
+} cg_layer_norm_opts;
+cg_module *cg_layer_norm_new_with(cg_layer_norm_opts opts);
+#define cg_layer_norm_new(...) cg_layer_norm_new_with(CG__OPTS(cg_layer_norm_opts, __VA_ARGS__))
+typedef struct {
+    const char *given;
+    bool tanh;                  /* false; true: torch's approximate='tanh' */
+} cg_gelu_opts;
+cg_module *cg_gelu_new_with(cg_gelu_opts opts);
+#define cg_gelu_new(...) cg_gelu_new_with(CG__OPTS(cg_gelu_opts, __VA_ARGS__))
+cg_module *cg_identity_new(void);     /* torch.nn.Identity: returns its input (as a view) */
 int cg_module_child_count(const cg_module *m);             /* number of submodules */
 cg_module *cg_module_child_at(cg_module *m, int i);        /* borrowed: freed with its parent */
 /* One input, one output: Linear, Embedding, activations, Sequential; RNN, LSTM and GRU

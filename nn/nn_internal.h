@@ -8,7 +8,8 @@
 #define CG_PARAM_NAME 48
 
 typedef enum { KIND_LINEAR, KIND_EMBEDDING, KIND_RNN, KIND_LSTM, KIND_GRU, KIND_RNN_CELL, KIND_LSTM_CELL, KIND_GRU_CELL,
-               KIND_SEQUENTIAL, KIND_TANH, KIND_RELU, KIND_SIGMOID, KIND_DROPOUT } module_kind;
+               KIND_SEQUENTIAL, KIND_TANH, KIND_RELU, KIND_SIGMOID, KIND_DROPOUT, KIND_LAYER_NORM, KIND_GELU,
+               KIND_IDENTITY } module_kind;
 
 struct cg_module {
     module_kind kind;
@@ -26,6 +27,8 @@ struct cg_module {
         cg_embedding_opts embedding;
         cg_rnn_opts rnn;
         cg_cell_opts cell;
+        cg_layer_norm_opts layer_norm;
+        cg_gelu_opts gelu;
     } o;
 };
 

@@ -25,6 +25,53 @@ cg_module *cg_dropout_new_with(cg_dropout_opts user)
     return m;
 }
 
+static const cg__opt_field layer_norm_fields[] = {CG__OPT(cg_layer_norm_opts, normalized_shape),
+                                                  CG__OPT(cg_layer_norm_opts, eps),
+                                                  CG__OPT(cg_layer_norm_opts, elementwise_affine)};
+
+cg_module *cg_layer_norm_new_with(cg_layer_norm_opts user)
+{
+    cg_layer_norm_opts o = {.eps = 1e-5f, .elementwise_affine = true};
+    if (cg__opts_merge(&o, &user, user.given, layer_norm_fields, 3, "cg_layer_norm_new") < 0)
+        return NULL;
+    if (o.normalized_shape <= 0 || !(o.eps >= 0)) {
+        cg__error("cg_layer_norm_new: .normalized_shape must be given and positive, eps >= 0 (got %lld, %g)",
+                  (long long)o.normalized_shape, (double)o.eps);
+        return NULL;
+    }
+    cg_module *m = cg__module_new(KIND_LAYER_NORM, "LayerNorm");
+    if (!m)
+        return NULL;
+    m->o.layer_norm = o;
+    if (o.elementwise_affine) { /* torch's reset_parameters: ones and zeros */
+        cg_tensor *w = cg__module_add_param(m, "weight", CG_SHAPE(o.normalized_shape));
+        cg_tensor *b = w ? cg__module_add_param(m, "bias", CG_SHAPE(o.normalized_shape)) : NULL;
+        if (!b) {
+            cg_module_free(m);
+            return NULL;
+        }
+        cg_no_grad_begin();
+        cg_fill_(w, 1.0f);
+        cg_no_grad_end();
+    }
+    return m;
+}
+
+static const cg__opt_field gelu_fields[] = {CG__OPT(cg_gelu_opts, tanh)};
+
+cg_module *cg_gelu_new_with(cg_gelu_opts user)
+{
+    cg_gelu_opts o = {.tanh = false};
+    if (cg__opts_merge(&o, &user, user.given, gelu_fields, 1, "cg_gelu_new") < 0)
+        return NULL;
+    cg_module *m = simple(KIND_GELU, "GELU");
+    if (m)
+        m->o.gelu = o;
+    return m;
+}
+
+cg_module *cg_identity_new(void) { return simple(KIND_IDENTITY, "Identity"); }
+
 cg_module *cg_sequential_new(cg_module *const *modules, int n)
 {
     if (n < 0 || (n > 0 && !modules)) { /* torch's nn.Sequential() may be empty */
@@ -107,6 +154,14 @@ cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x)
         return cg_sigmoid(x);
     case KIND_DROPOUT:
         return cg_dropout(x, m->p, m->training);
+    case KIND_LAYER_NORM: {
+        bool affine = m->o.layer_norm.elementwise_affine;
+        return cg_layer_norm(x, 1, affine ? m->params[0] : NULL, affine ? m->params[1] : NULL, m->o.layer_norm.eps);
+    }
+    case KIND_GELU:
+        return m->o.gelu.tanh ? cg_gelu_tanh(x) : cg_gelu(x);
+    case KIND_IDENTITY:
+        return cg_reshape(x, x->ndim, x->shape); /* a new tensor, as every result is: a view of x */
     case KIND_SEQUENTIAL: {
         if (m->nchildren == 0) /* the input itself, as a view (a new tensor, as every result is) */
             return cg_reshape(x, x->ndim, x->shape);

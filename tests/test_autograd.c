@@ -82,6 +82,18 @@ OP(nll_loss_weight, cg_nll_loss_ex(IN(0), IN(1), .weight = IN(2), .reduction = C
 OP(mse_loss, cg_mse_loss(IN(0), IN(1)))
 OP(mse_loss_sum, cg_mse_loss_ex(IN(0), IN(1), .reduction = CG_SUM))
 OP(embedding, cg_embedding(IN(0), IN(1)))
+OP(gelu, cg_gelu(IN(0)))
+OP(gelu_tanh, cg_gelu_tanh(IN(0)))
+OP(tril, cg_tril(IN(0), 0))
+OP(triu_1, cg_triu(IN(0), 1))
+OP(tril_neg, cg_tril(IN(0), -1))
+OP(masked_fill, cg_masked_fill(IN(0), IN(1), -1.5f))
+OP(layer_norm, cg_layer_norm(IN(0), 1, IN(1), IN(2), 1e-5f))
+OP(layer_norm_2d, cg_layer_norm(IN(0), 2, NULL, NULL, 1e-5f))
+OP(pow_2, cg_pow_scalar(IN(0), 2))
+OP(pow_3, cg_pow_scalar(IN(0), 3))
+OP(pow_inv, cg_pow_scalar(IN(0), -1))
+OP(pow_half, cg_pow_scalar(IN(0), 0.5f))
 
 typedef struct {
     const char *name;
@@ -113,7 +125,10 @@ static const op_case cases[] = {
     {"nll_loss", op_nll_loss}, {"cross_entropy_weight", op_cross_entropy_weight},
     {"cross_entropy_weight_smooth", op_cross_entropy_weight_smooth}, {"cross_entropy_probs", op_cross_entropy_probs},
     {"cross_entropy_probs_nd", op_cross_entropy_probs_nd}, {"nll_loss_weight", op_nll_loss_weight}, {"mse_loss", op_mse_loss}, {"mse_loss_sum", op_mse_loss_sum},
-    {"embedding", op_embedding},
+    {"embedding", op_embedding}, {"gelu", op_gelu}, {"gelu_tanh", op_gelu_tanh}, {"tril", op_tril},
+    {"triu_1", op_triu_1}, {"tril_neg", op_tril_neg}, {"masked_fill", op_masked_fill}, {"layer_norm", op_layer_norm},
+    {"layer_norm_2d", op_layer_norm_2d}, {"pow_2", op_pow_2}, {"pow_3", op_pow_3}, {"pow_inv", op_pow_inv},
+    {"pow_half", op_pow_half},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 

@@ -571,6 +571,46 @@ START_TEST(dist_calls_act_for_one_process)
 }
 END_TEST
 
+/* ---- the modules a small Transformer needs ------------------------------------------------- */
+
+START_TEST(layer_norm_gelu_and_identity_modules)
+{
+    char buf[128];
+    cg_module *ln = cg_layer_norm_new(.normalized_shape = 4), *g = cg_gelu_new(), *gt = cg_gelu_new(.tanh = true);
+    cg_module *id = cg_identity_new();
+    cg_module_str(ln, buf, sizeof buf); /* as print(nn.LayerNorm(4)) */
+    ck_assert_str_eq(buf, "LayerNorm((4,), eps=1e-05, elementwise_affine=True)");
+    cg_module_str(g, buf, sizeof buf);
+    ck_assert_str_eq(buf, "GELU(approximate='none')");
+    cg_module_str(gt, buf, sizeof buf);
+    ck_assert_str_eq(buf, "GELU(approximate='tanh')");
+    cg_module_str(id, buf, sizeof buf);
+    ck_assert_str_eq(buf, "Identity()");
+    ck_assert_str_eq(cg_param_name(ln, 0), "weight");
+    ck_assert_float_eq(cg_data(cg_param(ln, "weight"))[3], 1.0f);
+    ck_assert_float_eq(cg_data(cg_param(ln, "bias"))[3], 0.0f);
+    ck_assert_ptr_null(cg_layer_norm_new());
+    cg_frame_begin();
+    cg_tensor *x = cg_tensor_from((float[]){1, 2, 3, 4, -2, 0, 2, 4}, CG_SHAPE(2, 4));
+    cg_tensor *y = cg_module_forward(ln, x);
+    for (int r = 0; r < 2; r++) { /* each row: mean 0, variance 1 (eps aside) */
+        double m = 0, v = 0;
+        for (int k = 0; k < 4; k++)
+            m += cg_data(y)[r * 4 + k] / 4.0;
+        for (int k = 0; k < 4; k++)
+            v += (cg_data(y)[r * 4 + k] - m) * (cg_data(y)[r * 4 + k] - m) / 4.0;
+        ck_assert(fabs(m) < 1e-6 && fabs(v - 1) < 1e-4);
+    }
+    ck_assert_float_eq(cg_data(cg_module_forward(g, x))[2], cg_data(cg_gelu(x))[2]);
+    ck_assert_float_eq(cg_data(cg_module_forward(gt, x))[2], cg_data(cg_gelu_tanh(x))[2]);
+    ck_assert_float_eq(cg_data(cg_module_forward(id, x))[5], 0.0f);
+    ck_assert_int_eq(cg_backward(cg_sum(cg_mul(cg_module_forward(ln, x), x))), 0);
+    ck_assert_ptr_nonnull(cg_grad(cg_param(ln, "weight")));
+    cg_frame_end();
+    cg_module_free(ln), cg_module_free(g), cg_module_free(gt), cg_module_free(id);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("trust");
@@ -599,6 +639,7 @@ int main(void)
     tcase_add_test(t, nan_prints_as_torch_prints_it);
     tcase_add_test(t, dropout_of_an_empty_tensor_outside_frames);
     tcase_add_test(t, dist_calls_act_for_one_process);
+    tcase_add_test(t, layer_norm_gelu_and_identity_modules);
     suite_add_tcase(s, t);
     return fx_run(s);
 }

@@ -142,6 +142,20 @@ def op_cases():
     case('mse_loss_sum', lambda a, b: F.mse_loss(a, b, reduction='sum'), [randn(3, 4), randn(3, 4)])
     case('embedding', lambda w, i: F.embedding(i.long(), w), [randn(5, 3), torch.tensor([[1., 4.], [1., 0.]])],
          [True, False])
+    # (appended: the cases above keep their random inputs)
+    case('gelu', lambda a: F.gelu(a), [randn(3, 4) * 2])
+    case('gelu_tanh', lambda a: F.gelu(a, approximate='tanh'), [randn(3, 4) * 2])
+    case('tril', lambda a: torch.tril(a), [randn(2, 4, 5)])
+    case('triu_1', lambda a: torch.triu(a, 1), [randn(4, 5)])
+    case('tril_neg', lambda a: torch.tril(a, -1), [randn(3, 3)])
+    case('masked_fill', lambda a, m: a.masked_fill(m != 0, -1.5), [randn(3, 4), (torch.rand(4) > 0.5).float()],
+         [True, False])
+    case('layer_norm', lambda x, w, b: F.layer_norm(x, (5,), w, b), [randn(3, 5) * 3 + 1, randn(5), randn(5)])
+    case('layer_norm_2d', lambda x: F.layer_norm(x, (3, 4)), [randn(2, 3, 4)])
+    case('pow_2', lambda a: a ** 2, [randn(2, 3)])
+    case('pow_3', lambda a: a ** 3, [randn(2, 3)])
+    case('pow_inv', lambda a: a ** -1, [pos(2, 3)])
+    case('pow_half', lambda a: a ** 0.5, [pos(2, 3)])
     return c
 
 
@@ -603,6 +617,14 @@ def edge_cases():
     case('one_hot.d0', lambda i: F.one_hot(i.long(), 3).float(), [torch.tensor(2.)], [False])
     case('dropout.e0', lambda a: F.dropout(a, 0.5, True), [E(0, 3)])
     case('clone.e0', lambda a: a.clone(), [E(0, 2)])
+    case('gelu.d0', F.gelu, [torch.rand(())])
+    case('gelu.e203', F.gelu, [E(2, 0, 3)])
+    case('tril.e03', lambda a: torch.tril(a), [E(0, 3)])
+    case('tril.d1', lambda a: torch.tril(a), [torch.rand(3)])
+    case('masked_fill.e0', lambda a, m: a.masked_fill(m != 0, 2.0), [E(0, 3), torch.ones(3)], [True, False])
+    case('masked_fill.d0', lambda a, m: a.masked_fill(m != 0, 2.0), [torch.rand(()), torch.ones(())], [True, False])
+    case('layer_norm.e03', lambda a: F.layer_norm(a, (3,)), [E(0, 3)])
+    case('layer_norm.d1', lambda a: F.layer_norm(a, (4,)), [torch.rand(4)])
     return c
 
 

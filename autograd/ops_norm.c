@@ -1,0 +1,103 @@
+/* cgrad — layer_norm, as torch.nn.functional.layer_norm: each row of the last
+ * `nd` dims normalised to mean 0 and variance 1 (biased variance, eps inside
+ * the root), then scaled by weight and shifted by bias (both optional, of the
+ * normalised shape). One op with its own backward: the mean and 1/std of each
+ * row are kept for it. Statistics are computed in double. */
+#include "autograd_internal.h"
+#include <string.h>
+
+/* What a layer_norm node keeps: the row length, and each row's mean and 1/std. */
+typedef struct {
+    int64_t rows, n;
+    float eps;
+    double stats[]; /* mean, rstd for each row */
+} norm_saved;
+
+static void layer_norm_backward(cg_node *nd, const float *g)
+{
+    const norm_saved *sv = nd->saved;
+    cg_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
+    float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b);
+    int64_t n = sv->n;
+    for (int64_t r = 0; r < sv->rows; r++) {
+        const float *xr = x->data + r * n, *gr = g + r * n;
+        double mean = sv->stats[2 * r], rstd = sv->stats[2 * r + 1], sum_dy = 0, sum_dy_xhat = 0;
+        for (int64_t k = 0; k < n; k++) {
+            double xhat = (xr[k] - mean) * rstd, dy = (double)gr[k] * (w ? w->data[k] : 1.0f);
+            sum_dy += dy, sum_dy_xhat += dy * xhat;
+            if (gw)
+                gw[k] += (float)((double)gr[k] * xhat);
+            if (gb)
+                gb[k] += gr[k];
+        }
+        for (int64_t k = 0; gx && k < n; k++) {
+            double xhat = (xr[k] - mean) * rstd, dy = (double)gr[k] * (w ? w->data[k] : 1.0f);
+            gx[r * n + k] += (float)(rstd * (dy - sum_dy / (double)n - xhat * sum_dy_xhat / (double)n));
+        }
+    }
+}
+static const cg_op layer_norm_op = {.name = "NativeLayerNormBackward0", .backward = layer_norm_backward,
+                                    .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1), .fills_after_record = true};
+
+/* weight and bias, when given, have the normalised shape: x's last nd dims. */
+static bool affine_ok(const cg_tensor *x, int nd, const cg_tensor *p, const char *what)
+{
+    bool ok = !p || (p->ndim == nd && !memcmp(p->shape, x->shape + x->ndim - nd, sizeof(int64_t) * (size_t)nd));
+    if (!ok) {
+        char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+        cg__error("cg_layer_norm: %s of shape %s for the normalised shape %s", what,
+                  cg__shape_fmt(a, p->ndim, p->shape), cg__shape_fmt(b, nd, x->shape + x->ndim - nd));
+    }
+    return ok;
+}
+
+static void normalise_rows(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b, float eps, int64_t rows,
+                           int64_t n, double *stats, float *out)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x->data + r * n;
+        double mean = 0, var = 0;
+        for (int64_t k = 0; k < n; k++)
+            mean += xr[k];
+        mean /= (double)n;
+        for (int64_t k = 0; k < n; k++)
+            var += (xr[k] - mean) * (xr[k] - mean);
+        double rstd = 1.0 / sqrt(var / (double)n + (double)eps);
+        stats[2 * r] = mean, stats[2 * r + 1] = rstd;
+        for (int64_t k = 0; k < n; k++)
+            out[r * n + k] = (float)((xr[k] - mean) * rstd) * (w ? w->data[k] : 1.0f) + (b ? b->data[k] : 0.0f);
+    }
+}
+
+cg_tensor *cg_layer_norm(cg_tensor *x, int nd, cg_tensor *weight, cg_tensor *bias, float eps)
+{
+    if (!cg__check(x, "cg_layer_norm") || (weight && !cg__check(weight, "cg_layer_norm")) ||
+        (bias && !cg__check(bias, "cg_layer_norm")))
+        return NULL;
+    if (nd < 1 || nd > x->ndim || !(eps >= 0)) {
+        cg__error("cg_layer_norm: normalises 1 to %d trailing dims with eps >= 0 (got %d, %g)", x->ndim, nd, (double)eps);
+        return NULL;
+    }
+    if (!affine_ok(x, nd, weight, "weight") || !affine_ok(x, nd, bias, "bias"))
+        return NULL;
+    int64_t n = 1;
+    for (int d = x->ndim - nd; d < x->ndim; d++)
+        n *= x->shape[d];
+    int64_t rows = n ? x->numel / n : 0;
+    cg_tensor *out = cg__new(x->ndim, x->shape, "cg_layer_norm");
+    if (!out)
+        return NULL;
+    cg_tensor *ins[3] = {x, weight, bias};
+    norm_saved args = {.rows = rows, .n = n, .eps = eps};
+    size_t stats_bytes = sizeof(double) * 2 * (size_t)rows;
+    cg_node *node;
+    out = cg__record(out, &layer_norm_op, 3, ins, &args, sizeof args, sizeof args + stats_bytes, &node);
+    if (!out)
+        return NULL;
+    cg__scratch_begin();
+    double *stats = node ? ((norm_saved *)node->saved)->stats : cg__scratch(stats_bytes);
+    if (stats)
+        normalise_rows(x, weight, bias, eps, rows, n, stats, out->data);
+    cg__scratch_end();
+    return stats ? cg__forward_done(out, &layer_norm_op) : NULL;
+}
