@@ -135,6 +135,22 @@ cg_tensor *cg_softmax(cg_tensor *t, int dim);
 cg_tensor *cg_log_softmax(cg_tensor *t, int dim);
 cg_tensor *cg_logsumexp(cg_tensor *t, int dim, bool keepdim);
 
+/* ---- attention ------------------------------------------------------------------
+ * torch.nn.functional.scaled_dot_product_attention as one op with its own
+ * backward: softmax(q kᵀ · scale + attn_mask) v over the last two dims, q
+ * (..., L, E), k (..., S, E), v (..., S, Ev) with the same leading dims. */
+typedef struct {
+    const char *given;
+    cg_tensor *attn_mask;  /* NULL, or an additive float mask (L, S) or (..., L, S); no gradient */
+    bool is_causal;        /* false: true masks out j > i */
+    float dropout_p;       /* 0: the attention weights' dropout (training) */
+    float scale;           /* 0: 1 / sqrt(E) */
+} cg_attention_opts;
+cg_tensor *cg_scaled_dot_product_attention(cg_tensor *q, cg_tensor *k, cg_tensor *v);
+cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_attention_opts opts);
+#define cg_scaled_dot_product_attention_ex(...)                                                              \
+    cg_scaled_dot_product_attention_with(CG__HEAD3(__VA_ARGS__, ), CG__OPTS(cg_attention_opts, CG__TAIL3(__VA_ARGS__, )))
+
 /* ---- losses and lookups ----------------------------------------------------- */
 typedef enum { CG_MEAN = 0, CG_SUM, CG_NONE } cg_reduction;
 typedef struct {

@@ -46,6 +46,8 @@ typedef struct cg_tensor cg_tensor;
 #define CG__TAIL1(a, ...) __VA_ARGS__
 #define CG__HEAD2(a, b, ...) a, b
 #define CG__TAIL2(a, b, ...) __VA_ARGS__
+#define CG__HEAD3(a, b, c, ...) a, b, c
+#define CG__TAIL3(a, b, c, ...) __VA_ARGS__
 
 /* ---- creation ---------------------------------------------------------- */
 cg_tensor *cg_tensor_from(const float *data, int ndim, const int64_t *shape); /* copies */

@@ -611,6 +611,27 @@ START_TEST(layer_norm_gelu_and_identity_modules)
 }
 END_TEST
 
+START_TEST(attention_refuses_what_does_not_fit)
+{
+    cg_frame_begin();
+    cg_tensor *q = cg_randn(CG_SHAPE(2, 4, 8)), *k = cg_randn(CG_SHAPE(2, 5, 8)), *v = cg_randn(CG_SHAPE(2, 5, 3));
+    ck_assert_ptr_null(cg_scaled_dot_product_attention(NULL, k, v));
+    ck_assert_ptr_null(cg_scaled_dot_product_attention(q, cg_randn(CG_SHAPE(2, 5, 7)), v));
+    ck_assert_error_has("do not fit");
+    ck_assert_ptr_null(cg_scaled_dot_product_attention_ex(q, k, v, .attn_mask = cg_zeros(CG_SHAPE(5, 4))));
+    ck_assert_ptr_null(cg_scaled_dot_product_attention_ex(q, k, v, .dropout_p = 1.5f));
+    cg_tensor *o = cg_scaled_dot_product_attention(q, k, v);
+    ck_assert_int_eq(cg_shape(o)[2], 3);
+    /* causal over a square: the first query sees only the first key, so its output is v's first row */
+    cg_tensor *sq = cg_scaled_dot_product_attention_ex(q, q, q, .is_causal = true);
+    ck_assert_float_eq_tol(cg_data(sq)[0], cg_data(q)[0], 1e-6f);
+    cg_manual_seed(1); /* dropout draws: some weights zeroed, the rest scaled */
+    cg_tensor *d = cg_scaled_dot_product_attention_ex(q, k, v, .dropout_p = 0.5f);
+    ck_assert_ptr_nonnull(d);
+    cg_frame_end();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("trust");
@@ -640,6 +661,7 @@ int main(void)
     tcase_add_test(t, dropout_of_an_empty_tensor_outside_frames);
     tcase_add_test(t, dist_calls_act_for_one_process);
     tcase_add_test(t, layer_norm_gelu_and_identity_modules);
+    tcase_add_test(t, attention_refuses_what_does_not_fit);
     suite_add_tcase(s, t);
     return fx_run(s);
 }

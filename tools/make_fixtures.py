@@ -156,6 +156,18 @@ def op_cases():
     case('pow_3', lambda a: a ** 3, [randn(2, 3)])
     case('pow_inv', lambda a: a ** -1, [pos(2, 3)])
     case('pow_half', lambda a: a ** 0.5, [pos(2, 3)])
+    # attention written out in 1.13's ops (its fused op came with 2.0)
+    def sdpa(q, k, v, mask=None, causal=False):
+        s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if mask is not None:
+            s = s + mask
+        if causal:
+            s = s.masked_fill(torch.ones(s.shape[-2], s.shape[-1]).triu(1) != 0, float('-inf'))
+        return torch.softmax(s, -1) @ v
+    case('sdpa', sdpa, [randn(2, 3, 4, 5), randn(2, 3, 6, 5), randn(2, 3, 6, 2)])
+    case('sdpa_causal', lambda q, k, v: sdpa(q, k, v, causal=True), [randn(2, 5, 4), randn(2, 5, 4), randn(2, 5, 3)])
+    case('sdpa_mask', lambda q, k, v, m: sdpa(q, k, v, m), [randn(4, 3), randn(5, 3), randn(5, 2), randn(4, 5)],
+         [True, True, True, False])
     return c
 
 
