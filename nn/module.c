@@ -32,6 +32,9 @@ cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const 
         }
         m->cap = cap;
     }
+    /* own parameters come first: the children's move up one place */
+    memmove(m->params + m->nown + 1, m->params + m->nown, sizeof *m->params * (size_t)(m->nparams - m->nown));
+    memmove(m->names + m->nown + 1, m->names + m->nown, sizeof *m->names * (size_t)(m->nparams - m->nown));
     /* Parameters live outside frames whatever the caller has open. */
     cg_tensor *t = cg__new_heap(ndim, shape, m->type);
     if (!t)
@@ -41,11 +44,14 @@ cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const 
         cg_tensor_free(t);
         return NULL;
     }
-    snprintf(m->names[m->nparams], CG_PARAM_NAME, "%s", name);
-    m->params[m->nparams++] = t;
-    /* names may have moved with realloc: re-point every tensor at its own */
-    for (int i = 0; i < m->nparams; i++)
+    snprintf(m->names[m->nown], CG_PARAM_NAME, "%s", name);
+    m->params[m->nown++] = t;
+    m->nparams++;
+    /* names may have moved: re-point every own tensor at its name */
+    for (int i = 0; i < m->nown; i++)
         cg_set_name(m->params[i], m->names[i]);
+    if (m->parent && !cg__module_refresh(m->parent))
+        return NULL;
     return t;
 }
 
@@ -66,11 +72,12 @@ void cg_module_free(cg_module *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->nparams && !m->borrows_params; i++)
+    for (int i = 0; i < m->nown; i++)
         cg_tensor_free(m->params[i]);
     for (int i = 0; i < m->nchildren; i++)
         cg_module_free(m->children[i]);
     free(m->children);
+    free(m->child_names);
     free(m->params);
     free(m->names);
     free(m);
@@ -197,13 +204,15 @@ int cg_module_str(const cg_module *m, char *buf, size_t size)
             ADD(", bidirectional=True");
         break;
     }
-    case KIND_SEQUENTIAL: {
-        /* PyTorch's nested layout: one "(i): child" line each, indented by two */
-        size_t len = (size_t)snprintf(buf, size, m->nchildren ? "Sequential(\n" : "Sequential(");
+    case KIND_SEQUENTIAL:
+    case KIND_CUSTOM: {
+        /* PyTorch's nested layout: one "(name): child" line each, indented by two */
+        size_t len = (size_t)snprintf(buf, size, m->nchildren ? "%s(\n" : "%s(", m->type);
         for (int i = 0; i < m->nchildren; i++) {
-            char child[1024];
+            char child[4096];
             cg_module_str(m->children[i], child, sizeof child);
-            len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "  (%d): ", i);
+            len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "  (%s): ",
+                                    m->child_names[i]);
             for (const char *c = child; *c; c++) /* indent the child's own inner lines */
                 len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
                                         *c == '\n' ? "\n  " : "%c", *c);

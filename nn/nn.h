@@ -121,6 +121,21 @@ typedef struct {
 } cg_dropout_opts;
 cg_module *cg_dropout_new_with(cg_dropout_opts opts);   /* active in train mode only */
 #define cg_dropout_new(...) cg_dropout_new_with(CG__OPTS(cg_dropout_opts, __VA_ARGS__))
+/* ---- modules of your own (torch.nn.Module) ------------------------------------------
+ * A module with parameters of its own and named child modules; its parameter
+ * list is its own, then each child's as "child.name" (torch's order and names),
+ * so cg_parameters, cg_module_str, cg_module_save/load, train/eval, zero_grad
+ * and optimizers work on the whole model. Its forward is a function you write. */
+cg_module *cg_module_new(const char *type);            /* an empty module printed as type ("Block") */
+/* A parameter of m's own: zeros, requiring grad (initialise it under no-grad);
+ * borrowed, owned by m. NULL for built-in modules and names already used. */
+cg_tensor *cg_module_add_param(cg_module *m, const char *name, int ndim, const int64_t *shape);
+int cg_module_add_child(cg_module *m, const char *name, cg_module *child); /* takes child; 0 or -1 */
+cg_module *cg_module_list_new(void);                   /* torch.nn.ModuleList */
+int cg_module_append(cg_module *list, cg_module *child); /* named "0", "1", ...; takes child */
+cg_module *cg_module_child(cg_module *m, const char *name); /* borrowed; a dotted path: "blocks.0.attn" */
+const char *cg_module_child_name(const cg_module *m, int i);
+
 /* LayerNorm over the last dim (torch.nn.LayerNorm(n)): weight ones, bias zeros. */
 typedef struct {
     const char *given;

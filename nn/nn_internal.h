@@ -5,22 +5,26 @@
 #include "autograd_internal.h"
 #include "nn.h"
 
-#define CG_PARAM_NAME 48
+#define CG_PARAM_NAME 96
 
 typedef enum { KIND_LINEAR, KIND_EMBEDDING, KIND_RNN, KIND_LSTM, KIND_GRU, KIND_RNN_CELL, KIND_LSTM_CELL, KIND_GRU_CELL,
                KIND_SEQUENTIAL, KIND_TANH, KIND_RELU, KIND_SIGMOID, KIND_DROPOUT, KIND_LAYER_NORM, KIND_GELU,
-               KIND_IDENTITY } module_kind;
+               KIND_IDENTITY, KIND_CUSTOM } module_kind;
 
 struct cg_module {
     module_kind kind;
     const char *type;          /* PyTorch's class name */
-    int nparams, cap;
+    char type_buf[32];         /* a module of the user's own: its type name */
+    /* every parameter, torch's named_parameters order: the module's own (the first
+     * nown, which it owns), then each child's under "child." (which the child owns) */
+    int nparams, nown, cap;
     cg_tensor **params;
     char (*names)[CG_PARAM_NAME];
     bool training;
-    bool borrows_params;       /* Sequential: the tensors belong to the children */
-    cg_module **children;
+    cg_module **children;      /* owned */
+    char (*child_names)[32];
     int nchildren;
+    cg_module *parent;         /* the module this one is a child of, or NULL */
     float p;                   /* Dropout */
     union {
         cg_linear_opts linear;
@@ -36,6 +40,10 @@ struct cg_module {
 cg_module *cg__module_new(module_kind kind, const char *type);
 /* Adds a zero parameter of that shape under that name; NULL on failure. */
 cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const int64_t *shape);
+/* Makes child a child of m under name (taking it); 0, or -1 with op in the error. */
+int cg__module_adopt(cg_module *m, const char *name, cg_module *child, const char *op);
+/* m's parameter list (and its ancestors') made again after a change. */
+bool cg__module_refresh(cg_module *m);
 /* Checks m is a module of that kind (or any kind if kind < 0), naming op in the error. */
 bool cg__module_check(const cg_module *m, int kind, const char *op);
 

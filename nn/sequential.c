@@ -78,40 +78,27 @@ cg_module *cg_sequential_new(cg_module *const *modules, int n)
         cg__error("cg_sequential_new: %d modules at %p", n, (const void *)modules);
         return NULL;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) { /* all checked first: on failure the caller keeps them */
         if (!cg__module_check(modules[i], -1, "cg_sequential_new"))
             return NULL;
+        for (int j = 0; j < i; j++)
+            if (modules[j] == modules[i] || modules[i]->parent) {
+                cg__error("cg_sequential_new: module %d is given twice, or already belongs to a module", i);
+                return NULL;
+            }
+    }
     cg_module *m = cg__module_new(KIND_SEQUENTIAL, "Sequential");
-    if (!m || !(m->children = malloc(sizeof *m->children * (size_t)(n ? n : 1)))) {
-        free(m);
-        cg__error("cg_sequential_new: out of memory");
-        return NULL;
-    }
-    int total = 0;
-    for (int i = 0; i < n; i++)
-        total += modules[i]->nparams;
-    m->params = malloc(sizeof *m->params * (size_t)(total ? total : 1));
-    m->names = malloc(sizeof *m->names * (size_t)(total ? total : 1));
-    if (!m->params || !m->names) {
-        free(m->params);
-        free(m->names);
-        free(m->children);
-        free(m);
-        cg__error("cg_sequential_new: out of memory");
-        return NULL;
-    }
-    if (n > 0)
-        memcpy(m->children, modules, sizeof *modules * (size_t)n);
-    m->nchildren = n;
-    m->borrows_params = true;
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < modules[i]->nparams; k++) {
-            snprintf(m->names[m->nparams], CG_PARAM_NAME, "%d.%s", i, modules[i]->names[k]);
-            m->params[m->nparams] = modules[i]->params[k];
-            m->params[m->nparams]->name = m->names[m->nparams]; /* drawings show the dotted name */
-            m->nparams++;
+    for (int i = 0; m && i < n; i++) { /* children "0", "1", ...: parameters "0.weight", ... */
+        char name[16];
+        snprintf(name, sizeof name, "%d", i);
+        if (cg__module_adopt(m, name, modules[i], "cg_sequential_new") != 0) {
+            for (int k = 0; k < m->nchildren; k++) /* hand back what was taken */
+                m->children[k]->parent = NULL;
+            m->nchildren = 0;
+            cg_module_free(m);
+            return NULL;
         }
-    m->cap = m->nparams;
+    }
     return m;
 }
 
@@ -174,6 +161,9 @@ cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x)
         }
         return h;
     }
+    case KIND_CUSTOM:
+        cg__error("cg_module_forward: %s is a module of your own: call the forward you wrote for it", m->type);
+        return NULL;
     default:
         cg__error("cg_module_forward: a %s takes a state too; use its own forward", m->type);
         return NULL;

@@ -638,6 +638,99 @@ START_TEST(graph_dot_of_an_unrolled_rnn)
 }
 END_TEST
 
+/* ---- modules of your own: torch's nn.Module ------------------------------------------------ */
+
+static cg_module *block_new(void)
+{
+    cg_module *b = cg_module_new("Block");
+    cg_module_add_child(b, "ln", cg_layer_norm_new(.normalized_shape = 4));
+    cg_module_add_child(b, "fc", cg_linear_new(.in_features = 4, .out_features = 4));
+    cg_module_add_param(b, "scale", CG_SHAPE(4)); /* registered last, listed first: torch's order */
+    return b;
+}
+
+static cg_tensor *block_forward(cg_module *b, cg_tensor *x) /* x + scale * fc(ln(x)) */
+{
+    cg_tensor *h = cg_linear_forward(cg_module_child(b, "fc"), cg_module_forward(cg_module_child(b, "ln"), x));
+    return cg_add(x, cg_mul(cg_param(b, "scale"), h));
+}
+
+static cg_module *model_new(void)
+{
+    cg_module *m = cg_module_new("Model"), *blocks = cg_module_list_new();
+    cg_module_add_param(m, "embed", CG_SHAPE(10, 4));
+    cg_module_append(blocks, block_new());
+    cg_module_append(blocks, block_new());
+    cg_module_add_child(m, "blocks", blocks);
+    cg_module_add_child(m, "head", cg_linear_new(.in_features = 4, .out_features = 10, .bias = false));
+    return m;
+}
+
+START_TEST(own_modules_work_as_torch_modules)
+{
+    cg_manual_seed(0);
+    cg_module *m = model_new();
+    char buf[2048];
+    cg_module_str(m, buf, sizeof buf); /* print(model) of the same torch model */
+    ck_assert_str_eq(buf, "Model(\n  (blocks): ModuleList(\n    (0): Block(\n      (ln): LayerNorm((4,), eps=1e-05, "
+                          "elementwise_affine=True)\n      (fc): Linear(in_features=4, out_features=4, bias=True)\n    )\n"
+                          "    (1): Block(\n      (ln): LayerNorm((4,), eps=1e-05, elementwise_affine=True)\n      (fc): "
+                          "Linear(in_features=4, out_features=4, bias=True)\n    )\n  )\n  (head): Linear(in_features=4, "
+                          "out_features=10, bias=False)\n)");
+    const char *names[] = {"embed", "blocks.0.scale", "blocks.0.ln.weight", "blocks.0.ln.bias", "blocks.0.fc.weight",
+                           "blocks.0.fc.bias", "blocks.1.scale", "blocks.1.ln.weight", "blocks.1.ln.bias",
+                           "blocks.1.fc.weight", "blocks.1.fc.bias", "head.weight"}; /* torch's named_parameters */
+    ck_assert_int_eq(cg_param_count(m), 12);
+    for (int i = 0; i < 12; i++)
+        ck_assert_str_eq(cg_param_name(m, i), names[i]);
+    ck_assert_ptr_eq(cg_param(m, "blocks.1.fc.bias"), cg_param(cg_module_child(m, "blocks.1.fc"), "bias"));
+    ck_assert_int_eq(cg_num_params(m), 40 + 2 * (4 + 8 + 20) + 40);
+    /* an optimizer over the whole model, one training step */
+    int n;
+    cg_tensor **ps = cg_parameters(m, &n);
+    cg_no_grad_begin();
+    for (int i = 0; i < n; i++)
+        cg_uniform_(ps[i], -0.5f, 0.5f);
+    cg_no_grad_end();
+    cg_optim *opt = cg_adam_new(ps, n, .lr = 0.01);
+    cg_frame_begin();
+    cg_tensor *x = cg_embedding(cg_param(m, "embed"), cg_tensor_from((float[]){1, 3, 5}, CG_SHAPE(3)));
+    for (int i = 0; i < 2; i++)
+        x = block_forward(cg_module_child_at(cg_module_child(m, "blocks"), i), x);
+    cg_tensor *loss = cg_cross_entropy(cg_linear_forward(cg_module_child(m, "head"), x),
+                                       cg_tensor_from((float[]){2, 4, 6}, CG_SHAPE(3)));
+    ck_assert_int_eq(cg_backward(loss), 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(cg_grad(ps[i]) != NULL, "%s has no gradient", names[i]);
+    ck_assert_int_eq(cg_optim_step(opt), 0);
+    cg_frame_end();
+    /* the whole model to a file and back, with the dotted names */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cgrad_own_%d.safetensors", (int)getpid());
+    ck_assert_int_eq(cg_module_save(m, path), 0);
+    cg_manual_seed(1);
+    cg_module *again = model_new();
+    ck_assert_int_eq(cg_module_load(again, path), 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_tensor_close(cg_param_at(again, i), ps[i], 0, 0);
+    cg_module_train(m, false);
+    ck_assert(!cg_module_is_training(cg_module_child(m, "blocks.0.ln")));
+    /* misuse refused */
+    ck_assert_ptr_null(cg_module_add_param(m, "embed", CG_SHAPE(2)));
+    cg_module *stray = cg_tanh_new(); /* refused: still the caller's */
+    ck_assert_int_lt(cg_module_add_child(m, "x.y", stray), 0);
+    ck_assert_int_lt(cg_module_add_child(m, "head", stray), 0);
+    cg_module_free(stray);
+    ck_assert_ptr_null(cg_module_child(m, "blocks.7"));
+    ck_assert_ptr_null(cg_module_add_param(cg_module_child(m, "head"), "extra", CG_SHAPE(1)));
+    ck_assert_ptr_null(cg_module_forward(m, x));
+    cg_optim_free(opt);
+    cg_module_free(m);
+    cg_module_free(again);
+    remove(path);
+}
+END_TEST
+
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -654,6 +747,7 @@ static Suite *nn_suite(void)
     tcase_add_test(t, bad_module_use_fails_cleanly);
     tcase_add_test(t, heap_graphs_free_with_their_result);
     tcase_add_test(t, sequential_matches_pytorch);
+    tcase_add_test(t, own_modules_work_as_torch_modules);
     tcase_add_test(t, module_files_round_trip_and_load_pytorchs);
     tcase_add_test(t, bad_module_files_leave_the_module_untouched);
     tcase_add_test(t, graph_dot_of_an_unrolled_rnn);

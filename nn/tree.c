@@ -1,0 +1,187 @@
+/* cgrad — modules of your own: a module holds parameters of its own and named
+ * child modules, as torch.nn.Module does with register_parameter and
+ * attributes that are modules. Its parameter list (cg_parameters, save/load,
+ * optimizers) is its own parameters, then each child's, under dotted names
+ * ("blocks.0.attn.weight") — torch's named_parameters order. The built-in
+ * containers (Sequential, lists) are made the same way. */
+#include "nn_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* Room for n entries in m's parameter list. */
+static bool reserve(cg_module *m, int n)
+{
+    if (n <= m->cap)
+        return true;
+    int cap = m->cap ? m->cap : 8;
+    while (cap < n)
+        cap *= 2;
+    cg_tensor **p = realloc(m->params, sizeof *p * (size_t)cap);
+    if (p)
+        m->params = p;
+    char(*names)[CG_PARAM_NAME] = realloc(m->names, sizeof *names * (size_t)cap);
+    if (names)
+        m->names = names;
+    if (!p || !names) {
+        cg__error("%s: out of memory", m->type);
+        return false;
+    }
+    m->cap = cap;
+    return true;
+}
+
+/* m's list made again: its own parameters (the first nown), then each child's
+ * list under "child." — and the same for every module above it. */
+static bool refresh(cg_module *m)
+{
+    for (; m; m = m->parent) {
+        int total = m->nown;
+        for (int c = 0; c < m->nchildren; c++)
+            total += m->children[c]->nparams;
+        if (!reserve(m, total))
+            return false;
+        int at = m->nown;
+        for (int c = 0; c < m->nchildren; c++) {
+            const cg_module *ch = m->children[c];
+            for (int k = 0; k < ch->nparams; k++, at++) {
+                m->params[at] = ch->params[k];
+                snprintf(m->names[at], CG_PARAM_NAME, "%s.%s", m->child_names[c], ch->names[k]);
+            }
+        }
+        m->nparams = total;
+    }
+    return true;
+}
+
+cg_module *cg_module_new(const char *type)
+{
+    if (!type || !*type || strlen(type) >= sizeof ((cg_module *)0)->type_buf) {
+        cg__error("cg_module_new: needs a type name of 1 to %zu characters", sizeof ((cg_module *)0)->type_buf - 1);
+        return NULL;
+    }
+    cg_module *m = cg__module_new(KIND_CUSTOM, "Module");
+    if (m) {
+        snprintf(m->type_buf, sizeof m->type_buf, "%s", type);
+        m->type = m->type_buf;
+    }
+    return m;
+}
+
+/* A name for a parameter or child: a non-empty identifier-like word, not yet used in m. */
+static bool name_ok(const cg_module *m, const char *name, const char *op)
+{
+    bool ok = name && *name && strlen(name) < 32 && !strchr(name, '.');
+    for (int i = 0; ok && i < m->nown; i++)
+        ok = strcmp(m->names[i], name) != 0;
+    for (int c = 0; ok && c < m->nchildren; c++)
+        ok = strcmp(m->child_names[c], name) != 0;
+    if (!ok)
+        cg__error("%s: '%s' is not a new name in %s (1 to 31 characters, no '.')", op, name ? name : "(null)",
+                  m->type);
+    return ok;
+}
+
+cg_tensor *cg_module_add_param(cg_module *m, const char *name, int ndim, const int64_t *shape)
+{
+    if (!cg__module_check(m, -1, "cg_module_add_param") || !name_ok(m, name, "cg_module_add_param"))
+        return NULL;
+    if (m->kind != KIND_CUSTOM) {
+        cg__error("cg_module_add_param: %s is a built-in module; make your own with cg_module_new", m->type);
+        return NULL;
+    }
+    return cg__module_add_param(m, name, ndim, shape);
+}
+
+int cg__module_adopt(cg_module *m, const char *name, cg_module *child, const char *op)
+{
+    if (!cg__module_check(child, -1, op) || !name_ok(m, name, op))
+        return -1;
+    if (child->parent || child == m) {
+        cg__error("%s: the %s module already belongs to a module", op, child->type);
+        return -1;
+    }
+    cg_module **kids = realloc(m->children, sizeof *kids * (size_t)(m->nchildren + 1));
+    if (kids)
+        m->children = kids;
+    char(*names)[32] = realloc(m->child_names, sizeof *names * (size_t)(m->nchildren + 1));
+    if (names)
+        m->child_names = names;
+    if (!kids || !names) {
+        cg__error("%s: out of memory", op);
+        return -1;
+    }
+    snprintf(m->child_names[m->nchildren], 32, "%s", name);
+    m->children[m->nchildren++] = child;
+    child->parent = m;
+    if (!refresh(m)) { /* undone: m stays as it was, the child the caller's */
+        m->nchildren--;
+        child->parent = NULL;
+        refresh(m);
+        return -1;
+    }
+    return 0;
+}
+
+int cg_module_add_child(cg_module *m, const char *name, cg_module *child)
+{
+    if (!cg__module_check(m, -1, "cg_module_add_child"))
+        return -1;
+    if (m->kind != KIND_CUSTOM && m->kind != KIND_SEQUENTIAL) {
+        cg__error("cg_module_add_child: %s is a built-in module; make your own with cg_module_new", m->type);
+        return -1;
+    }
+    return cg__module_adopt(m, name, child, "cg_module_add_child");
+}
+
+int cg_module_append(cg_module *list, cg_module *child)
+{
+    if (!cg__module_check(list, -1, "cg_module_append"))
+        return -1;
+    char name[16];
+    snprintf(name, sizeof name, "%d", list->nchildren);
+    if (list->kind != KIND_CUSTOM && list->kind != KIND_SEQUENTIAL) {
+        cg__error("cg_module_append: %s is a built-in module; make a list with cg_module_list_new", list->type);
+        return -1;
+    }
+    return cg__module_adopt(list, name, child, "cg_module_append");
+}
+
+cg_module *cg_module_list_new(void) { return cg_module_new("ModuleList"); }
+
+cg_module *cg_module_child(cg_module *m, const char *path)
+{
+    if (!cg__module_check(m, -1, "cg_module_child"))
+        return NULL;
+    if (!path) {
+        cg__error("cg_module_child: name is NULL");
+        return NULL;
+    }
+    const char *p = path;
+    while (m && *p) { /* one dotted step at a time: "blocks.0.attn" */
+        size_t len = strcspn(p, ".");
+        cg_module *next = NULL;
+        for (int c = 0; c < m->nchildren && !next; c++)
+            if (strlen(m->child_names[c]) == len && !strncmp(m->child_names[c], p, len))
+                next = m->children[c];
+        if (!next) {
+            cg__error("cg_module_child: %s has no child '%.*s' (in '%s')", m->type, (int)len, p, path);
+            return NULL;
+        }
+        m = next;
+        p += len + (p[len] == '.');
+    }
+    return m;
+}
+
+const char *cg_module_child_name(const cg_module *m, int i)
+{
+    if (!cg__module_check(m, -1, "cg_module_child_name"))
+        return NULL;
+    if (i < 0 || i >= m->nchildren) {
+        cg__error("cg_module_child_name: index %d out of range [0, %d)", i, m->nchildren);
+        return NULL;
+    }
+    return m->child_names[i];
+}
+
+bool cg__module_refresh(cg_module *m) { return refresh(m); }
