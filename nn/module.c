@@ -18,20 +18,8 @@ cg_module *cg__module_new(module_kind kind, const char *type)
 
 cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const int64_t *shape)
 {
-    if (m->nparams == m->cap) {
-        int cap = m->cap ? m->cap * 2 : 8;
-        cg_tensor **p = realloc(m->params, sizeof *p * (size_t)cap);
-        if (p)
-            m->params = p;
-        char(*n)[CG_PARAM_NAME] = realloc(m->names, sizeof *n * (size_t)cap);
-        if (n)
-            m->names = n;
-        if (!p || !n) {
-            cg__error("%s: out of memory", m->type);
-            return NULL;
-        }
-        m->cap = cap;
-    }
+    if (!cg__module_reserve(m, m->nparams + 1))
+        return NULL;
     /* own parameters come first: the children's move up one place */
     memmove(m->params + m->nown + 1, m->params + m->nown, sizeof *m->params * (size_t)(m->nparams - m->nown));
     memmove(m->names + m->nown + 1, m->names + m->nown, sizeof *m->names * (size_t)(m->nparams - m->nown));

@@ -42,6 +42,8 @@ cg_module *cg__module_new(module_kind kind, const char *type);
 cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const int64_t *shape);
 /* Makes child a child of m under name (taking it); 0, or -1 with op in the error. */
 int cg__module_adopt(cg_module *m, const char *name, cg_module *child, const char *op);
+/* Room for n entries in m's parameter list; false (and an error) when out of memory. */
+bool cg__module_reserve(cg_module *m, int n);
 /* m's parameter list (and its ancestors') made again after a change. */
 bool cg__module_refresh(cg_module *m);
 /* Checks m is a module of that kind (or any kind if kind < 0), naming op in the error. */

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Room for n entries in m's parameter list. */
-static bool reserve(cg_module *m, int n)
+bool cg__module_reserve(cg_module *m, int n)
 {
     if (n <= m->cap)
         return true;
@@ -38,7 +37,7 @@ static bool refresh(cg_module *m)
         int total = m->nown;
         for (int c = 0; c < m->nchildren; c++)
             total += m->children[c]->nparams;
-        if (!reserve(m, total))
+        if (!cg__module_reserve(m, total))
             return false;
         int at = m->nown;
         for (int c = 0; c < m->nchildren; c++) {
