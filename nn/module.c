@@ -193,7 +193,8 @@ int cg_module_str(const cg_module *m, char *buf, size_t size)
         break;
     }
     case KIND_SEQUENTIAL:
-    case KIND_CUSTOM: {
+    case KIND_CUSTOM:
+    case KIND_MHA: {
         /* PyTorch's nested layout: one "(name): child" line each, indented by two */
         size_t len = (size_t)snprintf(buf, size, m->nchildren ? "%s(\n" : "%s(", m->type);
         for (int i = 0; i < m->nchildren; i++) {

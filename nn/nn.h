@@ -151,7 +151,23 @@ typedef struct {
 } cg_gelu_opts;
 cg_module *cg_gelu_new_with(cg_gelu_opts opts);
 #define cg_gelu_new(...) cg_gelu_new_with(CG__OPTS(cg_gelu_opts, __VA_ARGS__))
-cg_module *cg_identity_new(void);     /* torch.nn.Identity: returns its input (as a view) */
+cg_module *cg_identity_new(void);
+/* torch.nn.MultiheadAttention(embed_dim, num_heads): in_proj_weight (3E, E),
+ * in_proj_bias (3E), out_proj.weight and .bias, initialised as torch does. */
+typedef struct {
+    const char *given;
+    int64_t embed_dim;          /* required */
+    int num_heads;              /* required; divides embed_dim */
+    float dropout;              /* 0: on the attention weights, in train mode */
+    bool bias;                  /* true */
+    bool batch_first;           /* false: (L, N, E); true: (N, L, E) */
+} cg_multihead_attention_opts;
+cg_module *cg_multihead_attention_new_with(cg_multihead_attention_opts opts);
+#define cg_multihead_attention_new(...) cg_multihead_attention_new_with(CG__OPTS(cg_multihead_attention_opts, __VA_ARGS__))
+/* The attention output, (L, N, E) (or as batch_first, or unbatched (L, E)), as
+ * torch's forward(query, key, value, attn_mask=...)[0]; attn_mask (L, S) additive, may be NULL. */
+cg_tensor *cg_multihead_attention_forward(cg_module *m, cg_tensor *query, cg_tensor *key, cg_tensor *value,
+                                          cg_tensor *attn_mask);     /* torch.nn.Identity: returns its input (as a view) */
 int cg_module_child_count(const cg_module *m);             /* number of submodules */
 cg_module *cg_module_child_at(cg_module *m, int i);        /* borrowed: freed with its parent */
 /* One input, one output: Linear, Embedding, activations, Sequential; RNN, LSTM and GRU

@@ -9,7 +9,7 @@
 
 typedef enum { KIND_LINEAR, KIND_EMBEDDING, KIND_RNN, KIND_LSTM, KIND_GRU, KIND_RNN_CELL, KIND_LSTM_CELL, KIND_GRU_CELL,
                KIND_SEQUENTIAL, KIND_TANH, KIND_RELU, KIND_SIGMOID, KIND_DROPOUT, KIND_LAYER_NORM, KIND_GELU,
-               KIND_IDENTITY, KIND_CUSTOM } module_kind;
+               KIND_IDENTITY, KIND_CUSTOM, KIND_MHA } module_kind;
 
 struct cg_module {
     module_kind kind;
@@ -33,6 +33,7 @@ struct cg_module {
         cg_cell_opts cell;
         cg_layer_norm_opts layer_norm;
         cg_gelu_opts gelu;
+        cg_multihead_attention_opts mha;
     } o;
 };
 

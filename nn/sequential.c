@@ -164,6 +164,9 @@ cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x)
     case KIND_CUSTOM:
         cg__error("cg_module_forward: %s is a module of your own: call the forward you wrote for it", m->type);
         return NULL;
+    case KIND_MHA:
+        cg__error("cg_module_forward: MultiheadAttention takes query, key and value: use cg_multihead_attention_forward");
+        return NULL;
     default:
         cg__error("cg_module_forward: a %s takes a state too; use its own forward", m->type);
         return NULL;

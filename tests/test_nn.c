@@ -731,6 +731,41 @@ START_TEST(own_modules_work_as_torch_modules)
 }
 END_TEST
 
+/* torch.nn.MultiheadAttention: the same initial weights for a seed, output and gradients */
+START_TEST(multihead_attention_matches_pytorch)
+{
+    fixture *mf = fx_load("mha.txt");
+    const char *cases[2] = {"plain", "causal_bf"};
+    const char *pnames[4] = {"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"};
+    for (int c = 0; c < 2; c++) {
+        cg_manual_seed((uint64_t)c);
+        cg_module *m = cg_multihead_attention_new(.embed_dim = 8, .num_heads = 2, .batch_first = c == 1);
+        ck_assert_ptr_nonnull(m);
+        cg_frame_begin();
+        for (int i = 0; i < 4; i++) {
+            ck_assert_str_eq(cg_param_name(m, i), pnames[i]);
+            ck_assert_tensor_close(cg_param_at(m, i), fx_get(mf, "%s.init.%s", cases[c], pnames[i]), 1e-6, 1e-7);
+        }
+        cg_tensor *x = fx_get(mf, "%s.x", cases[c]);
+        cg_set_requires_grad(x, true);
+        cg_tensor *mask = c == 1 ? cg_triu(cg_full(CG_SHAPE(5, 5), -INFINITY), 1) : NULL;
+        cg_tensor *out = cg_multihead_attention_forward(m, x, x, x, mask);
+        ck_assert_tensor_close(out, fx_get(mf, "%s.out", cases[c]), 1e-5, 1e-6);
+        ck_assert_int_eq(cg_backward(cg_sum(cg_mul(out, fx_get(mf, "%s.w", cases[c])))), 0);
+        ck_assert_tensor_close(cg_grad(x), fx_get(mf, "%s.grad_x", cases[c]), 1e-4, 1e-5);
+        for (int i = 0; i < 4; i++)
+            ck_assert_tensor_close(cg_grad(cg_param_at(m, i)), fx_get(mf, "%s.grad.%s", cases[c], pnames[i]), 1e-4, 1e-5);
+        cg_frame_end();
+        char buf[256];
+        cg_module_str(m, buf, sizeof buf);
+        ck_assert_str_eq(buf, "MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=8, "
+                              "out_features=8, bias=True)\n)");
+        cg_module_free(m);
+    }
+    ck_assert_ptr_null(cg_multihead_attention_new(.embed_dim = 8, .num_heads = 3));
+}
+END_TEST
+
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -748,6 +783,7 @@ static Suite *nn_suite(void)
     tcase_add_test(t, heap_graphs_free_with_their_result);
     tcase_add_test(t, sequential_matches_pytorch);
     tcase_add_test(t, own_modules_work_as_torch_modules);
+    tcase_add_test(t, multihead_attention_matches_pytorch);
     tcase_add_test(t, module_files_round_trip_and_load_pytorchs);
     tcase_add_test(t, bad_module_files_leave_the_module_untouched);
     tcase_add_test(t, graph_dot_of_an_unrolled_rnn);

@@ -668,6 +668,28 @@ def write_sampling():
     w.close()
 
 
+def write_mha():
+    """nn.MultiheadAttention: initial weights for a seed, output and every gradient."""
+    w = Writer('mha.txt')
+    for name, seed, causal, batch_first in [('plain', 0, False, False), ('causal_bf', 1, True, True)]:
+        torch.manual_seed(seed)
+        m = torch.nn.MultiheadAttention(8, 2, batch_first=batch_first)
+        for n, p in m.named_parameters():
+            w.put('%s.init.%s' % (name, n), p)
+        x = torch.randn(*((3, 5, 8) if batch_first else (5, 3, 8)), requires_grad=True)
+        mask = torch.full((5, 5), float('-inf')).triu(1) if causal else None
+        out, _ = m(x, x, x, attn_mask=mask, need_weights=False)
+        weight = torch.rand(out.shape)
+        (out * weight).sum().backward()
+        w.put(name + '.x', x)
+        w.put(name + '.out', out)
+        w.put(name + '.w', weight)
+        w.put(name + '.grad_x', x.grad)
+        for n, p in m.named_parameters():
+            w.put('%s.grad.%s' % (name, n), p.grad)
+    w.close()
+
+
 def write_edges():
     w = Writer('edges.txt')
     for name, (fn, inputs, diff) in edge_cases().items():
@@ -697,7 +719,7 @@ if __name__ == '__main__':
     import sys
     parts = {'ops': write_ops, 'nets': write_nets, 'random': write_random, 'print': write_printing,
              'nn': write_nn, 'optim': write_optim, 'edges': write_edges,
-             'sampling': write_sampling}
+             'sampling': write_sampling, 'mha': write_mha}
     for part in sys.argv[1:] or parts:  # e.g. `make_fixtures.py edges` for one file
         parts[part]()
     print('fixtures written to', os.path.normpath(OUT))
