@@ -110,6 +110,51 @@ static void rnn_run(void *ctx)
     cg_frame_end();
 }
 
+/* ---- the same step written as a user writes it (the README's style): batch-first
+ * ids, the one-hot batch built every step, module forwards, cross-entropy over
+ * (B*T, V), clipping, Adam ---- */
+
+typedef struct {
+    rnn_step s;
+    cg_module *rnn_bf;    /* batch_first = true */
+    cg_tensor *ids, *targets;
+    int64_t V;
+} user_step;
+
+static void user_setup(user_step *u, int64_t V, int64_t H, int64_t T, int64_t B)
+{
+    rnn_setup(&u->s, V, H, T, B, 2e-3f, 5.0f);
+    cg_manual_seed(0);
+    u->rnn_bf = cg_rnn_new(.input_size = V, .hidden_size = H, .batch_first = true);
+    int n;
+    cg_tensor **p = cg_parameters(u->rnn_bf, &n);
+    memcpy(u->s.params, p, 4 * sizeof *p);
+    cg_optim_free(u->s.opt);
+    u->s.opt = cg_adam_new(u->s.params, 6, .lr = 2e-3);
+    float *ids = malloc(sizeof(float) * (size_t)(B * T));
+    for (int64_t i = 0; i < B * T; i++)
+        ids[i] = (float)(cg_random_u32() % (uint32_t)V);
+    u->ids = cg_tensor_from(ids, CG_SHAPE(B, T));
+    u->targets = cg_tensor_from(ids, CG_SHAPE(B * T));
+    u->V = V;
+    free(ids);
+}
+
+static void user_run(void *ctx)
+{
+    user_step *u = ctx;
+    cg_frame_begin();
+    cg_tensor *x = cg_one_hot(u->ids, u->V);                         /* (B, T, V), built each step */
+    cg_tensor *out = cg_rnn_forward(u->rnn_bf, x, NULL, NULL);      /* (B, T, H) */
+    cg_tensor *logits = cg_linear_forward(u->s.fc, out);            /* (B, T, V) */
+    cg_tensor *loss = cg_cross_entropy(cg_reshape(logits, CG_SHAPE(-1, u->V)), u->targets);
+    cg_optim_zero_grad(u->s.opt);
+    cg_backward(loss);
+    cg_clip_grad_norm(u->s.params, 6, 5.0f);
+    cg_optim_step(u->s.opt);
+    cg_frame_end();
+}
+
 /* ---- the overhead floor: tanh(W x + b).sum(), forward and backward, W 4x4 ---- */
 
 typedef struct {
@@ -203,6 +248,10 @@ int main(int argc, char **argv)
         rnn_step s;
         rnn_setup(&s, 65, atol(argv[2]), atol(argv[3]), atol(argv[4]), 2e-3f, 5.0f);
         report(time_steps(rnn_run, &s, 3, 15));
+    } else if (!strcmp(w, "charrnn_user") && argc >= 5) {
+        user_step u;
+        user_setup(&u, 65, atol(argv[2]), atol(argv[3]), atol(argv[4]));
+        report(time_steps(user_run, &u, 3, 15));
     } else if (!strcmp(w, "gemm") && argc >= 7) {
         gemm_ctx g = {atol(argv[2]), atol(argv[3]), atol(argv[4]), atoi(argv[5]) != 0, atoi(argv[6]) != 0, 0, 0, 0};
         g.A = malloc(sizeof(float) * (size_t)(g.M * g.K));
@@ -220,7 +269,7 @@ int main(int argc, char **argv)
         printf("avx2_gflops %.2f\n", __builtin_cpu_supports("avx2") ? peak_avx2() : 0.0);
         printf("avx512_gflops %.2f\n", __builtin_cpu_supports("avx512f") ? peak_avx512() : 0.0);
     } else {
-        fprintf(stderr, "usage: bench hello | floor | charrnn H T B | gemm M N K TA TB | peak\n");
+        fprintf(stderr, "usage: bench hello | floor | charrnn H T B | charrnn_user H T B | gemm M N K TA TB | peak\n");
         return 2;
     }
     return 0;

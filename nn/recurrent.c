@@ -318,10 +318,12 @@ static bool check_forward(cg_module *m, cg_tensor *input, cg_tensor *h0, cg_tens
 }
 
 /* Layer l over x (T, B, In), every direction, from the initial states in h0b/c0b
- * (or zeros); hn/cn get its final states. Returns the layer's output (T, B, D*H),
- * with dropout applied when another layer follows in train mode. */
+ * (or zeros); hn/cn get its final states. Returns the layer's output (T, B, D*H)
+ * — or (B, T, D*H) when time_dim is 1: the last layer of a batch_first net stacks
+ * its steps straight into the caller's layout, saving a transposing copy (and its
+ * backward) — with dropout applied when another layer follows in train mode. */
 static cg_tensor *run_layer(cg_module *m, cg_tensor *x, int l, cg_tensor *h0b, cg_tensor *c0b, int64_t B,
-                            cg_tensor **outs, cg_tensor **hn, cg_tensor **cn)
+                            cg_tensor **outs, cg_tensor **hn, cg_tensor **cn, int time_dim)
 {
     const cg_rnn_opts *o = &m->o.rnn;
     int D = o->bidirectional ? 2 : 1;
@@ -336,9 +338,9 @@ static cg_tensor *run_layer(cg_module *m, cg_tensor *x, int l, cg_tensor *h0b, c
         hn[idx] = h;
         cn[idx] = c;
     }
-    cg_tensor *layer = ok ? cg_stack(outs, (int)T, 0) : NULL;
+    cg_tensor *layer = ok ? cg_stack(outs, (int)T, time_dim) : NULL;
     if (ok && D == 2) {
-        cg_tensor *back = cg_stack(outs + T, (int)T, 0);
+        cg_tensor *back = cg_stack(outs + T, (int)T, time_dim);
         cg_tensor *both[2] = {layer, back};
         cg_tensor *joined = layer && back ? cg_cat(both, 2, 2) : NULL;
         release(NULL, layer, back, NULL);
@@ -407,7 +409,8 @@ static cg_tensor *recurrent_forward(cg_module *m, cg_tensor *input, cg_tensor *h
     cg_tensor **outs = ptr_array(T * LD), **hn = ptr_array(LD), **cn = ptr_array(LD);
     bool ok = x && outs && hn && cn;
     for (int l = 0; ok && l < o->num_layers; l++) {
-        cg_tensor *layer = run_layer(m, x, l, h0b, c0b, B, outs, hn, cn);
+        int time_dim = batched && o->batch_first && l + 1 == o->num_layers ? 1 : 0;
+        cg_tensor *layer = run_layer(m, x, l, h0b, c0b, B, outs, hn, cn, time_dim);
         if (x != input)
             cg_tensor_free(x);
         x = layer;
@@ -415,7 +418,7 @@ static cg_tensor *recurrent_forward(cg_module *m, cg_tensor *input, cg_tensor *h
     }
     cg_tensor *out = NULL, *hstack = NULL, *cstack = NULL;
     if (ok) {
-        out = !batched ? cg_squeeze(x, 1) : o->batch_first ? cg_transpose(x, 0, 1) : cg__retain(x);
+        out = !batched ? cg_squeeze(x, 1) : cg__retain(x); /* batch_first: already (B, T, D*H) */
         hstack = stack_states(hn, LD, batched);
         cstack = lstm ? stack_states(cn, LD, batched) : NULL;
     }
