@@ -109,7 +109,7 @@ cg_tensor *cg_lstm_cell_forward(cg_module *cell, cg_tensor *x, cg_tensor *h, cg_
 int cg_module_save(cg_module *m, const char *path);
 int cg_module_load(cg_module *m, const char *path);
 
-/* ---- Sequential, activations, and any module's forward ---------------------------------- */
+/* ---- Sequential, activations, Dropout ---------------------------------------------------- */
 /* Takes ownership of the modules; their parameters are listed as "0.weight", "2.bias", ... */
 cg_module *cg_sequential_new(cg_module *const *modules, int n);
 cg_module *cg_tanh_new(void);
@@ -134,8 +134,11 @@ int cg_module_add_child(cg_module *m, const char *name, cg_module *child); /* ta
 cg_module *cg_module_list_new(void);                   /* torch.nn.ModuleList */
 int cg_module_append(cg_module *list, cg_module *child); /* named "0", "1", ...; takes child */
 cg_module *cg_module_child(cg_module *m, const char *name); /* borrowed; a dotted path: "blocks.0.attn" */
-const char *cg_module_child_name(const cg_module *m, int i);
+const char *cg_module_child_name(const cg_module *m, int i); /* borrowed; the i-th child's name */
+int cg_module_child_count(const cg_module *m);             /* number of submodules */
+cg_module *cg_module_child_at(cg_module *m, int i);        /* borrowed: freed with its parent */
 
+/* ---- Transformer parts: LayerNorm, GELU, Identity, MultiheadAttention ------------- */
 /* LayerNorm over the last dim (torch.nn.LayerNorm(n)): weight ones, bias zeros. */
 typedef struct {
     const char *given;
@@ -151,7 +154,7 @@ typedef struct {
 } cg_gelu_opts;
 cg_module *cg_gelu_new_with(cg_gelu_opts opts);
 #define cg_gelu_new(...) cg_gelu_new_with(CG__OPTS(cg_gelu_opts, __VA_ARGS__))
-cg_module *cg_identity_new(void);
+cg_module *cg_identity_new(void);                          /* torch.nn.Identity: returns its input (as a view) */
 /* torch.nn.MultiheadAttention(embed_dim, num_heads): in_proj_weight (3E, E),
  * in_proj_bias (3E), out_proj.weight and .bias, initialised as torch does. */
 typedef struct {
@@ -167,10 +170,10 @@ cg_module *cg_multihead_attention_new_with(cg_multihead_attention_opts opts);
 /* The attention output, (L, N, E) (or as batch_first, or unbatched (L, E)), as
  * torch's forward(query, key, value, attn_mask=...)[0]; attn_mask (L, S) additive, may be NULL. */
 cg_tensor *cg_multihead_attention_forward(cg_module *m, cg_tensor *query, cg_tensor *key, cg_tensor *value,
-                                          cg_tensor *attn_mask);     /* torch.nn.Identity: returns its input (as a view) */
-int cg_module_child_count(const cg_module *m);             /* number of submodules */
-cg_module *cg_module_child_at(cg_module *m, int i);        /* borrowed: freed with its parent */
-/* One input, one output: Linear, Embedding, activations, Sequential; RNN, LSTM and GRU
+                                          cg_tensor *attn_mask);
+
+/* ---- any module's forward ----------------------------------------------------------
+ * One input, one output: Linear, Embedding, activations, Sequential; RNN, LSTM and GRU
  * give their output sequence (zero initial state). */
 cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x);
 
