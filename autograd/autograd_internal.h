@@ -44,6 +44,8 @@ struct cg_node {
 typedef struct {
     cg__meta head;        /* held: .grad (owned); requires_grad; grad_fn; param */
     bool grad_alias;      /* .grad is a view into the grad of the tensor this one views */
+    bool grad_unwritten;  /* .grad's values are stale: it is zero for this pass until first written */
+    bool grad_viewed;     /* views' gradients alias into .grad (so it is zeroed, never left stale) */
     cg_node *node;        /* the op that made it; NULL for leaves */
     int step;             /* the time step (cg_set_step) it was made in; -1 none */
 } cg__autograd_meta;
@@ -83,6 +85,18 @@ bool cg__needs_grad(int nin, cg_tensor *const *in);
  * A view's gradient is the matching part of its base's gradient (so the view op
  * has nothing to do in backward, and no buffer of its own is needed). */
 float *cg__grad_buf(cg_tensor *t);
+/* The same for an op that writes every element of t's gradient once (a one-to-one
+ * backward): *overwrite says whether it holds nothing yet in this pass, so the op
+ * stores (=) its contribution instead of adding it (+=) to zeros — no zero-fill. */
+float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite);
+/* dst = v into a fresh buffer, else dst += v (a fresh buffer's old values are never read). */
+#define CG__STORE_OR_ADD(dst, fresh, v) \
+    do {                                \
+        if (fresh)                      \
+            (dst) = (v);                \
+        else                            \
+            (dst) += (v);               \
+    } while (0)
 /* Marks out (just recorded by node n) as a view of n->in[0] from element offset. */
 void cg__mark_view(cg_node *n, int64_t offset);
 

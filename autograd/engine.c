@@ -116,7 +116,7 @@ static bool anomaly_backward_ok(const cg_node *n)
     for (int i = 0; i < n->nin; i++) {
         const cg_tensor *t = n->in[i];
         cg_tensor *g = t ? cg__grad_of(t) : NULL;
-        if (!g || !cg__requires_grad(t))
+        if (!g || !cg__requires_grad(t) || cg__ag(t)->grad_unwritten)
             continue;
         int64_t at = first_non_finite(g->data, g->numel);
         if (at < 0)
@@ -193,7 +193,8 @@ void cg__mark_view(cg_node *n, int64_t offset)
     }
 }
 
-float *cg__grad_buf(cg_tensor *t)
+/* t's gradient buffer, made on first use with its values unwritten. */
+static cg_tensor *grad_buffer(cg_tensor *t)
 {
     if (!t || !cg__requires_grad(t))
         return NULL;
@@ -201,11 +202,12 @@ float *cg__grad_buf(cg_tensor *t)
     const cg_node *n = m->node;
     if (!m->head.held && n && n->view && cg__requires_grad(n->in[0])) {
         cg_tensor *base = n->in[0];
-        if (!cg__grad_buf(base))
+        if (!cg__grad_buf(base)) /* zeroed: views add into parts of it */
             return NULL;
         cg_tensor *g = cg__view_beside(t, cg__grad_of(base), t->ndim, t->shape, n->view_offset);
         if (!g)
             return NULL;
+        cg__ag(base)->grad_viewed = true;
         m->head.held = g;
         m->grad_alias = true;
     }
@@ -215,10 +217,37 @@ float *cg__grad_buf(cg_tensor *t)
         cg_tensor *g = cg__new_beside(t, t->ndim, t->shape, "cg_backward");
         if (!g)
             return NULL;
-        memset(g->data, 0, (size_t)g->numel * sizeof(float));
         m->head.held = g;
+        m->grad_unwritten = true;
     }
-    return m->head.held->data;
+    return m->head.held;
+}
+
+/* Zero-fills a stale gradient, so readers see this pass's zero. */
+static void settle(cg_tensor *t)
+{
+    cg__autograd_meta *m = t && t->meta ? cg__ag(t) : NULL;
+    if (m && m->grad_unwritten) {
+        memset(m->head.held->data, 0, (size_t)m->head.held->numel * sizeof(float));
+        m->grad_unwritten = false;
+    }
+}
+
+float *cg__grad_buf(cg_tensor *t)
+{
+    cg_tensor *g = grad_buffer(t);
+    if (g)
+        settle(t);
+    return g ? g->data : NULL;
+}
+
+float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite)
+{
+    cg_tensor *g = grad_buffer(t);
+    *overwrite = g && cg__ag(t)->grad_unwritten;
+    if (g)
+        cg__ag(t)->grad_unwritten = false;
+    return g ? g->data : NULL;
 }
 
 int cg_set_requires_grad(cg_tensor *t, bool on)
@@ -250,6 +279,8 @@ int cg_zero_grad(cg_tensor *t)
     cg_tensor *g = cg__grad_of(t);
     if (g)
         memset(g->data, 0, (size_t)g->numel * sizeof(float));
+    if (t->meta)
+        cg__ag(t)->grad_unwritten = false;
     return 0;
 }
 
@@ -374,6 +405,20 @@ static bool saved_versions_ok(cg_node **order, int64_t count)
 
 int cg_backward(cg_tensor *root) { return cg_backward_with(root, (cg_backward_opts){0}); }
 
+/* An intermediate's gradient at the start of a pass: stale, or zeroed when views'
+ * gradients live in it (they add into parts of it); a view's own is its base's. */
+static void restart_grad(cg_tensor *t)
+{
+    cg_tensor *g = cg__grad_of(t);
+    cg__autograd_meta *m = cg__ag(t);
+    if (!g || m->grad_alias)
+        return;
+    if (m->grad_viewed)
+        memset(g->data, 0, (size_t)g->numel * sizeof(float));
+    else
+        m->grad_unwritten = true;
+}
+
 int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
 {
     if (!cg__check(root, "cg_backward"))
@@ -407,11 +452,11 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
                 cg__sys_free(order);
             return -1;
         }
-        /* Gradients of intermediate tensors belong to this pass alone (a view's is
-         * part of its base's, zeroed, or kept for a leaf, with the base's). */
+        /* Gradients of intermediate tensors belong to this pass alone: each starts
+         * stale (zero until its first contribution writes it); one that views'
+         * gradients live in is zeroed; a view's own is part of its base's. */
         for (int64_t i = 0; i < count; i++)
-            if (cg__grad_of(order[i]->out) && !cg__ag(order[i]->out)->grad_alias)
-                memset(cg__grad_of(order[i]->out)->data, 0, (size_t)order[i]->out->numel * sizeof(float));
+            restart_grad(order[i]->out);
     }
     int rc = 0;
     float *g = cg__grad_buf(root);
@@ -424,6 +469,7 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
     for (int64_t i = count - 1; i >= 0; i--) {
         cg_node *n = order[i];
         cg_tensor *gout = cg__grad_of(n->out);
+        settle(n->out); /* no contribution reached it: its gradient is zero */
         if (gout && !cg__ag(n->out)->grad_alias) /* an aliased view's gradient is in place already */
             n->op->backward(n, gout->data);
         if (!opts.retain_graph)
@@ -434,6 +480,8 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         }
     }
 out:
+    for (int64_t i = 0; i < count; i++) /* after a failure, none is left stale */
+        settle(order[i]->out);
     if (heap)
         cg__sys_free(order);
     return rc;

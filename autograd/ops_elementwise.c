@@ -23,6 +23,17 @@ static cg_tensor *binary_out(cg_tensor *a, cg_tensor *b, const char *name, cg__b
     return out;
 }
 
+/* An operand's gradient buffer for a backward that visits each output element
+ * once: stored to (*fresh) when it holds nothing yet and the operand has the
+ * output's size (not broadcast, so each of its elements is visited once). */
+static float *one_to_one_grad(cg_tensor *operand, const cg_tensor *out, bool *fresh)
+{
+    if (operand->numel == out->numel)
+        return cg__grad_buf_to_write(operand, fresh);
+    *fresh = false;
+    return cg__grad_buf(operand);
+}
+
 /* Defines NAME_forward(a, b, name), the op's backward and its table entry; the
  * public cg_NAME below calls the forward. In FWD, DA and DB: x = a's element,
  * y = b's element, z = the output's element. */
@@ -31,7 +42,8 @@ static cg_tensor *binary_out(cg_tensor *a, cg_tensor *b, const char *name, cg__b
     {                                                                                    \
         cg_tensor *a = n->in[0], *b = n->in[1];                                          \
         const float *A = a->data, *B = b->data, *Z = n->out->data;                       \
-        float *ga = cg__grad_buf(a), *gb = cg__grad_buf(b);                              \
+        bool fresh_a, fresh_b; /* each element of an unbroadcast operand is written once */ \
+        float *ga = one_to_one_grad(a, n->out, &fresh_a), *gb = one_to_one_grad(b, n->out, &fresh_b); \
         cg__bcast it;                                                                    \
         cg__bcast_init(&it, n->out->ndim, n->out->shape, 2, (const cg_tensor *const *)n->in); \
         (void)Z;                                                                         \
@@ -39,13 +51,13 @@ static cg_tensor *binary_out(cg_tensor *a, cg_tensor *b, const char *name, cg__b
             CG__BCAST_FOR(&it, {                                                         \
                 float x = A[o0_], y = B[o1_], z = Z[i_];                                 \
                 (void)x, (void)y, (void)z;                                               \
-                ga[o0_] += (DA);                                                         \
+                CG__STORE_OR_ADD(ga[o0_], fresh_a, (DA));                                 \
             });                                                                          \
         if (gb)                                                                          \
             CG__BCAST_FOR(&it, {                                                         \
                 float x = A[o0_], y = B[o1_], z = Z[i_];                                 \
                 (void)x, (void)y, (void)z;                                               \
-                gb[o1_] += (DB);                                                         \
+                CG__STORE_OR_ADD(gb[o1_], fresh_b, (DB));                                 \
             });                                                                          \
     }                                                                                    \
     static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES}; \
@@ -106,7 +118,8 @@ typedef struct {
 #define UNARY_OP_VEC(NAME, TORCH, SAVES, FWD, DX, VEC)                                     \
     static void NAME##_backward(cg_node *n, const float *g)                               \
     {                                                                                     \
-        float *gx = cg__grad_buf(n->in[0]);                                               \
+        bool fresh;                                                                       \
+        float *gx = cg__grad_buf_to_write(n->in[0], &fresh);                              \
         const float *X = n->in[0]->data, *Z = n->out->data;                               \
         const unary_saved *sv = n->saved;                                                 \
         const float s = sv->s, t = sv->t;                                                 \
@@ -116,7 +129,7 @@ typedef struct {
         for (int64_t i = 0; i < n->out->numel; i++) {                                     \
             float x = X[i], z = Z[i];                                                     \
             (void)x, (void)z;                                                             \
-            gx[i] += (DX);                                                                \
+            CG__STORE_OR_ADD(gx[i], fresh, (DX));                                         \
         }                                                                                 \
     }                                                                                     \
     static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES}; \

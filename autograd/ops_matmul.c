@@ -172,18 +172,33 @@ typedef struct {
     int32_t hot[];    /* rows of them when one_hot */
 } linear_saved;
 
+static void zero_if_fresh(float *g, bool fresh, int64_t n)
+{
+    if (g && fresh)
+        memset(g, 0, (size_t)n * sizeof(float));
+}
+
 static void linear_backward(cg_node *n, const float *g)
 {
     const linear_saved *sv = n->saved;
     cg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *acc = n->in[3];
     int64_t out_f = w->shape[0], in_f = w->shape[1], M = sv->rows;
-    float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b), *gacc = cg__grad_buf(acc);
+    /* Taken in the order they are written below: when two inputs are one tensor,
+     * the first write stores (into a fresh buffer) and the second adds. */
+    const int32_t *hot = sv->one_hot ? sv->hot : NULL;
+    bool fresh_acc, fresh_x, fresh_w = false;
+    float *gacc = cg__grad_buf_to_write(acc, &fresh_acc), *gx = cg__grad_buf_to_write(x, &fresh_x);
+    float *gw = hot ? cg__grad_buf(w) : cg__grad_buf_to_write(w, &fresh_w), *gb = cg__grad_buf(b);
+    /* (before the scratch frame: a buffer made inside it would be a block of its own) */
     int act = sv->act;
     cg__scratch_begin();
     if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
         const float *z = n->out->data;
         float *gp = cg__scratch((size_t)(M * out_f) * sizeof(float));
-        if (!gp) {
+        if (!gp) { /* out of memory (reported): the fresh buffers read as zero */
+            zero_if_fresh(gacc, fresh_acc, M * out_f);
+            zero_if_fresh(gx, fresh_x, x->numel);
+            zero_if_fresh(gw, fresh_w, w->numel);
             cg__scratch_end();
             return;
         }
@@ -192,16 +207,15 @@ static void linear_backward(cg_node *n, const float *g)
         g = gp;
     }
     for (int64_t i = 0; gacc && i < M * out_f; i++)
-        gacc[i] += g[i];
-    const int32_t *hot = sv->one_hot ? sv->hot : NULL;
+        CG__STORE_OR_ADD(gacc[i], fresh_acc, g[i]);
     if (gx) /* dx (M, in) += g (M, out) · w (out, in) */
-        cg__gemm(false, false, M, in_f, out_f, g, out_f, w->data, in_f, 1.0f, gx, in_f);
+        cg__gemm(false, false, M, in_f, out_f, g, out_f, w->data, in_f, fresh_x ? 0.0f : 1.0f, gx, in_f);
     if (gw && hot) /* dw[:, hot[i]] += g[i] */
         for (int64_t i = 0; i < M; i++)
             for (int64_t o = 0; o < out_f; o++)
                 gw[o * in_f + hot[i]] += g[i * out_f + o];
     else if (gw) /* dw (out, in) += gᵀ · x */
-        cg__gemm(true, false, out_f, in_f, M, g, out_f, x->data, in_f, 1.0f, gw, in_f);
+        cg__gemm(true, false, out_f, in_f, M, g, out_f, x->data, in_f, fresh_w ? 0.0f : 1.0f, gw, in_f);
     if (gb)
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < out_f; j++)

@@ -224,6 +224,45 @@ START_TEST(a_reused_value_sums_its_gradients)
 }
 END_TEST
 
+/* One intermediate y feeds one op as several inputs (linear's x, w and acc; mul's
+ * a and b) and a view of it: gradient buffers that start unwritten (stored to,
+ * not zero-filled) must still sum every contribution. */
+static cg_tensor *shared_inputs_net(cg_tensor **in, void *ctx)
+{
+    (void)ctx;
+    cg_tensor *y = cg_tanh(in[0]);                          /* (3, 3) */
+    cg_tensor *l = cg_linear_add(y, y, NULL, y);            /* y + y yᵀ */
+    cg_tensor *v = cg_reshape(y, CG_SHAPE(9));              /* a view of y */
+    cg_tensor *s = cg_mul(cg_sigmoid(l), l);
+    return cg_add(cg_sum(cg_mul(s, s)), cg_sum(cg_mul(v, cg_flatten(cg_exp(y)))));
+}
+
+START_TEST(fresh_gradient_buffers_sum_every_contribution)
+{
+    /* Leave NaNs where the next frame's buffers will be made: a buffer read before
+     * its first write shows up as NaN. */
+    cg_frame_begin();
+    for (int i = 0; i < 64; i++)
+        cg_full(CG_SHAPE(3, 3), NAN);
+    cg_frame_end();
+    cg_frame_begin();
+    cg_tensor *x = cg_tensor_from((float[]){0.3f, -0.2f, 0.5f, 0.1f, -0.4f, 0.2f, 0.6f, -0.1f, 0.05f}, CG_SHAPE(3, 3));
+    cg_set_requires_grad(x, true);
+    ck_assert_msg(cg_gradcheck(shared_inputs_net, &x, 1, NULL) == 0, "%s", cg_last_error());
+    cg_zero_grad(x);
+    cg_tensor *loss = shared_inputs_net(&x, NULL);
+    ck_assert_int_eq(cg_backward_ex(loss, .retain_graph = true), 0);
+    float once[9];
+    memcpy(once, cg_data(cg_grad(x)), sizeof once);
+    ck_assert_int_eq(cg_backward(loss), 0); /* intermediates start again from zero */
+    for (int i = 0; i < 9; i++) {
+        ck_assert(isfinite(once[i]) && once[i] != 0);
+        ck_assert_float_eq_tol(cg_data(cg_grad(x))[i], 2 * once[i], 1e-5);
+    }
+    cg_frame_end();
+}
+END_TEST
+
 START_TEST(second_backward_through_a_freed_graph_fails_clearly)
 {
     cg_frame_begin();
@@ -657,6 +696,7 @@ static Suite *autograd_suite(void)
     tcase_set_timeout(e, 120);
     tcase_add_test(e, gradients_accumulate_across_backwards);
     tcase_add_test(e, a_reused_value_sums_its_gradients);
+    tcase_add_test(e, fresh_gradient_buffers_sum_every_contribution);
     tcase_add_test(e, second_backward_through_a_freed_graph_fails_clearly);
     tcase_add_test(e, backward_with_an_output_gradient);
     tcase_add_test(e, a_ten_thousand_step_chain_does_not_overflow);
