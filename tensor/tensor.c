@@ -1,5 +1,6 @@
 /* cgrad — the tensor itself: creation, views, inspection, freeing. */
 #include "tensor_internal.h"
+#include "kernels.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,18 +244,59 @@ int cg_fill_(cg_tensor *t, float value)
     return 0;
 }
 
+/* Whether src broadcasts to dst's shape, as torch's copy_ requires: trailing dims
+ * aligned, each of src's equal to dst's or 1, and no more dims than dst. */
+static bool broadcasts_to(const cg_tensor *src, const cg_tensor *dst)
+{
+    if (src->ndim > dst->ndim)
+        return false;
+    for (int d = 1; d <= src->ndim; d++) {
+        int64_t s = src->shape[src->ndim - d];
+        if (s != 1 && s != dst->shape[dst->ndim - d])
+            return false;
+    }
+    return true;
+}
+
+/* dst's elements from src broadcast to dst's shape. */
+static void copy_broadcast(cg_tensor *dst, const cg_tensor *src)
+{
+    const cg_tensor *ops[2] = {dst, src};
+    cg__bcast it;
+    cg__bcast_init(&it, dst->ndim, dst->shape, 2, ops);
+    float *D = dst->data;
+    const float *S = src->data;
+    CG__BCAST_FOR(&it, { D[o0_] = S[o1_]; });
+}
+
+/* torch refuses a copy between tensors that share some memory but are not the
+ * same elements: which value an element ends with would depend on the order. */
+static bool partly_overlapping(const cg_tensor *dst, const cg_tensor *src)
+{
+    bool meet = src->numel && dst->numel && src->data < dst->data + dst->numel && dst->data < src->data + src->numel;
+    return meet && !(src->data == dst->data && src->numel == dst->numel);
+}
+
 int cg_copy_(cg_tensor *dst, const cg_tensor *src)
 {
     if (!cg__check(dst, "cg_copy_") || !cg__check(src, "cg_copy_") || !cg__inplace_ok(dst, "cg_copy_"))
         return -1;
-    if (dst->numel != src->numel) {
+    if (!broadcasts_to(src, dst)) {
         char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
-        cg__error("cg_copy_: shapes %s and %s have different numbers of elements",
-                  cg__shape_fmt(a, dst->ndim, dst->shape), cg__shape_fmt(b, src->ndim, src->shape));
+        cg__error("cg_copy_: the source's shape %s does not broadcast to the destination's %s",
+                  cg__shape_fmt(b, src->ndim, src->shape), cg__shape_fmt(a, dst->ndim, dst->shape));
         return -1;
     }
+    if (partly_overlapping(dst, src)) {
+        cg__error("cg_copy_: some elements of the source and the destination are the same memory "
+                  "(copy the source with cg_tensor_copy first)");
+        return -1;
+    }
+    if (src->numel == dst->numel) /* the same elements in the same order */
+        memmove(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    else
+        copy_broadcast(dst, src);
     cg__bump_version(dst);
-    memmove(dst->data, src->data, (size_t)src->numel * sizeof(float));
     return 0;
 }
 

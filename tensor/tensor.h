@@ -71,7 +71,7 @@ void cg_tensor_free(cg_tensor *t); /* tensors made outside frames; NULL and fram
 int cg_fill_(cg_tensor *t, float value);
 int cg_uniform_(cg_tensor *t, float low, float high); /* torch.Tensor.uniform_ */
 int cg_normal_(cg_tensor *t, float mean, float std);  /* torch.Tensor.normal_ */
-int cg_copy_(cg_tensor *dst, const cg_tensor *src);   /* same numel; dst's values become src's */
+int cg_copy_(cg_tensor *dst, const cg_tensor *src);   /* torch's copy_: src broadcast to dst's shape */
 /* Each in-place write above adds one to the tensor's version (a view and its
  * base share one counter), as torch's t._version: backward refuses a graph
  * whose saved tensors were written since it was recorded. While grad mode is

@@ -75,6 +75,51 @@ START_TEST(bad_creation_fails_cleanly)
 }
 END_TEST
 
+/* torch's copy_: the source broadcasts to the destination's shape, or is refused
+ * (the same number of elements in another shape is not enough). */
+START_TEST(copy_broadcasts_as_torch_does)
+{
+    cg_frame_begin();
+    cg_tensor *d = cg_zeros(CG_SHAPE(2, 3));
+    ck_assert_int_eq(cg_copy_(d, cg_tensor_from((float[]){1, 2, 3}, CG_SHAPE(3))), 0);
+    float rows[6] = {1, 2, 3, 1, 2, 3};
+    ck_assert_mem_eq(cg_data(d), rows, sizeof rows);
+    ck_assert_int_eq(cg_copy_(d, cg_tensor_from((float[]){7, 8}, CG_SHAPE(2, 1))), 0);
+    float cols[6] = {7, 7, 7, 8, 8, 8};
+    ck_assert_mem_eq(cg_data(d), cols, sizeof cols);
+    ck_assert_int_eq(cg_copy_(d, cg_scalar(5)), 0);
+    ck_assert_float_eq(cg_data(d)[4], 5);
+    ck_assert_int_eq(cg_version(d), 3);
+    /* refused, d untouched and its version too */
+    ck_assert_int_eq(cg_copy_(d, cg_ones(CG_SHAPE(6))), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_copy_: the source's shape (6,) does not broadcast to the destination's (2, 3)"));
+    ck_assert_int_eq(cg_copy_(d, cg_ones(CG_SHAPE(3, 2))), -1);
+    ck_assert_int_eq(cg_copy_(d, cg_ones(CG_SHAPE(1, 2, 3))), -1); /* torch: more dims than dst */
+    ck_assert_int_eq(cg_copy_(cg_ones(CG_SHAPE(3)), cg_ones(CG_SHAPE(1, 3))), -1);
+    ck_assert_float_eq(cg_data(d)[0], 5);
+    ck_assert_int_eq(cg_version(d), 3);
+    /* empty destinations take any source that broadcasts; 0-d from 0-d */
+    ck_assert_int_eq(cg_copy_(cg_zeros(CG_SHAPE(0, 3)), cg_ones(CG_SHAPE(3))), 0);
+    ck_assert_int_eq(cg_copy_(cg_zeros(CG_SHAPE(0, 3)), cg_ones(CG_SHAPE(1))), 0);
+    ck_assert_int_eq(cg_copy_(cg_zeros(CG_SHAPE(0)), cg_ones(CG_SHAPE(2))), -1);
+    cg_tensor *s = cg_scalar(1);
+    ck_assert_int_eq(cg_copy_(s, cg_scalar(4)), 0);
+    ck_assert_float_eq(cg_item(s), 4);
+    /* sources sharing memory with the destination: refused as torch refuses them,
+     * unless they are the very same elements */
+    cg_tensor *m = cg_tensor_from((float[]){1, 2, 3, 4, 5, 6}, CG_SHAPE(2, 3));
+    ck_assert_int_eq(cg_copy_(m, cg_select(m, 0, 1)), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "same memory"));
+    cg_tensor *flat = cg_reshape(m, CG_SHAPE(6));
+    ck_assert_int_eq(cg_copy_(cg_slice(flat, 0, 0, 4), cg_slice(flat, 0, 2, 6)), -1);
+    ck_assert_int_eq(cg_copy_(cg_slice(flat, 0, 0, 2), cg_slice(flat, 0, 4, 6)), 0);
+    ck_assert_int_eq(cg_copy_(m, cg_reshape(flat, CG_SHAPE(2, 3))), 0); /* the same elements */
+    float moved[6] = {5, 6, 3, 4, 5, 6};
+    ck_assert_mem_eq(cg_data(m), moved, sizeof moved);
+    cg_frame_end();
+}
+END_TEST
+
 START_TEST(views_share_values_and_keep_their_base_alive)
 {
     cg_tensor *t = cg_arange(0, 12, 1); /* outside frames: freed by hand */
@@ -341,6 +386,7 @@ static Suite *tensor_suite(void)
     TCase *t = tcase_create("tensor");
     tcase_add_test(t, creation_fills_as_asked);
     tcase_add_test(t, bad_creation_fails_cleanly);
+    tcase_add_test(t, copy_broadcasts_as_torch_does);
     tcase_add_test(t, views_share_values_and_keep_their_base_alive);
     tcase_add_test(t, frames_reuse_memory);
     tcase_add_test(t, frames_nest_and_values_can_be_kept);
