@@ -480,7 +480,7 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         }
     }
 out:
-    for (int64_t i = 0; i < count; i++) /* after a failure, none is left stale */
+    for (int64_t i = 0; rc < 0 && i < count; i++) /* after a failure, none is left stale */
         settle(order[i]->out);
     if (heap)
         cg__sys_free(order);

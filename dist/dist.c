@@ -115,15 +115,22 @@ static bool check_list(cg_tensor **ts, int n, bool grads, int64_t *total, const 
     return true;
 }
 
+#if CG_HAVE_MPI /* only the collectives move buffers */
 /* The one buffer the collectives move, kept between steps (a training loop asks for the same size each time). */
-static float *bucket(int64_t n)
+static float *bucket(int64_t n, const char *op)
 {
     static _Thread_local float *buf;
     static _Thread_local int64_t cap;
+    if (n > INT32_MAX) { /* MPI counts are ints */
+        cg__error("%s: %lld values do not fit one message", op, (long long)n);
+        return NULL;
+    }
     if (n > cap) {
         float *bigger = realloc(buf, (size_t)n * sizeof(float));
-        if (!bigger)
+        if (!bigger) {
+            cg__error("%s: out of memory for %lld values", op, (long long)n);
             return NULL;
+        }
         buf = bigger, cap = n;
     }
     return buf;
@@ -145,6 +152,7 @@ static void pack(cg_tensor **ts, int n, bool grads, float *buf, bool out, float 
         at += t->numel;
     }
 }
+#endif
 
 int cg_dist_allreduce_grads(cg_tensor **params, int n)
 {
@@ -155,11 +163,9 @@ int cg_dist_allreduce_grads(cg_tensor **params, int n)
     if (size == 1 || total == 0)
         return 0;
 #if CG_HAVE_MPI
-    float *buf = bucket(total);
-    if (!buf || total > INT32_MAX) {
-        cg__error("cg_dist_allreduce_grads: %lld values do not fit one buffer", (long long)total);
+    float *buf = bucket(total, "cg_dist_allreduce_grads");
+    if (!buf)
         return -1;
-    }
     pack(params, n, true, buf, false, 1);
     if (!mpi_ok(MPI_Allreduce(MPI_IN_PLACE, buf, (int)total, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
                 "cg_dist_allreduce_grads", "MPI_Allreduce"))
@@ -177,11 +183,9 @@ int cg_dist_broadcast_params(cg_tensor **params, int n)
     if (cg_dist_size() == 1 || total == 0)
         return 0;
 #if CG_HAVE_MPI
-    float *buf = bucket(total);
-    if (!buf || total > INT32_MAX) {
-        cg__error("cg_dist_broadcast_params: %lld values do not fit one buffer", (long long)total);
+    float *buf = bucket(total, "cg_dist_broadcast_params");
+    if (!buf)
         return -1;
-    }
     pack(params, n, false, buf, false, 1);
     if (!mpi_ok(MPI_Bcast(buf, (int)total, MPI_FLOAT, 0, MPI_COMM_WORLD), "cg_dist_broadcast_params", "MPI_Bcast"))
         return -1;

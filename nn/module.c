@@ -56,6 +56,14 @@ bool cg__module_check(const cg_module *m, int kind, const char *op)
     return true;
 }
 
+bool cg__list_index_ok(int i, int n, const char *op)
+{
+    if (i >= 0 && i < n)
+        return true;
+    cg__error("%s: index %d out of range [0, %d)", op, i, n);
+    return false;
+}
+
 void cg_module_free(cg_module *m)
 {
     if (!m)
@@ -101,23 +109,15 @@ int cg_param_count(cg_module *m) { return cg__module_check(m, -1, "cg_param_coun
 
 cg_tensor *cg_param_at(cg_module *m, int i)
 {
-    if (!cg__module_check(m, -1, "cg_param_at"))
+    if (!cg__module_check(m, -1, "cg_param_at") || !cg__list_index_ok(i, m->nparams, "cg_param_at"))
         return NULL;
-    if (i < 0 || i >= m->nparams) {
-        cg__error("cg_param_at: index %d out of range [0, %d)", i, m->nparams);
-        return NULL;
-    }
     return m->params[i];
 }
 
 const char *cg_param_name(cg_module *m, int i)
 {
-    if (!cg__module_check(m, -1, "cg_param_name"))
+    if (!cg__module_check(m, -1, "cg_param_name") || !cg__list_index_ok(i, m->nparams, "cg_param_name"))
         return NULL;
-    if (i < 0 || i >= m->nparams) {
-        cg__error("cg_param_name: index %d out of range [0, %d)", i, m->nparams);
-        return NULL;
-    }
     return m->names[i];
 }
 

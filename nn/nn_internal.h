@@ -49,5 +49,7 @@ bool cg__module_reserve(cg_module *m, int n);
 bool cg__module_refresh(cg_module *m);
 /* Checks m is a module of that kind (or any kind if kind < 0), naming op in the error. */
 bool cg__module_check(const cg_module *m, int kind, const char *op);
+/* Whether i is in [0, n), with an error naming op when not (list getters). */
+bool cg__list_index_ok(int i, int n, const char *op);
 
 #endif

@@ -109,12 +109,8 @@ int cg_module_child_count(const cg_module *m)
 
 cg_module *cg_module_child_at(cg_module *m, int i)
 {
-    if (!cg__module_check(m, -1, "cg_module_child_at"))
+    if (!cg__module_check(m, -1, "cg_module_child_at") || !cg__list_index_ok(i, m->nchildren, "cg_module_child_at"))
         return NULL;
-    if (i < 0 || i >= m->nchildren) {
-        cg__error("cg_module_child_at: index %d out of range [0, %d)", i, m->nchildren);
-        return NULL;
-    }
     return m->children[i];
 }
 

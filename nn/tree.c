@@ -174,12 +174,8 @@ cg_module *cg_module_child(cg_module *m, const char *path)
 
 const char *cg_module_child_name(const cg_module *m, int i)
 {
-    if (!cg__module_check(m, -1, "cg_module_child_name"))
+    if (!cg__module_check(m, -1, "cg_module_child_name") || !cg__list_index_ok(i, m->nchildren, "cg_module_child_name"))
         return NULL;
-    if (i < 0 || i >= m->nchildren) {
-        cg__error("cg_module_child_name: index %d out of range [0, %d)", i, m->nchildren);
-        return NULL;
-    }
     return m->child_names[i];
 }
 

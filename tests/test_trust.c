@@ -532,6 +532,16 @@ START_TEST(anomaly_mode_names_the_op_that_made_a_nan)
     ck_assert_int_lt(cg_backward(r), 0);
     ck_assert_error_has("SqrtBackward0 returned inf");
     ck_assert_error_has("cg_sqrt, at time step 7");
+    /* a backward stopped by an anomaly leaves no intermediate gradient stale: u
+     * lies behind sqrt, so the stopped pass gave it nothing, and it reads zero */
+    cg_set_detect_anomaly(false);
+    cg_tensor *u = cg_mul_scalar(leaf(cg_ones(CG_SHAPE(2))), 3);
+    cg_tensor *r2 = cg_sum(cg_sqrt(cg_mul(z, u))); /* u's gradient: 0 · inf = nan, at first */
+    ck_assert_int_eq(cg_backward_ex(r2, .retain_graph = true), 0);
+    cg_set_detect_anomaly(true);
+    ck_assert_int_lt(cg_backward(r2), 0);
+    ck_assert_float_eq(cg_data(cg_grad(u))[0], 0);
+    ck_assert_float_eq(cg_data(cg_grad(u))[1], 0);
     /* fused ops check what they write too */
     cg_tensor *w = cg_full(CG_SHAPE(2, 2), 1e30f), *in = cg_full(CG_SHAPE(1, 2), 1e30f);
     ck_assert_ptr_null(cg_linear(in, w, NULL));
