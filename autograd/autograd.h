@@ -122,6 +122,9 @@ cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index);  /* index: 
 cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index);        /* torch.gather */
 cg_tensor *cg_detach(cg_tensor *t);                                   /* a view outside the graph */
 cg_tensor *cg_clone(cg_tensor *t);                                    /* a differentiable copy */
+/* torch.Tensor.expand: size-1 dims and new leading dims repeated to sizes (-1 keeps a
+ * dim); a copy, as every cgrad tensor is contiguous; the gradient sums the repeats. */
+cg_tensor *cg_expand(cg_tensor *t, int ndim, const int64_t *sizes);
 
 /* ---- reductions ------------------------------------------------------------- */
 cg_tensor *cg_sum(cg_tensor *t);

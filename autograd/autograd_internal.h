@@ -103,10 +103,6 @@ void cg__mark_view(cg_node *n, int64_t offset);
 /* Shared shape checks: all inputs live, with op's name in the message. */
 bool cg__check_all(int n, cg_tensor *const *ts, const char *op);
 
-/* Adds g (shape of out) into dst (an operand's shape), summing over the dims the
- * operand was broadcast along. */
-void cg__reduce_broadcast_add(float *dst, const cg_tensor *operand, const float *g, const cg_tensor *out);
-
 /* index_select reporting errors as the op the user called (cg_embedding). */
 cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char *op);
 

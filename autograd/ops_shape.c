@@ -598,3 +598,69 @@ cg_tensor *cg_clone(cg_tensor *t)
     memcpy(out->data, t->data, (size_t)t->numel * sizeof(float));
     return CG__RECORD(out, &clone_op, 1, &t);
 }
+
+/* ---- expand ---------------------------------------------------------------------------
+ * torch.Tensor.expand: size-1 dims (and new leading ones) repeated to the target
+ * sizes, -1 keeping a dim. cgrad's tensors are contiguous, so this copies where
+ * torch makes a view; the backward sums the gradient back over the repeats. */
+
+static void expand_backward(cg_node *n, const float *g)
+{
+    cg_tensor *t = n->in[0];
+    float *gt = cg__grad_buf(t);
+    if (!gt)
+        return;
+    cg__bcast it;
+    cg__bcast_init(&it, n->out->ndim, n->out->shape, 1, (const cg_tensor *const *)n->in);
+    CG__BCAST_FOR(&it, { gt[o0_] += g[i_]; });
+}
+
+static const cg_op expand_op = {.name = "ExpandBackward0", .backward = expand_backward, .saves = 0};
+
+/* The target sizes with -1 resolved, checked as torch checks them. */
+static bool expand_shape(const cg_tensor *t, int ndim, const int64_t *sizes, int64_t *shape)
+{
+    if (ndim < t->ndim || ndim > CG_MAX_DIMS || (ndim > 0 && !sizes)) {
+        cg__error("cg_expand: the number of sizes provided (%d) must be greater or equal to the number of "
+                  "dimensions in the tensor (%d)%s", ndim, t->ndim, ndim > CG_MAX_DIMS ? " and at most 8" : "");
+        return false;
+    }
+    char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+    for (int d = 0; d < ndim; d++) {
+        int td = d - (ndim - t->ndim);
+        int64_t have = td >= 0 ? t->shape[td] : -2, want = sizes[d];
+        if (td < 0 && want < 0) {
+            cg__error("cg_expand: the expanded size of the tensor (%lld) isn't allowed in a leading, non-existing "
+                      "dimension %d", (long long)want, d);
+            return false;
+        }
+        shape[d] = want == -1 ? have : want;
+        if (td >= 0 && want != -1 && want != have && have != 1) {
+            cg__error("cg_expand: the expanded size of the tensor (%lld) must match the existing size (%lld) at "
+                      "non-singleton dimension %d; target sizes %s, tensor sizes %s", (long long)want,
+                      (long long)have, d, cg__shape_fmt(a, ndim, sizes), cg__shape_fmt(b, t->ndim, t->shape));
+            return false;
+        }
+        if (shape[d] < 0) {
+            cg__error("cg_expand: invalid target size %lld at dimension %d", (long long)want, d);
+            return false;
+        }
+    }
+    return true;
+}
+
+cg_tensor *cg_expand(cg_tensor *t, int ndim, const int64_t *sizes)
+{
+    int64_t shape[CG_MAX_DIMS];
+    if (!cg__check(t, "cg_expand") || !expand_shape(t, ndim, sizes, shape))
+        return NULL;
+    cg_tensor *out = cg__new(ndim, shape, "cg_expand");
+    if (!out)
+        return NULL;
+    cg__bcast it;
+    cg__bcast_init(&it, ndim, shape, 1, (const cg_tensor *const *)&t);
+    const float *A = t->data;
+    float *Z = out->data;
+    CG__BCAST_FOR(&it, { Z[i_] = A[o0_]; });
+    return CG__RECORD(out, &expand_op, 1, &t);
+}

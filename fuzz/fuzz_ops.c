@@ -158,8 +158,9 @@ static void shape_op(vm *v)
     int nd = shape_arg(v, shape);
     int dims[4] = {dim_arg(v), dim_arg(v), dim_arg(v), dim_arg(v)};
     cg_tensor *two[2] = {a, arg(v)};
-    switch (next(v) % 4) {
+    switch (next(v) % 5) {
     case 0: put(v, cg_reshape(a, nd, shape), "reshape"); break;
+    case 4: put(v, cg_expand(a, nd, shape), "expand"); break;
     case 1: put(v, cg_permute(a, nd, dims), "permute"); break;
     case 2: put(v, cg_cat(two, 1 + next(v) % 2, dim_arg(v)), "cat"); break;
     default: put(v, cg_stack(two, 1 + next(v) % 2, dim_arg(v)), "stack"); break;

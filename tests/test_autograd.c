@@ -97,6 +97,8 @@ OP(pow_half, cg_pow_scalar(IN(0), 0.5f))
 OP(sdpa, cg_scaled_dot_product_attention(IN(0), IN(1), IN(2)))
 OP(sdpa_causal, cg_scaled_dot_product_attention_ex(IN(0), IN(1), IN(2), .is_causal = true))
 OP(sdpa_mask, cg_scaled_dot_product_attention_ex(IN(0), IN(1), IN(2), .attn_mask = IN(3)))
+OP(expand, cg_expand(IN(0), CG_SHAPE(2, 3, -1, 4)))
+OP(expand_new, cg_expand(IN(0), CG_SHAPE(3, 1, 4)))
 
 typedef struct {
     const char *name;
@@ -132,6 +134,7 @@ static const op_case cases[] = {
     {"triu_1", op_triu_1}, {"tril_neg", op_tril_neg}, {"masked_fill", op_masked_fill}, {"layer_norm", op_layer_norm},
     {"layer_norm_2d", op_layer_norm_2d}, {"pow_2", op_pow_2}, {"pow_3", op_pow_3}, {"pow_inv", op_pow_inv},
     {"pow_half", op_pow_half}, {"sdpa", op_sdpa}, {"sdpa_causal", op_sdpa_causal}, {"sdpa_mask", op_sdpa_mask},
+    {"expand", op_expand}, {"expand_new", op_expand_new},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 

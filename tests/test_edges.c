@@ -110,6 +110,17 @@ static cg_tensor *run(const char *op, const char *variant, cg_tensor **in)
         return cg_gather(a, is(variant, "d0") ? 0 : 1, b);
     if (is(op, "one_hot"))
         return cg_one_hot(a, 3);
+    if (is(op, "expand")) {
+        static const struct {
+            const char *variant;
+            int ndim;
+            int64_t sizes[2];
+        } to[] = {{"d0", 2, {2, 3}},       {"e01", 2, {0, 3}},     {"d1_to0", 1, {0}},   {"e0_lead", 2, {2, 0}},
+                  {"d0_to_e", 2, {0, 2}}, {"bad_size", 2, {3, 3}}, {"bad_lead", 2, {-1, 2}}, {"fewer", 1, {2}}};
+        for (size_t i = 0; i < sizeof to / sizeof to[0]; i++)
+            if (is(variant, to[i].variant))
+                return cg_expand(a, to[i].ndim, to[i].sizes);
+    }
     if (is(op, "dropout"))
         return cg_dropout(a, 0.5f, true);
     ck_abort_msg("no cgrad op for case %s.%s", op, variant);

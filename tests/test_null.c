@@ -76,6 +76,7 @@ START_TEST(autograd_functions_take_null)
     ck_assert_ptr_null(cg_linear_add(NULL, NULL, NULL, NULL));
     ck_assert_ptr_null(cg_linear_act(NULL, NULL, NULL, NULL, CG_TANH));
     ck_assert_ptr_null(cg_reshape(NULL, 0, NULL));
+    ck_assert_ptr_null(cg_expand(NULL, 0, NULL));
     ck_assert_ptr_null(cg_view(NULL, 0, NULL));
     ck_assert_ptr_null(cg_squeeze(NULL, 0));
     ck_assert_ptr_null(cg_unsqueeze(NULL, 0));

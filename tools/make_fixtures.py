@@ -168,6 +168,8 @@ def op_cases():
     case('sdpa_causal', lambda q, k, v: sdpa(q, k, v, causal=True), [randn(2, 5, 4), randn(2, 5, 4), randn(2, 5, 3)])
     case('sdpa_mask', lambda q, k, v, m: sdpa(q, k, v, m), [randn(4, 3), randn(5, 3), randn(5, 2), randn(4, 5)],
          [True, True, True, False])
+    case('expand', lambda a: a.expand(2, 3, -1, 4), [randn(3, 5, 1)])
+    case('expand_new', lambda a: a.expand(3, 1, 4), [randn(4)])
     return c
 
 
@@ -637,6 +639,14 @@ def edge_cases():
     case('masked_fill.d0', lambda a, m: a.masked_fill(m != 0, 2.0), [torch.rand(()), torch.ones(())], [True, False])
     case('layer_norm.e03', lambda a: F.layer_norm(a, (3,)), [E(0, 3)])
     case('layer_norm.d1', lambda a: F.layer_norm(a, (4,)), [torch.rand(4)])
+    case('expand.d0', lambda a: a.expand(2, 3), [torch.rand(())])
+    case('expand.e01', lambda a: a.expand(0, 3), [E(0, 1)])
+    case('expand.d1_to0', lambda a: a.expand(0), [torch.rand(1)])
+    case('expand.e0_lead', lambda a: a.expand(2, 0), [E(0)])
+    case('expand.d0_to_e', lambda a: a.expand(0, 2), [torch.rand(())])
+    case('expand.bad_size', lambda a: a.expand(3, 3), [torch.rand(2)])
+    case('expand.bad_lead', lambda a: a.expand(-1, 2), [torch.rand(2)])
+    case('expand.fewer', lambda a: a.expand(2), [torch.rand(2, 2)])
     return c
 
 
