@@ -1,4 +1,4 @@
-/* A damaged-on-purpose charrnn checkpoint for tests/programs.sh: copies IN to
+/* A damaged-on-purpose charrnn or wordgen checkpoint for tests/programs.sh: copies IN to
  * OUT with element 0 of tensor NAME set to VALUE, re-saved through cgrad, so
  * the file's checksum is right and only the value itself is wrong.
  *   poison_ckpt IN OUT NAME VALUE */
@@ -29,11 +29,16 @@ int main(int argc, char **argv)
             found = true;
         }
     }
-    const char *keys[] = {"format", "config", "vocab_hex", "step", "pos", "rng"};
-    const char *vals[6];
-    for (int i = 0; i < 6; i++)
-        vals[i] = cg_safetensors_metadata(f, keys[i]);
-    int rc = found ? cg_safetensors_save(argv[2], n, names, ts, 6, keys, vals) : -1;
+    /* the metadata keys of both programs' checkpoints, those present kept */
+    static const char *const known[] = {"format", "config", "vocab_hex", "step", "pos", "rng", "positions",
+                                        "cfg.model", "cfg.n_embd", "cfg.n_embd2", "cfg.n_layer", "cfg.n_head",
+                                        "cfg.batch", "cfg.seed", "cfg.lr", "cfg.weight_decay"};
+    const char *keys[sizeof known / sizeof known[0]], *vals[sizeof known / sizeof known[0]];
+    int nmeta = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if ((vals[nmeta] = cg_safetensors_metadata(f, known[i])) != NULL)
+            keys[nmeta++] = known[i];
+    int rc = found ? cg_safetensors_save(argv[2], n, names, ts, nmeta, keys, vals) : -1;
     if (rc != 0)
         fprintf(stderr, "poison_ckpt: %s\n", found ? cg_last_error() : "no such tensor");
     for (int i = 0; i < n; i++)

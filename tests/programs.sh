@@ -90,5 +90,42 @@ check "charrnn rejects a bad command" exits 2 "$ex/charrnn" fly
 check "charrnn sample rejects a non-checkpoint" exits 1 "$ex/charrnn" sample /etc/hostname
 check "charrnn sample rejects an unknown prime" exits 2 "$ex/charrnn" sample "$work/a.st" --prime "Q@#"
 check "charrnn refuses a too-short text" bash -c "echo hi > '$work/t.txt'; '$ex/charrnn' train '$work/t.txt'; [ \$? -eq 1 ]"
+# wordgen: each model reaches PyTorch's losses (bench/wordgen_torch.py on the same words, same
+# seed: same split, weights and batches), resumes bit for bit, samples from a checkpoint.
+words="$here/fixtures/words.txt"
+wg() { "$ex/wordgen" --input "$words" --n-layer 2 --batch-size 16 --eval-every 20 "$@"; }
+while read -r model train_loss test_loss; do
+    case $model in '#'*) continue ;; esac
+    check "wordgen $model reaches PyTorch's losses" bash -c "$(declare -f wg); ex='$ex' words='$words';
+        wg --model $model --steps 40 --samples 0 --out '$work/w_$model.st' | awk '/^result/ {
+            for (i = 2; i <= NF; i++) { split(\$i, kv, \"=\"); v[kv[1]] = kv[2] }
+            d1 = v[\"train_loss\"] - $train_loss; d2 = v[\"test_loss\"] - $test_loss; found = 1
+            exit !(d1 * d1 < 1e-6 && d2 * d2 < 1e-6) } END { exit !found }'"
+done < "$here/fixtures/wordgen.txt"
+check "wordgen --resume continues bit for bit" bash -c "$(declare -f wg); ex='$ex' words='$words';
+    wg --model gru --steps 40 --samples 5 --out '$work/full.st' | grep -v '^result' | sed 's/ (.*ms.step)//' > '$work/full.txt' &&
+    wg --model gru --steps 20 --samples 0 --out '$work/half.st' > /dev/null &&
+    wg --steps 40 --samples 5 --out '$work/half.st' --resume '$work/half.st' | grep -v '^result' | sed 's/ (.*ms.step)//' > '$work/resumed.txt' &&
+    diff <(tail -6 '$work/full.txt') <(tail -6 '$work/resumed.txt') && grep -q '^step 40 ' '$work/resumed.txt'"
+check "wordgen --sample-only prints N words, each marked" bash -c "
+    [ \$('$ex/wordgen' --input '$words' --sample-only --resume '$work/full.st' --samples 7 | grep -c '^(\\(train\\|test\\|new\\))') -eq 7 ]"
+check "wordgen refuses a flag that contradicts its checkpoint" bash -c "
+    ! '$ex/wordgen' --input '$words' --model rnn --resume '$work/full.st' --out '$work/z.st' 2>'$work/err' &&
+    grep -q -- '--model rnn contradicts' '$work/err'"
+check "wordgen refuses a checkpoint of other words" bash -c "
+    ! '$ex/wordgen' --input '$sonnets' --sample-only --resume '$work/full.st' 2>'$work/err' && grep -q 'other words' '$work/err'"
+check "wordgen refuses a damaged checkpoint" bash -c "
+    head -c 3000 '$work/full.st' > '$work/cut.st'; ! '$ex/wordgen' --input '$words' --sample-only --resume '$work/cut.st' 2>/dev/null"
+check "wordgen refuses a NaN weight" bash -c "
+    '$poison' '$work/full.st' '$work/nan.st' lm_head.bias nan &&
+    ! '$ex/wordgen' --input '$words' --sample-only --resume '$work/nan.st' 2>'$work/err' && grep -q \"'lm_head.bias' holds nan\" '$work/err'"
+check "wordgen --plot draws the loss curves" bash -c "$(declare -f wg); ex='$ex' words='$words';
+    wg --model bigram --steps 40 --samples 0 --plot --out '$work/p.st' | grep -q 'loss curves' && grep -q polyline '$work/p.st.svg'"
+check "wordgen rejects a bad option" exits 2 "$ex/wordgen" --bogus
+check "wordgen rejects a bad model" exits 2 "$ex/wordgen" --model cnn
+check "wordgen rejects --sample-only without --resume" exits 2 "$ex/wordgen" --sample-only
+check "wordgen rejects a missing file" exits 1 "$ex/wordgen" --input /nonexistent
+check "wordgen rejects heads that do not divide the width" exits 1 "$ex/wordgen" --input "$words" --n-head 5 --steps 1
+check "wordgen --help lists the defaults" bash -c "'$ex/wordgen' --help | grep -q 'default transformer'"
 echo "programs: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,6 +10,7 @@ Format, one tensor per two lines:
 """
 import math
 import os
+import sys
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -724,11 +725,25 @@ def write_edges():
     w.close()
 
 
+def write_wordgen():
+    """bench/wordgen_torch.py's losses on tests/fixtures/words.txt after 40 steps, for each
+    model: examples/wordgen must reach the same numbers (tests/programs.sh)."""
+    import subprocess
+    script = os.path.join(HERE, '..', 'bench', 'wordgen_torch.py')
+    with open(os.path.join(OUT, 'wordgen.txt'), 'w') as f:
+        f.write('# model train_loss test_loss: PyTorch after 40 steps (--n-layer 2 --batch-size 16)\n')
+        for m in ['bigram', 'mlp', 'rnn', 'gru', 'lstm', 'transformer']:
+            out = subprocess.run([sys.executable, script, '--input', os.path.join(OUT, 'words.txt'), '--model', m,
+                                  '--steps', '40', '--eval-every', '40', '--n-layer', '2', '--batch-size', '16'],
+                                 check=True, capture_output=True, text=True).stdout
+            res = dict(kv.split('=') for kv in out.strip().split('\n')[-1].split()[1:])
+            f.write('%s %s %s\n' % (m, res['train_loss'], res['test_loss']))
+
+
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
-    import sys
     parts = {'ops': write_ops, 'nets': write_nets, 'random': write_random, 'print': write_printing,
-             'nn': write_nn, 'optim': write_optim, 'edges': write_edges,
+             'nn': write_nn, 'optim': write_optim, 'edges': write_edges, 'wordgen': write_wordgen,
              'sampling': write_sampling, 'mha': write_mha}
     for part in sys.argv[1:] or parts:  # e.g. `make_fixtures.py edges` for one file
         parts[part]()

@@ -3,6 +3,7 @@
  * reading a checkpoint back all check the same bounds. */
 #include "charrnn.h"
 #include "../common/parse.h"
+#include "../common/settings.h"
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -10,55 +11,24 @@
 
 
 
-typedef enum { LONG, DOUBLE, CELL } kind;
+static const char *const cells[] = {"rnn", "lstm", "gru", NULL};
 
-static const struct {
-    const char *name, *flag;
-    kind kind;
-    double lo, hi;
-    size_t offset;
-} settings[CFG_COUNT] = {
-    [CFG_HIDDEN] = {"hidden", "--hidden", LONG, 1, 8192, offsetof(train_cfg, hidden)},
-    [CFG_LAYERS] = {"layers", "--layers", LONG, 1, 16, offsetof(train_cfg, layers)},
-    [CFG_SEQ_LEN] = {"seq_len", "--seq-len", LONG, 1, 100000, offsetof(train_cfg, seq_len)},
-    [CFG_BATCH] = {"batch", "--batch", LONG, 1, 100000, offsetof(train_cfg, batch)},
-    [CFG_SEED] = {"seed", "--seed", LONG, 0, 0x7fffffff, offsetof(train_cfg, seed)},
-    [CFG_EVAL_EVERY] = {"eval_every", "--eval-every", LONG, 1, 100000000, offsetof(train_cfg, eval_every)},
-    [CFG_LR] = {"lr", "--lr", DOUBLE, 1e-12, 100, offsetof(train_cfg, lr)},
-    [CFG_CLIP] = {"clip", "--clip", DOUBLE, 0, 1e12, offsetof(train_cfg, clip)},
-    [CFG_CELL] = {"cell", "--cell", CELL, 0, 0, offsetof(train_cfg, cell)},
+static const setting settings[CFG_COUNT] = {
+    [CFG_HIDDEN] = {"hidden", "--hidden", SET_LONG, 1, 8192, offsetof(train_cfg, hidden)},
+    [CFG_LAYERS] = {"layers", "--layers", SET_LONG, 1, 16, offsetof(train_cfg, layers)},
+    [CFG_SEQ_LEN] = {"seq_len", "--seq-len", SET_LONG, 1, 100000, offsetof(train_cfg, seq_len)},
+    [CFG_BATCH] = {"batch", "--batch", SET_LONG, 1, 100000, offsetof(train_cfg, batch)},
+    [CFG_SEED] = {"seed", "--seed", SET_LONG, 0, 0x7fffffff, offsetof(train_cfg, seed)},
+    [CFG_EVAL_EVERY] = {"eval_every", "--eval-every", SET_LONG, 1, 100000000, offsetof(train_cfg, eval_every)},
+    [CFG_LR] = {"lr", "--lr", SET_DOUBLE, 1e-12, 100, offsetof(train_cfg, lr)},
+    [CFG_CLIP] = {"clip", "--clip", SET_DOUBLE, 0, 1e12, offsetof(train_cfg, clip)},
+    [CFG_CELL] = {"cell", "--cell", SET_CHOICE, 0, 0, offsetof(train_cfg, cell), sizeof(((train_cfg *)0)->cell), cells},
 };
 
 const char *cfg_name(int k) { return settings[k].name; }
 const char *cfg_flag(int k) { return settings[k].flag; }
-
-bool cfg_set_text(train_cfg *c, int k, const char *value)
-{
-    void *field = (char *)c + settings[k].offset;
-    switch (settings[k].kind) {
-    case LONG:
-        return parse_long(value, (long)settings[k].lo, (long)settings[k].hi, field);
-    case DOUBLE:
-        return parse_double(value, settings[k].lo, settings[k].hi, field);
-    case CELL:
-        if (!value || (strcmp(value, "rnn") && strcmp(value, "lstm") && strcmp(value, "gru")))
-            return false;
-        snprintf(field, sizeof c->cell, "%s", value);
-        return true;
-    }
-    return false;
-}
-
-void cfg_text(const train_cfg *c, int k, char *buf, size_t n)
-{
-    const void *field = (const char *)c + settings[k].offset;
-    if (settings[k].kind == LONG)
-        snprintf(buf, n, "%ld", *(const long *)field);
-    else if (settings[k].kind == DOUBLE)
-        snprintf(buf, n, "%.17g", *(const double *)field);
-    else
-        snprintf(buf, n, "%s", (const char *)field);
-}
+bool cfg_set_text(train_cfg *c, int k, const char *value) { return setting_set(&settings[k], c, value); }
+void cfg_text(const train_cfg *c, int k, char *buf, size_t n) { setting_text(&settings[k], c, buf, n); }
 
 static const train_cfg defaults = {.out = "charrnn.safetensors", .cell = "rnn", .hidden = 128, .layers = 1,
                                    .seq_len = 64, .batch = 32, .steps = 500, .seed = 0, .eval_every = 100,
@@ -89,26 +59,13 @@ static void train_usage(FILE *f)
             defaults.lr, defaults.clip, defaults.steps, defaults.seed, defaults.eval_every, defaults.out);
 }
 
-/* The kept setting a flag names, or -1. */
-static int setting_of(const char *flag)
-{
-    for (int k = 0; k < CFG_COUNT; k++)
-        if (!strcmp(flag, settings[k].flag))
-            return k;
-    return -1;
-}
-
 /* One flag at argv[i] (its value, if any, at argv[i + 1]); returns how many
  * arguments it took, 0 for FILE, or -1 (message printed) when it is bad. */
 static int parse_one(train_cfg *c, const char *a, const char *v)
 {
-    int k = setting_of(a);
-    if (k >= 0) {
-        if (!cfg_set_text(c, k, v))
-            return -1;
-        c->given |= 1u << k;
-        return 2;
-    }
+    int took = settings_take(settings, CFG_COUNT, c, &c->given, a, v);
+    if (took != 0)
+        return took;
     if (!strcmp(a, "--steps"))
         return parse_long(v, 0, 100000000, &c->steps) ? 2 : -1;
     if (!strcmp(a, "--out") || !strcmp(a, "--resume") || !strcmp(a, "--html")) {

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "../common/parse.h"
+#include "../common/plot.h"
 
 #ifndef CGRAD_DATA_DIR
 #define CGRAD_DATA_DIR "data"
@@ -93,10 +94,9 @@ cg_safetensors *checkpoint_open(const char *path, ckpt_info *info);
  * every shape checked first, every value finite. 0, or -1 with a message. */
 int checkpoint_load(cg_safetensors *f, const char *path, model *m, train_state *s);
 
-/* ---- the programs (train.c, sample.c, plot.c) --------------------------------------- */
+/* ---- the programs (train.c, sample.c) --------------------------------------------- */
 
 int train_main(int argc, char **argv);
 int sample_main(int argc, char **argv);
-int write_plot(const char *csv_path, const char *svg_path);
 
 #endif

@@ -5,31 +5,12 @@
  * is checked before it is used: each setting against its bounds, the model's
  * shapes in the file before anything is allocated for them, every value finite. */
 #include "charrnn.h"
+#include "../common/ckpt.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FORMAT "cgrad-charrnn-2"
-
-static void hex_of(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-static bool bytes_of(const char *hex, uint8_t *b, size_t n)
-{
-    if (!hex || strlen(hex) != 2 * n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (!strchr("0123456789abcdef", hex[2 * i]) || !strchr("0123456789abcdef", hex[2 * i + 1]) ||
-            sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return false;
-        b[i] = (uint8_t)v;
-    }
-    return true;
-}
 
 /* The settings as one flat JSON object: {"hidden":128,...,"cell":"rnn"}. */
 static void config_json(const train_cfg *c, char *buf, size_t n)
@@ -227,35 +208,6 @@ cg_safetensors *checkpoint_open(const char *path, ckpt_info *info)
     return NULL;
 }
 
-/* The named tensors from the file, every shape checked before any is read. */
-static int read_tensors(cg_safetensors *f, cg_tensor *const *ts, const char *const *names, int n, const char *path)
-{
-    for (int i = 0; i < n; i++) {
-        int64_t shape[CG_MAX_DIMS];
-        int nd = cg_safetensors_shape(f, names[i], shape);
-        bool same = nd == cg_ndim(ts[i]);
-        for (int d = 0; same && d < nd; d++)
-            same = shape[d] == cg_shape(ts[i])[d];
-        if (!same) {
-            fprintf(stderr, "charrnn: %s: '%s' is missing or has another shape\n", path, names[i]);
-            return -1;
-        }
-    }
-    for (int i = 0; i < n; i++)
-        if (cg_safetensors_read_into(f, names[i], ts[i]) != 0) {
-            fprintf(stderr, "charrnn: %s\n", cg_last_error());
-            return -1;
-        }
-    for (int i = 0; i < n; i++) /* a NaN weight would train on as "loss nan", or sample garbage */
-        for (int64_t k = 0; k < cg_numel(ts[i]); k++)
-            if (!isfinite(cg_data(ts[i])[k])) {
-                fprintf(stderr, "charrnn: %s: '%s' holds %g at element %lld; refusing a damaged model\n", path,
-                        names[i], (double)cg_data(ts[i])[k], (long long)k);
-                return -1;
-            }
-    return 0;
-}
-
 static int read_state(cg_safetensors *f, const char *path, train_state *s)
 {
     int nstate = cg_optim_state_count(s->opt), n = nstate + 2;
@@ -274,7 +226,7 @@ static int read_state(cg_safetensors *f, const char *path, train_state *s)
         int64_t L = sh[0], B = sh[1], H = sh[2];
         ts[nstate] = cg_zeros(CG_SHAPE(L, B * s->ranks, H)), names[nstate] = "carry.h";
         ts[nstate + 1] = cg_zeros(CG_SHAPE(L, B * s->ranks, H)), names[nstate + 1] = "carry.c";
-        rc = ts[nstate] && ts[nstate + 1] ? read_tensors(f, ts, names, n, path) : -1;
+        rc = ts[nstate] && ts[nstate + 1] ? ckpt_read_tensors(f, ts, names, n, path, "charrnn") : -1;
         for (int64_t l = 0; rc == 0 && l < L; l++) {
             size_t off = (size_t)((l * s->ranks * B + s->rank * B) * H), len = sizeof(float) * (size_t)(B * H);
             memcpy(cg_data(s->carry_h) + l * B * H, cg_data(ts[nstate]) + off, len);
@@ -291,7 +243,7 @@ static int read_state(cg_safetensors *f, const char *path, train_state *s)
 
 int checkpoint_load(cg_safetensors *f, const char *path, model *m, train_state *s)
 {
-    if (read_tensors(f, m->params, m->name_ptrs, m->nparams, path) != 0)
+    if (ckpt_read_tensors(f, m->params, m->name_ptrs, m->nparams, path, "charrnn") != 0)
         return -1;
     return s ? read_state(f, path, s) : 0;
 }

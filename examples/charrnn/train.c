@@ -345,7 +345,7 @@ int train_main(int argc, char **argv)
         char svg_path[1024];
         snprintf(svg_path, sizeof svg_path, "%s.svg", t.cfg.out);
         printf("val_loss %.4f\ncheckpoint %s (loss log %s)\n", t.last_val, t.cfg.out, t.csv_path);
-        if (t.cfg.plot && write_plot(t.csv_path, svg_path) != 0) {
+        if (t.cfg.plot && write_loss_plot(t.csv_path, svg_path, "validation loss") != 0) {
             fprintf(stderr, "charrnn: could not write %s\n", svg_path);
             rc = 1;
         } else if (t.cfg.plot) {

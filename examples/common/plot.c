@@ -1,5 +1,8 @@
-/* charrnn — the loss log drawn as an SVG picture: training and validation loss by step. */
-#include "charrnn.h"
+/* The example programs' loss logs drawn as an SVG picture: the training loss and a
+ * second one (validation, test) by step, from the CSV log the programs write. */
+#include "plot.h"
+#include <stdbool.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -69,7 +72,7 @@ static void draw_curve(FILE *o, const loss_log *g, const double *v, double lo, d
     fprintf(o, "\"/>\n<text x=\"470\" y=\"%d\" fill=\"%s\">%s</text>\n", 40 + 16 * row, color, label);
 }
 
-int write_plot(const char *csv_path, const char *svg_path)
+int write_loss_plot(const char *csv_path, const char *svg_path, const char *second_label)
 {
     loss_log g;
     if (read_log(csv_path, &g) != 0)
@@ -85,7 +88,7 @@ int write_plot(const char *csv_path, const char *svg_path)
     if (o) {
         draw_axes(o, lo, hi, smax);
         draw_curve(o, &g, g.train, lo, hi, smax, "#1f77b4", "training loss", 0);
-        draw_curve(o, &g, g.val, lo, hi, smax, "#d62728", "validation loss", 1);
+        draw_curve(o, &g, g.val, lo, hi, smax, "#d62728", second_label, 1);
         fprintf(o, "<text x=\"340\" y=\"392\" text-anchor=\"middle\">step</text>\n</svg>\n");
     }
     bool written = o && !ferror(o);

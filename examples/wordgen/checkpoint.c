@@ -1,0 +1,139 @@
+/* wordgen — checkpoints: the model's parameters under their state-dict names,
+ * AdamW's state as "optim.0.exp_avg", ..., and as metadata the kept settings
+ * ("cfg.n_embd"), the vocabulary (hex), the step and the generator. A resumed
+ * run continues exactly as the uninterrupted one would have. */
+#include "wordgen.h"
+#include "../common/ckpt.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT "cgrad-wordgen-1"
+#define NMETA (CFG_COUNT + 5)
+
+/* The vocabulary as hex: the bytes of tokens 1..V-1, then the positions T. */
+static void vocab_hex(const words *w, char *out)
+{
+    hex_of(w->itos + 1, (size_t)(w->V - 1), out);
+}
+
+/* Names and tensors: the parameters, then the optimizer's state. */
+static int collect(const model *m, cg_optim *opt, const char **names, cg_tensor **ts, char (*buf)[96])
+{
+    int np = cg_param_count(m->root), ns = opt ? cg_optim_state_count(opt) : 0;
+    for (int i = 0; i < np; i++)
+        names[i] = cg_param_name(m->root, i), ts[i] = cg_param_at(m->root, i);
+    for (int i = 0; i < ns; i++) {
+        snprintf(buf[i], 96, "optim.%s", cg_optim_state_name(opt, i));
+        names[np + i] = buf[i], ts[np + i] = cg_optim_state_at(opt, i);
+    }
+    return np + ns;
+}
+
+static int save_with_meta(const char *path, const wg_cfg *c, const words *w, int n, const char **names,
+                          cg_tensor **ts, long step)
+{
+    char keys[NMETA][32], vals[NMETA][1024];
+    const char *kp[NMETA], *vp[NMETA];
+    for (int k = 0; k < CFG_COUNT; k++) {
+        snprintf(keys[k], sizeof keys[k], "cfg.%s", cfg_name(k));
+        cfg_text(c, k, vals[k], sizeof vals[k]);
+    }
+    uint8_t rng[CG_RNG_STATE_SIZE];
+    cg_rng_get_state(rng, sizeof rng);
+    char rng_hex[2 * CG_RNG_STATE_SIZE + 1];
+    hex_of(rng, sizeof rng, rng_hex);
+    snprintf(keys[CFG_COUNT], 32, "format"), snprintf(vals[CFG_COUNT], 1024, "%s", FORMAT);
+    snprintf(keys[CFG_COUNT + 1], 32, "vocab_hex"), vocab_hex(w, vals[CFG_COUNT + 1]);
+    snprintf(keys[CFG_COUNT + 2], 32, "positions"), snprintf(vals[CFG_COUNT + 2], 1024, "%d", w->T);
+    snprintf(keys[CFG_COUNT + 3], 32, "step"), snprintf(vals[CFG_COUNT + 3], 1024, "%ld", step);
+    for (int k = 0; k < NMETA - 1; k++)
+        kp[k] = keys[k], vp[k] = vals[k];
+    kp[NMETA - 1] = "rng", vp[NMETA - 1] = rng_hex;
+    return cg_safetensors_save(path, n, names, ts, NMETA, kp, vp);
+}
+
+int checkpoint_save(const char *path, const wg_cfg *c, const words *w, const model *m, cg_optim *opt, long step)
+{
+    int cap = cg_param_count(m->root) + cg_optim_state_count(opt);
+    const char **names = malloc(sizeof *names * (size_t)cap);
+    cg_tensor **ts = malloc(sizeof *ts * (size_t)cap);
+    char(*buf)[96] = malloc(sizeof *buf * (size_t)cap);
+    int rc = -1;
+    if (names && ts && buf)
+        rc = save_with_meta(path, c, w, collect(m, opt, names, ts, buf), names, ts, step);
+    if (rc != 0)
+        fprintf(stderr, "wordgen: cannot write %s: %s\n", path, names && ts && buf ? cg_last_error() : "out of memory");
+    free(names);
+    free(ts);
+    free(buf);
+    return rc;
+}
+
+/* The kept settings into c: a flag given on the command line must agree. */
+static bool read_settings(cg_safetensors *f, wg_cfg *c, const char *path)
+{
+    for (int k = 0; k < CFG_COUNT; k++) {
+        char key[32], given[64];
+        snprintf(key, sizeof key, "cfg.%s", cfg_name(k));
+        const char *v = cg_safetensors_metadata(f, key);
+        cfg_text(c, k, given, sizeof given);
+        wg_cfg was = *c;
+        if (!v || !cfg_set_text(c, k, v)) {
+            fprintf(stderr, "wordgen: %s: the setting '%s' is missing or out of bounds\n", path, cfg_name(k));
+            return false;
+        }
+        char now[64];
+        cfg_text(c, k, now, sizeof now);
+        if ((c->given >> k & 1) && strcmp(now, given)) {
+            fprintf(stderr, "wordgen: %s %s contradicts the checkpoint's %s = %s; leave the flag out to resume\n",
+                    cfg_flag(k), given, cfg_name(k), now);
+            *c = was;
+            return false;
+        }
+    }
+    return true;
+}
+
+cg_safetensors *checkpoint_open(const char *path, wg_cfg *c, const words *w)
+{
+    cg_safetensors *f = cg_safetensors_open(path);
+    if (!f) {
+        fprintf(stderr, "wordgen: %s\n", cg_last_error());
+        return NULL;
+    }
+    const char *format = cg_safetensors_metadata(f, "format"), *vocab = cg_safetensors_metadata(f, "vocab_hex");
+    const char *positions = cg_safetensors_metadata(f, "positions");
+    char want[2 * 256 + 1], T[16];
+    vocab_hex(w, want);
+    snprintf(T, sizeof T, "%d", w->T);
+    if (!format || strcmp(format, FORMAT))
+        fprintf(stderr, "wordgen: %s is not a wordgen checkpoint (format %s)\n", path, format ? format : "none");
+    else if (!vocab || strcmp(vocab, want) || !positions || strcmp(positions, T))
+        fprintf(stderr, "wordgen: %s was trained on other words (another vocabulary or longest word); "
+                        "give its --input\n", path);
+    else if (read_settings(f, c, path))
+        return f;
+    cg_safetensors_close(f);
+    return NULL;
+}
+
+int checkpoint_load(cg_safetensors *f, const char *path, model *m, cg_optim *opt, long *step)
+{
+    int cap = cg_param_count(m->root) + (opt ? cg_optim_state_count(opt) : 0);
+    const char **names = malloc(sizeof *names * (size_t)cap);
+    cg_tensor **ts = malloc(sizeof *ts * (size_t)cap);
+    char(*buf)[96] = malloc(sizeof *buf * (size_t)(cap ? cap : 1));
+    int rc = names && ts && buf ? ckpt_read_tensors(f, ts, names, collect(m, opt, names, ts, buf), path, "wordgen") : -1;
+    free(names);
+    free(ts);
+    free(buf);
+    if (rc != 0 || !opt)
+        return rc;
+    uint8_t rng[CG_RNG_STATE_SIZE];
+    if (!parse_long(cg_safetensors_metadata(f, "step"), 0, 100000000, step) ||
+        !bytes_of(cg_safetensors_metadata(f, "rng"), rng, sizeof rng) || cg_rng_set_state(rng, sizeof rng) != 0) {
+        fprintf(stderr, "wordgen: %s: its step or generator state is missing or malformed\n", path);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,141 @@
+/* wordgen — the words: read, tokenised by byte, split into train and test as the
+ * PyTorch script splits them (the same torch.randperm), and encoded in batches. */
+#include "wordgen.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WORD 1000 /* a longer "word" is a file that is not a word list */
+
+static bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f'; }
+
+static char *read_file(const char *path, long *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf)
+        buf[n] = '\0', *size = n;
+    return buf;
+}
+
+/* Cuts the text into stripped, NUL-terminated lines, keeping the non-empty ones. */
+static int split_lines(words *w, long size)
+{
+    long cap = 1;
+    for (long i = 0; i < size; i++)
+        cap += w->text[i] == '\n';
+    w->word = malloc(sizeof(char *) * (size_t)cap);
+    w->len = malloc(sizeof(int) * (size_t)cap);
+    if (!w->word || !w->len)
+        return -1;
+    for (long i = 0; i <= size;) {
+        long end = i;
+        while (end < size && w->text[end] != '\n')
+            end++;
+        long a = i, b = end;
+        while (a < b && is_space(w->text[a]))
+            a++;
+        while (b > a && is_space(w->text[b - 1]))
+            b--;
+        if (b - a > MAX_WORD)
+            return -2;
+        if (b > a) {
+            w->text[b] = '\0';
+            w->word[w->n] = w->text + a;
+            w->len[w->n++] = (int)(b - a);
+        }
+        i = end + 1;
+    }
+    return 0;
+}
+
+static void make_vocabulary(words *w)
+{
+    bool seen[256] = {false};
+    int longest = 0;
+    for (long i = 0; i < w->n; i++) {
+        for (int j = 0; j < w->len[i]; j++)
+            seen[(unsigned char)w->word[i][j]] = true;
+        longest = w->len[i] > longest ? w->len[i] : longest;
+    }
+    w->V = 1;
+    for (int b = 0; b < 256; b++) {
+        w->stoi[b] = seen[b] ? w->V : 0;
+        if (seen[b])
+            w->itos[w->V++] = (unsigned char)b;
+    }
+    w->T = longest + 1;
+}
+
+int words_read(const char *path, words *w)
+{
+    *w = (words){0};
+    long size = 0;
+    w->text = read_file(path, &size);
+    if (!w->text) {
+        fprintf(stderr, "wordgen: cannot read %s\n", path);
+        return -1;
+    }
+    int rc = split_lines(w, size);
+    if (rc != 0 || w->n < 2) {
+        fprintf(stderr, "wordgen: %s: %s\n", path,
+                rc == -1 ? "out of memory" : rc == -2 ? "a line longer than 1000 bytes: not a list of words"
+                                                      : "needs at least two words, one per line");
+        words_free(w);
+        return -1;
+    }
+    make_vocabulary(w);
+    return 0;
+}
+
+int words_split(words *w)
+{
+    w->n_test = w->n / 10 < 1000 ? w->n / 10 : 1000;
+    if (w->n_test < 1)
+        w->n_test = 1;
+    w->n_train = w->n - w->n_test;
+    cg_tensor *perm = cg_randperm(w->n);
+    w->train = malloc(sizeof(long) * (size_t)w->n);
+    if (!perm || !w->train) {
+        fprintf(stderr, "wordgen: %s\n", perm ? "out of memory" : cg_last_error());
+        cg_tensor_free(perm);
+        return -1;
+    }
+    const float *p = cg_data(perm);
+    for (long i = 0; i < w->n; i++)
+        w->train[i] = (long)p[i];
+    w->test = w->train + w->n_train;
+    cg_tensor_free(perm);
+    return 0;
+}
+
+void words_free(words *w)
+{
+    free(w->text);
+    free(w->word);
+    free(w->len);
+    free(w->train);
+    *w = (words){0};
+}
+
+void words_encode(const words *w, const long *rows, long B, float *x, float *y)
+{
+    for (long b = 0; b < B; b++) {
+        const unsigned char *s = (const unsigned char *)w->word[rows[b]];
+        int n = w->len[rows[b]];
+        float *xb = x + b * w->T, *yb = y + b * w->T;
+        for (int t = 0; t < w->T; t++) {
+            xb[t] = t == 0 || t > n ? 0.0f : (float)w->stoi[s[t - 1]];
+            yb[t] = t < n ? (float)w->stoi[s[t]] : t == n ? 0.0f : -1.0f;
+        }
+    }
+}
