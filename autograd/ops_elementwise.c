@@ -156,8 +156,6 @@ typedef struct {
 /* GELU, exact and with torch's tanh approximation, the formulas of torch's kernels */
 #define GELU_ALPHA ((float)M_SQRT1_2)
 #define GELU_BETA ((float)(M_2_SQRTPI * M_SQRT1_2 * 0.5))            /* 1/sqrt(2 pi) */
-#define GELU_TANH_BETA ((float)(M_SQRT2 * M_2_SQRTPI * 0.5))         /* sqrt(2/pi) */
-#define GELU_KAPPA 0.044715f
 
 static inline float sgnf(float x) { return (float)((x > 0) - (x < 0)); }
 
@@ -167,14 +165,6 @@ static inline float pow_fast(float x, float e)
 {
     return e == 2.0f ? x * x : e == 3.0f ? x * x * x : e == 0.5f ? sqrtf(x) : e == -0.5f ? 1.0f / sqrtf(x)
          : e == -1.0f ? 1.0f / x : e == -2.0f ? 1.0f / (x * x) : e == 1.0f ? x : powf(x, e);
-}
-
-static inline float gelu_tanh_grad(float x, float dy)
-{
-    float inner = GELU_TANH_BETA * (x + GELU_KAPPA * x * x * x), th = tanhf(inner);
-    float left = 0.5f * x, right = 1 + th;
-    float inner_derivative = GELU_TANH_BETA * (1 + 3 * GELU_KAPPA * x * x);
-    return dy * (0.5f * right + left * (1 - th * th) * inner_derivative);
 }
 
 UNARY_OP(neg, "NegBackward0", 0, -x, -g[i])
@@ -200,8 +190,17 @@ UNARY_OP(clamp, "ClampBackward1", CG_SAVES_IN(0),
 /* GELU, exact and approximated by tanh (the constants above) */
 UNARY_OP(gelu, "GeluBackward0", CG_SAVES_IN(0), x * 0.5f * (1 + erff(x * GELU_ALPHA)),
          g[i] * (0.5f * (1 + erff(x * GELU_ALPHA)) + x * (GELU_BETA * expf(x * x * -0.5f))))
-UNARY_OP(gelu_tanh, "GeluBackward0", CG_SAVES_IN(0),
-         0.5f * x * (1 + tanhf(GELU_TANH_BETA * (x + GELU_KAPPA * x * x * x))), gelu_tanh_grad(x, g[i]))
+
+/* GELU's tanh form, vectorised both ways (it was most of a small Transformer's step) */
+static void gelu_tanh_backward(cg_node *n, const float *g)
+{
+    bool fresh;
+    float *gx = cg__grad_buf_to_write(n->in[0], &fresh);
+    if (gx)
+        cg__gelu_tanh_grad_f32(n->out->numel, n->in[0]->data, g, gx, !fresh);
+}
+
+static const cg_op gelu_tanh_op = {.name = "GeluBackward0", .backward = gelu_tanh_backward, .saves = CG_SAVES_IN(0)};
 
 cg_tensor *cg_neg(cg_tensor *x) { return neg_forward(x, 0, 0, "cg_neg"); }
 cg_tensor *cg_exp(cg_tensor *x) { return exp_forward(x, 0, 0, "cg_exp"); }
@@ -220,7 +219,14 @@ cg_tensor *cg_rdiv_scalar(cg_tensor *x, float s) { return rdiv_scalar_forward(x,
 cg_tensor *cg_pow_scalar(cg_tensor *x, float e) { return pow_scalar_forward(x, e, 0, "cg_pow_scalar"); }
 cg_tensor *cg_clamp(cg_tensor *x, float min, float max) { return clamp_forward(x, min, max, "cg_clamp"); }
 cg_tensor *cg_gelu(cg_tensor *x) { return gelu_forward(x, 0, 0, "cg_gelu"); }
-cg_tensor *cg_gelu_tanh(cg_tensor *x) { return gelu_tanh_forward(x, 0, 0, "cg_gelu_tanh"); }
+cg_tensor *cg_gelu_tanh(cg_tensor *x)
+{
+    cg_tensor *out = unary_out(x, "cg_gelu_tanh");
+    if (!out)
+        return NULL;
+    cg__gelu_tanh_f32(out->numel, x->data, out->data);
+    return CG__RECORD(out, &gelu_tanh_op, 1, &x);
+}
 
 /* ---- where ------------------------------------------------------------------------ */
 

@@ -119,13 +119,21 @@ static void permute_copy(const cg_tensor *src, const int *perm, int ndim, const 
     }
     for (int d = 0; d < ndim; d++)
         stride[d] = in_stride[perm[d]];
-    int64_t total = src->numel, off = 0;
-    for (int64_t i = 0; i < total; i++) {
+    if (src->numel == 0)
+        return;
+    /* trailing dims that stay contiguous in the source move as one run (memcpy) */
+    int nd = ndim;
+    int64_t run = 1;
+    while (nd > 0 && stride[nd - 1] == run)
+        run *= out_shape[--nd];
+    int64_t runs = src->numel / run, off = 0;
+    for (int64_t i = 0; i < runs; i++) {
         if (accumulate_back)
-            to[off] += from[i];
+            for (int64_t j = 0; j < run; j++)
+                to[off + j] += from[i * run + j];
         else
-            to[i] = from[off];
-        for (int d = ndim - 1; d >= 0; d--) {
+            memcpy(to + i * run, from + off, sizeof(float) * (size_t)run);
+        for (int d = nd - 1; d >= 0; d--) {
             off += stride[d];
             if (++idx[d] < out_shape[d])
                 break;

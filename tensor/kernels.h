@@ -18,6 +18,12 @@ bool cg__cpu_has_avx512(void); /* and AVX-512F, unless CGRAD_NO_AVX512 is set */
 void cg__tanh_f32(int64_t n, const float *x, float *y);
 void cg__exp_f32(int64_t n, const float *x, float *y);
 void cg__sigmoid_f32(int64_t n, const float *x, float *y);
+/* torch's gelu(approximate='tanh') and its gradient (g times the derivative, stored
+ * into gx, or added to it) */
+#define CG__GELU_TANH_BETA 0.7978845608028654f /* sqrt(2/pi) */
+#define CG__GELU_KAPPA 0.044715f
+void cg__gelu_tanh_f32(int64_t n, const float *x, float *y);
+void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add);
 
 /* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);

@@ -4,7 +4,8 @@
  * scaled by 2^n through the exponent bits (about 1 ulp). tanh: Cephes' odd
  * polynomial for |x| < 0.625, 1 - 2 / (e^{2|x|} + 1) above, ±1 past 9, so the
  * relative error stays within a few ulp everywhere. The scalar versions are
- * libm's; the AVX2 ones run where the CPU has AVX2 and FMA. */
+ * libm's; the AVX2 ones run where the CPU has AVX2 and FMA. GELU's tanh form
+ * and its derivative are torch's formulas around the same tanh. */
 #include "kernels.h"
 #include <stdlib.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -140,7 +141,45 @@ AVX2 static void exp_avx2(int64_t n, const float *x, float *y, bool sigmoid)
     }
 }
 
+/* GELU (tanh form): 0.5 x (1 + tanh(beta (x + kappa x^3))); with g, the gradient
+ * g (0.5 (1 + th) + 0.5 x (1 - th^2) beta (1 + 3 kappa x^2)), stored or added to gx. */
+AVX2 static inline __m256 gelu8(__m256 x, __m256 g, bool grad)
+{
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), beta = _mm256_set1_ps(CG__GELU_TANH_BETA);
+    const __m256 kappa = _mm256_set1_ps(CG__GELU_KAPPA);
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 th = tanh8(_mm256_mul_ps(beta, _mm256_fmadd_ps(_mm256_mul_ps(kappa, x2), x, x)));
+    __m256 right = _mm256_add_ps(one, th);
+    if (!grad)
+        return _mm256_mul_ps(_mm256_mul_ps(half, x), right);
+    __m256 inner_d = _mm256_mul_ps(beta, _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(3.0f), kappa), x2, one));
+    __m256 sech2 = _mm256_fnmadd_ps(th, th, one);
+    __m256 d = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(half, x), sech2), inner_d, _mm256_mul_ps(half, right));
+    return _mm256_mul_ps(g, d);
+}
+
+AVX2 static void gelu_tanh_avx2(int64_t n, const float *x, const float *g, float *y, bool grad, bool add)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* whole vectors straight from memory */
+        __m256 r = gelu8(_mm256_loadu_ps(x + i), grad ? _mm256_loadu_ps(g + i) : _mm256_setzero_ps(), grad);
+        _mm256_storeu_ps(y + i, add ? _mm256_add_ps(_mm256_loadu_ps(y + i), r) : r);
+    }
+    if (i < n) { /* the tail through a padded copy */
+        float xin[8] = {0}, gin[8] = {0}, out[8];
+        for (int64_t k = i; k < n; k++)
+            xin[k - i] = x[k], gin[k - i] = grad ? g[k] : 0.0f;
+        _mm256_storeu_ps(out, gelu8(_mm256_loadu_ps(xin), _mm256_loadu_ps(gin), grad));
+        for (int64_t k = i; k < n; k++)
+            y[k] = add ? y[k] + out[k - i] : out[k - i];
+    }
+}
+
 #else
+static void gelu_tanh_avx2(int64_t n, const float *x, const float *g, float *y, bool grad, bool add)
+{
+    (void)n, (void)x, (void)g, (void)y, (void)grad, (void)add;
+}
 static void tanh_avx2(int64_t n, const float *x, float *y) { (void)n, (void)x, (void)y; }
 static void exp_avx2(int64_t n, const float *x, float *y, bool sigmoid) { (void)n, (void)x, (void)y, (void)sigmoid; }
 #endif
@@ -173,4 +212,35 @@ void cg__sigmoid_f32(int64_t n, const float *x, float *y)
     }
     for (int64_t i = 0; i < n; i++)
         y[i] = 1 / (1 + expf(-x[i]));
+}
+
+static inline float gelu_tanh_scalar(float x, float g, bool grad)
+{
+    float th = tanhf(CG__GELU_TANH_BETA * (x + CG__GELU_KAPPA * x * x * x));
+    if (!grad)
+        return 0.5f * x * (1 + th);
+    float inner_d = CG__GELU_TANH_BETA * (1 + 3 * CG__GELU_KAPPA * x * x);
+    return g * (0.5f * (1 + th) + 0.5f * x * (1 - th * th) * inner_d);
+}
+
+void cg__gelu_tanh_f32(int64_t n, const float *x, float *y)
+{
+    if (cg__cpu_has_avx2()) {
+        gelu_tanh_avx2(n, x, NULL, y, false, false);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = gelu_tanh_scalar(x[i], 0, false);
+}
+
+void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add)
+{
+    if (cg__cpu_has_avx2()) {
+        gelu_tanh_avx2(n, x, g, gx, true, add);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float d = gelu_tanh_scalar(x[i], g[i], true);
+        gx[i] = add ? gx[i] + d : d;
+    }
 }
