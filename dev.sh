@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(gcc meson ninja-build pkg-config check graphviz libgraphviz-dev libjson-c-dev valgrind
-    openmpi-bin libopenmpi-dev)
+    openmpi-bin libopenmpi-dev wamerican) # wamerican: /usr/share/dict/words, wordgen's default
 TEST_PACKAGES=(chromium) # the graph page's browser test
 
 install_missing() { # install_missing [EXTRA PACKAGES...]

@@ -160,12 +160,12 @@ def loss_of(model, x, y, reduction='mean'):
 
 
 @torch.no_grad()
-def evaluate(model, data, count, T):
-    """The mean loss per predicted token over the first count words, 100 at a time."""
+def evaluate(model, data, count, T, batch):
+    """The mean loss per predicted token over the first count words, a training batch at a time."""
     model.eval()
     total, tokens = 0.0, 0
-    for lo in range(0, count, 100):
-        x, y = data.batch(range(lo, min(lo + 100, count)), T)
+    for lo in range(0, count, batch):
+        x, y = data.batch(range(lo, min(lo + batch, count)), T)
         total += loss_of(model, x, y, 'sum').item()
         tokens += int((y != -1).sum())
     model.train()
@@ -214,8 +214,8 @@ def main():
         opt.step()
         train_time += time.perf_counter() - t0
         if step % a.eval_every == 0 or step == a.steps:
-            train_loss = evaluate(model, train, n_eval_train, T)
-            test_loss = evaluate(model, test, len(test.words), T)
+            train_loss = evaluate(model, train, n_eval_train, T, a.batch_size)
+            test_loss = evaluate(model, test, len(test.words), T, a.batch_size)
             print('step %d train %.4f test %.4f' % (step, train_loss, test_loss), flush=True)
     print('result model=%s steps=%d seed=%d params=%d train_loss=%.4f test_loss=%.4f ms_per_step=%.3f '
           'peak_rss_mb=%.1f' % (a.model, a.steps, a.seed, sum(q.numel() for q in model.parameters()), train_loss,

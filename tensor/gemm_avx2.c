@@ -19,51 +19,79 @@
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
+/* dst (8 rows, ldd apart) = the transpose of src's 8 x 8 block (rows ld apart). */
+AVX2 static inline void transpose_8x8(const float *src, int64_t ld, float *dst, int64_t ldd)
+{
+    __m256 r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(src + i * ld);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+
+/* rows [0, rows) of a row-major block (ld apart), k in [0, kc), as k-major rows of
+ * width W (dst[k * W + r] = src[r * ld + k]): whole 8 x 8 blocks transposed in
+ * registers, the edges element by element; rows up to W are zero. */
+AVX2 static void pack_transposed(const float *src, int64_t ld, int64_t rows, int64_t kc, float *dst, int64_t W)
+{
+    int64_t r8 = rows / 8 * 8, k8 = kc / 8 * 8;
+    for (int64_t r = 0; r < r8; r += 8)
+        for (int64_t k = 0; k < k8; k += 8)
+            transpose_8x8(src + r * ld + k, ld, dst + k * W + r, W);
+    for (int64_t r = 0; r < W; r++)
+        for (int64_t k = r < r8 ? k8 : 0; k < kc; k++)
+            dst[k * W + r] = r < rows ? src[r * ld + k] : 0;
+}
+
 /* op(B)[k0 .. k0+kc) x [j0 .. j0+nc) into strips of NR columns (zero-padded). A
  * transposed B is read along its rows (contiguous), writing the strip k-major. */
-static void pack_b(bool tb, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
-                   int64_t NR)
+AVX2 static void pack_b(bool tb, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
+                        int64_t NR)
 {
     for (int64_t js = 0; js < nc; js += NR) {
         int64_t nr = nc - js < NR ? nc - js : NR;
         float *strip = dst + (js / NR) * kc * NR;
-        if (!tb) {
-            for (int64_t k = 0; k < kc; k++) {
-                memcpy(strip + k * NR, B + (k0 + k) * ldb + j0 + js, (size_t)nr * sizeof(float));
-                for (int64_t c = nr; c < NR; c++)
-                    strip[k * NR + c] = 0;
-            }
+        if (tb) {
+            pack_transposed(B + (j0 + js) * ldb + k0, ldb, nr, kc, strip, NR);
             continue;
         }
-        for (int64_t c = 0; c < NR; c++) {
-            const float *row = B + (j0 + js + c) * ldb + k0;
-            for (int64_t k = 0; k < kc; k++)
-                strip[k * NR + c] = c < nr ? row[k] : 0;
+        for (int64_t k = 0; k < kc; k++) {
+            memcpy(strip + k * NR, B + (k0 + k) * ldb + j0 + js, (size_t)nr * sizeof(float));
+            for (int64_t c = nr; c < NR; c++)
+                strip[k * NR + c] = 0;
         }
     }
 }
 
 /* op(A)[i0 .. i0+mc) x [k0 .. k0+kc) into strips of MR rows (zero-padded). */
-static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst,
-                   int64_t MR)
+AVX2 static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst,
+                        int64_t MR)
 {
     for (int64_t is = 0; is < mc; is += MR) {
         int64_t mr = mc - is < MR ? mc - is : MR;
         float *d = dst + (is / MR) * kc * MR;
-        if (ta) {
-            for (int64_t k = 0; k < kc; k++) {
-                const float *s = A + (k0 + k) * lda + i0 + is;
-                for (int64_t r = 0; r < mr; r++)
-                    d[k * MR + r] = s[r];
-                for (int64_t r = mr; r < MR; r++)
-                    d[k * MR + r] = 0;
-            }
-        } else {
-            for (int64_t r = 0; r < MR; r++) {
-                const float *s = A + (i0 + is + r) * lda + k0;
-                for (int64_t k = 0; k < kc; k++)
-                    d[k * MR + r] = r < mr ? s[k] : 0;
-            }
+        if (!ta) {
+            pack_transposed(A + (i0 + is) * lda + k0, lda, mr, kc, d, MR);
+            continue;
+        }
+        for (int64_t k = 0; k < kc; k++) {
+            const float *s = A + (k0 + k) * lda + i0 + is;
+            for (int64_t r = 0; r < mr; r++)
+                d[k * MR + r] = s[r];
+            for (int64_t r = mr; r < MR; r++)
+                d[k * MR + r] = 0;
         }
     }
 }

@@ -59,15 +59,17 @@ static double train_step(trainer *t, long *rows)
     return value;
 }
 
-/* The mean loss per predicted token over the first count words of set, 100 at a time. */
+/* The mean loss per predicted token over the first count words of set, a training
+ * batch at a time (a frame holds a whole forward's tensors: a bigger batch here
+ * would set the program's peak memory). */
 static double evaluate(trainer *t, const long *set, long count)
 {
     cg_no_grad_begin();
     cg_module_train(t->m.root, false);
     double total = 0;
     long tokens = 0;
-    for (long lo = 0; lo < count && isfinite(total); lo += 100) {
-        long n = count - lo < 100 ? count - lo : 100;
+    for (long lo = 0; lo < count && isfinite(total); lo += t->c->batch) {
+        long n = count - lo < t->c->batch ? count - lo : t->c->batch;
         cg_frame_begin();
         cg_tensor *x, *y, *loss = NULL;
         if (batch_of(t->w, set + lo, n, &x, &y) == 0)
