@@ -103,6 +103,13 @@ void cg__mark_view(cg_node *n, int64_t offset);
 /* Shared shape checks: all inputs live, with op's name in the message. */
 bool cg__check_all(int n, cg_tensor *const *ts, const char *op);
 
+/* The pointwise part of a recurrent step as one op (ops_cells.c), for nn's LSTM and
+ * GRU: hc = (h, c) stacked (2, ..., H) from gates (..., 4H) and c_prev (..., H); and
+ * h' (..., H) from the input's gates xw, the state's hw (..., 3H) and h. Errors
+ * name op, the function the user called. */
+cg_tensor *cg__lstm_cell(cg_tensor *gates, cg_tensor *c_prev, const char *op);
+cg_tensor *cg__gru_cell(cg_tensor *xw, cg_tensor *hw, cg_tensor *h, const char *op);
+
 /* index_select reporting errors as the op the user called (cg_embedding). */
 cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char *op);
 

@@ -31,57 +31,38 @@ static cg_tensor *rnn_step(cg_nonlinearity act, cg_tensor *xw, cg_tensor *h, cg_
     return cg_linear_act(h, w_hh, b_hh, xw, act); /* act(xw + h W_hhᵀ + b_hh) */
 }
 
-static cg_tensor *chunk(cg_tensor *gates, int k, int64_t H) { return cg_narrow(gates, -1, k * H, H); }
-
-static cg_tensor *lstm_step(cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, cg_tensor *w_hh, cg_tensor *b_hh, int64_t H)
+/* LSTM: the gates from one product, then one op for the rest (ops_cells.c); h and c
+ * are views of its (2, B, H) result. On failure *c_io is left as it was. */
+static cg_tensor *lstm_step(cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, cg_tensor *w_hh, cg_tensor *b_hh,
+                            const char *op)
 {
     cg_tensor *gates = cg_linear_add(h, w_hh, b_hh, xw);
-    cg_tensor *gi = chunk(gates, 0, H), *gf = chunk(gates, 1, H), *gg = chunk(gates, 2, H), *go = chunk(gates, 3, H);
-    cg_tensor *i = cg_sigmoid(gi), *f = cg_sigmoid(gf), *g = cg_tanh(gg), *o = cg_sigmoid(go);
-    release(NULL, gi, gf, gg);
-    release(NULL, go, gates, NULL);
-    cg_tensor *fc = cg_mul(f, *c_io), *ig = cg_mul(i, g);
-    cg_tensor *c = cg_add(fc, ig);
-    cg_tensor *tc = cg_tanh(c);
-    cg_tensor *out = cg_mul(o, tc);
-    release(NULL, i, f, g);
-    release(NULL, o, fc, ig);
-    cg_tensor_free(tc);
+    cg_tensor *hc = gates ? cg__lstm_cell(gates, *c_io, op) : NULL;
+    cg_tensor *out = hc ? cg_select(hc, 0, 0) : NULL, *c = hc ? cg_select(hc, 0, 1) : NULL;
+    release(NULL, gates, hc, NULL);
+    if (!out || !c)
+        return release(NULL, out, c, NULL);
     *c_io = c;
     return out;
 }
 
-static cg_tensor *gru_step(cg_tensor *xw, cg_tensor *h, cg_tensor *w_hh, cg_tensor *b_hh, int64_t H)
+/* GRU: the state's gates from one product, then one op for the rest (ops_cells.c). */
+static cg_tensor *gru_step(cg_tensor *xw, cg_tensor *h, cg_tensor *w_hh, cg_tensor *b_hh, const char *op)
 {
     cg_tensor *hw = cg_linear(h, w_hh, b_hh);
-    cg_tensor *xr = chunk(xw, 0, H), *xz = chunk(xw, 1, H), *xn = chunk(xw, 2, H);
-    cg_tensor *hr = chunk(hw, 0, H), *hz = chunk(hw, 1, H), *hn = chunk(hw, 2, H);
-    cg_tensor *sr = cg_add(hr, xr), *sz = cg_add(hz, xz);
-    cg_tensor *r = cg_sigmoid(sr), *z = cg_sigmoid(sz);
-    release(NULL, xr, xz, hr);
-    release(NULL, hz, sr, sz);
-    cg_tensor *rh = cg_mul(hn, r);
-    cg_tensor *sn = cg_add(xn, rh);
-    cg_tensor *n = cg_tanh(sn);
-    release(NULL, xn, hn, rh);
-    release(NULL, sn, r, hw);
-    /* torch: h' = (h - n) * z + n */
-    cg_tensor *d = cg_sub(h, n);
-    cg_tensor *dz = cg_mul(d, z);
-    cg_tensor *out = cg_add(dz, n);
-    release(NULL, d, dz, n);
-    cg_tensor_free(z);
+    cg_tensor *out = hw ? cg__gru_cell(xw, hw, h, op) : NULL;
+    cg_tensor_free(hw);
     return out;
 }
 
 static cg_tensor *step(const cg_module *m, cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, cg_tensor *w_hh, cg_tensor *b_hh)
 {
-    int64_t H = m->kind >= KIND_RNN_CELL ? m->o.cell.hidden_size : m->o.rnn.hidden_size;
+    bool cell = m->kind >= KIND_RNN_CELL;
     switch (gates_of(m->kind)) {
     case 4:
-        return lstm_step(xw, h, c_io, w_hh, b_hh, H);
+        return lstm_step(xw, h, c_io, w_hh, b_hh, cell ? "cg_lstm_cell_forward" : "cg_lstm_forward");
     case 3:
-        return gru_step(xw, h, w_hh, b_hh, H);
+        return gru_step(xw, h, w_hh, b_hh, cell ? "cg_gru_cell_forward" : "cg_gru_forward");
     default:
         return rnn_step(m->kind >= KIND_RNN_CELL ? m->o.cell.nonlinearity : m->o.rnn.nonlinearity, xw, h, w_hh, b_hh);
     }

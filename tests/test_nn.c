@@ -269,6 +269,48 @@ START_TEST(truncated_bptt_carries_detached_state)
 }
 END_TEST
 
+/* LSTM and GRU (their gates are one op each, ops_cells.c): backward agrees with
+ * central differences for the input, both states and every parameter, over 6 steps,
+ * with c_n used too (so the cell state's gradient flows from both outputs). */
+static cg_module *gated;
+static cg_tensor *gated_fn(cg_tensor **in, void *ctx)
+{
+    (void)ctx;
+    if (strcmp(cg_module_type(gated), "GRU") == 0)
+        return cg_gru_forward(gated, in[0], in[1], NULL);
+    cg_tensor *c_n = NULL, *out = cg_lstm_forward(gated, in[0], in[1], in[2], NULL, &c_n);
+    return cg_add(cg_sum(out), cg_mul_scalar(cg_sum(cg_mul(c_n, c_n)), 0.5f));
+}
+
+START_TEST(lstm_and_gru_pass_gradcheck)
+{
+    cg_manual_seed(11);
+    for (int k = 0; k < 2; k++) {
+        cg_rnn_opts o = CG_OPTS(cg_rnn_opts, .input_size = 3, .hidden_size = 4, .num_layers = 2);
+        gated = k == 0 ? cg_lstm_new_with(o) : cg_gru_new_with(o);
+        cg_frame_begin();
+        cg_tensor *x = cg_randn(CG_SHAPE(6, 2, 3)), *h0 = cg_randn(CG_SHAPE(2, 2, 4)), *c0 = cg_randn(CG_SHAPE(2, 2, 4));
+        cg_tensor *in[3] = {x, h0, c0};
+        for (int i = 0; i < 3; i++)
+            cg_set_requires_grad(in[i], true);
+        ck_assert_msg(cg_gradcheck(gated_fn, in, k == 0 ? 3 : 2, NULL, .eps = 1e-2f, .atol = 2e-3f, .rtol = 2e-2f) == 0,
+                      "%s: %s", cg_module_type(gated), cg_last_error());
+        for (int i = 0; i < 3; i++)
+            cg_set_requires_grad(in[i], false);
+        for (int p = 0; p < cg_param_count(gated); p++) {
+            cg_tensor *withp[4] = {x, h0, c0, cg_param_at(gated, p)};
+            if (k == 1)
+                withp[2] = withp[3];
+            ck_assert_msg(cg_gradcheck(gated_fn, withp, k == 0 ? 4 : 3, NULL, .eps = 1e-2f, .atol = 2e-3f,
+                                       .rtol = 2e-2f) == 0, "%s %s: %s", cg_module_type(gated),
+                          cg_param_name(gated, p), cg_last_error());
+        }
+        cg_frame_end();
+        cg_module_free(gated);
+    }
+}
+END_TEST
+
 static cg_module *deep_rnn;
 static cg_tensor *deep_fn(cg_tensor **in, void *ctx)
 {
@@ -783,6 +825,7 @@ static Suite *nn_suite(void)
     tcase_add_test(t, hello_training_follows_pytorch);
     tcase_add_test(t, truncated_bptt_carries_detached_state);
     tcase_add_test(t, deep_long_rnn_passes_gradcheck);
+    tcase_add_test(t, lstm_and_gru_pass_gradcheck);
     tcase_add_test(t, modules_print_like_pytorch);
     tcase_add_test(t, bad_module_use_fails_cleanly);
     tcase_add_test(t, heap_graphs_free_with_their_result);
