@@ -178,6 +178,21 @@ static void zero_if_fresh(float *g, bool fresh, int64_t n)
         memset(g, 0, (size_t)n * sizeof(float));
 }
 
+/* db (out) += the column sums of g (M, out), four rows a pass (one load and store
+ * of db per four rows). */
+static void bias_grad(float *restrict db, const float *restrict g, int64_t M, int64_t out)
+{
+    int64_t i = 0;
+    for (; i + 4 <= M; i += 4) {
+        const float *g0 = g + i * out, *g1 = g0 + out, *g2 = g1 + out, *g3 = g2 + out;
+        for (int64_t j = 0; j < out; j++)
+            db[j] += (g0[j] + g1[j]) + (g2[j] + g3[j]);
+    }
+    for (; i < M; i++)
+        for (int64_t j = 0; j < out; j++)
+            db[j] += g[i * out + j];
+}
+
 static void linear_backward(cg_node *n, const float *g)
 {
     const linear_saved *sv = n->saved;
@@ -202,12 +217,19 @@ static void linear_backward(cg_node *n, const float *g)
             cg__scratch_end();
             return;
         }
-        for (int64_t i = 0; i < M * out_f; i++)
-            gp[i] = act == CG_TANH ? g[i] * (1 - z[i] * z[i]) : (z[i] > 0 ? g[i] : 0.0f);
+        if (act == CG_TANH) /* (each loop on its own: plain loops the compiler vectorises) */
+            for (int64_t i = 0; i < M * out_f; i++)
+                gp[i] = g[i] * (1 - z[i] * z[i]);
+        else
+            for (int64_t i = 0; i < M * out_f; i++)
+                gp[i] = z[i] > 0 ? g[i] : 0.0f;
         g = gp;
     }
-    for (int64_t i = 0; gacc && i < M * out_f; i++)
-        CG__STORE_OR_ADD(gacc[i], fresh_acc, g[i]);
+    if (gacc && fresh_acc)
+        memcpy(gacc, g, sizeof(float) * (size_t)(M * out_f));
+    else if (gacc)
+        for (int64_t i = 0; i < M * out_f; i++)
+            gacc[i] += g[i];
     if (gx) /* dx (M, in) += g (M, out) · w (out, in) */
         cg__gemm(false, false, M, in_f, out_f, g, out_f, w->data, in_f, fresh_x ? 0.0f : 1.0f, gx, in_f);
     if (gw && hot) /* dw[:, hot[i]] += g[i] */
@@ -217,9 +239,7 @@ static void linear_backward(cg_node *n, const float *g)
     else if (gw) /* dw (out, in) += gᵀ · x */
         cg__gemm(true, false, out_f, in_f, M, g, out_f, x->data, in_f, fresh_w ? 0.0f : 1.0f, gw, in_f);
     if (gb)
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < out_f; j++)
-                gb[j] += g[i * out_f + j];
+        bias_grad(gb, g, M, out_f);
     cg__scratch_end();
 }
 static const cg_op linear_op = {.name = "AddmmBackward0", .backward = linear_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1), .fills_after_record = true};

@@ -207,31 +207,54 @@ static void bias_corrections(const cg_adam_opts *o, double step, double *bc1, do
     *bc1 = last_bc1, *bc2 = last_bc2;
 }
 
-static void adam_update(const cg_adam_opts *o, bool decoupled, double lr, double step, float *p, const float *grad,
-                        float *m, float *v, float *vmax, int64_t n)
+/* Adam's constants for one update. */
+typedef struct {
+    float wd, b1, b2, one_b1, one_b2, eps, step_size, bc2_sqrt, shrink;
+} adam_consts;
+
+/* One pass over the elements; inlined with constant flags, so that each variant is
+ * a branch-free loop the compiler vectorises (restrict: the four arrays are apart). */
+static inline __attribute__((always_inline)) void adam_pass(const adam_consts *c, bool decoupled, bool wd_in_grad,
+                                                            bool maximize, float *restrict p, const float *restrict grad,
+                                                            float *restrict m, float *restrict v, float *restrict vmax,
+                                                            int64_t n)
 {
-    const float wd = (float)o->weight_decay, b1 = (float)o->beta1, b2 = (float)o->beta2;
-    const float one_b1 = (float)(1 - o->beta1), one_b2 = (float)(1 - o->beta2), eps = (float)o->eps;
-    double bc1, bc2;
-    bias_corrections(o, step, &bc1, &bc2);
-    const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    const float shrink = (float)(1 - lr * o->weight_decay);
     for (int64_t i = 0; i < n; i++) {
-        float g = o->maximize ? -grad[i] : grad[i];
+        float g = maximize ? -grad[i] : grad[i];
         if (decoupled)
-            p[i] = p[i] * shrink;
-        else if (wd != 0)
-            g = g + wd * p[i];
-        m[i] = m[i] * b1 + one_b1 * g;
-        v[i] = v[i] * b2 + one_b2 * g * g; /* addcmul: value * t1 * t2 */
+            p[i] = p[i] * c->shrink;
+        else if (wd_in_grad)
+            g = g + c->wd * p[i];
+        m[i] = m[i] * c->b1 + c->one_b1 * g;
+        v[i] = v[i] * c->b2 + c->one_b2 * g * g; /* addcmul: value * t1 * t2 */
         float s = v[i];
         if (vmax) {
             vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
             s = vmax[i];
         }
-        float denom = sqrtf(s) / bc2_sqrt + eps;
-        p[i] = p[i] + -step_size * m[i] / denom; /* addcdiv: value * t1 / t2 */
+        float denom = sqrtf(s) / c->bc2_sqrt + c->eps;
+        p[i] = p[i] + -c->step_size * m[i] / denom; /* addcdiv: value * t1 / t2 */
     }
+}
+
+static void adam_update(const cg_adam_opts *o, bool decoupled, double lr, double step, float *p, const float *grad,
+                        float *m, float *v, float *vmax, int64_t n)
+{
+    double bc1, bc2;
+    bias_corrections(o, step, &bc1, &bc2);
+    adam_consts c = {.wd = (float)o->weight_decay, .b1 = (float)o->beta1, .b2 = (float)o->beta2,
+                     .one_b1 = (float)(1 - o->beta1), .one_b2 = (float)(1 - o->beta2), .eps = (float)o->eps,
+                     .step_size = (float)(lr / bc1), .bc2_sqrt = (float)sqrt(bc2),
+                     .shrink = (float)(1 - lr * o->weight_decay)};
+    bool wd = c.wd != 0;
+    if (vmax || o->maximize) /* the rare forms: one general loop */
+        adam_pass(&c, decoupled, !decoupled && wd, o->maximize, p, grad, m, v, vmax, n);
+    else if (decoupled) /* AdamW */
+        adam_pass(&c, true, false, false, p, grad, m, v, NULL, n);
+    else if (wd)
+        adam_pass(&c, false, true, false, p, grad, m, v, NULL, n);
+    else
+        adam_pass(&c, false, false, false, p, grad, m, v, NULL, n);
 }
 
 static void rmsprop_update(const cg_rmsprop_opts *o, float lr, float *p, const float *grad, float *sq, float *buf,

@@ -86,6 +86,11 @@ AVX2 static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_
             pack_transposed(A + (i0 + is) * lda + k0, lda, mr, kc, d, MR);
             continue;
         }
+        if (mr == MR && MR == 8) { /* whole strips: one vector move per k */
+            for (int64_t k = 0; k < kc; k++)
+                _mm256_storeu_ps(d + k * 8, _mm256_loadu_ps(A + (k0 + k) * lda + i0 + is));
+            continue;
+        }
         for (int64_t k = 0; k < kc; k++) {
             const float *s = A + (k0 + k) * lda + i0 + is;
             for (int64_t r = 0; r < mr; r++)
