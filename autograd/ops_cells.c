@@ -18,31 +18,47 @@ typedef struct {
     float act[]; /* rows x 4H activated gates, then rows x H of tanh(c) */
 } lstm_saved;
 
+/* One row of the backward: the four gates' gradients into d (stored), dc f into dcp
+ * (stored); plain loops over restrict pointers, which the compiler vectorises. */
+static void lstm_row_backward(const float *restrict a, const float *restrict tc, const float *restrict cp,
+                              const float *restrict gh, const float *restrict gc, int64_t H, float *restrict d,
+                              float *restrict dcp)
+{
+    for (int64_t k = 0; k < H; k++) {
+        float i = a[k], f = a[H + k], gg = a[2 * H + k], o = a[3 * H + k];
+        float dc = gc[k] + gh[k] * o * (1 - tc[k] * tc[k]);
+        dcp[k] = dc * f;
+        d[k] = dc * gg * (1 - i) * i;
+        d[H + k] = dc * cp[k] * (1 - f) * f;
+        d[2 * H + k] = dc * i * (1 - gg * gg);
+        d[3 * H + k] = gh[k] * tc[k] * (1 - o) * o;
+    }
+}
+
+static void add_into(float *restrict dst, const float *restrict src, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++)
+        dst[k] += src[k];
+}
+
 static void lstm_backward(cg_node *n, const float *g)
 {
     const lstm_saved *sv = n->saved;
     int64_t R = sv->rows, H = sv->H;
     const float *act = sv->act, *tc = sv->act + 4 * R * H, *cp = n->in[1]->data;
-    const float *gh = g, *gc = g + R * H;
     bool fresh;
     float *dgates = cg__grad_buf_to_write(n->in[0], &fresh), *dcp = cg__grad_buf(n->in[1]);
-    for (int64_t r = 0; r < R; r++) {
-        const float *a = act + r * 4 * H;
-        for (int64_t k = 0; k < H; k++) {
-            int64_t e = r * H + k;
-            float i = a[k], f = a[H + k], gg = a[2 * H + k], o = a[3 * H + k];
-            float dc = gc[e] + gh[e] * o * (1 - tc[e] * tc[e]);
-            if (dcp)
-                dcp[e] += dc * f;
-            if (!dgates)
-                continue;
-            float *d = dgates + r * 4 * H;
-            CG__STORE_OR_ADD(d[k], fresh, dc * gg * (1 - i) * i);
-            CG__STORE_OR_ADD(d[H + k], fresh, dc * cp[e] * (1 - f) * f);
-            CG__STORE_OR_ADD(d[2 * H + k], fresh, dc * i * (1 - gg * gg));
-            CG__STORE_OR_ADD(d[3 * H + k], fresh, gh[e] * tc[e] * (1 - o) * o);
-        }
+    cg__scratch_begin();
+    float *row = cg__scratch(sizeof(float) * (size_t)(5 * H)); /* a row's 4H gate gradients, then its dc f */
+    for (int64_t r = 0; row && r < R; r++) {
+        float *d = dgates && fresh ? dgates + r * 4 * H : row;
+        lstm_row_backward(act + r * 4 * H, tc + r * H, cp + r * H, g + r * H, g + (R + r) * H, H, d, row + 4 * H);
+        if (dgates && !fresh)
+            add_into(dgates + r * 4 * H, row, 4 * H);
+        if (dcp)
+            add_into(dcp + r * H, row + 4 * H, H);
     }
+    cg__scratch_end();
 }
 static const cg_op lstm_op = {.name = "ThnnFusedLstmCellBackward0", .backward = lstm_backward,
                               .saves = CG_SAVES_IN(1), .fills_after_record = true};
