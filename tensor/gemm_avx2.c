@@ -207,10 +207,14 @@ static void gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a
                         int64_t ldc)
 {
     int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
-    /* A row-major B is read where it lies, NR columns at a time; only a transposed
-     * B, and the last partial strip, are packed. With the few rows an RNN step
-     * has, packing B would cost as much as the product itself. */
-    bool direct = !trans_b;
+    /* A row-major B is read where it lies, NR columns at a time, when A has few rows
+     * (an RNN step: packing B would cost as much as the product) or K is short; only
+     * a transposed B, and the last partial strip, are packed then. With many rows
+     * and a long K, B is packed too: a strip read in place walks K rows ldb apart,
+     * and strides of a few KB fall into the same few L1 sets (on this Xeon, 512³:
+     * 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132). Packing moves values only, so
+     * either way gives the same bits. */
+    bool direct = !trans_b && !(M >= 128 && K >= 64);
     cg__scratch_begin();
     float *bp = cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
     float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));
