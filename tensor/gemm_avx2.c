@@ -259,13 +259,21 @@ AVX512 static void kernel_8x32(int64_t kc, const float *a, const float *b, int64
     __m512 acc[8][2];
     for (int r = 0; r < 8; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = _mm512_loadu_ps(b + k * ldb + 16);
-        const float *ak = a + k * 8;
-        for (int r = 0; r < 8; r++) {
-            __m512 ar = _mm512_set1_ps(ak[r]);
-            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+    if (nr <= 16) { /* a narrow last strip (65 = 32 + 32 + 1 columns): half the work, same sums */
+        for (int64_t k = 0; k < kc; k++) {
+            __m512 b0 = _mm512_loadu_ps(b + k * ldb);
+            for (int r = 0; r < 8; r++)
+                acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(a[k * 8 + r]), b0, acc[r][0]);
+        }
+    } else {
+        for (int64_t k = 0; k < kc; k++) {
+            __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = _mm512_loadu_ps(b + k * ldb + 16);
+            const float *ak = a + k * 8;
+            for (int r = 0; r < 8; r++) {
+                __m512 ar = _mm512_set1_ps(ak[r]);
+                acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+            }
         }
     }
     __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
