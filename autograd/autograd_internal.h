@@ -103,6 +103,13 @@ void cg__mark_view(cg_node *n, int64_t offset);
 /* Shared shape checks: all inputs live, with op's name in the message. */
 bool cg__check_all(int n, cg_tensor *const *ts, const char *op);
 
+/* act(acc + x wᵀ + b) (acc, b may be NULL; act CG_TANH, CG_RELU or LINEAR_NO_ACT)
+ * with w also given packed (cg__gemm_pack_bt, or NULL): a recurrent weight packed
+ * once for all T steps of a forward. The same op, values and backward as cg_linear_act. */
+#define LINEAR_NO_ACT (-1)
+cg_tensor *cg__linear_packed(cg_tensor *x, cg_tensor *w, const float *w_packed, cg_tensor *b, cg_tensor *acc, int act,
+                             const char *op);
+
 /* The pointwise part of a recurrent step as one op (ops_cells.c), for nn's LSTM and
  * GRU: hc = (h, c) stacked (2, ..., H) from gates (..., 4H) and c_prev (..., H); and
  * h' (..., H) from the input's gates xw, the state's hw (..., 3H) and h. Errors

@@ -139,7 +139,6 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
  * One GEMM with w read transposed in place, the bias written first so the GEMM
  * accumulates onto it; backward never materialises a transpose either. */
 
-#define LINEAR_NO_ACT (-1)
 
 /* Whether every row of x (rows x in_f) is one-hot (a single 1, zeros elsewhere);
  * if so, hot[i] gets the column of row i. One-hot inputs (characters, tokens)
@@ -248,7 +247,8 @@ static const cg_op linear_act_op = {.name = "LinearActBackward", .backward = lin
 
 /* act(x · wᵀ (+ b) (+ acc)): acc, when given, has the result's shape and starts the
  * sum, so a recurrent step's input part, hidden part and nonlinearity make one tensor. */
-static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc, int act, const char *op)
+static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed, cg_tensor *b, cg_tensor *acc, int act,
+                              const char *op)
 {
     cg_tensor *ins[4] = {x, w, b, acc};
     if (!cg__check(x, op) || !cg__check(w, op) || (b && !cg__check(b, op)) || (acc && !cg__check(acc, op)))
@@ -304,8 +304,8 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tenso
             for (int64_t o = 0; o < out_f; o++)
                 out->data[i * out_f + o] = (start_from_zero ? 0.0f : out->data[i * out_f + o]) + w->data[o * in_f + hot[i]];
     else
-        cg__gemm(false, true, M, out_f, in_f, x->data, in_f, w->data, in_f, start_from_zero ? 0.0f : 1.0f, out->data,
-                 out_f);
+        cg__gemm_bt(M, out_f, in_f, x->data, in_f, w->data, in_f, w_packed, start_from_zero ? 0.0f : 1.0f, out->data,
+                    out_f);
     cg__scratch_end();
     if (act == CG_TANH)
         cg__tanh_f32(out->numel, out->data, out->data);
@@ -315,9 +315,15 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tenso
     return cg__forward_done(out, act == LINEAR_NO_ACT ? &linear_op : &linear_act_op);
 }
 
+cg_tensor *cg__linear_packed(cg_tensor *x, cg_tensor *w, const float *w_packed, cg_tensor *b, cg_tensor *acc, int act,
+                             const char *op)
+{
+    return linear_impl(x, w, w_packed, b, acc, act, op);
+}
+
 cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
 {
-    return linear_impl(x, w, b, NULL, LINEAR_NO_ACT, "cg_linear");
+    return linear_impl(x, w, NULL, b, NULL, LINEAR_NO_ACT, "cg_linear");
 }
 
 cg_tensor *cg_linear_act(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc, cg_nonlinearity act)
@@ -326,7 +332,7 @@ cg_tensor *cg_linear_act(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *ac
         cg__error("cg_linear_act: unknown activation %d (CG_TANH or CG_RELU)", (int)act);
         return NULL;
     }
-    return linear_impl(x, w, b, acc, act, "cg_linear_act");
+    return linear_impl(x, w, NULL, b, acc, act, "cg_linear_act");
 }
 
 cg_tensor *cg_linear_add(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *acc)
@@ -335,5 +341,5 @@ cg_tensor *cg_linear_add(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *ac
         cg__error_null("cg_linear_add");
         return NULL;
     }
-    return linear_impl(x, w, b, acc, LINEAR_NO_ACT, "cg_linear_add");
+    return linear_impl(x, w, NULL, b, acc, LINEAR_NO_ACT, "cg_linear_add");
 }

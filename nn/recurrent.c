@@ -26,17 +26,25 @@ static cg_tensor *release(cg_tensor *keep, cg_tensor *a, cg_tensor *b, cg_tensor
     return keep;
 }
 
-static cg_tensor *rnn_step(cg_nonlinearity act, cg_tensor *xw, cg_tensor *h, cg_tensor *w_hh, cg_tensor *b_hh)
+/* The recurrent weight of one step: w_hh, and (or NULL) its packed form made once
+ * for the whole sequence (cg__gemm_pack_bt). */
+typedef struct {
+    cg_tensor *w;
+    const float *packed;
+} recurrent_weight;
+
+static cg_tensor *rnn_step(cg_nonlinearity act, cg_tensor *xw, cg_tensor *h, recurrent_weight w_hh, cg_tensor *b_hh,
+                           const char *op)
 {
-    return cg_linear_act(h, w_hh, b_hh, xw, act); /* act(xw + h W_hhᵀ + b_hh) */
+    return cg__linear_packed(h, w_hh.w, w_hh.packed, b_hh, xw, act, op); /* act(xw + h W_hhᵀ + b_hh) */
 }
 
 /* LSTM: the gates from one product, then one op for the rest (ops_cells.c); h and c
  * are views of its (2, B, H) result. On failure *c_io is left as it was. */
-static cg_tensor *lstm_step(cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, cg_tensor *w_hh, cg_tensor *b_hh,
+static cg_tensor *lstm_step(cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, recurrent_weight w_hh, cg_tensor *b_hh,
                             const char *op)
 {
-    cg_tensor *gates = cg_linear_add(h, w_hh, b_hh, xw);
+    cg_tensor *gates = cg__linear_packed(h, w_hh.w, w_hh.packed, b_hh, xw, LINEAR_NO_ACT, op);
     cg_tensor *hc = gates ? cg__lstm_cell(gates, *c_io, op) : NULL;
     cg_tensor *out = hc ? cg_select(hc, 0, 0) : NULL, *c = hc ? cg_select(hc, 0, 1) : NULL;
     release(NULL, gates, hc, NULL);
@@ -47,15 +55,16 @@ static cg_tensor *lstm_step(cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, cg_te
 }
 
 /* GRU: the state's gates from one product, then one op for the rest (ops_cells.c). */
-static cg_tensor *gru_step(cg_tensor *xw, cg_tensor *h, cg_tensor *w_hh, cg_tensor *b_hh, const char *op)
+static cg_tensor *gru_step(cg_tensor *xw, cg_tensor *h, recurrent_weight w_hh, cg_tensor *b_hh, const char *op)
 {
-    cg_tensor *hw = cg_linear(h, w_hh, b_hh);
+    cg_tensor *hw = cg__linear_packed(h, w_hh.w, w_hh.packed, b_hh, NULL, LINEAR_NO_ACT, op);
     cg_tensor *out = hw ? cg__gru_cell(xw, hw, h, op) : NULL;
     cg_tensor_free(hw);
     return out;
 }
 
-static cg_tensor *step(const cg_module *m, cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, cg_tensor *w_hh, cg_tensor *b_hh)
+static cg_tensor *step(const cg_module *m, cg_tensor *xw, cg_tensor *h, cg_tensor **c_io, recurrent_weight w_hh,
+                       cg_tensor *b_hh)
 {
     bool cell = m->kind >= KIND_RNN_CELL;
     switch (gates_of(m->kind)) {
@@ -64,8 +73,23 @@ static cg_tensor *step(const cg_module *m, cg_tensor *xw, cg_tensor *h, cg_tenso
     case 3:
         return gru_step(xw, h, w_hh, b_hh, cell ? "cg_gru_cell_forward" : "cg_gru_forward");
     default:
-        return rnn_step(m->kind >= KIND_RNN_CELL ? m->o.cell.nonlinearity : m->o.rnn.nonlinearity, xw, h, w_hh, b_hh);
+        return rnn_step(cell ? m->o.cell.nonlinearity : m->o.rnn.nonlinearity, xw, h, w_hh, b_hh,
+                        cell ? "cg_rnn_cell_forward" : "cg_rnn_forward");
     }
+}
+
+/* W_hh packed once for the T products of a sequence with B rows each (a tensor in
+ * the caller's frame, or the caller's to free), or NULL when those products would
+ * not read it (or memory is short: they pack it themselves then). */
+static cg_tensor *pack_recurrent(cg_tensor *w_hh, int64_t B)
+{
+    int64_t N = w_hh->shape[0], K = w_hh->shape[1], len = cg__gemm_bt_packed_len(B, N, K);
+    cg_tensor *packed = len > 0 ? cg_empty(CG_SHAPE(len)) : NULL;
+    if (packed)
+        cg__gemm_pack_bt(N, K, w_hh->data, K, packed->data);
+    else if (len > 0) /* out of memory for it: the steps pack as they go, and nothing failed */
+        cg_clear_error();
+    return packed;
 }
 
 /* ---- construction -------------------------------------------------------------------- */
@@ -242,13 +266,14 @@ static bool run_direction(cg_module *m, cg_tensor *x, int idx, bool reverse, cg_
     if (!xw)
         return false;
     int64_t T = x->shape[0];
+    cg_tensor *packed = pack_recurrent(w_hh, x->ndim == 3 ? x->shape[1] : 1);
     bool ok = true;
     for (int64_t s = 0; s < T && ok; s++) {
         int64_t t = reverse ? T - 1 - s : s;
         cg_set_step((int)t);
         cg_tensor *xw_t = cg_select(xw, 0, t);
         cg_tensor *h_prev = *h, *c_prev = *c;
-        cg_tensor *h_new = step(m, xw_t, h_prev, c, w_hh, b_hh);
+        cg_tensor *h_new = step(m, xw_t, h_prev, c, (recurrent_weight){w_hh, packed ? packed->data : NULL}, b_hh);
         /* Our references to what this step used go; the graph holds its own. The
          * outputs are kept in outs, and released by the caller after stacking. */
         cg_tensor_free(xw_t);
@@ -261,6 +286,7 @@ static bool run_direction(cg_module *m, cg_tensor *x, int idx, bool reverse, cg_
     }
     cg_set_step(-1);
     cg_tensor_free(xw);
+    cg_tensor_free(packed);
     cg__retain(*h); /* one reference for outs, one for the final state */
     return ok;
 }
@@ -470,7 +496,7 @@ static cg_tensor *cell_forward(cg_module *m, int kind, cg_tensor *x, cg_tensor *
     cg_tensor *cb = kind != KIND_LSTM_CELL ? NULL : c ? (batched ? c : cg_unsqueeze(c, 0)) : cg_zeros(CG_SHAPE(B, H));
     cg_tensor *xw = cg_linear(xb, m->params[0], o->bias ? m->params[2] : NULL);
     cg_tensor *c_in = cb;
-    cg_tensor *out = step(m, xw, hb, &cb, m->params[1], o->bias ? m->params[3] : NULL);
+    cg_tensor *out = step(m, xw, hb, &cb, (recurrent_weight){m->params[1], NULL}, o->bias ? m->params[3] : NULL);
     cg_tensor_free(xw);
     if (xb != x)
         cg_tensor_free(xb);

@@ -69,27 +69,34 @@ static void gemm_b_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
 }
 
 void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                   const float *B, int64_t ldb, float *C, int64_t ldc);
+                   const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre);
 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                             int64_t ldb, float *C, int64_t ldc);
 void cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                     const float *B, int64_t ldb, float *C, int64_t ldc);
+                     const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre);
+void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst);
 void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                               int64_t ldb, float *C, int64_t ldc);
 
-/* The SIMD products for one block of C's columns. */
+/* Whether A · Bᵀ with M rows takes the dot-product kernel (few rows: dot products
+ * beat packing B — with AVX2 up to 64 rows; with AVX-512, measured on an Intel Xeon
+ * by bench gemm, only below 16, since each dot ends in a horizontal sum of a
+ * 16-wide register). It depends on M and K only, so a thread's column strip
+ * picks what one thread would. */
+static bool dots(bool trans_a, bool trans_b, int64_t M, int64_t K, bool wide)
+{
+    return trans_b && !trans_a && M < (wide ? 16 : 65) && K >= 16;
+}
+
+/* The SIMD products for one block of C's columns (pre: B packed, or NULL). */
 static void simd_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                      const float *B, int64_t ldb, float *C, int64_t ldc)
+                      const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
 {
     bool wide = cg__cpu_has_avx512();
-    /* A · Bᵀ with few rows: dot products beat packing B — with AVX2 up to 64 rows;
-     * with AVX-512 (on an Intel Xeon, measured by bench gemm) only below 16 rows,
-     * since each dot ends in a horizontal sum of a 16-wide register. The choice
-     * depends on M and K only, so a thread's column strip picks what one thread would. */
-    if (trans_b && !trans_a && M < (wide ? 16 : 65) && K >= 16)
+    if (dots(trans_a, trans_b, M, K, wide))
         (wide ? cg__gemm_avx512_nt_small : cg__gemm_avx2_nt_small)(M, N, K, A, lda, B, ldb, C, ldc);
     else
-        (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+        (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
 }
 
 /* Big products are split by columns of C over the thread pool: every element is
@@ -99,20 +106,58 @@ typedef struct {
     int64_t M, N, K, lda, ldb, ldc, chunk;
     const float *A, *B;
     float *C;
+    const cg__prepacked *pre;
 } column_job;
 
 static void column_task(void *ctx, int64_t t)
 {
     const column_job *j = ctx;
     int64_t j0 = t * j->chunk, n = j->N - j0 < j->chunk ? j->N - j0 : j->chunk;
+    cg__prepacked part = j->pre ? (cg__prepacked){j->pre->data, j->pre->col0 + j0, j->pre->npad} : (cg__prepacked){0};
     if (n > 0)
         simd_gemm(j->ta, j->tb, j->M, n, j->K, j->A, j->lda, j->tb ? j->B + j0 * j->ldb : j->B + j0, j->ldb,
-                  j->C + j0, j->ldc);
+                  j->C + j0, j->ldc, j->pre ? &part : NULL);
 }
 
-void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-              const float *A, int64_t lda, const float *B, int64_t ldb,
-              float beta, float *C, int64_t ldc)
+static void gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const cg__prepacked *pre);
+
+void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    gemm_dispatch(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+/* The packed form's strip width: the kernel's columns (cg__gemm_avx_pack_bt). */
+static int64_t packed_nr(void) { return cg__cpu_has_avx512() ? 32 : 16; }
+
+int64_t cg__gemm_bt_packed_len(int64_t M, int64_t N, int64_t K)
+{
+#ifdef CG_USE_OPENBLAS
+    (void)M, (void)N, (void)K;
+    return 0;
+#else
+    if (M * N * K < 4096 || N < 8 || M <= 0 || K <= 0 || !cg__cpu_has_avx2() ||
+        dots(false, true, M, K, cg__cpu_has_avx512()))
+        return 0;
+    return (N + packed_nr() - 1) / packed_nr() * packed_nr() * K;
+#endif
+}
+
+void cg__gemm_pack_bt(int64_t N, int64_t K, const float *B, int64_t ldb, float *packed)
+{
+    cg__gemm_avx_pack_bt(packed_nr(), N, K, B, ldb, packed);
+}
+
+void cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                 const float *packed, float beta, float *C, int64_t ldc)
+{
+    cg__prepacked pre = {packed, 0, (N + packed_nr() - 1) / packed_nr() * packed_nr()};
+    gemm_dispatch(false, true, M, N, K, A, lda, B, ldb, beta, C, ldc, packed ? &pre : NULL);
+}
+
+static void gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const cg__prepacked *pre)
 {
 #ifdef CG_USE_OPENBLAS
     /* -Dblas=openblas: the same products through OpenBLAS, to compare against */
@@ -129,13 +174,13 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
     if (threads > 1 && N >= 64 && cg__cpu_has_avx2()) {
         int64_t chunk = (N + threads - 1) / threads;
         chunk = (chunk + 31) / 32 * 32; /* whole 32-column strips per thread */
-        column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C};
+        column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C, pre};
         cg__parallel_for((N + chunk - 1) / chunk, column_task, &job);
         return;
     }
     /* Packing pays off once there are a few blocks of work. */
     if (M * N * K >= 4096 && N >= 8 && cg__cpu_has_avx2()) {
-        simd_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+        simd_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
         return;
     }
     if (!trans_b && M * N * K < 4096) { /* tiny: rows of B scaled into rows of C */

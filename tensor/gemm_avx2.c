@@ -201,10 +201,12 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
 typedef void (*tile_kernel)(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
                             int64_t mr, int64_t nr);
 
-/* The blocked product around a tile kernel of MR x NR. */
+/* The blocked product around a tile kernel of MR x NR. With pre (a transposed B
+ * packed once, cg__gemm_pack_bt), B's strips are read from there instead of being
+ * packed again: the same values, so the same bits. */
 static void gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a, bool trans_b, int64_t M,
                         int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
-                        int64_t ldc)
+                        int64_t ldc, const cg__prepacked *pre)
 {
     int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
     /* A row-major B is read where it lies, NR columns at a time, when A has few rows
@@ -223,14 +225,16 @@ static void gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a
             int64_t nc = N - j0 < NC ? N - j0 : NC, full = direct ? nc / NR * NR : 0;
             for (int64_t k0 = 0; k0 < K; k0 += KC) {
                 int64_t kc = K - k0 < KC ? K - k0 : KC;
-                if (full < nc) /* what is not read in place: all of a transposed B, or B's last strip */
+                if (full < nc && !pre) /* what is not read in place: all of a transposed B, or B's last strip */
                     pack_b(trans_b, B, ldb, k0, kc, j0 + full, nc - full, bp, NR);
                 for (int64_t i0 = 0; i0 < M; i0 += MC) {
                     int64_t mc = M - i0 < MC ? M - i0 : MC;
                     pack_a(trans_a, A, lda, i0, mc, k0, kc, ap, MR);
                     for (int64_t js = 0; js < nc; js += NR) {
                         bool in_place = js < full;
-                        const float *b = in_place ? B + k0 * ldb + j0 + js : bp + ((js - full) / NR) * kc * NR;
+                        const float *b = in_place ? B + k0 * ldb + j0 + js
+                                         : pre ? pre->data + k0 * pre->npad + ((pre->col0 + j0 + js) / NR) * kc * NR
+                                               : bp + ((js - full) / NR) * kc * NR;
                         int64_t bstride = in_place ? ldb : NR;
                         for (int64_t is = 0; is < mc; is += MR)
                             kernel(kc, ap + (is / MR) * kc * MR, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
@@ -244,9 +248,9 @@ static void gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a
 }
 
 void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                   const float *B, int64_t ldb, float *C, int64_t ldc)
+                   const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
 {
-    gemm_packed(kernel_6x16, 6, 16, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+    gemm_packed(kernel_6x16, 6, 16, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
 }
 
 /* ---- AVX-512: an 8x32 tile (16 zmm accumulators), and 3x4 dot products 16 wide ---- */
@@ -286,9 +290,18 @@ AVX512 static void kernel_8x32(int64_t kc, const float *a, const float *b, int64
 }
 
 void cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                     const float *B, int64_t ldb, float *C, int64_t ldc)
+                     const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
 {
-    gemm_packed(kernel_8x32, 8, 32, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+    gemm_packed(kernel_8x32, 8, 32, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
+}
+
+/* Bᵀ (B: N x K, row-major) in the strips of NR columns gemm_packed reads, every KC
+ * block of k after the other: block k0 at k0 * npad, strip s of it at s * kc * NR. */
+void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst)
+{
+    int64_t npad = (N + NR - 1) / NR * NR;
+    for (int64_t k0 = 0; k0 < K; k0 += KC)
+        pack_b(true, B, ldb, k0, K - k0 < KC ? K - k0 : KC, 0, N, dst + k0 * npad, NR);
 }
 
 static inline AVX512 __m128 hsum4_512(__m256 a, __m256 b, __m256 c, __m256 d)
@@ -371,15 +384,19 @@ void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, i
 
 #else /* not x86: the dispatcher never calls these (no AVX2 reported) */
 
-void cg__gemm_avx2(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                   int64_t ldb, float *C, int64_t ldc)
+void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst)
 {
-    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
+    (void)NR, (void)N, (void)K, (void)B, (void)ldb, (void)dst;
+}
+void cg__gemm_avx2(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                   int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+{
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)pre;
 }
 void cg__gemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                     int64_t ldb, float *C, int64_t ldc)
+                     int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
 {
-    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)pre;
 }
 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                             float *C, int64_t ldc)

@@ -12,6 +12,23 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb,
               float beta, float *C, int64_t ldc);
 
+/* A weight used by many products (a recurrent weight over T steps) packed once:
+ * op(B) = Bᵀ for B (N x K) row-major, as x · Wᵀ reads a linear layer's weight.
+ * cg__gemm_bt_packed_len says how many floats the packed form needs for products
+ * of M rows (0 when such products would not read it: no SIMD kernels here, or the
+ * dot-product kernel chosen); cg__gemm_pack_bt fills it; cg__gemm_bt is
+ * cg__gemm(false, true, ...) reading B's packed form where it would pack B: the
+ * same bits, without packing B again. */
+int64_t cg__gemm_bt_packed_len(int64_t M, int64_t N, int64_t K);
+void cg__gemm_pack_bt(int64_t N, int64_t K, const float *B, int64_t ldb, float *packed);
+void cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                 const float *packed, float beta, float *C, int64_t ldc);
+/* (how the kernels find a column range's strips in the packed form) */
+typedef struct {
+    const float *data;
+    int64_t col0, npad; /* the first column of this product in the packed B; its padded width */
+} cg__prepacked;
+
 /* ---- vectorised elementwise functions (AVX2 where the CPU has it) ---------- */
 bool cg__cpu_has_avx2(void);   /* AVX2 and FMA, unless CGRAD_NO_AVX2 is set */
 bool cg__cpu_has_avx512(void); /* and AVX-512F, unless CGRAD_NO_AVX512 is set */

@@ -311,6 +311,31 @@ START_TEST(lstm_and_gru_pass_gradcheck)
 }
 END_TEST
 
+/* The recurrent weight is packed once per forward (nn/recurrent.c): the same bits
+ * as the step products composed by hand, which pack it at every step, for 1 and
+ * 2 threads (H = 320: the products split over the threads, and K in two blocks). */
+START_TEST(packed_recurrent_weight_gives_the_same_bits)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        ck_assert_int_eq(cg_set_num_threads(threads), 0);
+        cg_manual_seed(3);
+        cg_module *rnn = cg_rnn_new(.input_size = 16, .hidden_size = 320);
+        cg_frame_begin();
+        cg_tensor *x = cg_randn(CG_SHAPE(5, 32, 16));
+        cg_tensor *out = cg_rnn_forward(rnn, x, NULL, NULL);
+        cg_tensor *w_ih = cg_param(rnn, "weight_ih_l0"), *w_hh = cg_param(rnn, "weight_hh_l0");
+        cg_tensor *xw = cg_linear(x, w_ih, cg_param(rnn, "bias_ih_l0")), *h = cg_zeros(CG_SHAPE(32, 320));
+        for (int t = 0; t < 5; t++) {
+            h = cg_linear_act(h, w_hh, cg_param(rnn, "bias_hh_l0"), cg_select(xw, 0, t), CG_TANH);
+            ck_assert_tensor_close(cg_select(out, 0, t), h, 0, 0);
+        }
+        cg_frame_end();
+        cg_module_free(rnn);
+    }
+    ck_assert_int_eq(cg_set_num_threads(1), 0);
+}
+END_TEST
+
 static cg_module *deep_rnn;
 static cg_tensor *deep_fn(cg_tensor **in, void *ctx)
 {
@@ -826,6 +851,7 @@ static Suite *nn_suite(void)
     tcase_add_test(t, truncated_bptt_carries_detached_state);
     tcase_add_test(t, deep_long_rnn_passes_gradcheck);
     tcase_add_test(t, lstm_and_gru_pass_gradcheck);
+    tcase_add_test(t, packed_recurrent_weight_gives_the_same_bits);
     tcase_add_test(t, modules_print_like_pytorch);
     tcase_add_test(t, bad_module_use_fails_cleanly);
     tcase_add_test(t, heap_graphs_free_with_their_result);
