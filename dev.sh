@@ -104,7 +104,10 @@ leaks)
     tmp=$(mktemp -d)
     for ex in "readme_example" "examples/hello --steps 20" "examples/seed_rnn" "examples/hello --cell lstm --steps 3 --seed 1" \
         "examples/charrnn train data/sonnets.txt --steps 3 --hidden 8 --seq-len 8 --batch 4 --out $tmp/v.st" \
-        "examples/charrnn sample $tmp/v.st --length 20"; do
+        "examples/charrnn sample $tmp/v.st --length 20" \
+        "examples/wordgen --input tests/fixtures/words.txt --n-layer 1 --steps 3 --eval-every 2 --samples 2 --out $tmp/w.st" \
+        "examples/wordgen --input tests/fixtures/words.txt --model lstm --steps 2 --samples 2 --out $tmp/l.st" \
+        "examples/wordgen --input tests/fixtures/words.txt --sample-only --resume $tmp/w.st --samples 3"; do
         valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
             --error-exitcode=99 ./build/$ex >/dev/null || [ $? -ne 99 ]
         echo "valgrind: build/$ex: no leaks, no errors"
