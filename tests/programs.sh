@@ -119,6 +119,12 @@ check "wordgen refuses a damaged checkpoint" bash -c "
 check "wordgen refuses a NaN weight" bash -c "
     '$poison' '$work/full.st' '$work/nan.st' lm_head.bias nan &&
     ! '$ex/wordgen' --input '$words' --sample-only --resume '$work/nan.st' 2>'$work/err' && grep -q \"'lm_head.bias' holds nan\" '$work/err'"
+# a setting edited in the metadata, same length (the checksum covers the data): the sizes it implies are checked
+# against the file before a model of that size is made
+check "wordgen checks a checkpoint's sizes before building its model" bash -c "
+    sed 's/\"cfg.n_layer\":\"2\"/\"cfg.n_layer\":\"9\"/' '$work/w_transformer.st' > '$work/big.st' &&
+    ! cmp -s '$work/big.st' '$work/w_transformer.st' &&
+    ! '$ex/wordgen' --input '$words' --sample-only --resume '$work/big.st' 2>'$work/err' && grep -q 'do not have the sizes' '$work/err'"
 check "wordgen --plot draws the loss curves" bash -c "$(declare -f wg); ex='$ex' words='$words';
     wg --model bigram --steps 40 --samples 0 --plot --out '$work/p.st' | grep -q 'loss curves' && grep -q polyline '$work/p.st.svg'"
 check "wordgen rejects a bad option" exits 2 "$ex/wordgen" --bogus

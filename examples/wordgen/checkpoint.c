@@ -94,6 +94,35 @@ static bool read_settings(cg_safetensors *f, wg_cfg *c, const char *path)
     return true;
 }
 
+static bool has_shape(cg_safetensors *f, const char *name, int64_t d0, int64_t d1)
+{
+    int64_t shape[CG_MAX_DIMS];
+    return cg_safetensors_shape(f, name, shape) == 2 && shape[0] == d0 && shape[1] == d1;
+}
+
+/* The largest tensors the settings imply are in the file with those sizes, so a model
+ * built from the settings is no bigger than the file (the file is read whole and
+ * bounded by its length): a damaged setting cannot make wordgen allocate gigabytes. */
+static bool sizes_in_file(cg_safetensors *f, const wg_cfg *c, const words *w, const char *path)
+{
+    int64_t V = w->V, T = w->T, E = c->n_embd, E2 = c->n_embd2;
+    int kind = model_kind(c->model), gates = kind == M_LSTM ? 4 : kind == M_GRU ? 3 : 1;
+    char last[96], next[96];
+    snprintf(last, sizeof last, "transformer.h.%ld.mlp.c_fc.weight", c->n_layer - 1);
+    snprintf(next, sizeof next, "transformer.h.%ld.mlp.c_fc.weight", c->n_layer);
+    int64_t shape[CG_MAX_DIMS];
+    bool ok = kind == M_BIGRAM        ? has_shape(f, "logits", V, V)
+              : kind == M_MLP         ? has_shape(f, "wte.weight", V + 1, E) && has_shape(f, "mlp.0.weight", E2, T * E) &&
+                                    has_shape(f, "mlp.2.weight", V, E2)
+              : kind == M_TRANSFORMER ? has_shape(f, "transformer.wte.weight", V, E) && has_shape(f, last, 4 * E, E) &&
+                                            cg_safetensors_shape(f, next, shape) < 0 && has_shape(f, "lm_head.weight", V, E)
+                                      : has_shape(f, "wte.weight", V, E) && has_shape(f, "rnn.weight_hh_l0", gates * E2, E2) &&
+                                            has_shape(f, "lm_head.weight", V, E2);
+    if (!ok)
+        fprintf(stderr, "wordgen: %s: its tensors do not have the sizes its settings say\n", path);
+    return ok;
+}
+
 cg_safetensors *checkpoint_open(const char *path, wg_cfg *c, const words *w)
 {
     cg_safetensors *f = cg_safetensors_open(path);
@@ -111,7 +140,7 @@ cg_safetensors *checkpoint_open(const char *path, wg_cfg *c, const words *w)
     else if (!vocab || strcmp(vocab, want) || !positions || strcmp(positions, T))
         fprintf(stderr, "wordgen: %s was trained on other words (another vocabulary or longest word); "
                         "give its --input\n", path);
-    else if (read_settings(f, c, path))
+    else if (read_settings(f, c, path) && sizes_in_file(f, c, w, path))
         return f;
     cg_safetensors_close(f);
     return NULL;
