@@ -155,12 +155,6 @@ static bool read_vocab(const char *hex, corpus *v, const char *path)
     return ok;
 }
 
-static bool has_shape(cg_safetensors *f, const char *name, int64_t d0, int64_t d1)
-{
-    int64_t shape[CG_MAX_DIMS];
-    return cg_safetensors_shape(f, name, shape) == 2 && shape[0] == d0 && shape[1] == d1;
-}
-
 /* The sizes the settings imply, seen in the file before a model of that size is made. */
 static bool sizes_in_file(cg_safetensors *f, const ckpt_info *info, const char *path)
 {
@@ -168,7 +162,7 @@ static bool sizes_in_file(cg_safetensors *f, const ckpt_info *info, const char *
     long gates = !strcmp(c->cell, "lstm") ? 4 : !strcmp(c->cell, "gru") ? 3 : 1;
     char last[64];
     snprintf(last, sizeof last, "rnn.weight_hh_l%ld", c->layers - 1);
-    if (has_shape(f, "fc.weight", info->vocab.V, c->hidden) && has_shape(f, last, gates * c->hidden, c->hidden))
+    if (ckpt_has_shape(f, "fc.weight", info->vocab.V, c->hidden) && ckpt_has_shape(f, last, gates * c->hidden, c->hidden))
         return true;
     fprintf(stderr, "charrnn: %s: its tensors do not have the sizes its settings say\n", path);
     return false;

@@ -25,6 +25,12 @@ bool bytes_of(const char *hex, uint8_t *b, size_t n)
     return true;
 }
 
+bool ckpt_has_shape(cg_safetensors *f, const char *name, int64_t d0, int64_t d1)
+{
+    int64_t shape[CG_MAX_DIMS];
+    return cg_safetensors_shape(f, name, shape) == 2 && shape[0] == d0 && shape[1] == d1;
+}
+
 static bool same_shape(cg_safetensors *f, const char *name, cg_tensor *t)
 {
     int64_t shape[CG_MAX_DIMS];

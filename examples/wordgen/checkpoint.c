@@ -94,30 +94,33 @@ static bool read_settings(cg_safetensors *f, wg_cfg *c, const char *path)
     return true;
 }
 
-static bool has_shape(cg_safetensors *f, const char *name, int64_t d0, int64_t d1)
-{
-    int64_t shape[CG_MAX_DIMS];
-    return cg_safetensors_shape(f, name, shape) == 2 && shape[0] == d0 && shape[1] == d1;
-}
-
 /* The largest tensors the settings imply are in the file with those sizes, so a model
  * built from the settings is no bigger than the file (the file is read whole and
  * bounded by its length): a damaged setting cannot make wordgen allocate gigabytes. */
 static bool sizes_in_file(cg_safetensors *f, const wg_cfg *c, const words *w, const char *path)
 {
-    int64_t V = w->V, T = w->T, E = c->n_embd, E2 = c->n_embd2;
-    int kind = model_kind(c->model), gates = kind == M_LSTM ? 4 : kind == M_GRU ? 3 : 1;
+    int64_t V = w->V, T = w->T, E = c->n_embd, E2 = c->n_embd2, shape[CG_MAX_DIMS];
+    int kind = model_kind(c->model);
     char last[96], next[96];
-    snprintf(last, sizeof last, "transformer.h.%ld.mlp.c_fc.weight", c->n_layer - 1);
-    snprintf(next, sizeof next, "transformer.h.%ld.mlp.c_fc.weight", c->n_layer);
-    int64_t shape[CG_MAX_DIMS];
-    bool ok = kind == M_BIGRAM        ? has_shape(f, "logits", V, V)
-              : kind == M_MLP         ? has_shape(f, "wte.weight", V + 1, E) && has_shape(f, "mlp.0.weight", E2, T * E) &&
-                                    has_shape(f, "mlp.2.weight", V, E2)
-              : kind == M_TRANSFORMER ? has_shape(f, "transformer.wte.weight", V, E) && has_shape(f, last, 4 * E, E) &&
-                                            cg_safetensors_shape(f, next, shape) < 0 && has_shape(f, "lm_head.weight", V, E)
-                                      : has_shape(f, "wte.weight", V, E) && has_shape(f, "rnn.weight_hh_l0", gates * E2, E2) &&
-                                            has_shape(f, "lm_head.weight", V, E2);
+    bool ok;
+    switch (kind) {
+    case M_BIGRAM:
+        ok = ckpt_has_shape(f, "logits", V, V);
+        break;
+    case M_MLP:
+        ok = ckpt_has_shape(f, "wte.weight", V + 1, E) && ckpt_has_shape(f, "mlp.0.weight", E2, T * E) &&
+             ckpt_has_shape(f, "mlp.2.weight", V, E2);
+        break;
+    case M_TRANSFORMER: /* block n_layer - 1 is there, block n_layer is not */
+        snprintf(last, sizeof last, "transformer.h.%ld.mlp.c_fc.weight", c->n_layer - 1);
+        snprintf(next, sizeof next, "transformer.h.%ld.mlp.c_fc.weight", c->n_layer);
+        ok = ckpt_has_shape(f, "transformer.wte.weight", V, E) && ckpt_has_shape(f, last, 4 * E, E) &&
+             cg_safetensors_shape(f, next, shape) < 0 && ckpt_has_shape(f, "lm_head.weight", V, E);
+        break;
+    default: /* rnn, gru, lstm: 1, 3 or 4 gates */
+        ok = ckpt_has_shape(f, "wte.weight", V, E) && ckpt_has_shape(f, "lm_head.weight", V, E2) &&
+             ckpt_has_shape(f, "rnn.weight_hh_l0", (kind == M_LSTM ? 4 : kind == M_GRU ? 3 : 1) * E2, E2);
+    }
     if (!ok)
         fprintf(stderr, "wordgen: %s: its tensors do not have the sizes its settings say\n", path);
     return ok;
