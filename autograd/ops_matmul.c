@@ -192,6 +192,32 @@ static void bias_grad(float *restrict db, const float *restrict g, int64_t M, in
             db[j] += g[i * out + j];
 }
 
+/* linear's two backward products: dx (M, in) = g (M, out) · w (out, in), and
+ * dw (out, in) = gᵀ · x; each stores into a fresh buffer or adds. */
+typedef struct {
+    int64_t M, in_f, out_f;
+    const float *g, *x, *w;
+    float *gx, *gw;
+    bool fresh_x, fresh_w;
+} weight_products;
+
+static void weight_product(void *ctx, int64_t which)
+{
+    const weight_products *p = ctx;
+    if (which == 0)
+        cg__gemm(false, false, p->M, p->in_f, p->out_f, p->g, p->out_f, p->w, p->in_f, p->fresh_x ? 0.0f : 1.0f, p->gx,
+                 p->in_f);
+    else
+        cg__gemm(true, false, p->out_f, p->in_f, p->M, p->g, p->out_f, p->x, p->in_f, p->fresh_w ? 0.0f : 1.0f, p->gw,
+                 p->in_f);
+}
+
+/* Two gradient buffers that share no element (x and w may be one tensor, or views of one). */
+static bool apart(const float *a, int64_t na, const float *b, int64_t nb)
+{
+    return a + na <= b || b + nb <= a;
+}
+
 static void linear_backward(cg_node *n, const float *g)
 {
     const linear_saved *sv = n->saved;
@@ -229,14 +255,19 @@ static void linear_backward(cg_node *n, const float *g)
     else if (gacc)
         for (int64_t i = 0; i < M * out_f; i++)
             gacc[i] += g[i];
-    if (gx) /* dx (M, in) += g (M, out) · w (out, in) */
-        cg__gemm(false, false, M, in_f, out_f, g, out_f, w->data, in_f, fresh_x ? 0.0f : 1.0f, gx, in_f);
-    if (gw && hot) /* dw[:, hot[i]] += g[i] */
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t o = 0; o < out_f; o++)
-                gw[o * in_f + hot[i]] += g[i * out_f + o];
-    else if (gw) /* dw (out, in) += gᵀ · x */
-        cg__gemm(true, false, out_f, in_f, M, g, out_f, x->data, in_f, fresh_w ? 0.0f : 1.0f, gw, in_f);
+    weight_products wp = {M, in_f, out_f, g, x->data, w->data, gx, gw, fresh_x, fresh_w};
+    if (gx && gw && !hot && apart(gx, x->numel, gw, w->numel) && (double)M * (double)in_f * (double)out_f >= 2097152.0)
+        cg__parallel_for(2, weight_product, &wp); /* dx and dw at once, one thread each (the same bits) */
+    else {
+        if (gx)
+            weight_product(&wp, 0);
+        if (gw && hot) /* dw[:, hot[i]] += g[i] */
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t o = 0; o < out_f; o++)
+                    gw[o * in_f + hot[i]] += g[i * out_f + o];
+        else if (gw)
+            weight_product(&wp, 1);
+    }
     if (gb)
         bias_grad(gb, g, M, out_f);
     cg__scratch_end();

@@ -640,19 +640,39 @@ START_TEST(threads_give_identical_results)
     cg_frame_begin();
     cg_manual_seed(11);
     cg_tensor *a = cg_randn(CG_SHAPE(96, 300)), *w = cg_randn(CG_SHAPE(200, 300)), *v = cg_randn(CG_SHAPE(300, 130));
-    cg_set_requires_grad(w, true);
-    cg_tensor *outs[2][3];
+    cg_tensor *x2 = cg_randn(CG_SHAPE(128, 160)), *w2 = cg_randn(CG_SHAPE(130, 160)), *sq = cg_randn(CG_SHAPE(160, 160));
+    cg_tensor *leaves[4] = {w, x2, w2, sq};
+    for (int k = 0; k < 4; k++)
+        cg_set_requires_grad(leaves[k], true);
+    cg_tensor *outs[2][7];
     for (int run = 0; run < 2; run++) {
         ck_assert_int_eq(cg_set_num_threads(run ? 2 : 1), 0);
         ck_assert_int_eq(cg_get_num_threads(), run ? 2 : 1);
-        cg_zero_grad(w);
+        for (int k = 0; k < 4; k++)
+            cg_zero_grad(leaves[k]);
         outs[run][0] = cg_linear(a, w, NULL);              /* A · Bᵀ */
         outs[run][1] = cg_matmul(a, v);                    /* A · B */
         cg_backward(cg_sum(cg_mul(outs[run][0], outs[run][0])));
         outs[run][2] = cg_tensor_copy(cg_grad(w));         /* Aᵀ · B */
+        /* dx and dw of one linear, big enough to run one per thread; and x = w, which must not */
+        cg_backward(cg_add(cg_sum(cg_tanh(cg_linear(x2, w2, NULL))), cg_sum(cg_tanh(cg_linear(sq, sq, NULL)))));
+        outs[run][3] = cg_tensor_copy(cg_grad(x2));
+        outs[run][4] = cg_tensor_copy(cg_grad(w2));
+        outs[run][5] = cg_tensor_copy(cg_grad(sq));
+        outs[run][6] = cg_tensor_copy(outs[run][0]);
     }
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 7; k++)
         ck_assert_tensor_close(outs[1][k], outs[0][k], 0, 0);
+    for (int rep = 0; rep < 20; rep++) { /* x = w again: a race there would show now and then */
+        cg_zero_grad(sq);
+        cg_backward(cg_sum(cg_tanh(cg_linear(sq, sq, NULL))));
+        cg_tensor *once = cg_tensor_copy(cg_grad(sq));
+        cg_zero_grad(x2);
+        cg_zero_grad(w2);
+        cg_backward(cg_sum(cg_tanh(cg_linear(x2, w2, NULL))));
+        cg_backward(cg_sum(cg_tanh(cg_linear(sq, sq, NULL))));
+        ck_assert_tensor_close(cg_grad(sq), cg_mul_scalar(once, 2), 0, 0);
+    }
     ck_assert_int_eq(cg_set_num_threads(1), 0);
     ck_assert_int_eq(cg_set_num_threads(0), -1);
     ck_assert_int_eq(cg_set_num_threads(1000), -1);
