@@ -79,6 +79,14 @@ static inline cg_tensor *cg__forward_done(cg_tensor *out, const cg_op *op)
     return cg__anomaly_forward_ok(out, op) ? out : NULL;
 }
 
+/* The end of an op that could not finish (no memory for its own record or scratch;
+ * the error is set): out goes (when made outside frames, a frame keeps its own). */
+static inline cg_tensor *cg__forward_failed(cg_tensor *out)
+{
+    cg_tensor_free(out);
+    return NULL;
+}
+
 /* Whether an op over these inputs will record (grad mode on, one requires grad). */
 bool cg__needs_grad(int nin, cg_tensor *const *in);
 /* The gradient buffer of t, zero-filled on first use; NULL if t needs no gradient.

@@ -128,7 +128,7 @@ cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_t
         cg__gemm(false, false, L, Ev, S, Pb, S, v->data + b * S * Ev, Ev, 0.0f, out->data + b * L * Ev, Ev);
     }
     cg__scratch_end();
-    return P ? cg__forward_done(out, &attention_op) : NULL;
+    return P ? cg__forward_done(out, &attention_op) : cg__forward_failed(out);
 }
 
 cg_tensor *cg_scaled_dot_product_attention(cg_tensor *q, cg_tensor *k, cg_tensor *v)

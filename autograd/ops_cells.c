@@ -122,7 +122,7 @@ cg_tensor *cg__lstm_cell(cg_tensor *gates, cg_tensor *c_prev, const char *op)
     if (act)
         lstm_forward(gates, c_prev, R, H, act, act + 4 * R * H, out->data);
     cg__scratch_end();
-    return act ? cg__forward_done(out, &lstm_op) : NULL;
+    return act ? cg__forward_done(out, &lstm_op) : cg__forward_failed(out);
 }
 
 /* ---- GRU: r = σ(hr + xr), z = σ(hz + xz), n = tanh(xn + r hn), h' = (h - n) z + n,
@@ -206,5 +206,5 @@ cg_tensor *cg__gru_cell(cg_tensor *xw, cg_tensor *hw, cg_tensor *h, const char *
     if (rzn)
         gru_forward(xw->data, hw->data, h->data, R, H, rzn, out->data);
     cg__scratch_end();
-    return rzn ? cg__forward_done(out, &gru_op) : NULL;
+    return rzn ? cg__forward_done(out, &gru_op) : cg__forward_failed(out);
 }

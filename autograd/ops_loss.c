@@ -378,5 +378,5 @@ cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
     }
     if (!n)
         cg__scratch_end();
-    return mask ? cg__forward_done(out, &dropout_op) : NULL;
+    return mask ? cg__forward_done(out, &dropout_op) : cg__forward_failed(out);
 }

@@ -99,5 +99,5 @@ cg_tensor *cg_layer_norm(cg_tensor *x, int nd, cg_tensor *weight, cg_tensor *bia
     if (stats)
         normalise_rows(x, weight, bias, eps, rows, n, stats, out->data);
     cg__scratch_end();
-    return stats ? cg__forward_done(out, &layer_norm_op) : NULL;
+    return stats ? cg__forward_done(out, &layer_norm_op) : cg__forward_failed(out);
 }

@@ -200,7 +200,7 @@ static cg_tensor *max_or_argmax(cg_tensor *t, int dim, bool keepdim, bool arg, c
                 out->data[e] = (float)where[e];
     }
     cg__scratch_end();
-    return where ? cg__forward_done(out, &max_dim_op) : NULL;
+    return where ? cg__forward_done(out, &max_dim_op) : cg__forward_failed(out);
 }
 
 cg_tensor *cg_max_dim(cg_tensor *t, int dim, bool keepdim) { return max_or_argmax(t, dim, keepdim, false, "cg_max_dim"); }

@@ -582,7 +582,7 @@ cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index)
         gather_values(t, off, out);
     }
     cg__scratch_end();
-    return off ? cg__forward_done(out, &gather_op) : NULL;
+    return off ? cg__forward_done(out, &gather_op) : cg__forward_failed(out);
 }
 
 /* ---- detach / clone ------------------------------------------------------------------ */
