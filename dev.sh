@@ -82,10 +82,16 @@ fuzz)
         cp fuzz/corpus/$h/* "$corpus"/
         log=build-fuzz/fuzz_$h.log
         # allocations over 64 MiB fail (and must fail cleanly) instead of exhausting the machine
-        if ! ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:max_allocation_size_mb=64 \
-            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            ./build-fuzz/fuzz/fuzz_$h -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=2048 -close_fd_mask=2 \
-            -artifact_prefix=build-fuzz/fuzz_$h- "$corpus" >"$log" 2>&1; then
+        run() {
+            ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:max_allocation_size_mb=64 \
+                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+                ./build-fuzz/fuzz/fuzz_$h -rss_limit_mb=2048 -malloc_limit_mb=2048 "$@"
+        }
+        # slow regression inputs (huge tensors) are replayed once, not kept in the corpus to mutate
+        replay() { [ ! -d fuzz/regress/$h ] || run fuzz/regress/$h/*; }
+        if ! replay >"$log" 2>&1 ||
+            ! run -max_total_time="$secs" -close_fd_mask=2 \
+            -artifact_prefix=build-fuzz/fuzz_$h- "$corpus" >>"$log" 2>&1; then
             grep -v '^#\|NEW_FUNC\|WARNING: AddressSanitizer failed to allocate' "$log" | tail -n 60
             echo "fuzz_$h: FAILED; the input is build-fuzz/fuzz_$h-*: add it to tests as a regression case" >&2
             exit 1
