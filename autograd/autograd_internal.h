@@ -110,6 +110,9 @@ void cg__mark_view(cg_node *n, int64_t offset);
 
 /* Shared shape checks: all inputs live, with op's name in the message. */
 bool cg__check_all(int n, cg_tensor *const *ts, const char *op);
+/* The result of an op over n operands broadcast together (checked live, shapes
+ * broadcast as torch does), and *it the walk over it; NULL with an error naming op. */
+cg_tensor *cg__broadcast_out(int n, cg_tensor *const *ops, const char *op, cg__bcast *it);
 
 /* act(acc + x wᵀ + b) (acc, b may be NULL; act CG_TANH, CG_RELU or LINEAR_NO_ACT)
  * with w also given packed (cg__gemm_pack_bt, or NULL): a recurrent weight packed

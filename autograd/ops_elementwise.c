@@ -8,19 +8,23 @@
 
 /* ---- binary ------------------------------------------------------------------ */
 
-static cg_tensor *binary_out(cg_tensor *a, cg_tensor *b, const char *name, cg__bcast *it)
+cg_tensor *cg__broadcast_out(int n, cg_tensor *const *ops, const char *name, cg__bcast *it)
 {
-    cg_tensor *ops[2] = {a, b};
-    if (!cg__check_all(2, ops, name))
+    if (!cg__check_all(n, ops, name))
         return NULL;
     int nd;
     int64_t shape[CG_MAX_DIMS];
-    if (!cg__broadcast_shape(2, (const cg_tensor *const *)ops, &nd, shape, name))
+    if (!cg__broadcast_shape(n, (const cg_tensor *const *)ops, &nd, shape, name))
         return NULL;
     cg_tensor *out = cg__new(nd, shape, name);
     if (out)
-        cg__bcast_init(it, nd, shape, 2, (const cg_tensor *const *)ops);
+        cg__bcast_init(it, nd, shape, n, (const cg_tensor *const *)ops);
     return out;
+}
+
+static cg_tensor *binary_out(cg_tensor *a, cg_tensor *b, const char *name, cg__bcast *it)
+{
+    return cg__broadcast_out(2, (cg_tensor *[]){a, b}, name, it);
 }
 
 /* An operand's gradient buffer for a backward that visits each output element
@@ -251,17 +255,10 @@ static const cg_op where_op = {.name = "WhereBackward0", .backward = where_backw
 cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b)
 {
     cg_tensor *ops[3] = {cond, a, b};
-    if (!cg__check_all(3, ops, "cg_where"))
-        return NULL;
-    int nd;
-    int64_t shape[CG_MAX_DIMS];
-    if (!cg__broadcast_shape(3, (const cg_tensor *const *)ops, &nd, shape, "cg_where"))
-        return NULL;
-    cg_tensor *out = cg__new(nd, shape, "cg_where");
+    cg__bcast it;
+    cg_tensor *out = cg__broadcast_out(3, ops, "cg_where", &it);
     if (!out)
         return NULL;
-    cg__bcast it;
-    cg__bcast_init(&it, nd, shape, 3, (const cg_tensor *const *)ops);
     const float *C = cond->data, *A = a->data, *B = b->data;
     CG__BCAST_FOR(&it, { out->data[i_] = C[o0_] != 0.0f ? A[o1_] : B[o2_]; });
     /* all three are the node's inputs (backward reads cond to route the gradient);

@@ -85,17 +85,10 @@ static const cg_op masked_fill_op = {.name = "MaskedFillBackward0", .backward = 
 cg_tensor *cg_masked_fill(cg_tensor *t, cg_tensor *mask, float value)
 {
     cg_tensor *ins[2] = {t, mask};
-    if (!cg__check_all(2, ins, "cg_masked_fill"))
-        return NULL;
-    int nd;
-    int64_t shape[CG_MAX_DIMS];
-    if (!cg__broadcast_shape(2, (const cg_tensor *const *)ins, &nd, shape, "cg_masked_fill"))
-        return NULL;
-    cg_tensor *out = cg__new(nd, shape, "cg_masked_fill");
+    cg__bcast it;
+    cg_tensor *out = cg__broadcast_out(2, ins, "cg_masked_fill", &it);
     if (!out)
         return NULL;
-    cg__bcast it;
-    cg__bcast_init(&it, nd, shape, 2, (const cg_tensor *const *)ins);
     const float *T = t->data, *M = mask->data;
     CG__BCAST_FOR(&it, { out->data[i_] = M[o1_] != 0.0f ? value : T[o0_]; });
     fill_saved sv = {value};

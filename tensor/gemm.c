@@ -128,6 +128,13 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const
     gemm_dispatch(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
+/* Whether a product of this shape goes to the SIMD kernels (split over threads or
+ * not); others are portable loops. Packing pays off once there are a few blocks of work. */
+static bool simd_path(int64_t M, int64_t N, int64_t K)
+{
+    return M * N * K >= 4096 && N >= 8 && cg__cpu_has_avx2();
+}
+
 /* The packed form's strip width: the kernel's columns (cg__gemm_avx_pack_bt). */
 static int64_t packed_nr(void) { return cg__cpu_has_avx512() ? 32 : 16; }
 
@@ -137,8 +144,7 @@ int64_t cg__gemm_bt_packed_len(int64_t M, int64_t N, int64_t K)
     (void)M, (void)N, (void)K;
     return 0;
 #else
-    if (M * N * K < 4096 || N < 8 || M <= 0 || K <= 0 || !cg__cpu_has_avx2() ||
-        dots(false, true, M, K, cg__cpu_has_avx512()))
+    if (M <= 0 || K <= 0 || !simd_path(M, N, K) || dots(false, true, M, K, cg__cpu_has_avx512()))
         return 0;
     return (N + packed_nr() - 1) / packed_nr() * packed_nr() * K;
 #endif
@@ -178,8 +184,7 @@ static void gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
         cg__parallel_for((N + chunk - 1) / chunk, column_task, &job);
         return;
     }
-    /* Packing pays off once there are a few blocks of work. */
-    if (M * N * K >= 4096 && N >= 8 && cg__cpu_has_avx2()) {
+    if (simd_path(M, N, K)) {
         simd_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
         return;
     }

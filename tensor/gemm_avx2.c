@@ -218,9 +218,9 @@ static void gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a
      * either way gives the same bits. */
     bool direct = !trans_b && !(M >= 128 && K >= 64);
     cg__scratch_begin();
-    float *bp = cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
+    float *bp = pre ? NULL : cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
     float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));
-    if (bp && ap) {
+    if ((bp || pre) && ap) {
         for (int64_t j0 = 0; j0 < N; j0 += NC) {
             int64_t nc = N - j0 < NC ? N - j0 : NC, full = direct ? nc / NR * NR : 0;
             for (int64_t k0 = 0; k0 < K; k0 += KC) {
