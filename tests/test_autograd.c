@@ -420,6 +420,13 @@ START_TEST(bad_inputs_fail_cleanly)
     ck_assert_ptr_null(cg_reshape(a, CG_SHAPE(5, -1)));
     ck_assert_ptr_nonnull(strstr(cg_last_error(), "invalid for input of shape (3, 4)"));
     ck_assert_ptr_null(cg_reshape(a, CG_SHAPE(-1, -1)));
+    ck_assert_ptr_null(cg_expand(a, CG_SHAPE(3, 5)));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_expand: the expanded size of the tensor (5) must match the "
+                                                   "existing size (4) at non-singleton dimension 1"));
+    ck_assert_ptr_null(cg_expand(a, CG_SHAPE(4)));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_expand: the number of sizes provided (1)"));
+    ck_assert_ptr_null(cg_expand(a, CG_SHAPE(-1, 3, 4)));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_expand: the expanded size of the tensor (-1) isn't allowed"));
     ck_assert_ptr_null(cg_select(a, 0, 3));
     ck_assert_ptr_null(cg_narrow(a, 1, 2, 3));
     ck_assert_ptr_null(cg_cat((cg_tensor *[]){a, b}, 2, 0));
