@@ -2,7 +2,12 @@
  *
  * Float32 differences are only good to a few digits, so the defaults are
  * looser than torch's double-precision gradcheck; a wrong formula still
- * shows as an error near 100%. Inputs' .grad are left as they were. */
+ * shows as an error near 100%. Inputs' .grad are left as they were.
+ *
+ * Every evaluation of fn starts from the generator state gradcheck was called
+ * with, so a random op (dropout, attention with dropout) draws the same mask
+ * each time and its differences are of one function; afterwards the generator
+ * is where one call of fn leaves it. */
 #include "autograd_internal.h"
 #include <string.h>
 
@@ -35,9 +40,16 @@ static cg_tensor *scalar_of(cg_gradcheck_fn fn, cg_tensor **inputs, void *ctx)
     return cg_sum(cg_mul(out, w));
 }
 
-static double eval(cg_gradcheck_fn fn, cg_tensor **inputs, void *ctx)
+/* The generator as gradcheck found it, set again before each evaluation. */
+typedef struct {
+    uint8_t at_entry[CG_RNG_STATE_SIZE];
+    uint8_t after_one_call[CG_RNG_STATE_SIZE];
+} draws;
+
+static double eval(cg_gradcheck_fn fn, cg_tensor **inputs, void *ctx, const draws *d)
 {
     cg_frame_begin();
+    cg_rng_set_state(d->at_entry, sizeof d->at_entry);
     cg_tensor *s = scalar_of(fn, inputs, ctx);
     double v = s ? (double)s->data[0] : NAN;
     cg_frame_end();
@@ -65,9 +77,10 @@ static void set_grads_aside(check_state *st, cg_tensor **inputs, int n)
     }
 }
 
-static int backward_gradients(check_state *st, cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx)
+static int backward_gradients(check_state *st, cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, draws *d)
 {
     cg_tensor *s = scalar_of(fn, inputs, ctx);
+    cg_rng_get_state(d->after_one_call, sizeof d->after_one_call);
     if (!s || cg_backward(s) != 0)
         return -1;
     for (int k = 0; k < n; k++) {
@@ -84,7 +97,7 @@ static int backward_gradients(check_state *st, cg_gradcheck_fn fn, cg_tensor **i
 /* Central differences for every element of every input that requires grad;
  * 1 (and the worst element in the message) when one disagrees, else 0. */
 static int compare_with_differences(const check_state *st, cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx,
-                                    const cg_gradcheck_opts *o)
+                                    const cg_gradcheck_opts *o, const draws *d)
 {
     double worst = 0;
     int rc = 0;
@@ -94,9 +107,9 @@ static int compare_with_differences(const check_state *st, cg_gradcheck_fn fn, c
         for (int64_t i = 0; cg__requires_grad(x) && i < x->numel; i++) {
             float keep = x->data[i];
             x->data[i] = keep + o->eps;
-            double plus = eval(fn, inputs, ctx);
+            double plus = eval(fn, inputs, ctx, d);
             x->data[i] = keep - o->eps;
-            double minus = eval(fn, inputs, ctx);
+            double minus = eval(fn, inputs, ctx, d);
             x->data[i] = keep;
             double numeric = (plus - minus) / (2.0 * (double)o->eps);
             double a = st->analytic[k] ? st->analytic[k][i] : 0.0;
@@ -145,12 +158,15 @@ int cg_gradcheck_with(cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, 
         return -1;
     }
     check_state st;
+    draws d;
+    cg_rng_get_state(d.at_entry, sizeof d.at_entry);
     cg_frame_begin();
     set_grads_aside(&st, inputs, n);
-    int rc = backward_gradients(&st, fn, inputs, n, ctx);
+    int rc = backward_gradients(&st, fn, inputs, n, ctx, &d);
     if (rc == 0)
-        rc = compare_with_differences(&st, fn, inputs, n, ctx, &o);
+        rc = compare_with_differences(&st, fn, inputs, n, ctx, &o, &d);
     restore_grads(&st, inputs, n);
     cg_frame_end();
+    cg_rng_set_state(d.after_one_call, sizeof d.after_one_call);
     return rc;
 }

@@ -2,7 +2,10 @@
  * softmax(q kᵀ · scale + mask) v over the last two dims, for every leading
  * (batch, head) index. The node keeps the attention weights P, so backward is
  * four products and a softmax backward:
- *   dV = Pᵀ dO,  dP = dO Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),  dQ = dS K · scale,  dK = dSᵀ Q · scale.
+ *   dV = P̃ᵀ dO,  dP̃ = dO Vᵀ,  dP = dP̃ ⊙ D,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),  dQ = dS K · scale,  dK = dSᵀ Q · scale,
+ * where P̃ = P ⊙ D is P after dropout (D is 0 or 1/(1-p) per weight; D = 1 without
+ * dropout). Softmax's derivative needs the undropped P, so with dropout the node
+ * keeps P and which weights were kept, and forms P̃ again for dV.
  * The additive mask (or the causal one) is a constant: it gets no gradient. */
 #include "autograd_internal.h"
 #include <string.h>
@@ -11,8 +14,27 @@
 typedef struct {
     int64_t batches, L, S, E, Ev;
     float scale;
-    float p[]; /* batches x L x S attention weights (after dropout's scaling when training) */
+    float dropout_p; /* 0: no dropout, and no keep flags after p */
+    float p[];       /* batches x L x S softmax weights (before dropout); with dropout,
+                        batches x L x S bytes follow: 1 where the weight was kept */
 } attention_saved;
+
+/* torch's dropout: each weight kept with probability 1 - p (a double draw) and
+ * scaled by 1/(1-p), as cg_dropout does. */
+static float dropout_scale(float p) { return 1.0f / (1.0f - p); }
+
+/* P̃ = P ⊙ D for n weights, from the keep flags. */
+static void apply_dropout(const float *P, const uint8_t *keep, float p, int64_t n, float *dropped)
+{
+    float s = dropout_scale(p);
+    for (int64_t i = 0; i < n; i++)
+        dropped[i] = keep[i] ? P[i] * s : 0.0f;
+}
+
+static uint8_t *keep_flags(const attention_saved *sv)
+{
+    return sv->dropout_p > 0 ? (uint8_t *)(sv->p + sv->batches * sv->L * sv->S) : NULL;
+}
 
 static void attention_backward(cg_node *n, const float *g)
 {
@@ -20,16 +42,23 @@ static void attention_backward(cg_node *n, const float *g)
     cg_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2];
     float *gq = cg__grad_buf(q), *gk = cg__grad_buf(k), *gv = cg__grad_buf(v);
     int64_t L = sv->L, S = sv->S, E = sv->E, Ev = sv->Ev;
+    const uint8_t *keep = keep_flags(sv);
     cg__scratch_begin();
     float *dp = cg__scratch(sizeof(float) * (size_t)(L * S));
-    for (int64_t b = 0; dp && b < sv->batches; b++) {
+    float *dropped = keep ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
+    for (int64_t b = 0; dp && (dropped || !keep) && b < sv->batches; b++) {
         const float *P = sv->p + b * L * S, *dO = g + b * L * Ev;
         const float *Q = q->data + b * L * E, *K = k->data + b * S * E, *V = v->data + b * S * Ev;
-        if (gv) /* dV (S, Ev) += Pᵀ (S, L) dO (L, Ev) */
-            cg__gemm(true, false, S, Ev, L, P, S, dO, Ev, 1.0f, gv + b * S * Ev, Ev);
+        const uint8_t *kb = keep ? keep + b * L * S : NULL;
+        if (kb)
+            apply_dropout(P, kb, sv->dropout_p, L * S, dropped);
+        if (gv) /* dV (S, Ev) += P̃ᵀ (S, L) dO (L, Ev) */
+            cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, Ev, 1.0f, gv + b * S * Ev, Ev);
         if (!gq && !gk)
             continue;
-        cg__gemm(false, true, L, S, Ev, dO, Ev, V, Ev, 0.0f, dp, S); /* dP = dO Vᵀ */
+        cg__gemm(false, true, L, S, Ev, dO, Ev, V, Ev, 0.0f, dp, S); /* dP̃ = dO Vᵀ */
+        if (kb) /* dP = dP̃ ⊙ D */
+            apply_dropout(dp, kb, sv->dropout_p, L * S, dp);
         for (int64_t i = 0; i < L; i++) { /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), then · scale */
             double dot = 0;
             for (int64_t j = 0; j < S; j++)
@@ -68,9 +97,10 @@ static bool shapes_ok(const cg_tensor *q, const cg_tensor *k, const cg_tensor *v
     return ok && mask_ok;
 }
 
-/* P = softmax(Q Kᵀ scale + mask) for one batch, rows of L; then dropout. */
+/* P = softmax(Q Kᵀ scale + mask) for one batch, rows of L; with keep, which weights
+ * dropout keeps (drawn row by row, as torch draws its mask). */
 static void attention_weights(const float *Q, const float *K, const float *mask, bool causal, float scale,
-                              float dropout_p, int64_t L, int64_t S, int64_t E, float *P)
+                              float dropout_p, int64_t L, int64_t S, int64_t E, float *P, uint8_t *keep)
 {
     cg__gemm(false, true, L, S, E, Q, E, K, E, 0.0f, P, S);
     for (int64_t i = 0; i < L; i++) {
@@ -86,9 +116,9 @@ static void attention_weights(const float *Q, const float *K, const float *mask,
             sum += row[j] = top == -INFINITY ? 0.0f : expf(row[j] - top);
         for (int64_t j = 0; j < S; j++)
             row[j] = sum > 0 ? (float)(row[j] / sum) : 0.0f;
-        for (int64_t j = 0; dropout_p > 0 && j < S; j++) /* torch: bernoulli(1 - p) / (1 - p) */
-            row[j] = cg__uniform_double() < 1.0 - (double)dropout_p ? row[j] / (1.0f - dropout_p) : 0.0f;
     }
+    for (int64_t i = 0; keep && i < L * S; i++) /* torch: bernoulli(1 - p) */
+        keep[i] = cg__uniform_double() < 1.0 - (double)dropout_p;
 }
 
 cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_attention_opts user)
@@ -113,22 +143,32 @@ cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_t
     cg_tensor *out = cg__new(q->ndim, shape, op);
     if (!out)
         return NULL;
-    attention_saved args = {batches, L, S, E, Ev, o.scale > 0 ? o.scale : 1.0f / sqrtf((float)(E ? E : 1))};
-    size_t p_bytes = sizeof(float) * (size_t)(batches * L * S);
+    bool dropout = o.dropout_p > 0;
+    attention_saved args = {batches, L, S, E, Ev, o.scale > 0 ? o.scale : 1.0f / sqrtf((float)(E ? E : 1)),
+                            o.dropout_p};
+    size_t weights = (size_t)(batches * L * S);
+    size_t p_bytes = sizeof(float) * weights + (dropout ? weights : 0);
     cg_node *node;
     if (!(out = cg__record(out, &attention_op, 3, ins, &args, sizeof args, sizeof args + p_bytes, &node)))
         return NULL;
     cg__scratch_begin();
     float *P = node ? ((attention_saved *)node->saved)->p : cg__scratch(p_bytes);
-    for (int64_t b = 0; P && b < batches; b++) {
+    uint8_t *keep = dropout && P ? (uint8_t *)(P + weights) : NULL;
+    float *dropped = dropout ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
+    bool ok = P && (!dropout || dropped);
+    for (int64_t b = 0; ok && b < batches; b++) {
         const float *mask = o.attn_mask ? o.attn_mask->data + (o.attn_mask->ndim == 2 ? 0 : b * L * S) : NULL;
         float *Pb = P + b * L * S;
+        uint8_t *kb = keep ? keep + b * L * S : NULL;
         attention_weights(q->data + b * L * E, k->data + b * S * E, mask, o.is_causal, args.scale, o.dropout_p, L, S,
-                          E, Pb);
-        cg__gemm(false, false, L, Ev, S, Pb, S, v->data + b * S * Ev, Ev, 0.0f, out->data + b * L * Ev, Ev);
+                          E, Pb, kb);
+        if (kb)
+            apply_dropout(Pb, kb, o.dropout_p, L * S, dropped);
+        cg__gemm(false, false, L, Ev, S, kb ? dropped : Pb, S, v->data + b * S * Ev, Ev, 0.0f, out->data + b * L * Ev,
+                 Ev);
     }
     cg__scratch_end();
-    return P ? cg__forward_done(out, &attention_op) : cg__forward_failed(out);
+    return ok ? cg__forward_done(out, &attention_op) : cg__forward_failed(out);
 }
 
 cg_tensor *cg_scaled_dot_product_attention(cg_tensor *q, cg_tensor *k, cg_tensor *v)

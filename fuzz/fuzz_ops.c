@@ -1,12 +1,13 @@
 /* cgrad fuzzing — the op API driven by an interpreter: the input is a program
  * of one-byte instructions (with byte operands) over 8 tensor slots: make a
  * tensor of any shape (0-d, size-0 dims, huge dims beside a 0), apply any op
- * with any dims, go backward, write in place, open and end frames, toggle
+ * of the op table with any arguments, go backward, write in place, open and end frames, toggle
  * no-grad and anomaly mode. Every call must give a tensor, or NULL (or a
  * negative code) with a message; ASan and UBSan watch the rest. The first
  * byte picks frames (results in the arena) or the heap (results freed one by
  * one, so LeakSanitizer sees any leak). */
 #include "fuzz_common.h"
+#include "op_table.h"
 #include <math.h>
 #include <string.h>
 
@@ -85,109 +86,26 @@ static void make_tensor(vm *v)
     put(v, t, "make");
 }
 
-static void unary(vm *v)
+/* Any op of the test suite's op table (tests/op_table.c), so every public op is
+ * fuzzed the day it gets its entry: operands from the slots, every non-tensor
+ * argument from the input. */
+static void table_op(vm *v)
 {
-    static cg_tensor *(*const fns[])(cg_tensor *) = {cg_neg, cg_exp, cg_log, cg_sqrt, cg_abs, cg_tanh,
-                                                      cg_sigmoid, cg_relu, cg_flatten, cg_detach, cg_clone,
-                                                      cg_sum, cg_mean, cg_max};
-    put(v, fns[next(v) % (sizeof fns / sizeof fns[0])](arg(v)), "unary");
-}
-
-static void binary(vm *v)
-{
-    static cg_tensor *(*const fns[])(cg_tensor *, cg_tensor *) = {
-        cg_add, cg_sub, cg_mul, cg_div, cg_pow, cg_maximum, cg_minimum, cg_matmul,
-        cg_mse_loss, cg_cross_entropy, cg_nll_loss, cg_embedding};
-    cg_tensor *a = arg(v), *b = arg(v);
-    put(v, fns[next(v) % (sizeof fns / sizeof fns[0])](a, b), "binary");
-}
-
-static void scalar_op(vm *v)
-{
-    static cg_tensor *(*const fns[])(cg_tensor *, float) = {cg_add_scalar, cg_sub_scalar, cg_rsub_scalar,
-                                                             cg_mul_scalar, cg_div_scalar, cg_rdiv_scalar,
-                                                             cg_pow_scalar};
-    cg_tensor *a = arg(v);
-    float s = (float)(int8_t)next(v) / 4;
-    put(v, fns[next(v) % 7](a, s), "scalar");
-}
-
-static void dim_op(vm *v)
-{
-    cg_tensor *a = arg(v);
-    int d = dim_arg(v), e = dim_arg(v);
-    bool keep = next(v) % 2;
-    int64_t i = (int64_t)(int8_t)next(v);
-    cg_tensor *r;
-    switch (next(v) % 16) {
-    case 0: r = cg_sum_dim(a, d, keep); break;
-    case 1: r = cg_mean_dim(a, d, keep); break;
-    case 2: r = cg_max_dim(a, d, keep); break;
-    case 3: r = cg_argmax(a, d, keep); break;
-    case 4: r = cg_softmax(a, d); break;
-    case 5: r = cg_log_softmax(a, d); break;
-    case 6: r = cg_logsumexp(a, d, keep); break;
-    case 7: r = cg_squeeze(a, d); break;
-    case 8: r = cg_unsqueeze(a, d); break;
-    case 9: r = cg_select(a, d, i); break;
-    case 10: r = cg_narrow(a, d, i, (int64_t)(next(v) % 4)); break;
-    case 11: r = cg_slice(a, d, i, (int64_t)(int8_t)next(v)); break;
-    case 12: r = cg_transpose(a, d, e); break;
-    case 13: r = cg_one_hot(a, (int64_t)(int8_t)next(v)); break;
-    case 14: r = cg_clamp(a, (float)(int8_t)next(v) / 16, keep ? NAN : 1.0f); break;
-    default: r = cg_dropout(a, (float)(next(v) % 5) / 4, keep); break;
-    }
-    put(v, r, "dim");
-}
-
-static void index_op(vm *v)
-{
-    cg_tensor *a = arg(v), *idx = arg(v);
-    int d = dim_arg(v);
-    switch (next(v) % 3) {
-    case 0: put(v, cg_index_select(a, d, idx), "index_select"); break;
-    case 1: put(v, cg_gather(a, d, idx), "gather"); break;
-    default: put(v, cg_where(a, idx, arg(v)), "where"); break;
-    }
-}
-
-static void shape_op(vm *v)
-{
-    cg_tensor *a = arg(v);
-    int64_t shape[4];
-    int nd = shape_arg(v, shape);
-    int dims[4] = {dim_arg(v), dim_arg(v), dim_arg(v), dim_arg(v)};
-    cg_tensor *two[2] = {a, arg(v)};
-    switch (next(v) % 5) {
-    case 0: put(v, cg_reshape(a, nd, shape), "reshape"); break;
-    case 4: put(v, cg_expand(a, nd, shape), "expand"); break;
-    case 1: put(v, cg_permute(a, nd, dims), "permute"); break;
-    case 2: put(v, cg_cat(two, 1 + next(v) % 2, dim_arg(v)), "cat"); break;
-    default: put(v, cg_stack(two, 1 + next(v) % 2, dim_arg(v)), "stack"); break;
-    }
-}
-
-static void linear_op(vm *v)
-{
-    cg_tensor *x = arg(v), *w = arg(v), *b = next(v) % 2 ? arg(v) : NULL, *acc = arg(v);
-    switch (next(v) % 3) {
-    case 0: put(v, cg_linear(x, w, b), "linear"); break;
-    case 1: put(v, cg_linear_add(x, w, b, acc), "linear_add"); break;
-    default: put(v, cg_linear_act(x, w, b, next(v) % 2 ? acc : NULL, (cg_nonlinearity)(next(v) % 3)), "act"); break;
-    }
-}
-
-static void loss_op(vm *v)
-{
-    cg_tensor *a = arg(v), *t = arg(v), *w = next(v) % 2 ? arg(v) : NULL;
-    cg_reduction red = (cg_reduction)(next(v) % 3);
-    int64_t ignore = (int64_t)(int8_t)next(v);
-    float smooth = (float)(next(v) % 5) / 4;
-    if (next(v) % 2)
-        put(v, cg_cross_entropy_ex(a, t, .reduction = red, .ignore_index = ignore, .label_smoothing = smooth,
-                                   .weight = w), "ce");
-    else
-        put(v, cg_nll_loss_ex(a, t, .reduction = red, .ignore_index = ignore, .weight = w), "nll");
+    const op_entry *e = &op_table[next(v) % (unsigned)op_table_count];
+    if (e->no_fuzz)
+        return;
+    cg_tensor *in[OP_MAX_IN] = {NULL};
+    for (int k = 0; k < e->arity; k++)
+        in[k] = next(v) % 8 ? arg(v) : NULL; /* optional operands (bias, mask, weight) left out at times */
+    op_args a = {.dim = dim_arg(v), .dim2 = dim_arg(v), .index = (int64_t)(int8_t)next(v),
+                 .length = (int64_t)(int8_t)next(v), .value = (float)(int8_t)next(v) / 16,
+                 .value2 = next(v) % 4 ? (float)(int8_t)next(v) / 8 : NAN, .flag = next(v) % 2};
+    if (next(v) % 4 == 0) /* sometimes far out of range */
+        a.index *= INT64_C(1) << 40, a.length = -a.length * (INT64_C(1) << 33);
+    a.ndims = shape_arg(v, a.sizes);
+    for (int k = 0; k < a.ndims; k++)
+        a.dims[k] = dim_arg(v);
+    put(v, e->apply(in, &a), e->function);
 }
 
 static void backward_op(vm *v)
@@ -259,8 +177,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cg_clear_error();
     if (!v.heap)
         cg_frame_begin();
-    static void (*const ops[])(vm *) = {make_tensor, make_tensor, unary, binary, scalar_op, dim_op, index_op,
-                                        shape_op, linear_op, loss_op, backward_op, inplace_op, mode_op, inspect_op};
+    static void (*const ops[])(vm *) = {make_tensor, make_tensor, table_op, table_op, table_op, table_op,
+                                        backward_op, inplace_op, mode_op, inspect_op};
     while (v.n > 0)
         ops[next(&v) % (sizeof ops / sizeof ops[0])](&v);
     while (v.frames-- > 0)

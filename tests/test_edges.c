@@ -4,6 +4,7 @@
  * their answers come from tools/make_fixtures.py (tests/fixtures/edges.txt);
  * a case is named op.variant, and the variant picks dims where the op takes one. */
 #include "fixture.h"
+#include "op_table.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,12 +185,59 @@ START_TEST(degenerate_shapes_match_pytorch)
 }
 END_TEST
 
+/* Every op in the table on degenerate operands (all 0-d; every first dim 0):
+ * a tensor, or NULL with a message naming the function called; backward
+ * through a result succeeds or fails with a message. ASan watches the rest. */
+START_TEST(every_op_takes_degenerate_shapes)
+{
+    const op_entry *e = &op_table[_i];
+    if (e->no_edges)
+        return;
+    char name[96];
+    op_user_name(e, name, sizeof name);
+    for (int degenerate = 1; degenerate <= 2; degenerate++) {
+        cg_frame_begin();
+        cg_manual_seed(7);
+        cg_tensor *in[OP_MAX_IN] = {NULL};
+        ck_assert_int_eq(op_make_inputs(e, in, degenerate), e->arity);
+        cg_clear_error();
+        cg_tensor *out = e->apply(in, &e->args);
+        if (!out)
+            ck_assert_msg(strstr(cg_last_error(), name), "%s (%s) on %s operands: refused with \"%s\"", e->function,
+                          e->variant ? e->variant : "", degenerate == 1 ? "0-d" : "size-0", cg_last_error());
+        else if (cg_requires_grad(out)) {
+            int rc = cg_backward_ex(out, .grad = cg_ones_like(out));
+            ck_assert_msg(rc == 0 || cg_last_error()[0], "%s: backward failed without a message", e->function);
+        }
+        cg_frame_end();
+    }
+}
+END_TEST
+
+/* Each entry that names edge fixtures has PyTorch's answers in edges.txt. */
+START_TEST(every_edge_fixture_named_exists)
+{
+    for (int i = 0; i < op_table_count; i++) {
+        const char *f = op_table[i].edge_fixture;
+        if (!f)
+            continue;
+        bool found = false;
+        size_t len = strlen(f);
+        for (int k = 0; k < fx_count(edges) && !found; k++)
+            found = strncmp(fx_name(edges, k), f, len) == 0 && fx_name(edges, k)[len] == '.';
+        ck_assert_msg(found, "%s: no case %s.* in edges.txt", op_table[i].function, f);
+    }
+}
+END_TEST
+
 int main(void)
 {
     edges = fx_load("edges.txt");
     Suite *s = suite_create("edges");
     TCase *t = tcase_create("edges");
     tcase_add_test(t, degenerate_shapes_match_pytorch);
+    tcase_add_loop_test(t, every_op_takes_degenerate_shapes, 0, op_table_count);
+    tcase_add_test(t, every_edge_fixture_named_exists);
     suite_add_tcase(s, t);
     return fx_run(s);
 }

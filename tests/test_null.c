@@ -1,7 +1,9 @@
 /* cgrad tests — every public function given NULL (or nonsense) returns NULL, a
  * negative number or NAN, and crashes nothing. One test per layer's header. */
 #include "fixture.h"
+#include "op_table.h"
 #include <math.h>
+#include <string.h>
 
 START_TEST(tensor_functions_take_null)
 {
@@ -57,47 +59,6 @@ END_TEST
 START_TEST(autograd_functions_take_null)
 {
     cg_frame_begin();
-    cg_tensor *(*unary[])(cg_tensor *) = {cg_neg, cg_exp, cg_log, cg_sqrt, cg_abs, cg_tanh, cg_sigmoid, cg_relu,
-                                          cg_flatten, cg_detach, cg_clone, cg_sum, cg_mean, cg_max};
-    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
-        ck_assert_ptr_null(unary[i](NULL));
-    cg_tensor *(*binary[])(cg_tensor *, cg_tensor *) = {cg_add, cg_sub, cg_mul, cg_div, cg_pow, cg_maximum,
-                                                        cg_minimum, cg_matmul, cg_cross_entropy, cg_nll_loss,
-                                                        cg_mse_loss, cg_embedding};
-    for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
-        ck_assert_ptr_null(binary[i](NULL, NULL));
-    cg_tensor *(*scalar[])(cg_tensor *, float) = {cg_add_scalar, cg_sub_scalar, cg_rsub_scalar, cg_mul_scalar,
-                                                  cg_div_scalar, cg_rdiv_scalar, cg_pow_scalar};
-    for (size_t i = 0; i < sizeof scalar / sizeof scalar[0]; i++)
-        ck_assert_ptr_null(scalar[i](NULL, 1));
-    ck_assert_ptr_null(cg_clamp(NULL, 0, 1));
-    ck_assert_ptr_null(cg_where(NULL, NULL, NULL));
-    ck_assert_ptr_null(cg_linear(NULL, NULL, NULL));
-    ck_assert_ptr_null(cg_linear_add(NULL, NULL, NULL, NULL));
-    ck_assert_ptr_null(cg_linear_act(NULL, NULL, NULL, NULL, CG_TANH));
-    ck_assert_ptr_null(cg_reshape(NULL, 0, NULL));
-    ck_assert_ptr_null(cg_expand(NULL, 0, NULL));
-    ck_assert_ptr_null(cg_view(NULL, 0, NULL));
-    ck_assert_ptr_null(cg_squeeze(NULL, 0));
-    ck_assert_ptr_null(cg_unsqueeze(NULL, 0));
-    ck_assert_ptr_null(cg_transpose(NULL, 0, 1));
-    ck_assert_ptr_null(cg_permute(NULL, 0, NULL));
-    ck_assert_ptr_null(cg_cat(NULL, 2, 0));
-    ck_assert_ptr_null(cg_stack(NULL, 2, 0));
-    ck_assert_ptr_null(cg_select(NULL, 0, 0));
-    ck_assert_ptr_null(cg_narrow(NULL, 0, 0, 1));
-    ck_assert_ptr_null(cg_slice(NULL, 0, 0, 1));
-    ck_assert_ptr_null(cg_index_select(NULL, 0, NULL));
-    ck_assert_ptr_null(cg_gather(NULL, 0, NULL));
-    ck_assert_ptr_null(cg_sum_dim(NULL, 0, false));
-    ck_assert_ptr_null(cg_mean_dim(NULL, 0, false));
-    ck_assert_ptr_null(cg_max_dim(NULL, 0, false));
-    ck_assert_ptr_null(cg_argmax(NULL, 0, false));
-    ck_assert_ptr_null(cg_softmax(NULL, 0));
-    ck_assert_ptr_null(cg_log_softmax(NULL, 0));
-    ck_assert_ptr_null(cg_logsumexp(NULL, 0, false));
-    ck_assert_ptr_null(cg_one_hot(NULL, 3));
-    ck_assert_ptr_null(cg_dropout(NULL, 0.5f, true));
     ck_assert_int_lt(cg_set_requires_grad(NULL, true), 0);
     ck_assert(!cg_requires_grad(NULL));
     ck_assert(!cg_is_leaf(NULL));
@@ -176,6 +137,47 @@ START_TEST(nn_and_optim_functions_take_null)
 }
 END_TEST
 
+/* Every op in the table, given NULL for every tensor operand: NULL, and a message
+ * naming the function the user called. */
+START_TEST(every_op_takes_null)
+{
+    const op_entry *e = &op_table[_i];
+    if (e->no_null)
+        return;
+    cg_frame_begin();
+    cg_tensor *none[OP_MAX_IN] = {NULL};
+    cg_clear_error();
+    ck_assert_msg(e->apply(none, &e->args) == NULL, "%s: NULL operands gave a tensor", e->function);
+    char name[96];
+    op_user_name(e, name, sizeof name);
+    ck_assert_msg(strstr(cg_last_error(), name) != NULL, "%s: the message does not name it: \"%s\"", e->function,
+                  cg_last_error());
+    cg_frame_end();
+}
+END_TEST
+
+/* The table itself: each skipped check says why, each entry can make its operands. */
+START_TEST(op_table_entries_are_whole)
+{
+    for (int i = 0; i < op_table_count; i++) {
+        const op_entry *e = &op_table[i];
+        const char *reasons[] = {e->no_gradcheck, e->no_edges, e->no_null, e->no_fuzz, e->no_edge_fixture};
+        for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++)
+            ck_assert_msg(!reasons[k] || strlen(reasons[k]) >= 10, "%s: a skipped check without a reason", e->function);
+        ck_assert_msg(!e->edge_fixture != !e->no_edge_fixture, "%s: names an edge fixture or why it has none",
+                      e->function);
+        ck_assert_msg(!(e->flags & OP_DIFFERENTIABLE) == !!e->no_gradcheck,
+                      "%s: differentiable ops run gradcheck, the others say why not", e->function);
+        ck_assert_msg(e->apply && e->torch && e->inputs, "%s: incomplete", e->function);
+        cg_frame_begin();
+        cg_tensor *in[OP_MAX_IN];
+        ck_assert_msg(op_make_inputs(e, in, 0) == e->arity, "%s: its .inputs do not give %d operands", e->function,
+                      e->arity);
+        cg_frame_end();
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("null");
@@ -183,6 +185,8 @@ int main(void)
     tcase_add_test(t, tensor_functions_take_null);
     tcase_add_test(t, autograd_functions_take_null);
     tcase_add_test(t, nn_and_optim_functions_take_null);
+    tcase_add_loop_test(t, every_op_takes_null, 0, op_table_count);
+    tcase_add_test(t, op_table_entries_are_whole);
     suite_add_tcase(s, t);
     return fx_run(s);
 }
