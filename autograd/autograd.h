@@ -147,7 +147,8 @@ typedef struct {
     cg_tensor *attn_mask;  /* NULL, or an additive float mask (L, S) or (..., L, S); no gradient */
     bool is_causal;        /* false: true masks out j > i */
     float dropout_p;       /* 0: the attention weights' dropout (training) */
-    float scale;           /* 0: 1 / sqrt(E) */
+    float scale;           /* not given: 1 / sqrt(E); given, used as given (torch >= 2.1: 0 too); NaN refused */
+    cg_generator *generator; /* NULL: the default generator, for dropout's draws */
 } cg_attention_opts;
 cg_tensor *cg_scaled_dot_product_attention(cg_tensor *q, cg_tensor *k, cg_tensor *v);
 cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_attention_opts opts);
@@ -180,6 +181,7 @@ cg_tensor *cg_mse_loss_with(cg_tensor *input, cg_tensor *target, cg_loss_opts op
 cg_tensor *cg_one_hot(cg_tensor *ids, int64_t num_classes);   /* (...) -> (..., C); not differentiable */
 cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *ids);   /* weight (V, D), ids (...) -> (..., D) */
 cg_tensor *cg_dropout(cg_tensor *x, float p, bool training);  /* torch's: zeroes with p, scales by 1/(1-p) */
+cg_tensor *cg_dropout_gen(cg_tensor *x, float p, bool training, cg_generator *g); /* drawing from g (NULL: the default) */
 
 /* ---- pictures of the graph: DOT text, and SVG/PNG through Graphviz ----------------- */
 typedef struct {
@@ -212,7 +214,9 @@ int cg_graph_html_with(cg_tensor *root, const char *path, cg_graph_opts opts);
 /* ---- gradcheck ---------------------------------------------------------------- */
 /* Compares the gradients backward gives for each input that requires grad with
  * central differences of fn. fn builds the output from the inputs; a non-scalar
- * output is reduced by a fixed random weighting. Returns 0 when they agree,
+ * output is reduced by a fixed random weighting. Each evaluation of fn starts
+ * from the generator state of the call (random ops draw the same numbers each
+ * time); afterwards the generators are where one call of fn leaves them. Returns 0 when they agree,
  * 1 when they do not (the worst element is in cg_last_error()), -1 on error. */
 typedef cg_tensor *(*cg_gradcheck_fn)(cg_tensor **inputs, void *ctx);
 typedef struct {
@@ -220,6 +224,8 @@ typedef struct {
     float eps;   /* 1e-3: the step of the differences */
     float atol;  /* 1e-3 */
     float rtol;  /* 1e-2: float32 differences are good to about this */
+    cg_generator *generator; /* NULL; a generator fn draws from, restored before each evaluation
+                                as the default one always is */
 } cg_gradcheck_opts;
 int cg_gradcheck_with(cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, cg_gradcheck_opts opts);
 #define cg_gradcheck(...) cg_gradcheck_with(CG__GRADCHECK_HEAD(__VA_ARGS__, ), CG__OPTS(cg_gradcheck_opts, CG__GRADCHECK_TAIL(__VA_ARGS__, )))

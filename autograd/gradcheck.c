@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const cg__opt_field fields[] = {CG__OPT(cg_gradcheck_opts, eps), CG__OPT(cg_gradcheck_opts, atol),
-                                       CG__OPT(cg_gradcheck_opts, rtol)};
+                                       CG__OPT(cg_gradcheck_opts, rtol), CG__OPT(cg_gradcheck_opts, generator)};
 
 /* A fixed weighting, independent of the global generator: a small LCG. */
 static float weight_at(int64_t i)
@@ -40,16 +40,32 @@ static cg_tensor *scalar_of(cg_gradcheck_fn fn, cg_tensor **inputs, void *ctx)
     return cg_sum(cg_mul(out, w));
 }
 
-/* The generator as gradcheck found it, set again before each evaluation. */
+/* The generators as gradcheck found them (the default one, and the caller's), set
+ * again before each evaluation. */
 typedef struct {
-    uint8_t at_entry[CG_RNG_STATE_SIZE];
-    uint8_t after_one_call[CG_RNG_STATE_SIZE];
+    cg_generator *gen[2];
+    uint8_t at_entry[2][CG_RNG_STATE_SIZE];
+    uint8_t after_one_call[2][CG_RNG_STATE_SIZE];
 } draws;
 
-static double eval(cg_gradcheck_fn fn, cg_tensor **inputs, void *ctx, const draws *d)
+static void draws_save(cg_generator *const *gen, uint8_t (*states)[CG_RNG_STATE_SIZE])
+{
+    for (int i = 0; i < 2; i++)
+        if (gen[i])
+            cg_generator_get_state(gen[i], states[i], CG_RNG_STATE_SIZE);
+}
+
+static void draws_restore(cg_generator *const *gen, uint8_t (*states)[CG_RNG_STATE_SIZE])
+{
+    for (int i = 0; i < 2; i++)
+        if (gen[i])
+            cg_generator_set_state(gen[i], states[i], CG_RNG_STATE_SIZE);
+}
+
+static double eval(cg_gradcheck_fn fn, cg_tensor **inputs, void *ctx, draws *d)
 {
     cg_frame_begin();
-    cg_rng_set_state(d->at_entry, sizeof d->at_entry);
+    draws_restore(d->gen, d->at_entry);
     cg_tensor *s = scalar_of(fn, inputs, ctx);
     double v = s ? (double)s->data[0] : NAN;
     cg_frame_end();
@@ -80,7 +96,7 @@ static void set_grads_aside(check_state *st, cg_tensor **inputs, int n)
 static int backward_gradients(check_state *st, cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, draws *d)
 {
     cg_tensor *s = scalar_of(fn, inputs, ctx);
-    cg_rng_get_state(d->after_one_call, sizeof d->after_one_call);
+    draws_save(d->gen, d->after_one_call);
     if (!s || cg_backward(s) != 0)
         return -1;
     for (int k = 0; k < n; k++) {
@@ -97,7 +113,7 @@ static int backward_gradients(check_state *st, cg_gradcheck_fn fn, cg_tensor **i
 /* Central differences for every element of every input that requires grad;
  * 1 (and the worst element in the message) when one disagrees, else 0. */
 static int compare_with_differences(const check_state *st, cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx,
-                                    const cg_gradcheck_opts *o, const draws *d)
+                                    const cg_gradcheck_opts *o, draws *d)
 {
     double worst = 0;
     int rc = 0;
@@ -151,15 +167,15 @@ int cg_gradcheck_with(cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, 
     if (!cg__check_all(n, inputs, "cg_gradcheck"))
         return -1;
     cg_gradcheck_opts o = {.eps = 1e-3f, .atol = 1e-3f, .rtol = 1e-2f};
-    if (cg__opts_merge(&o, &user, user.given, fields, 3, "cg_gradcheck") < 0)
+    if (cg__opts_merge(&o, &user, user.given, fields, 4, "cg_gradcheck") < 0)
         return -1;
     if (!cg_grad_enabled()) {
         cg__error("cg_gradcheck: called inside a no-grad region");
         return -1;
     }
     check_state st;
-    draws d;
-    cg_rng_get_state(d.at_entry, sizeof d.at_entry);
+    draws d = {.gen = {cg_default_generator(), o.generator != cg_default_generator() ? o.generator : NULL}};
+    draws_save(d.gen, d.at_entry);
     cg_frame_begin();
     set_grads_aside(&st, inputs, n);
     int rc = backward_gradients(&st, fn, inputs, n, ctx, &d);
@@ -167,6 +183,6 @@ int cg_gradcheck_with(cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, 
         rc = compare_with_differences(&st, fn, inputs, n, ctx, &o, &d);
     restore_grads(&st, inputs, n);
     cg_frame_end();
-    cg_rng_set_state(d.after_one_call, sizeof d.after_one_call);
+    draws_restore(d.gen, d.after_one_call);
     return rc;
 }

@@ -100,7 +100,8 @@ static bool shapes_ok(const cg_tensor *q, const cg_tensor *k, const cg_tensor *v
 /* P = softmax(Q Kᵀ scale + mask) for one batch, rows of L; with keep, which weights
  * dropout keeps (drawn row by row, as torch draws its mask). */
 static void attention_weights(const float *Q, const float *K, const float *mask, bool causal, float scale,
-                              float dropout_p, int64_t L, int64_t S, int64_t E, float *P, uint8_t *keep)
+                              float dropout_p, cg_generator *g, int64_t L, int64_t S, int64_t E, float *P,
+                              uint8_t *keep)
 {
     cg__gemm(false, true, L, S, E, Q, E, K, E, 0.0f, P, S);
     for (int64_t i = 0; i < L; i++) {
@@ -118,19 +119,24 @@ static void attention_weights(const float *Q, const float *K, const float *mask,
             row[j] = sum > 0 ? (float)(row[j] / sum) : 0.0f;
     }
     for (int64_t i = 0; keep && i < L * S; i++) /* torch: bernoulli(1 - p) */
-        keep[i] = cg__uniform_double() < 1.0 - (double)dropout_p;
+        keep[i] = cg__gen_uniform_double(g) < 1.0 - (double)dropout_p;
 }
 
 cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_attention_opts user)
 {
     static const cg__opt_field fields[] = {CG__OPT(cg_attention_opts, attn_mask), CG__OPT(cg_attention_opts, is_causal),
-                                           CG__OPT(cg_attention_opts, dropout_p), CG__OPT(cg_attention_opts, scale)};
+                                           CG__OPT(cg_attention_opts, dropout_p), CG__OPT(cg_attention_opts, scale),
+                                           CG__OPT(cg_attention_opts, generator)};
     const char *op = "cg_scaled_dot_product_attention";
-    cg_attention_opts o = {0};
+    cg_attention_opts o = {.scale = NAN}; /* NaN after the merge: no scale given, torch's 1 / sqrt(E) */
     cg_tensor *ins[3] = {q, k, v};
-    if (!cg__check_all(3, ins, op) || cg__opts_merge(&o, &user, user.given, fields, 4, op) < 0 ||
+    if (!cg__check_all(3, ins, op) || cg__opts_merge(&o, &user, user.given, fields, 5, op) < 0 ||
         (o.attn_mask && !cg__check(o.attn_mask, op)) || !shapes_ok(q, k, v, o.attn_mask))
         return NULL;
+    if (isnan(user.scale)) { /* a NaN the caller wrote, not the default */
+        cg__error("%s: scale is NaN", op);
+        return NULL;
+    }
     if (!(o.dropout_p >= 0 && o.dropout_p < 1)) {
         cg__error("%s: dropout_p must be in [0, 1), got %g", op, (double)o.dropout_p);
         return NULL;
@@ -144,7 +150,7 @@ cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_t
     if (!out)
         return NULL;
     bool dropout = o.dropout_p > 0;
-    attention_saved args = {batches, L, S, E, Ev, o.scale > 0 ? o.scale : 1.0f / sqrtf((float)(E ? E : 1)),
+    attention_saved args = {batches, L, S, E, Ev, isnan(o.scale) ? 1.0f / sqrtf((float)(E ? E : 1)) : o.scale,
                             o.dropout_p};
     size_t weights = (size_t)(batches * L * S);
     size_t p_bytes = sizeof(float) * weights + (dropout ? weights : 0);
@@ -156,17 +162,20 @@ cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_t
     uint8_t *keep = dropout && P ? (uint8_t *)(P + weights) : NULL;
     float *dropped = dropout ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
     bool ok = P && (!dropout || dropped);
+    cg_generator *g = ok && dropout ? cg__gen_acquire(o.generator) : NULL;
     for (int64_t b = 0; ok && b < batches; b++) {
         const float *mask = o.attn_mask ? o.attn_mask->data + (o.attn_mask->ndim == 2 ? 0 : b * L * S) : NULL;
         float *Pb = P + b * L * S;
         uint8_t *kb = keep ? keep + b * L * S : NULL;
-        attention_weights(q->data + b * L * E, k->data + b * S * E, mask, o.is_causal, args.scale, o.dropout_p, L, S,
-                          E, Pb, kb);
+        attention_weights(q->data + b * L * E, k->data + b * S * E, mask, o.is_causal, args.scale, o.dropout_p, g, L,
+                          S, E, Pb, kb);
         if (kb)
             apply_dropout(Pb, kb, o.dropout_p, L * S, dropped);
         cg__gemm(false, false, L, Ev, S, kb ? dropped : Pb, S, v->data + b * S * Ev, Ev, 0.0f, out->data + b * L * Ev,
                  Ev);
     }
+    if (g)
+        cg__gen_release(g);
     cg__scratch_end();
     return ok ? cg__forward_done(out, &attention_op) : cg__forward_failed(out);
 }

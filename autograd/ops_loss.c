@@ -344,7 +344,7 @@ static void dropout_backward(cg_node *n, const float *g)
 }
 static const cg_op dropout_op = {.name = "MulBackward0", .backward = dropout_backward, .saves = 0, .fills_after_record = true};
 
-cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
+cg_tensor *cg_dropout_gen(cg_tensor *x, float p, bool training, cg_generator *gen)
 {
     if (!cg__check(x, "cg_dropout"))
         return NULL;
@@ -371,8 +371,10 @@ cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
         /* torch: noise = bernoulli_(1 - p) drawn element by element in double, then / (1 - p). */
         double keep = 1.0 - (double)p;
         float scale = p == 1.0f ? 0.0f : 1.0f / (1.0f - p);
+        cg_generator *g = cg__gen_acquire(gen);
         for (int64_t i = 0; i < x->numel; i++)
-            mask[i] = cg__uniform_double() < keep ? scale : 0.0f;
+            mask[i] = cg__gen_uniform_double(g) < keep ? scale : 0.0f;
+        cg__gen_release(g);
         for (int64_t i = 0; i < x->numel; i++)
             out->data[i] = x->data[i] * mask[i];
     }
@@ -380,3 +382,5 @@ cg_tensor *cg_dropout(cg_tensor *x, float p, bool training)
         cg__scratch_end();
     return mask ? cg__forward_done(out, &dropout_op) : cg__forward_failed(out);
 }
+
+cg_tensor *cg_dropout(cg_tensor *x, float p, bool training) { return cg_dropout_gen(x, p, training, NULL); }

@@ -9,7 +9,7 @@
 static const cg__opt_field fields[] = {
     CG__OPT(cg_multihead_attention_opts, embed_dim), CG__OPT(cg_multihead_attention_opts, num_heads),
     CG__OPT(cg_multihead_attention_opts, dropout), CG__OPT(cg_multihead_attention_opts, bias),
-    CG__OPT(cg_multihead_attention_opts, batch_first)};
+    CG__OPT(cg_multihead_attention_opts, batch_first), CG__OPT(cg_multihead_attention_opts, generator)};
 
 /* torch's _reset_parameters: xavier_uniform_ on in_proj_weight, zero biases (after
  * out_proj, a Linear, has drawn its own initial values). */
@@ -17,7 +17,7 @@ static void reset_parameters(cg_module *m, int64_t E)
 {
     double std = 1.0 * sqrt(2.0 / (double)(E + 3 * E)), a = sqrt(3.0) * std;
     cg_no_grad_begin();
-    cg_uniform_(cg_param(m, "in_proj_weight"), (float)-a, (float)a);
+    cg_uniform_gen_(cg_param(m, "in_proj_weight"), (float)-a, (float)a, m->gen);
     if (m->o.mha.bias) {
         cg_fill_(cg_param(m, "in_proj_bias"), 0);
         cg_fill_(cg_param(m, "out_proj.bias"), 0);
@@ -29,7 +29,7 @@ cg_module *cg_multihead_attention_new_with(cg_multihead_attention_opts user)
 {
     const char *op = "cg_multihead_attention_new";
     cg_multihead_attention_opts o = {.dropout = 0, .bias = true, .batch_first = false};
-    if (cg__opts_merge(&o, &user, user.given, fields, 5, op) < 0)
+    if (cg__opts_merge(&o, &user, user.given, fields, 6, op) < 0)
         return NULL;
     if (o.embed_dim <= 0 || o.num_heads <= 0 || o.embed_dim % o.num_heads != 0 || !(o.dropout >= 0 && o.dropout < 1)) {
         cg__error("%s: embed_dim (%lld) must be positive and divisible by num_heads (%d), 0 <= dropout < 1", op,
@@ -41,7 +41,8 @@ cg_module *cg_multihead_attention_new_with(cg_multihead_attention_opts user)
     if (!m)
         return NULL;
     m->o.mha = o;
-    cg_module *out_proj = cg_linear_new(.in_features = E, .out_features = E, .bias = o.bias);
+    m->gen = o.generator;
+    cg_module *out_proj = cg_linear_new(.in_features = E, .out_features = E, .bias = o.bias, .generator = o.generator);
     bool ok = cg__module_add_param(m, "in_proj_weight", CG_SHAPE(3 * E, E)) &&
               (!o.bias || cg__module_add_param(m, "in_proj_bias", CG_SHAPE(3 * E)));
     if (ok && out_proj) {
@@ -98,7 +99,8 @@ cg_tensor *cg_multihead_attention_forward(cg_module *m, cg_tensor *query, cg_ten
         }
         cg_tensor *att = heads[0] && heads[1] && heads[2]
                              ? KEEP(cg_scaled_dot_product_attention_ex(heads[0], heads[1], heads[2], .attn_mask = attn_mask,
-                                                                       .dropout_p = m->training ? o->dropout : 0.0f))
+                                                                       .dropout_p = m->training ? o->dropout : 0.0f,
+                                                                       .generator = m->gen))
                              : NULL;
         cg_tensor *back = att ? KEEP(cg_transpose(att, 0, 1)) : NULL;
         cg_tensor *joined = back ? KEEP(cg_reshape(back, CG_SHAPE(L, N, E))) : NULL;

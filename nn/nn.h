@@ -41,6 +41,7 @@ typedef struct {
     const char *given;
     int64_t in_features, out_features;
     bool bias;                  /* true */
+    cg_generator *generator;    /* NULL: the default generator, for the initial weights */
 } cg_linear_opts;
 cg_module *cg_linear_new_with(cg_linear_opts opts);
 #define cg_linear_new(...) cg_linear_new_with(CG__OPTS(cg_linear_opts, __VA_ARGS__))
@@ -50,6 +51,7 @@ cg_tensor *cg_linear_forward(cg_module *linear, cg_tensor *x);
 typedef struct {
     const char *given;
     int64_t num_embeddings, embedding_dim;
+    cg_generator *generator;    /* NULL: the default generator, for the initial weights */
 } cg_embedding_opts;
 cg_module *cg_embedding_new_with(cg_embedding_opts opts);
 #define cg_embedding_new(...) cg_embedding_new_with(CG__OPTS(cg_embedding_opts, __VA_ARGS__))
@@ -65,6 +67,7 @@ typedef struct {
     bool batch_first;               /* false: input (T, B, I); true: (B, T, I) */
     float dropout;                  /* 0: dropout on each layer's output but the last, in training */
     bool bidirectional;             /* false */
+    cg_generator *generator;        /* NULL: the default generator, for the initial weights and dropout */
 } cg_rnn_opts;
 
 cg_module *cg_rnn_new_with(cg_rnn_opts opts);
@@ -89,6 +92,7 @@ typedef struct {
     int64_t input_size, hidden_size;
     bool bias;                      /* true */
     cg_nonlinearity nonlinearity;   /* CG_TANH (RNNCell only) */
+    cg_generator *generator;        /* NULL: the default generator, for the initial weights */
 } cg_cell_opts;
 cg_module *cg_rnn_cell_new_with(cg_cell_opts opts);
 cg_module *cg_lstm_cell_new_with(cg_cell_opts opts);
@@ -118,6 +122,7 @@ cg_module *cg_sigmoid_new(void);
 typedef struct {
     const char *given;
     float p;                    /* 0.5 */
+    cg_generator *generator;    /* NULL: the default generator, for the masks */
 } cg_dropout_opts;
 cg_module *cg_dropout_new_with(cg_dropout_opts opts);   /* active in train mode only */
 #define cg_dropout_new(...) cg_dropout_new_with(CG__OPTS(cg_dropout_opts, __VA_ARGS__))
@@ -164,6 +169,7 @@ typedef struct {
     float dropout;              /* 0: on the attention weights, in train mode */
     bool bias;                  /* true */
     bool batch_first;           /* false: (L, N, E); true: (N, L, E) */
+    cg_generator *generator;    /* NULL: the default generator, for the initial weights and dropout */
 } cg_multihead_attention_opts;
 cg_module *cg_multihead_attention_new_with(cg_multihead_attention_opts opts);
 #define cg_multihead_attention_new(...) cg_multihead_attention_new_with(CG__OPTS(cg_multihead_attention_opts, __VA_ARGS__))

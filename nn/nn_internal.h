@@ -26,6 +26,7 @@ struct cg_module {
     int nchildren;
     cg_module *parent;         /* the module this one is a child of, or NULL */
     float p;                   /* Dropout */
+    cg_generator *gen;         /* its generator option (borrowed; NULL: the default one) */
     union {
         cg_linear_opts linear;
         cg_embedding_opts embedding;

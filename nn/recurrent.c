@@ -97,7 +97,7 @@ static cg_tensor *pack_recurrent(cg_tensor *w_hh, int64_t B)
 static const cg__opt_field rnn_fields[] = {
     CG__OPT(cg_rnn_opts, input_size), CG__OPT(cg_rnn_opts, hidden_size), CG__OPT(cg_rnn_opts, num_layers),
     CG__OPT(cg_rnn_opts, nonlinearity), CG__OPT(cg_rnn_opts, bias), CG__OPT(cg_rnn_opts, batch_first),
-    CG__OPT(cg_rnn_opts, dropout), CG__OPT(cg_rnn_opts, bidirectional)};
+    CG__OPT(cg_rnn_opts, dropout), CG__OPT(cg_rnn_opts, bidirectional), CG__OPT(cg_rnn_opts, generator)};
 
 /* The checks every recurrent module and cell makes of its sizes and nonlinearity. */
 static bool valid_sizes(const char *op, int64_t input_size, int64_t hidden_size, cg_nonlinearity act)
@@ -139,14 +139,14 @@ static void init_uniform(cg_module *m, int64_t H)
     double stdv = 1.0 / sqrt((double)H);
     cg_no_grad_begin(); /* torch's init writes under no_grad too */
     for (int i = 0; i < m->nparams; i++)
-        cg_uniform_(m->params[i], (float)-stdv, (float)stdv);
+        cg_uniform_gen_(m->params[i], (float)-stdv, (float)stdv, m->gen);
     cg_no_grad_end();
 }
 
 static cg_module *recurrent_new(cg_rnn_opts user, module_kind kind, const char *type, const char *op)
 {
     cg_rnn_opts o = {.num_layers = 1, .nonlinearity = CG_TANH, .bias = true};
-    if (cg__opts_merge(&o, &user, user.given, rnn_fields, 8, op) < 0)
+    if (cg__opts_merge(&o, &user, user.given, rnn_fields, 9, op) < 0)
         return NULL;
     if (!valid_sizes(op, o.input_size, o.hidden_size, o.nonlinearity))
         return NULL;
@@ -166,6 +166,7 @@ static cg_module *recurrent_new(cg_rnn_opts user, module_kind kind, const char *
     if (!m)
         return NULL;
     m->o.rnn = o;
+    m->gen = o.generator;
     int D = o.bidirectional ? 2 : 1;
     for (int l = 0; l < o.num_layers; l++)
         for (int d = 0; d < D; d++) {
@@ -186,12 +187,13 @@ cg_module *cg_lstm_new_with(cg_rnn_opts o) { return recurrent_new(o, KIND_LSTM, 
 cg_module *cg_gru_new_with(cg_rnn_opts o) { return recurrent_new(o, KIND_GRU, "GRU", "cg_gru_new"); }
 
 static const cg__opt_field cell_fields[] = {CG__OPT(cg_cell_opts, input_size), CG__OPT(cg_cell_opts, hidden_size),
-                                            CG__OPT(cg_cell_opts, bias), CG__OPT(cg_cell_opts, nonlinearity)};
+                                            CG__OPT(cg_cell_opts, bias), CG__OPT(cg_cell_opts, nonlinearity),
+                                            CG__OPT(cg_cell_opts, generator)};
 
 static cg_module *cell_new(cg_cell_opts user, module_kind kind, const char *type, const char *op)
 {
     cg_cell_opts o = {.bias = true, .nonlinearity = CG_TANH};
-    if (cg__opts_merge(&o, &user, user.given, cell_fields, 4, op) < 0)
+    if (cg__opts_merge(&o, &user, user.given, cell_fields, 5, op) < 0)
         return NULL;
     if (!valid_sizes(op, o.input_size, o.hidden_size, o.nonlinearity))
         return NULL;
@@ -203,6 +205,7 @@ static cg_module *cell_new(cg_cell_opts user, module_kind kind, const char *type
     if (!m)
         return NULL;
     m->o.cell = o;
+    m->gen = o.generator;
     if (!add_weights(m, "", o.input_size, o.hidden_size, gates_of(kind), o.bias)) {
         cg_module_free(m);
         return NULL;
@@ -358,7 +361,7 @@ static cg_tensor *run_layer(cg_module *m, cg_tensor *x, int l, cg_tensor *h0b, c
         outs[i] = NULL;
     }
     if (layer && l + 1 < o->num_layers && o->dropout > 0 && m->training) {
-        cg_tensor *dropped = cg_dropout(layer, o->dropout, true);
+        cg_tensor *dropped = cg_dropout_gen(layer, o->dropout, true, m->gen);
         cg_tensor_free(layer);
         layer = dropped;
     }

@@ -8,20 +8,22 @@ cg_module *cg_tanh_new(void) { return simple(KIND_TANH, "Tanh"); }
 cg_module *cg_relu_new(void) { return simple(KIND_RELU, "ReLU"); }
 cg_module *cg_sigmoid_new(void) { return simple(KIND_SIGMOID, "Sigmoid"); }
 
-static const cg__opt_field dropout_fields[] = {CG__OPT(cg_dropout_opts, p)};
+static const cg__opt_field dropout_fields[] = {CG__OPT(cg_dropout_opts, p), CG__OPT(cg_dropout_opts, generator)};
 
 cg_module *cg_dropout_new_with(cg_dropout_opts user)
 {
     cg_dropout_opts o = {.p = 0.5f};
-    if (cg__opts_merge(&o, &user, user.given, dropout_fields, 1, "cg_dropout_new") < 0)
+    if (cg__opts_merge(&o, &user, user.given, dropout_fields, 2, "cg_dropout_new") < 0)
         return NULL;
     if (!(o.p >= 0 && o.p <= 1)) {
         cg__error("cg_dropout_new: dropout probability has to be between 0 and 1, but got %g", (double)o.p);
         return NULL;
     }
     cg_module *m = simple(KIND_DROPOUT, "Dropout");
-    if (m)
+    if (m) {
         m->p = o.p;
+        m->gen = o.generator;
+    }
     return m;
 }
 
@@ -136,7 +138,7 @@ cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x)
     case KIND_SIGMOID:
         return cg_sigmoid(x);
     case KIND_DROPOUT:
-        return cg_dropout(x, m->p, m->training);
+        return cg_dropout_gen(x, m->p, m->training, m->gen);
     case KIND_LAYER_NORM: {
         bool affine = m->o.layer_norm.elementwise_affine;
         return cg_layer_norm(x, 1, affine ? m->params[0] : NULL, affine ? m->params[1] : NULL, m->o.layer_norm.eps);

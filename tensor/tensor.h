@@ -20,6 +20,7 @@ extern "C" {
 #define CG_MAX_DIMS 8
 
 typedef struct cg_tensor cg_tensor;
+typedef struct cg_generator cg_generator; /* torch.Generator: see "the generator" below */
 
 /* CG_SHAPE(3, 5, 4) expands to `3, (const int64_t[]){3, 5, 4}`: the (ndim, shape)
  * pair every shape-taking function wants. CG_SCALAR is the 0-d shape. */
@@ -80,22 +81,50 @@ int cg_copy_(cg_tensor *dst, const cg_tensor *src);   /* torch's copy_: src broa
  * cg_no_grad_begin()/cg_no_grad_end(). Writes through cg_data() are not counted. */
 uint32_t cg_version(const cg_tensor *t);
 
-/* ---- the generator: PyTorch's CPU generator (mt19937), bit for bit ------- */
+/* ---- the generator: PyTorch's CPU generator (mt19937), bit for bit -------
+ * Every random function draws from the default generator (torch's global one)
+ * or, in its _gen form, from a generator of the caller's (torch's generator=
+ * keyword; NULL there means the default one). A generator is safe to draw from
+ * in several threads at once: each call takes its draws as one run of the
+ * generator's sequence, so two threads together draw exactly what one thread
+ * would, in some interleaving of whole calls. */
 void cg_manual_seed(uint64_t seed);
 uint32_t cg_random_u32(void);      /* one raw 32-bit draw */
+cg_generator *cg_generator_new(uint64_t seed);  /* torch.Generator().manual_seed(seed); owned: cg_generator_free */
+void cg_generator_free(cg_generator *g);        /* NULL and the default generator are ignored */
+cg_generator *cg_default_generator(void);       /* borrowed: lives as long as the process */
+int cg_generator_manual_seed(cg_generator *g, uint64_t seed); /* 0 */
+uint32_t cg_generator_random_u32(cg_generator *g);
+cg_tensor *cg_rand_gen(int ndim, const int64_t *shape, cg_generator *g);
+cg_tensor *cg_randn_gen(int ndim, const int64_t *shape, cg_generator *g);
+cg_tensor *cg_uniform_gen(int ndim, const int64_t *shape, float low, float high, cg_generator *g);
+cg_tensor *cg_normal_gen(int ndim, const int64_t *shape, float mean, float std, cg_generator *g);
+int cg_uniform_gen_(cg_tensor *t, float low, float high, cg_generator *g);
+int cg_normal_gen_(cg_tensor *t, float mean, float std, cg_generator *g);
 /* Sampling, as PyTorch 1.13's CPU kernels draw (the same seed, the same
  * samples); whole numbers come as floats, like cgrad's other index tensors. */
-cg_tensor *cg_randint(int64_t low, int64_t high, int ndim, const int64_t *shape); /* torch.randint: [low, high) */
+/* torch.randint: [low, high); float32 holds whole numbers exactly only up to 2^24,
+ * so low and high - 1 must lie in [-2^24, 2^24] (refused otherwise). */
+cg_tensor *cg_randint(int64_t low, int64_t high, int ndim, const int64_t *shape);
+cg_tensor *cg_randint_gen(int64_t low, int64_t high, int ndim, const int64_t *shape, cg_generator *g);
 cg_tensor *cg_randperm(int64_t n);                  /* torch.randperm: 0..n-1 shuffled (n <= 2^24) */
+cg_tensor *cg_randperm_gen(int64_t n, cg_generator *g);
 cg_tensor *cg_bernoulli(cg_tensor *p);              /* torch.bernoulli: 1 with probability p, element-wise */
+cg_tensor *cg_bernoulli_gen(cg_tensor *p, cg_generator *g);
 /* torch.multinomial: n category indices from each row of probs (C) or (R, C)
  * (weights, not necessarily summing to 1); without replacement each at most once. */
 cg_tensor *cg_multinomial(cg_tensor *probs, int64_t n, bool replacement);
+cg_tensor *cg_multinomial_gen(cg_tensor *probs, int64_t n, bool replacement, cg_generator *g);
 
-/* The whole generator state, for checkpoints: opaque bytes, CG_RNG_STATE_SIZE of them. */
+/* A generator's whole state, for checkpoints: opaque bytes, CG_RNG_STATE_SIZE of
+ * them. Setting refuses bytes no generator could hold (a position out of range,
+ * a flag byte that is not 0 or 1, a NaN cached normal, all zeros). The cg_rng_
+ * forms are the default generator's. */
 #define CG_RNG_STATE_SIZE 2520
 int cg_rng_get_state(uint8_t *out, size_t size);
 int cg_rng_set_state(const uint8_t *in, size_t size);
+int cg_generator_get_state(cg_generator *g, uint8_t *out, size_t size);
+int cg_generator_set_state(cg_generator *g, const uint8_t *in, size_t size);
 
 /* ---- inspection ---------------------------------------------------------
  * Borrowed results: cg_shape's array and cg_data's values belong to t and go

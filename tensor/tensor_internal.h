@@ -137,10 +137,16 @@ int cg__dim(int dim, int ndim, const char *op);
 /* CRC-32C of n bytes, continuing from crc (0 to start). */
 uint32_t cg__crc32c(uint32_t crc, const void *data, size_t n);
 
-/* ---- generator ------------------------------------------------------------ */
-double cg__uniform_double(void);    /* 53-bit, like at::uniform_real_distribution<double>(0, 1) */
-uint64_t cg__random_u64(void);      /* two 32-bit draws, as PyTorch's random64() */
-float cg__uniform_float(float low, float high); /* like tensor.uniform_ for one element */
+/* ---- generator ------------------------------------------------------------ *
+ * An op draws between acquire and release (the generator's lock held, so its
+ * draws are one run of the sequence even when threads draw together); g NULL
+ * is the default generator. The draws below need the lock held. */
+cg_generator *cg__gen_acquire(cg_generator *g);
+void cg__gen_release(cg_generator *g);
+uint32_t cg__gen_u32(cg_generator *g);
+uint64_t cg__gen_u64(cg_generator *g);             /* two 32-bit draws, as PyTorch's random64() */
+double cg__gen_uniform_double(cg_generator *g);    /* 53-bit, like at::uniform_real_distribution<double>(0, 1) */
+float cg__gen_uniform_float(cg_generator *g, float low, float high); /* like tensor.uniform_ for one element */
 
 /* ---- option structs: which designators the caller wrote ------------------- */
 typedef struct { const char *name; size_t offset, size; } cg__opt_field;

@@ -9,42 +9,41 @@
  * checked by the vmath_paths test). GELU's tanh form and its derivative are
  * torch's formulas around the same tanh. */
 #include "kernels.h"
+#include <pthread.h>
 #include <stdlib.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CG_X86 1
 #endif
 
+/* What the CPU has, read once (pthread_once: two threads may reach the first
+ * product together) and then only read. */
+static bool has_avx2, has_avx512;
+static pthread_once_t cpu_checked = PTHREAD_ONCE_INIT;
+
+static void check_cpu(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    has_avx512 = has_avx2 && __builtin_cpu_supports("avx512f");
+#endif
+    if (getenv("CGRAD_NO_AVX2")) /* to test the portable path on any machine */
+        has_avx2 = has_avx512 = false;
+    if (getenv("CGRAD_NO_AVX512")) /* to test the AVX2 kernels on an AVX-512 machine */
+        has_avx512 = false;
+}
+
 bool cg__cpu_has_avx2(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-        cached = 0;
-#endif
-        if (getenv("CGRAD_NO_AVX2")) /* to test the portable path on any machine */
-            cached = 0;
-    }
-    return cached;
+    pthread_once(&cpu_checked, check_cpu);
+    return has_avx2;
 }
 
 bool cg__cpu_has_avx512(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_cpu_init();
-        cached = cg__cpu_has_avx2() && __builtin_cpu_supports("avx512f");
-#else
-        cached = 0;
-#endif
-        if (getenv("CGRAD_NO_AVX512")) /* to test the AVX2 kernels on an AVX-512 machine */
-            cached = 0;
-    }
-    return cached;
+    pthread_once(&cpu_checked, check_cpu);
+    return has_avx512;
 }
 
 #ifdef CG_X86

@@ -94,6 +94,26 @@ APPLY(randint, cg_randint(a->index, a->length, a->ndims, a->sizes))
 APPLY(randperm, cg_randperm(a->length))
 APPLY(bernoulli, cg_bernoulli(in[0]))
 APPLY(multinomial, cg_multinomial(in[0], a->length, a->flag))
+/* the _gen forms, from the table's own generator */
+#define GEN op_table_generator()
+APPLY(dropout_gen, cg_dropout_gen(in[0], a->value, a->flag, GEN))
+APPLY(randint_gen, cg_randint_gen(a->index, a->length, a->ndims, a->sizes, GEN))
+APPLY(randperm_gen, cg_randperm_gen(a->length, GEN))
+APPLY(bernoulli_gen, cg_bernoulli_gen(in[0], GEN))
+APPLY(multinomial_gen, cg_multinomial_gen(in[0], a->length, a->flag, GEN))
+APPLY(rand_gen, cg_rand_gen(a->ndims, a->sizes, GEN))
+APPLY(randn_gen, cg_randn_gen(a->ndims, a->sizes, GEN))
+APPLY(uniform_gen, cg_uniform_gen(a->ndims, a->sizes, a->value, a->value2, GEN))
+APPLY(normal_gen, cg_normal_gen(a->ndims, a->sizes, a->value, a->value2, GEN))
+APPLY(sdpa_gen, cg_scaled_dot_product_attention_ex(in[0], in[1], in[2], .dropout_p = a->value, .generator = GEN))
+
+cg_generator *op_table_generator(void)
+{
+    static cg_generator *g;
+    if (!g)
+        g = cg_generator_new(42); /* lives as long as the test process */
+    return g;
+}
 
 #define D OP_DIFFERENTIABLE
 #define R OP_RANDOM
@@ -254,6 +274,36 @@ const op_entry op_table[] = {
     {"cg_multinomial", "with replacement", "torch.multinomial", 1, apply_multinomial, {.length = 7, .flag = true},
      "p:5", R, .no_gradcheck = not_differentiable,
      .no_edge_fixture = "refuses 0-d and empty rows with torch's reasons (asserted in test_tensor)"},
+    /* the same ops drawing from a generator of the caller's (torch's generator=) */
+    {"cg_dropout_gen", NULL, "torch.nn.functional.dropout", 1, apply_dropout_gen, {.value = 0.3f, .flag = true},
+     "r:4x5", D | R, .edge_fixture = "dropout"},
+    {"cg_scaled_dot_product_attention_with", "dropout_p, generator", "torch.nn.functional.scaled_dot_product_attention",
+     3, apply_sdpa_gen, {.value = 0.5f}, "r:2x3x4 r:2x5x4 r:2x5x6", D | R,
+     .no_edge_fixture = "its 0-d and size-0 answers are asserted in test_trust"},
+    {"cg_randint_gen", NULL, "torch.randint", 0, apply_randint_gen, {.index = 0, .length = 5, .ndims = 1, .sizes = {9}},
+     "", R, .no_gradcheck = not_differentiable, .no_edges = takes_no_tensor, .no_null = takes_no_tensor,
+     .no_edge_fixture = takes_no_tensor},
+    {"cg_randperm_gen", NULL, "torch.randperm", 0, apply_randperm_gen, {.length = 9}, "", R,
+     .no_gradcheck = not_differentiable, .no_edges = takes_no_tensor, .no_null = takes_no_tensor,
+     .no_edge_fixture = takes_no_tensor},
+    {"cg_bernoulli_gen", NULL, "torch.bernoulli", 1, apply_bernoulli_gen, {0}, "u:3x4", R,
+     .no_gradcheck = not_differentiable,
+     .no_edge_fixture = "an elementwise draw: any shape gives its own shape (asserted in test_tensor)"},
+    {"cg_multinomial_gen", NULL, "torch.multinomial", 1, apply_multinomial_gen, {.length = 4}, "p:3x6", R,
+     .no_gradcheck = not_differentiable,
+     .no_edge_fixture = "refuses 0-d and empty rows with torch's reasons (asserted in test_tensor)"},
+    {"cg_rand_gen", NULL, "torch.rand", 0, apply_rand_gen, {.ndims = 2, .sizes = {3, 4}}, "", R,
+     .no_gradcheck = not_differentiable, .no_edges = takes_no_tensor, .no_null = takes_no_tensor,
+     .no_edge_fixture = takes_no_tensor},
+    {"cg_randn_gen", NULL, "torch.randn", 0, apply_randn_gen, {.ndims = 1, .sizes = {20}}, "", R,
+     .no_gradcheck = not_differentiable, .no_edges = takes_no_tensor, .no_null = takes_no_tensor,
+     .no_edge_fixture = takes_no_tensor},
+    {"cg_uniform_gen", NULL, "torch.empty().uniform_", 0, apply_uniform_gen,
+     {.value = -2, .value2 = 3, .ndims = 2, .sizes = {2, 2}}, "", R, .no_gradcheck = not_differentiable,
+     .no_edges = takes_no_tensor, .no_null = takes_no_tensor, .no_edge_fixture = takes_no_tensor},
+    {"cg_normal_gen", NULL, "torch.empty().normal_", 0, apply_normal_gen,
+     {.value = 1, .value2 = 2, .ndims = 1, .sizes = {5}}, "", R, .no_gradcheck = not_differentiable,
+     .no_edges = takes_no_tensor, .no_null = takes_no_tensor, .no_edge_fixture = takes_no_tensor},
 };
 const int op_table_count = (int)(sizeof op_table / sizeof op_table[0]);
 
@@ -336,10 +386,11 @@ int op_make_inputs(const op_entry *e, cg_tensor **in, int degenerate)
     return n;
 }
 
+/* The _with (options) and _gen (a generator) forms report as the op they extend. */
 void op_user_name(const op_entry *e, char *buf, size_t size)
 {
     size_t len = strlen(e->function);
-    if (len > 5 && strcmp(e->function + len - 5, "_with") == 0)
-        len -= 5;
+    if (len > 5 && (strcmp(e->function + len - 5, "_with") == 0 || strcmp(e->function + len - 4, "_gen") == 0))
+        len -= strcmp(e->function + len - 4, "_gen") == 0 ? 4 : 5;
     snprintf(buf, size, "%.*s", (int)len, e->function);
 }

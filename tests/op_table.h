@@ -63,12 +63,16 @@ typedef struct {
 extern const op_entry op_table[];
 extern const int op_table_count;
 
+/* The generator the table's _gen entries draw from (made on first use, seeded 42;
+ * gradcheck restores it as it restores the default one). */
+cg_generator *op_table_generator(void);
+
 /* Makes an entry's operands (as its .inputs says) where tensors are made now,
  * drawing from the generator; returns the count, or -1 (a bad spec). With
  * degenerate 1, every operand is 0-d; with 2, each operand's first dim is 0. */
 int op_make_inputs(const op_entry *e, cg_tensor **in, int degenerate);
 
-/* The function name an entry's errors must name: cg_x for cg_x_with. */
+/* The function name an entry's errors must name: cg_x for cg_x_with and cg_x_gen. */
 void op_user_name(const op_entry *e, char *buf, size_t size);
 
 #endif

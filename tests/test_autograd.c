@@ -217,7 +217,8 @@ START_TEST(table_op_passes_gradcheck)
     for (int k = 0; k < e->arity; k++)
         if (!(operand_is_null[k] = in[k] == NULL))
             given[n++] = in[k];
-    int rc = cg_gradcheck(table_fn, given, n, NULL, .eps = 1e-2f, .atol = 2e-3f, .rtol = 2e-2f);
+    int rc = cg_gradcheck(table_fn, given, n, NULL, .eps = 1e-2f, .atol = 2e-3f, .rtol = 2e-2f,
+                          .generator = op_table_generator());
     ck_assert_msg(rc == 0, "%s (%s): %s", e->function, e->variant ? e->variant : "defaults", cg_last_error());
     cg_frame_end();
 }

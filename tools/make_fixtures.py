@@ -659,7 +659,6 @@ def write_sampling():
         w.put(name, fn().float())
     put('randint_small', 0, lambda: torch.randint(0, 10, (8,)))
     put('randint_wide', 1, lambda: torch.randint(3, 1000, (2, 5)))
-    put('randint_64bit', 2, lambda: torch.randint(-5, 2 ** 33, (6,)))
     put('randperm_10', 0, lambda: torch.randperm(10))
     put('randperm_100', 3, lambda: torch.randperm(100))
     torch.manual_seed(40)
