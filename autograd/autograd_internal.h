@@ -9,10 +9,14 @@ typedef struct cg_node cg_node;
 
 /* One entry of the op table: the name PyTorch gives its grad_fn, and the
  * backward formula, which adds d loss / d input into each input's gradient
- * (cg__grad_buf) from gout = d loss / d output. */
+ * (cg__grad_buf) from gout = d loss / d output. It returns 0, or -1 (with an
+ * error) when it could not finish — no memory for its scratch, a product that
+ * could not run; the engine then undoes the whole pass. A gradient buffer that
+ * could not be made is noticed by the engine itself (cg__grad_buf's NULL then
+ * means "failed", not "needs none"). */
 typedef struct {
     const char *name;
-    void (*backward)(cg_node *n, const float *gout);
+    int (*backward)(cg_node *n, const float *gout);
     unsigned saves;       /* what backward reads: CG_SAVES_IN(i), CG_SAVES_OUT */
     bool fills_after_record; /* writes its values after cg__record: checks them itself in anomaly mode */
 } cg_op;
@@ -48,6 +52,7 @@ typedef struct {
     bool grad_viewed;     /* views' gradients alias into .grad (so it is zeroed, never left stale) */
     cg_node *node;        /* the op that made it; NULL for leaves */
     int step;             /* the time step (cg_set_step) it was made in; -1 none */
+    uint32_t pass_mark;   /* a leaf: the backward pass that last noted its .grad for undoing */
 } cg__autograd_meta;
 
 static inline cg__autograd_meta *cg__ag(const cg_tensor *t) { return (cg__autograd_meta *)t->meta; }

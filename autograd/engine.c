@@ -193,6 +193,98 @@ void cg__mark_view(cg_node *n, int64_t offset)
     }
 }
 
+/* ---- a pass that can fail: what it changed in leaves' .grad, to put back ---------- *
+ * A leaf's .grad is noted the first time a pass writes it: no .grad yet, a .grad of
+ * zeros (after zero_grad: nothing to copy), or a copy of its values. A failed pass
+ * (no memory for a gradient or a backward's scratch, a product that could not run,
+ * anomaly mode) puts every noted .grad back as it was, so cg_backward either does
+ * the whole pass or changes nothing a caller can see. */
+typedef struct {
+    cg_tensor *leaf;
+    float *old; /* its values before, or NULL: none (had_grad false) or all zeros */
+    bool had_grad;
+} undo_entry;
+
+typedef struct {
+    undo_entry *e;
+    size_t n, cap;
+    bool heap;       /* the pass runs outside frames: its records are system memory */
+    uint32_t mark;   /* this pass's number, in the leaves' pass_mark */
+    bool failed;     /* a gradient buffer could not be made (the error says why) */
+} pass_log;
+
+static _Thread_local pass_log *current_pass;
+static _Thread_local uint32_t passes_run;
+
+/* Room for cap elements of size bytes: frame memory inside a frame, else the heap. */
+static void *work_alloc(size_t cap, size_t size, bool heap) { return heap ? cg__sys_malloc(cap * size) : cg__alloc(cap * size); }
+
+static bool all_zero_bits(const float *v, int64_t n)
+{
+    const uint32_t *u = (const uint32_t *)v;
+    for (int64_t i = 0; i < n; i++)
+        if (u[i])
+            return false;
+    return true;
+}
+
+/* Notes leaf t's .grad before this pass first changes it; false when out of memory. */
+static bool note_leaf(pass_log *p, cg_tensor *t)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        undo_entry *bigger = work_alloc(cap, sizeof *bigger, p->heap);
+        if (!bigger)
+            return false;
+        if (p->n)
+            memcpy(bigger, p->e, p->n * sizeof *bigger);
+        if (p->heap)
+            cg__sys_free(p->e);
+        p->e = bigger, p->cap = cap;
+    }
+    cg_tensor *g = cg__grad_of(t);
+    undo_entry u = {t, NULL, g != NULL};
+    if (g && !all_zero_bits(g->data, g->numel)) {
+        if (!(u.old = work_alloc((size_t)g->numel, sizeof(float), p->heap)))
+            return false;
+        memcpy(u.old, g->data, (size_t)g->numel * sizeof(float));
+    }
+    p->e[p->n++] = u;
+    return true;
+}
+
+static void pass_begin(pass_log *p)
+{
+    *p = (pass_log){.heap = !cg__in_frame(), .mark = ++passes_run};
+    if (p->mark == 0) /* wrapped: 0 is every new leaf's mark */
+        p->mark = ++passes_run;
+    current_pass = p;
+}
+
+/* Ends the pass: on failure every noted .grad goes back as it was. */
+static void pass_end(pass_log *p, bool failed)
+{
+    for (size_t k = p->n; failed && k-- > 0;) {
+        undo_entry *u = &p->e[k];
+        cg__autograd_meta *m = cg__ag(u->leaf);
+        cg_tensor *g = m->head.held;
+        if (!u->had_grad) { /* made by this pass: gone again */
+            m->head.held = NULL;
+            m->grad_unwritten = false;
+            cg_tensor_free(g);
+        } else if (u->old)
+            memcpy(g->data, u->old, (size_t)g->numel * sizeof(float));
+        else
+            memset(g->data, 0, (size_t)g->numel * sizeof(float));
+    }
+    if (p->heap) {
+        for (size_t k = 0; k < p->n; k++)
+            cg__sys_free(p->e[k].old);
+        cg__sys_free(p->e);
+    }
+    current_pass = NULL;
+}
+
 /* t's gradient buffer, made on first use with its values unwritten. */
 static cg_tensor *grad_buffer(cg_tensor *t)
 {
@@ -200,13 +292,25 @@ static cg_tensor *grad_buffer(cg_tensor *t)
         return NULL;
     cg__autograd_meta *m = cg__ag(t);
     const cg_node *n = m->node;
+    pass_log *p = current_pass;
+    if (p && !n && m->pass_mark != p->mark) {
+        if (!note_leaf(p, t)) {
+            cg__error("cg_backward: out of memory noting a gradient before changing it");
+            p->failed = true;
+            return NULL;
+        }
+        m->pass_mark = p->mark;
+    }
     if (!m->head.held && n && n->view && cg__requires_grad(n->in[0])) {
         cg_tensor *base = n->in[0];
         if (!cg__grad_buf(base)) /* zeroed: views add into parts of it */
             return NULL;
         cg_tensor *g = cg__view_beside(t, cg__grad_of(base), t->ndim, t->shape, n->view_offset);
-        if (!g)
+        if (!g) {
+            if (p)
+                p->failed = true;
             return NULL;
+        }
         cg__ag(base)->grad_viewed = true;
         m->head.held = g;
         m->grad_alias = true;
@@ -215,8 +319,11 @@ static cg_tensor *grad_buffer(cg_tensor *t)
         /* The gradient lives where its tensor lives (outside frames, or in the
          * tensor's own frame even when backward runs in an inner one). */
         cg_tensor *g = cg__new_beside(t, t->ndim, t->shape, "cg_backward");
-        if (!g)
+        if (!g) {
+            if (p)
+                p->failed = true;
             return NULL;
+        }
         m->head.held = g;
         m->grad_unwritten = true;
     }
@@ -300,9 +407,6 @@ typedef struct {
     cg_node *node;
     int next; /* next input to visit */
 } frame_entry;
-
-/* Room for cap elements of size bytes: frame memory inside a frame, else the heap. */
-static void *work_alloc(size_t cap, size_t size, bool heap) { return heap ? cg__sys_malloc(cap * size) : cg__alloc(cap * size); }
 
 /* Doubles an array of n elements; false when out of memory (the old one stays). */
 static bool grow(void **arr, size_t *cap, size_t size, bool heap)
@@ -405,6 +509,16 @@ static bool saved_versions_ok(cg_node **order, int64_t count)
 
 int cg_backward(cg_tensor *root) { return cg_backward_with(root, (cg_backward_opts){0}); }
 
+/* An intermediate's gradient after a failed pass: zero, not half written. */
+static void clear_intermediate(cg_tensor *t)
+{
+    cg_tensor *g = cg__grad_of(t);
+    cg__autograd_meta *m = cg__ag(t);
+    if (g && !m->grad_alias)
+        memset(g->data, 0, (size_t)g->numel * sizeof(float));
+    m->grad_unwritten = false;
+}
+
 /* An intermediate's gradient at the start of a pass: stale, or zeroed when views'
  * gradients live in it (they add into parts of it); a view's own is its base's. */
 static void restart_grad(cg_tensor *t)
@@ -459,6 +573,8 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
             restart_grad(order[i]->out);
     }
     int rc = 0;
+    pass_log pass;
+    pass_begin(&pass);
     float *g = cg__grad_buf(root);
     if (!g) {
         rc = -1;
@@ -470,18 +586,22 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         cg_node *n = order[i];
         cg_tensor *gout = cg__grad_of(n->out);
         settle(n->out); /* no contribution reached it: its gradient is zero */
-        if (gout && !cg__ag(n->out)->grad_alias) /* an aliased view's gradient is in place already */
-            n->op->backward(n, gout->data);
-        if (!opts.retain_graph)
-            n->released = true;
-        if (anomaly && !anomaly_backward_ok(n)) {
+        /* (an aliased view's gradient is in place already) */
+        if (gout && !cg__ag(n->out)->grad_alias && n->op->backward(n, gout->data) < 0)
+            rc = -1;
+        if (rc < 0 || pass.failed || (anomaly && !anomaly_backward_ok(n))) {
             rc = -1;
             break;
         }
     }
 out:
-    for (int64_t i = 0; rc < 0 && i < count; i++) /* after a failure, none is left stale */
-        settle(order[i]->out);
+    pass_end(&pass, rc < 0);
+    for (int64_t i = 0; i < count; i++) {
+        if (rc < 0) /* after a failure, every gradient of this pass reads zero */
+            clear_intermediate(order[i]->out);
+        else if (!opts.retain_graph) /* released only by a pass that went through */
+            order[i]->released = true;
+    }
     if (heap)
         cg__sys_free(order);
     return rc;

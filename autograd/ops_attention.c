@@ -36,7 +36,7 @@ static uint8_t *keep_flags(const attention_saved *sv)
     return sv->dropout_p > 0 ? (uint8_t *)(sv->p + sv->batches * sv->L * sv->S) : NULL;
 }
 
-static void attention_backward(cg_node *n, const float *g)
+static int attention_backward(cg_node *n, const float *g)
 {
     const attention_saved *sv = n->saved;
     cg_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2];
@@ -46,17 +46,18 @@ static void attention_backward(cg_node *n, const float *g)
     cg__scratch_begin();
     float *dp = cg__scratch(sizeof(float) * (size_t)(L * S));
     float *dropped = keep ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
-    for (int64_t b = 0; dp && (dropped || !keep) && b < sv->batches; b++) {
+    int rc = dp && (dropped || !keep) ? 0 : -1;
+    for (int64_t b = 0; rc == 0 && b < sv->batches; b++) {
         const float *P = sv->p + b * L * S, *dO = g + b * L * Ev;
         const float *Q = q->data + b * L * E, *K = k->data + b * S * E, *V = v->data + b * S * Ev;
         const uint8_t *kb = keep ? keep + b * L * S : NULL;
         if (kb)
             apply_dropout(P, kb, sv->dropout_p, L * S, dropped);
         if (gv) /* dV (S, Ev) += P̃ᵀ (S, L) dO (L, Ev) */
-            cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, Ev, 1.0f, gv + b * S * Ev, Ev);
+            rc |= cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, Ev, 1.0f, gv + b * S * Ev, Ev);
         if (!gq && !gk)
             continue;
-        cg__gemm(false, true, L, S, Ev, dO, Ev, V, Ev, 0.0f, dp, S); /* dP̃ = dO Vᵀ */
+        rc |= cg__gemm(false, true, L, S, Ev, dO, Ev, V, Ev, 0.0f, dp, S); /* dP̃ = dO Vᵀ */
         if (kb) /* dP = dP̃ ⊙ D */
             apply_dropout(dp, kb, sv->dropout_p, L * S, dp);
         for (int64_t i = 0; i < L; i++) { /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), then · scale */
@@ -67,11 +68,12 @@ static void attention_backward(cg_node *n, const float *g)
                 dp[i * S + j] = P[i * S + j] * (dp[i * S + j] - (float)dot) * sv->scale;
         }
         if (gq) /* dQ (L, E) += dS (L, S) K (S, E) */
-            cg__gemm(false, false, L, E, S, dp, S, K, E, 1.0f, gq + b * L * E, E);
+            rc |= cg__gemm(false, false, L, E, S, dp, S, K, E, 1.0f, gq + b * L * E, E);
         if (gk) /* dK (S, E) += dSᵀ (S, L) Q (L, E) */
-            cg__gemm(true, false, S, E, L, dp, S, Q, E, 1.0f, gk + b * S * E, E);
+            rc |= cg__gemm(true, false, S, E, L, dp, S, Q, E, 1.0f, gk + b * S * E, E);
     }
     cg__scratch_end();
+    return rc;
 }
 static const cg_op attention_op = {.name = "ScaledDotProductAttentionBackward0", .backward = attention_backward,
                                    .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1) | CG_SAVES_IN(2),
@@ -99,11 +101,12 @@ static bool shapes_ok(const cg_tensor *q, const cg_tensor *k, const cg_tensor *v
 
 /* P = softmax(Q Kᵀ scale + mask) for one batch, rows of L; with keep, which weights
  * dropout keeps (drawn row by row, as torch draws its mask). */
-static void attention_weights(const float *Q, const float *K, const float *mask, bool causal, float scale,
+static int attention_weights(const float *Q, const float *K, const float *mask, bool causal, float scale,
                               float dropout_p, cg_generator *g, int64_t L, int64_t S, int64_t E, float *P,
                               uint8_t *keep)
 {
-    cg__gemm(false, true, L, S, E, Q, E, K, E, 0.0f, P, S);
+    if (cg__gemm(false, true, L, S, E, Q, E, K, E, 0.0f, P, S) < 0)
+        return -1;
     for (int64_t i = 0; i < L; i++) {
         float *row = P + i * S, top = -INFINITY;
         for (int64_t j = 0; j < S; j++) {
@@ -120,6 +123,7 @@ static void attention_weights(const float *Q, const float *K, const float *mask,
     }
     for (int64_t i = 0; keep && i < L * S; i++) /* torch: bernoulli(1 - p) */
         keep[i] = cg__gen_uniform_double(g) < 1.0 - (double)dropout_p;
+    return 0;
 }
 
 cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_attention_opts user)
@@ -167,12 +171,12 @@ cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_t
         const float *mask = o.attn_mask ? o.attn_mask->data + (o.attn_mask->ndim == 2 ? 0 : b * L * S) : NULL;
         float *Pb = P + b * L * S;
         uint8_t *kb = keep ? keep + b * L * S : NULL;
-        attention_weights(q->data + b * L * E, k->data + b * S * E, mask, o.is_causal, args.scale, o.dropout_p, g, L,
-                          S, E, Pb, kb);
-        if (kb)
+        ok = attention_weights(q->data + b * L * E, k->data + b * S * E, mask, o.is_causal, args.scale, o.dropout_p, g,
+                               L, S, E, Pb, kb) == 0;
+        if (ok && kb)
             apply_dropout(Pb, kb, o.dropout_p, L * S, dropped);
-        cg__gemm(false, false, L, Ev, S, kb ? dropped : Pb, S, v->data + b * S * Ev, Ev, 0.0f, out->data + b * L * Ev,
-                 Ev);
+        ok = ok && cg__gemm(false, false, L, Ev, S, kb ? dropped : Pb, S, v->data + b * S * Ev, Ev, 0.0f,
+                            out->data + b * L * Ev, Ev) == 0;
     }
     if (g)
         cg__gen_release(g);

@@ -41,7 +41,7 @@ static void add_into(float *restrict dst, const float *restrict src, int64_t n)
         dst[k] += src[k];
 }
 
-static void lstm_backward(cg_node *n, const float *g)
+static int lstm_backward(cg_node *n, const float *g)
 {
     const lstm_saved *sv = n->saved;
     int64_t R = sv->rows, H = sv->H;
@@ -59,6 +59,7 @@ static void lstm_backward(cg_node *n, const float *g)
             add_into(dcp + r * H, row + 4 * H, H);
     }
     cg__scratch_end();
+    return row ? 0 : -1;
 }
 static const cg_op lstm_op = {.name = "ThnnFusedLstmCellBackward0", .backward = lstm_backward,
                               .saves = CG_SAVES_IN(1), .fills_after_record = true};
@@ -133,7 +134,7 @@ typedef struct {
     float rzn[]; /* rows x H each of r, z and n */
 } gru_saved;
 
-static void gru_backward(cg_node *nd, const float *g)
+static int gru_backward(cg_node *nd, const float *g)
 {
     const gru_saved *sv = nd->saved;
     int64_t R = sv->rows, H = sv->H, RH = R * H;
@@ -160,6 +161,7 @@ static void gru_backward(cg_node *nd, const float *g)
                 CG__STORE_OR_ADD(dhw[gate + 2 * H], fresh_h, dsn * rg);
             }
         }
+    return 0;
 }
 static const cg_op gru_op = {.name = "ThnnFusedGruCellBackward0", .backward = gru_backward,
                              .saves = CG_SAVES_IN(1) | CG_SAVES_IN(2), .fills_after_record = true};

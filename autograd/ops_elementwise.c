@@ -42,7 +42,7 @@ static float *one_to_one_grad(cg_tensor *operand, const cg_tensor *out, bool *fr
  * public cg_NAME below calls the forward. In FWD, DA and DB: x = a's element,
  * y = b's element, z = the output's element. */
 #define BINARY_OP(NAME, TORCH, SAVES, FWD, DA, DB)                                            \
-    static void NAME##_backward(cg_node *n, const float *g)                              \
+    static int NAME##_backward(cg_node *n, const float *g)                               \
     {                                                                                    \
         cg_tensor *a = n->in[0], *b = n->in[1];                                          \
         const float *A = a->data, *B = b->data, *Z = n->out->data;                       \
@@ -63,6 +63,7 @@ static float *one_to_one_grad(cg_tensor *operand, const cg_tensor *out, bool *fr
                 (void)x, (void)y, (void)z;                                               \
                 CG__STORE_OR_ADD(gb[o1_], fresh_b, (DB));                                 \
             });                                                                          \
+        return 0;                                                                        \
     }                                                                                    \
     static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES}; \
     static cg_tensor *NAME##_forward(cg_tensor *a, cg_tensor *b, const char *name)      \
@@ -120,7 +121,7 @@ typedef struct {
 #define UNARY_OP(NAME, TORCH, SAVES, FWD, DX) UNARY_OP_VEC(NAME, TORCH, SAVES, FWD, DX, NULL)
 /* The same with a vectorised kernel for the forward (FWD is then its scalar meaning). */
 #define UNARY_OP_VEC(NAME, TORCH, SAVES, FWD, DX, VEC)                                     \
-    static void NAME##_backward(cg_node *n, const float *g)                               \
+    static int NAME##_backward(cg_node *n, const float *g)                                \
     {                                                                                     \
         bool fresh;                                                                       \
         float *gx = cg__grad_buf_to_write(n->in[0], &fresh);                              \
@@ -129,12 +130,13 @@ typedef struct {
         const float s = sv->s, t = sv->t;                                                 \
         (void)s, (void)t, (void)X, (void)Z;                                               \
         if (!gx)                                                                          \
-            return;                                                                       \
+            return 0;                                                                     \
         for (int64_t i = 0; i < n->out->numel; i++) {                                     \
             float x = X[i], z = Z[i];                                                     \
             (void)x, (void)z;                                                             \
             CG__STORE_OR_ADD(gx[i], fresh, (DX));                                         \
         }                                                                                 \
+        return 0;                                                                         \
     }                                                                                     \
     static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES}; \
     static cg_tensor *NAME##_forward(cg_tensor *in, float s, float t, const char *name)  \
@@ -196,12 +198,13 @@ UNARY_OP(gelu, "GeluBackward0", CG_SAVES_IN(0), x * 0.5f * (1 + erff(x * GELU_AL
          g[i] * (0.5f * (1 + erff(x * GELU_ALPHA)) + x * (GELU_BETA * expf(x * x * -0.5f))))
 
 /* GELU's tanh form, vectorised both ways (it was most of a small Transformer's step) */
-static void gelu_tanh_backward(cg_node *n, const float *g)
+static int gelu_tanh_backward(cg_node *n, const float *g)
 {
     bool fresh;
     float *gx = cg__grad_buf_to_write(n->in[0], &fresh);
     if (gx)
         cg__gelu_tanh_grad_f32(n->out->numel, n->in[0]->data, g, gx, !fresh);
+    return 0;
 }
 
 static const cg_op gelu_tanh_op = {.name = "GeluBackward0", .backward = gelu_tanh_backward, .saves = CG_SAVES_IN(0)};
@@ -234,7 +237,7 @@ cg_tensor *cg_gelu_tanh(cg_tensor *x)
 
 /* ---- where ------------------------------------------------------------------------ */
 
-static void where_backward(cg_node *n, const float *g)
+static int where_backward(cg_node *n, const float *g)
 {
     cg_tensor *c = n->in[0], *a = n->in[1], *b = n->in[2];
     float *ga = cg__grad_buf(a), *gb = cg__grad_buf(b);
@@ -249,6 +252,7 @@ static void where_backward(cg_node *n, const float *g)
             gb[o2_] += g[i_];
         }
     });
+    return 0;
 }
 static const cg_op where_op = {.name = "WhereBackward0", .backward = where_backward, .saves = CG_SAVES_IN(0)};
 

@@ -70,13 +70,13 @@ typedef struct {
     float scale;      /* 1/(weighted count) for mean, else 1 */
 } nll_saved;
 
-static void nll_backward(cg_node *n, const float *g)
+static int nll_backward(cg_node *n, const float *g)
 {
     const nll_saved *sv = n->saved;
     cg_tensor *x = n->in[0], *target = n->in[1], *weight = n->in[2];
     float *gx = cg__grad_buf(x);
     if (!gx)
-        return;
+        return 0;
     const float *w = weight ? weight->data : NULL;
     nll_dims d = sv->d;
     int64_t ignore = sv->ignore_index;
@@ -94,6 +94,7 @@ static void nll_backward(cg_node *n, const float *g)
                 for (int64_t c = 0; c < d.C; c++)
                     row[c * d.S] -= gv * eps / (float)d.C * (w ? w[c] : 1.0f);
         }
+    return 0;
 }
 static const cg_op nll_op = {.name = "NllLossBackward0", .backward = nll_backward, .saves = CG_SAVES_IN(1) | CG_SAVES_IN(2)};
 
@@ -334,13 +335,14 @@ cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *ids)
 
 /* ---- dropout ------------------------------------------------------------------------------ */
 
-static void dropout_backward(cg_node *n, const float *g)
+static int dropout_backward(cg_node *n, const float *g)
 {
     float *gx = cg__grad_buf(n->in[0]);
     const float *mask = n->saved; /* 0 or 1/(1-p) */
     if (gx)
         for (int64_t i = 0; i < n->out->numel; i++)
             gx[i] += g[i] * mask[i];
+    return 0;
 }
 static const cg_op dropout_op = {.name = "MulBackward0", .backward = dropout_backward, .saves = 0, .fills_after_record = true};
 

@@ -29,11 +29,12 @@ static void triangle_copy(const cg_tensor *t, const triangle_saved *sv, const fl
             }
 }
 
-static void triangle_backward(cg_node *n, const float *g)
+static int triangle_backward(cg_node *n, const float *g)
 {
     float *gx = cg__grad_buf(n->in[0]);
     if (gx)
         triangle_copy(n->out, n->saved, g, gx, true);
+    return 0;
 }
 static const cg_op tril_op = {.name = "TrilBackward0", .backward = triangle_backward, .saves = 0};
 static const cg_op triu_op = {.name = "TriuBackward0", .backward = triangle_backward, .saves = 0};
@@ -65,12 +66,12 @@ typedef struct {
     float value;
 } fill_saved;
 
-static void masked_fill_backward(cg_node *n, const float *g)
+static int masked_fill_backward(cg_node *n, const float *g)
 {
     cg_tensor *t = n->in[0], *mask = n->in[1];
     float *gt = cg__grad_buf(t);
     if (!gt)
-        return;
+        return 0;
     cg__bcast it;
     cg__bcast_init(&it, n->out->ndim, n->out->shape, 2, (const cg_tensor *const *)n->in);
     const float *M = mask->data;
@@ -78,6 +79,7 @@ static void masked_fill_backward(cg_node *n, const float *g)
         if (M[o1_] == 0.0f)
             gt[o0_] += g[i_];
     });
+    return 0;
 }
 static const cg_op masked_fill_op = {.name = "MaskedFillBackward0", .backward = masked_fill_backward,
                                      .saves = CG_SAVES_IN(1)};

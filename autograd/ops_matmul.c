@@ -92,7 +92,7 @@ static int64_t rows(const mm_plan *p, const cg_tensor *a)
     return p->fold ? cg__rows(a) : p->n;
 }
 
-static void matmul_backward(cg_node *n, const float *g)
+static int matmul_backward(cg_node *n, const float *g)
 {
     cg_tensor *a = n->in[0], *b = n->in[1];
     mm_plan p;
@@ -102,14 +102,16 @@ static void matmul_backward(cg_node *n, const float *g)
     float *ga = cg__grad_buf(a), *gb = cg__grad_buf(b);
     int64_t M = rows(&p, a), K = p.k, N = p.m;
     if (M == 0 || K == 0)
-        return;
+        return 0;
+    int rc = 0;
     FOR_BATCH(&p, {
         const float *gc = g + ci * M * N;
         if (ga) /* dA (M, K) += dC (M, N) · Bᵀ */
-            cg__gemm(false, true, M, K, N, gc, N, b->data + bi * K * N, N, 1.0f, ga + ai * M * K, K);
+            rc |= cg__gemm(false, true, M, K, N, gc, N, b->data + bi * K * N, N, 1.0f, ga + ai * M * K, K);
         if (gb) /* dB (K, N) += Aᵀ · dC */
-            cg__gemm(true, false, K, N, M, a->data + ai * M * K, K, gc, N, 1.0f, gb + bi * K * N, N);
+            rc |= cg__gemm(true, false, K, N, M, a->data + ai * M * K, K, gc, N, 1.0f, gb + bi * K * N, N);
     });
+    return rc;
 }
 static const cg_op matmul_op = {.name = "MmBackward0", .backward = matmul_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1)};
 
@@ -127,11 +129,17 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
     if (!out)
         return NULL;
     int64_t M = rows(&p, a), K = p.k, N = p.m;
+    int rc = 0;
     if (out->numel > 0)
         FOR_BATCH(&p, {
-            cg__gemm(false, false, M, N, K, a->data + ai * M * K, K, b->data + bi * K * N, N, 0.0f,
-                     out->data + ci * M * N, N);
+            rc |= cg__gemm(false, false, M, N, K, a->data + ai * M * K, K, b->data + bi * K * N, N, 0.0f,
+                           out->data + ci * M * N, N);
         });
+    if (rc < 0) {
+        cg__error("cg_matmul: out of memory for a product of %lld x %lld x %lld", (long long)M, (long long)K,
+                  (long long)N);
+        return cg__forward_failed(out);
+    }
     return CG__RECORD(out, &matmul_op, 2, ops);
 }
 
@@ -171,12 +179,6 @@ typedef struct {
     int32_t hot[];    /* rows of them when one_hot */
 } linear_saved;
 
-static void zero_if_fresh(float *g, bool fresh, int64_t n)
-{
-    if (g && fresh)
-        memset(g, 0, (size_t)n * sizeof(float));
-}
-
 /* db (out) += the column sums of g (M, out), four rows a pass (one load and store
  * of db per four rows). */
 static void bias_grad(float *restrict db, const float *restrict g, int64_t M, int64_t out)
@@ -199,17 +201,21 @@ typedef struct {
     const float *g, *x, *w;
     float *gx, *gw;
     bool fresh_x, fresh_w;
+    int failed; /* set (atomically) by a product that could not run */
 } weight_products;
 
 static void weight_product(void *ctx, int64_t which)
 {
-    const weight_products *p = ctx;
+    weight_products *p = ctx;
+    int rc;
     if (which == 0)
-        cg__gemm(false, false, p->M, p->in_f, p->out_f, p->g, p->out_f, p->w, p->in_f, p->fresh_x ? 0.0f : 1.0f, p->gx,
-                 p->in_f);
+        rc = cg__gemm(false, false, p->M, p->in_f, p->out_f, p->g, p->out_f, p->w, p->in_f, p->fresh_x ? 0.0f : 1.0f,
+                      p->gx, p->in_f);
     else
-        cg__gemm(true, false, p->out_f, p->in_f, p->M, p->g, p->out_f, p->x, p->in_f, p->fresh_w ? 0.0f : 1.0f, p->gw,
-                 p->in_f);
+        rc = cg__gemm(true, false, p->out_f, p->in_f, p->M, p->g, p->out_f, p->x, p->in_f, p->fresh_w ? 0.0f : 1.0f,
+                      p->gw, p->in_f);
+    if (rc < 0)
+        __atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
 }
 
 /* Two gradient buffers that share no element (x and w may be one tensor, or views of one). */
@@ -218,7 +224,7 @@ static bool apart(const float *a, int64_t na, const float *b, int64_t nb)
     return a + na <= b || b + nb <= a;
 }
 
-static void linear_backward(cg_node *n, const float *g)
+static int linear_backward(cg_node *n, const float *g)
 {
     const linear_saved *sv = n->saved;
     cg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *acc = n->in[3];
@@ -235,12 +241,9 @@ static void linear_backward(cg_node *n, const float *g)
     if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
         const float *z = n->out->data;
         float *gp = cg__scratch((size_t)(M * out_f) * sizeof(float));
-        if (!gp) { /* out of memory (reported): the fresh buffers read as zero */
-            zero_if_fresh(gacc, fresh_acc, M * out_f);
-            zero_if_fresh(gx, fresh_x, x->numel);
-            zero_if_fresh(gw, fresh_w, w->numel);
+        if (!gp) { /* out of memory (reported): the engine undoes the pass */
             cg__scratch_end();
-            return;
+            return -1;
         }
         if (act == CG_TANH) /* (each loop on its own: plain loops the compiler vectorises) */
             for (int64_t i = 0; i < M * out_f; i++)
@@ -255,7 +258,7 @@ static void linear_backward(cg_node *n, const float *g)
     else if (gacc)
         for (int64_t i = 0; i < M * out_f; i++)
             gacc[i] += g[i];
-    weight_products wp = {M, in_f, out_f, g, x->data, w->data, gx, gw, fresh_x, fresh_w};
+    weight_products wp = {M, in_f, out_f, g, x->data, w->data, gx, gw, fresh_x, fresh_w, 0};
     if (gx && gw && !hot && apart(gx, x->numel, gw, w->numel) && (double)M * (double)in_f * (double)out_f >= 2097152.0)
         cg__parallel_for(2, weight_product, &wp); /* dx and dw at once, one thread each (the same bits) */
     else {
@@ -271,6 +274,11 @@ static void linear_backward(cg_node *n, const float *g)
     if (gb)
         bias_grad(gb, g, M, out_f);
     cg__scratch_end();
+    if (wp.failed) {
+        cg__error("cg_backward: a product of %s's backward could not run (out of memory)", n->op->name);
+        return -1;
+    }
+    return 0;
 }
 static const cg_op linear_op = {.name = "AddmmBackward0", .backward = linear_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1), .fills_after_record = true};
 /* named for the fusion: torch has no one op for it (it shows TanhBackward0 over AddmmBackward0) */
@@ -328,6 +336,7 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
     linear_saved *sv = node ? node->saved : NULL;
     int32_t *hot = sv ? sv->hot : cg__scratch(hot_bytes);
     bool one_hot = hot && M >= 16 && in_f >= 8 && rows_one_hot(x->data, M, in_f, hot);
+    int rc = 0;
     if (sv)
         sv->one_hot = one_hot;
     if (one_hot)
@@ -335,9 +344,14 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
             for (int64_t o = 0; o < out_f; o++)
                 out->data[i * out_f + o] = (start_from_zero ? 0.0f : out->data[i * out_f + o]) + w->data[o * in_f + hot[i]];
     else
-        cg__gemm_bt(M, out_f, in_f, x->data, in_f, w->data, in_f, w_packed, start_from_zero ? 0.0f : 1.0f, out->data,
-                    out_f);
+        rc = cg__gemm_bt(M, out_f, in_f, x->data, in_f, w->data, in_f, w_packed, start_from_zero ? 0.0f : 1.0f,
+                         out->data, out_f);
     cg__scratch_end();
+    if (rc < 0) {
+        cg__error("%s: out of memory for the product of x %lld x %lld and the weight", op, (long long)M,
+                  (long long)in_f);
+        return cg__forward_failed(out);
+    }
     if (act == CG_TANH)
         cg__tanh_f32(out->numel, out->data, out->data);
     else if (act == CG_RELU)

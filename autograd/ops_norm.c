@@ -13,7 +13,7 @@ typedef struct {
     double stats[]; /* mean, rstd for each row */
 } norm_saved;
 
-static void layer_norm_backward(cg_node *nd, const float *g)
+static int layer_norm_backward(cg_node *nd, const float *g)
 {
     const norm_saved *sv = nd->saved;
     cg_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
@@ -35,6 +35,7 @@ static void layer_norm_backward(cg_node *nd, const float *g)
             gx[r * n + k] += (float)(rstd * (dy - sum_dy / (double)n - xhat * sum_dy_xhat / (double)n));
         }
     }
+    return 0;
 }
 static const cg_op layer_norm_op = {.name = "NativeLayerNormBackward0", .backward = layer_norm_backward,
                                     .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1), .fills_after_record = true};

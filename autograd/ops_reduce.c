@@ -24,24 +24,25 @@ typedef struct {
     float scale;  /* 1 for sum, 1/n for mean */
 } sum_saved;
 
-static void sum_backward(cg_node *n, const float *g)
+static int sum_backward(cg_node *n, const float *g)
 {
     const sum_saved *sv = n->saved;
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
     if (!gx)
-        return;
+        return 0;
     float scale = sv->scale;
     if (sv->dim < 0) {
         for (int64_t i = 0; i < x->numel; i++)
             gx[i] += g[0] * scale;
-        return;
+        return 0;
     }
     cg__dim_split s = cg__split_at(x, sv->dim);
     for (int64_t o = 0; o < s.outer; o++)
         for (int64_t j = 0; j < s.n; j++)
             for (int64_t i = 0; i < s.inner; i++)
                 gx[(o * s.n + j) * s.inner + i] += g[o * s.inner + i] * scale;
+    return 0;
 }
 static const cg_op sum_op = {.name = "SumBackward0", .backward = sum_backward, .saves = 0};
 static const cg_op sum_dim_op = {.name = "SumBackward1", .backward = sum_backward, .saves = 0};
@@ -95,12 +96,12 @@ cg_tensor *cg_mean_dim(cg_tensor *t, int dim, bool keepdim) { return sum_along(t
 
 /* ---- max ------------------------------------------------------------------------ */
 
-static void max_all_backward(cg_node *n, const float *g)
+static int max_all_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
     if (!gx)
-        return;
+        return 0;
     float m = n->out->data[0];
     int64_t ties = 0;
     for (int64_t i = 0; i < x->numel; i++)
@@ -108,6 +109,7 @@ static void max_all_backward(cg_node *n, const float *g)
     for (int64_t i = 0; i < x->numel; i++)
         if (x->data[i] == m || (isnan(m) && isnan(x->data[i])))
             gx[i] += g[0] / (float)ties;
+    return 0;
 }
 static const cg_op max_all_op = {.name = "MaxBackward1", .backward = max_all_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_OUT};
 
@@ -152,18 +154,19 @@ typedef struct {
     int64_t where[];
 } max_dim_saved;
 
-static void max_dim_backward(cg_node *n, const float *g)
+static int max_dim_backward(cg_node *n, const float *g)
 {
     const max_dim_saved *sv = n->saved;
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
     if (!gx)
-        return;
+        return 0;
     const int64_t *where = sv->where;
     cg__dim_split s = cg__split_at(x, sv->dim);
     for (int64_t o = 0; o < s.outer; o++)
         for (int64_t i = 0; i < s.inner; i++)
             gx[(o * s.n + where[o * s.inner + i]) * s.inner + i] += g[o * s.inner + i];
+    return 0;
 }
 static const cg_op max_dim_op = {.name = "MaxBackward0", .backward = max_dim_backward, .saves = 0, .fills_after_record = true};
 
@@ -304,12 +307,12 @@ typedef struct {
     int kind;  /* SOFTMAX, LOG_SOFTMAX or LOGSUMEXP */
 } softmax_saved;
 
-static void softmax_backward(cg_node *n, const float *g)
+static int softmax_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
     if (!gx || x->numel == 0)
-        return;
+        return 0;
     const softmax_saved *sv = n->saved;
     int kind = sv->kind;
     const float *y = n->out->data;
@@ -327,7 +330,7 @@ static void softmax_backward(cg_node *n, const float *g)
             }
         }
         cg__scratch_end();
-        return;
+        return all ? 0 : -1;
     }
     float *e = cg__scratch((size_t)s.n * sizeof(float)); /* exp of this row's log-probabilities */
     for (int64_t o = 0; e && o < s.outer; o++)
@@ -360,6 +363,7 @@ static void softmax_backward(cg_node *n, const float *g)
                 gx[base + j * s.inner] += g[base + j * s.inner] - e[j] * (float)dot;
         }
     cg__scratch_end();
+    return e ? 0 : -1;
 }
 static const cg_op softmax_op = {.name = "SoftmaxBackward0", .backward = softmax_backward, .saves = CG_SAVES_OUT};
 static const cg_op log_softmax_op = {.name = "LogSoftmaxBackward0", .backward = softmax_backward, .saves = CG_SAVES_OUT};

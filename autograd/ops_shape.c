@@ -6,12 +6,13 @@
 
 /* ---- reshape / view (a view: the result shares the input's values) ------------- */
 
-static void reshape_backward(cg_node *n, const float *g)
+static int reshape_backward(cg_node *n, const float *g)
 {
     float *gx = cg__grad_buf(n->in[0]);
     if (gx)
         for (int64_t i = 0; i < n->out->numel; i++)
             gx[i] += g[i];
+    return 0;
 }
 static const cg_op reshape_op = {.name = "ViewBackward0", .backward = reshape_backward, .saves = 0};
 
@@ -148,12 +149,13 @@ typedef struct {
     int perm[CG_MAX_DIMS];
 } permute_saved;
 
-static void permute_backward(cg_node *n, const float *g)
+static int permute_backward(cg_node *n, const float *g)
 {
     const permute_saved *sv = n->saved;
     float *gx = cg__grad_buf(n->in[0]);
     if (gx)
         permute_copy(n->in[0], sv->perm, n->out->ndim, n->out->shape, g, gx, true);
+    return 0;
 }
 static const cg_op permute_op = {.name = "PermuteBackward0", .backward = permute_backward, .saves = 0};
 
@@ -217,7 +219,7 @@ typedef struct {
 } join_saved;
 
 /* Every input's block along dim: the gradient goes back block by block. */
-static void cat_backward(cg_node *n, const float *g)
+static int cat_backward(cg_node *n, const float *g)
 {
     const join_saved *sv = n->saved;
     int dim = sv->dim;
@@ -233,6 +235,7 @@ static void cat_backward(cg_node *n, const float *g)
                     gx[o * len * so.inner + j] += g[(o * so.n + at) * so.inner + j];
         at += len;
     }
+    return 0;
 }
 static const cg_op cat_op = {.name = "CatBackward0", .backward = cat_backward, .saves = 0};
 static const cg_op stack_op = {.name = "StackBackward0", .backward = cat_backward, .saves = 0};
@@ -309,19 +312,20 @@ typedef struct {
     int64_t start, len;
 } narrow_saved;
 
-static void narrow_backward(cg_node *n, const float *g)
+static int narrow_backward(cg_node *n, const float *g)
 {
     const narrow_saved *sv = n->saved;
     cg_tensor *x = n->in[0];
     float *gx = cg__grad_buf(x);
     if (!gx || n->out->numel == 0)
-        return;
+        return 0;
     int dim = sv->dim;
     int64_t start = sv->start, len = sv->len;
     cg__dim_split s = cg__split_at(x, dim);
     for (int64_t o = 0; o < s.outer; o++)
         for (int64_t j = 0; j < len * s.inner; j++)
             gx[(o * s.n + start) * s.inner + j] += g[o * len * s.inner + j];
+    return 0;
 }
 static const cg_op narrow_op = {.name = "SliceBackward0", .backward = narrow_backward, .saves = 0};
 static const cg_op select_op = {.name = "SelectBackward0", .backward = narrow_backward, .saves = 0};
@@ -446,13 +450,13 @@ typedef struct {
     int dim;
 } index_select_saved;
 
-static void index_select_backward(cg_node *n, const float *g)
+static int index_select_backward(cg_node *n, const float *g)
 {
     const index_select_saved *sv = n->saved;
     cg_tensor *x = n->in[0], *idx = n->in[1];
     float *gx = cg__grad_buf(x);
     if (!gx || n->out->numel == 0)
-        return;
+        return 0;
     int d = sv->dim;
     cg__dim_split s = cg__split_at(x, d);
     int64_t k = idx->numel;
@@ -463,6 +467,7 @@ static void index_select_backward(cg_node *n, const float *g)
             for (int64_t i = 0; i < s.inner; i++)
                 dst[i] += src[i];
         }
+    return 0;
 }
 static const cg_op index_select_op = {.name = "IndexSelectBackward0", .backward = index_select_backward, .saves = CG_SAVES_IN(1)};
 
@@ -533,13 +538,14 @@ static void gather_values(const cg_tensor *t, const int64_t *off, cg_tensor *out
 }
 
 /* A gather node keeps, for each result element, its offset into the input. */
-static void gather_backward(cg_node *n, const float *g)
+static int gather_backward(cg_node *n, const float *g)
 {
     float *gx = cg__grad_buf(n->in[0]);
     const int64_t *off = n->saved;
     if (gx)
         for (int64_t e = 0; e < n->out->numel; e++)
             gx[off[e]] += g[e];
+    return 0;
 }
 static const cg_op gather_op = {.name = "GatherBackward0", .backward = gather_backward, .saves = 0, .fills_after_record = true};
 
@@ -612,15 +618,16 @@ cg_tensor *cg_clone(cg_tensor *t)
  * sizes, -1 keeping a dim. cgrad's tensors are contiguous, so this copies where
  * torch makes a view; the backward sums the gradient back over the repeats. */
 
-static void expand_backward(cg_node *n, const float *g)
+static int expand_backward(cg_node *n, const float *g)
 {
     cg_tensor *t = n->in[0];
     float *gt = cg__grad_buf(t);
     if (!gt)
-        return;
+        return 0;
     cg__bcast it;
     cg__bcast_init(&it, n->out->ndim, n->out->shape, 1, (const cg_tensor *const *)n->in);
     CG__BCAST_FOR(&it, { gt[o0_] += g[i_]; });
+    return 0;
 }
 
 static const cg_op expand_op = {.name = "ExpandBackward0", .backward = expand_backward, .saves = 0};

@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+int cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 static double now_us(void)

@@ -93,7 +93,8 @@ cg_tensor *cg_multihead_attention_forward(cg_module *m, cg_tensor *query, cg_ten
         cg_tensor *src[3] = {q, k, v};
         for (int i = 0; i < 3; i++) { /* block i of in_proj_weight projects q, k or v */
             cg_tensor *wi = KEEP(cg_narrow(w, 0, i * E, E)), *bi = b ? KEEP(cg_narrow(b, 0, i * E, E)) : NULL;
-            cg_tensor *p = KEEP(cg_linear(src[i], wi, bi));
+            /* (cg_linear takes a NULL bias as none: a failed narrow must stop here) */
+            cg_tensor *p = wi && (bi || !b) ? KEEP(cg_linear(src[i], wi, bi)) : NULL;
             cg_tensor *r = p ? KEEP(cg_reshape(p, CG_SHAPE(i ? S : L, N * H, hd))) : NULL;
             heads[i] = r ? KEEP(cg_transpose(r, 0, 1)) : NULL; /* (N*heads, T, E/heads) */
         }

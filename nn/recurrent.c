@@ -276,7 +276,9 @@ static bool run_direction(cg_module *m, cg_tensor *x, int idx, bool reverse, cg_
         cg_set_step((int)t);
         cg_tensor *xw_t = cg_select(xw, 0, t);
         cg_tensor *h_prev = *h, *c_prev = *c;
-        cg_tensor *h_new = step(m, xw_t, h_prev, c, (recurrent_weight){w_hh, packed ? packed->data : NULL}, b_hh);
+        /* (a step takes a NULL input part as none: a failed select must stop here) */
+        cg_tensor *h_new = xw_t ? step(m, xw_t, h_prev, c, (recurrent_weight){w_hh, packed ? packed->data : NULL}, b_hh)
+                                : NULL;
         /* Our references to what this step used go; the graph holds its own. The
          * outputs are kept in outs, and released by the caller after stacking. */
         cg_tensor_free(xw_t);

@@ -68,11 +68,11 @@ static void gemm_b_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
     }
 }
 
-void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+int cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                    const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre);
 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                             int64_t ldb, float *C, int64_t ldc);
-void cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+int cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre);
 void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst);
 void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
@@ -88,15 +88,17 @@ static bool dots(bool trans_a, bool trans_b, int64_t M, int64_t K, bool wide)
     return trans_b && !trans_a && M < (wide ? 16 : 65) && K >= 16;
 }
 
-/* The SIMD products for one block of C's columns (pre: B packed, or NULL). */
-static void simd_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                      const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+/* The SIMD products for one block of C's columns (pre: B packed, or NULL); 0, or
+ * -1 when the packing scratch could not be had. */
+static int simd_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                     const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
 {
     bool wide = cg__cpu_has_avx512();
-    if (dots(trans_a, trans_b, M, K, wide))
+    if (dots(trans_a, trans_b, M, K, wide)) {
         (wide ? cg__gemm_avx512_nt_small : cg__gemm_avx2_nt_small)(M, N, K, A, lda, B, ldb, C, ldc);
-    else
-        (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
+        return 0;
+    }
+    return (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
 }
 
 /* Big products are split by columns of C over the thread pool: every element is
@@ -107,25 +109,35 @@ typedef struct {
     const float *A, *B;
     float *C;
     const cg__prepacked *pre;
+    int failed; /* set (atomically) by a part that could not run */
 } column_job;
 
 static void column_task(void *ctx, int64_t t)
 {
-    const column_job *j = ctx;
+    column_job *j = ctx;
     int64_t j0 = t * j->chunk, n = j->N - j0 < j->chunk ? j->N - j0 : j->chunk;
     cg__prepacked part = j->pre ? (cg__prepacked){j->pre->data, j->pre->col0 + j0, j->pre->npad} : (cg__prepacked){0};
-    if (n > 0)
-        simd_gemm(j->ta, j->tb, j->M, n, j->K, j->A, j->lda, j->tb ? j->B + j0 * j->ldb : j->B + j0, j->ldb,
-                  j->C + j0, j->ldc, j->pre ? &part : NULL);
+    if (n > 0 && simd_gemm(j->ta, j->tb, j->M, n, j->K, j->A, j->lda, j->tb ? j->B + j0 * j->ldb : j->B + j0, j->ldb,
+                           j->C + j0, j->ldc, j->pre ? &part : NULL) < 0)
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
 }
 
-static void gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const cg__prepacked *pre);
+static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const cg__prepacked *pre);
 
-void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-              const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+/* The one message of a product that could not run (its part's own error may come from a worker thread). */
+static int gemm_result(int rc, int64_t M, int64_t N, int64_t K)
 {
-    gemm_dispatch(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL);
+    if (rc < 0)
+        cg__error("out of memory for the packing scratch of a %lld x %lld x %lld matrix product", (long long)M,
+                  (long long)N, (long long)K);
+    return rc;
+}
+
+int cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+             const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    return gemm_result(gemm_dispatch(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL), M, N, K);
 }
 
 /* Whether a product of this shape goes to the SIMD kernels (split over threads or
@@ -155,39 +167,38 @@ void cg__gemm_pack_bt(int64_t N, int64_t K, const float *B, int64_t ldb, float *
     cg__gemm_avx_pack_bt(packed_nr(), N, K, B, ldb, packed);
 }
 
-void cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                 const float *packed, float beta, float *C, int64_t ldc)
+int cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                const float *packed, float beta, float *C, int64_t ldc)
 {
     cg__prepacked pre = {packed, 0, (N + packed_nr() - 1) / packed_nr() * packed_nr()};
-    gemm_dispatch(false, true, M, N, K, A, lda, B, ldb, beta, C, ldc, packed ? &pre : NULL);
+    return gemm_result(gemm_dispatch(false, true, M, N, K, A, lda, B, ldb, beta, C, ldc, packed ? &pre : NULL), M, N,
+                       K);
 }
 
-static void gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const cg__prepacked *pre)
+static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const cg__prepacked *pre)
 {
 #ifdef CG_USE_OPENBLAS
     /* -Dblas=openblas: the same products through OpenBLAS, to compare against */
     if (M * N * K >= 4096 && M > 0 && N > 0 && K > 0) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M,
                     (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-        return;
+        return 0;
     }
 #endif
     scale_c(M, N, beta, C, ldc);
     if (M == 0 || N == 0 || K == 0)
-        return;
+        return 0;
     int threads = M * N * K >= (INT64_C(1) << 21) ? cg_get_num_threads() : 1;
     if (threads > 1 && N >= 64 && cg__cpu_has_avx2()) {
         int64_t chunk = (N + threads - 1) / threads;
         chunk = (chunk + 31) / 32 * 32; /* whole 32-column strips per thread */
-        column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C, pre};
+        column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C, pre, 0};
         cg__parallel_for((N + chunk - 1) / chunk, column_task, &job);
-        return;
+        return __atomic_load_n(&job.failed, __ATOMIC_RELAXED) ? -1 : 0;
     }
-    if (simd_path(M, N, K)) {
-        simd_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
-        return;
-    }
+    if (simd_path(M, N, K))
+        return simd_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
     if (!trans_b && M * N * K < 4096) { /* tiny: rows of B scaled into rows of C */
         for (int64_t i = 0; i < M; i++) {
             float *restrict c = C + i * ldc;
@@ -198,11 +209,11 @@ static void gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
                     c[j] += a * b[j];
             }
         }
-        return;
+        return 0;
     }
     if (!trans_b) {
         gemm_b_rows(trans_a, M, N, K, A, lda, B, ldb, C, ldc);
-        return;
+        return 0;
     }
     if (M * N * K >= 4096) { /* without SIMD kernels: transpose B once, then axpy rows */
         cg__scratch_begin();
@@ -214,7 +225,7 @@ static void gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
             gemm_b_rows(trans_a, M, N, K, A, lda, bt, N, C, ldc);
         }
         cg__scratch_end();
-        return;
+        return bt ? 0 : -1;
     }
     /* Small products (an RNN step of a toy model): plain loops, nothing packed. */
     if (!trans_a) { /* C[i][j] += A[i] · B[j] row by row, both contiguous in k */
@@ -226,7 +237,7 @@ static void gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
                     s += a[k] * b[k];
                 C[i * ldc + j] += s;
             }
-        return;
+        return 0;
     }
     for (int64_t i = 0; i < M; i++) /* both transposed: rare; element by element */
         for (int64_t j = 0; j < N; j++) {
@@ -235,4 +246,5 @@ static void gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
                 s += A[k * lda + i] * B[j * ldb + k];
             C[i * ldc + j] += s;
         }
+    return 0;
 }

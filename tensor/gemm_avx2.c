@@ -204,7 +204,7 @@ typedef void (*tile_kernel)(int64_t kc, const float *a, const float *b, int64_t 
 /* The blocked product around a tile kernel of MR x NR. With pre (a transposed B
  * packed once, cg__gemm_pack_bt), B's strips are read from there instead of being
  * packed again: the same values, so the same bits. */
-static void gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a, bool trans_b, int64_t M,
+static int gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a, bool trans_b, int64_t M,
                         int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
                         int64_t ldc, const cg__prepacked *pre)
 {
@@ -220,7 +220,8 @@ static void gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a
     cg__scratch_begin();
     float *bp = pre ? NULL : cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
     float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));
-    if ((bp || pre) && ap) {
+    bool ok = (bp || pre) && ap;
+    if (ok) {
         for (int64_t j0 = 0; j0 < N; j0 += NC) {
             int64_t nc = N - j0 < NC ? N - j0 : NC, full = direct ? nc / NR * NR : 0;
             for (int64_t k0 = 0; k0 < K; k0 += KC) {
@@ -245,12 +246,13 @@ static void gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a
         }
     }
     cg__scratch_end();
+    return ok ? 0 : -1;
 }
 
-void cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                   const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+int cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
 {
-    gemm_packed(kernel_6x16, 6, 16, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
+    return gemm_packed(kernel_6x16, 6, 16, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
 }
 
 /* ---- AVX-512: an 8x32 tile (16 zmm accumulators), and 3x4 dot products 16 wide ---- */
@@ -289,10 +291,10 @@ AVX512 static void kernel_8x32(int64_t kc, const float *a, const float *b, int64
     }
 }
 
-void cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                     const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+int cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                    const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
 {
-    gemm_packed(kernel_8x32, 8, 32, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
+    return gemm_packed(kernel_8x32, 8, 32, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
 }
 
 /* Bᵀ (B: N x K, row-major) in the strips of NR columns gemm_packed reads, every KC
@@ -388,15 +390,17 @@ void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int6
 {
     (void)NR, (void)N, (void)K, (void)B, (void)ldb, (void)dst;
 }
-void cg__gemm_avx2(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                   int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+int cg__gemm_avx2(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
 {
     (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)pre;
+    return -1;
 }
-void cg__gemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                     int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+int cg__gemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                    int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
 {
     (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)pre;
+    return -1;
 }
 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                             float *C, int64_t ldc)

@@ -7,8 +7,10 @@
 /* ---- GEMM: C = op(A) op(B) + beta * C, row-major ---------------------------
  * op(A) is M x K: A itself (lda >= K) or, with trans_a, the transpose of a
  * K x M matrix (lda >= M); likewise op(B) is K x N. beta = 0 overwrites C
- * (NaNs in C do not survive), beta = 1 accumulates. */
-void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+ * (NaNs in C do not survive), beta = 1 accumulates. Returns 0, or -1 (and an
+ * error) when it could not run: no memory for its packing scratch; C is then
+ * not a product and must not be used. */
+int cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb,
               float beta, float *C, int64_t ldc);
 
@@ -21,7 +23,7 @@ void cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
  * same bits, without packing B again. */
 int64_t cg__gemm_bt_packed_len(int64_t M, int64_t N, int64_t K);
 void cg__gemm_pack_bt(int64_t N, int64_t K, const float *B, int64_t ldb, float *packed);
-void cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+int cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                  const float *packed, float beta, float *C, int64_t ldc);
 /* (how the kernels find a column range's strips in the packed form) */
 typedef struct {

@@ -39,8 +39,24 @@ static _Thread_local uint32_t frames_opened;
 static _Thread_local int scratch_depth; /* private frames opened by cg__scratch_begin */
 static int64_t sys_allocs;            /* updated atomically */
 
+/* The allocation-failure injector (tests/test_failures.c): while armed, this
+ * thread's allocation requests are counted, and the nth is refused. */
+static _Thread_local int64_t requests_counted, refused_request;
+
+void cg__fail_allocation(int64_t nth)
+{
+    requests_counted = 0;
+    refused_request = nth;
+}
+
+int64_t cg__allocations_counted(void) { return requests_counted; }
+
+static bool refused(void) { return refused_request > 0 && ++requests_counted == refused_request; }
+
 void *cg__sys_malloc(size_t bytes)
 {
+    if (refused())
+        return NULL;
     __atomic_fetch_add(&sys_allocs, 1, __ATOMIC_RELAXED);
     void *p = NULL;
     if (posix_memalign(&p, CG_ALIGN, bytes ? bytes : 1) != 0)
@@ -122,6 +138,8 @@ static size_t round_up(size_t n) { return (n + CG_ALIGN - 1) & ~(size_t)(CG_ALIG
 
 static void *arena_alloc(size_t bytes)
 {
+    if (refused())
+        return NULL;
     bytes = round_up(bytes ? bytes : 1);
     if (cur_chunk && cur_chunk->size - cur_chunk->used >= bytes)
         goto bump;

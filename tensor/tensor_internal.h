@@ -64,6 +64,11 @@ static inline bool cg__frame_alive(const cg_tensor *t)
     return level > CG_MAX_FRAMES || cg__frame_gen[level - 1] == t->frame_gen;
 }
 void *cg__sys_malloc(size_t bytes);      /* counted system allocation */
+/* Testing failure paths, as SQLite does: from now on this thread's allocation
+ * requests (system and arena) are counted and the nth is refused (0: none);
+ * cg__allocations_counted() says how many were made since. */
+void cg__fail_allocation(int64_t nth);
+int64_t cg__allocations_counted(void);
 void cg__sys_free(void *p);
 /* Scratch memory for the duration of one operation: always the arena, opening
  * a private frame when none is open. Pair with cg__scratch_end. */

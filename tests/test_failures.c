@@ -1,0 +1,278 @@
+/* cgrad tests — failures anywhere in a training step, SQLite's way: for every N
+ * that a step of each model reaches, the Nth allocation is refused, and the step
+ * must either give exactly the undisturbed result or fail cleanly — a NULL or -1
+ * with a message, every parameter, .grad and optimizer state as before the call
+ * that failed — and the next, undisturbed step must give exactly what it gives
+ * when nothing failed. */
+#include "fixture.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the library's test hooks (tensor/tensor_internal.h) */
+void cg__fail_allocation(int64_t nth);
+int64_t cg__allocations_counted(void);
+
+enum { RNN, LSTM, GRU, BLOCK, NMODELS };
+static const char *const model_names[] = {"RNN", "LSTM", "GRU", "Transformer block"};
+
+#define T 5
+#define B 2
+#define V 6
+#define E 8
+
+typedef struct {
+    int kind;
+    cg_module *body, *head, *ln1, *ln2, *attn, *fc, *proj;
+    cg_optim *opt;
+    cg_tensor **params;
+    int nparams;
+    cg_tensor *x, *y, *mask;
+} model;
+
+static void collect(model *m, cg_module *const *mods, int n)
+{
+    m->nparams = 0;
+    for (int k = 0; k < n; k++) {
+        int c;
+        cg_parameters(mods[k], &c);
+        m->nparams += c;
+    }
+    m->params = malloc(sizeof *m->params * (size_t)m->nparams);
+    int at = 0;
+    for (int k = 0; k < n; k++) {
+        int c;
+        cg_tensor **p = cg_parameters(mods[k], &c);
+        for (int i = 0; i < c; i++)
+            m->params[at++] = p[i];
+    }
+}
+
+static model build(int kind)
+{
+    model m = {.kind = kind};
+    cg_manual_seed(0);
+    if (kind == BLOCK) {
+        m.ln1 = cg_layer_norm_new(.normalized_shape = E);
+        m.attn = cg_multihead_attention_new(.embed_dim = E, .num_heads = 2, .dropout = 0.25f);
+        m.ln2 = cg_layer_norm_new(.normalized_shape = E);
+        m.fc = cg_linear_new(.in_features = E, .out_features = 4 * E);
+        m.proj = cg_linear_new(.in_features = 4 * E, .out_features = E);
+        m.head = cg_linear_new(.in_features = E, .out_features = V);
+        cg_module *mods[] = {m.ln1, m.attn, m.ln2, m.fc, m.proj, m.head};
+        collect(&m, mods, 6);
+        m.opt = cg_adamw_new(m.params, m.nparams, .lr = 0.01);
+        float causal[T * T];
+        for (int i = 0; i < T; i++)
+            for (int j = 0; j < T; j++)
+                causal[i * T + j] = j > i ? -INFINITY : 0.0f;
+        m.mask = cg_tensor_from(causal, CG_SHAPE(T, T));
+    } else {
+        m.body = kind == RNN    ? cg_rnn_new(.input_size = E, .hidden_size = E)
+                 : kind == LSTM ? cg_lstm_new(.input_size = E, .hidden_size = E)
+                                : cg_gru_new(.input_size = E, .hidden_size = E);
+        m.head = cg_linear_new(.in_features = E, .out_features = V);
+        cg_module *mods[] = {m.body, m.head};
+        collect(&m, mods, 2);
+        m.opt = kind == RNN ? cg_adam_new(m.params, m.nparams, .lr = 0.05)
+                            : cg_sgd_new(m.params, m.nparams, .lr = 0.1, .momentum = 0.9);
+    }
+    m.x = cg_randn(CG_SHAPE(T, B, E));
+    m.y = cg_randint(0, V, CG_SHAPE(T * B));
+    return m;
+}
+
+static void destroy(model *m)
+{
+    cg_optim_free(m->opt);
+    cg_module *mods[] = {m->body, m->head, m->ln1, m->ln2, m->attn, m->fc, m->proj};
+    for (int k = 0; k < 7; k++)
+        cg_module_free(mods[k]);
+    cg_tensor_free(m->x), cg_tensor_free(m->y), cg_tensor_free(m->mask);
+    free(m->params);
+}
+
+/* The loss of one forward (NULL when an op failed). */
+static cg_tensor *forward(model *m)
+{
+    cg_tensor *h;
+    if (m->kind == BLOCK) {
+        cg_tensor *a = cg_module_forward(m->ln1, m->x);
+        cg_tensor *r = cg_add(m->x, cg_multihead_attention_forward(m->attn, a, a, a, m->mask));
+        cg_tensor *f = cg_linear_forward(m->proj, cg_gelu(cg_linear_forward(m->fc, cg_module_forward(m->ln2, r))));
+        h = cg_add(r, f);
+    } else {
+        h = m->kind == RNN    ? cg_rnn_forward(m->body, m->x, NULL, NULL)
+            : m->kind == LSTM ? cg_lstm_forward(m->body, m->x, NULL, NULL, NULL, NULL)
+                              : cg_gru_forward(m->body, m->x, NULL, NULL);
+    }
+    cg_tensor *logits = cg_reshape(cg_linear_forward(m->head, h), CG_SHAPE(T * B, V));
+    return cg_cross_entropy(logits, m->y);
+}
+
+typedef enum { DONE, FORWARD_FAILED, BACKWARD_FAILED, STEP_FAILED } outcome;
+
+/* One training step (generator seeded, so dropout draws the same masks each time);
+ * the injector armed with nth (0: not) for the step's own calls only. */
+static outcome step(model *m, int64_t nth, float *loss_out, int64_t *requests)
+{
+    outcome r = DONE;
+    cg_manual_seed(1);
+    cg_frame_begin();
+    cg_optim_zero_grad(m->opt);
+    cg__fail_allocation(nth);
+    cg_clear_error();
+    cg_tensor *loss = forward(m);
+    if (!loss)
+        r = FORWARD_FAILED;
+    else if (cg_backward(loss) < 0)
+        r = BACKWARD_FAILED;
+    else if (cg_optim_step(m->opt) < 0)
+        r = STEP_FAILED;
+    if (requests)
+        *requests = cg__allocations_counted();
+    cg__fail_allocation(0);
+    if (r != DONE)
+        ck_assert_msg(cg_last_error()[0], "%s: a failed step without a message", model_names[m->kind]);
+    if (loss_out)
+        *loss_out = loss ? cg_item(loss) : NAN;
+    cg_frame_end();
+    return r;
+}
+
+/* Every float the model's state holds: parameters, their .grad (or a marker for
+ * none), and every optimizer state tensor, in one array. */
+typedef struct {
+    float *v;
+    size_t n;
+} snapshot;
+
+static void add_tensor(snapshot *s, const cg_tensor *t, float missing)
+{
+    int64_t k = t ? cg_numel(t) : 1;
+    s->v = realloc(s->v, sizeof(float) * (s->n + (size_t)k));
+    if (t)
+        memcpy(s->v + s->n, cg_data((cg_tensor *)t), sizeof(float) * (size_t)k);
+    else
+        s->v[s->n] = missing;
+    s->n += (size_t)k;
+}
+
+static snapshot take(const model *m)
+{
+    snapshot s = {0};
+    for (int i = 0; i < m->nparams; i++) {
+        add_tensor(&s, m->params[i], 0);
+        add_tensor(&s, cg_grad(m->params[i]), 12345.0f);
+    }
+    for (int i = 0; i < cg_optim_state_count(m->opt); i++)
+        add_tensor(&s, cg_optim_state_at(m->opt, i), 0);
+    return s;
+}
+
+static bool same(snapshot a, snapshot b) { return a.n == b.n && !memcmp(a.v, b.v, sizeof(float) * a.n); }
+
+static void check_model(int kind, bool cold)
+{
+    /* the undisturbed run: the states after a warm-up step (unless cold), one step, and one more */
+    model m = build(kind);
+    if (!cold)
+        ck_assert_int_eq(step(&m, 0, NULL, NULL), DONE);
+    snapshot before = take(&m);
+    float want_loss, want_next;
+    int64_t requests;
+    ck_assert_int_eq(step(&m, INT64_MAX, &want_loss, &requests), DONE);
+    snapshot after = take(&m);
+    ck_assert_int_eq(step(&m, 0, &want_next, NULL), DONE);
+    snapshot after_next = take(&m);
+    destroy(&m);
+    ck_assert_int_gt(requests, 10);
+    /* what a step that fails finds: the start, with zero_grad done */
+    model z = build(kind);
+    if (!cold)
+        step(&z, 0, NULL, NULL);
+    cg_optim_zero_grad(z.opt);
+    snapshot zeroed = take(&z);
+    destroy(&z);
+    int failed_at[4] = {0};
+    for (int64_t nth = 1; nth <= requests + 1; nth++) {
+        model t = build(kind);
+        if (!cold)
+            step(&t, 0, NULL, NULL);
+        snapshot start = take(&t);
+        ck_assert(same(start, before));
+        float loss;
+        outcome r = step(&t, nth, &loss, NULL);
+        failed_at[r]++;
+        snapshot now = take(&t);
+        if (r == DONE) {
+            ck_assert_msg(same(now, after) && loss == want_loss, "%s: refusing allocation %lld changed the result",
+                          model_names[kind], (long long)nth);
+        } else {
+            /* the failed call left everything as it found it: parameters and optimizer
+             * state as before the step, every .grad as zero_grad left it (or none) */
+            ck_assert_msg(same(now, zeroed), "%s: allocation %lld refused in the %s: the state changed",
+                          model_names[kind], (long long)nth,
+                          r == FORWARD_FAILED ? "forward" : r == BACKWARD_FAILED ? "backward" : "step");
+            /* and the next step is exactly the undisturbed one */
+            float again;
+            ck_assert_int_eq(step(&t, 0, &again, NULL), DONE);
+            snapshot redo = take(&t);
+            ck_assert_msg(same(redo, after) && again == want_loss, "%s: the step after refusing allocation %lld differs",
+                          model_names[kind], (long long)nth);
+            free(redo.v);
+        }
+        free(start.v), free(now.v);
+        destroy(&t);
+    }
+    ck_assert_msg(failed_at[FORWARD_FAILED] > 0 && failed_at[BACKWARD_FAILED] > 0 && failed_at[DONE] > 0,
+                  "%s: %d forward, %d backward failures, %d undisturbed of %lld", model_names[kind],
+                  failed_at[FORWARD_FAILED], failed_at[BACKWARD_FAILED], failed_at[DONE], (long long)requests + 1);
+    free(before.v), free(after.v), free(after_next.v), free(zeroed.v);
+    (void)want_next;
+}
+
+START_TEST(every_refused_allocation_fails_cleanly)
+{
+    check_model(_i % NMODELS, _i >= NMODELS);
+    cg_frame_release_memory();
+}
+END_TEST
+
+/* The GEMM entry point reports a product it could not run, rather than leaving C unwritten. */
+START_TEST(a_product_that_cannot_run_says_so)
+{
+    cg_frame_begin();
+    cg_manual_seed(2);
+    cg_tensor *a = cg_randn(CG_SHAPE(64, 96)), *b = cg_randn(CG_SHAPE(96, 80));
+    cg_tensor *want = cg_matmul(a, b);
+    ck_assert_ptr_nonnull(want);
+    int failures = 0, successes = 0;
+    for (int64_t nth = 1; nth <= 8; nth++) {
+        cg__fail_allocation(nth);
+        cg_tensor *c = cg_matmul(a, b);
+        cg__fail_allocation(0);
+        if (c) {
+            successes++;
+            ck_assert_mem_eq(cg_data(c), cg_data(want), sizeof(float) * 64 * 80);
+        } else {
+            failures++;
+            ck_assert_msg(strstr(cg_last_error(), "cg_matmul") != NULL, "%s", cg_last_error());
+        }
+    }
+    ck_assert_int_gt(failures, 0);
+    ck_assert_int_gt(successes, 0);
+    cg_frame_end();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("failures");
+    TCase *t = tcase_create("failures");
+    tcase_set_timeout(t, 600);
+    tcase_add_loop_test(t, every_refused_allocation_fails_cleanly, 0, 2 * NMODELS);
+    tcase_add_test(t, a_product_that_cannot_run_says_so);
+    suite_add_tcase(s, t);
+    return fx_run(s);
+}
