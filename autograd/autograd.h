@@ -43,8 +43,9 @@ void cg_no_grad_end(void);
 bool cg_grad_enabled(void);
 
 /* Anomaly mode, like torch.autograd.detect_anomaly (for the whole process):
- * every op's result and every gradient backward computes is checked for NaN
- * and Inf, and the first one fails its call (the op returns NULL, backward
+ * every op's result is checked for NaN (infinities are values there: a -inf
+ * attention mask passes, as in torch) and every gradient backward computes for
+ * NaN and Inf, and the first one fails its call (the op returns NULL, backward
  * -1) with a message naming the op, its grad_fn and its time step. Slow: for
  * finding where a NaN comes from, not for training runs. */
 void cg_set_detect_anomaly(bool on);

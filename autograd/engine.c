@@ -86,6 +86,15 @@ static int64_t first_non_finite(const float *v, int64_t n)
     return -1;
 }
 
+/* The first element that is NaN, or -1. */
+static int64_t first_nan(const float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (isnan(v[i]))
+            return i;
+    return -1;
+}
+
 static const char *step_text(int step, char *buf, size_t n)
 {
     if (step < 0)
@@ -99,7 +108,9 @@ bool cg__anomaly_forward_ok(cg_tensor *out, const cg_op *op)
 {
     if (!cg_is_anomaly_enabled())
         return true;
-    int64_t at = first_non_finite(out->data, out->numel);
+    /* an infinite result is a value (a -inf attention mask, torch.masked_fill's
+     * -inf, log(0)); a NaN is the anomaly */
+    int64_t at = first_nan(out->data, out->numel);
     if (at < 0)
         return true;
     char st[32];

@@ -77,6 +77,12 @@ cg_tensor *cg_multihead_attention_forward(cg_module *m, cg_tensor *query, cg_ten
                   (long long)E);
         return NULL;
     }
+    if (memcmp(key->shape, value->shape, sizeof(int64_t) * (size_t)key->ndim) != 0) { /* torch's assert */
+        char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+        cg__error("%s: key shape %s does not match value shape %s", op, cg__shape_fmt(a, key->ndim, key->shape),
+                  cg__shape_fmt(b, value->ndim, value->shape));
+        return NULL;
+    }
     /* Every intermediate goes in tmp and is released at the end: outside frames the
      * graph holds what it needs; inside frames releasing does nothing. */
     cg_tensor *tmp[32] = {NULL};

@@ -16,30 +16,43 @@ cg_module *cg__module_new(module_kind kind, const char *type)
     return m;
 }
 
+/* Takes the parameter at own index i out of m's list again (its tensor and name freed). */
+static void remove_own(cg_module *m, int i)
+{
+    cg_tensor_free(m->params[i]);
+    free(m->names[i]);
+    memmove(m->params + i, m->params + i + 1, sizeof *m->params * (size_t)(m->nparams - i - 1));
+    memmove(m->names + i, m->names + i + 1, sizeof *m->names * (size_t)(m->nparams - i - 1));
+    m->nown--, m->nparams--;
+}
+
 cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const int64_t *shape)
 {
+    /* Everything that can fail first, so a refusal leaves the list as it was. */
     if (!cg__module_reserve(m, m->nparams + 1))
         return NULL;
-    /* own parameters come first: the children's move up one place */
-    memmove(m->params + m->nown + 1, m->params + m->nown, sizeof *m->params * (size_t)(m->nparams - m->nown));
-    memmove(m->names + m->nown + 1, m->names + m->nown, sizeof *m->names * (size_t)(m->nparams - m->nown));
-    /* Parameters live outside frames whatever the caller has open. */
-    cg_tensor *t = cg__new_heap(ndim, shape, m->type);
-    if (!t)
-        return NULL;
-    memset(cg_data(t), 0, (size_t)cg_numel(t) * sizeof(float));
-    if (cg__mark_param(t) < 0) { /* requires grad, printed as a Parameter */
+    cg_tensor *t = cg__new_heap(ndim, shape, m->type); /* outside frames whatever the caller has open */
+    char *own = t ? cg__name_join(name, NULL) : NULL;
+    if (!own || cg__mark_param(t) < 0) { /* requires grad, printed as a Parameter */
+        if (t && !own)
+            cg__error("%s: out of memory", m->type);
+        free(own);
         cg_tensor_free(t);
         return NULL;
     }
-    snprintf(m->names[m->nown], CG_PARAM_NAME, "%s", name);
+    memset(cg_data(t), 0, (size_t)cg_numel(t) * sizeof(float));
+    /* own parameters come first: the children's move up one place */
+    memmove(m->params + m->nown + 1, m->params + m->nown, sizeof *m->params * (size_t)(m->nparams - m->nown));
+    memmove(m->names + m->nown + 1, m->names + m->nown, sizeof *m->names * (size_t)(m->nparams - m->nown));
+    m->names[m->nown] = own;
     m->params[m->nown++] = t;
     m->nparams++;
-    /* names may have moved: re-point every own tensor at its name */
-    for (int i = 0; i < m->nown; i++)
-        cg_set_name(m->params[i], m->names[i]);
-    if (m->parent && !cg__module_refresh(m->parent))
+    cg_set_name(t, own);
+    if (m->parent && !cg__module_refresh(m->parent)) { /* undone: every list as it was */
+        remove_own(m, m->nown - 1);
+        cg__module_refresh(m->parent);
         return NULL;
+    }
     return t;
 }
 
@@ -70,8 +83,12 @@ void cg_module_free(cg_module *m)
         return;
     for (int i = 0; i < m->nown; i++)
         cg_tensor_free(m->params[i]);
-    for (int i = 0; i < m->nchildren; i++)
+    for (int i = 0; i < m->nparams; i++)
+        free(m->names[i]);
+    for (int i = 0; i < m->nchildren; i++) {
         cg_module_free(m->children[i]);
+        free(m->child_names[i]);
+    }
     free(m->children);
     free(m->child_names);
     free(m->params);
@@ -156,14 +173,22 @@ int cg_module_zero_grad(cg_module *m)
 
 static const char *py_bool(bool b) { return b ? "True" : "False"; }
 
-int cg_module_str(const cg_module *m, char *buf, size_t size)
+/* Text written into buf as far as size allows, its whole length counted (snprintf's way). */
+typedef struct {
+    char *buf;
+    size_t size, len;
+} sink;
+
+static void put(sink *s, const char *text)
 {
-    if (!cg__module_check(m, -1, "cg_module_str"))
-        return -1;
-    if (!buf && size) {
-        cg__error("cg_module_str: buf is NULL");
-        return -1;
-    }
+    for (; *text; text++, s->len++)
+        if (s->len + 1 < s->size)
+            s->buf[s->len] = *text, s->buf[s->len + 1] = '\0';
+}
+
+/* m as torch prints it, every line after the first indented by indent spaces. */
+static void write_module(const cg_module *m, sink *s, int indent)
+{
     char extra[256] = "";
     size_t n = 0;
 #define ADD(...) n += (size_t)snprintf(extra + n, n < sizeof extra ? sizeof extra - n : 0, __VA_ARGS__)
@@ -195,20 +220,22 @@ int cg_module_str(const cg_module *m, char *buf, size_t size)
     case KIND_SEQUENTIAL:
     case KIND_CUSTOM:
     case KIND_MHA: {
-        /* PyTorch's nested layout: one "(name): child" line each, indented by two */
-        size_t len = (size_t)snprintf(buf, size, m->nchildren ? "%s(\n" : "%s(", m->type);
+        /* PyTorch's nested layout: one "(name): child" line each, indented by two more */
+        put(s, m->type);
+        put(s, m->nchildren ? "(\n" : "(");
         for (int i = 0; i < m->nchildren; i++) {
-            char child[4096];
-            cg_module_str(m->children[i], child, sizeof child);
-            len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "  (%s): ",
-                                    m->child_names[i]);
-            for (const char *c = child; *c; c++) /* indent the child's own inner lines */
-                len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
-                                        *c == '\n' ? "\n  " : "%c", *c);
-            len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "\n");
+            for (int k = 0; k < indent + 2; k++)
+                put(s, " ");
+            put(s, "(");
+            put(s, m->child_names[i]);
+            put(s, "): ");
+            write_module(m->children[i], s, indent + 2);
+            put(s, "\n");
         }
-        len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, ")");
-        return (int)len;
+        for (int k = 0; m->nchildren && k < indent; k++)
+            put(s, " ");
+        put(s, ")");
+        return;
     }
     case KIND_TANH:
     case KIND_RELU:
@@ -236,5 +263,27 @@ int cg_module_str(const cg_module *m, char *buf, size_t size)
     }
     }
 #undef ADD
-    return snprintf(buf, size, "%s(%s)", m->type, extra);
+    put(s, m->type);
+    put(s, "(");
+    put(s, extra);
+    put(s, ")");
+}
+
+int cg_module_str(const cg_module *m, char *buf, size_t size)
+{
+    if (!cg__module_check(m, -1, "cg_module_str"))
+        return -1;
+    if (!buf && size) {
+        cg__error("cg_module_str: buf is NULL");
+        return -1;
+    }
+    sink s = {buf, size, 0};
+    if (size)
+        buf[0] = '\0';
+    write_module(m, &s, 0);
+    if (s.len > INT32_MAX) {
+        cg__error("cg_module_str: the printout is longer than an int can count");
+        return -1;
+    }
+    return (int)s.len;
 }

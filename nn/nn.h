@@ -15,12 +15,17 @@ extern "C" {
 #endif
 
 typedef struct cg_module cg_module;
+/* A forward a module of your own carries (cg_module_set_forward), so cg_module_forward
+ * and Sequential can run it: the module, its input, and the context given with it. */
+typedef cg_tensor *(*cg_module_forward_fn)(cg_module *m, cg_tensor *x, void *ctx);
 
 /* ---- every module ------------------------------------------------------------------
  * Ownership: every cg_X_new returns a module that is the caller's to free with
  * cg_module_free (unless handed to cg_sequential_new, which takes it). Every
- * getter below returns something borrowed from the module: valid until the
- * module is freed, never to be freed by the caller. */
+ * getter below returns something borrowed from the module, never to be freed by
+ * the caller: a tensor, name or child until the module is freed; the array of
+ * cg_parameters until then too, or until a parameter or child is added to the
+ * module or to a module below it (the list grows: ask for it again). */
 void cg_module_free(cg_module *m);
 cg_tensor *cg_param(cg_module *m, const char *name);   /* borrowed; "weight_ih_l0", "bias_hh_l1_reverse" */
 cg_tensor **cg_parameters(cg_module *m, int *n);       /* borrowed array, in state-dict order (for optimizers) */
@@ -137,6 +142,9 @@ cg_module *cg_module_new(const char *type);            /* an empty module printe
 cg_tensor *cg_module_add_param(cg_module *m, const char *name, int ndim, const int64_t *shape);
 int cg_module_add_child(cg_module *m, const char *name, cg_module *child); /* takes child; 0 or -1 */
 cg_module *cg_module_list_new(void);                   /* torch.nn.ModuleList */
+/* The forward cg_module_forward (and a Sequential holding m) runs for m: fn(m, x, ctx).
+ * Modules of your own only; 0 or -1. */
+int cg_module_set_forward(cg_module *m, cg_module_forward_fn fn, void *ctx);
 int cg_module_append(cg_module *list, cg_module *child); /* named "0", "1", ...; takes child */
 cg_module *cg_module_child(cg_module *m, const char *name); /* borrowed; a dotted path: "blocks.0.attn" */
 const char *cg_module_child_name(const cg_module *m, int i); /* borrowed; the i-th child's name */

@@ -5,7 +5,7 @@
 #include "autograd_internal.h"
 #include "nn.h"
 
-#define CG_PARAM_NAME 96
+#define CG_PARAM_NAME 96 /* room for a built-in module's own names ("bias_hh_l12_reverse") */
 
 typedef enum { KIND_LINEAR, KIND_EMBEDDING, KIND_RNN, KIND_LSTM, KIND_GRU, KIND_RNN_CELL, KIND_LSTM_CELL, KIND_GRU_CELL,
                KIND_SEQUENTIAL, KIND_TANH, KIND_RELU, KIND_SIGMOID, KIND_DROPOUT, KIND_LAYER_NORM, KIND_GELU,
@@ -19,10 +19,12 @@ struct cg_module {
      * nown, which it owns), then each child's under "child." (which the child owns) */
     int nparams, nown, cap;
     cg_tensor **params;
-    char (*names)[CG_PARAM_NAME];
+    char **names;              /* each its own allocation, so no dotted name is ever cut */
     bool training;
     cg_module **children;      /* owned */
-    char (*child_names)[32];
+    char **child_names;        /* each its own allocation */
+    cg_module_forward_fn forward; /* a module of the user's own: its forward, or NULL */
+    void *forward_ctx;
     int nchildren;
     cg_module *parent;         /* the module this one is a child of, or NULL */
     float p;                   /* Dropout */
@@ -38,6 +40,8 @@ struct cg_module {
     } o;
 };
 
+/* "a.b" (or a copy of a when b is NULL) in an allocation of its own; NULL when out of memory. */
+char *cg__name_join(const char *a, const char *b);
 /* A module with no parameters yet; NULL (and an error) when out of memory. */
 cg_module *cg__module_new(module_kind kind, const char *type);
 /* Adds a zero parameter of that shape under that name; NULL on failure. */

@@ -83,8 +83,8 @@ cg_module *cg_sequential_new(cg_module *const *modules, int n)
     for (int i = 0; i < n; i++) { /* all checked first: on failure the caller keeps them */
         if (!cg__module_check(modules[i], -1, "cg_sequential_new"))
             return NULL;
-        for (int j = 0; j < i; j++)
-            if (modules[j] == modules[i] || modules[i]->parent) {
+        for (int j = 0; j <= i; j++)
+            if ((j < i && modules[j] == modules[i]) || modules[i]->parent) {
                 cg__error("cg_sequential_new: module %d is given twice, or already belongs to a module", i);
                 return NULL;
             }
@@ -160,7 +160,10 @@ cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x)
         return h;
     }
     case KIND_CUSTOM:
-        cg__error("cg_module_forward: %s is a module of your own: call the forward you wrote for it", m->type);
+        if (m->forward)
+            return m->forward(m, x, m->forward_ctx);
+        cg__error("cg_module_forward: %s is a module of your own with no forward set: give it one with "
+                  "cg_module_set_forward, or call the forward you wrote for it", m->type);
         return NULL;
     case KIND_MHA:
         cg__error("cg_module_forward: MultiheadAttention takes query, key and value: use cg_multihead_attention_forward");

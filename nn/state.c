@@ -6,15 +6,8 @@ int cg_module_save(cg_module *m, const char *path)
 {
     if (!cg__module_check(m, -1, "cg_module_save"))
         return -1;
-    const char *names[256];
-    if (m->nparams > 256) {
-        cg__error("cg_module_save: more than 256 parameters");
-        return -1;
-    }
-    for (int i = 0; i < m->nparams; i++)
-        names[i] = m->names[i];
     const char *key = "format", *value = "pt"; /* what torch's safetensors writer records */
-    return cg_safetensors_save(path, m->nparams, names, m->params, 1, &key, &value);
+    return cg_safetensors_save(path, m->nparams, (const char *const *)m->names, m->params, 1, &key, &value);
 }
 
 int cg_module_load(cg_module *m, const char *path)

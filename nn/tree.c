@@ -18,7 +18,7 @@ bool cg__module_reserve(cg_module *m, int n)
     cg_tensor **p = realloc(m->params, sizeof *p * (size_t)cap);
     if (p)
         m->params = p;
-    char(*names)[CG_PARAM_NAME] = realloc(m->names, sizeof *names * (size_t)cap);
+    char **names = realloc(m->names, sizeof *names * (size_t)cap);
     if (names)
         m->names = names;
     if (!p || !names) {
@@ -29,26 +29,60 @@ bool cg__module_reserve(cg_module *m, int n)
     return true;
 }
 
-/* m's list made again: its own parameters (the first nown), then each child's
- * list under "child." — and the same for every module above it. */
+char *cg__name_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = b ? strlen(b) : 0;
+    char *s = malloc(la + lb + 2);
+    if (!s)
+        return NULL;
+    memcpy(s, a, la);
+    if (b) {
+        s[la] = '.';
+        memcpy(s + la + 1, b, lb);
+    }
+    s[la + (b ? lb + 1 : 0)] = '\0';
+    return s;
+}
+
+/* One module's list made again from its children's: its own parameters (the first
+ * nown), then each child's under "child.". All or nothing: on failure m is as it was. */
+static bool refresh_one(cg_module *m)
+{
+    int total = m->nown, had = m->nparams;
+    for (int c = 0; c < m->nchildren; c++)
+        total += m->children[c]->nparams;
+    char **fresh = malloc(sizeof *fresh * (size_t)(total - m->nown + 1));
+    bool ok = fresh && cg__module_reserve(m, total);
+    int made = 0;
+    for (int c = 0; ok && c < m->nchildren; c++)
+        for (int k = 0; ok && k < m->children[c]->nparams; k++, made++)
+            ok = (fresh[made] = cg__name_join(m->child_names[c], m->children[c]->names[k])) != NULL;
+    if (!ok) {
+        for (int i = 0; fresh && i < made; i++)
+            free(fresh[i]);
+        free(fresh);
+        cg__error("%s: out of memory", m->type);
+        return false;
+    }
+    for (int i = m->nown; i < had; i++)
+        free(m->names[i]);
+    int at = m->nown;
+    for (int c = 0; c < m->nchildren; c++)
+        for (int k = 0; k < m->children[c]->nparams; k++, at++) {
+            m->params[at] = m->children[c]->params[k];
+            m->names[at] = fresh[at - m->nown];
+        }
+    m->nparams = total;
+    free(fresh);
+    return true;
+}
+
+/* m's list made again, and every module's above it. */
 static bool refresh(cg_module *m)
 {
-    for (; m; m = m->parent) {
-        int total = m->nown;
-        for (int c = 0; c < m->nchildren; c++)
-            total += m->children[c]->nparams;
-        if (!cg__module_reserve(m, total))
+    for (; m; m = m->parent)
+        if (!refresh_one(m))
             return false;
-        int at = m->nown;
-        for (int c = 0; c < m->nchildren; c++) {
-            const cg_module *ch = m->children[c];
-            for (int k = 0; k < ch->nparams; k++, at++) {
-                m->params[at] = ch->params[k];
-                snprintf(m->names[at], CG_PARAM_NAME, "%s.%s", m->child_names[c], ch->names[k]);
-            }
-        }
-        m->nparams = total;
-    }
     return true;
 }
 
@@ -66,16 +100,16 @@ cg_module *cg_module_new(const char *type)
     return m;
 }
 
-/* A name for a parameter or child: a non-empty identifier-like word, not yet used in m. */
+/* A name for a parameter or child: a non-empty word without '.', not yet used in m. */
 static bool name_ok(const cg_module *m, const char *name, const char *op)
 {
-    bool ok = name && *name && strlen(name) < 32 && !strchr(name, '.');
+    bool ok = name && *name && !strchr(name, '.');
     for (int i = 0; ok && i < m->nown; i++)
         ok = strcmp(m->names[i], name) != 0;
     for (int c = 0; ok && c < m->nchildren; c++)
         ok = strcmp(m->child_names[c], name) != 0;
     if (!ok)
-        cg__error("%s: '%s' is not a new name in %s (1 to 31 characters, no '.')", op, name ? name : "(null)",
+        cg__error("%s: '%s' is not a new name in %s (one or more characters, no '.')", op, name ? name : "(null)",
                   m->type);
     return ok;
 }
@@ -95,26 +129,33 @@ int cg__module_adopt(cg_module *m, const char *name, cg_module *child, const cha
 {
     if (!cg__module_check(child, -1, op) || !name_ok(m, name, op))
         return -1;
-    if (child->parent || child == m) {
+    if (child->parent) {
         cg__error("%s: the %s module already belongs to a module", op, child->type);
         return -1;
     }
+    for (const cg_module *a = m; a; a = a->parent)
+        if (a == child) {
+            cg__error("%s: the %s module would become its own ancestor", op, child->type);
+            return -1;
+        }
     cg_module **kids = realloc(m->children, sizeof *kids * (size_t)(m->nchildren + 1));
     if (kids)
         m->children = kids;
-    char(*names)[32] = realloc(m->child_names, sizeof *names * (size_t)(m->nchildren + 1));
+    char **names = realloc(m->child_names, sizeof *names * (size_t)(m->nchildren + 1));
     if (names)
         m->child_names = names;
-    if (!kids || !names) {
+    char *own = kids && names ? cg__name_join(name, NULL) : NULL;
+    if (!own) {
         cg__error("%s: out of memory", op);
         return -1;
     }
-    snprintf(m->child_names[m->nchildren], 32, "%s", name);
+    m->child_names[m->nchildren] = own;
     m->children[m->nchildren++] = child;
     child->parent = m;
-    if (!refresh(m)) { /* undone: m stays as it was, the child the caller's */
+    if (!refresh(m)) { /* undone: every list stays as it was, the child the caller's */
         m->nchildren--;
         child->parent = NULL;
+        free(own);
         refresh(m);
         return -1;
     }
@@ -146,6 +187,19 @@ int cg_module_append(cg_module *list, cg_module *child)
 }
 
 cg_module *cg_module_list_new(void) { return cg_module_new("ModuleList"); }
+
+int cg_module_set_forward(cg_module *m, cg_module_forward_fn fn, void *ctx)
+{
+    if (!cg__module_check(m, -1, "cg_module_set_forward"))
+        return -1;
+    if (m->kind != KIND_CUSTOM) {
+        cg__error("cg_module_set_forward: %s is a built-in module with a forward of its own", m->type);
+        return -1;
+    }
+    m->forward = fn;
+    m->forward_ctx = ctx;
+    return 0;
+}
 
 cg_module *cg_module_child(cg_module *m, const char *path)
 {

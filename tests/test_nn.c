@@ -838,6 +838,152 @@ START_TEST(multihead_attention_matches_pytorch)
 }
 END_TEST
 
+/* ---- modules that hold up ------------------------------------------------------------ */
+
+void cg__fail_allocation(int64_t nth); /* the library's test hook */
+
+static void names_of(cg_module *m, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (int i = 0; i < cg_param_count(m); i++) {
+        strncat(out, cg_param_name(m, i), size - strlen(out) - 2);
+        strncat(out, ",", size - strlen(out) - 1);
+    }
+}
+
+START_TEST(refused_changes_leave_modules_as_they_were)
+{
+    cg_module *top = cg_module_new("Top"), *mid = cg_module_new("Mid");
+    ck_assert_ptr_nonnull(cg_module_add_param(mid, "a", CG_SHAPE(2)));
+    ck_assert_int_eq(cg_module_add_child(top, "mid", mid), 0);
+    ck_assert_ptr_nonnull(cg_module_add_param(top, "t", CG_SHAPE(3)));
+    char before_top[512], before_mid[512], now[512];
+    names_of(top, before_top, sizeof before_top);
+    names_of(mid, before_mid, sizeof before_mid);
+    ck_assert_str_eq(before_top, "t,mid.a,");
+    /* a refused parameter (a bad shape; then no memory for its tensor) */
+    ck_assert_ptr_null(cg_module_add_param(mid, "b", CG_SHAPE(-1)));
+    cg__fail_allocation(1);
+    ck_assert_ptr_null(cg_module_add_param(mid, "b", CG_SHAPE(4)));
+    cg__fail_allocation(0);
+    names_of(top, now, sizeof now);
+    ck_assert_str_eq(now, before_top);
+    names_of(mid, now, sizeof now);
+    ck_assert_str_eq(now, before_mid);
+    ck_assert_int_eq(cg_param_count(top), 2);
+    /* a module cannot become its own ancestor */
+    cg_module *leaf_mod = cg_module_new("Leaf");
+    ck_assert_int_eq(cg_module_add_child(mid, "leaf", leaf_mod), 0);
+    ck_assert_int_lt(cg_module_add_child(leaf_mod, "top", top), 0);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "own ancestor"));
+    ck_assert_int_lt(cg_module_add_child(top, "self", top), 0);
+    ck_assert_int_eq(cg_module_child_count(leaf_mod), 0);
+    char buf[256];
+    ck_assert_int_gt(cg_module_str(top, buf, sizeof buf), 0); /* terminates: no cycle */
+    cg_module_free(top);
+}
+END_TEST
+
+static cg_tensor *double_it(cg_module *m, cg_tensor *x, void *ctx)
+{
+    (void)m;
+    return cg_mul_scalar(x, *(float *)ctx);
+}
+
+/* A 12-block model with long names: every dotted name whole, saved and loaded, printed whole. */
+START_TEST(big_models_keep_every_name_and_line)
+{
+    const char *block_name = "a_rather_long_block_name_for_this_test";
+    cg_module *model = cg_module_new("GPT"), *blocks = cg_module_list_new();
+    for (int b = 0; b < 12; b++) {
+        cg_module *blk = cg_module_new("Block"), *inner = cg_module_new("Inner");
+        cg_module_add_child(inner, "projection_with_a_long_descriptive_name",
+                            cg_linear_new(.in_features = 2, .out_features = 2));
+        cg_module_add_child(blk, block_name, inner);
+        cg_module_add_child(blk, "ln", cg_layer_norm_new(.normalized_shape = 2));
+        cg_module_add_child(blk, "c_fc_with_a_name_long_enough_to_need_room",
+                            cg_linear_new(.in_features = 2, .out_features = 8));
+        cg_module_add_child(blk, "c_proj_with_a_name_long_enough_to_need_room",
+                            cg_linear_new(.in_features = 8, .out_features = 2));
+        ck_assert_int_eq(cg_module_append(blocks, blk), 0);
+    }
+    ck_assert_int_eq(cg_module_add_child(model, "transformer", blocks), 0);
+    ck_assert_int_eq(cg_param_count(model), 12 * 8);
+    const char *want = "transformer.11.a_rather_long_block_name_for_this_test.projection_with_a_long_descriptive_name.bias";
+    ck_assert_str_eq(cg_param_name(model, 12 * 8 - 7), want);
+    ck_assert_ptr_nonnull(cg_param(model, want));
+    char path[] = "/tmp/cgrad_big_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(cg_module_save(model, path), 0);
+    cg_no_grad_begin();
+    cg_fill_(cg_param(model, want), 7);
+    cg_no_grad_end();
+    ck_assert_int_eq(cg_module_load(model, path), 0);
+    ck_assert(cg_data(cg_param(model, want))[0] != 7);
+    unlink(path);
+    /* printed whole: the length asked for is the length written, whatever its size */
+    int len = cg_module_str(model, NULL, 0);
+    ck_assert_int_gt(len, 4096);
+    char *text = malloc((size_t)len + 1);
+    ck_assert_int_eq(cg_module_str(model, text, (size_t)len + 1), len);
+    ck_assert_int_eq((int)strlen(text), len);
+    ck_assert_ptr_nonnull(strstr(text, "      (projection_with_a_long_descriptive_name): Linear(in_features=2, out_features=2, bias=True)\n"));
+    ck_assert_str_eq(text + len - 11, "    )\n  )\n)");
+    int lines = 1;
+    for (const char *c = text; *c; c++)
+        lines += *c == '\n';
+    ck_assert_int_eq(lines, 2 + 12 * 8 + 2); /* GPT(, transformer, per block 8 lines, two closings */
+    free(text);
+    /* a module of one's own carries its forward, and a Sequential runs it */
+    float two = 2;
+    cg_module *mine = cg_module_new("Double");
+    ck_assert_int_eq(cg_module_set_forward(mine, double_it, &two), 0);
+    cg_module *lin = cg_linear_new(.in_features = 3, .out_features = 2);
+    ck_assert_int_lt(cg_module_set_forward(lin, double_it, &two), 0);
+    cg_module *seq = cg_sequential_new((cg_module *[]){lin, mine}, 2);
+    ck_assert_ptr_nonnull(seq);
+    cg_frame_begin();
+    cg_tensor *x = cg_randn(CG_SHAPE(4, 3));
+    cg_tensor *y = cg_module_forward(seq, x);
+    cg_tensor *want_y = cg_mul_scalar(cg_linear_forward(lin, x), 2);
+    ck_assert_tensor_close(y, want_y, 0, 0);
+    ck_assert_int_eq(cg_backward(cg_sum(y)), 0);
+    ck_assert_ptr_nonnull(cg_grad(cg_param(lin, "weight")));
+    cg_frame_end();
+    cg_module_free(seq);
+    cg_module_free(model);
+}
+END_TEST
+
+/* MultiheadAttention refuses a value whose shape is not the key's, as torch asserts;
+ * attention's scale is used as given (0 too), a NaN refused. */
+START_TEST(attention_takes_its_options_as_given)
+{
+    cg_frame_begin();
+    cg_module *mha = cg_multihead_attention_new(.embed_dim = 4, .num_heads = 2);
+    cg_tensor *q = cg_randn(CG_SHAPE(3, 1, 4)), *k = cg_randn(CG_SHAPE(5, 1, 4)), *v = cg_randn(CG_SHAPE(4, 1, 4));
+    ck_assert_ptr_null(cg_multihead_attention_forward(mha, q, k, v, NULL));
+    ck_assert_str_eq(cg_last_error(),
+                     "cg_multihead_attention_forward: key shape (5, 1, 4) does not match value shape (4, 1, 4)");
+    cg_module_free(mha);
+    cg_tensor *Q = cg_randn(CG_SHAPE(2, 3)), *K = cg_randn(CG_SHAPE(4, 3)), *V = cg_randn(CG_SHAPE(4, 2));
+    cg_tensor *flat = cg_scaled_dot_product_attention_ex(Q, K, V, .scale = 0); /* every weight 1/4 */
+    cg_tensor *mean = cg_mean_dim(V, 0, true);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            ck_assert_float_eq_tol(cg_data(flat)[i * 2 + j], cg_data(mean)[j], 1e-6);
+    ck_assert_ptr_null(cg_scaled_dot_product_attention_ex(Q, K, V, .scale = NAN));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "scale is NaN"));
+    cg_tensor *dflt = cg_scaled_dot_product_attention(Q, K, V);
+    cg_tensor *given = cg_scaled_dot_product_attention_ex(Q, K, V, .scale = 1 / sqrtf(3));
+    ck_assert_tensor_close(dflt, given, 0, 0);
+    cg_frame_end();
+}
+END_TEST
+
+
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -861,6 +1007,9 @@ static Suite *nn_suite(void)
     tcase_add_test(t, module_files_round_trip_and_load_pytorchs);
     tcase_add_test(t, bad_module_files_leave_the_module_untouched);
     tcase_add_test(t, graph_dot_of_an_unrolled_rnn);
+    tcase_add_test(t, refused_changes_leave_modules_as_they_were);
+    tcase_add_test(t, big_models_keep_every_name_and_line);
+    tcase_add_test(t, attention_takes_its_options_as_given);
     suite_add_tcase(s, t);
     return s;
 }

@@ -542,10 +542,20 @@ START_TEST(anomaly_mode_names_the_op_that_made_a_nan)
     ck_assert_int_lt(cg_backward(r2), 0);
     ck_assert_float_eq(cg_data(cg_grad(u))[0], 0);
     ck_assert_float_eq(cg_data(cg_grad(u))[1], 0);
-    /* fused ops check what they write too */
-    cg_tensor *w = cg_full(CG_SHAPE(2, 2), 1e30f), *in = cg_full(CG_SHAPE(1, 2), 1e30f);
+    /* fused ops check what they write too: inf - inf is NaN */
+    cg_tensor *w = cg_tensor_from((float[]){1e30f, -1e30f, 1e30f, -1e30f}, CG_SHAPE(2, 2));
+    cg_tensor *in = cg_full(CG_SHAPE(1, 2), 1e30f);
     ck_assert_ptr_null(cg_linear(in, w, NULL));
     ck_assert_error_has("cg_linear: anomaly detected");
+    /* an infinite value is no anomaly, as in torch: a -inf mask through softmax */
+    cg_tensor *scores = leaf(cg_randn(CG_SHAPE(3, 3)));
+    cg_tensor *masked = cg_masked_fill(scores, cg_triu(cg_ones(CG_SHAPE(3, 3)), 1), -INFINITY);
+    ck_assert_ptr_nonnull(masked);
+    cg_tensor *attn = cg_softmax(masked, -1);
+    ck_assert_ptr_nonnull(attn);
+    ck_assert_int_eq(cg_backward(cg_sum(cg_mul(attn, cg_randn(CG_SHAPE(3, 3))))), 0);
+    /* and inf in a forward result still passes where a NaN does not */
+    ck_assert_ptr_nonnull(cg_exp(cg_full(CG_SHAPE(2), 1000)));
     cg_set_detect_anomaly(false);
     cg_set_step(-1);
     ck_assert_ptr_nonnull(cg_linear(in, w, NULL));
