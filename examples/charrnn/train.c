@@ -247,8 +247,11 @@ static double train_step(trainer *t)
     if (!loss || cg_backward(loss) != 0 || cg_dist_allreduce_grads(t->m.params, t->m.nparams) != 0) {
         fprintf(stderr, "charrnn: step %ld: %s\n", t->s.step + 1, cg_last_error());
     } else if (!isfinite(l = cg_dist_allreduce_sum(cg_item(loss)) / t->s.ranks)) { /* every rank's mean: the whole batch's */
-        fprintf(stderr, "charrnn: the loss became %g at step %ld; stopping with the last good checkpoint kept. "
-                "Try a smaller --lr or --clip, or --detect-anomaly to find the op that made it\n", l, t->s.step + 1);
+        fprintf(stderr, "charrnn: the loss became %g at step %ld; stopping with the last good checkpoint kept. %s\n", l,
+                t->s.step + 1,
+                t->cfg.detect_anomaly ? "Anomaly mode found no op making a NaN: the values grew past float32's range "
+                                        "(try a smaller --lr or --clip)"
+                                      : "Try a smaller --lr or --clip, or --detect-anomaly to find the op that made it");
         l = NAN;
     } else {
         if (t->cfg.html && t->s.rank == 0 && t->s.step + 1 == t->cfg.steps && write_page(t, loss) != 0)
