@@ -14,6 +14,7 @@ typedef struct {
 } entry;
 
 struct cg_safetensors {
+    int checksum;        /* 2: the whole file checked, 1: the data only (an older cgrad's), 0: none */
     unsigned char *data; /* the bytes after the header */
     uint64_t data_size;
     entry *e;
@@ -59,8 +60,14 @@ static bool write_floats(FILE *f, const float *d, int64_t n)
     return true;
 }
 
-/* The data's checksum, over the little-endian bytes as the file holds them. */
+/* The file's checksum, CRC-32C, in the metadata under CRC_KEY as "file:XXXXXXXX": over
+ * every byte of the file (the length, the header with these eight digits read as
+ * zeros, its padding, the data), so a flipped bit anywhere, settings and generator
+ * state in the metadata included, is found. Files of older cgrads carry "XXXXXXXX",
+ * over the data alone: still read, and checked as far as they go. */
 #define CRC_KEY "cgrad.crc32c"
+#define CRC_FILE_MARK "\"" CRC_KEY "\":\"file:"
+#define CRC_PLACEHOLDER "00000000"
 
 static uint32_t crc_of_floats(uint32_t crc, const float *d, int64_t n)
 {
@@ -131,25 +138,42 @@ static json_object *header_of(int n, const char *const *names, cg_tensor *const 
         offset += bytes;
         crc = crc_of_floats(crc, tensors[i]->data, tensors[i]->numel);
     }
+    (void)crc;
     json_object *meta = json_object_new_object();
     for (int i = 0; i < nmeta; i++)
         json_object_object_add(meta, meta_keys[i], json_object_new_string(meta_values[i] ? meta_values[i] : ""));
-    char crc_text[16];
-    snprintf(crc_text, sizeof crc_text, "%08x", crc);
-    json_object_object_add(meta, CRC_KEY, json_object_new_string(crc_text));
+    /* filled in once the whole file's bytes are known (save) */
+    json_object_object_add(meta, CRC_KEY, json_object_new_string("file:" CRC_PLACEHOLDER));
     json_object_object_add(root, "__metadata__", meta);
     return root;
 }
 
-/* Length, header padded with spaces to 8 bytes (the data starts aligned), data; every write checked. */
-static bool write_file(FILE *f, const char *header, int n, cg_tensor *const *tensors)
+/* The file's first bytes: the length, then the header padded with spaces to 8 bytes
+ * (the data starts aligned), its checksum digits filled in; NULL when out of memory. */
+static unsigned char *file_head(const char *header, int n, cg_tensor *const *tensors, size_t *size)
 {
     size_t hlen = strlen(header), padded = (hlen + 7) & ~(size_t)7;
-    unsigned char len8[8];
-    put_u64_le(len8, padded);
-    bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(header, 1, hlen, f) == hlen;
-    for (size_t i = hlen; ok && i < padded; i++)
-        ok = fputc(' ', f) != EOF;
+    unsigned char *head = malloc(8 + padded);
+    if (!head)
+        return NULL;
+    put_u64_le(head, padded);
+    memcpy(head + 8, header, hlen);
+    memset(head + 8 + hlen, ' ', padded - hlen);
+    uint32_t crc = cg__crc32c(0, head, 8 + padded);
+    for (int i = 0; i < n; i++)
+        crc = crc_of_floats(crc, tensors[i]->data, tensors[i]->numel);
+    char *digits = strstr((char *)head + 8, CRC_FILE_MARK) + strlen(CRC_FILE_MARK);
+    char hex[16];
+    snprintf(hex, sizeof hex, "%08x", crc);
+    memcpy(digits, hex, 8);
+    *size = 8 + padded;
+    return head;
+}
+
+/* The head, then the data; every write checked. */
+static bool write_file(FILE *f, const unsigned char *head, size_t head_size, int n, cg_tensor *const *tensors)
+{
+    bool ok = fwrite(head, 1, head_size, f) == head_size;
     for (int i = 0; ok && i < n; i++)
         ok = write_floats(f, tensors[i]->data, tensors[i]->numel);
     ok = fflush(f) == 0 && ok;
@@ -170,17 +194,23 @@ int cg_safetensors_save(const char *path, int n, const char *const *names, cg_te
     /* written whole beside the old file, then renamed over it: a crash leaves one or the other */
     snprintf(tmp, plen + 16, "%s.tmp", path);
     json_object *root = header_of(n, names, tensors, nmeta, meta_keys, meta_values);
-    FILE *f = fopen(tmp, "wb");
+    size_t head_size = 0;
+    unsigned char *head = root ? file_head(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), n, tensors,
+                                           &head_size)
+                               : NULL;
+    FILE *f = head ? fopen(tmp, "wb") : NULL;
     int rc = -1;
-    if (!f)
+    if (!head)
+        cg__error("cg_safetensors_save: out of memory");
+    else if (!f)
         cg__error("cg_safetensors_save: cannot write %s: %s", tmp, strerror(errno));
-    else if (!write_file(f, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), n, tensors) ||
-             rename(tmp, path) != 0) {
+    else if (!write_file(f, head, head_size, n, tensors) || rename(tmp, path) != 0) {
         cg__error("cg_safetensors_save: cannot write %s: %s", path, strerror(errno));
         remove(tmp);
     } else {
         rc = 0;
     }
+    free(head);
     free(tmp);
     json_object_put(root);
     return rc;
@@ -328,19 +358,58 @@ static bool metadata_ok(json_object *meta, const char *path)
     return true;
 }
 
-/* A file that carries cgrad's checksum must match it (files from elsewhere carry none). */
-static bool checksum_ok(const cg_safetensors *f, const char *path)
+/* Where needle first lies in the n bytes at hay, or NULL (memmem, which C11 lacks). */
+static const char *find_bytes(const unsigned char *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; k <= n && i <= n - k; i++)
+        if (!memcmp(hay + i, needle, k))
+            return (const char *)hay + i;
+    return NULL;
+}
+
+/* A file that carries cgrad's checksum must match it (files from elsewhere carry
+ * none): over the whole file (head: the length and header as read), or over the data
+ * alone for an older cgrad's "XXXXXXXX". */
+static bool checksum_ok(cg_safetensors *f, const unsigned char *head, size_t head_size, const char *path)
 {
     json_object *v;
     if (!f->meta || !json_object_object_get_ex(f->meta, CRC_KEY, &v))
         return true;
+    const char *says = json_object_get_string(v);
+    bool whole = !strncmp(says, "file:", 5);
     char want[16];
-    snprintf(want, sizeof want, "%08x", cg__crc32c(0, f->data, (size_t)f->data_size));
-    if (!strcmp(json_object_get_string(v), want))
+    uint32_t crc = 0;
+    if (whole) { /* the header as written: its digits read as zeros */
+        const char *at = find_bytes(head + 8, head_size - 8, CRC_FILE_MARK);
+        unsigned char *copy = at ? malloc(head_size) : NULL;
+        if (!copy) {
+            cg__error("cg_safetensors_open: %s: %s", path,
+                      at ? "out of memory" : "its checksum is not where cgrad writes it: the file is damaged");
+            return false;
+        }
+        memcpy(copy, head, head_size);
+        memcpy(copy + (at - (const char *)head) + strlen(CRC_FILE_MARK), CRC_PLACEHOLDER, 8);
+        crc = cg__crc32c(0, copy, head_size);
+        free(copy);
+    }
+    snprintf(want, sizeof want, "%s%08x", whole ? "file:" : "", cg__crc32c(crc, f->data, (size_t)f->data_size));
+    if (!strcmp(says, want)) {
+        f->checksum = whole ? 2 : 1;
         return true;
-    cg__error("cg_safetensors_open: %s: the data does not match its checksum (%s, the file says %s): the file is "
-              "damaged", path, want, json_object_get_string(v));
+    }
+    cg__error("cg_safetensors_open: %s: the file does not match its checksum (%s, the file says %s): the file is "
+              "damaged", path, want, says);
     return false;
+}
+
+int cg_safetensors_checksum(const cg_safetensors *f)
+{
+    if (!f) {
+        cg__error("cg_safetensors_checksum: the file is NULL");
+        return -1;
+    }
+    return f->checksum;
 }
 
 static unsigned char *read_file(const char *path, uint64_t *size)
@@ -442,7 +511,7 @@ static bool parse_file(cg_safetensors *f, const unsigned char *file, uint64_t si
         return false;
     }
     memcpy(f->data, file + 8 + hlen, f->data_size);
-    return checksum_ok(f, path);
+    return checksum_ok(f, file, (size_t)(8 + hlen), path);
 }
 
 cg_safetensors *cg_safetensors_open(const char *path)

@@ -168,10 +168,15 @@ int cg_safetensors_save(const char *path, int n, const char *const *names, cg_te
 typedef struct cg_safetensors cg_safetensors;
 /* Reads and checks a whole file: header length within the file, one strict JSON
  * object, F32 entries that tile the data exactly, string metadata, and the
- * data's CRC-32C where the file carries one (every file cgrad writes does, as
- * the metadata key "cgrad.crc32c", which callers may not set). NULL on any
+ * file's CRC-32C where it carries one (every file cgrad writes does, as the
+ * metadata key "cgrad.crc32c", which callers may not set: over every byte, so a
+ * flipped bit in the header's metadata is found as in the data). NULL on any
  * fault. Owned: close with cg_safetensors_close. */
 cg_safetensors *cg_safetensors_open(const char *path);
+/* What the checksum covered: 2 the whole file, 1 the data only (a file an older cgrad
+ * wrote), 0 none (a file from elsewhere); -1 for NULL. A program that reads files of
+ * its own can refuse one whose checksum went missing. */
+int cg_safetensors_checksum(const cg_safetensors *f);
 void cg_safetensors_close(cg_safetensors *f);
 int cg_safetensors_count(const cg_safetensors *f);
 const char *cg_safetensors_name(const cg_safetensors *f, int i); /* borrowed: valid until close */

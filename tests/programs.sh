@@ -11,6 +11,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 . "$here/check.sh"
+# Two checkpoints equal byte for byte but for their run ids (and the checksum, which covers them).
+same_but_run() {
+    cmp <(sed 's/"run":"[0-9a-f]*"//; s/"cgrad.crc32c":"file:[0-9a-f]*"//' "$1") \
+        <(sed 's/"run":"[0-9a-f]*"//; s/"cgrad.crc32c":"file:[0-9a-f]*"//' "$2")
+}
 
 check "hello learns ihello" "$ex/hello"
 check "hello prints the prediction" bash -c "'$ex/hello' | grep -q 'final prediction \"ihello\": correct'"
@@ -41,10 +46,33 @@ check "bptt_lab clip: unclipped dies, clipped learns" bash -c "
 check "bptt_lab rejects a bad experiment" exits 2 "$ex/bptt_lab" fly
 check "charrnn trains" bash -c "'$ex/charrnn' train '$sonnets' --steps 30 --eval-every 15 --hidden 32 --out '$work/a.st' --plot | grep -q '^val_loss [0-9]'"
 check "charrnn writes the loss log and plot" bash -c "[ \$(wc -l < '$work/a.st.csv') -eq 31 ] && grep -q '<svg' '$work/a.st.svg'"
-check "charrnn resumes bit for bit, its settings from the checkpoint" bash -c "
+check "charrnn resumes bit for bit, its settings and text from the checkpoint, in its own file" bash -c "$(declare -f same_but_run);
     '$ex/charrnn' train '$sonnets' --steps 15 --eval-every 15 --hidden 32 --out '$work/b.st' >/dev/null &&
-    '$ex/charrnn' train '$sonnets' --steps 30 --out '$work/b.st' --resume '$work/b.st' >/dev/null &&
-    cmp '$work/a.st' '$work/b.st'"
+    (cd / && '$ex/charrnn' train --steps 30 --resume '$work/b.st' >/dev/null) && same_but_run '$work/a.st' '$work/b.st' &&
+    cmp '$work/a.st.csv' '$work/b.st.csv' >/dev/null || [ \$(wc -l < '$work/b.st.csv') -eq 31 ]"
+check "charrnn will not overwrite another run's checkpoint, nor a file that is none" bash -c "
+    cp '$work/a.st' '$work/a.keep' && echo notes > '$work/notes.txt' &&
+    ! '$ex/charrnn' train '$sonnets' --steps 2 --hidden 8 --out '$work/a.st' >/dev/null 2>'$work/err' &&
+    grep -q \"holds another run's checkpoint\" '$work/err' && cmp '$work/a.st' '$work/a.keep' &&
+    ! '$ex/charrnn' train '$sonnets' --steps 2 --hidden 8 --out '$work/notes.txt' >/dev/null 2>'$work/err' &&
+    grep -q 'is not a charrnn checkpoint' '$work/err' && [ \"\$(cat '$work/notes.txt')\" = notes ]"
+check "charrnn --resume to --steps it has reached says so and leaves the checkpoint as it is" bash -c "
+    '$ex/charrnn' train --steps 30 --resume '$work/a.st' | grep -q 'nothing is trained' &&
+    '$ex/charrnn' train --steps 10 --resume '$work/a.st' | grep -q 'at step 30 already' && cmp '$work/a.st' '$work/a.keep'"
+check "charrnn --resume --out writes a new file with a new log, the old one untouched" bash -c "
+    '$ex/charrnn' train --steps 32 --resume '$work/a.st' --out '$work/a2.st' | grep -q 'writes the checkpoint .*a2.st' &&
+    cmp '$work/a.st' '$work/a.keep' && head -1 '$work/a2.st.csv' | grep -q '^step,train_loss' &&
+    [ \$(wc -l < '$work/a2.st.csv') -eq 3 ]"
+check "charrnn --resume refuses a text that changed since" bash -c "
+    cp '$sonnets' '$work/t.txt' && '$ex/charrnn' train '$work/t.txt' --steps 2 --hidden 8 --out '$work/t.st' >/dev/null &&
+    echo more >> '$work/t.txt' && ! '$ex/charrnn' train --steps 4 --resume '$work/t.st' 2>'$work/err' >/dev/null &&
+    grep -q 'has changed since' '$work/err'"
+check "charrnn refuses a checkpoint with a tensor it does not write (strict load)" bash -c "
+    '$poison' '$work/a.st' '$work/extra.st' --add rnn.weight_ih_l9 && ! '$ex/charrnn' sample '$work/extra.st' 2>'$work/err' &&
+    grep -q \"unexpected tensor 'rnn.weight_ih_l9'\" '$work/err'"
+check "charrnn --steps 0 evaluates without a NaN" bash -c "
+    '$ex/charrnn' train '$sonnets' --steps 0 --hidden 8 --out '$work/z.st' > '$work/z.txt' && ! grep -qi nan '$work/z.txt' &&
+    grep -q '^val_loss [0-9]' '$work/z.txt'"
 check "charrnn --resume refuses a contradicting flag, naming both values" bash -c "
     '$ex/charrnn' train '$sonnets' --steps 40 --hidden 64 --out '$work/c.st' --resume '$work/a.st' 2>&1 >/dev/null |
     grep -q -- '--hidden 64 contradicts .*hidden 32'"
@@ -65,10 +93,16 @@ check "charrnn refuses a NaN weight" bash -c "
     '$poison' '$work/a.st' '$work/n.st' fc.bias nan && ! '$ex/charrnn' sample '$work/n.st' 2>'$work/err' &&
     grep -q \"'fc.bias' holds nan\" '$work/err'"
 # the config edited in place (same length, so the file stays well-formed; the checksum covers only the data)
-edit_config() { sed "s/hidden[\\]\":32,/hidden\\\\\":$1,/" "$work/a.st" > "$2"; }
-check "charrnn refuses an out-of-bounds setting" bash -c "$(declare -f edit_config); work='$work'; edit_config -1 '$work/h.st';
+edit_config() { "$poison" "$work/a.st" "$2" --meta config '"hidden":32,' "\"hidden\":$1,"; }
+check "charrnn refuses an out-of-bounds setting" bash -c "$(declare -f edit_config); work='$work' poison='$poison'; edit_config -1 '$work/h.st';
     ! '$ex/charrnn' sample '$work/h.st' 2>'$work/err' && grep -q \"'hidden' is missing or out of bounds\" '$work/err'"
-check "charrnn checks sizes in the file before allocating them" bash -c "$(declare -f edit_config); work='$work'; edit_config 64 '$work/h.st';
+# one hex digit of the generator state in the header changed by hand: JSON still valid, the checksum catches it
+check "charrnn refuses a checkpoint whose header was changed by hand" bash -c "
+    cp '$work/a.st' '$work/r.st' && at=\$((\$(grep -abo '\"rng\":\"' '$work/r.st' | cut -d: -f1) + 20)) &&
+    c=\$(dd if='$work/r.st' bs=1 skip=\$at count=1 2>/dev/null) && if [ \"\$c\" = 0 ]; then n=1; else n=0; fi &&
+    printf \$n | dd of='$work/r.st' bs=1 seek=\$at conv=notrunc 2>/dev/null && ! cmp -s '$work/a.st' '$work/r.st' &&
+    ! '$ex/charrnn' sample '$work/r.st' 2>'$work/err' && grep -q 'does not match its checksum' '$work/err'"
+check "charrnn checks sizes in the file before allocating them" bash -c "$(declare -f edit_config); work='$work' poison='$poison'; edit_config 64 '$work/h.st';
     ! '$ex/charrnn' sample '$work/h.st' 2>'$work/err' && grep -q 'do not have the sizes' '$work/err'"
 check "charrnn stops on a NaN loss and keeps the last checkpoint" bash -c "
     '$poison' '$work/a.st' '$work/x.st' optim.5.exp_avg 3e38 && cp '$work/x.st' '$work/x0.st' &&
@@ -123,7 +157,7 @@ check "wordgen refuses a NaN weight" bash -c "
 # a setting edited in the metadata, same length (the checksum covers the data): the sizes it implies are checked
 # against the file before a model of that size is made
 check "wordgen checks a checkpoint's sizes before building its model" bash -c "
-    sed 's/\"cfg.n_layer\":\"2\"/\"cfg.n_layer\":\"9\"/' '$work/w_transformer.st' > '$work/big.st' &&
+    '$poison' '$work/w_transformer.st' '$work/big.st' --meta cfg.n_layer 2 9 &&
     ! cmp -s '$work/big.st' '$work/w_transformer.st' &&
     ! '$ex/wordgen' --input '$words' --sample-only --resume '$work/big.st' 2>'$work/err' && grep -q 'do not have the sizes' '$work/err'"
 check "wordgen --plot draws the loss curves" bash -c "$(declare -f wg); ex='$ex' words='$words';

@@ -314,6 +314,47 @@ START_TEST(safetensors_files_round_trip)
     ck_assert_int_eq(head[0] % 8, 0);
     ck_assert_int_eq(head[8], '{');
     ck_assert_int_eq(cg_safetensors_save(path, 2, (const char *[]){"x", "x"}, ts, 0, NULL, NULL), -1);
+    /* the checksum covers every byte: each bit of the file flipped in turn is refused, or
+     * shows as a file without cgrad's checksum (which a reader of its own files refuses) */
+    ck_assert_int_eq(cg_safetensors_save(path, 3, names, ts, 2, keys, vals), 0);
+    f = cg_safetensors_open(path);
+    ck_assert_int_eq(cg_safetensors_checksum(f), 2);
+    cg_safetensors_close(f);
+    fp = fopen(path, "rb");
+    unsigned char whole[4096];
+    size_t size = fread(whole, 1, sizeof whole, fp);
+    fclose(fp);
+    ck_assert(size > 100 && size < sizeof whole);
+    char flipped[300];
+    snprintf(flipped, sizeof flipped, "%s.flip", path);
+    for (size_t at = 0; at < size; at++)
+        for (int bit = 0; bit < 8; bit++) {
+            whole[at] ^= (unsigned char)(1u << bit);
+            fp = fopen(flipped, "wb");
+            fwrite(whole, 1, size, fp);
+            fclose(fp);
+            /* refused, or (the checksum's own key renamed) read as a file without one */
+            f = cg_safetensors_open(flipped);
+            ck_assert_msg(f == NULL || cg_safetensors_checksum(f) == 0, "byte %zu bit %d flipped: read as sound", at,
+                          bit);
+            cg_safetensors_close(f);
+            whole[at] ^= (unsigned char)(1u << bit);
+        }
+    remove(flipped);
+    /* a file an older cgrad wrote (its checksum over the data alone) is still read */
+    static const char legacy[] = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                                 "\"__metadata__\":{\"cgrad.crc32c\":\"dd54c4ab\"}}";
+    size_t hl = strlen(legacy);
+    unsigned char len8[8] = {(unsigned char)hl}, one[4] = {0, 0, 0x80, 0x3f};
+    fp = fopen(path, "wb");
+    fwrite(len8, 1, 8, fp), fwrite(legacy, 1, hl, fp), fwrite(one, 1, 4, fp);
+    fclose(fp);
+    f = cg_safetensors_open(path);
+    ck_assert_msg(f != NULL, "%s", cg_last_error());
+    ck_assert_int_eq(cg_safetensors_checksum(f), 1);
+    ck_assert_float_eq(cg_item(cg_safetensors_get(f, "x")), 1.0f);
+    cg_safetensors_close(f);
+    ck_assert_int_lt(cg_safetensors_checksum(NULL), 0);
     ck_assert_ptr_null(cg_safetensors_open(NULL));
     ck_assert_ptr_null(cg_safetensors_open("/nonexistent"));
     remove(path);

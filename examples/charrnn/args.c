@@ -50,8 +50,9 @@ static void train_usage(FILE *f)
             "  --steps N         train until step N (default %ld)\n"
             "  --seed N          the generator's seed (default %ld)\n"
             "  --eval-every N    validate, log and checkpoint every N steps (default %ld)\n"
-            "  --out CKPT        the checkpoint to write (default %s)\n"
-            "  --resume CKPT     continue from CKPT, with its settings\n"
+            "  --out CKPT        the checkpoint to write (default %s; with --resume, CKPT itself);\n"
+            "                    never another run's: an existing file of another run is refused\n"
+            "  --resume CKPT     continue from CKPT, with its settings and its text\n"
             "  --plot            draw the loss curves\n"
             "  --html PAGE       the last step's unrolled graph as the interactive page (default: none)\n"
             "  --detect-anomaly  stop at the first op that makes a NaN (or a backward that makes an Inf), and name it\n",
@@ -72,6 +73,7 @@ static int parse_one(train_cfg *c, const char *a, const char *v)
         if (!v)
             return -1;
         *(a[2] == 'o' ? &c->out : a[2] == 'r' ? &c->resume : &c->html) = v;
+        c->out_given |= a[2] == 'o';
         return 2;
     }
     if (!strcmp(a, "--plot") || !strcmp(a, "--detect-anomaly")) {

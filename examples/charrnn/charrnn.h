@@ -20,6 +20,8 @@ enum { CFG_HIDDEN, CFG_LAYERS, CFG_SEQ_LEN, CFG_BATCH, CFG_SEED, CFG_EVAL_EVERY,
 
 typedef struct {
     const char *file, *out, *resume;
+    bool out_given;          /* --out on the command line (else, with --resume, the resumed file) */
+    char run[17];            /* this run's id: new, or the resumed checkpoint's */
     char cell[8];
     long hidden, layers, seq_len, batch, steps, seed, eval_every;
     double lr, clip;
@@ -43,6 +45,8 @@ typedef struct {
     long n;
     unsigned char vocab[256]; /* the distinct bytes, sorted (NUL bytes included) */
     int V;
+    char path[4096];          /* where it was read from (absolute when it could be made so) */
+    char digest[17];          /* of its bytes (text_digest) */
 } corpus;
 
 int read_text(const char *path, corpus *c);
@@ -74,6 +78,8 @@ typedef struct {
     long step, pos;
     uint8_t rng[CG_RNG_STATE_SIZE];
     bool has_progress;     /* step, pos and rng are there (a training checkpoint) */
+    char run[17];          /* the run's id ("" in a checkpoint of an older charrnn) */
+    char text[4096], text_digest[17]; /* the text it learned from ("" in an older one's) */
 } ckpt_info;
 
 /* The state written beside the model: optimizer slots and the carried hidden state. */

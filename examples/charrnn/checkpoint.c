@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FORMAT "cgrad-charrnn-2"
+#define FORMAT "cgrad-charrnn-3"
+#define FORMAT_BEFORE_RUNS "cgrad-charrnn-2" /* no run id or text: still read */
 
 /* The settings as one flat JSON object: {"hidden":128,...,"cell":"rnn"}. */
 static void config_json(const train_cfg *c, char *buf, size_t n)
@@ -66,9 +67,9 @@ static int save_tensors(const char *path, const train_cfg *c, const corpus *text
     config_json(c, config, sizeof config);
     snprintf(step, sizeof step, "%ld", s->step);
     snprintf(pos, sizeof pos, "%ld", s->pos);
-    const char *keys[] = {"format", "config", "vocab_hex", "step", "pos", "rng"};
-    const char *vals[] = {FORMAT, config, vocab_hex, step, pos, rng_hex};
-    return cg_safetensors_save(path, k, names, ts, 6, keys, vals);
+    const char *keys[] = {"format", "config", "vocab_hex", "step", "pos", "rng", "run", "text", "text_digest"};
+    const char *vals[] = {FORMAT, config, vocab_hex, step, pos, rng_hex, c->run, text->path, text->digest};
+    return cg_safetensors_save(path, k, names, ts, 9, keys, vals);
 }
 
 /* All ranks' carried states as one (layers, all streams, hidden) tensor on rank 0:
@@ -181,20 +182,45 @@ static bool read_progress(cg_safetensors *f, ckpt_info *info)
     return info->has_progress;
 }
 
+/* The run's id and its text (the current format has all three, well formed). */
+static bool read_run(cg_safetensors *f, ckpt_info *info, bool current, const char *path)
+{
+    const char *run = cg_safetensors_metadata(f, "run"), *text = cg_safetensors_metadata(f, "text");
+    const char *digest = cg_safetensors_metadata(f, "text_digest");
+    uint8_t b[8];
+    if (!current)
+        return true;
+    if (!run || !bytes_of(run, b, 8) || !text || !*text || strlen(text) >= sizeof info->text || !digest ||
+        !bytes_of(digest, b, 8)) {
+        fprintf(stderr, "charrnn: %s: its run id or text is missing or malformed\n", path);
+        return false;
+    }
+    snprintf(info->run, sizeof info->run, "%s", run);
+    snprintf(info->text, sizeof info->text, "%s", text);
+    snprintf(info->text_digest, sizeof info->text_digest, "%s", digest);
+    return true;
+}
+
+/* Every tensor in the file is one charrnn writes: the model's, Adam's state, the carried states. */
+static int model_params_for_known;
+static bool optim_or_carry(const char *name)
+{
+    return ckpt_is_optim_state(name, model_params_for_known) || !strcmp(name, "carry.h") || !strcmp(name, "carry.c");
+}
+
 cg_safetensors *checkpoint_open(const char *path, ckpt_info *info)
 {
-    cg_safetensors *f = cg_safetensors_open(path);
-    if (!f) {
-        fprintf(stderr, "charrnn: %s\n", cg_last_error());
+    cg_safetensors *f = ckpt_open(path, "charrnn");
+    if (!f)
         return NULL;
-    }
     memset(info, 0, sizeof *info);
     const char *format = cg_safetensors_metadata(f, "format");
-    if (!format || strcmp(format, FORMAT)) {
+    bool current = format && !strcmp(format, FORMAT);
+    if (!current && (!format || strcmp(format, FORMAT_BEFORE_RUNS))) {
         fprintf(stderr, "charrnn: %s is not a charrnn checkpoint (format %s)\n", path, format ? format : "none");
     } else if (read_config(cg_safetensors_metadata(f, "config"), &info->cfg, path) &&
                read_vocab(cg_safetensors_metadata(f, "vocab_hex"), &info->vocab, path) &&
-               sizes_in_file(f, info, path)) {
+               sizes_in_file(f, info, path) && read_run(f, info, current, path)) {
         read_progress(f, info);
         return f;
     }
@@ -237,7 +263,9 @@ static int read_state(cg_safetensors *f, const char *path, train_state *s)
 
 int checkpoint_load(cg_safetensors *f, const char *path, model *m, train_state *s)
 {
-    if (ckpt_read_tensors(f, m->params, m->name_ptrs, m->nparams, path, "charrnn") != 0)
+    model_params_for_known = m->nparams;
+    if (ckpt_only_known(f, m->name_ptrs, m->nparams, optim_or_carry, path, "charrnn") != 0 ||
+        ckpt_read_tensors(f, m->params, m->name_ptrs, m->nparams, path, "charrnn") != 0)
         return -1;
     return s ? read_state(f, path, s) : 0;
 }

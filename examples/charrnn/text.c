@@ -1,5 +1,6 @@
 /* charrnn — the text: its bytes as vocabulary indices, and batches of chunks. */
 #include "charrnn.h"
+#include "../common/ckpt.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,10 @@ int read_text(const char *path, corpus *c)
     unsigned char *buf = slurp(path, &n);
     if (!buf)
         return -1;
+    text_digest(buf, (size_t)n, c->digest);
+    char *full = realpath(path, NULL); /* a resumed run finds it from any directory */
+    snprintf(c->path, sizeof c->path, "%s", full ? full : path);
+    free(full);
     /* the vocabulary: every byte value that occurs, NUL included, in order */
     bool seen[256] = {false};
     for (long i = 0; i < n; i++)

@@ -4,7 +4,9 @@
  * and a loss that turns NaN or Inf stops training with the last good
  * checkpoint kept. */
 #include "charrnn.h"
+#include "../common/ckpt.h"
 #include <math.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,7 +22,64 @@ typedef struct {
     float *x, *y;         /* one batch: one-hot inputs, target ids */
     FILE *csv;
     char csv_path[1024];
+    char text_path[4096];  /* the checkpoint's text, when --resume gives no FILE */
 } trainer;
+
+/* Under mpirun every rank must take the same way at each fork: true when ok holds on
+ * every rank (a collective call: every rank makes it, in the same order). */
+static bool on_every_rank(const trainer *t, bool ok)
+{
+    return t->s.ranks <= 1 ? ok : cg_dist_allreduce_sum(ok ? 0.0 : 1.0) == 0.0;
+}
+
+/* Whether every rank has the same settings, text and files: each rank's digest of them
+ * summed over the ranks equals ranks times its own only when all are equal. Checked
+ * before anything is allocated, so mismatched flags fail cleanly on every rank. */
+static bool ranks_agree(const trainer *t)
+{
+    if (t->s.ranks <= 1)
+        return true;
+    char all[8192], digest[17];
+    size_t n = 0;
+    for (int k = 0; k < CFG_COUNT; k++) {
+        char v[64];
+        cfg_text(&t->cfg, k, v, sizeof v);
+        n += (size_t)snprintf(all + n, sizeof all - n, "%s=%s;", cfg_name(k), v);
+    }
+    snprintf(all + n, sizeof all - n, "steps=%ld;text=%s;out=%s;resume=%s", t->cfg.steps, t->text.digest, t->cfg.out,
+             t->cfg.resume ? t->cfg.resume : "");
+    text_digest((const unsigned char *)all, strlen(all), digest);
+    bool same = true;
+    for (int part = 0; part < 4; part++) { /* 16 bits at a time: sums of them are exact in a double */
+        double mine = (double)strtoul((char[5]){digest[4 * part], digest[4 * part + 1], digest[4 * part + 2],
+                                                digest[4 * part + 3], 0}, NULL, 16);
+        same &= cg_dist_allreduce_sum(mine) == mine * t->s.ranks;
+    }
+    if (!on_every_rank(t, same)) {
+        if (t->s.rank == 0)
+            fprintf(stderr, "charrnn: the ranks were started with different settings, texts or files; every rank "
+                            "needs the same command line\n");
+        return false;
+    }
+    return true;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* The checkpoint and the log this run writes: its own (new files, or the checkpoint it
+ * resumes and the log beside it), never another run's. Rank 0 looks; every rank agrees. */
+static bool files_are_ours(trainer *t)
+{
+    bool ok = true;
+    snprintf(t->csv_path, sizeof t->csv_path, "%s.csv", t->cfg.out);
+    if (t->s.rank == 0 && !(t->cfg.resume && same_file(t->cfg.out, t->cfg.resume)))
+        ok = ckpt_claim(t->cfg.out, t->csv_path, t->cfg.run, "charrnn") == 0;
+    return on_every_rank(t, ok);
+}
 
 /* All ranks' streams: one process with batch (ranks x batch) reads the same. */
 static long all_streams(const trainer *t) { return t->cfg.batch * t->s.ranks; }
@@ -104,17 +163,52 @@ static int make_model(trainer *t)
     return 0;
 }
 
+/* A fresh run: its text, its own new files, its model. */
+static int setup_fresh(trainer *t)
+{
+    ckpt_new_run_id(t->cfg.run);
+    bool ok = read_corpus(t) == 0;
+    if (!on_every_rank(t, ok) || !ranks_agree(t) || !files_are_ours(t))
+        return -1;
+    return check_sizes(t) == 0 && make_model(t) == 0 ? 0 : -1;
+}
+
+/* The text a resumed run learns from: the checkpoint's own, found again by its path (or
+ * FILE), and the same bytes it had. */
+static bool read_resumed_text(trainer *t, const ckpt_info *info)
+{
+    if (!t->cfg.file && info->text[0])
+        t->cfg.file = strcpy(t->text_path, info->text);
+    if (read_corpus(t) != 0)
+        return false;
+    if (info->text_digest[0] && strcmp(info->text_digest, t->text.digest)) {
+        fprintf(stderr, "charrnn: %s is not the text %s was trained on (%s)%s\n", t->text.path, t->cfg.resume,
+                info->text, t->cfg.file == t->text_path ? ": it has changed since" : "");
+        return false;
+    }
+    return true;
+}
+
 static int setup(trainer *t)
 {
-    if (read_corpus(t) != 0)
-        return -1;
     if (!t->cfg.resume)
-        return check_sizes(t) == 0 && make_model(t) == 0 ? 0 : -1;
+        return setup_fresh(t);
+    if (!t->cfg.out_given) /* a resumed run goes on in its own file */
+        t->cfg.out = t->cfg.resume;
     ckpt_info info;
     cg_safetensors *f = checkpoint_open(t->cfg.resume, &info);
+    bool ok = f && read_resumed_text(t, &info);
+    if (ok && info.has_progress && info.step >= t->cfg.steps && t->s.rank == 0)
+        printf("charrnn: %s is at step %ld already; --steps %ld asks for no more, so nothing is trained and "
+               "nothing is written\n", t->cfg.resume, info.step, t->cfg.steps);
+    if (!on_every_rank(t, ok) || (info.has_progress && info.step >= t->cfg.steps)) {
+        cg_safetensors_close(f);
+        return ok && info.has_progress ? 1 : -1;
+    }
+    snprintf(t->cfg.run, sizeof t->cfg.run, "%s", info.run);
+    if (!t->cfg.run[0]) /* a checkpoint of an older charrnn: the run gets its id now */
+        ckpt_new_run_id(t->cfg.run);
     int rc = -1;
-    if (!f)
-        return -1;
     if (!info.has_progress)
         fprintf(stderr, "charrnn: %s holds no training progress to resume\n", t->cfg.resume);
     else if (info.cfg.batch % t->s.ranks != 0)
@@ -122,7 +216,8 @@ static int setup(trainer *t)
                 info.cfg.batch, t->s.ranks);
     else if (!same_vocab(&info.vocab, &t->text))
         fprintf(stderr, "charrnn: %s was trained on another vocabulary\n", t->cfg.resume);
-    else if ((info.cfg.batch /= t->s.ranks, take_settings(&t->cfg, &info, t->cfg.resume) == 0) && check_sizes(t) == 0 && make_model(t) == 0 &&
+    else if ((info.cfg.batch /= t->s.ranks, on_every_rank(t, take_settings(&t->cfg, &info, t->cfg.resume) == 0)) &&
+             ranks_agree(t) && files_are_ours(t) && check_sizes(t) == 0 && make_model(t) == 0 &&
              checkpoint_load(f, t->cfg.resume, &t->m, &t->s) == 0) {
         cg_rng_set_state(info.rng, sizeof info.rng);
         t->s.step = info.step;
@@ -172,12 +267,14 @@ static int open_log(trainer *t)
 {
     if (t->s.rank != 0) /* rank 0 alone writes the log */
         return 0;
-    snprintf(t->csv_path, sizeof t->csv_path, "%s.csv", t->cfg.out);
-    t->csv = fopen(t->csv_path, t->cfg.resume ? "a" : "w");
-    if (!t->csv || (!t->cfg.resume && fprintf(t->csv, "step,train_loss,val_loss,chars_per_sec\n") < 0)) {
+    struct stat st;
+    bool fresh = stat(t->csv_path, &st) != 0 || st.st_size == 0; /* a new log gets its header */
+    t->csv = fopen(t->csv_path, "a");
+    if (!t->csv || (fresh && fprintf(t->csv, "step,train_loss,val_loss,chars_per_sec\n") < 0)) {
         fprintf(stderr, "charrnn: cannot write %s\n", t->csv_path);
         return -1;
     }
+    printf("charrnn: writes the checkpoint %s and the loss log %s\n", t->cfg.out, t->csv_path);
     return 0;
 }
 
@@ -332,13 +429,18 @@ static void finish(trainer *t)
 int train_main(int argc, char **argv)
 {
     static trainer t; /* zeroed; one training run per process */
-    int rc = parse_train(argc, argv, &t.cfg);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    cg_set_detect_anomaly(t.cfg.detect_anomaly);
+    int parsed = parse_train(argc, argv, &t.cfg);
     t.s.rank = cg_dist_rank();
     t.s.ranks = cg_dist_size();
-    rc = setup(&t) == 0 && open_log(&t) == 0 && run(&t) == 0 ? 0 : 1;
+    if (!on_every_rank(&t, parsed == 0)) /* a flag one rank refused stops them all (it said why) */
+        return parsed == 1 ? 0 : 2;
+    cg_set_detect_anomaly(t.cfg.detect_anomaly);
+    int set = setup(&t);
+    if (set == 1) { /* resumed at or past --steps: nothing to do */
+        finish(&t);
+        return 0;
+    }
+    int rc = set == 0 && open_log(&t) == 0 && run(&t) == 0 ? 0 : 1;
     if (rc == 0 && t.csv && fclose(t.csv) != 0) {
         fprintf(stderr, "charrnn: cannot write %s\n", t.csv_path);
         rc = 1;

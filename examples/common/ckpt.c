@@ -2,7 +2,10 @@
 #include "ckpt.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 void hex_of(const uint8_t *b, size_t n, char *out)
 {
@@ -62,4 +65,98 @@ int ckpt_read_tensors(cg_safetensors *f, cg_tensor *const *ts, const char *const
                 return -1;
             }
     return 0;
+}
+
+/* ---- a run's files ------------------------------------------------------------------------ */
+
+cg_safetensors *ckpt_open(const char *path, const char *prog)
+{
+    cg_safetensors *f = cg_safetensors_open(path);
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", prog, cg_last_error());
+        return NULL;
+    }
+    if (cg_safetensors_checksum(f) < 1) {
+        fprintf(stderr, "%s: %s carries no cgrad checksum: not a %s checkpoint, or a damaged one\n", prog, path, prog);
+        cg_safetensors_close(f);
+        return NULL;
+    }
+    return f;
+}
+
+void ckpt_new_run_id(char id[17])
+{
+    uint8_t b[8] = {0};
+    FILE *r = fopen("/dev/urandom", "rb");
+    if (!r || fread(b, 1, sizeof b, r) != sizeof b) { /* no entropy device: the time and the process */
+        uint64_t v = (uint64_t)time(NULL) * 6364136223846793005ull ^ (uint64_t)getpid() * 1442695040888963407ull;
+        memcpy(b, &v, sizeof b);
+    }
+    if (r)
+        fclose(r);
+    hex_of(b, sizeof b, id);
+}
+
+static bool exists(const char *path) { return access(path, F_OK) == 0; }
+
+int ckpt_claim(const char *out, const char *log_path, const char *run_id, const char *prog)
+{
+    if (!exists(out)) {
+        if (!log_path || !exists(log_path))
+            return 0;
+        fprintf(stderr, "%s: %s exists: another run's loss log; %s will not overwrite it (move it, or choose "
+                        "another --out)\n", prog, log_path, prog);
+        return -1;
+    }
+    cg_safetensors *f = cg_safetensors_open(out);
+    const char *id = f ? cg_safetensors_metadata(f, "run") : NULL;
+    bool ours = id && !strcmp(id, run_id);
+    if (!ours && f && id)
+        fprintf(stderr, "%s: %s holds another run's checkpoint (run %s); %s will not overwrite it: continue that "
+                        "run with --resume %s, or choose another --out\n", prog, out, id, prog, out);
+    else if (!ours)
+        fprintf(stderr, "%s: %s exists and is not a %s checkpoint; %s will not overwrite it (move it, or choose "
+                        "another --out)\n", prog, out, prog, prog);
+    cg_safetensors_close(f);
+    return ours ? 0 : -1;
+}
+
+void text_digest(const unsigned char *bytes, size_t n, char out[17])
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ bytes[i]) * 1099511628211ull;
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+int ckpt_only_known(cg_safetensors *f, const char *const *names, int n, bool (*is_extra_known)(const char *name),
+                    const char *path, const char *prog)
+{
+    for (int i = 0; i < cg_safetensors_count(f); i++) {
+        const char *name = cg_safetensors_name(f, i);
+        bool known = is_extra_known && is_extra_known(name);
+        for (int k = 0; k < n && !known; k++)
+            known = !strcmp(name, names[k]);
+        if (!known) {
+            fprintf(stderr, "%s: %s: unexpected tensor '%s' (not one %s writes); refusing it, as torch's strict "
+                            "load does\n", prog, path, name, prog);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+bool ckpt_is_optim_state(const char *name, int nparams)
+{
+    static const char *const slots[] = {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+    if (strncmp(name, "optim.", 6) != 0)
+        return false;
+    char *end;
+    long i = strtol(name + 6, &end, 10);
+    if (end == name + 6 || *end != '.' || i < 0 || i >= nparams || (name[6] == '0' && end != name + 7))
+        return false;
+    for (size_t k = 0; k < sizeof slots / sizeof slots[0]; k++)
+        if (!strcmp(end + 1, slots[k]))
+            return true;
+    return false;
 }

@@ -17,4 +17,29 @@ bool ckpt_has_shape(cg_safetensors *f, const char *name, int64_t d0, int64_t d1)
 int ckpt_read_tensors(cg_safetensors *f, cg_tensor *const *ts, const char *const *names, int n, const char *path,
                       const char *prog);
 
+/* ---- a run's files: never another run's lost --------------------------------------------
+ * A checkpoint names its run (a random id made when the run starts, kept on --resume),
+ * the format of its program, and the text it learned from (path and digest). */
+
+/* One of the program's own files: opened and checked, its checksum present (cgrad always
+ * writes one, so a file without one was damaged where the checksum's name was); NULL with
+ * "prog: ..." on stderr otherwise. */
+cg_safetensors *ckpt_open(const char *path, const char *prog);
+/* A new run's id: 16 hex digits from the system's entropy (not cgrad's generator, which
+ * the run's seed owns). */
+void ckpt_new_run_id(char id[17]);
+/* Whether this run may write its checkpoint out and its loss log log_path: 0 when neither
+ * exists yet, or out is a checkpoint of this run (the same id: a resumed run continuing in
+ * its file, or a copy of it); otherwise -1 with one line saying why and what to do. */
+int ckpt_claim(const char *out, const char *log_path, const char *run_id, const char *prog);
+/* The digest of a text, as kept in checkpoints: FNV-1a 64 as 16 hex digits. */
+void text_digest(const unsigned char *bytes, size_t n, char out[17]);
+/* torch's strict load: every tensor in f is one the program would write (in names, or
+ * one that is_extra_known accepts); 0, or -1 with a message naming the first other. */
+int ckpt_only_known(cg_safetensors *f, const char *const *names, int n, bool (*is_extra_known)(const char *name),
+                    const char *path, const char *prog);
+/* Whether name is an optimizer state tensor "optim.I.SLOT" of one of nparams parameters
+ * (SLOT: step, exp_avg, exp_avg_sq, max_exp_avg_sq). */
+bool ckpt_is_optim_state(const char *name, int nparams);
+
 #endif
