@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     static const char *const known[] = {"format", "config", "vocab_hex", "step", "pos", "rng", "positions",
                                         "cfg.model", "cfg.n_embd", "cfg.n_embd2", "cfg.n_layer", "cfg.n_head",
                                         "cfg.batch", "cfg.seed", "cfg.lr", "cfg.weight_decay", "run", "text",
-                                        "text_digest"};
+                                        "text_digest", "input", "input_digest"};
     const char *keys[sizeof known / sizeof known[0]], *vals[sizeof known / sizeof known[0]];
     char edited[8192];
     int nmeta = 0;

@@ -148,7 +148,20 @@ check "wordgen refuses a flag that contradicts its checkpoint" bash -c "
     ! '$ex/wordgen' --input '$words' --model rnn --resume '$work/full.st' --out '$work/z.st' 2>'$work/err' &&
     grep -q -- '--model rnn contradicts' '$work/err'"
 check "wordgen refuses a checkpoint of other words" bash -c "
-    ! '$ex/wordgen' --input '$sonnets' --sample-only --resume '$work/full.st' 2>'$work/err' && grep -q 'other words' '$work/err'"
+    ! '$ex/wordgen' --input '$sonnets' --sample-only --resume '$work/full.st' 2>'$work/err' &&
+    grep -q 'not the word list' '$work/err'"
+check "wordgen --resume goes on in its own file with its own words, from any directory" bash -c "$(declare -f wg); ex='$ex' words='$words';
+    wg --model bigram --steps 20 --samples 0 --out '$work/wr.st' >/dev/null &&
+    (cd / && '$ex/wordgen' --resume '$work/wr.st' --steps 40 --eval-every 20 --samples 0 | grep -q 'writes the checkpoint .*r.st') &&
+    tail -1 '$work/wr.st.csv' | grep -q '^40,' && [ \$(grep -c '^step' '$work/wr.st.csv') -eq 1 ]"
+check "wordgen will not overwrite another run's checkpoint" bash -c "$(declare -f wg); ex='$ex' words='$words';
+    cp '$work/wr.st' '$work/wr.keep' && ! wg --model bigram --steps 2 --samples 0 --out '$work/wr.st' >/dev/null 2>'$work/err' &&
+    grep -q \"another run's checkpoint\" '$work/err' && cmp '$work/wr.st' '$work/wr.keep'"
+check "wordgen --resume at its --steps writes nothing" bash -c "
+    '$ex/wordgen' --resume '$work/wr.st' --steps 30 --samples 0 | grep -q 'nothing is trained' && cmp '$work/wr.st' '$work/wr.keep'"
+check "wordgen refuses a checkpoint with a tensor it does not write (strict load)" bash -c "
+    '$poison' '$work/wr.st' '$work/wrx.st' --add optim.999.exp_avg && ! '$ex/wordgen' --resume '$work/wrx.st' --sample-only 2>'$work/err' &&
+    grep -q \"unexpected tensor 'optim.999.exp_avg'\" '$work/err'"
 check "wordgen refuses a damaged checkpoint" bash -c "
     head -c 3000 '$work/full.st' > '$work/cut.st'; ! '$ex/wordgen' --input '$words' --sample-only --resume '$work/cut.st' 2>/dev/null"
 check "wordgen refuses a NaN weight" bash -c "

@@ -48,7 +48,8 @@ static void usage(FILE *f)
             "  --steps N           train until step N (default %ld)\n"
             "  --eval-every N      test loss, log line and checkpoint every N steps (default %ld)\n"
             "  --seed N            the generator's seed (default %ld)\n"
-            "  --out CKPT          the checkpoint to write (default %s)\n"
+            "  --out CKPT          the checkpoint to write (default %s; with --resume, CKPT itself);\n"
+            "                      never another run's: an existing file of another run is refused\n"
             "  --resume CKPT       continue training from CKPT, with its settings\n"
             "  --sample-only       no training: print samples from --resume's checkpoint\n"
             "  --samples N         words to print at the end (default %ld)\n"
@@ -77,6 +78,8 @@ static int parse_one(wg_cfg *c, const char *a, const char *v)
         if (!v || !*v)
             return -1;
         *text = v;
+        c->input_given |= text == &c->input;
+        c->out_given |= text == &c->out;
         return 2;
     }
     bool *flag = !strcmp(a, "--plot") ? &c->plot : !strcmp(a, "--sample-only") ? &c->sample_only : NULL;

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FORMAT "cgrad-wordgen-1"
-#define NMETA (CFG_COUNT + 5)
+#define FORMAT "cgrad-wordgen-2"
+#define FORMAT_BEFORE_RUNS "cgrad-wordgen-1" /* no run id or word list: still read */
+#define NMETA (CFG_COUNT + 8)
 
 /* The vocabulary as hex: the bytes of tokens 1..V-1, then the positions T. */
 static void vocab_hex(const words *w, char *out)
@@ -46,8 +47,11 @@ static int save_with_meta(const char *path, const wg_cfg *c, const words *w, int
     snprintf(keys[CFG_COUNT + 1], 32, "vocab_hex"), vocab_hex(w, vals[CFG_COUNT + 1]);
     snprintf(keys[CFG_COUNT + 2], 32, "positions"), snprintf(vals[CFG_COUNT + 2], 1024, "%d", w->T);
     snprintf(keys[CFG_COUNT + 3], 32, "step"), snprintf(vals[CFG_COUNT + 3], 1024, "%ld", step);
-    for (int k = 0; k < NMETA - 1; k++)
+    snprintf(keys[CFG_COUNT + 4], 32, "run"), snprintf(vals[CFG_COUNT + 4], 1024, "%s", c->run);
+    snprintf(keys[CFG_COUNT + 5], 32, "input_digest"), snprintf(vals[CFG_COUNT + 5], 1024, "%s", w->digest);
+    for (int k = 0; k < NMETA - 2; k++)
         kp[k] = keys[k], vp[k] = vals[k];
+    kp[NMETA - 2] = "input", vp[NMETA - 2] = w->path; /* (a path may be longer than the buffers above) */
     kp[NMETA - 1] = "rng", vp[NMETA - 1] = rng_hex;
     return cg_safetensors_save(path, n, names, ts, NMETA, kp, vp);
 }
@@ -126,20 +130,50 @@ static bool sizes_in_file(cg_safetensors *f, const wg_cfg *c, const words *w, co
     return ok;
 }
 
+/* The run's id and its word list (a checkpoint of an older wordgen has neither). */
+static bool read_run(cg_safetensors *f, wg_cfg *c, const words *w, const char *path)
+{
+    const char *run = cg_safetensors_metadata(f, "run"), *input = cg_safetensors_metadata(f, "input");
+    const char *digest = cg_safetensors_metadata(f, "input_digest");
+    uint8_t b[8];
+    if (!run || !bytes_of(run, b, 8) || !input || !digest || !bytes_of(digest, b, 8)) {
+        fprintf(stderr, "wordgen: %s: its run id or word list is missing or malformed\n", path);
+        return false;
+    }
+    if (strcmp(digest, w->digest)) {
+        fprintf(stderr, "wordgen: %s is not the word list %s was trained on (%s)%s\n", w->path, path, input,
+                c->input_given ? "" : ": it has changed since");
+        return false;
+    }
+    snprintf(c->run, sizeof c->run, "%s", run);
+    return true;
+}
+
+int checkpoint_input(wg_cfg *c)
+{
+    cg_safetensors *f = ckpt_open(c->resume, "wordgen");
+    const char *input = f ? cg_safetensors_metadata(f, "input") : NULL;
+    if (input && strlen(input) < sizeof c->input_buf)
+        c->input = strcpy(c->input_buf, input);
+    cg_safetensors_close(f);
+    return f ? 0 : -1; /* a checkpoint without one (an older wordgen's): the default list, checked later */
+}
+
 cg_safetensors *checkpoint_open(const char *path, wg_cfg *c, const words *w)
 {
-    cg_safetensors *f = cg_safetensors_open(path);
-    if (!f) {
-        fprintf(stderr, "wordgen: %s\n", cg_last_error());
+    cg_safetensors *f = ckpt_open(path, "wordgen");
+    if (!f)
         return NULL;
-    }
     const char *format = cg_safetensors_metadata(f, "format"), *vocab = cg_safetensors_metadata(f, "vocab_hex");
     const char *positions = cg_safetensors_metadata(f, "positions");
     char want[2 * 256 + 1], T[16];
     vocab_hex(w, want);
     snprintf(T, sizeof T, "%d", w->T);
-    if (!format || strcmp(format, FORMAT))
+    bool current = format && !strcmp(format, FORMAT);
+    if (!current && (!format || strcmp(format, FORMAT_BEFORE_RUNS)))
         fprintf(stderr, "wordgen: %s is not a wordgen checkpoint (format %s)\n", path, format ? format : "none");
+    else if (current && !read_run(f, c, w, path))
+        ;
     else if (!vocab || strcmp(vocab, want) || !positions || strcmp(positions, T))
         fprintf(stderr, "wordgen: %s was trained on other words (another vocabulary or longest word); "
                         "give its --input\n", path);
@@ -149,13 +183,21 @@ cg_safetensors *checkpoint_open(const char *path, wg_cfg *c, const words *w)
     return NULL;
 }
 
+/* Every tensor in the file is one wordgen writes: the model's, or AdamW's state. */
+static int params_for_known;
+static bool optim_state(const char *name) { return ckpt_is_optim_state(name, params_for_known); }
+
 int checkpoint_load(cg_safetensors *f, const char *path, model *m, cg_optim *opt, long *step)
 {
     int cap = cg_param_count(m->root) + (opt ? cg_optim_state_count(opt) : 0);
     const char **names = malloc(sizeof *names * (size_t)cap);
     cg_tensor **ts = malloc(sizeof *ts * (size_t)cap);
     char(*buf)[96] = malloc(sizeof *buf * (size_t)(cap ? cap : 1));
-    int rc = names && ts && buf ? ckpt_read_tensors(f, ts, names, collect(m, opt, names, ts, buf), path, "wordgen") : -1;
+    int n = names && ts && buf ? collect(m, opt, names, ts, buf) : -1;
+    params_for_known = cg_param_count(m->root);
+    int rc = n >= 0 && ckpt_only_known(f, names, cg_param_count(m->root), optim_state, path, "wordgen") == 0
+                 ? ckpt_read_tensors(f, ts, names, n, path, "wordgen")
+                 : -1;
     free(names);
     free(ts);
     free(buf);

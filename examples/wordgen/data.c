@@ -1,6 +1,7 @@
 /* wordgen — the words: read, tokenised by byte, split into train and test as the
  * PyTorch script splits them (the same torch.randperm), and encoded in batches. */
 #include "wordgen.h"
+#include "../common/ckpt.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,10 @@ int words_read(const char *path, words *w)
         fprintf(stderr, "wordgen: cannot read %s\n", path);
         return -1;
     }
+    text_digest((const unsigned char *)w->text, (size_t)size, w->digest);
+    char *full = realpath(path, NULL); /* a resumed run finds them from any directory */
+    snprintf(w->path, sizeof w->path, "%s", full ? full : path);
+    free(full);
     int rc = split_lines(w, size);
     if (rc != 0 || w->n < 2) {
         fprintf(stderr, "wordgen: %s: %s\n", path,

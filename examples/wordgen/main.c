@@ -17,7 +17,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc == 1 ? 0 : 2;
     words w;
-    if (words_read(c.input, &w) != 0)
+    if ((c.resume && !c.input_given && checkpoint_input(&c) != 0) || words_read(c.input, &w) != 0)
         return 1;
     rc = train(&c, &w);
     words_free(&w);

@@ -2,6 +2,8 @@
  * AdamW (makemore's betas 0.9, 0.99), the train and test loss every
  * --eval-every steps (log line, CSV, checkpoint), a progress bar between. */
 #include "wordgen.h"
+#include "../common/ckpt.h"
+#include <sys/stat.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,13 +162,38 @@ static int setup(trainer *t, cg_safetensors *resume)
     }
     if (resume && checkpoint_load(resume, t->c->resume, &t->m, t->opt, &t->step) != 0)
         return -1;
+    if (t->step >= t->c->steps) { /* resumed at or past --steps: no file is touched */
+        printf("wordgen: %s is at step %ld already; --steps %ld asks for no more, so nothing is trained and nothing "
+               "is written\n", t->c->resume, t->step, t->c->steps);
+        return 0;
+    }
     snprintf(t->csv_path, sizeof t->csv_path, "%s.csv", t->c->out);
-    t->csv = fopen(t->csv_path, resume ? "a" : "w");
-    if (!t->csv || (!resume && fprintf(t->csv, "step,train_loss,test_loss,ms_per_step\n") < 0)) {
+    struct stat st;
+    bool fresh = stat(t->csv_path, &st) != 0 || st.st_size == 0; /* a new log gets its header */
+    t->csv = fopen(t->csv_path, "a");
+    if (!t->csv || (fresh && fprintf(t->csv, "step,train_loss,test_loss,ms_per_step\n") < 0)) {
         fprintf(stderr, "wordgen: cannot write %s\n", t->csv_path);
         return -1;
     }
+    printf("wordgen: writes the checkpoint %s and the loss log %s\n", t->c->out, t->csv_path);
     return 0;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* The files this run will write are its own: new, or the checkpoint it resumes (and its log). */
+static bool files_are_ours(wg_cfg *c)
+{
+    if (c->resume && !c->out_given) /* a resumed run goes on in its own file */
+        c->out = c->resume;
+    char log[1040];
+    snprintf(log, sizeof log, "%s.csv", c->out);
+    return c->sample_only || (c->resume && same_file(c->out, c->resume)) ||
+           ckpt_claim(c->out, log, c->run, "wordgen") == 0;
 }
 
 int train(wg_cfg *c, words *w)
@@ -175,6 +202,12 @@ int train(wg_cfg *c, words *w)
     cg_safetensors *resume = c->resume ? checkpoint_open(c->resume, c, w) : NULL;
     if (c->resume && !resume)
         return 1;
+    if (!c->run[0]) /* a new run, or one an older wordgen began: its id now */
+        ckpt_new_run_id(c->run);
+    if (!files_are_ours(c)) {
+        cg_safetensors_close(resume);
+        return 1;
+    }
     cg_manual_seed((uint64_t)c->seed);
     int rc = words_split(w) == 0 && model_init(&t.m, c, w->V, w->T) == 0 ? 0 : -1;
     if (rc == 0 && c->sample_only) {
@@ -194,7 +227,7 @@ int train(wg_cfg *c, words *w)
         snprintf(svg, sizeof svg, "%s.svg", c->out);
         if (t.csv && fclose(t.csv) != 0)
             rc = -1;
-        if (rc == 0 && c->plot && write_loss_plot(t.csv_path, svg, "test loss") == 0)
+        if (rc == 0 && c->plot && t.csv_path[0] && write_loss_plot(t.csv_path, svg, "test loss") == 0)
             printf("loss curves: %s\n", svg);
     }
     cg_safetensors_close(resume);

@@ -24,6 +24,9 @@ typedef struct {
     long steps, eval_every, samples;
     bool sample_only, plot;
     unsigned given;        /* bit CFG_x: the flag was on the command line */
+    bool input_given, out_given; /* else, with --resume, the checkpoint's words and the checkpoint itself */
+    char run[17];          /* this run's id: new, or the resumed checkpoint's */
+    char input_buf[4096];  /* the checkpoint's word list, when --resume gives no --input */
 } wg_cfg;
 
 /* 0 to go on, 1 after --help, 2 on a bad flag (message printed). */
@@ -45,6 +48,8 @@ typedef struct {
     int V, T;              /* vocabulary size; positions per word (longest + 1) */
     long *train, *test;    /* word numbers of the split */
     long n_train, n_test;
+    char path[4096];       /* where they were read from (absolute when it could be made so) */
+    char digest[17];       /* of the file's bytes (text_digest) */
 } words;
 
 /* Reads one word per line (surrounding ASCII whitespace stripped, empty lines
@@ -87,8 +92,12 @@ cg_tensor *model_loss(model *m, cg_tensor *x, cg_tensor *y, cg_reduction reducti
 /* The model, AdamW's state, the step and the generator, with the settings and the
  * vocabulary as metadata. */
 int checkpoint_save(const char *path, const wg_cfg *c, const words *w, const model *m, cg_optim *opt, long step);
+/* --resume without --input: the word list the checkpoint names, into c->input; 0, or -1
+ * with a message. */
+int checkpoint_input(wg_cfg *c);
 /* Reads the settings kept in a checkpoint into c (a flag that contradicts one is
- * refused, naming both) and checks its vocabulary against w's. */
+ * refused, naming both), its run id into c->run, and checks that w are its words
+ * (the same file's bytes; the same vocabulary for a checkpoint of an older wordgen). */
 cg_safetensors *checkpoint_open(const char *path, wg_cfg *c, const words *w);
 /* Reads the model (and, with opt, AdamW's state, the step and the generator):
  * every shape checked, every value finite. 0, or -1 with a message. */
