@@ -20,12 +20,12 @@ cd "$work"
 . "$here/check.sh"
 args=("$data/sonnets.txt" --hidden 32 --seq-len 16 --eval-every 6 --clip 1)
 val() { awk -F, 'END { print $3 }' "$1.csv"; } # the last validation loss in a loss log
-close() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5) }'; }
+close() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5) }'; }
 
 check "one process, batch 8" "$ex/charrnn" train "${args[@]}" --batch 8 --steps 12 --out one.st
 check "2 ranks, batch 4 each" mpirun -np 2 "$ex/charrnn" train "${args[@]}" --batch 4 --steps 12 --out two.st
 check "the same weights after 12 steps" "$diff" one.st two.st 1e-5
-check "the same validation loss" close "$(val one)" "$(val two)"
+check "the same validation loss" close "$(val one.st)" "$(val two.st)"
 check "one process to step 18" "$ex/charrnn" train "${args[@]}" --batch 8 --steps 18 --out one18.st
 check "the 2-rank checkpoint resumes on 1 rank" bash -c "cp two.st mixed.st && cp two.st.csv mixed.st.csv &&
     '$ex/charrnn' train '$data/sonnets.txt' --steps 18 --resume mixed.st --out mixed.st"
@@ -34,5 +34,19 @@ check "a 1-rank checkpoint resumes on 2 ranks" bash -c "cp one.st back.st && cp 
     mpirun -np 2 '$ex/charrnn' train '$data/sonnets.txt' --steps 18 --resume back.st --out back.st"
 check "and reaches the same weights too" "$diff" one18.st back.st 1e-5
 check "rank 0 alone prints" bash -c "mpirun -np 2 '$ex/charrnn' train ${args[*]} --batch 4 --steps 6 --out p.st | grep -c '^val_loss' | grep -qx 1"
+# the README's command as written (as root too), shortened by flags appended to it
+readme_cmd=$(grep -m1 '^mpirun ' "$here/../README.md" | sed "s|build/examples|$ex|")
+check "the README's MPI command runs as written" bash -c "
+    unset OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM;
+    $readme_cmd --steps 2 --seq-len 8 --hidden 8 --eval-every 2 --out readme.st >/dev/null && [ -s readme.st ]"
+# ranks given different settings: every rank stops, with one message, and nothing hangs
+check "ranks that disagree stop together with one message" bash -c "
+    timeout 60 mpirun -np 1 '$ex/charrnn' train '$data/sonnets.txt' --hidden 8 --steps 2 --out dis.st : \
+        -np 1 '$ex/charrnn' train '$data/sonnets.txt' --hidden 16 --steps 2 --out dis.st >/dev/null 2>err.txt;
+    rc=\$?; [ \$rc -ne 0 ] && [ \$rc -ne 124 ] && [ \$(grep -c 'different settings' err.txt) -eq 1 ] && [ ! -e dis.st ]"
+check "a flag one rank refuses stops every rank" bash -c "
+    timeout 60 mpirun -np 1 '$ex/charrnn' train '$data/sonnets.txt' --hidden 8 --steps 2 --out bad.st : \
+        -np 1 '$ex/charrnn' train '$data/sonnets.txt' --hidden -3 --steps 2 --out bad.st >/dev/null 2>err.txt;
+    rc=\$?; [ \$rc -ne 0 ] && [ \$rc -ne 124 ] && grep -q 'needs a valid value' err.txt && [ ! -e bad.st ]"
 echo "mpi: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -44,6 +44,13 @@ check "bptt_lab clip: unclipped dies, clipped learns" bash -c "
     awk 'NR > 2 && \$1 == 37 { exit !(\$2 == \"nan\" && \$4 < 10) }' '$work/clip.txt' &&
     grep -q polyline '$work/clip_loss.svg' && grep -q polyline '$work/clip_gradnorm.svg'"
 check "bptt_lab rejects a bad experiment" exits 2 "$ex/bptt_lab" fly
+check "bptt_lab says why it stops: a gap shorter than the shortest tried" bash -c "
+    ! '$ex/bptt_lab' memory --length 3 2>'$work/err' && grep -q 'at least 5' '$work/err'"
+check "bptt_lab refuses an option its experiment would ignore" bash -c "
+    ! '$ex/bptt_lab' clip --html '$work/x.html' 2>'$work/err' && grep -q 'does not apply' '$work/err' && [ ! -e '$work/x.html' ] &&
+    ! '$ex/bptt_lab' flow --steps 3 2>/dev/null"
+check "bptt_lab flow explains gradients that underflow" bash -c "
+    '$ex/bptt_lab' flow --out '$work' --length 400 | grep -q 'underflows float32 [0-9]* steps back'"
 check "charrnn trains" bash -c "'$ex/charrnn' train '$sonnets' --steps 30 --eval-every 15 --hidden 32 --out '$work/a.st' --plot | grep -q '^val_loss [0-9]'"
 check "charrnn writes the loss log and plot" bash -c "[ \$(wc -l < '$work/a.st.csv') -eq 31 ] && grep -q '<svg' '$work/a.st.svg'"
 check "charrnn resumes bit for bit, its settings and text from the checkpoint, in its own file" bash -c "$(declare -f same_but_run);

@@ -23,8 +23,10 @@ static int run(const lab_text *text, long steps, long seed, float max_norm, doub
     set_spectral_radius(cg_param(rnn, "weight_hh_l0"), RHO);
     cg_optim *opt = cg_sgd_new(ps, 6, .lr = 0.05);
     float *x = malloc(sizeof(float) * (size_t)(T * STREAMS * V)), *y = malloc(sizeof(float) * T * STREAMS);
-    if (!opt || !x || !y)
-        return -1;
+    if (!opt || !x || !y) {
+        free(x), free(y), cg_optim_free(opt), cg_module_free(rnn), cg_module_free(fc);
+        return lab_fail("clip", "out of memory");
+    }
     bool alive = true;
     for (long s = 0; s < steps; s++) {
         loss[s] = gnorm[s] = NAN;
@@ -59,7 +61,7 @@ int lab_clip(const lab_cfg *c)
     long steps = c->steps > 0 ? c->steps : 150;
     double *buf = malloc(sizeof(double) * (size_t)(5 * steps)), *xs = buf, *loss[2], *gnorm[2];
     if (!buf)
-        return -1;
+        return lab_fail("clip", "out of memory");
     loss[0] = buf + steps, loss[1] = buf + 2 * steps, gnorm[0] = buf + 3 * steps, gnorm[1] = buf + 4 * steps;
     for (long s = 0; s < steps; s++)
         xs[s] = (double)(s + 1);

@@ -127,19 +127,37 @@ static void print_table(long T, double norms[][T])
     }
 }
 
+/* A norm of exactly 0 is no measurement error: the gradient went below float32's
+ * smallest value (about 1.4e-45) and underflowed. Say so, and from how far back. */
+static void explain_underflow(long T, double norms[][T])
+{
+    for (int v = 0; v < NVARIANTS; v++) {
+        long back = -1;
+        for (long t = T - 1; t >= 0 && back < 0; t--)
+            if (norms[v][t] == 0)
+                back = T - 1 - t;
+        if (back >= 0)
+            printf("note: %s's gradient underflows float32 %ld steps back (below ~1.4e-45 it is 0): the vanishing "
+                   "gradient, complete; earlier steps get nothing at all\n", variants[v].label, back);
+    }
+}
+
 int lab_flow(const lab_cfg *c)
 {
     long T = c->length > 0 ? c->length : 100;
     double (*norms)[T] = malloc(sizeof(double) * (size_t)(NVARIANTS * T));
     double *back = malloc(sizeof(double) * (size_t)T);
-    if (!norms || !back)
-        return -1;
+    if (!norms || !back) {
+        free(norms), free(back);
+        return lab_fail("flow", "out of memory");
+    }
     int rc = 0;
     for (int v = 0; v < NVARIANTS && rc == 0; v++)
         rc = measure(&variants[v], T, c->seed, norms[v]);
     if (rc == 0) {
         printf("||d L_T / d h_t||: the gradient of the last step's loss (T = %ld) at each earlier step\n", T);
         print_table(T, norms);
+        explain_underflow(T, norms);
         /* plotted against how far back: steps T-1-t, with the values reversed to match */
         double (*ys)[T] = malloc(sizeof(double) * (size_t)(NVARIANTS * T));
         plot p = {.title = "Gradient flow back through time: ||dL_T/dh_t|| (log scale)",

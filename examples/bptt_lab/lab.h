@@ -29,6 +29,9 @@ int plot_csv(const plot *p, const char *path);
 int plot_write(const plot *p, const char *dir, const char *name);
 
 /* ---- the experiments ---------------------------------------------------------------- */
+/* Says why an experiment stops ("bptt_lab EXP: why", with cgrad's message when it has
+ * one) and returns -1: no failure is silent. */
+int lab_fail(const char *experiment, const char *why);
 typedef struct {
     const char *out;    /* directory for the .svg and .csv files */
     long steps;         /* training steps (memory, truncate, clip) */

@@ -11,6 +11,13 @@
 #include <string.h>
 #include <time.h>
 
+int lab_fail(const char *experiment, const char *why)
+{
+    const char *detail = cg_last_error();
+    fprintf(stderr, "bptt_lab %s: %s%s%s\n", experiment, why, detail[0] ? ": " : "", detail);
+    return -1;
+}
+
 int lab_params(cg_module *rnn, cg_module *fc, cg_tensor **ps)
 {
     for (int i = 0; i < 4; i++)
@@ -88,12 +95,20 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    int (*run)(const lab_cfg *) = !strcmp(argv[1], "flow")       ? lab_flow
-                                  : !strcmp(argv[1], "memory")   ? lab_memory
-                                  : !strcmp(argv[1], "truncate") ? lab_truncate
-                                  : !strcmp(argv[1], "clip")     ? lab_clip
-                                                                 : NULL;
-    if (!run) {
+    /* each experiment and the options it reads: any other is refused, never ignored */
+    static const struct {
+        const char *name;
+        int (*run)(const lab_cfg *);
+        const char *takes;
+    } experiments[] = {{"flow", lab_flow, "--out --length --seed --html"},
+                       {"memory", lab_memory, "--out --length --steps --seed"},
+                       {"truncate", lab_truncate, "--out --length --seed --text"},
+                       {"clip", lab_clip, "--out --steps --seed --text"}};
+    int e = -1;
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(argv[1], experiments[k].name))
+            e = k;
+    if (e < 0) {
         fprintf(stderr, "bptt_lab: unknown experiment '%s' (flow, memory, truncate or clip)\n", argv[1]);
         return 2;
     }
@@ -101,10 +116,16 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = v != NULL;
+        if (a[0] == '-' && a[1] == '-' && !strstr(experiments[e].takes, a)) {
+            fprintf(stderr, "bptt_lab %s: %s %s (it takes %s; see --help)\n", argv[1], a,
+                    strstr("--out --length --seed --html --steps --text", a) ? "does not apply to it" : "is no option",
+                    experiments[e].takes);
+            return 2;
+        }
         if (!strcmp(a, "--out")) c.out = v;
         else if (!strcmp(a, "--text")) c.text = v;
         else if (!strcmp(a, "--html")) c.html = v;
-        else if (!strcmp(a, "--length")) ok = parse_long(v, 2, 10000000, &c.length);
+        else if (!strcmp(a, "--length")) ok = parse_long(v, e == 1 ? 5 : 2, 10000000, &c.length);
         else if (!strcmp(a, "--steps")) ok = parse_long(v, 1, 1000000, &c.steps);
         else if (!strcmp(a, "--seed")) ok = parse_long(v, 0, 0x7fffffff, &c.seed);
         else {
@@ -112,10 +133,13 @@ int main(int argc, char **argv)
             return 2;
         }
         if (!ok) {
-            fprintf(stderr, "bptt_lab: %s needs a valid value\n", a);
+            fprintf(stderr, "bptt_lab %s: %s needs a valid value%s\n", argv[1], a,
+                    e == 1 && !strcmp(a, "--length") ? " (memory: the longest gap, at least 5, the shortest tried)"
+                                                     : "");
             return 2;
         }
     }
+    int (*run)(const lab_cfg *) = experiments[e].run;
     int rc = run(&c);
     cg_frame_release_memory();
     return rc == 0 ? 0 : 1;

@@ -100,8 +100,10 @@ int lab_memory(const lab_cfg *c)
         gaps[ng++] = g;
     float *x = malloc(sizeof(float) * (size_t)((longest + 2) * BATCH * VOCAB)), *y = malloc(sizeof(float) * BATCH);
     double acc[KINDS][8], gx[8];
-    if (!x || !y || ng == 0)
-        return -1;
+    if (!x || !y) {
+        free(x), free(y);
+        return lab_fail("memory", "out of memory");
+    }
     printf("accuracy on remembering one of %d symbols across a gap (chance %.2f), after %ld Adam steps\n%8s", SYMBOLS,
            1.0 / SYMBOLS, steps, "gap");
     for (int k = 0; k < KINDS; k++)

@@ -27,7 +27,7 @@ static int run_chunks(const lab_text *text, long T, long chars, long seed, curve
     float *x = malloc(sizeof(float) * (size_t)(T * STREAMS * V)), *y = malloc(sizeof(float) * (size_t)(T * STREAMS));
     cv->chars = malloc(sizeof(double) * (size_t)(steps + 1)), cv->loss = malloc(sizeof(double) * (size_t)(steps + 1));
     if (!x || !y || !cv->chars || !cv->loss || !opt || !carry)
-        return -1;
+        return lab_fail("truncate", "out of memory");
     double start = seconds_now();
     for (long s = 0; s < steps; s++) {
         cg_frame_begin();
