@@ -6,6 +6,7 @@
 #   ./dev.sh tsan   the threaded tests under ThreadSanitizer
 #   ./dev.sh fuzz [SECONDS]  each libFuzzer harness in fuzz/ for SECONDS (default 30), ASan + UBSan on
 #   ./dev.sh leaks  the examples and the README's example under valgrind: no leak, no error
+#   ./dev.sh test32 the suites and programs in a 32-bit build (gcc -m32, Debian's i386 packages)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,7 +14,7 @@ PACKAGES=(gcc meson ninja-build pkg-config check graphviz libgraphviz-dev libjso
     openmpi-bin libopenmpi-dev wamerican) # wamerican: /usr/share/dict/words, wordgen's default
 TEST_PACKAGES=(chromium) # the graph page's browser test
 
-install_missing() { # install_missing [EXTRA PACKAGES...]
+install_missing() { # install_missing [EXTRA PACKAGES...] (NAME:i386 adds the i386 architecture)
     local missing=()
     for p in "${PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,6 +23,9 @@ install_missing() { # install_missing [EXTRA PACKAGES...]
     echo "installing: ${missing[*]}"
     local sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    if [[ " ${missing[*]}" == *":i386"* ]] && ! dpkg --print-foreign-architectures | grep -qx i386; then
+        $sudo dpkg --add-architecture i386
+    fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
@@ -36,8 +40,13 @@ build() { # build DIR [meson options...]
 }
 
 run_tests() { # run_tests DIR
+    run_tests_named "$1"
+}
+
+run_tests_named() { # run_tests_named DIR [SUITE...]: those suites (all when none named)
     local dir=$1 rc=0
-    meson test -C "$dir" --print-errorlogs || rc=$?
+    shift
+    meson test -C "$dir" --print-errorlogs "$@" || rc=$?
     local log="$dir/meson-logs/testlog.json"
     local passed failed
     passed=$(grep -c '"result": "OK"' "$log" || true)
@@ -100,6 +109,13 @@ fuzz)
         echo "fuzz_$h: $(grep -o 'Done [0-9]* runs' "$log" | tail -1 | cut -d' ' -f2) inputs in ${secs}s, no failure"
     done
     ;;
+test32)
+    install_missing gcc-multilib check:i386 libsubunit-dev:i386 libjson-c-dev:i386
+    # no Graphviz or MPI for i386: the library, its suites and the programs, with size_t of 32 bits
+    build build-32 --cross-file tools/i386-cross.ini -Dgraphviz=disabled -Dmpi=disabled
+    run_tests_named build-32 tensor autograd autograd-portable autograd-avx2 nn optim null trust edges failures \
+        vmath_paths programs
+    ;;
 leaks)
     install_missing
     build build
@@ -121,7 +137,7 @@ leaks)
     rm -rf "$tmp"
     ;;
 *)
-    echo "usage: ./dev.sh run | test | asan | tsan | fuzz [SECONDS] | leaks" >&2
+    echo "usage: ./dev.sh run | test | asan | tsan | fuzz [SECONDS] | leaks | test32" >&2
     exit 2
     ;;
 esac

@@ -23,9 +23,14 @@ void cg_no_grad_end(void)
 bool cg_grad_enabled(void) { return no_grad_depth == 0; }
 void cg_set_step(int step) { current_step = step < 0 ? -1 : step; }
 
-static void meta_init(cg__autograd_meta *m)
+/* A heap tensor's autograd state is one system block that starts with its meta
+ * (cg__meta_make's, or cg__record's meta + node + record): freed whole. */
+static void release_block(cg__meta *m) { cg__sys_free(m); }
+
+static void meta_init(cg__autograd_meta *m, int level)
 {
     *m = (cg__autograd_meta){.step = -1};
+    m->head.release = level == 0 ? release_block : NULL;
 }
 
 cg__autograd_meta *cg__meta_make(cg_tensor *t, const char *op)
@@ -37,7 +42,7 @@ cg__autograd_meta *cg__meta_make(cg_tensor *t, const char *op)
         cg__error("%s: out of memory", op);
         return NULL;
     }
-    meta_init(m);
+    meta_init(m, t->frame_level);
     t->meta = &m->head;
     return m;
 }
@@ -162,7 +167,7 @@ cg_tensor *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const
     }
     cg__autograd_meta *meta = (cg__autograd_meta *)block;
     cg_node *n = (cg_node *)(block + meta_size);
-    meta_init(meta);
+    meta_init(meta, out->frame_level);
     memset(n, 0, sizeof *n);
     n->op = op;
     n->out = out;

@@ -81,8 +81,7 @@ bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *nu
         cg__error("%s: shape is NULL", op);
         return false;
     }
-    /* Keep the byte count far inside size_t and int64_t. */
-    const int64_t limit = INT64_C(1) << 40;
+    const int64_t limit = cg__max_numel();
     int64_t n = 1;
     bool empty = false; /* a 0 anywhere: no elements */
     for (int i = 0; i < ndim; i++) {

@@ -260,8 +260,8 @@ static bool parse_entry(const char *name, json_object *v, entry *e, const char *
     for (size_t d = 0; d < nd; d++) {
         json_object *s = json_object_array_get_idx(shape, d);
         int64_t v64 = json_object_get_int64(s);
-        if (!json_object_is_type(s, json_type_int) || v64 < 0 || v64 > (INT64_C(1) << 40) ||
-            (v64 && numel > (UINT64_C(1) << 40) / (uint64_t)v64)) {
+        if (!json_object_is_type(s, json_type_int) || v64 < 0 || v64 > cg__max_numel() ||
+            (v64 && numel > (uint64_t)cg__max_numel() / (uint64_t)v64)) {
             cg__error("cg_safetensors_open: %s: entry '%s' has a bad shape", path, name);
             return false;
         }
@@ -423,7 +423,7 @@ static unsigned char *read_file(const char *path, uint64_t *size)
     long end = -1;
     if (fseek(fp, 0, SEEK_END) == 0)
         end = ftell(fp);
-    if (end < 0 || (uint64_t)end > MAX_FILE || fseek(fp, 0, SEEK_SET) != 0) {
+    if (end < 0 || (uint64_t)end > MAX_FILE || (uint64_t)end >= SIZE_MAX / 2 || fseek(fp, 0, SEEK_SET) != 0) {
         cg__error("cg_safetensors_open: %s: cannot read its size, or it is too large", path);
     } else if (!(buf = malloc((size_t)end + 1))) {
         cg__error("cg_safetensors_open: %s: out of memory (%ld bytes)", path, end);

@@ -112,9 +112,10 @@ void cg_tensor_free(cg_tensor *t)
         for (int i = 0; i < x->nrefs; i++)
             stack[top++] = x->refs[i];
         stack[top++] = x->base;
-        if (x->meta) { /* its gradient, and the block that held its node */
+        if (x->meta) { /* its gradient, and the layer above's state, freed as that layer says */
             stack[top++] = x->meta->held;
-            cg__sys_free(x->meta);
+            if (x->meta->release)
+                x->meta->release(x->meta);
         }
         x->magic = 0;
         cg__sys_free(x);
@@ -190,7 +191,7 @@ cg_tensor *cg_arange(double start, double end, double step)
         return NULL;
     }
     double count = ceil((end - start) / step);
-    if (count > (double)(INT64_C(1) << 40)) {
+    if (count > (double)cg__max_numel()) {
         cg__error("cg_arange: %g elements is too many", count);
         return NULL;
     }

@@ -18,6 +18,9 @@ typedef struct cg__meta {
     bool requires_grad;
     const char *grad_fn;     /* PyTorch's name for the op that made it; NULL for a leaf */
     bool param;              /* a module's parameter: printed as torch prints an nn.Parameter */
+    /* How the layer above frees this state when its heap tensor goes (tensor/ does not
+     * know that layer's memory layout); NULL for state in a frame, which goes with it. */
+    void (*release)(struct cg__meta *m);
 } cg__meta;
 #define CG_ALIGN 64
 
@@ -134,6 +137,14 @@ static inline bool cg__check(const cg_tensor *t, const char *op)
 /* "(3, 5, 2)" into buf, which holds CG_SHAPE_BUF bytes. */
 const char *cg__shape_fmt(char *buf, int ndim, const int64_t *shape);
 #define CG_SHAPE_BUF 192
+/* The most elements a tensor may have: 2^40, and on a machine with a smaller size_t
+ * (32-bit, WebAssembly) few enough that every byte count the library forms from them
+ * (several buffers of numel floats, with headers) stays far inside SIZE_MAX. */
+static inline int64_t cg__max_numel(void)
+{
+    uint64_t by_size = (uint64_t)(SIZE_MAX / 64);
+    return by_size < (UINT64_C(1) << 40) ? (int64_t)by_size : INT64_C(1) << 40;
+}
 /* Validates a shape for creation: dims >= 0, numel within what memory allows. */
 bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *numel);
 /* Normalises a possibly negative dim against ndim; -1 and an error if out of range. */

@@ -11,6 +11,10 @@ if [ -z "$browser" ]; then
     echo "browser: skipped: no Chromium (apt-get install chromium)"
     exit 77
 fi
+if [ "${CGRAD_GRAPHVIZ:-1}" = 0 ]; then
+    echo "browser: skipped: cgrad was built without Graphviz, which lays out the page"
+    exit 77
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -14,12 +14,19 @@ declare -A allowed=(
     [optim]="tensor autograd optim"
     [dist]="tensor autograd dist"
 )
-layer_of() { # layer_of HEADER: the folder that holds it, or nothing for system/config headers
-    for l in tensor autograd nn optim dist; do
-        if [ -f "$l/$1" ]; then
-            echo "$l"
-            return 0
-        fi
+layer_of() { # layer_of FILE HEADER: the layer folder that holds the header FILE includes, or nothing
+    # (system and config headers). A header written with a folder path ("../autograd/x.h",
+    # "autograd/x.h") is found where the compiler could find it: beside FILE, in a layer
+    # folder, or from the source root.
+    local from=$1 header=$2 dir path
+    for dir in "$(dirname "$from")" tensor autograd nn optim dist .; do
+        [ -f "$dir/$header" ] || continue
+        path=$(realpath -m --relative-to=. "$dir/$header")
+        case ${path%%/*} in
+        tensor | autograd | nn | optim | dist) echo "${path%%/*}" ;;
+        *) echo "outside" ;; # another folder of the tree: no layer may reach into it
+        esac
+        return 0
     done
     return 0
 }
@@ -27,10 +34,10 @@ bad=0
 for layer in tensor autograd nn optim dist; do
     for f in "$layer"/*.[ch]; do
         while IFS=: read -r line header; do
-            owner=$(layer_of "$header")
+            owner=$(layer_of "$f" "$header")
             [ -z "$owner" ] && continue
             if [[ " ${allowed[$layer]} " != *" $owner "* ]]; then
-                echo "$f:$line: includes $header, of $owner/, which $layer/ may not use" >&2
+                echo "$f:$line: includes $header, of ${owner/outside/a folder outside the layers}, which $layer/ may not use" >&2
                 bad=1
             fi
         done < <(grep -n '^#include "' "$f" | sed -E 's/^([0-9]+):#include "([^"]+)".*/\1:\2/')

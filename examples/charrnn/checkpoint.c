@@ -6,6 +6,7 @@
  * shapes in the file before anything is allocated for them, every value finite. */
 #include "charrnn.h"
 #include "../common/ckpt.h"
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +176,7 @@ static bool read_progress(cg_safetensors *f, ckpt_info *info)
     int64_t shape[CG_MAX_DIMS];
     const train_cfg *c = &info->cfg;
     info->has_progress = parse_long(cg_safetensors_metadata(f, "step"), 0, 100000000, &info->step) &&
-                         parse_long(cg_safetensors_metadata(f, "pos"), 0, 1L << 40, &info->pos) &&
+                         parse_long(cg_safetensors_metadata(f, "pos"), 0, LONG_MAX, &info->pos) &&
                          bytes_of(cg_safetensors_metadata(f, "rng"), info->rng, sizeof info->rng) &&
                          cg_safetensors_shape(f, "carry.h", shape) == 3 && shape[0] == c->layers &&
                          shape[1] == c->batch && shape[2] == c->hidden;
