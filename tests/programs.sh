@@ -164,6 +164,14 @@ check "wordgen --resume goes on in its own file with its own words, from any dir
     wg --model bigram --steps 20 --samples 0 --out '$work/wr.st' >/dev/null &&
     (cd / && '$ex/wordgen' --resume '$work/wr.st' --steps 40 --eval-every 20 --samples 0 | grep -q 'writes the checkpoint .*r.st') &&
     tail -1 '$work/wr.st.csv' | grep -q '^40,' && [ \$(grep -c '^step' '$work/wr.st.csv') -eq 1 ]"
+check "wordgen --steps 0 evaluates the untrained model and keeps it" bash -c "$(declare -f wg); ex='$ex' words='$words';
+    wg --model bigram --steps 0 --samples 0 --out '$work/s0.st' | grep -q 'test_loss=[0-9]' && [ -s '$work/s0.st' ]"
+# a log with steps 10..30 and then, after a resume from step 20, 21..25 again: the plot follows the run
+check "--plot draws a resumed run's log as it went" bash -c "$(declare -f wg); ex='$ex' words='$words';
+    wg --model bigram --steps 20 --eval-every 10 --samples 0 --out '$work/pl.st' >/dev/null &&
+    cp '$work/pl.st' '$work/pl20.st' && wg --model bigram --steps 30 --eval-every 10 --samples 0 --resume '$work/pl.st' >/dev/null &&
+    cp '$work/pl20.st' '$work/pl.st' && wg --steps 25 --eval-every 5 --samples 0 --resume '$work/pl.st' --plot | grep -q 'loss curves' &&
+    [ \$(grep -o 'points=\"[^\"]*\"' '$work/pl.st.svg' | head -1 | tr ' ' '\\n' | grep -c ,) -eq 3 ]"
 check "wordgen will not overwrite another run's checkpoint" bash -c "$(declare -f wg); ex='$ex' words='$words';
     cp '$work/wr.st' '$work/wr.keep' && ! wg --model bigram --steps 2 --samples 0 --out '$work/wr.st' >/dev/null 2>'$work/err' &&
     grep -q \"another run's checkpoint\" '$work/err' && cmp '$work/wr.st' '$work/wr.keep'"

@@ -18,7 +18,9 @@ static void log_free(loss_log *g)
     free(g->val);
 }
 
-/* Reads step,train_loss,val_loss,... lines (after the header). */
+/* Reads step,train_loss,val_loss,... lines (after the header). A run resumed from a
+ * checkpoint older than the log's last line logs those steps again: the later lines
+ * replace the earlier ones from that step on, so the curve is the run as it went. */
 static int read_log(const char *csv_path, loss_log *g)
 {
     FILE *f = fopen(csv_path, "r");
@@ -37,7 +39,11 @@ static int read_log(const char *csv_path, loss_log *g)
             ok = s && t && v;
         }
         char v[64] = "";
-        if (ok && sscanf(line, "%lf,%lf,%63[^,\n]", &g->step[g->n], &g->train[g->n], v) >= 2) {
+        double step, train;
+        if (ok && sscanf(line, "%lf,%lf,%63[^,\n]", &step, &train, v) >= 2) {
+            while (g->n > 0 && g->step[g->n - 1] >= step)
+                g->n--;
+            g->step[g->n] = step, g->train[g->n] = train;
             g->val[g->n] = v[0] ? strtod(v, NULL) : NAN;
             g->n++;
         }

@@ -121,6 +121,8 @@ static int run(trainer *t)
     bool tty = isatty(STDOUT_FILENO);
     long *rows = malloc(sizeof(long) * (size_t)t->c->batch);
     int rc = rows ? 0 : -1;
+    if (rc == 0 && t->step == t->c->steps) /* --steps 0: the untrained model, evaluated and kept */
+        rc = report(t, tty);
     while (rc == 0 && t->step < t->c->steps) {
         double t0 = now(), loss = train_step(t, rows);
         t->seconds += now() - t0;
@@ -162,7 +164,7 @@ static int setup(trainer *t, cg_safetensors *resume)
     }
     if (resume && checkpoint_load(resume, t->c->resume, &t->m, t->opt, &t->step) != 0)
         return -1;
-    if (t->step >= t->c->steps) { /* resumed at or past --steps: no file is touched */
+    if (resume && t->step >= t->c->steps) { /* resumed at or past --steps: no file is touched */
         printf("wordgen: %s is at step %ld already; --steps %ld asks for no more, so nothing is trained and nothing "
                "is written\n", t->c->resume, t->step, t->c->steps);
         return 0;
@@ -219,7 +221,7 @@ int train(wg_cfg *c, words *w)
         printf("%s\n%lld parameters; %ld training words, %ld test words, %d tokens, %d positions\n", desc,
                (long long)cg_num_params(t.m.root), w->n_train, w->n_test, w->V, w->T);
         rc = setup(&t, resume);
-        rc = rc == 0 && t.step < c->steps ? run(&t) : rc;
+        rc = rc == 0 && t.csv ? run(&t) : rc;
         rc = rc == 0 ? print_samples(&t.m, w, c->samples) : rc;
         if (rc == 0)
             print_result(&t);
