@@ -1,10 +1,14 @@
 #!/usr/bin/python3
 """PyTorch's side of the benchmark: the same workloads as bench/bench.c.
 
-    bench_torch.py hello | floor | charrnn H T B [threads] | gemm M N K TA TB
+    bench_torch.py [--threads N] hello | floor | charrnn H T B | gemm M N K TA TB
 
-Prints median_us and peak_rss_mb (and gflops for gemm). Run with OpenBLAS on
+Prints median_us and peak_rss_mb (and gflops for gemm), and the BLAS it ran:
+openblas_core (openblas_get_corename) and openblas_threads. --threads sets
+torch.set_num_threads (its OpenMP threads); OpenBLAS's own come from
+OPENBLAS_NUM_THREADS, which bench/run sets for every row. Run with OpenBLAS on
 LD_LIBRARY_PATH (bench/run does), so PyTorch is measured at its best."""
+import ctypes
 import resource
 import statistics
 import sys
@@ -27,6 +31,34 @@ def timed(step, warm, reps):
 def report(us):
     print('median_us %.3f' % us)
     print('peak_rss_mb %.1f' % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    print('openblas_core %s' % blas_core())
+    print('openblas_threads %s' % blas_threads())
+
+
+def openblas():
+    """The BLAS torch loaded (the same soname resolves to the loaded library)."""
+    try:
+        return ctypes.CDLL('libblas.so.3')
+    except OSError:
+        return None
+
+
+def blas_core():
+    lib = openblas()
+    try:
+        f = lib.openblas_get_corename
+        f.restype = ctypes.c_char_p
+        return f().decode()
+    except (AttributeError, TypeError):
+        return 'not-OpenBLAS'
+
+
+def blas_threads():
+    lib = openblas()
+    try:
+        return str(lib.openblas_get_num_threads())
+    except (AttributeError, TypeError):
+        return '?'
 
 
 def rnn_step(V, H, T, B, lr, clip):
@@ -49,10 +81,12 @@ def rnn_step(V, H, T, B, lr, clip):
 
 
 def main():
-    w = sys.argv[1]
+    args = sys.argv[1:]
     threads = 1
-    if w == 'charrnn' and len(sys.argv) > 5:
-        threads = int(sys.argv[5])
+    if args[:1] == ['--threads']:
+        threads, args = int(args[1]), args[2:]
+    sys.argv = [sys.argv[0]] + args
+    w = sys.argv[1]
     torch.set_num_threads(threads)
     if w == 'hello':
         report(timed(rnn_step(5, 8, 6, 1, 0.1, 0), 200, 2000))
@@ -79,7 +113,7 @@ def main():
         report(us)
         print('gflops %.2f' % (2.0 * M * N * K / (us * 1e3)))
     else:
-        sys.exit('usage: bench_torch.py hello | floor | charrnn H T B [threads] | gemm M N K TA TB')
+        sys.exit('usage: bench_torch.py [--threads N] hello | floor | charrnn H T B | gemm M N K TA TB')
 
 
 if __name__ == '__main__':
