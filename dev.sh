@@ -7,6 +7,8 @@
 #   ./dev.sh fuzz [SECONDS]  each libFuzzer harness in fuzz/ for SECONDS (default 30), ASan + UBSan on
 #   ./dev.sh leaks  the examples and the README's example under valgrind: no leak, no error
 #   ./dev.sh test32 the suites and programs in a 32-bit build (gcc -m32, Debian's i386 packages)
+#   ./dev.sh packages  the README's example built and run from an install prefix of one's own (pkg-config,
+#                   CMake) and from the Debian packages (dpkg-buildpackage, unpacked into a throwaway root)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -116,6 +118,10 @@ test32)
     run_tests_named build-32 tensor autograd autograd-portable autograd-avx2 nn optim null trust edges failures \
         vmath_paths programs
     ;;
+packages)
+    install_missing cmake dpkg-dev debhelper lintian
+    tests/packages/run.sh
+    ;;
 leaks)
     install_missing
     build build
@@ -137,7 +143,7 @@ leaks)
     rm -rf "$tmp"
     ;;
 *)
-    echo "usage: ./dev.sh run | test | asan | tsan | fuzz [SECONDS] | leaks | test32" >&2
+    echo "usage: ./dev.sh run | test | asan | tsan | fuzz [SECONDS] | leaks | test32 | packages" >&2
     exit 2
     ;;
 esac

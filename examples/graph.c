@@ -7,6 +7,7 @@
  * and .svg pictures of both when cgrad is built with Graphviz. With --train N
  * the picture is taken after N Adam steps. */
 #include <cgrad.h>
+#include "common/parse.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ static int draw(cg_tensor *root, const char *dir, const char *name, cg_graph_opt
 
 int main(int argc, char **argv)
 {
+    if (asked_version(argc, argv, "graph"))
+        return 0;
     const char *dir = ".", *html = NULL;
     long train = 0;
     for (int i = 1; i < argc; i++) {

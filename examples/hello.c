@@ -73,6 +73,8 @@ static int parse_args(int argc, char **argv, config *c)
 
 int main(int argc, char **argv)
 {
+    if (asked_version(argc, argv, "hello"))
+        return 0;
     config c;
     int rc = parse_args(argc, argv, &c);
     if (rc)

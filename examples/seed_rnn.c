@@ -9,11 +9,14 @@
  * prints the same numbers: cg_manual_seed(0) makes PyTorch's initial weights.
  * With --batch-first the same input is read as (batch 3, time 5, 4). */
 #include <cgrad.h>
+#include "common/parse.h"
 #include <stdio.h>
 #include <string.h>
 
 int main(int argc, char **argv)
 {
+    if (asked_version(argc, argv, "seed_rnn"))
+        return 0;
     bool batch_first = argc > 1 && !strcmp(argv[1], "--batch-first");
     if (argc > 1 && !batch_first) {
         bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");

@@ -199,6 +199,11 @@ const char *cg_safetensors_metadata(const cg_safetensors *f, const char *key); /
 int cg_set_num_threads(int n);   /* 0; -1 for n outside 1..64, or if fewer workers could be started */
 int cg_get_num_threads(void);
 
+/* ---- version -------------------------------------------------------------- */
+/* "0.1.0": the version of the library running (meson.build's one number; the soname's
+ * major, libcgrad.so.0, changes when the ABI breaks: docs/design.md says when). */
+const char *cg_version_string(void);
+
 /* ---- errors ------------------------------------------------------------- */
 /* This thread's message for its most recent failure ("" when none); borrowed,
  * overwritten by the next failure. A NULL passed on from a failed call keeps

@@ -44,9 +44,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if ((vals[nmeta] = cg_safetensors_metadata(f, known[i])) != NULL) {
             const char *at = meta && !strcmp(known[i], argv[4]) ? strstr(vals[nmeta], argv[5]) : NULL;
-            if (at && strlen(vals[nmeta]) + strlen(argv[6]) < sizeof edited) {
-                snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - vals[nmeta]), vals[nmeta], argv[6],
-                         at + strlen(argv[5]));
+            if (at && snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - vals[nmeta]), vals[nmeta], argv[6],
+                               at + strlen(argv[5])) < (int)sizeof edited) {
                 vals[nmeta] = edited;
                 found = true;
             }

@@ -18,6 +18,8 @@ same_but_run() {
 }
 
 check "hello learns ihello" "$ex/hello"
+check "every program says its version" bash -c "for p in hello seed_rnn graph charrnn wordgen bptt_lab; do
+    '$ex/'\$p --version | grep -qx \"\$p (cgrad [0-9]*\\.[0-9]*\\.[0-9]*)\" || exit 1; done"
 check "hello prints the prediction" bash -c "'$ex/hello' | grep -q 'final prediction \"ihello\": correct'"
 check "hello learns for 20 seeds of 20" bash -c "for s in \$(seq 0 19); do '$ex/hello' --seed \$s >/dev/null || exit 1; done"
 check "hello --text" "$ex/hello" --text "to be or not" --steps 150 --hidden 16

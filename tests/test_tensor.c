@@ -610,6 +610,13 @@ START_TEST(threads_drawing_together_draw_the_one_sequence)
 }
 END_TEST
 
+/* The library says the version meson.build gives, the one every program prints with --version. */
+START_TEST(the_version_is_meson_builds)
+{
+    ck_assert_str_eq(cg_version_string(), CGRAD_EXPECTED_VERSION);
+}
+END_TEST
+
 static Suite *tensor_suite(void)
 {
     Suite *s = suite_create("tensor");
@@ -634,6 +641,7 @@ static Suite *tensor_suite(void)
     tcase_add_test(t, randint_stays_in_range_and_exact);
     tcase_add_test(t, multinomial_without_replacement_draws_each_once);
     tcase_add_test(t, threads_drawing_together_draw_the_one_sequence);
+    tcase_add_test(t, the_version_is_meson_builds);
     suite_add_tcase(s, t);
     return s;
 }

@@ -4,12 +4,10 @@
 #define BPTT_LAB_H
 
 #include <cgrad.h>
+#include "../common/parse.h"
 #include <stdbool.h>
 #include <stdio.h>
 
-#ifndef CGRAD_DATA_DIR
-#define CGRAD_DATA_DIR "data"
-#endif
 
 /* ---- plots (plot.c) ---------------------------------------------------------------- */
 #define PLOT_MAX_SERIES 12

@@ -86,11 +86,13 @@ static void usage(FILE *f)
                "  --steps N      training steps (memory: 600, clip: 150; truncate trains on --length)\n"
                "  --seed N       the generator's seed (default 0)\n"
                "  --text FILE    truncate's text (default %s/sonnets.txt)\n"
-               "  --html PAGE    flow: also the interactive graph page of a 12-step RNN\n", CGRAD_DATA_DIR);
+               "  --html PAGE    flow: also the interactive graph page of a 12-step RNN\n", example_data_dir());
 }
 
 int main(int argc, char **argv)
 {
+    if (asked_version(argc, argv, "bptt_lab"))
+        return 0;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

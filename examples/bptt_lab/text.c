@@ -6,7 +6,7 @@
 int lab_text_read(const char *path, lab_text *t)
 {
     char sonnets[512];
-    snprintf(sonnets, sizeof sonnets, "%s/sonnets.txt", CGRAD_DATA_DIR);
+    snprintf(sonnets, sizeof sonnets, "%s/sonnets.txt", example_data_dir());
     path = path ? path : sonnets;
     FILE *f = fopen(path, "rb");
     if (!f) {

@@ -56,7 +56,7 @@ static void train_usage(FILE *f)
             "  --plot            draw the loss curves\n"
             "  --html PAGE       the last step's unrolled graph as the interactive page (default: none)\n"
             "  --detect-anomaly  stop at the first op that makes a NaN (or a backward that makes an Inf), and name it\n",
-            CGRAD_DATA_DIR, defaults.hidden, defaults.layers, defaults.cell, defaults.seq_len, defaults.batch,
+            example_data_dir(), defaults.hidden, defaults.layers, defaults.cell, defaults.seq_len, defaults.batch,
             defaults.lr, defaults.clip, defaults.steps, defaults.seed, defaults.eval_every, defaults.out);
 }
 

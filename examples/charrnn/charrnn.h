@@ -9,9 +9,6 @@
 #include "../common/parse.h"
 #include "../common/plot.h"
 
-#ifndef CGRAD_DATA_DIR
-#define CGRAD_DATA_DIR "data"
-#endif
 
 /* ---- settings: flags, their defaults and bounds (args.c) ----------------------------- */
 

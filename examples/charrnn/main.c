@@ -29,6 +29,8 @@ static int command(int argc, char **argv)
  * (train.c); without MPI this is one process, as always. */
 int main(int argc, char **argv)
 {
+    if (asked_version(argc, argv, "charrnn"))
+        return 0;
     if (cg_dist_launched() && cg_dist_init(&argc, &argv) != 0) {
         fprintf(stderr, "charrnn: %s\n", cg_last_error());
         return 1;

@@ -119,7 +119,7 @@ static bool same_vocab(const corpus *a, const corpus *b)
 static int read_corpus(trainer *t)
 {
     char default_file[512];
-    snprintf(default_file, sizeof default_file, "%s/tinyshakespeare.txt", CGRAD_DATA_DIR);
+    snprintf(default_file, sizeof default_file, "%s/tinyshakespeare.txt", example_data_dir());
     if (read_text(t->cfg.file ? t->cfg.file : default_file, &t->text) != 0)
         return -1;
     t->train_n = t->text.n * 9 / 10;

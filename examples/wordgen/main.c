@@ -12,6 +12,8 @@
 
 int main(int argc, char **argv)
 {
+    if (asked_version(argc, argv, "wordgen"))
+        return 0;
     wg_cfg c;
     int rc = parse_args(argc, argv, &c);
     if (rc != 0)
