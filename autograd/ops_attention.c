@@ -43,6 +43,8 @@ static int attention_backward(cg_node *n, const float *g)
     float *gq = cg__grad_buf(q), *gk = cg__grad_buf(k), *gv = cg__grad_buf(v);
     int64_t L = sv->L, S = sv->S, E = sv->E, Ev = sv->Ev;
     const uint8_t *keep = keep_flags(sv);
+    if (sv->batches == 0 || L == 0 || S == 0) /* no weights: nothing reaches q, k or v */
+        return 0;
     cg__scratch_begin();
     float *dp = cg__scratch(sizeof(float) * (size_t)(L * S));
     float *dropped = keep ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
@@ -147,6 +149,17 @@ cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_t
     }
     int64_t L = q->shape[q->ndim - 2], E = q->shape[q->ndim - 1], S = k->shape[k->ndim - 2], Ev = v->shape[v->ndim - 1];
     int64_t batches = cg__rows(q) / (L ? L : 1);
+    /* P holds batches x L x S weights: sizes from three tensors, so their product is
+     * checked here (each tensor's own sizes are bounded, their product across is not) */
+    int64_t weights_n = 0;
+    if (batches && L && S &&
+        (__builtin_mul_overflow(batches, L, &weights_n) || __builtin_mul_overflow(weights_n, S, &weights_n) ||
+         weights_n > cg__max_numel())) {
+        char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+        cg__error("%s: q %s and k %s make attention weights too large to hold", op, cg__shape_fmt(a, q->ndim, q->shape),
+                  cg__shape_fmt(b, k->ndim, k->shape));
+        return NULL;
+    }
     int64_t shape[CG_MAX_DIMS];
     memcpy(shape, q->shape, sizeof(int64_t) * (size_t)q->ndim);
     shape[q->ndim - 1] = Ev;
@@ -156,7 +169,7 @@ cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_t
     bool dropout = o.dropout_p > 0;
     attention_saved args = {batches, L, S, E, Ev, isnan(o.scale) ? 1.0f / sqrtf((float)(E ? E : 1)) : o.scale,
                             o.dropout_p};
-    size_t weights = (size_t)(batches * L * S);
+    size_t weights = (size_t)weights_n;
     size_t p_bytes = sizeof(float) * weights + (dropout ? weights : 0);
     cg_node *node;
     if (!(out = cg__record(out, &attention_op, 3, ins, &args, sizeof args, sizeof args + p_bytes, &node)))
@@ -164,8 +177,8 @@ cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_t
     cg__scratch_begin();
     float *P = node ? ((attention_saved *)node->saved)->p : cg__scratch(p_bytes);
     uint8_t *keep = dropout && P ? (uint8_t *)(P + weights) : NULL;
-    float *dropped = dropout ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
-    bool ok = P && (!dropout || dropped);
+    float *dropped = dropout && weights ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
+    bool ok = P && (!dropout || dropped || !weights);
     cg_generator *g = ok && dropout ? cg__gen_acquire(o.generator) : NULL;
     for (int64_t b = 0; ok && b < batches; b++) {
         const float *mask = o.attn_mask ? o.attn_mask->data + (o.attn_mask->ndim == 2 ? 0 : b * L * S) : NULL;

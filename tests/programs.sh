@@ -201,5 +201,38 @@ check "wordgen rejects --sample-only without --resume" exits 2 "$ex/wordgen" --s
 check "wordgen rejects a missing file" exits 1 "$ex/wordgen" --input /nonexistent
 check "wordgen rejects heads that do not divide the width" exits 1 "$ex/wordgen" --input "$words" --n-head 5 --steps 1
 check "wordgen --help lists the defaults" bash -c "'$ex/wordgen' --help | grep -q 'default transformer'"
+# gpt: nanoGPT's loop prints PyTorch's lines (bench/gpt_torch.py, the same seed and draws), keeps its
+# checkpoint at the best val loss, samples from it, resumes, and moves its weights to and from PyTorch.
+gptf="$here/fixtures/gpt.txt"
+while read -r tag name flags; do
+    [ "$tag" = config ] || continue
+    check "gpt ($name) prints PyTorch's losses, line for line" bash -c "
+        '$ex/gpt' train --data='$sonnets' $flags --out_dir='$work/gpt_$name' | grep -E '^(step|iter) ' |
+        sed 's/, time.*//; s/^/$name /' | diff - <(grep '^$name \\(step\\|iter\\)' '$gptf')"
+done < "$gptf"
+check "gpt sample draws from the best checkpoint, the same for a seed" bash -c "
+    a=\$('$ex/gpt' sample --out_dir='$work/gpt_plain' --num_samples=2 --max_new_tokens=40 --start='Love' --top_k=10) &&
+    b=\$('$ex/gpt' sample --out_dir '$work/gpt_plain' --num_samples 2 --max_new_tokens 40 --start Love --top_k 10) &&
+    [ \"\$a\" = \"\$b\" ] && [ \$(echo \"\$a\" | grep -c '^---------------\$') -eq 2 ] && echo \"\$a\" | head -1 | grep -q '^Love'"
+check "gpt export and import round-trip to PyTorch's state dict names" bash -c "
+    '$ex/gpt' export '$work/gpt_plain/ckpt.safetensors' '$work/sd.safetensors' >/dev/null &&
+    '$ex/gpt' import '$work/sd.safetensors' '$work/gpt_imported' >/dev/null &&
+    [ \"\$('$ex/gpt' sample --out_dir='$work/gpt_plain' --num_samples=1 --max_new_tokens=30)\" = \
+      \"\$('$ex/gpt' sample --out_dir='$work/gpt_imported' --num_samples=1 --max_new_tokens=30)\" ]"
+check "gpt --init_from=resume goes on from the checkpoint's iteration" bash -c "
+    cp -r '$work/gpt_plain' '$work/gpt_resumed' && '$ex/gpt' train --data='$sonnets' --init_from=resume \
+        --out_dir='$work/gpt_resumed' --max_iters=14 --eval_interval=6 --eval_iters=4 --log_interval=1 > '$work/r.txt' &&
+    grep -q '^Resuming training from' '$work/r.txt' && grep -q '^iter 14: loss' '$work/r.txt' && ! grep -q '^iter 11:' '$work/r.txt'"
+check "gpt will not overwrite another run's checkpoint" bash -c "
+    cp '$work/gpt_plain/ckpt.safetensors' '$work/keep.st' &&
+    ! '$ex/gpt' train --data='$sonnets' --config baby --max_iters=2 --out_dir='$work/gpt_plain' >/dev/null 2>'$work/err' &&
+    grep -q \"another run's checkpoint\" '$work/err' && cmp '$work/keep.st' '$work/gpt_plain/ckpt.safetensors'"
+check "gpt takes nanoGPT's README command as written" bash -c "
+    '$ex/gpt' train config/train_shakespeare_char.py --device=cpu --compile=False --eval_iters=2 --log_interval=1 \
+        --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000 \
+        --dropout=0.0 --max_iters=1 --data='$sonnets' --out_dir='$work/gpt_readme' | grep -q '^iter 1: loss'"
+check "gpt refuses a bad setting and a device it does not have" bash -c "
+    ! '$ex/gpt' train --n_embd=100 --n_head=3 2>/dev/null && ! '$ex/gpt' train --device=cuda 2>/dev/null &&
+    ! '$ex/gpt' train --bogus=1 2>/dev/null"
 echo "programs: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -107,6 +107,13 @@ START_TEST(empty_tensors_with_huge_dims_cost_nothing)
     ck_assert_int_eq(cg_numel(s), 0);
     ck_assert_int_eq(cg_backward_ex(c, .grad = cg_zeros_like(c)), 0);
     ck_assert_int_eq(cg_numel(cg_grad(e)), 0);
+    /* attention over empty q, k, v whose other sizes multiply past any limit: the
+     * weights' count comes from three tensors (found by fuzz_ops through the op table) */
+    int64_t nb = sizeof(size_t) == 4 ? 2 : INT64_C(1) << 9;
+    cg_tensor *eq = cg_zeros(CG_SHAPE(nb, huge, 0));
+    ck_assert_ptr_nonnull(eq);
+    ck_assert_ptr_null(cg_scaled_dot_product_attention(eq, eq, eq));
+    ck_assert_error_has("too large");
     /* the sizes beside a 0 still multiply to at most the limit (2^40; less on 32 bits): no
      * product of them overflows */
     ck_assert_ptr_null(cg_zeros(CG_SHAPE(0, 5, INT64_C(1) << 31, INT64_C(1) << 31)));

@@ -739,11 +739,38 @@ def write_wordgen():
             f.write('%s %s %s\n' % (m, res['train_loss'], res['test_loss']))
 
 
+# gpt: small configs of nanoGPT's loop on data/sonnets.txt, with and without dropout and
+# gradient accumulation: examples/gpt must print the same lines (tests/programs.sh).
+GPT_CONFIGS = {
+    'plain': ['--config=baby', '--block_size=32', '--n_layer=2', '--n_embd=64', '--batch_size=8', '--max_iters=12',
+              '--eval_interval=6', '--eval_iters=4', '--warmup_iters=4', '--lr_decay_iters=10'],
+    'dropout_accum': ['--config=baby', '--block_size=16', '--n_layer=2', '--n_embd=32', '--n_head=2', '--batch_size=4',
+                      '--max_iters=8', '--eval_interval=4', '--eval_iters=3', '--dropout=0.1', '--bias=True',
+                      '--gradient_accumulation_steps=2', '--warmup_iters=2', '--lr_decay_iters=6'],
+}
+
+
+def write_gpt():
+    """bench/gpt_torch.py's log lines (losses only) for each of GPT_CONFIGS."""
+    import subprocess
+    script = os.path.join(HERE, '..', 'bench', 'gpt_torch.py')
+    sonnets = os.path.join(HERE, '..', 'data', 'sonnets.txt')
+    with open(os.path.join(OUT, 'gpt.txt'), 'w') as f:
+        f.write('# NAME: FLAGS, then PyTorch\'s lines (nanoGPT\'s loop, bench/gpt_torch.py) on data/sonnets.txt\n')
+        for name, flags in GPT_CONFIGS.items():
+            out = subprocess.run([sys.executable, script, '--data=' + sonnets] + flags, check=True,
+                                 capture_output=True, text=True).stdout
+            f.write('config %s %s\n' % (name, ' '.join(flags)))
+            for line in out.splitlines():
+                if line.startswith('step ') or line.startswith('iter '):
+                    f.write('%s %s\n' % (name, line.split(', time')[0]))
+
+
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     parts = {'ops': write_ops, 'nets': write_nets, 'random': write_random, 'print': write_printing,
              'nn': write_nn, 'optim': write_optim, 'edges': write_edges, 'wordgen': write_wordgen,
-             'sampling': write_sampling, 'mha': write_mha}
+             'sampling': write_sampling, 'mha': write_mha, 'gpt': write_gpt}
     for part in sys.argv[1:] or parts:  # e.g. `make_fixtures.py edges` for one file
         parts[part]()
     print('fixtures written to', os.path.normpath(OUT))
