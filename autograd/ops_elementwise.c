@@ -160,8 +160,6 @@ typedef struct {
     }
 
 /* GELU, exact and with torch's tanh approximation, the formulas of torch's kernels */
-#define GELU_ALPHA ((float)M_SQRT1_2)
-#define GELU_BETA ((float)(M_2_SQRTPI * M_SQRT1_2 * 0.5))            /* 1/sqrt(2 pi) */
 
 static inline float sgnf(float x) { return (float)((x > 0) - (x < 0)); }
 
@@ -193,9 +191,16 @@ UNARY_OP(pow_scalar, "PowBackward0", CG_SAVES_IN(0), pow_fast(x, s),
 UNARY_OP(clamp, "ClampBackward1", CG_SAVES_IN(0),
          isnan(x) ? x : (!isnan(t) && x > t ? t : (!isnan(s) && x < s ? s : x)),
          ((isnan(s) || x >= s) && (isnan(t) || x <= t)) ? g[i] : 0.0f)
-/* GELU, exact and approximated by tanh (the constants above) */
-UNARY_OP(gelu, "GeluBackward0", CG_SAVES_IN(0), x * 0.5f * (1 + erff(x * GELU_ALPHA)),
-         g[i] * (0.5f * (1 + erff(x * GELU_ALPHA)) + x * (GELU_BETA * expf(x * x * -0.5f))))
+/* GELU exact, vectorised both ways (erf's polynomials; libm's erff without AVX2) */
+static int gelu_backward(cg_node *n, const float *g)
+{
+    bool fresh;
+    float *gx = cg__grad_buf_to_write(n->in[0], &fresh);
+    if (gx)
+        cg__gelu_grad_f32(n->out->numel, n->in[0]->data, g, gx, !fresh);
+    return 0;
+}
+static const cg_op gelu_op = {.name = "GeluBackward0", .backward = gelu_backward, .saves = CG_SAVES_IN(0)};
 
 /* GELU's tanh form, vectorised both ways (it was most of a small Transformer's step) */
 static int gelu_tanh_backward(cg_node *n, const float *g)
@@ -225,7 +230,14 @@ cg_tensor *cg_div_scalar(cg_tensor *x, float s) { return div_scalar_forward(x, s
 cg_tensor *cg_rdiv_scalar(cg_tensor *x, float s) { return rdiv_scalar_forward(x, s, 0, "cg_rdiv_scalar"); }
 cg_tensor *cg_pow_scalar(cg_tensor *x, float e) { return pow_scalar_forward(x, e, 0, "cg_pow_scalar"); }
 cg_tensor *cg_clamp(cg_tensor *x, float min, float max) { return clamp_forward(x, min, max, "cg_clamp"); }
-cg_tensor *cg_gelu(cg_tensor *x) { return gelu_forward(x, 0, 0, "cg_gelu"); }
+cg_tensor *cg_gelu(cg_tensor *x)
+{
+    cg_tensor *out = unary_out(x, "cg_gelu");
+    if (!out)
+        return NULL;
+    cg__gelu_f32(out->numel, x->data, out->data);
+    return CG__RECORD(out, &gelu_op, 1, &x);
+}
 cg_tensor *cg_gelu_tanh(cg_tensor *x)
 {
     cg_tensor *out = unary_out(x, "cg_gelu_tanh");

@@ -68,12 +68,13 @@ static void gemm_b_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
     }
 }
 
+/* (overwrite: C's values are not read, the product is stored: beta = 0 without clearing C first) */
 int cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                   const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre);
+                  const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite);
 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                             int64_t ldb, float *C, int64_t ldc);
 int cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                     const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre);
+                    const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite);
 void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst);
 void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                               int64_t ldb, float *C, int64_t ldc);
@@ -91,14 +92,16 @@ static bool dots(bool trans_a, bool trans_b, int64_t M, int64_t K, bool wide)
 /* The SIMD products for one block of C's columns (pre: B packed, or NULL); 0, or
  * -1 when the packing scratch could not be had. */
 static int simd_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                     const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+                     const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
 {
     bool wide = cg__cpu_has_avx512();
     if (dots(trans_a, trans_b, M, K, wide)) {
+        if (overwrite)
+            scale_c(M, N, 0.0f, C, ldc);
         (wide ? cg__gemm_avx512_nt_small : cg__gemm_avx2_nt_small)(M, N, K, A, lda, B, ldb, C, ldc);
         return 0;
     }
-    return (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
+    return (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre, overwrite);
 }
 
 /* Big products are split by columns of C over the thread pool: every element is
@@ -109,6 +112,7 @@ typedef struct {
     const float *A, *B;
     float *C;
     const cg__prepacked *pre;
+    bool overwrite;
     int failed; /* set (atomically) by a part that could not run */
 } column_job;
 
@@ -118,7 +122,7 @@ static void column_task(void *ctx, int64_t t)
     int64_t j0 = t * j->chunk, n = j->N - j0 < j->chunk ? j->N - j0 : j->chunk;
     cg__prepacked part = j->pre ? (cg__prepacked){j->pre->data, j->pre->col0 + j0, j->pre->npad} : (cg__prepacked){0};
     if (n > 0 && simd_gemm(j->ta, j->tb, j->M, n, j->K, j->A, j->lda, j->tb ? j->B + j0 * j->ldb : j->B + j0, j->ldb,
-                           j->C + j0, j->ldc, j->pre ? &part : NULL) < 0)
+                           j->C + j0, j->ldc, j->pre ? &part : NULL, j->overwrite) < 0)
         __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
 }
 
@@ -186,19 +190,22 @@ static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
         return 0;
     }
 #endif
-    scale_c(M, N, beta, C, ldc);
+    /* the SIMD kernels store a product over C when beta is 0: C is not cleared first */
+    bool overwrite = beta == 0.0f && K > 0 && simd_path(M, N, K);
+    if (!overwrite)
+        scale_c(M, N, beta, C, ldc);
     if (M == 0 || N == 0 || K == 0)
         return 0;
     int threads = M * N * K >= (INT64_C(1) << 21) ? cg_get_num_threads() : 1;
     if (threads > 1 && N >= 64 && cg__cpu_has_avx2()) {
         int64_t chunk = (N + threads - 1) / threads;
         chunk = (chunk + 31) / 32 * 32; /* whole 32-column strips per thread */
-        column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C, pre, 0};
+        column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C, pre, overwrite, 0};
         cg__parallel_for((N + chunk - 1) / chunk, column_task, &job);
         return __atomic_load_n(&job.failed, __ATOMIC_RELAXED) ? -1 : 0;
     }
     if (simd_path(M, N, K))
-        return simd_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
+        return simd_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre, overwrite);
     if (!trans_b && M * N * K < 4096) { /* tiny: rows of B scaled into rows of C */
         for (int64_t i = 0; i < M; i++) {
             float *restrict c = C + i * ldc;

@@ -106,7 +106,7 @@ AVX2 static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_
 #define MR 6
 #define NR 16
 AVX2 static void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
-                             int64_t mr, int64_t nr)
+                             int64_t mr, int64_t nr, bool add)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
@@ -134,8 +134,8 @@ AVX2 static void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t
     if (mr == MR && nr == NR) {
         for (int r = 0; r < MR; r++) {
             float *c = C + r * ldc;
-            _mm256_storeu_ps(c, _mm256_add_ps(_mm256_loadu_ps(c), acc[r][0]));
-            _mm256_storeu_ps(c + 8, _mm256_add_ps(_mm256_loadu_ps(c + 8), acc[r][1]));
+            _mm256_storeu_ps(c, add ? _mm256_add_ps(_mm256_loadu_ps(c), acc[r][0]) : acc[r][0]);
+            _mm256_storeu_ps(c + 8, add ? _mm256_add_ps(_mm256_loadu_ps(c + 8), acc[r][1]) : acc[r][1]);
         }
         return;
     }
@@ -144,7 +144,7 @@ AVX2 static void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t
         _mm256_store_ps(tmp, acc[r][0]);
         _mm256_store_ps(tmp + 8, acc[r][1]);
         for (int64_t c = 0; c < nr; c++)
-            C[r * ldc + c] += tmp[c];
+            C[r * ldc + c] = add ? C[r * ldc + c] + tmp[c] : tmp[c];
     }
 }
 
@@ -198,15 +198,16 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
 #undef MR
 #undef NR
 
+/* C (mr x nr) += or = (add false: C's old values not read) a · b */
 typedef void (*tile_kernel)(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
-                            int64_t mr, int64_t nr);
+                            int64_t mr, int64_t nr, bool add);
 
 /* The blocked product around a tile kernel of MR x NR. With pre (a transposed B
  * packed once, cg__gemm_pack_bt), B's strips are read from there instead of being
  * packed again: the same values, so the same bits. */
 static int gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a, bool trans_b, int64_t M,
                         int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
-                        int64_t ldc, const cg__prepacked *pre)
+                        int64_t ldc, const cg__prepacked *pre, bool overwrite)
 {
     int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
     /* A row-major B is read where it lies, NR columns at a time, when A has few rows
@@ -239,7 +240,7 @@ static int gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a,
                         int64_t bstride = in_place ? ldb : NR;
                         for (int64_t is = 0; is < mc; is += MR)
                             kernel(kc, ap + (is / MR) * kc * MR, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
-                                   mc - is < MR ? mc - is : MR, nc - js < NR ? nc - js : NR);
+                                   mc - is < MR ? mc - is : MR, nc - js < NR ? nc - js : NR, !overwrite || k0 > 0);
                     }
                 }
             }
@@ -250,9 +251,9 @@ static int gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a,
 }
 
 int cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                  const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+                  const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
 {
-    return gemm_packed(kernel_6x16, 6, 16, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
+    return gemm_packed(kernel_6x16, 6, 16, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre, overwrite);
 }
 
 /* ---- AVX-512: an 8x32 tile (16 zmm accumulators), and 3x4 dot products 16 wide ---- */
@@ -260,7 +261,7 @@ int cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, c
 #define AVX512 __attribute__((target("avx512f,fma")))
 
 AVX512 static void kernel_8x32(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
-                               int64_t mr, int64_t nr)
+                               int64_t mr, int64_t nr, bool add)
 {
     __m512 acc[8][2];
     for (int r = 0; r < 8; r++)
@@ -286,15 +287,15 @@ AVX512 static void kernel_8x32(int64_t kc, const float *a, const float *b, int64
     __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
     for (int64_t r = 0; r < mr; r++) {
         float *c = C + r * ldc;
-        _mm512_mask_storeu_ps(c, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), acc[r][0]));
-        _mm512_mask_storeu_ps(c + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), acc[r][1]));
+        _mm512_mask_storeu_ps(c, m0, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), acc[r][0]) : acc[r][0]);
+        _mm512_mask_storeu_ps(c + 16, m1, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), acc[r][1]) : acc[r][1]);
     }
 }
 
 int cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                    const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+                    const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
 {
-    return gemm_packed(kernel_8x32, 8, 32, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre);
+    return gemm_packed(kernel_8x32, 8, 32, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre, overwrite);
 }
 
 /* Bᵀ (B: N x K, row-major) in the strips of NR columns gemm_packed reads, every KC
@@ -391,15 +392,17 @@ void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int6
     (void)NR, (void)N, (void)K, (void)B, (void)ldb, (void)dst;
 }
 int cg__gemm_avx2(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                  int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+                  int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
 {
     (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)pre;
+    (void)overwrite;
     return -1;
 }
 int cg__gemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                    int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre)
+                    int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
 {
     (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)pre;
+    (void)overwrite;
     return -1;
 }
 void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,

@@ -42,6 +42,9 @@ void cg__sigmoid_f32(int64_t n, const float *x, float *y);
 #define CG__GELU_TANH_BETA 0.7978845608028654f /* sqrt(2/pi) */
 #define CG__GELU_KAPPA 0.044715f
 void cg__gelu_tanh_f32(int64_t n, const float *x, float *y);
+/* torch's gelu (exact, erf) and its gradient, the same way */
+void cg__gelu_f32(int64_t n, const float *x, float *y);
+void cg__gelu_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add);
 void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add);
 
 /* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */

@@ -176,6 +176,76 @@ AVX2 static void gelu_tanh_avx2(int64_t n, const float *x, const float *g, float
     }
 }
 
+/* erf by Cephes' erff: x P(x^2) for |x| <= 1; past it 1 - erfc, erfc(x) = e^{-x^2} / x
+ * R(1/x^2) with one of two polynomials (|x| < 2, or beyond). About 1 ulp from glibc's. */
+AVX2 static inline __m256 erf8(__m256 x)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 ax = _mm256_andnot_ps(sign, x), s = _mm256_and_ps(sign, x), z = _mm256_mul_ps(x, x);
+    __m256 t = _mm256_set1_ps(7.853861353153693E-5f);
+    t = _mm256_fmadd_ps(t, z, _mm256_set1_ps(-8.010193625184903E-4f));
+    t = _mm256_fmadd_ps(t, z, _mm256_set1_ps(5.188327685732524E-3f));
+    t = _mm256_fmadd_ps(t, z, _mm256_set1_ps(-2.685381193529856E-2f));
+    t = _mm256_fmadd_ps(t, z, _mm256_set1_ps(1.128358514861418E-1f));
+    t = _mm256_fmadd_ps(t, z, _mm256_set1_ps(-3.761262582423300E-1f));
+    t = _mm256_fmadd_ps(t, z, _mm256_set1_ps(1.128379165726710E+0f));
+    __m256 small = _mm256_mul_ps(x, t);
+    __m256 q = _mm256_div_ps(one, _mm256_max_ps(ax, one)), y = _mm256_mul_ps(q, q);
+    __m256 p = _mm256_set1_ps(2.326819970068386E-2f); /* 1 <= |x| < 2 */
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(-1.387039388740657E-1f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(3.687424674597105E-1f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(-5.824733027278666E-1f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(6.210004621745983E-1f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(-4.944515323274145E-1f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(3.404879937665872E-1f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(-2.741127028184656E-1f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(5.638259427386472E-1f));
+    __m256 r = _mm256_set1_ps(-1.047766399936249E+1f); /* |x| >= 2 */
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(1.297719955372516E+1f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-7.495518717768503E+0f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(2.921019019210786E+0f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-1.015265279202700E+0f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(4.218463358204948E-1f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-2.820767439740514E-1f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(5.641895067754075E-1f));
+    p = _mm256_blendv_ps(r, p, _mm256_cmp_ps(ax, _mm256_set1_ps(2.0f), _CMP_LT_OQ));
+    __m256 erfc = _mm256_mul_ps(_mm256_mul_ps(exp8(_mm256_xor_ps(z, sign)), q), p);
+    __m256 big = _mm256_or_ps(_mm256_sub_ps(one, erfc), s);
+    __m256 e = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, one, _CMP_LE_OQ));
+    return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
+}
+
+/* GELU, exact: 0.5 x (1 + erf(x / sqrt 2)); with g, its gradient g (0.5 (1 + erf(x / sqrt 2))
+ * + x e^{-x^2/2} / sqrt(2 pi)), stored or added to gx. */
+#define GELU_ALPHA 0.70710678118654752440f /* 1/sqrt(2) */
+#define GELU_BETA 0.39894228040143267794f  /* 1/sqrt(2 pi) */
+AVX2 static inline __m256 gelu_erf8(__m256 x, __m256 g, bool grad)
+{
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, erf8(_mm256_mul_ps(x, _mm256_set1_ps(GELU_ALPHA)))));
+    if (!grad)
+        return _mm256_mul_ps(x, cdf);
+    __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(GELU_BETA), exp8(_mm256_mul_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(-0.5f))));
+    return _mm256_mul_ps(g, _mm256_fmadd_ps(x, pdf, cdf));
+}
+
+AVX2 static void gelu_erf_avx2(int64_t n, const float *x, const float *g, float *y, bool grad, bool add)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = gelu_erf8(_mm256_loadu_ps(x + i), grad ? _mm256_loadu_ps(g + i) : _mm256_setzero_ps(), grad);
+        _mm256_storeu_ps(y + i, add ? _mm256_add_ps(_mm256_loadu_ps(y + i), r) : r);
+    }
+    if (i < n) {
+        float xin[8] = {0}, gin[8] = {0}, out[8];
+        for (int64_t k = i; k < n; k++)
+            xin[k - i] = x[k], gin[k - i] = grad ? g[k] : 0.0f;
+        _mm256_storeu_ps(out, gelu_erf8(_mm256_loadu_ps(xin), _mm256_loadu_ps(gin), grad));
+        for (int64_t k = i; k < n; k++)
+            y[k] = add ? y[k] + out[k - i] : out[k - i];
+    }
+}
+
 /* ---- the same functions 16 lanes wide (AVX-512F), lane for lane the same operations
  * as the 8-wide ones above, so either path gives the same bits. ---------------------- */
 #define AVX512 __attribute__((target("avx2,fma,avx512f")))
@@ -286,6 +356,10 @@ static void gelu_tanh_avx2(int64_t n, const float *x, const float *g, float *y, 
     (void)n, (void)x, (void)g, (void)y, (void)grad, (void)add;
 }
 static void tanh_avx2(int64_t n, const float *x, float *y) { (void)n, (void)x, (void)y; }
+static void gelu_erf_avx2(int64_t n, const float *x, const float *g, float *y, bool grad, bool add)
+{
+    (void)n, (void)x, (void)g, (void)y, (void)grad, (void)add;
+}
 static void exp_avx2(int64_t n, const float *x, float *y, bool sigmoid) { (void)n, (void)x, (void)y, (void)sigmoid; }
 #endif
 
@@ -366,6 +440,38 @@ void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx
     }
     for (int64_t i = 0; i < n; i++) {
         float d = gelu_tanh_scalar(x[i], g[i], true);
+        gx[i] = add ? gx[i] + d : d;
+    }
+}
+
+/* GELU exact: the AVX2 kernel (8 lanes) wherever the CPU has AVX2, AVX-512 too (the same
+ * bits on either), else libm's erff and expf. */
+static inline float gelu_erf_scalar(float x, float g, bool grad)
+{
+    float cdf = 0.5f * (1 + erff(x * 0.70710678118654752440f));
+    if (!grad)
+        return x * cdf;
+    return g * (cdf + x * (0.39894228040143267794f * expf(x * x * -0.5f)));
+}
+
+void cg__gelu_f32(int64_t n, const float *x, float *y)
+{
+    if (cg__cpu_has_avx2()) {
+        gelu_erf_avx2(n, x, NULL, y, false, false);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = gelu_erf_scalar(x[i], 0, false);
+}
+
+void cg__gelu_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add)
+{
+    if (cg__cpu_has_avx2()) {
+        gelu_erf_avx2(n, x, g, gx, true, add);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float d = gelu_erf_scalar(x[i], g[i], true);
         gx[i] = add ? gx[i] + d : d;
     }
 }
