@@ -48,5 +48,18 @@ check "a flag one rank refuses stops every rank" bash -c "
     timeout 60 mpirun -np 1 '$ex/charrnn' train '$data/sonnets.txt' --hidden 8 --steps 2 --out bad.st : \
         -np 1 '$ex/charrnn' train '$data/sonnets.txt' --hidden -3 --steps 2 --out bad.st >/dev/null 2>err.txt;
     rc=\$?; [ \$rc -ne 0 ] && [ \$rc -ne 124 ] && grep -q 'needs a valid value' err.txt && [ ! -e bad.st ]"
+# gpt: 2 ranks splitting 2 micro-steps print one process's lines and reach its weights
+gflags=$(grep '^config plain ' "$here/fixtures/gpt.txt" | cut -d' ' -f3-)
+lines() { grep -E '^(step|iter) ' "$1" | sed 's/, time.*//'; }
+check "gpt over 2 ranks prints one process's lines" bash -c "$(declare -f lines);
+    '$ex/gpt' train --data='$data/sonnets.txt' $gflags --gradient_accumulation_steps=2 --out_dir=g1 > g1.txt &&
+    mpirun -np 2 '$ex/gpt' train --data='$data/sonnets.txt' $gflags --gradient_accumulation_steps=2 --out_dir=g2 > g2.txt &&
+    diff <(lines g1.txt) <(lines g2.txt) && [ \$(lines g2.txt | wc -l) -gt 10 ]"
+check "and reaches its weights" "$diff" g1/ckpt.safetensors g2/ckpt.safetensors 1e-5
+check "gpt ranks that disagree stop together with one message" bash -c "
+    timeout 60 mpirun -np 1 '$ex/gpt' train --data='$data/sonnets.txt' $gflags --gradient_accumulation_steps=2 \
+        --out_dir=gd : -np 1 '$ex/gpt' train --data='$data/sonnets.txt' $gflags --gradient_accumulation_steps=2 \
+        --n_layer=1 --out_dir=gd >/dev/null 2>gerr.txt;
+    rc=\$?; [ \$rc -ne 0 ] && [ \$rc -ne 124 ] && [ \$(grep -c 'different settings' gerr.txt) -eq 1 ]"
 echo "mpi: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -5,6 +5,7 @@
  * checkpoint kept. */
 #include "charrnn.h"
 #include "../common/ckpt.h"
+#include "../common/ranks.h"
 #include <math.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -25,21 +26,12 @@ typedef struct {
     char text_path[4096];  /* the checkpoint's text, when --resume gives no FILE */
 } trainer;
 
-/* Under mpirun every rank must take the same way at each fork: true when ok holds on
- * every rank (a collective call: every rank makes it, in the same order). */
-static bool on_every_rank(const trainer *t, bool ok)
-{
-    return t->s.ranks <= 1 ? ok : cg_dist_allreduce_sum(ok ? 0.0 : 1.0) == 0.0;
-}
-
-/* Whether every rank has the same settings, text and files: each rank's digest of them
- * summed over the ranks equals ranks times its own only when all are equal. Checked
- * before anything is allocated, so mismatched flags fail cleanly on every rank. */
+/* Whether every rank has the same settings, text and files, before anything is allocated. */
 static bool ranks_agree(const trainer *t)
 {
     if (t->s.ranks <= 1)
         return true;
-    char all[8192], digest[17];
+    char all[8192];
     size_t n = 0;
     for (int k = 0; k < CFG_COUNT; k++) {
         char v[64];
@@ -48,20 +40,7 @@ static bool ranks_agree(const trainer *t)
     }
     snprintf(all + n, sizeof all - n, "steps=%ld;text=%s;out=%s;resume=%s", t->cfg.steps, t->text.digest, t->cfg.out,
              t->cfg.resume ? t->cfg.resume : "");
-    text_digest((const unsigned char *)all, strlen(all), digest);
-    bool same = true;
-    for (int part = 0; part < 4; part++) { /* 16 bits at a time: sums of them are exact in a double */
-        double mine = (double)strtoul((char[5]){digest[4 * part], digest[4 * part + 1], digest[4 * part + 2],
-                                                digest[4 * part + 3], 0}, NULL, 16);
-        same &= cg_dist_allreduce_sum(mine) == mine * t->s.ranks;
-    }
-    if (!on_every_rank(t, same)) {
-        if (t->s.rank == 0)
-            fprintf(stderr, "charrnn: the ranks were started with different settings, texts or files; every rank "
-                            "needs the same command line\n");
-        return false;
-    }
-    return true;
+    return all_ranks_same(all, "charrnn");
 }
 
 static bool same_file(const char *a, const char *b)
@@ -78,7 +57,7 @@ static bool files_are_ours(trainer *t)
     snprintf(t->csv_path, sizeof t->csv_path, "%s.csv", t->cfg.out);
     if (t->s.rank == 0 && !(t->cfg.resume && same_file(t->cfg.out, t->cfg.resume)))
         ok = ckpt_claim(t->cfg.out, t->csv_path, t->cfg.run, "charrnn") == 0;
-    return on_every_rank(t, ok);
+    return all_ranks_ok(ok);
 }
 
 /* All ranks' streams: one process with batch (ranks x batch) reads the same. */
@@ -168,7 +147,7 @@ static int setup_fresh(trainer *t)
 {
     ckpt_new_run_id(t->cfg.run);
     bool ok = read_corpus(t) == 0;
-    if (!on_every_rank(t, ok) || !ranks_agree(t) || !files_are_ours(t))
+    if (!all_ranks_ok(ok) || !ranks_agree(t) || !files_are_ours(t))
         return -1;
     return check_sizes(t) == 0 && make_model(t) == 0 ? 0 : -1;
 }
@@ -201,7 +180,7 @@ static int setup(trainer *t)
     if (ok && info.has_progress && info.step >= t->cfg.steps && t->s.rank == 0)
         printf("charrnn: %s is at step %ld already; --steps %ld asks for no more, so nothing is trained and "
                "nothing is written\n", t->cfg.resume, info.step, t->cfg.steps);
-    if (!on_every_rank(t, ok) || (info.has_progress && info.step >= t->cfg.steps)) {
+    if (!all_ranks_ok(ok) || (info.has_progress && info.step >= t->cfg.steps)) {
         cg_safetensors_close(f);
         return ok && info.has_progress ? 1 : -1;
     }
@@ -216,7 +195,7 @@ static int setup(trainer *t)
                 info.cfg.batch, t->s.ranks);
     else if (!same_vocab(&info.vocab, &t->text))
         fprintf(stderr, "charrnn: %s was trained on another vocabulary\n", t->cfg.resume);
-    else if ((info.cfg.batch /= t->s.ranks, on_every_rank(t, take_settings(&t->cfg, &info, t->cfg.resume) == 0)) &&
+    else if ((info.cfg.batch /= t->s.ranks, all_ranks_ok(take_settings(&t->cfg, &info, t->cfg.resume) == 0)) &&
              ranks_agree(t) && files_are_ours(t) && check_sizes(t) == 0 && make_model(t) == 0 &&
              checkpoint_load(f, t->cfg.resume, &t->m, &t->s) == 0) {
         cg_rng_set_state(info.rng, sizeof info.rng);
@@ -432,7 +411,7 @@ int train_main(int argc, char **argv)
     int parsed = parse_train(argc, argv, &t.cfg);
     t.s.rank = cg_dist_rank();
     t.s.ranks = cg_dist_size();
-    if (!on_every_rank(&t, parsed == 0)) /* a flag one rank refused stops them all (it said why) */
+    if (!all_ranks_ok(parsed == 0)) /* a flag one rank refused stops them all (it said why) */
         return parsed == 1 ? 0 : 2;
     cg_set_detect_anomaly(t.cfg.detect_anomaly);
     int set = setup(&t);

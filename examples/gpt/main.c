@@ -23,8 +23,15 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "train"))
-        return train_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train")) { /* data-parallel when mpirun started it */
+        if (cg_dist_launched() && cg_dist_init(&argc, &argv) != 0) {
+            fprintf(stderr, "gpt: %s\n", cg_last_error());
+            return 1;
+        }
+        int rc = train_main(argc - 2, argv + 2);
+        cg_dist_finalize();
+        return rc;
+    }
     if (!strcmp(cmd, "sample"))
         return sample_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))

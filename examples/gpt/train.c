@@ -6,6 +6,7 @@
 #include "gpt.h"
 #include "../common/ckpt.h"
 #include "../common/plot.h"
+#include "../common/ranks.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -22,7 +23,18 @@ typedef struct {
     float *x, *y;        /* the next micro-batch: ids (B, T) and targets (fetched ahead, as nanoGPT does) */
     float *ex, *ey;      /* estimate_loss's batches, beside it */
     FILE *csv;
+    int rank, ranks;     /* under mpirun: this rank takes micro-steps and eval batches rank, rank + ranks, ... */
 } trainer;
+
+/* Under mpirun every rank draws every batch (the one generator stays the same on all),
+ * and computes only its share: the same batches as one process, the work split. */
+static bool mine(const trainer *t, long k) { return k % t->ranks == t->rank; }
+
+/* A number one rank computed, on every rank (exact: the others add 0). */
+static double from_owner(const trainer *t, long k, double v)
+{
+    return t->ranks <= 1 ? v : cg_dist_allreduce_sum(mine(t, k) ? v : 0.0);
+}
 
 static double now_ms(void)
 {
@@ -61,9 +73,10 @@ static void estimate_loss(trainer *t, double *train_loss, double *val_loss)
         for (long k = 0; k < t->c.eval_iters; k++) {
             cg_frame_begin();
             data_batch(&t->d, split == 0, B, T, t->ex, t->ey);
-            cg_tensor *loss = model_loss(&t->m, cg_tensor_from(t->ex, CG_SHAPE(B, T)),
-                                         cg_tensor_from(t->ey, CG_SHAPE(B, T)), false);
-            sum += loss ? cg_item(loss) : NAN;
+            cg_tensor *loss = mine(t, k) ? model_loss(&t->m, cg_tensor_from(t->ex, CG_SHAPE(B, T)),
+                                                      cg_tensor_from(t->ey, CG_SHAPE(B, T)), false)
+                                         : NULL;
+            sum += (float)from_owner(t, k, loss ? (double)cg_item(loss) : NAN);
             cg_frame_end();
         }
         *(split == 0 ? train_loss : val_loss) = (double)(sum / (float)t->c.eval_iters);
@@ -78,22 +91,30 @@ static double train_iter(trainer *t)
 {
     long B = t->c.batch_size, T = t->c.block_size, accum = t->c.gradient_accumulation_steps;
     double lossf = NAN;
+    int rc = 0;
     for (long micro = 0; micro < accum; micro++) {
         cg_frame_begin();
-        cg_tensor *loss = model_loss(&t->m, cg_tensor_from(t->x, CG_SHAPE(B, T)), cg_tensor_from(t->y, CG_SHAPE(B, T)),
-                                     true);
-        loss = cg_div_scalar(loss, (float)accum);
+        cg_tensor *loss = NULL;
+        if (mine(t, micro)) { /* loss / accum; over ranks, whose mean the gradients become: ranks / accum */
+            loss = model_loss(&t->m, cg_tensor_from(t->x, CG_SHAPE(B, T)), cg_tensor_from(t->y, CG_SHAPE(B, T)), true);
+            loss = t->ranks > 1 ? cg_mul_scalar(loss, (float)t->ranks / (float)accum) : cg_div_scalar(loss, (float)accum);
+        }
         data_batch(&t->d, true, B, T, t->x, t->y);
-        int rc = loss ? cg_backward(loss) : -1;
-        lossf = rc == 0 ? (double)cg_item(loss) * (double)accum : NAN;
+        if (mine(t, micro) && (rc = loss ? cg_backward(loss) : -1) == 0)
+            lossf = (double)cg_item(loss) * (double)accum / (double)t->ranks;
         cg_frame_end();
-        if (rc != 0) {
-            fprintf(stderr, "gpt: iter %ld: %s\n", t->s.iter_num, cg_last_error());
+        if (!all_ranks_ok(rc == 0)) {
+            fprintf(stderr, "gpt: iter %ld: %s\n", t->s.iter_num, rc ? cg_last_error() : "another rank failed");
             return NAN;
         }
     }
+    lossf = from_owner(t, accum - 1, lossf); /* the last micro-step's, as nanoGPT prints */
     int n;
     cg_tensor **ps = cg_parameters(t->m.root, &n);
+    if (t->ranks > 1 && cg_dist_allreduce_grads(ps, n) != 0) {
+        fprintf(stderr, "gpt: %s\n", cg_last_error());
+        return NAN;
+    }
     if (t->c.grad_clip != 0.0)
         cg_clip_grad_norm(ps, n, (float)t->c.grad_clip);
     if (cg_optim_step(t->s.decay) != 0 || (t->s.no_decay && cg_optim_step(t->s.no_decay) != 0)) {
@@ -111,7 +132,9 @@ static int evaluate(trainer *t, double lr)
     double tr, va;
     estimate_loss(t, &tr, &va);
     printf("step %ld: train loss %.4f, val loss %.4f\n", t->s.iter_num, tr, va);
-    if (fprintf(t->csv, "%ld,%.6f,%.6f,%.6g\n", t->s.iter_num, tr, va, lr) < 0 || fflush(t->csv) != 0) {
+    bool logged = !t->csv || (fprintf(t->csv, "%ld,%.6f,%.6f,%.6g\n", t->s.iter_num, tr, va, lr) >= 0 &&
+                              fflush(t->csv) == 0);
+    if (!all_ranks_ok(logged)) {
         fprintf(stderr, "gpt: cannot write %s\n", t->log);
         return -1;
     }
@@ -124,7 +147,8 @@ static int evaluate(trainer *t, double lr)
         t->s.best_val_loss = va;
         if (t->s.iter_num > 0) {
             printf("saving checkpoint to %s\n", t->c.out_dir);
-            return checkpoint_save(t->ckpt, &t->c, &t->d, &t->m, &t->s, t->run);
+            int rc = t->rank == 0 ? checkpoint_save(t->ckpt, &t->c, &t->d, &t->m, &t->s, t->run) : 0;
+            return all_ranks_ok(rc == 0) ? 0 : -1;
         }
     }
     return 0;
@@ -207,21 +231,45 @@ static int setup(trainer *t)
     snprintf(t->log, sizeof t->log, "%s/log.csv", c->out_dir);
     bool resume = !strcmp(c->init_from, "resume");
     cg_safetensors *f = NULL;
+    if (!all_ranks_ok(c->gradient_accumulation_steps % t->ranks == 0)) { /* as nanoGPT asserts */
+        if (t->rank == 0)
+            fprintf(stderr, "gpt: gradient_accumulation_steps must be a multiple of the %d ranks (rank 0 has %ld)\n",
+                    t->ranks, c->gradient_accumulation_steps);
+        return -1;
+    }
+    bool ok;
     if (resume) {
-        if (!(f = open_resume(t)))
-            return -1;
-        printf("Resuming training from %s\n", c->out_dir);
+        ok = (f = open_resume(t)) != NULL;
     } else {
         ckpt_new_run_id(t->run);
-        if (read_data(t, NULL, NULL) != 0 || ckpt_claim(t->ckpt, t->log, t->run, "gpt") != 0)
-            return -1;
-        printf("Initializing a new model from scratch\n");
+        ok = read_data(t, NULL, NULL) == 0 && (t->rank != 0 || ckpt_claim(t->ckpt, t->log, t->run, "gpt") == 0);
     }
+    char all[1024] = "";
+    for (int k = 0; k < S_COUNT; k++) { /* what every rank must agree on before anything is made */
+        char v[64];
+        setting_to_text(c, k, v, sizeof v);
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s=%s;", setting_name(k), v);
+    }
+    snprintf(all + strlen(all), sizeof all - strlen(all), "data=%s;out=%s;init=%s", t->d.digest, c->out_dir,
+             c->init_from);
+    if (!all_ranks_ok(ok) || !all_ranks_same(all, "gpt")) {
+        cg_safetensors_close(f);
+        return -1;
+    }
+    printf(resume ? "Resuming training from %s\n" : "Initializing a new model from scratch\n", c->out_dir);
+    if (t->ranks > 1)
+        printf("data-parallel over %d ranks: each takes %ld of the %ld micro-steps\n", t->ranks,
+               c->gradient_accumulation_steps / t->ranks, c->gradient_accumulation_steps);
     printf("tokens per iteration will be: %ld\n", c->gradient_accumulation_steps * c->batch_size * c->block_size);
     printf("found vocab_size = %d (in %s)\n", t->d.V, t->d.path);
     cg_manual_seed((uint64_t)c->seed); /* torch.manual_seed(1337): before the model is made */
     t->s.best_val_loss = 1e9;
     int rc = model_init(&t->m, c, t->d.V) == 0 && make_optimizers(&t->m, c, &t->s, true) == 0 ? 0 : -1;
+    if (t->ranks > 1 && all_ranks_ok(rc == 0)) { /* every rank from rank 0's weights, as DDP does */
+        int np;
+        cg_tensor **ps = cg_parameters(t->m.root, &np);
+        rc = cg_dist_broadcast_params(ps, np) == 0 ? 0 : -1;
+    }
     if (rc == 0)
         printf("number of parameters: %.2fM\n",
                (double)(cg_num_params(t->m.root) - cg_numel(cg_param(t->m.wpe, "weight"))) / 1e6);
@@ -234,11 +282,13 @@ static int setup(trainer *t)
     t->ey = malloc(sizeof(float) * (size_t)(c->batch_size * c->block_size));
     struct stat st;
     bool fresh_log = stat(t->log, &st) != 0 || st.st_size == 0;
-    t->csv = rc == 0 ? fopen(t->log, "a") : NULL;
-    if (rc == 0 && (!t->x || !t->y || !t->ex || !t->ey || !t->csv || (fresh_log && fprintf(t->csv, "step,train_loss,val_loss,lr\n") < 0))) {
+    t->csv = rc == 0 && t->rank == 0 ? fopen(t->log, "a") : NULL; /* rank 0 alone writes */
+    if (rc == 0 && (!t->x || !t->y || !t->ex || !t->ey || (t->rank == 0 && !t->csv) ||
+                    (t->csv && fresh_log && fprintf(t->csv, "step,train_loss,val_loss,lr\n") < 0))) {
         fprintf(stderr, "gpt: cannot write %s (or out of memory)\n", t->log);
         rc = -1;
     }
+    rc = all_ranks_ok(rc == 0) ? 0 : -1;
     if (rc == 0)
         printf("gpt: writes the checkpoint %s (at the best val loss) and the loss log %s\n", t->ckpt, t->log);
     return rc;
@@ -248,14 +298,17 @@ int train_main(int argc, char **argv)
 {
     static trainer t;
     int rc = parse_train(argc, argv, &t.c);
-    if (rc)
-        return rc == 1 ? 0 : rc;
+    t.rank = cg_dist_rank(), t.ranks = cg_dist_size();
+    if (!all_ranks_ok(rc == 0)) /* a flag one rank refused stops them all (it said why) */
+        return rc == 1 ? 0 : 2;
+    if (t.rank != 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 alone prints nanoGPT's lines */
+        return 1;
     rc = setup(&t) == 0 && run(&t) == 0 ? 0 : 1;
     if (t.csv && fclose(t.csv) != 0) {
         fprintf(stderr, "gpt: cannot write %s\n", t.log);
         rc = 1;
     }
-    if (rc == 0 && t.c.plot) {
+    if (rc == 0 && t.c.plot && t.rank == 0) {
         char svg[4200];
         snprintf(svg, sizeof svg, "%s/loss.svg", t.c.out_dir);
         if (write_loss_plot(t.log, svg, "val loss") == 0)
