@@ -5,6 +5,10 @@ losses for a seed and a config.
 
     bench/gpt_torch.py [--name=value ...]   nanoGPT's settings names (--config=baby too)
     bench/gpt_torch.py --data=FILE ...      the text (default data/tinyshakespeare.txt)
+    bench/gpt_torch.py ... --save=W.safetensors   also the final weights (nanoGPT's state dict,
+                                            the settings and vocabulary as metadata: what gpt import reads)
+    bench/gpt_torch.py sample W.safetensors [--start=S --seed=N --num_samples=N --max_new_tokens=N
+                                            --temperature=X --top_k=N]   nanoGPT's sample.py on those weights
 
 Prints nanoGPT's lines (step N: train loss ..., val loss ...; iter N: loss ..., time ...ms)
 and at the end `result ms_per_iter=... peak_rss_mb=...`. Debian's python3-torch (1.13) has no
@@ -24,7 +28,9 @@ CFG = dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2, bias=Fa
            gradient_accumulation_steps=1, learning_rate=1e-3, max_iters=5000, weight_decay=1e-1, beta1=0.9,
            beta2=0.99, grad_clip=1.0, decay_lr=True, warmup_iters=100, lr_decay_iters=5000, min_lr=1e-4,
            eval_interval=250, eval_iters=200, log_interval=10, seed=1337,
-           data=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'tinyshakespeare.txt'))
+           data=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'tinyshakespeare.txt'),
+           save='')
+MODEL_KEYS = ('block_size', 'n_layer', 'n_head', 'n_embd', 'dropout', 'bias')
 BABY = dict(block_size=64, batch_size=12, n_layer=4, n_head=4, n_embd=128, max_iters=2000, lr_decay_iters=2000,
             dropout=0.0, eval_iters=20, log_interval=1)
 
@@ -125,17 +131,87 @@ class GPT(nn.Module):
         elif isinstance(m, nn.Embedding):
             torch.nn.init.normal_(m.weight, mean=0.0, std=0.02)
 
-    def forward(self, idx, targets):
+    def logits(self, idx):
         t = idx.size(1)
         tr = self.transformer
         x = tr.drop(tr.wte(idx) + tr.wpe(torch.arange(0, t, dtype=torch.long)))
         for b in tr.h:
             x = b(x)
-        logits = self.lm_head(tr.ln_f(x))
+        return self.lm_head(tr.ln_f(x))
+
+    def forward(self, idx, targets):
+        logits = self.logits(idx)
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
 
 
+def save_safetensors(path, tensors, meta):
+    """The safetensors format by hand (PyPI's package is not in Debian): a length, a JSON
+    header, the float32 data."""
+    import json
+    import struct
+    header, blobs, at = {}, [], 0
+    for name, t in tensors.items():
+        b = t.detach().contiguous().float().numpy().tobytes()
+        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [at, at + len(b)]}
+        blobs.append(b)
+        at += len(b)
+    header['__metadata__'] = meta
+    h = json.dumps(header, separators=(',', ':')).encode()
+    h += b' ' * (-len(h) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
+def load_safetensors(path):
+    import json
+    import struct
+    import numpy as np
+    raw = open(path, 'rb').read()
+    n = struct.unpack('<Q', raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop('__metadata__', {})
+    data = raw[8 + n:]
+    return {k: torch.from_numpy(np.frombuffer(data[v['data_offsets'][0]:v['data_offsets'][1]],
+                                              dtype=np.float32).reshape(v['shape']).copy())
+            for k, v in header.items()}, meta
+
+
+def sample(argv):
+    """nanoGPT's sample.py: seed, make the model (its constructor draws), load, generate."""
+    opts = dict(start='\n', seed=1337, num_samples=10, max_new_tokens=500, temperature=0.8, top_k=200)
+    path = argv[0]
+    for a in argv[1:]:
+        k, _, v = a.lstrip('-').partition('=')
+        opts[k] = type(opts[k])(v) if k != 'start' else v
+    sd, meta = load_safetensors(path)
+    c = dict(CFG)
+    for k in MODEL_KEYS:
+        c[k] = (meta[k] == 'True') if k == 'bias' else type(CFG[k])(meta[k])
+    chars = bytes.fromhex(meta['vocab_hex'])
+    torch.manual_seed(opts['seed'])
+    model = GPT(c, len(chars))
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert all(k.endswith('attn.mask') for k in missing) and not unexpected, (missing, unexpected)
+    model.eval()
+    stoi = {ch: i for i, ch in enumerate(chars)}
+    out = sys.stdout.buffer
+    with torch.no_grad():
+        for _ in range(opts['num_samples']):
+            idx = torch.tensor([stoi[b] for b in opts['start'].encode()], dtype=torch.long)[None, ...]
+            for _ in range(opts['max_new_tokens']):
+                cond = idx if idx.size(1) <= c['block_size'] else idx[:, -c['block_size']:]
+                logits = model.logits(cond)[:, -1, :] / opts['temperature']
+                if opts['top_k']:
+                    v, _ = torch.topk(logits, min(opts['top_k'], logits.size(-1)))
+                    logits[logits < v[:, [-1]]] = -float('Inf')
+                probs = F.softmax(logits, dim=-1)
+                idx = torch.cat((idx, torch.multinomial(probs, num_samples=1)), dim=1)
+            out.write(bytes(chars[i] for i in idx[0].tolist()) + b'\n---------------\n')
+
+
 def main():
+    if sys.argv[1:2] == ['sample']:
+        return sample(sys.argv[2:])
     c = parse(sys.argv[1:])
     text = open(c['data'], 'rb').read()
     chars = sorted(set(text))
@@ -209,6 +285,12 @@ def main():
         it += 1
         if it > c['max_iters']:
             break
+    if c['save']:
+        meta = {k: ('True' if c[k] else 'False') if k == 'bias' else repr(c[k]) if isinstance(c[k], float)
+                else str(c[k]) for k in MODEL_KEYS}
+        meta.update(vocab_size=str(len(chars)), vocab_hex=bytes(chars).hex(), format='pt')
+        save_safetensors(c['save'], {k: v for k, v in model.state_dict().items() if not k.endswith('attn.mask')},
+                         meta)
     steady = sorted(times[1:] or times)
     print('result ms_per_iter=%.2f peak_rss_mb=%.1f' % (1000 * steady[len(steady) // 2],
           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))

@@ -214,6 +214,10 @@ check "gpt sample draws from the best checkpoint, the same for a seed" bash -c "
     a=\$('$ex/gpt' sample --out_dir='$work/gpt_plain' --num_samples=2 --max_new_tokens=40 --start='Love' --top_k=10) &&
     b=\$('$ex/gpt' sample --out_dir '$work/gpt_plain' --num_samples 2 --max_new_tokens 40 --start Love --top_k 10) &&
     [ \"\$a\" = \"\$b\" ] && [ \$(echo \"\$a\" | grep -c '^---------------\$') -eq 2 ] && echo \"\$a\" | head -1 | grep -q '^Love'"
+check "gpt imports PyTorch's weights and samples PyTorch's text (nanoGPT's sample.py), byte for byte" bash -c "
+    '$ex/gpt' import '$here/fixtures/gpt_sample.safetensors' '$work/gpt_torch' >/dev/null &&
+    '$ex/gpt' sample --out_dir='$work/gpt_torch' --start=Love --num_samples=2 --max_new_tokens=60 --top_k=10 --seed=5 |
+    cmp - '$here/fixtures/gpt_sample.txt'"
 check "gpt export and import round-trip to PyTorch's state dict names" bash -c "
     '$ex/gpt' export '$work/gpt_plain/ckpt.safetensors' '$work/sd.safetensors' >/dev/null &&
     '$ex/gpt' import '$work/sd.safetensors' '$work/gpt_imported' >/dev/null &&

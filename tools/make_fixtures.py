@@ -750,6 +750,9 @@ GPT_CONFIGS = {
 }
 
 
+GPT_SAMPLE_FLAGS = ['--start=Love', '--num_samples=2', '--max_new_tokens=60', '--top_k=10', '--seed=5']
+
+
 def write_gpt():
     """bench/gpt_torch.py's log lines (losses only) for each of GPT_CONFIGS."""
     import subprocess
@@ -764,6 +767,17 @@ def write_gpt():
             for line in out.splitlines():
                 if line.startswith('step ') or line.startswith('iter '):
                     f.write('%s %s\n' % (name, line.split(', time')[0]))
+    # PyTorch's weights (a tiny model, 30 iterations) and sample.py's text from them:
+    # gpt import + gpt sample must print the same bytes
+    weights = os.path.join(OUT, 'gpt_sample.safetensors')
+    subprocess.run([sys.executable, script, '--data=' + sonnets, '--config=baby', '--block_size=16', '--n_layer=1',
+                    '--n_embd=32', '--n_head=2', '--batch_size=4', '--max_iters=30', '--eval_interval=100',
+                    '--eval_iters=2', '--warmup_iters=5', '--lr_decay_iters=30', '--save=' + weights],
+                   check=True, capture_output=True)
+    text = subprocess.run([sys.executable, script, 'sample', weights] + GPT_SAMPLE_FLAGS, check=True,
+                          capture_output=True).stdout
+    with open(os.path.join(OUT, 'gpt_sample.txt'), 'wb') as f:
+        f.write(text)
 
 
 if __name__ == '__main__':

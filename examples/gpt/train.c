@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     train_cfg c;
@@ -154,6 +155,20 @@ static int evaluate(trainer *t, double lr)
     return 0;
 }
 
+/* A progress bar on stderr when it is a terminal (stdout keeps nanoGPT's lines alone). */
+static void progress(const trainer *t, double ms_per_iter)
+{
+    if (t->rank != 0 || !isatty(STDERR_FILENO))
+        return;
+    long done = t->c.max_iters ? 30 * t->s.iter_num / t->c.max_iters : 30;
+    char bar[31];
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < done ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\r[%s] iter %ld/%ld  %.0fs left \033[K", bar, t->s.iter_num, t->c.max_iters,
+            ms_per_iter * (double)(t->c.max_iters - t->s.iter_num) / 1000);
+}
+
 static int run(trainer *t)
 {
     long B = t->c.batch_size, T = t->c.block_size;
@@ -173,10 +188,14 @@ static int run(trainer *t)
         if (t->s.iter_num % t->c.log_interval == 0)
             printf("iter %ld: loss %.4f, time %.2fms\n", t->s.iter_num, lossf, t1 - t0);
         fflush(stdout);
+        progress(t, t1 - t0);
         t0 = t1;
         t->s.iter_num++;
-        if (t->s.iter_num > t->c.max_iters)
+        if (t->s.iter_num > t->c.max_iters) {
+            if (t->rank == 0 && isatty(STDERR_FILENO))
+                fprintf(stderr, "\n");
             return 0;
+        }
     }
 }
 
