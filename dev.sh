@@ -136,7 +136,7 @@ leaks)
         "examples/wordgen --input tests/fixtures/words.txt --n-layer 1 --steps 3 --eval-every 2 --samples 2 --out $tmp/w.st" \
         "examples/wordgen --input tests/fixtures/words.txt --model lstm --steps 2 --samples 2 --out $tmp/l.st" \
         "examples/wordgen --input tests/fixtures/words.txt --sample-only --resume $tmp/w.st --samples 3" \
-        "examples/gpt train --data=data/sonnets.txt --config baby --block_size=8 --n_layer=1 --n_embd=16 --n_head=2 --batch_size=2 --max_iters=2 --eval_interval=1 --eval_iters=1 --dropout=0.1 --out_dir=$tmp/g" \
+        "examples/gpt train --data=data/sonnets.txt --config baby --block_size=8 --n_layer=1 --n_embd=16 --n_head=2 --batch_size=2 --max_iters=2 --eval_interval=1 --eval_iters=1 --dropout=0.1 --always_save_checkpoint=True --out_dir=$tmp/g" \
         "examples/gpt sample --out_dir=$tmp/g --num_samples=1 --max_new_tokens=5"; do
         valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
             --error-exitcode=99 ./build/$ex >/dev/null || [ $? -ne 99 ]
