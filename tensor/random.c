@@ -261,14 +261,14 @@ cg_tensor *cg_randn_gen(int ndim, const int64_t *shape, cg_generator *g) { retur
 
 /* ---- the state, for checkpoints --------------------------------------------------- */
 
-int cg_generator_get_state(cg_generator *gen, uint8_t *out, size_t size)
+/* The state as bytes; op names the caller's function in errors. */
+static int get_state(cg_generator *gen, uint8_t *out, size_t size, const char *op)
 {
     if (!out || size < CG_RNG_STATE_SIZE) {
-        cg__error("cg_generator_get_state: needs a buffer of %d bytes", CG_RNG_STATE_SIZE);
+        cg__error("%s: needs a buffer of %d bytes", op, CG_RNG_STATE_SIZE);
         return -1;
     }
     cg_generator *g = cg__gen_acquire(gen);
-    memset(out, 0, CG_RNG_STATE_SIZE);
     mt_state st;
     memset(&st, 0, sizeof st); /* padding bytes too: the same state, the same bytes */
     memcpy(st.mt, g->st.mt, sizeof st.mt);
@@ -276,6 +276,7 @@ int cg_generator_get_state(cg_generator *gen, uint8_t *out, size_t size)
     st.has_next_normal = g->st.has_next_normal;
     st.next_normal = g->st.next_normal;
     cg__gen_release(g);
+    memset(out, 0, CG_RNG_STATE_SIZE);
     memcpy(out, &st, sizeof st);
     return 0;
 }
@@ -301,15 +302,17 @@ static const char *state_fault(const uint8_t *in)
     return NULL;
 }
 
-int cg_generator_set_state(cg_generator *gen, const uint8_t *in, size_t size)
+/* Bytes back into a generator, refused (and the generator untouched) when no generator
+ * could hold them; op names the caller's function in errors. */
+static int set_state(cg_generator *gen, const uint8_t *in, size_t size, const char *op)
 {
     if (!in || size < CG_RNG_STATE_SIZE) {
-        cg__error("cg_generator_set_state: needs %d bytes of state", CG_RNG_STATE_SIZE);
+        cg__error("%s: needs %d bytes of state", op, CG_RNG_STATE_SIZE);
         return -1;
     }
     const char *fault = state_fault(in);
     if (fault) {
-        cg__error("cg_generator_set_state: not a generator state: %s", fault);
+        cg__error("%s: not a generator state: %s", op, fault);
         return -1;
     }
     cg_generator *g = cg__gen_acquire(gen);
@@ -320,25 +323,15 @@ int cg_generator_set_state(cg_generator *gen, const uint8_t *in, size_t size)
     return 0;
 }
 
-int cg_rng_get_state(uint8_t *out, size_t size)
+int cg_generator_get_state(cg_generator *g, uint8_t *out, size_t size)
 {
-    if (!out || size < CG_RNG_STATE_SIZE) {
-        cg__error("cg_rng_get_state: needs a buffer of %d bytes", CG_RNG_STATE_SIZE);
-        return -1;
-    }
-    return cg_generator_get_state(NULL, out, size);
+    return get_state(g, out, size, "cg_generator_get_state");
 }
 
-int cg_rng_set_state(const uint8_t *in, size_t size)
+int cg_generator_set_state(cg_generator *g, const uint8_t *in, size_t size)
 {
-    if (!in || size < CG_RNG_STATE_SIZE) {
-        cg__error("cg_rng_set_state: needs %d bytes of state", CG_RNG_STATE_SIZE);
-        return -1;
-    }
-    const char *fault = state_fault(in);
-    if (fault) {
-        cg__error("cg_rng_set_state: not a generator state: %s", fault);
-        return -1;
-    }
-    return cg_generator_set_state(NULL, in, size);
+    return set_state(g, in, size, "cg_generator_set_state");
 }
+
+int cg_rng_get_state(uint8_t *out, size_t size) { return get_state(NULL, out, size, "cg_rng_get_state"); }
+int cg_rng_set_state(const uint8_t *in, size_t size) { return set_state(NULL, in, size, "cg_rng_set_state"); }
