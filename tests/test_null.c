@@ -52,6 +52,18 @@ START_TEST(tensor_functions_take_null)
     ck_assert_ptr_null(cg_bernoulli(NULL));
     ck_assert_ptr_null(cg_multinomial(NULL, 1, true));
     ck_assert_ptr_null(cg_randint(0, 1, 1, NULL));
+    /* generators: NULL is the default one where a generator is asked for; buffers are checked */
+    ck_assert_int_lt(cg_generator_get_state(NULL, NULL, 0), 0);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_generator_get_state"));
+    ck_assert_int_lt(cg_generator_set_state(NULL, NULL, 0), 0);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_generator_set_state"));
+    ck_assert_int_lt(cg_rng_set_state(NULL, 0), 0);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_rng_set_state"));
+    cg_generator_free(NULL);
+    ck_assert_int_eq(cg_generator_manual_seed(NULL, 3), 0);
+    ck_assert_ptr_eq(cg_default_generator(), cg_default_generator());
+    ck_assert_int_lt(cg_safetensors_checksum(NULL), 0);
+    ck_assert_ptr_nonnull(cg_version_string());
     cg_frame_end();
 }
 END_TEST
@@ -105,6 +117,8 @@ START_TEST(nn_and_optim_functions_take_null)
     ck_assert_int_lt(cg_param_count(NULL), 0);
     ck_assert_ptr_null(cg_param_at(NULL, 0));
     ck_assert_ptr_null(cg_module_forward(NULL, NULL));
+    ck_assert_int_lt(cg_module_set_forward(NULL, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_module_set_forward"));
     ck_assert_ptr_null(cg_lstm_new(.input_size = -4, .hidden_size = 2));
     ck_assert_ptr_null(cg_gru_cell_new(.input_size = 4, .hidden_size = 0));
     /* a real module given NULL inputs */
