@@ -48,6 +48,29 @@ check "bptt_lab clip: unclipped dies, clipped learns" bash -c "
     '$ex/bptt_lab' clip --out '$work' --steps 40 > '$work/clip.txt' &&
     awk 'NR > 2 && \$1 == 37 { exit !(\$2 == \"nan\" && \$4 < 10) }' '$work/clip.txt' &&
     grep -q polyline '$work/clip_loss.svg' && grep -q polyline '$work/clip_gradnorm.svg'"
+# The tick labels of a plot's axis (CLASS xtick or ytick): on a linear axis evenly spaced by 1, 2 or 5
+# times a power of ten; on a log axis (log) each 1, 2 or 5 times a power of ten.
+ticks_125() { # FILE CLASS lin|log
+    grep -o "class=\"$2\"[^>]*>[^<]*" "$1" | sed 's/.*>//' | awk -v mode="$3" '
+        function mantissa(x,   e) { e = log(x) / log(10); e = (e < 0 && e != int(e)) ? int(e) - 1 : int(e);
+                                    return sprintf("%.6g", x / 10 ^ e) }
+        function one_two_five(m) { return m == "1" || m == "2" || m == "5" || m == "10" }
+        { v[NR] = $1 + 0 }
+        END { if (NR < 2) exit 1
+              for (i = 1; i <= NR; i++)
+                  if (mode == "log" && !one_two_five(mantissa(v[i]))) exit 1
+              if (mode == "lin") { step = v[2] - v[1]; if (step <= 0 || !one_two_five(mantissa(step))) exit 1
+                  for (i = 2; i <= NR; i++) if ((v[i] - v[i-1] - step) ^ 2 > (step * 1e-6) ^ 2) exit 1 } }'
+}
+check "bptt_lab plots: 1-2-5 ticks, log axes where values span decades, chance and threshold drawn" bash -c "$(declare -f ticks_125);
+    ticks_125 '$work/truncate.svg' ytick lin && ticks_125 '$work/truncate.svg' xtick lin &&
+    ticks_125 '$work/clip_loss.svg' ytick log && ticks_125 '$work/clip_gradnorm.svg' ytick log &&
+    ticks_125 '$work/clip_loss.svg' xtick lin && ticks_125 '$work/memory.svg' ytick lin &&
+    ticks_125 '$work/memory.svg' xtick log && ticks_125 '$work/flow.svg' ytick log &&
+    grep -q 'class=\"ref\".*>chance<' '$work/memory.svg' && grep -q 'class=\"ref\".*>clip threshold<' '$work/clip_gradnorm.svg' &&
+    [ \$(grep -c '<circle' '$work/memory.svg') -ge 2 ] && ! grep -q 'class=\"ytick\"[^>]*>[0-9.]*e+' '$work/clip_loss.svg'"
+check "bptt_lab truncate refuses a text too short for its chunks" bash -c "
+    ! '$ex/bptt_lab' truncate --out '$work/short' --length 100 2>'$work/err' && grep -q 'too short' '$work/err'"
 check "bptt_lab rejects a bad experiment" exits 2 "$ex/bptt_lab" fly
 check "bptt_lab says why it stops: a gap shorter than the shortest tried" bash -c "
     ! '$ex/bptt_lab' memory --length 3 2>'$work/err' && grep -q 'at least 5' '$work/err'"

@@ -10,6 +10,7 @@
 #define STREAMS 16
 #define T 32
 #define RHO 2.0
+#define MAX_NORM 1.0f /* the clipped run's threshold */
 
 /* One run: loss[s] and gnorm[s] per step (NAN once the loss is no longer finite). */
 static int run(const lab_text *text, long steps, long seed, float max_norm, double *loss, double *gnorm)
@@ -66,17 +67,17 @@ int lab_clip(const lab_cfg *c)
     for (long s = 0; s < steps; s++)
         xs[s] = (double)(s + 1);
     int rc = run(&text, steps, c->seed, INFINITY, loss[0], gnorm[0]);
-    rc = rc ? rc : run(&text, steps, c->seed, 1.0f, loss[1], gnorm[1]);
+    rc = rc ? rc : run(&text, steps, c->seed, MAX_NORM, loss[1], gnorm[1]);
     if (rc == 0) {
         printf("ReLU RNN(%d, %d), W_hh spectral radius %.1f, SGD 0.05, chunks of %d: without and with clipping to norm 1\n"
                "%6s %14s %14s %14s %14s\n", text.V, HID, RHO, T, "step", "loss", "grad norm", "loss clipped", "grad norm");
         for (long s = 0; s < steps; s += steps >= 10 ? steps / 10 : 1)
             printf("%6ld %14.4g %14.4g %14.4g %14.4g\n", s + 1, loss[0][s], gnorm[0][s], loss[1][s], gnorm[1][s]);
         plot pl = {.title = "An exploding RNN: training loss without and with clipping", .xlabel = "step",
-                   .ylabel = "training loss", .nseries = 2, .label = {"no clipping", "clip_grad_norm 1.0"},
+                   .ylabel = "training loss", .log_y = true, .nseries = 2, .label = {"no clipping", "clip_grad_norm 1.0"},
                    .x = {xs, xs}, .y = {loss[0], loss[1]}, .n = {(int)steps, (int)steps}};
-        plot pg = {.title = "An exploding RNN: the gradient norm before clipping (log scale)", .xlabel = "step",
-                   .ylabel = "gradient norm", .log_y = true, .nseries = 2, .label = {"no clipping", "clip_grad_norm 1.0"},
+        plot pg = {.title = "An exploding RNN: the gradient norm before clipping", .xlabel = "step",
+                   .ylabel = "gradient norm", .log_y = true, .nrefs = 1, .ref = {{MAX_NORM, "clip threshold"}}, .nseries = 2, .label = {"no clipping", "clip_grad_norm 1.0"},
                    .x = {xs, xs}, .y = {gnorm[0], gnorm[1]}, .n = {(int)steps, (int)steps}};
         rc = plot_write(&pl, c->out, "clip_loss") || plot_write(&pg, c->out, "clip_gradnorm") ? -1 : 0;
     }

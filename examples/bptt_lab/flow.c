@@ -160,7 +160,7 @@ int lab_flow(const lab_cfg *c)
         explain_underflow(T, norms);
         /* plotted against how far back: steps T-1-t, with the values reversed to match */
         double (*ys)[T] = malloc(sizeof(double) * (size_t)(NVARIANTS * T));
-        plot p = {.title = "Gradient flow back through time: ||dL_T/dh_t|| (log scale)",
+        plot p = {.title = "Gradient flow back through time: ||dL_T/dh_t||",
                   .xlabel = "steps back from T", .ylabel = "gradient norm", .log_y = true, .nseries = NVARIANTS};
         for (long t = 0; t < T; t++)
             back[t] = (double)t;

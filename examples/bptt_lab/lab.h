@@ -12,14 +12,22 @@
 /* ---- plots (plot.c) ---------------------------------------------------------------- */
 #define PLOT_MAX_SERIES 12
 typedef struct {
+    double y;
+    const char *label;
+} plot_ref; /* a dashed horizontal line: chance, a threshold */
+typedef struct {
     const char *title, *xlabel, *ylabel;
-    bool log_y;
+    bool log_x, log_y; /* log scales: non-positive values are skipped */
+    bool markers;      /* a marker on every point, for plots of few points */
+    double y_from, y_to; /* when y_to > y_from, a linear y axis covers at least this range */
+    int nrefs;
+    plot_ref ref[2];
     int nseries;
     const char *label[PLOT_MAX_SERIES];
-    const double *x[PLOT_MAX_SERIES], *y[PLOT_MAX_SERIES]; /* NAN and (log_y) non-positive y are skipped */
+    const double *x[PLOT_MAX_SERIES], *y[PLOT_MAX_SERIES]; /* NAN and infinite points are skipped */
     int n[PLOT_MAX_SERIES];
 } plot;
-/* An SVG line plot with a legend; 0, or -1 (with a message) when it cannot be written. */
+/* An SVG line plot with a legend, 1-2-5 ticks and any reference lines; 0, or -1 (with a message) when it cannot be written. */
 int plot_svg(const plot *p, const char *path);
 /* The points as CSV, one row each: series, x, y. */
 int plot_csv(const plot *p, const char *path);

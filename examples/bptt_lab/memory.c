@@ -120,7 +120,8 @@ int lab_memory(const lab_cfg *c)
         fflush(stdout);
     }
     plot p = {.title = "Remembering a symbol across a gap: accuracy after training", .xlabel = "gap k (steps)",
-              .ylabel = "accuracy", .nseries = KINDS};
+              .ylabel = "accuracy", .log_x = true, .markers = true, .y_from = 0, .y_to = 1, .nrefs = 1,
+              .ref = {{1.0 / SYMBOLS, "chance"}}, .nseries = KINDS};
     for (int k = 0; k < KINDS; k++)
         p.label[k] = cells[k], p.x[k] = gx, p.y[k] = acc[k], p.n[k] = ng;
     int rc = plot_write(&p, c->out, "memory");

@@ -71,6 +71,12 @@ int lab_truncate(const lab_cfg *c)
     if (lab_text_read(c->text, &text) != 0)
         return -1;
     long chars = c->length > 0 ? c->length : 40000, Ts[4] = {8, 16, 32, 64};
+    if (chars < 2 * Ts[3] * STREAMS) { /* every chunk length must get two steps, or it has no curve */
+        free(text.ids);
+        fprintf(stderr, "bptt_lab truncate: --length %ld is too short: it needs at least %ld characters "
+                        "(two chunks of %ld for each of the %d streams)\n", chars, 2 * Ts[3] * STREAMS, Ts[3], STREAMS);
+        return -1;
+    }
     curve cv[4] = {{0}};
     static char labels[4][16];
     plot p = {.title = "Truncated BPTT: training loss against characters read", .xlabel = "characters read",
