@@ -195,8 +195,10 @@ typedef struct {
     bool left_to_right;   /* true: data flows left to right, so time reads left to right */
     const char *title;    /* NULL: no title */
 } cg_graph_opts;
-/* Writes the graph behind root as DOT: op nodes (boxes) and tensor nodes (shape,
- * parameter name), edges in the direction data flows. 0, or -1 on error. */
+/* Writes the graph behind root as DOT: op nodes (boxes) and tensor nodes (shape, and
+ * their role: a parameter's name, loss, and in time step t x_t, h_t, c_t), edges in
+ * the direction data flows, time steps as clusters laid out left to right. 0, or -1
+ * on error. */
 int cg_graph_dot_with(cg_tensor *root, FILE *out, cg_graph_opts opts);
 #define cg_graph_dot(...) cg_graph_dot_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_graph_opts, CG__TAIL2(__VA_ARGS__, )))
 /* Renders through Graphviz's library (libgvc); the format comes from the path's
@@ -206,9 +208,11 @@ int cg_graph_render_with(cg_tensor *root, const char *path, cg_graph_opts opts);
 bool cg_graph_has_graphviz(void);
 /* One self-contained HTML page (inline SVG laid out by Graphviz, inline script,
  * nothing fetched) where the reader steps the backward pass op by op, in the
- * order backward runs them, hovers or clicks a node for its op, shape, values
- * and gradient, colours by gradient norm or value magnitude, and collapses time
- * steps. Open it at PAGE#step=N to start at step N. Needs Graphviz; 0 or -1. */
+ * order backward runs them, hovers or clicks a node for its op, role, values and
+ * (once it has arrived) gradient, colours by gradient norm or value magnitude on
+ * the graph's own range, zooms and pans, and collapses time steps into boxes that
+ * keep the recurrent edges. Open it at PAGE#step=N to start at step N (also
+ * #collapse, #expand, #zoom=Z, #show=tK). Needs Graphviz; 0 or -1. */
 int cg_graph_html_with(cg_tensor *root, const char *path, cg_graph_opts opts);
 #define cg_graph_html(...) cg_graph_html_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_graph_opts, CG__TAIL2(__VA_ARGS__, )))
 

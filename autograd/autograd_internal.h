@@ -141,6 +141,11 @@ cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char 
  * node "tk", the op that made it "opk"); malloc'd, NULL + error when out of memory. */
 cg_tensor **cg__graph_tensors(cg_tensor *root, size_t *n);
 double cg__norm_of(const cg_tensor *t);
+/* Each tensor's label (graph_roles.c): its name, "loss" at the root, x_t, h_t, c_t
+ * in a time step, or "" when it has no role to name; calloc'd, NULL + error when
+ * out of memory. */
+typedef char cg__role[32];
+cg__role *cg__graph_roles(cg_tensor **ts, size_t n);
 /* Graphviz's layout rendered to path, or into *data (malloc'd) when path is NULL. */
 int cg__graph_layout(cg_tensor *root, cg_graph_opts opts, const char *format, const char *path, char **data,
                      size_t *len, const char *op);

@@ -145,13 +145,13 @@ static void dot_escape(FILE *f, const char *s)
     }
 }
 
-static void write_tensor(FILE *f, long id, const cg_tensor *t, const cg_graph_opts *o, bool is_root)
+static void write_tensor(FILE *f, long id, const cg_tensor *t, const char *role, const cg_graph_opts *o, bool is_root)
 {
     char shape[CG_SHAPE_BUF], color[64] = "white";
     cg__shape_fmt(shape, t->ndim, t->shape);
     fprintf(f, "  t%ld [shape=ellipse, label=\"", id);
-    if (t->name) {
-        dot_escape(f, t->name);
+    if (role[0]) {
+        dot_escape(f, role);
         fputs("\\n", f);
     }
     fputs(shape, f);
@@ -166,6 +166,28 @@ static void write_tensor(FILE *f, long id, const cg_tensor *t, const cg_graph_op
     fprintf(f, ", style=filled, fillcolor=\"%s\"%s];\n", fill, t->name ? ", penwidth=2" : "");
 }
 
+/* Time steps left to right: invisible edges from what step t-1 hands on (h_{t-1}) to
+ * the ops that start step t (those with no input inside step t), so that every node
+ * of step t ranks after step t-1 and the recurrence reads as a chain, not a stack. */
+static void write_step_order(FILE *f, const tensor_set *s)
+{
+    for (size_t k = 0; k < s->n; k++) {
+        const cg_node *n = cg__node_of(s->t[k]);
+        int step = cg__step_of(s->t[k]);
+        bool entry = n && step > 0;
+        for (int i = 0; entry && i < n->nin; i++)
+            entry = !n->in[i] || cg__step_of(n->in[i]) != step;
+        if (!entry)
+            continue;
+        for (size_t j = 0; j < s->n; j++) { /* the tensors of step t-1 that step t reads */
+            const cg_node *m = cg__node_of(s->t[j]);
+            for (int i = 0; m && cg__step_of(s->t[j]) == step && i < m->nin; i++)
+                if (m->in[i] && cg__step_of(m->in[i]) == step - 1)
+                    fprintf(f, "  t%ld -> op%zu [style=invis];\n", id_of(s, m->in[i]), k);
+        }
+    }
+}
+
 int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
 {
     cg_graph_opts o = {.cluster_steps = true, .left_to_right = true};
@@ -176,13 +198,14 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
         return -1;
     }
     tensor_set s = {0};
-    if (!collect(root, &s)) {
+    cg__role *roles = collect(root, &s) ? cg__graph_roles(s.t, s.n) : NULL;
+    if (!roles) {
         free(s.t);
         free(s.slots);
         cg__error("cg_graph_dot: out of memory");
         return -1;
     }
-    fprintf(f, "digraph cgrad {\n  rankdir=%s;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+    fprintf(f, "digraph cgrad {\n  rankdir=%s;\n  newrank=true;\n  fontname=\"Helvetica\";\n  node [fontname=\"Helvetica\", fontsize=10];\n"
                "  edge [arrowsize=0.6];\n", o.left_to_right ? "LR" : "TB");
     if (s.n > 100) /* a long unrolled net: straight edges and a bounded search keep Graphviz to seconds (not minutes) */
         fputs("  splines=line;\n  mclimit=0.2;\n  nslimit=2;\n  nslimit1=2;\n", f);
@@ -205,7 +228,7 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
             if (!any && step >= 0)
                 fprintf(f, " subgraph cluster_t%d {\n  label=\"t = %d\";\n  style=rounded;\n  color=gray60;\n", step, step);
             any = true;
-            write_tensor(f, (long)k, t, &o, t == root);
+            write_tensor(f, (long)k, t, roles[k], &o, t == root);
             const cg_node *n = cg__node_of(t);
             if (n) {
                 char label[64];
@@ -228,7 +251,10 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
                 fprintf(f, "  t%ld -> op%zu;\n", id_of(&s, n->in[i]), k);
         fprintf(f, "  op%zu -> t%zu;\n", k, k);
     }
+    if (o.cluster_steps)
+        write_step_order(f, &s);
     fputs("}\n", f);
+    free(roles);
     free(s.t);
     free(s.slots);
     return ferror(f) ? (cg__error("cg_graph_dot: write failed"), -1) : 0;

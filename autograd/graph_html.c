@@ -45,7 +45,7 @@ static void json_floats(FILE *f, const cg_tensor *t)
 static double finite_or_zero(double v) { return isfinite(v) ? v : 0; }
 
 /* One entry per tensor: its node names in the SVG and what the page shows. */
-static void write_tensor_json(FILE *f, cg_tensor **ts, size_t k)
+static void write_tensor_json(FILE *f, cg_tensor **ts, cg__role *roles, size_t k)
 {
     cg_tensor *t = ts[k];
     const cg_node *n = cg__node_of(t);
@@ -53,8 +53,8 @@ static void write_tensor_json(FILE *f, cg_tensor **ts, size_t k)
     cg__shape_fmt(shape, t->ndim, t->shape);
     fprintf(f, "%s{\"id\":\"t%zu\",\"op\":", k ? ",\n" : "", k);
     json_string(f, n ? n->op->name : (t->name ? "parameter" : "leaf"));
-    fputs(",\"name\":", f);
-    json_string(f, t->name);
+    fputs(",\"role\":", f);
+    json_string(f, roles[k]);
     fputs(",\"shape\":", f);
     json_string(f, shape);
     fprintf(f, ",\"step\":%d,\"numel\":%lld,\"vnorm\":%.6g,\"values\":", cg__step_of(t), (long long)t->numel,
@@ -137,8 +137,11 @@ extern const char cg__graph_page_head[], cg__graph_page_script[];
 static int write_page(FILE *f, cg_tensor **ts, size_t n, const char *svg, const char *title)
 {
     size_t *order = malloc(sizeof *order * (n ? n : 1));
-    if (!order)
+    cg__role *roles = order ? cg__graph_roles(ts, n) : NULL;
+    if (!roles) {
+        free(order);
         return -1;
+    }
     size_t count = backward_order(ts, n, order);
     fputs(cg__graph_page_head, f);
     fputs("<h1>", f);
@@ -149,12 +152,13 @@ static int write_page(FILE *f, cg_tensor **ts, size_t n, const char *svg, const 
     fputs(svg_start ? svg_start : svg, f);
     fputs("</div>\n<div id=\"info\">Hover over or click a node.</div></div>\n<script>\nconst DATA = {\"tensors\":[\n", f);
     for (size_t k = 0; k < n; k++)
-        write_tensor_json(f, ts, k);
+        write_tensor_json(f, ts, roles, k);
     fputs("],\n\"ops\":[\n", f);
     write_ops_json(f, ts, n, order, count);
     fputs("]};\n", f);
     fputs(cg__graph_page_script, f);
     fputs("</script>\n</body>\n</html>\n", f);
+    free(roles);
     free(order);
     return 0;
 }

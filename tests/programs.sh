@@ -35,6 +35,13 @@ check "seed_rnn --batch-first" bash -c "'$ex/seed_rnn' --batch-first | grep -q '
 check "seed_rnn rejects a bad option" exits 2 "$ex/seed_rnn" --bogus
 check "graph writes DOT" bash -c "'$ex/graph' --out '$work' && grep -q 'subgraph cluster_t5' '$work/hello_graph.dot' && grep -q fillcolor '$work/hello_grads.dot'"
 check "graph rejects a bad option" exits 2 "$ex/graph" --train x
+if [ "${CGRAD_GRAPHVIZ:-1}" = 1 ]; then
+    check "graph lays the time steps out left to right, each box right of the one before" bash -c "
+        awk '/<title>cluster_t/ { sub(/.*cluster_t/, \"\"); sub(/<.*/, \"\"); step = \$0 + 0; want = 1; next }
+             want && /<path/ { sub(/.* d=\"M/, \"\"); sub(/,.*/, \"\"); left[step] = \$0 + 0; want = 0; if (step > n) n = step }
+             END { if (n < 5) exit 1; for (t = 1; t <= n; t++) if (left[t] <= left[t - 1]) exit 1 }' '$work/hello_graph.svg' &&
+        grep -q '>h_3<' '$work/hello_graph.svg' && grep -q '>x_3 W_ih<' '$work/hello_graph.svg'"
+fi
 # the graph pages need Graphviz; without it (-Dgraphviz=disabled) they are refused with a message
 if [ "${CGRAD_GRAPHVIZ:-1}" = 1 ]; then page_made() { grep -q 'const DATA' "$1"; }; else page_made() { [ ! -e "$1" ]; }; fi
 check "bptt_lab flow: vanishing at PyTorch's init, exploding with rho 2" bash -c "$(declare -f page_made);
