@@ -123,11 +123,11 @@
   }
 
   // Scrolls the panel so that a node (or, collapsed, its step's box) is in view.
-  function follow(id) {
+  function follow(id, always) {
     const g = collapsed && stepOf[id] >= 0 ? byTitle["cluster_t" + stepOf[id]] : byTitle[id];
     if (!g) return;
     const r = g.getBoundingClientRect(), p = panel.getBoundingClientRect();
-    if (r.left >= p.left && r.right <= p.right && r.top >= p.top && r.bottom <= p.bottom) return;
+    if (!always && r.left >= p.left && r.right <= p.right && r.top >= p.top && r.bottom <= p.bottom) return;
     panel.scrollLeft += r.left + r.width / 2 - (p.left + p.width / 2);
     panel.scrollTop += r.top + r.height / 2 - (p.top + p.height / 2);
   }
@@ -226,24 +226,62 @@
     });
     document.body.dataset.stepedges = String(overlay.querySelectorAll("line.recurrent").length);
   }
+  // The norm of what has reached each step so far (of its values, or of the gradients
+  // that have arrived); -1 where nothing has.
+  function stepNorms(has, mode) {
+    const sq = [];
+    for (let s = 0; s <= lastStep; s++) sq.push(-1);
+    DATA.tensors.forEach(function (t) {
+      const v = mode === "value" ? t.vnorm : t.gnorm;
+      if (t.step >= 0 && v > 0 && (mode === "value" || has[t.id])) sq[t.step] = Math.max(sq[t.step], 0) + v * v;
+    });
+    return sq.map(function (x) { return x < 0 ? -1 : Math.sqrt(x); });
+  }
   function paintSteps(has, mode, scale) {
+    const norms = stepNorms(has, mode), what = mode === "value" ? "  |values| " : "  |grad| ";
     Object.keys(byTitle).forEach(function (id) {
       const g = byTitle[id];
       if (!g.classList.contains("cluster")) return;
-      const step = Number(id.replace("cluster_t", ""));
-      let sq = 0, any = false;
-      DATA.tensors.forEach(function (t) {
-        const v = mode === "value" ? t.vnorm : t.gnorm;
-        if (t.step === step && v > 0 && (mode === "value" || has[t.id])) sq += v * v, any = true;
-      });
+      const step = Number(id.replace("cluster_t", "")), norm = norms[step];
       const label = g.querySelector("text");
-      const what = mode === "value" ? "  |values| " : "  |grad| ";
-      if (label) label.textContent = "t = " + step + (collapsed ? (any ? what + number(Math.sqrt(sq)) : "  no gradient yet") : "");
+      if (label) label.textContent = "t = " + step + (collapsed ? (norm >= 0 ? what + number(norm) : "  no gradient yet") : "");
       g.querySelectorAll("path, polygon").forEach(function (s) {
-        s.setAttribute("fill", collapsed ? (any ? colourOf(Math.sqrt(sq), scale) : "#ffffff") : "none");
+        s.setAttribute("fill", collapsed ? (norm >= 0 ? colourOf(norm, scale) : "#ffffff") : "none");
       });
     });
+    paintStrip(norms, scale);
   }
+
+  // ---- the time strip: one cell a step, however many steps, coloured by what has reached
+  // it, the step about to run backward outlined; a click brings that step into view ----
+  const lastStep = Math.max.apply(null, DATA.tensors.map(function (t) { return t.step; }));
+  const strip = document.createElement("div");
+  strip.id = "strip";
+  document.getElementById("main").before(strip);
+  function paintStrip(norms, scale) {
+    if (lastStep < 1) { strip.style.display = "none"; return; }
+    const n = lastStep + 1, width = Math.max(200, strip.clientWidth || 900), cell = width / n;
+    const every = Math.ceil(n / Math.max(1, Math.floor(width / 32)));   // step numbers 32 px apart at least
+    const next = DATA.ops[Number(slider.value)], at = next ? tensors[next.out].step : -1;
+    let html = '<svg width="' + width + '" height="40" font-size="12">' +
+      '<line x1="' + cell / 2 + '" x2="' + (width - cell / 2) + '" y1="12" y2="12" stroke="#c0392b" stroke-width="2"/>';
+    norms.forEach(function (norm, s) {
+      const title = "t = " + s + (norm >= 0 ? "  " + number(norm) : "  nothing yet");
+      html += '<rect class="strip-cell" data-step="' + s + '" x="' + (s * cell + 1) + '" y="4" width="' + Math.max(1, cell - 2) +
+        '" height="16" fill="' + (norm >= 0 ? colourOf(norm, scale) : "#ffffff") + '" stroke="' + (s === at ? "#e67e22" : "#999") +
+        '" stroke-width="' + (s === at ? 3 : 1) + '"><title>' + title + '</title></rect>';
+      if (s % every === 0) html += '<text x="' + (s * cell + cell / 2) + '" y="34" text-anchor="middle">' + s + '</text>';
+    });
+    strip.innerHTML = html + "</svg>";
+    document.body.dataset.stripcells = String(strip.querySelectorAll("rect.strip-cell").length);
+    document.body.dataset.stripfilled = String(strip.querySelectorAll('rect.strip-cell:not([fill="#ffffff"])').length);
+  }
+  strip.addEventListener("click", function (e) {
+    const cell = e.target.closest("rect.strip-cell");
+    if (!cell) return;
+    const id = DATA.tensors.find(function (t) { return t.step === Number(cell.dataset.step); });
+    if (id) follow(id.id, true);
+  });
   function collapse(on) {
     collapsed = on;
     document.getElementById("collapse").checked = on;
@@ -280,8 +318,7 @@
   setZoom(askedZoom ? Number(askedZoom[1]) : Math.max(fitZoom(), readable), 0, 0);
   update();
   // a long unrolled net starts collapsed (one box a time step), unless #expand is asked for
-  const steps = Math.max.apply(null, DATA.tensors.map(function (t) { return t.step; }));
-  collapse(/collapse/.test(hash) || (steps > 24 && !/expand/.test(hash)));
+  collapse(/collapse/.test(hash) || (lastStep > 24 && !/expand/.test(hash)));
   const asked = /show=(t\d+|op\d+)/.exec(hash);
   if (asked && byTitle[asked[1]]) select(asked[1]);
   document.body.dataset.ready = "yes";

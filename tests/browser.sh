@@ -57,6 +57,8 @@ check "the inspector shows a gradient only once it has arrived" bash -c "
 check "collapsed steps keep the recurrent edges and colour with the step" bash -c "
     grep -q 'data-stepedges=\"5\"' c0.html && [ \$(grep -o '>t = [0-9]*  no gradient yet<' c0.html | wc -l) = 6 ] &&
     [ \$(grep -o '>t = [0-9]*  |grad| [0-9.e-]*<' c18.html | wc -l) = 6 ]"
+check "the time strip has a cell a step, filled as gradients reach the steps" bash -c "
+    grep -q 'data-stripcells=\"6\"' d0.html && grep -q 'data-stripfilled=\"0\"' d0.html && grep -q 'data-stripfilled=\"6\"' d18.html"
 check "a screenshot" bash -c "timeout 120 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
     --virtual-time-budget=3000 --window-size=1280,800 --screenshot='$ex/../graph_page.png' 'file://$work/page.html#step=9' \
     >/dev/null 2>&1 && [ -s '$ex/../graph_page.png' ]"
