@@ -120,10 +120,31 @@ double cg__norm_of(const cg_tensor *t)
     return sqrt(sq);
 }
 
-/* Blue (1e-8 and below) through green to red (1e2 and above), on log10 of the norm. */
-static void grad_color(double norm, char *buf, size_t n)
+/* The range of log10 |grad| over the graph's tensors, so that the colours spread over
+ * the norms this graph has (0.06 to 0.4 in a fresh hello net), not over a fixed 1e-8..1e2. */
+typedef struct {
+    double lo, hi;
+} log_range;
+
+static log_range grad_range(const tensor_set *s)
 {
-    double x = norm > 0 ? (log10(norm) + 8) / 10 : 0;
+    log_range r = {INFINITY, -INFINITY};
+    for (size_t k = 0; k < s->n; k++) {
+        double norm = cg__grad_of(s->t[k]) ? cg__norm_of(cg__grad_of(s->t[k])) : 0;
+        if (norm > 0 && isfinite(norm))
+            r.lo = fmin(r.lo, log10(norm)), r.hi = fmax(r.hi, log10(norm));
+    }
+    if (!(r.hi >= r.lo))
+        r.lo = 0, r.hi = 1;
+    if (r.hi - r.lo < 0.5) /* nearly one value: still a scale */
+        r.lo -= 0.25, r.hi += 0.25;
+    return r;
+}
+
+/* Blue (the least norm) through green to red (the greatest), on log10 of the norm. */
+static void grad_color(double norm, log_range r, char *buf, size_t n)
+{
+    double x = norm > 0 ? (log10(norm) - r.lo) / (r.hi - r.lo) : 0;
     x = x < 0 ? 0 : x > 1 ? 1 : x;
     snprintf(buf, n, "%.3f 0.55 1.0", 0.667 * (1 - x));
 }
@@ -145,7 +166,8 @@ static void dot_escape(FILE *f, const char *s)
     }
 }
 
-static void write_tensor(FILE *f, long id, const cg_tensor *t, const char *role, const cg_graph_opts *o, bool is_root)
+static void write_tensor(FILE *f, long id, const cg_tensor *t, const char *role, const cg_graph_opts *o,
+                         log_range colours, bool is_root)
 {
     char shape[CG_SHAPE_BUF], color[64] = "white";
     cg__shape_fmt(shape, t->ndim, t->shape);
@@ -161,7 +183,7 @@ static void write_tensor(FILE *f, long id, const cg_tensor *t, const char *role,
         cg__grad_of(t) ? fprintf(f, "\\n|grad| %.3g", cg__norm_of(cg__grad_of(t))) : fputs("\\nno grad", f);
     fputs("\"", f);
     if (o->color_by_grad && cg__grad_of(t))
-        grad_color(cg__norm_of(cg__grad_of(t)), color, sizeof color);
+        grad_color(cg__norm_of(cg__grad_of(t)), colours, color, sizeof color);
     const char *fill = o->color_by_grad ? color : t->name ? "lightyellow" : is_root ? "lightgreen" : "white";
     fprintf(f, ", style=filled, fillcolor=\"%s\"%s];\n", fill, t->name ? ", penwidth=2" : "");
 }
@@ -209,9 +231,13 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
                "  edge [arrowsize=0.6];\n", o.left_to_right ? "LR" : "TB");
     if (s.n > 100) /* a long unrolled net: straight edges and a bounded search keep Graphviz to seconds (not minutes) */
         fputs("  splines=line;\n  mclimit=0.2;\n  nslimit=2;\n  nslimit1=2;\n", f);
-    if (o.title) {
+    log_range colours = grad_range(&s);
+    if (o.title || o.color_by_grad) {
         fputs("  labelloc=t;\n  label=\"", f);
-        dot_escape(f, o.title);
+        dot_escape(f, o.title ? o.title : "");
+        if (o.color_by_grad) /* the legend: what the colours mean, in numbers */
+            fprintf(f, "%scolour: |grad| on a log scale, blue %.2g to red %.2g; white: no gradient", o.title ? "\\n" : "",
+                    pow(10, colours.lo), pow(10, colours.hi));
         fputs("\";\n", f);
     }
     /* Steps present, in increasing order, each a cluster. */
@@ -228,7 +254,7 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
             if (!any && step >= 0)
                 fprintf(f, " subgraph cluster_t%d {\n  label=\"t = %d\";\n  style=rounded;\n  color=gray60;\n", step, step);
             any = true;
-            write_tensor(f, (long)k, t, roles[k], &o, t == root);
+            write_tensor(f, (long)k, t, roles[k], &o, colours, t == root);
             const cg_node *n = cg__node_of(t);
             if (n) {
                 char label[64];
