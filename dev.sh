@@ -7,6 +7,8 @@
 #   ./dev.sh fuzz [SECONDS]  each libFuzzer harness in fuzz/ for SECONDS (default 30), ASan + UBSan on
 #   ./dev.sh leaks  the examples and the README's example under valgrind: no leak, no error
 #   ./dev.sh test32 the suites and programs in a 32-bit build (gcc -m32, Debian's i386 packages)
+#   ./dev.sh web    cgrad built to WebAssembly (Debian's emscripten; json-c and Check built from Debian's
+#                   sources), its suites and programs run under node
 #   ./dev.sh packages  the README's example built and run from an install prefix of one's own (pkg-config,
 #                   CMake) and from the Debian packages (dpkg-buildpackage, unpacked into a throwaway root)
 set -euo pipefail
@@ -30,6 +32,17 @@ install_missing() { # install_missing [EXTRA PACKAGES...] (NAME:i386 adds the i3
     fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+add_deb_src() { # a deb-src line for bookworm, so that apt-get source finds Debian's sources
+    if ! grep -rqsE '^(Types: *deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        local sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo="sudo"
+        echo "adding /etc/apt/sources.list.d/cgrad-deb-src.sources (Debian's source packages, for apt-get source)"
+        printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' |
+            $sudo tee /etc/apt/sources.list.d/cgrad-deb-src.sources >/dev/null
+        $sudo apt-get update -qq
+    fi
 }
 
 build() { # build DIR [meson options...]
@@ -117,6 +130,16 @@ test32)
     build build-32 --cross-file tools/i386-cross.ini -Dgraphviz=disabled -Dmpi=disabled
     run_tests_named build-32 tensor autograd autograd-portable autograd-avx2 nn optim null trust edges failures \
         vmath_paths programs
+    ;;
+web)
+    install_missing emscripten nodejs cmake dpkg-dev
+    add_deb_src
+    tools/wasm_deps.sh build-web/deps
+    mkdir -p build-web
+    sed "s|@DEPS@|$PWD/build-web/deps|" tools/wasm-cross.ini > build-web/cross.ini
+    export NODE_PATH=/usr/share/nodejs # Debian's emcc finds its node modules there
+    build build-web/lib --cross-file build-web/cross.ini -Dgraphviz=disabled -Dmpi=disabled -Ddefault_library=static
+    run_tests_named build-web/lib tensor autograd nn optim null trust edges failures wasm_programs
     ;;
 packages)
     install_missing cmake dpkg-dev debhelper lintian

@@ -236,7 +236,7 @@ int cg_graph_dot_with(cg_tensor *root, FILE *f, cg_graph_opts user)
         fputs("  labelloc=t;\n  label=\"", f);
         dot_escape(f, o.title ? o.title : "");
         if (o.color_by_grad) /* the legend: what the colours mean, in numbers */
-            fprintf(f, "%scolour: |grad| on a log scale, blue %.2g to red %.2g; white: no gradient", o.title ? "\\n" : "",
+            fprintf(f, "%scolour: gradient norm on a log scale, blue %.2g to red %.2g; white: no gradient", o.title ? "\\n" : "",
                     pow(10, colours.lo), pow(10, colours.hi));
         fputs("\";\n", f);
     }

@@ -136,6 +136,12 @@ int cg_set_num_threads(int n)
         cg__error("cg_set_num_threads: %d threads (1 to %d)", n, MAX_THREADS);
         return -1;
     }
+#ifdef __EMSCRIPTEN__
+    if (n > 1) { /* built without wasm threads (see meson.build): the caller's thread is all there is */
+        cg__error("cg_set_num_threads: %d threads: this WebAssembly build runs on one thread", n);
+        return -1;
+    }
+#endif
     pthread_mutex_lock(&submit);
     configured = true; /* the program's count wins over the environment */
     int rc = start_workers(n);

@@ -167,9 +167,24 @@ double fx_max_abs(const cg_tensor *t)
     return m;
 }
 
+bool fx_threads_run(void)
+{
+#ifdef __EMSCRIPTEN__
+    ck_assert_int_eq(cg_set_num_threads(2), -1);
+    ck_assert_msg(strstr(cg_last_error(), "one thread") != NULL, "%s", cg_last_error());
+    ck_assert_int_eq(cg_get_num_threads(), 1);
+    return false;
+#else
+    return true;
+#endif
+}
+
 int fx_run(Suite *s)
 {
     SRunner *sr = srunner_create(s);
+#ifdef __EMSCRIPTEN__
+    srunner_set_fork_status(sr, CK_NOFORK); /* WebAssembly has no fork: every test in this process */
+#endif
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

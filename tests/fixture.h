@@ -31,5 +31,9 @@ double fx_max_abs(const cg_tensor *t);
 
 /* Runs a suite and returns the process exit status. */
 int fx_run(Suite *s);
+/* Whether this build runs threads. In the WebAssembly build (one thread) it checks
+ * that cgrad refuses a second thread with a message instead, and a threads test
+ * returns after that check. */
+bool fx_threads_run(void);
 
 #endif

@@ -316,6 +316,8 @@ END_TEST
  * 2 threads (H = 320: the products split over the threads, and K in two blocks). */
 START_TEST(packed_recurrent_weight_gives_the_same_bits)
 {
+    if (!fx_threads_run())
+        return;
     for (int threads = 1; threads <= 2; threads++) {
         ck_assert_int_eq(cg_set_num_threads(threads), 0);
         cg_manual_seed(3);

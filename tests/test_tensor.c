@@ -602,6 +602,8 @@ static void check_tiles(cg_generator *g, uint64_t seed)
 
 START_TEST(threads_drawing_together_draw_the_one_sequence)
 {
+    if (!fx_threads_run())
+        return;
     cg_manual_seed(77);
     check_tiles(NULL, 77); /* the default generator */
     cg_generator *g = cg_generator_new(78);
