@@ -8,7 +8,8 @@
 #   ./dev.sh leaks  the examples and the README's example under valgrind: no leak, no error
 #   ./dev.sh test32 the suites and programs in a 32-bit build (gcc -m32, Debian's i386 packages)
 #   ./dev.sh web    cgrad built to WebAssembly (Debian's emscripten; json-c and Check built from Debian's
-#                   sources), its suites and programs run under node
+#                   sources), its suites and programs run under node; the site (web/) built into
+#                   build-web/site and tried in headless Chromium
 #   ./dev.sh packages  the README's example built and run from an install prefix of one's own (pkg-config,
 #                   CMake) and from the Debian packages (dpkg-buildpackage, unpacked into a throwaway root)
 set -euo pipefail
@@ -140,6 +141,9 @@ web)
     export NODE_PATH=/usr/share/nodejs # Debian's emcc finds its node modules there
     build build-web/lib --cross-file build-web/cross.ini -Dgraphviz=disabled -Dmpi=disabled -Ddefault_library=static
     run_tests_named build-web/lib tensor autograd nn optim null trust edges failures wasm_programs
+    install_missing "${TEST_PACKAGES[@]}"
+    tools/build_site.sh build-web/lib build-web/deps build-web/site
+    tests/web_site.sh build-web/site
     ;;
 packages)
     install_missing cmake dpkg-dev debhelper lintian

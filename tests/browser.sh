@@ -6,11 +6,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 ex=$(cd "${1:?usage: browser.sh BUILD/examples}" && pwd)
-browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
-if [ -z "$browser" ]; then
-    echo "browser: skipped: no Chromium (apt-get install chromium)"
-    exit 77
-fi
+. "$here/check.sh"
+need_browser browser
 if [ "${CGRAD_GRAPHVIZ:-1}" = 0 ]; then
     echo "browser: skipped: cgrad was built without Graphviz, which lays out the page"
     exit 77
@@ -18,7 +15,6 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-. "$here/check.sh"
 run() { # run URL-suffix: the page's <body ...> tag after its script ran
     timeout 120 "$browser" --headless --no-sandbox --disable-gpu --virtual-time-budget=3000 \
         --dump-dom "file://$work/page.html$1" 2>/dev/null | grep -o '<body[^>]*>'

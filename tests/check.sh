@@ -19,3 +19,11 @@ exits() {
     "$@" >/dev/null 2>&1
     [ $? -eq "$want" ]
 }
+# Sets $browser to headless Chromium, or says the test is skipped and exits 77 (meson's "skipped").
+need_browser() { # need_browser TESTNAME
+    browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+    if [ -z "$browser" ]; then
+        echo "$1: skipped: no Chromium (apt-get install chromium)"
+        exit 77
+    fi
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The static site (web/) built with the WebAssembly library into OUT: web/api.c and
+# cgrad's static library linked by emcc into cgrad_wasm.js, the wasm carried inside it
+# (SINGLE_FILE), so the pages work from their folder with no server (file:// too).
+#   tools/build_site.sh BUILD DEPS OUT    (./dev.sh web: build-web/lib build-web/deps build-web/site)
+set -euo pipefail
+build=$1 deps=$2 out=$3
+export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
+mkdir -p "$out"
+exports=_web_trainer_new,_web_trainer_step,_web_trainer_loss,_web_trainer_prediction,_web_trainer_steps
+exports=$exports,_web_trainer_free,_web_last_error,_malloc,_free
+emcc -O2 -std=c11 -Wall -Wextra -Werror -I"$build/include" -Iinclude -I"$build/config" -Itensor -Iautograd -Inn -Ioptim -Idist \
+    web/api.c "$build/libcgrad.a" "$deps/lib/libjson-c.a" -lm \
+    -sMODULARIZE=1 -sEXPORT_NAME=createCgrad -sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=web \
+    -sEXPORTED_FUNCTIONS="$exports" -sEXPORTED_RUNTIME_METHODS=ccall \
+    -o "$out/cgrad_wasm.js"
+cp web/*.html web/*.js web/*.css "$out/"
+echo "site: $out (open $out/index.html, or python3 -m http.server -d $out)"

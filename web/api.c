@@ -1,0 +1,127 @@
+/* cgrad's API for the web pages (built to WebAssembly by tools/build_site.sh): one
+ * recurrent model learning to predict each next character of a text, through calls
+ * that take and give numbers and strings, so that JavaScript needs no pointers.
+ * One trainer at a time: a page trains one model. Errors come back as -1 or NaN,
+ * with web_last_error() saying why. */
+#include <cgrad.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TEXT 10000
+
+static struct {
+    cg_module *cell, *head; /* RNN, LSTM or GRU, then Linear(hidden, V) */
+    int kind;               /* 0 rnn, 1 lstm, 2 gru */
+    cg_optim *opt;
+    cg_tensor *input, *target; /* one-hot text[0..T-1], ids of text[1..T] */
+    char vocab[256], *prediction;
+    int V, T;
+    long steps;
+} tr;
+static char error_text[512];
+
+static int fail(const char *why)
+{
+    snprintf(error_text, sizeof error_text, "%s", why);
+    return -1;
+}
+
+const char *web_last_error(void) { return error_text; }
+
+void web_trainer_free(void)
+{
+    cg_optim_free(tr.opt);
+    cg_module_free(tr.cell);
+    cg_module_free(tr.head);
+    cg_tensor_free(tr.input);
+    cg_tensor_free(tr.target);
+    free(tr.prediction);
+    memset(&tr, 0, sizeof tr);
+    cg_frame_release_memory();
+}
+
+/* The text as one-hot inputs and next-character targets, its vocabulary in order of
+ * first appearance ("hihello": h i e l o). */
+static int load_text(const char *text)
+{
+    size_t n = text ? strlen(text) : 0;
+    if (n < 2 || n > MAX_TEXT)
+        return fail("the text needs 2 to 10000 characters");
+    for (const char *p = text; *p; p++)
+        if (!memchr(tr.vocab, *p, (size_t)tr.V))
+            tr.vocab[tr.V++] = *p;
+    tr.T = (int)n - 1;
+    float *x = calloc((size_t)tr.T * (size_t)tr.V, sizeof *x), *y = malloc(sizeof *y * (size_t)tr.T);
+    tr.prediction = calloc((size_t)tr.T + 1, 1);
+    for (int t = 0; x && y && t < tr.T; t++) {
+        x[t * tr.V + (int)((char *)memchr(tr.vocab, text[t], (size_t)tr.V) - tr.vocab)] = 1;
+        y[t] = (float)((char *)memchr(tr.vocab, text[t + 1], (size_t)tr.V) - tr.vocab);
+    }
+    tr.input = x ? cg_tensor_from(x, CG_SHAPE(tr.T, tr.V)) : NULL;
+    tr.target = y ? cg_tensor_from(y, CG_SHAPE(tr.T)) : NULL;
+    free(x), free(y);
+    return tr.input && tr.target && tr.prediction ? 0 : fail("out of memory");
+}
+
+/* A new model (cell "rnn", "lstm" or "gru", PyTorch's initialisation from seed) and
+ * an Adam optimizer with learning rate lr; 0, or -1 with web_last_error(). */
+int web_trainer_new(const char *text, const char *cell, int hidden, double lr, int seed)
+{
+    web_trainer_free();
+    tr.kind = cell && !strcmp(cell, "lstm") ? 1 : cell && !strcmp(cell, "gru") ? 2 : 0;
+    if (!cell || (tr.kind == 0 && strcmp(cell, "rnn")))
+        return fail("the cell is rnn, lstm or gru");
+    if (hidden < 1 || hidden > 1024 || !(lr > 0 && lr <= 10) || seed < 0)
+        return fail("hidden size 1 to 1024, learning rate above 0 (at most 10), seed 0 or more");
+    if (load_text(text) != 0)
+        return -1;
+    cg_manual_seed((uint64_t)seed);
+    tr.cell = tr.kind == 1 ? cg_lstm_new(.input_size = tr.V, .hidden_size = hidden)
+              : tr.kind == 2 ? cg_gru_new(.input_size = tr.V, .hidden_size = hidden)
+                             : cg_rnn_new(.input_size = tr.V, .hidden_size = hidden);
+    tr.head = cg_linear_new(.in_features = hidden, .out_features = tr.V);
+    int nc = 0, nh = 0;
+    cg_tensor **pc = tr.cell ? cg_parameters(tr.cell, &nc) : NULL, **ph = tr.head ? cg_parameters(tr.head, &nh) : NULL;
+    cg_tensor *params[16];
+    if (!pc || !ph)
+        return fail(cg_last_error());
+    memcpy(params, pc, sizeof *pc * (size_t)nc);
+    memcpy(params + nc, ph, sizeof *ph * (size_t)nh);
+    tr.opt = cg_adam_new(params, nc + nh, .lr = lr);
+    return tr.opt ? 0 : fail(cg_last_error());
+}
+
+/* One pass: the loss of the model as it stands and its predictions; with learn, then
+ * one Adam step. Returns the loss (before the step), NaN on error. */
+static double pass(bool learn)
+{
+    if (!tr.opt)
+        return fail("no model: call web_trainer_new first"), NAN;
+    cg_frame_begin();
+    cg_tensor *h = tr.kind == 1 ? cg_lstm_forward(tr.cell, tr.input, NULL, NULL, NULL, NULL)
+                   : tr.kind == 2 ? cg_gru_forward(tr.cell, tr.input, NULL, NULL)
+                                  : cg_rnn_forward(tr.cell, tr.input, NULL, NULL);
+    cg_tensor *logits = cg_linear_forward(tr.head, h), *loss = cg_cross_entropy(logits, tr.target);
+    cg_tensor *best = cg_argmax(logits, 1, false);
+    double value = loss && best ? cg_item(loss) : NAN;
+    for (int t = 0; best && t < tr.T; t++)
+        tr.prediction[t] = tr.vocab[(int)cg_data(best)[t]];
+    bool ok = !isnan(value);
+    if (ok && learn) {
+        cg_optim_zero_grad(tr.opt);
+        ok = cg_backward(loss) == 0 && cg_optim_step(tr.opt) == 0;
+    }
+    if (!ok)
+        fail(cg_last_error());
+    cg_frame_end();
+    tr.steps += ok && learn;
+    return ok ? value : NAN;
+}
+
+double web_trainer_step(void) { return pass(true); }
+double web_trainer_loss(void) { return pass(false); }
+/* The predicted next character at every position, as of the last step or loss. */
+const char *web_trainer_prediction(void) { return tr.prediction ? tr.prediction : ""; }
+long web_trainer_steps(void) { return tr.steps; }

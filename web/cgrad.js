@@ -1,0 +1,24 @@
+// cgrad in the browser: the pages' one small API over the WebAssembly library
+// (cgrad_wasm.js carries the wasm inside it: no server, no network needed).
+"use strict";
+// Any uncaught error shows on the page's body (data-errors), for the tests and the reader.
+window.addEventListener("error", function (e) {
+  document.body.dataset.errors = String(Number(document.body.dataset.errors || 0) + 1);
+  document.body.dataset.lasterror = String(e.message);
+});
+async function loadCgrad() {
+  const m = await createCgrad();
+  const call = (name, ret, types, args) => m.ccall(name, ret, types, args);
+  const lastError = () => call("web_last_error", "string", [], []);
+  return {
+    // A model learning each next character of text: cell "rnn", "lstm" or "gru".
+    newTrainer(text, cell, hidden, lr, seed) {
+      if (call("web_trainer_new", "number", ["string", "string", "number", "number", "number"],
+               [text, cell, hidden, lr, seed]) !== 0) throw new Error(lastError());
+    },
+    step() { const l = call("web_trainer_step", "number", [], []); if (isNaN(l)) throw new Error(lastError()); return l; },
+    loss() { const l = call("web_trainer_loss", "number", [], []); if (isNaN(l)) throw new Error(lastError()); return l; },
+    prediction() { return call("web_trainer_prediction", "string", [], []); },
+    steps() { return call("web_trainer_steps", "number", [], []); },
+  };
+}
