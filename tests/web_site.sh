@@ -32,6 +32,24 @@ check "an LSTM on another text learns too" bash -c "[ \"\$(attr done < lstm.dom)
     awk -v a=\"\$(attr firstloss < lstm.dom)\" -v b=\"\$(text loss < lstm.dom)\" 'BEGIN { exit !(b < a / 2) }'"
 dom "hello.html?text=x&autorun=5" > bad.dom
 check "a text too short is refused on the page, not thrown" bash -c "grep -q 'id=\"error\">the text needs 2' bad.dom && [ -z \"\$(attr errors < bad.dom)\" ]"
+dom "lab.html" > lab.dom
+dom "lab.html?rho=2" > rho2.dom
+dom "lab.html?cell=lstm&length=400" > long.dom
+dom "lab.html?length=1" > short.dom
+check "lab loads with no error and shows the vanishing gradient at PyTorch's init (5.14 at T, native's number)" bash -c "
+    [ \"\$(attr ready < lab.dom)\" = 1 ] && [ -z \"\$(attr errors < lab.dom)\" ] &&
+    awk -v a=\"\$(attr first < lab.dom)\" -v b=\"\$(attr last < lab.dom)\" 'BEGIN { exit !(a > 5.14 && a < 5.15 && b < a * 1e-20) }'"
+check "lab: spectral radius 2 explodes" bash -c "
+    awk -v a=\"\$(attr first < rho2.dom)\" -v b=\"\$(attr last < rho2.dom)\" 'BEGIN { exit !(b > a * 100) }'"
+check "lab: a long LSTM underflows, and the page says from how far back" bash -c "
+    grep -q 'underflows float32 [0-9]* steps back' long.dom && [ \"\$(attr last < long.dom)\" = 0 ]"
+check "lab: a bad length is refused on the page" bash -c "grep -q 'id=\"error\">length 2 to 1000' short.dom && [ -z \"\$(attr errors < short.dom)\" ]"
+check "the plots' log axes tick at 1, 2, 5 times powers of ten" bash -c "
+    grep -q 'class=\"ytick\"' lab.dom && ! { grep -o 'class=\"ytick\"[^>]*>[^<]*' lab.dom hello.dom | sed 's/.*>//' |
+        grep -vqE '^(1|2|5)(0*|e-?[0-9]+)?\$|^0[.]0*[125]\$'; }"
+check "a screenshot of lab" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
+    --virtual-time-budget=30000 --window-size=1100,800 --screenshot='$site/../lab_page.png' 'file://$site/lab.html?rho=1' \
+    >/dev/null 2>&1 && [ -s '$site/../lab_page.png' ]"
 check "a screenshot of hello" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
     --virtual-time-budget=30000 --window-size=1100,800 --screenshot='$site/../hello_page.png' 'file://$site/hello.html?autorun=40' \
     >/dev/null 2>&1 && [ -s '$site/../hello_page.png' ]"

@@ -3,6 +3,7 @@
  * that take and give numbers and strings, so that JavaScript needs no pointers.
  * One trainer at a time: a page trains one model. Errors come back as -1 or NaN,
  * with web_last_error() saying why. */
+#include "api.h"
 #include <cgrad.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ static struct {
 } tr;
 static char error_text[512];
 
-static int fail(const char *why)
+int web_fail(const char *why)
 {
     snprintf(error_text, sizeof error_text, "%s", why);
     return -1;
@@ -48,7 +49,7 @@ static int load_text(const char *text)
 {
     size_t n = text ? strlen(text) : 0;
     if (n < 2 || n > MAX_TEXT)
-        return fail("the text needs 2 to 10000 characters");
+        return web_fail("the text needs 2 to 10000 characters");
     for (const char *p = text; *p; p++)
         if (!memchr(tr.vocab, *p, (size_t)tr.V))
             tr.vocab[tr.V++] = *p;
@@ -62,7 +63,7 @@ static int load_text(const char *text)
     tr.input = x ? cg_tensor_from(x, CG_SHAPE(tr.T, tr.V)) : NULL;
     tr.target = y ? cg_tensor_from(y, CG_SHAPE(tr.T)) : NULL;
     free(x), free(y);
-    return tr.input && tr.target && tr.prediction ? 0 : fail("out of memory");
+    return tr.input && tr.target && tr.prediction ? 0 : web_fail("out of memory");
 }
 
 /* A new model (cell "rnn", "lstm" or "gru", PyTorch's initialisation from seed) and
@@ -72,9 +73,9 @@ int web_trainer_new(const char *text, const char *cell, int hidden, double lr, i
     web_trainer_free();
     tr.kind = cell && !strcmp(cell, "lstm") ? 1 : cell && !strcmp(cell, "gru") ? 2 : 0;
     if (!cell || (tr.kind == 0 && strcmp(cell, "rnn")))
-        return fail("the cell is rnn, lstm or gru");
+        return web_fail("the cell is rnn, lstm or gru");
     if (hidden < 1 || hidden > 1024 || !(lr > 0 && lr <= 10) || seed < 0)
-        return fail("hidden size 1 to 1024, learning rate above 0 (at most 10), seed 0 or more");
+        return web_fail("hidden size 1 to 1024, learning rate above 0 (at most 10), seed 0 or more");
     if (load_text(text) != 0)
         return -1;
     cg_manual_seed((uint64_t)seed);
@@ -86,11 +87,11 @@ int web_trainer_new(const char *text, const char *cell, int hidden, double lr, i
     cg_tensor **pc = tr.cell ? cg_parameters(tr.cell, &nc) : NULL, **ph = tr.head ? cg_parameters(tr.head, &nh) : NULL;
     cg_tensor *params[16];
     if (!pc || !ph)
-        return fail(cg_last_error());
+        return web_fail(cg_last_error());
     memcpy(params, pc, sizeof *pc * (size_t)nc);
     memcpy(params + nc, ph, sizeof *ph * (size_t)nh);
     tr.opt = cg_adam_new(params, nc + nh, .lr = lr);
-    return tr.opt ? 0 : fail(cg_last_error());
+    return tr.opt ? 0 : web_fail(cg_last_error());
 }
 
 /* One pass: the loss of the model as it stands and its predictions; with learn, then
@@ -98,7 +99,7 @@ int web_trainer_new(const char *text, const char *cell, int hidden, double lr, i
 static double pass(bool learn)
 {
     if (!tr.opt)
-        return fail("no model: call web_trainer_new first"), NAN;
+        return web_fail("no model: call web_trainer_new first"), NAN;
     cg_frame_begin();
     cg_tensor *h = tr.kind == 1 ? cg_lstm_forward(tr.cell, tr.input, NULL, NULL, NULL, NULL)
                    : tr.kind == 2 ? cg_gru_forward(tr.cell, tr.input, NULL, NULL)
@@ -114,7 +115,7 @@ static double pass(bool learn)
         ok = cg_backward(loss) == 0 && cg_optim_step(tr.opt) == 0;
     }
     if (!ok)
-        fail(cg_last_error());
+        web_fail(cg_last_error());
     cg_frame_end();
     tr.steps += ok && learn;
     return ok ? value : NAN;

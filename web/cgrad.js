@@ -20,5 +20,14 @@ async function loadCgrad() {
     loss() { const l = call("web_trainer_loss", "number", [], []); if (isNaN(l)) throw new Error(lastError()); return l; },
     prediction() { return call("web_trainer_prediction", "string", [], []); },
     steps() { return call("web_trainer_steps", "number", [], []); },
+    // bptt_lab flow: ||dL_T/dh_t|| at each step back, for cell "rnn_tanh", "rnn_relu", "lstm"
+    // or "gru", an RNN's spectral radius rho (0: PyTorch's initialisation), T steps.
+    flow(cell, rho, length, seed) {
+      if (call("web_flow", "number", ["string", "number", "number", "number"], [cell, rho, length, seed]) !== 0)
+        throw new Error(lastError());
+      const norms = [];
+      for (let back = 0; back < length; back++) norms.push(call("web_flow_norm", "number", ["number"], [back]));
+      return norms;
+    },
   };
 }

@@ -5,14 +5,10 @@
  * tensor of the graph, and after one cg_backward its .grad (cg_grad) is
  * exactly the gradient that travelled back to it. */
 #include "lab.h"
+#include "flow.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define IN 8
-#define HID 32
-
-typedef enum { CELL_RNN, CELL_LSTM, CELL_GRU } cell_kind;
 
 typedef struct {
     const char *label;
@@ -28,63 +24,12 @@ static const variant variants[] = {
 };
 #define NVARIANTS ((int)(sizeof variants / sizeof variants[0]))
 
-static cg_module *make_cell(const variant *v)
-{
-    if (v->kind == CELL_LSTM)
-        return cg_lstm_cell_new(.input_size = IN, .hidden_size = HID);
-    if (v->kind == CELL_GRU)
-        return cg_gru_cell_new(.input_size = IN, .hidden_size = HID);
-    cg_module *cell = cg_rnn_cell_new(.input_size = IN, .hidden_size = HID, .nonlinearity = v->act);
-    if (cell && v->rho > 0 && set_spectral_radius(cg_param(cell, "weight_hh"), v->rho) != 0) {
-        cg_module_free(cell);
-        return NULL;
-    }
-    return cell;
-}
-
-/* Unrolls the cell over x (T, 1, IN) from zero state; hs[t] = h_t. Returns the last h. */
-static cg_tensor *unroll(cg_module *cell, cell_kind kind, cg_tensor *x, long T, cg_tensor **hs)
-{
-    cg_tensor *h = cg_zeros(CG_SHAPE(1, HID)), *c = cg_zeros(CG_SHAPE(1, HID));
-    for (long t = 0; t < T && h; t++) {
-        cg_set_step((int)t);
-        cg_tensor *xt = cg_select(x, 0, t);
-        h = kind == CELL_LSTM ? cg_lstm_cell_forward(cell, xt, h, c, &c)
-            : kind == CELL_GRU ? cg_gru_cell_forward(cell, xt, h)
-                               : cg_rnn_cell_forward(cell, xt, h);
-        hs[t] = h;
-    }
-    cg_set_step(-1);
-    return h;
-}
-
-/* norms[t] = ||d L_T / d h_t|| with L_T = <w, h_{T-1}> for a fixed random w. */
+/* norms[t] = ||d L_T / d h_t|| for one variant; a message when it cannot be measured. */
 static int measure(const variant *v, long T, long seed, double *norms)
 {
-    cg_manual_seed((uint64_t)seed);
-    cg_module *cell = make_cell(v);
-    cg_tensor **hs = calloc((size_t)T, sizeof *hs);
-    int rc = -1;
-    if (cell && hs) {
-        cg_frame_begin();
-        cg_tensor *x = cg_randn(CG_SHAPE(T, 1, IN)), *w = cg_randn(CG_SHAPE(1, HID));
-        cg_tensor *last = unroll(cell, v->kind, x, T, hs);
-        if (last && cg_backward(cg_sum(cg_mul(last, w))) == 0) {
-            for (long t = 0; t < T; t++) {
-                cg_tensor *g = cg_grad(hs[t]);
-                double sq = 0;
-                for (int64_t k = 0; g && k < cg_numel(g); k++)
-                    sq += (double)cg_data(g)[k] * cg_data(g)[k];
-                norms[t] = g ? sqrt(sq) : 0;
-            }
-            rc = 0;
-        }
-        cg_frame_end();
-    }
+    int rc = flow_norms(v->kind, v->act, v->rho, T, seed, norms);
     if (rc != 0)
         fprintf(stderr, "bptt_lab flow: %s: %s\n", v->label, cg_last_error());
-    free(hs);
-    cg_module_free(cell);
     return rc;
 }
 
@@ -92,11 +37,11 @@ static int measure(const variant *v, long T, long seed, double *norms)
 static int write_page(const char *path, long seed)
 {
     cg_manual_seed((uint64_t)seed);
-    cg_module *cell = make_cell(&variants[0]);
+    cg_module *cell = flow_cell_new(CELL_RNN, CG_TANH, 0);
     cg_tensor *hs[12];
     cg_frame_begin();
-    cg_tensor *x = cg_randn(CG_SHAPE(12, 1, IN)), *w = cg_randn(CG_SHAPE(1, HID));
-    cg_tensor *loss = cg_sum(cg_mul(unroll(cell, CELL_RNN, x, 12, hs), w));
+    cg_tensor *x = cg_randn(CG_SHAPE(12, 1, FLOW_IN)), *w = cg_randn(CG_SHAPE(1, FLOW_HID));
+    cg_tensor *loss = cg_sum(cg_mul(flow_unroll(cell, CELL_RNN, x, 12, hs), w));
     int rc = cg_backward_ex(loss, .retain_graph = true) == 0 &&
                      cg_graph_html(loss, path, .title = "bptt_lab flow: an RNN cell unrolled over 12 steps") == 0
                  ? 0 : -1;

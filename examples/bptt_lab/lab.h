@@ -5,6 +5,7 @@
 
 #include <cgrad.h>
 #include "../common/parse.h"
+#include "flow.h"
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -53,9 +54,6 @@ int lab_truncate(const lab_cfg *c);
 int lab_clip(const lab_cfg *c);
 
 /* ---- shared helpers (main.c) -------------------------------------------------------- */
-/* W_hh of an RNN or RNN cell set to rho * Q, Q a random orthogonal matrix: every
- * eigenvalue then has modulus rho, so rho is its spectral radius exactly. */
-int set_spectral_radius(cg_tensor *w_hh, double rho);
 double seconds_now(void);
 /* A one-layer recurrent module's 4 parameters, then a Linear's 2, into ps; returns 6. */
 int lab_params(cg_module *rnn, cg_module *fc, cg_tensor **ps);

@@ -33,45 +33,6 @@ double seconds_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int set_spectral_radius(cg_tensor *w_hh, double rho)
-{
-    int64_t H = cg_shape(w_hh)[1];
-    double *q = malloc(sizeof(double) * (size_t)(H * H));
-    cg_tensor *g = cg_randn(CG_SHAPE(H, H)), *w = cg_zeros(CG_SHAPE(H, H));
-    if (!q || !g || !w) {
-        free(q), cg_tensor_free(g), cg_tensor_free(w);
-        return -1;
-    }
-    /* Gram-Schmidt on the rows of a normal matrix: an orthogonal Q */
-    for (int64_t i = 0; i < H; i++) {
-        for (int64_t k = 0; k < H; k++)
-            q[i * H + k] = cg_data(g)[i * H + k];
-        for (int pass = 0; pass < 2; pass++) /* twice, for orthogonality in floating point */
-            for (int64_t j = 0; j < i; j++) {
-                double dot = 0;
-                for (int64_t k = 0; k < H; k++)
-                    dot += q[i * H + k] * q[j * H + k];
-                for (int64_t k = 0; k < H; k++)
-                    q[i * H + k] -= dot * q[j * H + k];
-            }
-        double norm = 0;
-        for (int64_t k = 0; k < H; k++)
-            norm += q[i * H + k] * q[i * H + k];
-        for (int64_t k = 0; k < H; k++)
-            q[i * H + k] /= sqrt(norm);
-    }
-    for (int64_t i = 0; i < H * H; i++)
-        cg_data(w)[i] = (float)(rho * q[i]);
-    cg_no_grad_begin(); /* a parameter: written as an initialiser writes it */
-    int rc = cg_copy_(w_hh, w);
-    cg_no_grad_end();
-    free(q);
-    cg_tensor_free(g);
-    cg_tensor_free(w);
-    return rc;
-}
-
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bptt_lab EXPERIMENT [options]\n"

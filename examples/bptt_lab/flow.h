@@ -1,0 +1,24 @@
+/* bptt_lab flow's measurement (flow_norms.c, spectral.c), used by bptt_lab and by the
+ * web lab page (web/api.c). */
+#ifndef BPTT_FLOW_H
+#define BPTT_FLOW_H
+
+#include <cgrad.h>
+
+#define FLOW_IN 8   /* input features of the measured cells */
+#define FLOW_HID 32 /* their hidden size */
+
+typedef enum { CELL_RNN, CELL_LSTM, CELL_GRU } cell_kind;
+
+/* A cell at PyTorch's initialisation; an RNN cell with rho > 0 gets W_hh = rho * Q. */
+cg_module *flow_cell_new(cell_kind kind, cg_nonlinearity act, double rho);
+/* Unrolls the cell over x (T, 1, FLOW_IN) from zero state, steps marked; hs[t] = h_t. The last h. */
+cg_tensor *flow_unroll(cg_module *cell, cell_kind kind, cg_tensor *x, long T, cg_tensor **hs);
+/* norms[t] = ||d L_T / d h_t|| with L_T = <w, h_{T-1}>, x and w drawn from seed;
+ * 0, or -1 with cg_last_error(). */
+int flow_norms(cell_kind kind, cg_nonlinearity act, double rho, long T, long seed, double *norms);
+/* W_hh of an RNN or RNN cell set to rho * Q, Q a random orthogonal matrix: every
+ * eigenvalue then has modulus rho, so rho is its spectral radius exactly. */
+int set_spectral_radius(cg_tensor *w_hh, double rho);
+
+#endif

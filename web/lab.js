@@ -1,0 +1,47 @@
+// The lab page: bptt_lab flow, live. The current settings' curve is redrawn on every
+// change; "add curve" keeps it for comparison. For tests: body[data-ready], body[data-first]
+// and body[data-last] (the norms 0 and T-1 steps back of the current curve), #summary;
+// ?cell=…&rho=…&length=…&seed=… set the controls.
+"use strict";
+(async function () {
+  const $ = function (id) { return document.getElementById(id); };
+  const cg = await loadCgrad();
+  const kept = [];
+  let current = null;
+
+  function name() {
+    const cell = $("cell").options[$("cell").selectedIndex].text, rho = Number($("rho").value);
+    return cell + (rho > 0 ? ", ρ = " + rho : "") + ", T = " + $("length").value;
+  }
+  function measure() {
+    $("error").textContent = "";
+    const rho = Number($("rho").value), isRnn = $("cell").value.startsWith("rnn");
+    $("rho-value").textContent = rho > 0 ? "ρ = " + rho.toFixed(2) : "PyTorch's init";
+    $("rho").disabled = !isRnn;
+    try {
+      current = {label: name(), ys: cg.flow($("cell").value, isRnn ? rho : 0, Number($("length").value), Number($("seed").value))};
+    } catch (e) { $("error").textContent = e.message; current = null; }
+    draw();
+  }
+  function draw() {
+    const series = kept.concat(current ? [current] : []);
+    drawLogPlot($("plot"), series, {title: "||dL_T / dh_t||: the gradient of the last step's loss, t steps back",
+                                    xlabel: "steps back from T", ylabel: "gradient norm"});
+    if (!current) return;
+    const ys = current.ys, first = ys[0], last = ys[ys.length - 1];
+    const zero = ys.findIndex(function (v) { return v === 0; });
+    $("summary").textContent = first.toPrecision(3) + " at the last step, " + last.toPrecision(3) + " " + (ys.length - 1) +
+      " steps back: a factor " + (last > 0 ? (last / first).toPrecision(2) : "0");
+    $("note").textContent = zero >= 0 ? "The gradient underflows float32 " + zero + " steps back (below about 1.4e-45 it is 0):" +
+      " the vanishing gradient, complete — earlier steps get nothing at all." : "";
+    document.body.dataset.first = String(first);
+    document.body.dataset.last = String(last);
+    document.body.dataset.curves = String(series.length);
+  }
+  new URLSearchParams(location.search).forEach(function (v, k) { if ($(k)) $(k).value = v; });
+  ["cell", "rho", "length", "seed"].forEach(function (id) { $(id).oninput = measure; $(id).onchange = measure; });
+  $("add").onclick = function () { if (current && kept.length < 7) { kept.push(current); measure(); } };
+  $("clear").onclick = function () { kept.length = 0; draw(); };
+  measure();
+  document.body.dataset.ready = "1";
+})();
