@@ -4,7 +4,6 @@
  * One trainer at a time: a page trains one model. Errors come back as -1 or NaN,
  * with web_last_error() saying why. */
 #include "api.h"
-#include <cgrad.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +12,7 @@
 #define MAX_TEXT 10000
 
 static struct {
-    cg_module *cell, *head; /* RNN, LSTM or GRU, then Linear(hidden, V) */
-    int kind;               /* 0 rnn, 1 lstm, 2 gru */
-    cg_optim *opt;
+    web_model m;
     cg_tensor *input, *target; /* one-hot text[0..T-1], ids of text[1..T] */
     char vocab[256], *prediction;
     int V, T;
@@ -33,9 +30,7 @@ const char *web_last_error(void) { return error_text; }
 
 void web_trainer_free(void)
 {
-    cg_optim_free(tr.opt);
-    cg_module_free(tr.cell);
-    cg_module_free(tr.head);
+    web_model_free(&tr.m);
     cg_tensor_free(tr.input);
     cg_tensor_free(tr.target);
     free(tr.prediction);
@@ -71,48 +66,28 @@ static int load_text(const char *text)
 int web_trainer_new(const char *text, const char *cell, int hidden, double lr, int seed)
 {
     web_trainer_free();
-    tr.kind = cell && !strcmp(cell, "lstm") ? 1 : cell && !strcmp(cell, "gru") ? 2 : 0;
-    if (!cell || (tr.kind == 0 && strcmp(cell, "rnn")))
-        return web_fail("the cell is rnn, lstm or gru");
-    if (hidden < 1 || hidden > 1024 || !(lr > 0 && lr <= 10) || seed < 0)
-        return web_fail("hidden size 1 to 1024, learning rate above 0 (at most 10), seed 0 or more");
     if (load_text(text) != 0)
         return -1;
-    cg_manual_seed((uint64_t)seed);
-    tr.cell = tr.kind == 1 ? cg_lstm_new(.input_size = tr.V, .hidden_size = hidden)
-              : tr.kind == 2 ? cg_gru_new(.input_size = tr.V, .hidden_size = hidden)
-                             : cg_rnn_new(.input_size = tr.V, .hidden_size = hidden);
-    tr.head = cg_linear_new(.in_features = hidden, .out_features = tr.V);
-    int nc = 0, nh = 0;
-    cg_tensor **pc = tr.cell ? cg_parameters(tr.cell, &nc) : NULL, **ph = tr.head ? cg_parameters(tr.head, &nh) : NULL;
-    cg_tensor *params[16];
-    if (!pc || !ph)
-        return web_fail(cg_last_error());
-    memcpy(params, pc, sizeof *pc * (size_t)nc);
-    memcpy(params + nc, ph, sizeof *ph * (size_t)nh);
-    tr.opt = cg_adam_new(params, nc + nh, .lr = lr);
-    return tr.opt ? 0 : web_fail(cg_last_error());
+    return web_model_new(&tr.m, cell, tr.V, hidden, lr, seed);
 }
 
 /* One pass: the loss of the model as it stands and its predictions; with learn, then
  * one Adam step. Returns the loss (before the step), NaN on error. */
 static double pass(bool learn)
 {
-    if (!tr.opt)
+    if (!tr.m.opt)
         return web_fail("no model: call web_trainer_new first"), NAN;
     cg_frame_begin();
-    cg_tensor *h = tr.kind == 1 ? cg_lstm_forward(tr.cell, tr.input, NULL, NULL, NULL, NULL)
-                   : tr.kind == 2 ? cg_gru_forward(tr.cell, tr.input, NULL, NULL)
-                                  : cg_rnn_forward(tr.cell, tr.input, NULL, NULL);
-    cg_tensor *logits = cg_linear_forward(tr.head, h), *loss = cg_cross_entropy(logits, tr.target);
+    cg_tensor *logits = web_model_forward(&tr.m, tr.input, NULL, NULL, NULL, NULL);
+    cg_tensor *loss = cg_cross_entropy(logits, tr.target);
     cg_tensor *best = cg_argmax(logits, 1, false);
     double value = loss && best ? cg_item(loss) : NAN;
     for (int t = 0; best && t < tr.T; t++)
         tr.prediction[t] = tr.vocab[(int)cg_data(best)[t]];
     bool ok = !isnan(value);
     if (ok && learn) {
-        cg_optim_zero_grad(tr.opt);
-        ok = cg_backward(loss) == 0 && cg_optim_step(tr.opt) == 0;
+        cg_optim_zero_grad(tr.m.opt);
+        ok = cg_backward(loss) == 0 && cg_optim_step(tr.m.opt) == 0;
     }
     if (!ok)
         web_fail(cg_last_error());

@@ -20,6 +20,14 @@ async function loadCgrad() {
     loss() { const l = call("web_trainer_loss", "number", [], []); if (isNaN(l)) throw new Error(lastError()); return l; },
     prediction() { return call("web_trainer_prediction", "string", [], []); },
     steps() { return call("web_trainer_steps", "number", [], []); },
+    // A character-level model of text, trained on batch random windows of seq characters.
+    newCharRnn(text, cell, hidden, seq, batch, lr, seed) {
+      if (call("web_charrnn_new", "number", ["string", "string", "number", "number", "number", "number", "number"],
+               [text, cell, hidden, seq, batch, lr, seed]) !== 0) throw new Error(lastError());
+    },
+    charRnnStep() { const l = call("web_charrnn_step", "number", [], []); if (isNaN(l)) throw new Error(lastError()); return l; },
+    charRnnSample(length, temperature) { return call("web_charrnn_sample", "string", ["number", "number"], [length, temperature]); },
+    charRnnSteps() { return call("web_charrnn_steps", "number", [], []); },
     // bptt_lab flow: ||dL_T/dh_t|| at each step back, for cell "rnn_tanh", "rnn_relu", "lstm"
     // or "gru", an RNN's spectral radius rho (0: PyTorch's initialisation), T steps.
     flow(cell, rho, length, seed) {

@@ -5,10 +5,10 @@
 (async function () {
   const $ = function (id) { return document.getElementById(id); };
   const cg = await loadCgrad();
-  let losses = [], running = false, target = Infinity, haveModel = false;
+  let losses = [], haveModel = false;
 
   function reset() {
-    running = false;
+    runner.pause();
     $("error").textContent = "";
     try {
       cg.newTrainer($("text").value, $("cell").value, Number($("hidden").value), Number($("lr").value), Number($("seed").value));
@@ -28,28 +28,23 @@
     $("prediction").textContent = cg.prediction();
     drawLossPlot($("plot"), losses, "training loss");
   }
-  function oneStep() {
-    try { cg.step(); losses.push(cg.loss()); } catch (e) { $("error").textContent = e.message; running = false; }
-  }
-  function loop() {                           // steps for about 15 ms, then lets the page draw
-    if (!running) return;
-    const until = performance.now() + 15;
-    while (running && cg.steps() < target && performance.now() < until) oneStep();
-    if (cg.steps() >= target) running = false;
+  function oneStep() { cg.step(); losses.push(cg.loss()); }
+  const runner = makeRunner({step: oneStep, steps: function () { return cg.steps(); }, show: show,
+                             fail: function (m) { $("error").textContent = m; }});
+  $("start").onclick = function () { if (haveModel) runner.start(); };
+  $("pause").onclick = runner.pause;
+  $("stepbtn").onclick = function () {
+    if (!haveModel) return;
+    runner.pause();
+    try { oneStep(); } catch (e) { $("error").textContent = e.message; }
     show();
-    if (running) setTimeout(loop, 0);
-    else document.body.dataset.done = String(cg.steps());
-  }
-  $("start").onclick = function () { if (!running && haveModel) { running = true; target = Infinity; loop(); } };
-  $("pause").onclick = function () { running = false; };
-  $("stepbtn").onclick = function () { if (haveModel) { running = false; oneStep(); show(); } };
+  };
   $("reset").onclick = reset;
   ["text", "cell", "hidden", "lr", "seed"].forEach(function (id) { $(id).onchange = reset; });
 
   // ?text=…&cell=…&hidden=…&lr=…&seed=… set the controls (links and tests use them)
-  new URLSearchParams(location.search).forEach(function (v, k) { if ($(k) && k !== "step" && k !== "loss") $(k).value = v; });
+  controlsFromQuery();
   reset();
-  const auto = /[?&]autorun=(\d+)/.exec(location.search);
   document.body.dataset.ready = "1";
-  if (auto && haveModel) { target = Number(auto[1]); running = true; loop(); }
+  if (autorunSteps() !== null && haveModel) runner.start(autorunSteps());
 })();

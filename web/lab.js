@@ -38,7 +38,7 @@
     document.body.dataset.last = String(last);
     document.body.dataset.curves = String(series.length);
   }
-  new URLSearchParams(location.search).forEach(function (v, k) { if ($(k)) $(k).value = v; });
+  controlsFromQuery();
   ["cell", "rho", "length", "seed"].forEach(function (id) { $(id).oninput = measure; $(id).onchange = measure; });
   $("add").onclick = function () { if (current && kept.length < 7) { kept.push(current); measure(); } };
   $("clear").onclick = function () { kept.length = 0; draw(); };
