@@ -46,6 +46,12 @@ dom "lab.html?length=1" > short.dom
 check "lab loads with no error and shows the vanishing gradient at PyTorch's init (5.14 at T, native's number)" bash -c "
     [ \"\$(attr ready < lab.dom)\" = 1 ] && [ -z \"\$(attr errors < lab.dom)\" ] &&
     awk -v a=\"\$(attr first < lab.dom)\" -v b=\"\$(attr last < lab.dom)\" 'BEGIN { exit !(a > 5.14 && a < 5.15 && b < a * 1e-20) }'"
+check "lab clip: unclipped dies within a few steps (NaN), clipped learns, from native's first loss 46.04" bash -c "
+    [ \"\$(attr clipdead < lab.dom)\" -gt 0 ] && [ \"\$(attr clipdead < lab.dom)\" -lt 20 ] &&
+    awk -v a=\"\$(attr clipfirst < lab.dom)\" -v b=\"\$(attr cliplast < lab.dom)\" 'BEGIN { exit !(a > 46.03 && a < 46.05 && b < a / 5) }' &&
+    grep -q 'class=\"ref\".*clip threshold' lab.dom"
+dom "lab.html?clip-rho=0.5" > tame.dom
+check "lab clip: a tame RNN (spectral radius 0.5) does not die unclipped" bash -c "[ \"\$(attr clipdead < tame.dom)\" = 0 ]"
 check "lab: spectral radius 2 explodes" bash -c "
     awk -v a=\"\$(attr first < rho2.dom)\" -v b=\"\$(attr last < rho2.dom)\" 'BEGIN { exit !(b > a * 100) }'"
 check "lab: a long LSTM underflows, and the page says from how far back" bash -c "
@@ -69,7 +75,7 @@ check "a screenshot of char-RNN" bash -c "timeout 180 '$browser' --headless --no
     --virtual-time-budget=60000 --window-size=1100,900 --screenshot='$site/../charrnn_page.png' 'file://$site/charrnn.html?autorun=300' \
     >/dev/null 2>&1 && [ -s '$site/../charrnn_page.png' ]"
 check "a screenshot of lab" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --virtual-time-budget=30000 --window-size=1100,800 --screenshot='$site/../lab_page.png' 'file://$site/lab.html?rho=1' \
+    --virtual-time-budget=30000 --window-size=1100,1500 --screenshot='$site/../lab_page.png' 'file://$site/lab.html?rho=1' \
     >/dev/null 2>&1 && [ -s '$site/../lab_page.png' ]"
 check "a screenshot of hello" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
     --virtual-time-budget=30000 --window-size=1100,800 --screenshot='$site/../hello_page.png' 'file://$site/hello.html?autorun=40' \

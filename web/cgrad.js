@@ -37,5 +37,13 @@ async function loadCgrad() {
       for (let back = 0; back < length; back++) norms.push(call("web_flow_norm", "number", ["number"], [back]));
       return norms;
     },
+    // bptt_lab clip: a ReLU RNN (W_hh of spectral radius rho) on text, SGD, unclipped and
+    // clipped at maxNorm: {loss: [unclipped, clipped], gnorm: [...]}, NaN once a run died.
+    clip(text, rho, maxNorm, steps, seed) {
+      if (call("web_clip", "number", ["string", "number", "number", "number", "number"], [text, rho, maxNorm, steps, seed]) !== 0)
+        throw new Error(lastError());
+      const get = (fn, run) => Array.from({length: steps}, (_, s) => call(fn, "number", ["number", "number"], [run, s]));
+      return {loss: [get("web_clip_loss", 0), get("web_clip_loss", 1)], gnorm: [get("web_clip_gnorm", 0), get("web_clip_gnorm", 1)]};
+    },
   };
 }

@@ -1,7 +1,8 @@
 // The lab page: bptt_lab flow, live. The current settings' curve is redrawn on every
 // change; "add curve" keeps it for comparison. For tests: body[data-ready], body[data-first]
 // and body[data-last] (the norms 0 and T-1 steps back of the current curve), #summary;
-// ?cell=…&rho=…&length=…&seed=… set the controls.
+// ?cell=…&rho=…&length=…&seed=…&clip-rho=…&clip-norm=…&clip-steps=… set the controls; clip:
+// body[data-clipdead] (the step the unclipped loss became NaN, 0: never), data-clipfirst, data-cliplast.
 "use strict";
 (async function () {
   const $ = function (id) { return document.getElementById(id); };
@@ -38,10 +39,36 @@
     document.body.dataset.last = String(last);
     document.body.dataset.curves = String(series.length);
   }
+  // ---- clip ----
+  function clip() {
+    $("clip-error").textContent = "";
+    const threshold = Number($("clip-norm").value);
+    let r;
+    try {
+      r = cg.clip(TEXTS.sonnets.text, Number($("clip-rho").value), threshold, Number($("clip-steps").value), Number($("seed").value));
+    } catch (e) { $("clip-error").textContent = e.message; return; }
+    const labels = ["no clipping", "clip_grad_norm " + threshold];
+    drawLogPlot($("clip-loss"), [{label: labels[0], ys: r.loss[0]}, {label: labels[1], ys: r.loss[1]}],
+                {title: "training loss", xlabel: "step", ylabel: "loss"});
+    drawLogPlot($("clip-gnorm"), [{label: labels[0], ys: r.gnorm[0]}, {label: labels[1], ys: r.gnorm[1]}],
+                {title: "the gradient norm before clipping", xlabel: "step", ylabel: "gradient norm",
+                 refs: [{y: threshold, label: "clip threshold"}]});
+    const dead = r.loss[0].findIndex(function (v) { return !isFinite(v); });
+    const last = r.loss[1][r.loss[1].length - 1];
+    $("clip-summary").textContent = "first gradient norm " + r.gnorm[0][0].toPrecision(4) + "; unclipped, " +
+      (dead >= 0 ? "the loss is NaN by step " + (dead + 1) : "the loss ends at " + r.loss[0][r.loss[0].length - 1].toPrecision(3)) +
+      "; clipped, it goes from " + r.loss[1][0].toPrecision(3) + " to " + last.toPrecision(3);
+    document.body.dataset.clipdead = String(dead + 1);
+    document.body.dataset.cliplast = String(last);
+    document.body.dataset.clipfirst = String(r.loss[1][0]);
+  }
+  $("clip-run").onclick = clip;
+
   controlsFromQuery();
   ["cell", "rho", "length", "seed"].forEach(function (id) { $(id).oninput = measure; $(id).onchange = measure; });
   $("add").onclick = function () { if (current && kept.length < 7) { kept.push(current); measure(); } };
   $("clear").onclick = function () { kept.length = 0; draw(); };
   measure();
+  clip();
   document.body.dataset.ready = "1";
 })();

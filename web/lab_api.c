@@ -1,7 +1,8 @@
-/* The web lab page's calls (built with web/api.c): bptt_lab flow's measurement — the
- * gradient of the last step's loss at each earlier step — for one cell and length. */
+/* The web lab page's calls (built with web/api.c), bptt_lab's own code: flow's
+ * measurement — the gradient of the last step's loss at each earlier step — and clip's
+ * two runs of an exploding RNN. */
 #include "api.h"
-#include "../examples/bptt_lab/flow.h"
+#include "../examples/bptt_lab/text.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,3 +39,37 @@ int web_flow(const char *cell, double rho, int length, int seed)
 
 /* ||d L_T / d h_t|| for t = T-1-back; NaN outside the last measurement. */
 double web_flow_norm(int back) { return back >= 0 && back < measured ? norms[measured - 1 - back] : NAN; }
+
+/* ---- clip: an exploding RNN trained without and with clipping ---------------------- */
+#define MAX_CLIP_STEPS 1000
+
+static double clip_loss[2][MAX_CLIP_STEPS], clip_gnorm[2][MAX_CLIP_STEPS];
+static int clip_steps; /* how many steps the last runs hold */
+
+/* Two runs of bptt_lab clip on text (ReLU RNN, W_hh of spectral radius rho, SGD 0.05):
+ * run 0 unclipped, run 1 clipped at max_norm. 0, or -1 with web_last_error(). */
+int web_clip(const char *text, double rho, double max_norm, int steps, int seed)
+{
+    clip_steps = 0;
+    size_t n = text ? strlen(text) : 0;
+    if (n < (size_t)CLIP_STREAMS * (CLIP_T + 2) || n > 1000000)
+        return web_fail("the text needs 544 to 1,000,000 characters (16 streams of 34 or more)");
+    if (steps < 1 || steps > MAX_CLIP_STEPS || !(rho > 0 && rho <= 10) || !(max_norm > 0) || seed < 0)
+        return web_fail("steps 1 to 1000, spectral radius above 0 (at most 10), threshold above 0, seed 0 or more");
+    lab_text t = {.ids = malloc(n)};
+    if (!t.ids)
+        return web_fail("out of memory");
+    memcpy(t.ids, text, n);
+    lab_text_ids(&t, (long)n);
+    int rc = clip_run(&t, steps, seed, rho, INFINITY, clip_loss[0], clip_gnorm[0]);
+    rc = rc ? rc : clip_run(&t, steps, seed, rho, (float)max_norm, clip_loss[1], clip_gnorm[1]);
+    free(t.ids);
+    if (rc != 0)
+        return web_fail("out of memory");
+    clip_steps = steps;
+    return 0;
+}
+
+/* Step s's loss, or its gradient norm before clipping, of run 0 (unclipped) or 1. */
+double web_clip_loss(int run, int s) { return run >= 0 && run < 2 && s >= 0 && s < clip_steps ? clip_loss[run][s] : NAN; }
+double web_clip_gnorm(int run, int s) { return run >= 0 && run < 2 && s >= 0 && s < clip_steps ? clip_gnorm[run][s] : NAN; }

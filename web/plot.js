@@ -19,16 +19,18 @@ function logTicks(lo, hi) {                  // lo, hi: values > 0; returns [fro
   return [Math.pow(10, a), Math.pow(10, b), ticks];
 }
 function tickLabel(v) { return v >= 1e-3 && v < 1e5 ? String(Number(v.toPrecision(3))) : "1e" + Math.round(Math.log10(v)); }
-// series: [{label, ys}] (x is the index); opts: {title, xlabel, ylabel}
+// series: [{label, ys}] (x is the index); opts: {title, xlabel, ylabel, refs: [{y, label}]} (dashed lines)
 function drawLogPlot(svg, series, opts) {
   const W = Number(svg.getAttribute("width")), H = Number(svg.getAttribute("height"));
   const legend = series.length > 1 ? 170 : 0, L = 62, R = 16 + legend, T = 26, B = 40, w = W - L - R, h = H - T - B;
   let out = '<rect width="100%" height="100%" fill="white"/><text x="' + L + '" y="16" font-size="13">' + opts.title + "</text>";
   let lo = Infinity, hi = 0, n = 1;
+  const refs = opts.refs || [];
   series.forEach(function (s) {
     n = Math.max(n, s.ys.length - 1);
     s.ys.forEach(function (v) { if (v > 0 && isFinite(v)) lo = Math.min(lo, v), hi = Math.max(hi, v); });
   });
+  refs.forEach(function (r) { if (r.y > 0) lo = Math.min(lo, r.y), hi = Math.max(hi, r.y); });
   if (!(hi > 0)) { svg.innerHTML = out; return; }
   const [from, to, yt] = logTicks(lo, hi), xs = niceStep(n, 5), xmax = Math.ceil(n / xs) * xs;
   const X = function (i) { return L + w * i / xmax; };
@@ -43,6 +45,11 @@ function drawLogPlot(svg, series, opts) {
     '<text x="14" y="' + (T + h / 2) + '" transform="rotate(-90 14 ' + (T + h / 2) + ')" text-anchor="middle" font-size="12">' +
     opts.ylabel + " (log scale)</text>" +
     '<rect x="' + L + '" y="' + T + '" width="' + w + '" height="' + h + '" fill="none" stroke="#888"/>';
+  refs.forEach(function (r) {
+    out += '<line class="ref" x1="' + L + '" x2="' + (L + w) + '" y1="' + Y(r.y) + '" y2="' + Y(r.y) +
+      '" stroke="#555" stroke-dasharray="6 4"/><text x="' + (L + w - 4) + '" y="' + (Y(r.y) - 5) +
+      '" text-anchor="end" font-size="12" fill="#555">' + r.label + "</text>";
+  });
   series.forEach(function (s, k) {
     const colour = PLOT_COLOURS[k % PLOT_COLOURS.length], pts = [];
     s.ys.forEach(function (v, i) { if (v > 0 && isFinite(v)) pts.push(X(i).toFixed(1) + "," + Y(v).toFixed(1)); });

@@ -1,5 +1,5 @@
-/* bptt_lab flow's measurement (flow_norms.c, spectral.c), used by bptt_lab and by the
- * web lab page (web/api.c). */
+/* bptt_lab's measurements shared with the web lab page (web/lab_api.c): flow's norms
+ * (flow_norms.c), clip's runs (clip_run.c), and the models' set-up (spectral.c). */
 #ifndef BPTT_FLOW_H
 #define BPTT_FLOW_H
 
@@ -20,5 +20,11 @@ int flow_norms(cell_kind kind, cg_nonlinearity act, double rho, long T, long see
 /* W_hh of an RNN or RNN cell set to rho * Q, Q a random orthogonal matrix: every
  * eigenvalue then has modulus rho, so rho is its spectral radius exactly. */
 int set_spectral_radius(cg_tensor *w_hh, double rho);
+/* clip_run.c's shape: hidden size, streams, characters a chunk */
+#define CLIP_HID 32
+#define CLIP_STREAMS 16
+#define CLIP_T 32
+/* A one-layer recurrent module's 4 parameters, then a Linear's 2, into ps; returns 6. */
+int lab_params(cg_module *rnn, cg_module *fc, cg_tensor **ps);
 
 #endif

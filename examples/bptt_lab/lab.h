@@ -55,7 +55,5 @@ int lab_clip(const lab_cfg *c);
 
 /* ---- shared helpers (main.c) -------------------------------------------------------- */
 double seconds_now(void);
-/* A one-layer recurrent module's 4 parameters, then a Linear's 2, into ps; returns 6. */
-int lab_params(cg_module *rnn, cg_module *fc, cg_tensor **ps);
 
 #endif

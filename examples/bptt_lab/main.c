@@ -18,14 +18,6 @@ int lab_fail(const char *experiment, const char *why)
     return -1;
 }
 
-int lab_params(cg_module *rnn, cg_module *fc, cg_tensor **ps)
-{
-    for (int i = 0; i < 4; i++)
-        ps[i] = cg_param_at(rnn, i);
-    ps[4] = cg_param(fc, "weight"), ps[5] = cg_param(fc, "bias");
-    return 6;
-}
-
 double seconds_now(void)
 {
     struct timespec ts;

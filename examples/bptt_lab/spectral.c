@@ -1,5 +1,6 @@
-/* bptt_lab — a recurrent weight with a chosen spectral radius (flow, clip, and the web
- * lab page): rho times an orthogonal matrix, so every eigenvalue has modulus rho. */
+/* bptt_lab — setting up the experiments' models (also for the web lab page): a recurrent
+ * weight with a chosen spectral radius (rho times an orthogonal matrix, so every
+ * eigenvalue has modulus rho), and a model's parameters in one list. */
 #include "flow.h"
 #include <math.h>
 #include <stdlib.h>
@@ -40,4 +41,12 @@ int set_spectral_radius(cg_tensor *w_hh, double rho)
     cg_tensor_free(g);
     cg_tensor_free(w);
     return rc;
+}
+
+int lab_params(cg_module *rnn, cg_module *fc, cg_tensor **ps)
+{
+    for (int i = 0; i < 4; i++)
+        ps[i] = cg_param_at(rnn, i);
+    ps[4] = cg_param(fc, "weight"), ps[5] = cg_param(fc, "bias");
+    return 6;
 }

@@ -3,6 +3,7 @@
  * stops at the chunk's start. Short chunks give many cheap updates that see
  * little of the past; long ones fewer, dearer updates that see more. Loss
  * against characters read, and steps/s, for T = 8, 16, 32, 64. */
+#include "lab.h"
 #include "text.h"
 #include <stdlib.h>
 
