@@ -52,6 +52,13 @@ check "lab clip: unclipped dies within a few steps (NaN), clipped learns, from n
     grep -q 'class=\"ref\".*clip threshold' lab.dom"
 dom "lab.html?clip-rho=0.5" > tame.dom
 check "lab clip: a tame RNN (spectral radius 0.5) does not die unclipped" bash -c "[ \"\$(attr clipdead < tame.dom)\" = 0 ]"
+dom "lab.html?memory=run&memory-steps=150&memory-gaps=3" > mem.dom
+dom "lab.html?memory=run&memory-gaps=5,x" > membad.dom
+check "lab memory: every net learns a gap of 3 (accuracy 0.9 or more, chance 0.25)" bash -c "
+    [ \"\$(attr memorydone < mem.dom)\" = 4 ] &&
+    [ \$(grep -o 'id=\"mem-[0-3]-3\"[^>]*>[01][.][0-9]*' mem.dom | sed 's/.*>//' | awk '\$1 >= 0.9' | wc -l) = 4 ]"
+check "lab memory: bad gaps are refused on the page" bash -c "grep -q 'id=\"memory-error\"[^>]*>gaps: whole numbers' membad.dom &&
+    [ -z \"\$(attr errors < membad.dom)\" ]"
 check "lab: spectral radius 2 explodes" bash -c "
     awk -v a=\"\$(attr first < rho2.dom)\" -v b=\"\$(attr last < rho2.dom)\" 'BEGIN { exit !(b > a * 100) }'"
 check "lab: a long LSTM underflows, and the page says from how far back" bash -c "

@@ -35,11 +35,12 @@ double web_charrnn_step(void);
 const char *web_charrnn_sample(int length, double temperature);
 long web_charrnn_steps(void);
 
-/* lab_api.c: bptt_lab flow's measurement and clip's runs */
+/* lab_api.c: bptt_lab flow's measurement, clip's runs, memory's training */
 int web_flow(const char *cell, double rho, int length, int seed);
 double web_flow_norm(int back);
 int web_clip(const char *text, double rho, double max_norm, int steps, int seed);
 double web_clip_loss(int run, int s);
 double web_clip_gnorm(int run, int s);
+double web_memory(int kind, int gap, int steps, int seed);
 
 #endif

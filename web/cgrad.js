@@ -45,5 +45,12 @@ async function loadCgrad() {
       const get = (fn, run) => Array.from({length: steps}, (_, s) => call(fn, "number", ["number", "number"], [run, s]));
       return {loss: [get("web_clip_loss", 0), get("web_clip_loss", 1)], gnorm: [get("web_clip_gnorm", 0), get("web_clip_gnorm", 1)]};
     },
+    // bptt_lab memory: net 0 RNN, 1 LSTM, 2 GRU, 3 LSTM with open forget gates, trained to
+    // remember a symbol across gap steps; its accuracy (chance 0.25).
+    memory(kind, gap, steps, seed) {
+      const acc = call("web_memory", "number", ["number", "number", "number", "number"], [kind, gap, steps, seed]);
+      if (isNaN(acc)) throw new Error(lastError());
+      return acc;
+    },
   };
 }

@@ -2,7 +2,8 @@
 // change; "add curve" keeps it for comparison. For tests: body[data-ready], body[data-first]
 // and body[data-last] (the norms 0 and T-1 steps back of the current curve), #summary;
 // ?cell=…&rho=…&length=…&seed=…&clip-rho=…&clip-norm=…&clip-steps=… set the controls; clip:
-// body[data-clipdead] (the step the unclipped loss became NaN, 0: never), data-clipfirst, data-cliplast.
+// body[data-clipdead] (the step the unclipped loss became NaN, 0: never), data-clipfirst, data-cliplast;
+// ?memory=run trains the memory table at load (memory-steps, memory-gaps), body[data-memorydone] counts cells.
 "use strict";
 (async function () {
   const $ = function (id) { return document.getElementById(id); };
@@ -64,6 +65,40 @@
   }
   $("clip-run").onclick = clip;
 
+  // ---- memory: one cell (net, gap) per tick, so that the page shows progress ----
+  const NETS = ["RNN", "LSTM", "GRU", "LSTM, forget bias 1"];
+  function memory() {
+    $("memory-error").textContent = "";
+    const gaps = $("memory-gaps").value.split(",").map(Number), steps = Number($("memory-steps").value);
+    if (gaps.some(function (g) { return !(g >= 1 && g <= 200 && g === Math.floor(g)); })) {
+      $("memory-error").textContent = "gaps: whole numbers 1 to 200, separated by commas"; return;
+    }
+    let html = "<tr><th style='padding:3px 10px'>gap</th>" + NETS.map(function (n) { return "<th style='padding:3px 10px'>" + n + "</th>"; }).join("") + "</tr>";
+    gaps.forEach(function (g) {
+      html += "<tr><td style='padding:3px 10px'>" + g + "</td>" +
+        NETS.map(function (_, k) { return "<td id='mem-" + k + "-" + g + "' style='padding:3px 10px; text-align:right'>…</td>"; }).join("") + "</tr>";
+    });
+    $("memory-table").innerHTML = html;
+    const cells = [];
+    gaps.forEach(function (g) { NETS.forEach(function (_, k) { cells.push([k, g]); }); });
+    let done = 0;
+    document.body.dataset.memorydone = "0";
+    (function next() {
+      if (done === cells.length) { $("memory-status").textContent = "done (chance 0.25)"; return; }
+      const [k, g] = cells[done];
+      let acc;
+      try { acc = cg.memory(k, g, steps, Number($("seed").value)); } catch (e) { $("memory-error").textContent = e.message; return; }
+      const td = $("mem-" + k + "-" + g);
+      td.textContent = acc.toFixed(3);
+      td.style.background = "hsl(" + Math.round(120 * Math.max(0, (acc - 0.25) / 0.75)) + ",70%,80%)";
+      done++;
+      document.body.dataset.memorydone = String(done);
+      $("memory-status").textContent = done + " of " + cells.length + " trained";
+      setTimeout(next, 0);
+    })();
+  }
+  $("memory-run").onclick = memory;
+
   controlsFromQuery();
   ["cell", "rho", "length", "seed"].forEach(function (id) { $(id).oninput = measure; $(id).onchange = measure; });
   $("add").onclick = function () { if (current && kept.length < 7) { kept.push(current); measure(); } };
@@ -71,4 +106,5 @@
   measure();
   clip();
   document.body.dataset.ready = "1";
+  if (new URLSearchParams(location.search).get("memory") === "run") memory();
 })();

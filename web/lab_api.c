@@ -1,6 +1,6 @@
 /* The web lab page's calls (built with web/api.c), bptt_lab's own code: flow's
  * measurement — the gradient of the last step's loss at each earlier step — and clip's
- * two runs of an exploding RNN. */
+ * two runs of an exploding RNN, and memory's training across a gap. */
 #include "api.h"
 #include "../examples/bptt_lab/text.h"
 #include <math.h>
@@ -73,3 +73,17 @@ int web_clip(const char *text, double rho, double max_norm, int steps, int seed)
 /* Step s's loss, or its gradient norm before clipping, of run 0 (unclipped) or 1. */
 double web_clip_loss(int run, int s) { return run >= 0 && run < 2 && s >= 0 && s < clip_steps ? clip_loss[run][s] : NAN; }
 double web_clip_gnorm(int run, int s) { return run >= 0 && run < 2 && s >= 0 && s < clip_steps ? clip_gnorm[run][s] : NAN; }
+
+/* ---- memory: remembering a symbol across a gap ------------------------------------- */
+
+/* Net kind (0 RNN, 1 LSTM, 2 GRU, 3 LSTM with open forget gates) trained on gap for
+ * steps; its accuracy on 512 fresh sequences, NaN with web_last_error(). */
+double web_memory(int kind, int gap, int steps, int seed)
+{
+    if (kind < 0 || kind >= MEMORY_KINDS || gap < 1 || gap > 200 || steps < 1 || steps > 5000 || seed < 0)
+        return web_fail("net 0 to 3, gap 1 to 200, steps 1 to 5000, seed 0 or more"), NAN;
+    double acc = memory_accuracy(kind, gap, steps, seed);
+    if (isnan(acc))
+        web_fail("out of memory");
+    return acc;
+}

@@ -1,5 +1,6 @@
 /* bptt_lab's measurements shared with the web lab page (web/lab_api.c): flow's norms
- * (flow_norms.c), clip's runs (clip_run.c), and the models' set-up (spectral.c). */
+ * (flow_norms.c), clip's runs (clip_run.c), memory's training (memory_run.c), and the
+ * models' set-up (spectral.c). */
 #ifndef BPTT_FLOW_H
 #define BPTT_FLOW_H
 
@@ -24,6 +25,13 @@ int set_spectral_radius(cg_tensor *w_hh, double rho);
 #define CLIP_HID 32
 #define CLIP_STREAMS 16
 #define CLIP_T 32
+/* memory_run.c: nets RNN, LSTM, GRU, and an LSTM whose forget gates start open */
+#define MEMORY_KINDS 4
+#define MEMORY_SYMBOLS 4
+extern const char *const memory_cells[MEMORY_KINDS];
+/* Trains net kind (Adam 0.01, batch 32, hidden 32, clip 5) on gap for steps from seed;
+ * its accuracy on 512 fresh sequences; NaN when out of memory. */
+double memory_accuracy(int kind, long gap, long steps, long seed);
 /* A one-layer recurrent module's 4 parameters, then a Linear's 2, into ps; returns 6. */
 int lab_params(cg_module *rnn, cg_module *fc, cg_tensor **ps);
 
