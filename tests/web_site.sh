@@ -59,6 +59,13 @@ check "lab memory: every net learns a gap of 3 (accuracy 0.9 or more, chance 0.2
     [ \$(grep -o 'id=\"mem-[0-3]-3\"[^>]*>[01][.][0-9]*' mem.dom | sed 's/.*>//' | awk '\$1 >= 0.9' | wc -l) = 4 ]"
 check "lab memory: bad gaps are refused on the page" bash -c "grep -q 'id=\"memory-error\"[^>]*>gaps: whole numbers' membad.dom &&
     [ -z \"\$(attr errors < membad.dom)\" ]"
+dom "lab.html?truncate=run" > trunc.dom
+dom "lab.html?truncate=run&truncate-ts=8,0" > truncbad.dom
+check "lab truncate: the same characters read, short chunks end lower than long ones" bash -c "
+    [ \"\$(attr truncatedone < trunc.dom)\" = 4 ] &&
+    awk -v a=\"\$(attr truncate8 < trunc.dom)\" -v b=\"\$(attr truncate64 < trunc.dom)\" 'BEGIN { exit !(a > 0 && a < b) }'"
+check "lab truncate: a bad chunk length is refused on the page" bash -c "grep -q 'id=\"truncate-error\"[^>]*>chunk 1 to 256' truncbad.dom &&
+    [ -z \"\$(attr errors < truncbad.dom)\" ]"
 check "lab: spectral radius 2 explodes" bash -c "
     awk -v a=\"\$(attr first < rho2.dom)\" -v b=\"\$(attr last < rho2.dom)\" 'BEGIN { exit !(b > a * 100) }'"
 check "lab: a long LSTM underflows, and the page says from how far back" bash -c "
@@ -82,7 +89,7 @@ check "a screenshot of char-RNN" bash -c "timeout 180 '$browser' --headless --no
     --virtual-time-budget=60000 --window-size=1100,900 --screenshot='$site/../charrnn_page.png' 'file://$site/charrnn.html?autorun=300' \
     >/dev/null 2>&1 && [ -s '$site/../charrnn_page.png' ]"
 check "a screenshot of lab" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --virtual-time-budget=30000 --window-size=1100,1500 --screenshot='$site/../lab_page.png' 'file://$site/lab.html?rho=1' \
+    --virtual-time-budget=200000 --window-size=1100,2400 --screenshot='$site/../lab_page.png' 'file://$site/lab.html?rho=1&memory=run&memory-steps=300&memory-gaps=5,10,20&truncate=run' \
     >/dev/null 2>&1 && [ -s '$site/../lab_page.png' ]"
 check "a screenshot of hello" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
     --virtual-time-budget=30000 --window-size=1100,800 --screenshot='$site/../hello_page.png' 'file://$site/hello.html?autorun=40' \

@@ -35,12 +35,17 @@ double web_charrnn_step(void);
 const char *web_charrnn_sample(int length, double temperature);
 long web_charrnn_steps(void);
 
-/* lab_api.c: bptt_lab flow's measurement, clip's runs, memory's training */
+/* lab_api.c: bptt_lab flow's measurement, clip's runs, memory's training, truncate's runs */
 int web_flow(const char *cell, double rho, int length, int seed);
 double web_flow_norm(int back);
 int web_clip(const char *text, double rho, double max_norm, int steps, int seed);
 double web_clip_loss(int run, int s);
 double web_clip_gnorm(int run, int s);
 double web_memory(int kind, int gap, int steps, int seed);
+int web_truncate(const char *text, int T, int chars, int seed);
+long web_truncate_steps(void);
+double web_truncate_seconds(void);
+double web_truncate_loss(int s);
+double web_truncate_chars(int s);
 
 #endif

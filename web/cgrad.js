@@ -52,5 +52,14 @@ async function loadCgrad() {
       if (isNaN(acc)) throw new Error(lastError());
       return acc;
     },
+    // bptt_lab truncate: an RNN on text in chunks of T characters, chars read in all:
+    // {chars: [...], loss: [...], seconds} a point per step.
+    truncate(text, T, chars, seed) {
+      if (call("web_truncate", "number", ["string", "number", "number", "number"], [text, T, chars, seed]) !== 0)
+        throw new Error(lastError());
+      const n = call("web_truncate_steps", "number", [], []);
+      const get = (fn) => Array.from({length: n}, (_, s) => call(fn, "number", ["number"], [s]));
+      return {chars: get("web_truncate_chars"), loss: get("web_truncate_loss"), seconds: call("web_truncate_seconds", "number", [], [])};
+    },
   };
 }

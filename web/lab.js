@@ -3,7 +3,8 @@
 // and body[data-last] (the norms 0 and T-1 steps back of the current curve), #summary;
 // ?cell=…&rho=…&length=…&seed=…&clip-rho=…&clip-norm=…&clip-steps=… set the controls; clip:
 // body[data-clipdead] (the step the unclipped loss became NaN, 0: never), data-clipfirst, data-cliplast;
-// ?memory=run trains the memory table at load (memory-steps, memory-gaps), body[data-memorydone] counts cells.
+// ?memory=run trains the memory table at load (memory-steps, memory-gaps), body[data-memorydone] counts cells;
+// ?truncate=run runs truncate at load (truncate-chars, truncate-ts): body[data-truncateT] the final loss of chunk T.
 "use strict";
 (async function () {
   const $ = function (id) { return document.getElementById(id); };
@@ -99,6 +100,28 @@
   }
   $("memory-run").onclick = memory;
 
+  // ---- truncate: one chunk length per tick ----
+  function truncate() {
+    $("truncate-error").textContent = "";
+    const Ts = $("truncate-ts").value.split(",").map(Number), chars = Number($("truncate-chars").value), series = [];
+    let k = 0;
+    (function next() {
+      if (k === Ts.length) { document.body.dataset.truncatedone = String(series.length); return; }
+      let r;
+      try { r = cg.truncate(TEXTS.sonnets.text, Ts[k], chars, Number($("seed").value)); }
+      catch (e) { $("truncate-error").textContent = e.message; return; }
+      const last = r.loss.slice(-Math.ceil(r.loss.length / 10));
+      const final = last.reduce(function (a, b) { return a + b; }, 0) / last.length;
+      series.push({label: "T = " + Ts[k] + ": " + r.loss.length + " steps", xs: r.chars, ys: r.loss});
+      document.body.dataset["truncate" + Ts[k]] = String(final);
+      $("truncate-status").textContent = series.length + " of " + Ts.length + " run";
+      drawLogPlot($("truncate-plot"), series, {title: "training loss against characters read", xlabel: "characters read", ylabel: "loss"});
+      k++;
+      setTimeout(next, 0);
+    })();
+  }
+  $("truncate-run").onclick = truncate;
+
   controlsFromQuery();
   ["cell", "rho", "length", "seed"].forEach(function (id) { $(id).oninput = measure; $(id).onchange = measure; });
   $("add").onclick = function () { if (current && kept.length < 7) { kept.push(current); measure(); } };
@@ -107,4 +130,5 @@
   clip();
   document.body.dataset.ready = "1";
   if (new URLSearchParams(location.search).get("memory") === "run") memory();
+  if (new URLSearchParams(location.search).get("truncate") === "run") truncate();
 })();

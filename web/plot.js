@@ -19,7 +19,7 @@ function logTicks(lo, hi) {                  // lo, hi: values > 0; returns [fro
   return [Math.pow(10, a), Math.pow(10, b), ticks];
 }
 function tickLabel(v) { return v >= 1e-3 && v < 1e5 ? String(Number(v.toPrecision(3))) : "1e" + Math.round(Math.log10(v)); }
-// series: [{label, ys}] (x is the index); opts: {title, xlabel, ylabel, refs: [{y, label}]} (dashed lines)
+// series: [{label, ys, xs}] (xs: the x of each point; the index when absent); opts: {title, xlabel, ylabel, refs: [{y, label}]} (dashed lines)
 function drawLogPlot(svg, series, opts) {
   const W = Number(svg.getAttribute("width")), H = Number(svg.getAttribute("height"));
   const legend = series.length > 1 ? 170 : 0, L = 62, R = 16 + legend, T = 26, B = 40, w = W - L - R, h = H - T - B;
@@ -27,7 +27,7 @@ function drawLogPlot(svg, series, opts) {
   let lo = Infinity, hi = 0, n = 1;
   const refs = opts.refs || [];
   series.forEach(function (s) {
-    n = Math.max(n, s.ys.length - 1);
+    n = Math.max(n, s.xs ? Math.max.apply(null, s.xs) : s.ys.length - 1);
     s.ys.forEach(function (v) { if (v > 0 && isFinite(v)) lo = Math.min(lo, v), hi = Math.max(hi, v); });
   });
   refs.forEach(function (r) { if (r.y > 0) lo = Math.min(lo, r.y), hi = Math.max(hi, r.y); });
@@ -52,7 +52,7 @@ function drawLogPlot(svg, series, opts) {
   });
   series.forEach(function (s, k) {
     const colour = PLOT_COLOURS[k % PLOT_COLOURS.length], pts = [];
-    s.ys.forEach(function (v, i) { if (v > 0 && isFinite(v)) pts.push(X(i).toFixed(1) + "," + Y(v).toFixed(1)); });
+    s.ys.forEach(function (v, i) { if (v > 0 && isFinite(v)) pts.push(X(s.xs ? s.xs[i] : i).toFixed(1) + "," + Y(v).toFixed(1)); });
     out += '<polyline class="series" fill="none" stroke="' + colour + '" stroke-width="1.8" points="' + pts.join(" ") + '"/>';
     if (pts.length <= 40) pts.forEach(function (p) { const c = p.split(","); out += '<circle cx="' + c[0] + '" cy="' + c[1] + '" r="2.5" fill="' + colour + '"/>'; });
     if (legend) out += '<line x1="' + (L + w + 12) + '" x2="' + (L + w + 32) + '" y1="' + (T + 10 + 18 * k) + '" y2="' + (T + 10 + 18 * k) +

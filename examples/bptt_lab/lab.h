@@ -54,6 +54,5 @@ int lab_truncate(const lab_cfg *c);
 int lab_clip(const lab_cfg *c);
 
 /* ---- shared helpers (main.c) -------------------------------------------------------- */
-double seconds_now(void);
 
 #endif

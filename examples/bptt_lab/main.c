@@ -18,12 +18,6 @@ int lab_fail(const char *experiment, const char *why)
     return -1;
 }
 
-double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void usage(FILE *f)
 {
