@@ -214,6 +214,12 @@ bool cg_graph_has_graphviz(void);
  * keep the recurrent edges. Open it at PAGE#step=N to start at step N (also
  * #collapse, #expand, #zoom=Z, #show=tK). Needs Graphviz; 0 or -1. */
 int cg_graph_html_with(cg_tensor *root, const char *path, cg_graph_opts opts);
+/* The graph behind root as JSON, no Graphviz needed (the web graph page lays it out
+ * itself): {"tensors": [{id, op, role, shape, step, numel, vnorm, values, gnorm,
+ * grad}], "ops": [{id, out, name, args, inputs}]}, tensor "t0" the root, the ops in
+ * the order backward runs them, args every input, inputs those that get a gradient.
+ * 0, or -1 with an error. */
+int cg_graph_json(cg_tensor *root, FILE *out);
 #define cg_graph_html(...) cg_graph_html_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_graph_opts, CG__TAIL2(__VA_ARGS__, )))
 
 /* ---- gradcheck ---------------------------------------------------------------- */

@@ -118,7 +118,14 @@ static void write_ops_json(FILE *f, cg_tensor **ts, size_t n, const size_t *orde
         const cg_node *node = cg__node_of(ts[k]);
         fprintf(f, "%s{\"id\":\"op%zu\",\"out\":\"t%zu\",\"name\":", i ? ",\n" : "", k, k);
         json_string(f, node->op->name);
-        fputs(",\"inputs\":[", f);
+        fputs(",\"args\":[", f); /* every input, for drawing */
+        for (int in = 0, any = 0; in < node->nin; in++)
+            for (size_t j = 0; node->in[in] && j < n; j++)
+                if (ts[j] == node->in[in]) {
+                    fprintf(f, any++ ? ",\"t%zu\"" : "\"t%zu\"", j);
+                    break;
+                }
+        fputs("],\"inputs\":[", f);
         bool first = true;
         for (int in = 0; in < node->nin; in++)
             for (size_t j = 0; node->in[in] && j < n; j++)
@@ -134,7 +141,8 @@ static void write_ops_json(FILE *f, cg_tensor **ts, size_t n, const size_t *orde
 /* The page's style and script (graph_page.html and graph_page.js, embedded at build time). */
 extern const char cg__graph_page_head[], cg__graph_page_script[];
 
-static int write_page(FILE *f, cg_tensor **ts, size_t n, const char *svg, const char *title)
+/* {"tensors":[...],"ops":[...]}: what the page (and cg_graph_json's reader) needs. */
+static int write_data(FILE *f, cg_tensor **ts, size_t n)
 {
     size_t *order = malloc(sizeof *order * (n ? n : 1));
     cg__role *roles = order ? cg__graph_roles(ts, n) : NULL;
@@ -143,6 +151,19 @@ static int write_page(FILE *f, cg_tensor **ts, size_t n, const char *svg, const 
         return -1;
     }
     size_t count = backward_order(ts, n, order);
+    fputs("{\"tensors\":[\n", f);
+    for (size_t k = 0; k < n; k++)
+        write_tensor_json(f, ts, roles, k);
+    fputs("],\n\"ops\":[\n", f);
+    write_ops_json(f, ts, n, order, count);
+    fputs("]}", f);
+    free(roles);
+    free(order);
+    return 0;
+}
+
+static int write_page(FILE *f, cg_tensor **ts, size_t n, const char *svg, const char *title)
+{
     fputs(cg__graph_page_head, f);
     fputs("<h1>", f);
     for (const char *c = title; *c; c++) /* the title as text */
@@ -150,17 +171,32 @@ static int write_page(FILE *f, cg_tensor **ts, size_t n, const char *svg, const 
     fputs("</h1>\n<div id=\"controls\"></div>\n<div id=\"main\"><div id=\"graph\">\n", f);
     const char *svg_start = strstr(svg, "<svg");
     fputs(svg_start ? svg_start : svg, f);
-    fputs("</div>\n<div id=\"info\">Hover over or click a node.</div></div>\n<script>\nconst DATA = {\"tensors\":[\n", f);
-    for (size_t k = 0; k < n; k++)
-        write_tensor_json(f, ts, roles, k);
-    fputs("],\n\"ops\":[\n", f);
-    write_ops_json(f, ts, n, order, count);
-    fputs("]};\n", f);
+    fputs("</div>\n<div id=\"info\">Hover over or click a node.</div></div>\n<script>\nconst DATA = ", f);
+    if (write_data(f, ts, n) != 0)
+        return -1;
+    fputs(";\n", f);
     fputs(cg__graph_page_script, f);
     fputs("</script>\n</body>\n</html>\n", f);
-    free(roles);
-    free(order);
     return 0;
+}
+
+int cg_graph_json(cg_tensor *root, FILE *out)
+{
+    if (!cg__check(root, "cg_graph_json"))
+        return -1;
+    if (!out) {
+        cg__error("cg_graph_json: FILE is NULL");
+        return -1;
+    }
+    size_t n = 0;
+    cg_tensor **ts = cg__graph_tensors(root, &n);
+    int rc = ts ? write_data(out, ts, n) : -1;
+    free(ts);
+    if (rc == 0 && ferror(out)) {
+        cg__error("cg_graph_json: write failed");
+        rc = -1;
+    }
+    return rc;
 }
 
 int cg_graph_html_with(cg_tensor *root, const char *path, cg_graph_opts user)

@@ -678,6 +678,17 @@ START_TEST(graph_dot_of_an_unrolled_rnn)
     ck_assert_int_eq(count(text, "|grad|"), 2 * T + 3 + 4); /* x and h0 need no grad */
     ck_assert_ptr_nonnull(strstr(text, "digraph cgrad {"));
     free(text);
+    /* the same graph as JSON (no Graphviz): every tensor, the ops in backward order */
+    f = open_memstream(&text, &len);
+    ck_assert_int_eq(cg_graph_json(loss, f), 0);
+    fclose(f);
+    ck_assert_int_eq(count(text, "\"id\":\"op"), 2 * T + 3);
+    ck_assert_int_eq(count(text, "\"id\":\"t"), 2 * T + 3 + 6);
+    ck_assert_ptr_nonnull(strstr(text, "{\"id\":\"t0\",\"op\":\"SumBackward0\",\"role\":\"loss\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"role\":\"h_3\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"role\":\"weight_hh_l0\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"ops\":[\n{\"id\":\"op0\",\"out\":\"t0\",\"name\":\"SumBackward0\""));
+    free(text);
     /* no clusters when asked */
     f = open_memstream(&text, &len);
     ck_assert_int_eq(cg_graph_dot(loss, f, .cluster_steps = false), 0);

@@ -82,6 +82,8 @@ START_TEST(autograd_functions_take_null)
     ck_assert_int_lt(cg_backward_ex(NULL, .retain_graph = true), 0);
     ck_assert_int_lt(cg_gradcheck(NULL, NULL, 0, NULL), 0);
     ck_assert_int_lt(cg_graph_dot(NULL, NULL), 0);
+    ck_assert_int_lt(cg_graph_json(NULL, NULL), 0);
+    ck_assert_int_lt(cg_graph_json(NULL, stdout), 0);
     ck_assert_int_lt(cg_graph_render(NULL, NULL), 0);
     cg_no_grad_end(); /* unbalanced: an error, nothing else */
     ck_assert(cg_grad_enabled());

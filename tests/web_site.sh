@@ -11,14 +11,14 @@ need_browser web_site
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-dom() { # dom PAGE?QUERY: the page's DOM once its script has run (virtual time: training runs to its end)
-    # Compiling the wasm takes real time, during which virtual time can run out: a page that
-    # was not ready yet is asked for again (at most 3 times).
-    local out
+dom() { # dom PAGE?QUERY [BODY-ATTRIBUTE]: the page's DOM once its script has run (and set the attribute)
+    # Compiling the wasm and long computations take real time, during which virtual time can
+    # run out: a page that has not got as far yet is asked for again (at most 3 times).
+    local out want=${2:-data-ready=\"1\"}
     for attempt in 1 2 3; do
         out=$(timeout 180 "$browser" --headless --no-sandbox --disable-gpu --virtual-time-budget=30000 \
             --window-size=1280,800 --dump-dom "file://$site/$1" 2>/dev/null)
-        if grep -q '<body[^>]*data-ready="1"' <<<"$out"; then break; fi
+        if grep -q "<body[^>]*$want" <<<"$out"; then break; fi
     done
     printf '%s\n' "$out"
 }
@@ -28,13 +28,13 @@ export -f attr text
 check "the site needs nothing from the network" bash -c "! grep -Eq '(src|href)=\"(https?:)?//' '$site'/*.html"
 dom index.html > index.dom
 check "index loads, with no error" bash -c "[ \"\$(attr ready < index.dom)\" = 1 ] && [ -z \"\$(attr errors < index.dom)\" ]"
-dom "hello.html?autorun=50" > hello.dom
+dom "hello.html?autorun=50" data-done=\"50\" > hello.dom
 check "hello trains 50 steps with no error" bash -c "[ \"\$(attr done < hello.dom)\" = 50 ] && [ \"\$(text step < hello.dom)\" = 50 ] &&
     [ -z \"\$(attr errors < hello.dom)\" ]"
 check "hello's loss falls (PyTorch's first loss, 1.6563) and it predicts ihello" bash -c "
     awk -v a=\"\$(attr firstloss < hello.dom)\" -v b=\"\$(text loss < hello.dom)\" 'BEGIN { exit !(a > 1.6562 && a < 1.6564 && b < a / 100) }' &&
     [ \"\$(text prediction < hello.dom)\" = ihello ]"
-dom "hello.html?cell=lstm&hidden=16&text=abcabcabd&autorun=60" > lstm.dom
+dom "hello.html?cell=lstm&hidden=16&text=abcabcabd&autorun=60" data-done=\"60\" > lstm.dom
 check "an LSTM on another text learns too" bash -c "[ \"\$(attr done < lstm.dom)\" = 60 ] &&
     awk -v a=\"\$(attr firstloss < lstm.dom)\" -v b=\"\$(text loss < lstm.dom)\" 'BEGIN { exit !(b < a / 2) }'"
 dom "hello.html?text=x&autorun=5" > bad.dom
@@ -52,19 +52,19 @@ check "lab clip: unclipped dies within a few steps (NaN), clipped learns, from n
     grep -q 'class=\"ref\".*clip threshold' lab.dom"
 dom "lab.html?clip-rho=0.5" > tame.dom
 check "lab clip: a tame RNN (spectral radius 0.5) does not die unclipped" bash -c "[ \"\$(attr clipdead < tame.dom)\" = 0 ]"
-dom "lab.html?memory=run&memory-steps=150&memory-gaps=3" > mem.dom
+dom "lab.html?memory=run&memory-steps=150&memory-gaps=3" data-memorydone=\"4\" > mem.dom
 dom "lab.html?memory=run&memory-gaps=5,x" > membad.dom
 check "lab memory: every net learns a gap of 3 (accuracy 0.9 or more, chance 0.25)" bash -c "
     [ \"\$(attr memorydone < mem.dom)\" = 4 ] &&
     [ \$(grep -o 'id=\"mem-[0-3]-3\"[^>]*>[01][.][0-9]*' mem.dom | sed 's/.*>//' | awk '\$1 >= 0.9' | wc -l) = 4 ]"
 check "lab memory: bad gaps are refused on the page" bash -c "grep -q 'id=\"memory-error\"[^>]*>gaps: whole numbers' membad.dom &&
     [ -z \"\$(attr errors < membad.dom)\" ]"
-dom "lab.html?truncate=run" > trunc.dom
+dom "lab.html?truncate=run" data-truncatedone=\"4\" > trunc.dom
 dom "lab.html?truncate=run&truncate-ts=8,0" > truncbad.dom
 check "lab truncate: the same characters read, short chunks end lower than long ones" bash -c "
     [ \"\$(attr truncatedone < trunc.dom)\" = 4 ] &&
     awk -v a=\"\$(attr truncate8 < trunc.dom)\" -v b=\"\$(attr truncate64 < trunc.dom)\" 'BEGIN { exit !(a > 0 && a < b) }'"
-check "lab truncate: a bad chunk length is refused on the page" bash -c "grep -q 'id=\"truncate-error\"[^>]*>chunk 1 to 256' truncbad.dom &&
+check "lab truncate: a bad chunk length is refused on the page" bash -c "grep -q 'id=\"truncate-error\"[^>]*>chunk lengths: whole numbers' truncbad.dom &&
     [ -z \"\$(attr errors < truncbad.dom)\" ]"
 check "lab: spectral radius 2 explodes" bash -c "
     awk -v a=\"\$(attr first < rho2.dom)\" -v b=\"\$(attr last < rho2.dom)\" 'BEGIN { exit !(b > a * 100) }'"
@@ -74,8 +74,8 @@ check "lab: a bad length is refused on the page" bash -c "grep -q 'id=\"error\">
 check "the plots' log axes tick at 1, 2, 5 times powers of ten" bash -c "
     grep -q 'class=\"ytick\"' lab.dom && ! { grep -o 'class=\"ytick\"[^>]*>[^<]*' lab.dom hello.dom | sed 's/.*>//' |
         grep -vqE '^(1|2|5)(0*|e-?[0-9]+)?\$|^0[.]0*[125]\$'; }"
-dom "charrnn.html?autorun=200" > cr.dom
-dom "charrnn.html?source=own&text=the%20cat%20sat%20on%20the%20mat.%20the%20cat%20sat%20on%20the%20mat.&seq=8&autorun=150" > own.dom
+dom "charrnn.html?autorun=200" data-done=\"200\" > cr.dom
+dom "charrnn.html?source=own&text=the%20cat%20sat%20on%20the%20mat.%20the%20cat%20sat%20on%20the%20mat.&seq=8&autorun=150" data-done=\"150\" > own.dom
 dom "charrnn.html?source=own&text=ab&autorun=5" > tiny.dom
 check "char-RNN trains 200 steps on the sonnets, its loss falls from ln(vocabulary), and samples appear" bash -c "
     [ \"\$(attr done < cr.dom)\" = 200 ] && [ -z \"\$(attr errors < cr.dom)\" ] &&
@@ -91,6 +91,21 @@ check "a screenshot of char-RNN" bash -c "timeout 180 '$browser' --headless --no
 check "a screenshot of lab" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
     --virtual-time-budget=200000 --window-size=1100,2400 --screenshot='$site/../lab_page.png' 'file://$site/lab.html?rho=1&memory=run&memory-steps=300&memory-gaps=5,10,20&truncate=run' \
     >/dev/null 2>&1 && [ -s '$site/../lab_page.png' ]"
+dom "graph.html" > g0.dom
+dom "graph.html?step=9" > g9.dom
+dom "graph.html?step=18&cell=lstm" > glstm.dom
+check "graph loads with no error, time left to right, labels 11 px or more" bash -c "
+    [ \"\$(attr ready < g0.dom)\" = 1 ] && [ -z \"\$(attr errors < g0.dom)\" ] && [ \"\$(attr chain < g0.dom)\" = 1 ] &&
+    awk -v p=\"\$(attr minlabel < g0.dom)\" 'BEGIN { exit !(p >= 11) }'"
+check "graph steps the backward pass: ops marked, gradients arriving, tensors coloured" bash -c "
+    [ \"\$(attr marked < g0.dom)\" = 0 ] && [ \"\$(attr marked < g9.dom)\" = 9 ] &&
+    [ \"\$(attr arrived < g9.dom)\" -gt \"\$(attr arrived < g0.dom)\" ] &&
+    [ \$(grep -o 'fill=\"hsl' g9.dom | wc -l) -gt \$(grep -o 'fill=\"hsl' g0.dom | wc -l) ]"
+check "graph names tensors by role, an LSTM's c_t included" bash -c "grep -q '>h_5<' g0.dom && grep -q '>x_0 W_ih<' g0.dom &&
+    grep -q '>c_2<' glstm.dom && [ \"\$(attr chain < glstm.dom)\" = 1 ]"
+check "a screenshot of graph" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
+    --virtual-time-budget=30000 --window-size=1200,900 --screenshot='$site/../graph_page.png' 'file://$site/graph.html?step=9' \
+    >/dev/null 2>&1 && [ -s '$site/../graph_page.png' ]"
 check "a screenshot of hello" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
     --virtual-time-budget=30000 --window-size=1100,800 --screenshot='$site/../hello_page.png' 'file://$site/hello.html?autorun=40' \
     >/dev/null 2>&1 && [ -s '$site/../hello_page.png' ]"

@@ -7,7 +7,7 @@ set -euo pipefail
 build=$1 deps=$2 out=$3
 export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
 mkdir -p "$out"
-exports=_web_trainer_new,_web_trainer_step,_web_trainer_loss,_web_trainer_prediction,_web_trainer_steps
+exports=_web_trainer_new,_web_trainer_step,_web_trainer_loss,_web_trainer_prediction,_web_trainer_steps,_web_trainer_graph
 exports=$exports,_web_trainer_free,_web_last_error,_web_flow,_web_flow_norm,_malloc,_free
 exports=$exports,_web_charrnn_new,_web_charrnn_step,_web_charrnn_sample,_web_charrnn_steps,_web_clip,_web_clip_loss,_web_clip_gnorm,_web_memory
 exports=$exports,_web_truncate,_web_truncate_steps,_web_truncate_seconds,_web_truncate_loss,_web_truncate_chars

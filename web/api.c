@@ -3,6 +3,7 @@
  * that take and give numbers and strings, so that JavaScript needs no pointers.
  * One trainer at a time: a page trains one model. Errors come back as -1 or NaN,
  * with web_last_error() saying why. */
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include "api.h"
 #include <math.h>
 #include <stdio.h>
@@ -101,3 +102,30 @@ double web_trainer_loss(void) { return pass(false); }
 /* The predicted next character at every position, as of the last step or loss. */
 const char *web_trainer_prediction(void) { return tr.prediction ? tr.prediction : ""; }
 long web_trainer_steps(void) { return tr.steps; }
+
+/* The model's graph on the text as JSON (cg_graph_json) after one forward and one
+ * backward pass, without an update: every tensor with its values and gradient, the ops
+ * in the order backward ran them. "" with web_last_error() on error. */
+const char *web_trainer_graph(void)
+{
+    static char *json;
+    free(json);
+    json = NULL;
+    if (!tr.m.opt)
+        return web_fail("no model: call web_trainer_new first"), "";
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    if (!f)
+        return web_fail("out of memory"), "";
+    cg_frame_begin();
+    cg_tensor *logits = web_model_forward(&tr.m, tr.input, NULL, NULL, NULL, NULL);
+    cg_tensor *loss = cg_cross_entropy(logits, tr.target);
+    cg_optim_zero_grad(tr.m.opt);
+    bool ok = loss && cg_backward_ex(loss, .retain_graph = true) == 0 && cg_graph_json(loss, f) == 0;
+    if (!ok)
+        web_fail(cg_last_error());
+    cg_frame_end();
+    cg_optim_zero_grad(tr.m.opt); /* the next step starts from no gradient, as it would have */
+    ok = fclose(f) == 0 && ok;
+    return ok ? json : "";
+}

@@ -25,6 +25,7 @@ double web_trainer_step(void);
 double web_trainer_loss(void);
 const char *web_trainer_prediction(void);
 long web_trainer_steps(void);
+const char *web_trainer_graph(void);
 void web_trainer_free(void);
 const char *web_last_error(void);
 int web_fail(const char *why); /* keeps why for web_last_error(); returns -1 */

@@ -20,6 +20,12 @@ async function loadCgrad() {
     loss() { const l = call("web_trainer_loss", "number", [], []); if (isNaN(l)) throw new Error(lastError()); return l; },
     prediction() { return call("web_trainer_prediction", "string", [], []); },
     steps() { return call("web_trainer_steps", "number", [], []); },
+    // The model's graph after a forward and a backward pass: {tensors, ops} (cg_graph_json).
+    graph() {
+      const text = call("web_trainer_graph", "string", [], []);
+      if (!text) throw new Error(lastError());
+      return JSON.parse(text);
+    },
     // A character-level model of text, trained on batch random windows of seq characters.
     newCharRnn(text, cell, hidden, seq, batch, lr, seed) {
       if (call("web_charrnn_new", "number", ["string", "string", "number", "number", "number", "number", "number"],

@@ -104,6 +104,9 @@
   function truncate() {
     $("truncate-error").textContent = "";
     const Ts = $("truncate-ts").value.split(",").map(Number), chars = Number($("truncate-chars").value), series = [];
+    if (Ts.some(function (T) { return !(T >= 1 && T <= 256 && T === Math.floor(T)); })) {
+      $("truncate-error").textContent = "chunk lengths: whole numbers 1 to 256, separated by commas"; return;
+    }
     let k = 0;
     (function next() {
       if (k === Ts.length) { document.body.dataset.truncatedone = String(series.length); return; }
