@@ -22,6 +22,10 @@ dom() { # dom PAGE?QUERY [BODY-ATTRIBUTE]: the page's DOM once its script has ru
     done
     printf '%s\n' "$out"
 }
+shot() { # shot NAME PAGE?QUERY WIDTH,HEIGHT BUDGET: NAME.png beside the site, for the docs
+    timeout 180 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-budget="$4" \
+        --window-size="$3" --screenshot="$site/../$1.png" "file://$site/$2" >/dev/null 2>&1 && [ -s "$site/../$1.png" ]
+}
 attr() { sed -n "s/.*<body[^>]*data-$1=\"\([^\"]*\)\".*/\1/p" | head -1; }
 text() { sed -n "s/.*id=\"$1\">\([^<]*\)<.*/\1/p" | head -1; }
 export -f attr text
@@ -85,12 +89,8 @@ check "char-RNN learns a pasted text" bash -c "
     awk -v a=\"\$(attr firstloss < own.dom)\" -v b=\"\$(text loss < own.dom)\" 'BEGIN { exit !(b < a / 4) }'"
 check "char-RNN refuses a text shorter than its sequence, on the page" bash -c "
     grep -q 'id=\"error\">the text needs more characters' tiny.dom && [ -z \"\$(attr errors < tiny.dom)\" ]"
-check "a screenshot of char-RNN" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --virtual-time-budget=60000 --window-size=1100,900 --screenshot='$site/../charrnn_page.png' 'file://$site/charrnn.html?autorun=300' \
-    >/dev/null 2>&1 && [ -s '$site/../charrnn_page.png' ]"
-check "a screenshot of lab" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --virtual-time-budget=200000 --window-size=1100,2400 --screenshot='$site/../lab_page.png' 'file://$site/lab.html?rho=1&memory=run&memory-steps=300&memory-gaps=5,10,20&truncate=run' \
-    >/dev/null 2>&1 && [ -s '$site/../lab_page.png' ]"
+check "a screenshot of char-RNN" shot charrnn_page "charrnn.html?autorun=300" 1100,900 60000
+check "a screenshot of lab" shot lab_page "lab.html?rho=1&memory=run&memory-steps=300&memory-gaps=5,10,20&truncate=run" 1100,2400 200000
 dom "graph.html" > g0.dom
 dom "graph.html?step=9" > g9.dom
 dom "graph.html?step=18&cell=lstm" > glstm.dom
@@ -103,11 +103,7 @@ check "graph steps the backward pass: ops marked, gradients arriving, tensors co
     [ \$(grep -o 'fill=\"hsl' g9.dom | wc -l) -gt \$(grep -o 'fill=\"hsl' g0.dom | wc -l) ]"
 check "graph names tensors by role, an LSTM's c_t included" bash -c "grep -q '>h_5<' g0.dom && grep -q '>x_0 W_ih<' g0.dom &&
     grep -q '>c_2<' glstm.dom && [ \"\$(attr chain < glstm.dom)\" = 1 ]"
-check "a screenshot of graph" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --virtual-time-budget=30000 --window-size=1200,900 --screenshot='$site/../graph_page.png' 'file://$site/graph.html?step=9' \
-    >/dev/null 2>&1 && [ -s '$site/../graph_page.png' ]"
-check "a screenshot of hello" bash -c "timeout 180 '$browser' --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --virtual-time-budget=30000 --window-size=1100,800 --screenshot='$site/../hello_page.png' 'file://$site/hello.html?autorun=40' \
-    >/dev/null 2>&1 && [ -s '$site/../hello_page.png' ]"
+check "a screenshot of graph" shot graph_page "graph.html?step=9" 1200,900 30000
+check "a screenshot of hello" shot hello_page "hello.html?autorun=40" 1100,800 30000
 echo "web_site: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -18,17 +18,15 @@ int web_model_new(web_model *m, const char *cell, int V, int hidden, double lr, 
     m->head = cg_linear_new(.in_features = hidden, .out_features = V);
     int nc = 0, nh = 0;
     cg_tensor **pc = m->cell ? cg_parameters(m->cell, &nc) : NULL, **ph = m->head ? cg_parameters(m->head, &nh) : NULL;
-    cg_tensor *params[16];
-    if (!pc || !ph) {
+    if (!pc || !ph || nc + nh > (int)(sizeof m->params / sizeof *m->params)) {
         web_fail(cg_last_error());
         web_model_free(m);
         return -1;
     }
-    memcpy(params, pc, sizeof *pc * (size_t)nc);
-    memcpy(params + nc, ph, sizeof *ph * (size_t)nh);
+    memcpy(m->params, pc, sizeof *pc * (size_t)nc);
+    memcpy(m->params + nc, ph, sizeof *ph * (size_t)nh);
     m->nparams = nc + nh;
-    memcpy(m->params, params, sizeof params);
-    m->opt = cg_adam_new(params, m->nparams, .lr = lr);
+    m->opt = cg_adam_new(m->params, m->nparams, .lr = lr);
     if (!m->opt) {
         web_fail(cg_last_error());
         web_model_free(m);
