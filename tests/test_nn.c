@@ -655,6 +655,30 @@ static int count(const char *text, const char *what)
 }
 
 /* The DOT of a T-step RNN: one cluster per step, the expected op and tensor nodes. */
+/* cg_graph_json on the degenerate roots: a 0-d leaf, a size-0 tensor, a sum over nothing */
+START_TEST(graph_json_of_degenerate_roots)
+{
+    cg_tensor *roots[3] = {cg_scalar(2.0f), cg_zeros(CG_SHAPE(0, 3)), NULL};
+    ck_assert_int_eq(cg_set_requires_grad(roots[1], true), 0);
+    roots[2] = cg_sum(roots[1]); /* recorded: the sum and its empty input */
+    const char *shapes[3] = {"\"shape\":\"()\"", "\"shape\":\"(0, 3)\",\"step\":-1,\"numel\":0", "\"shape\":\"()\""};
+    for (int k = 0; k < 3; k++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        ck_assert_int_eq(cg_graph_json(roots[k], f), 0);
+        fclose(f);
+        ck_assert_msg(strstr(text, shapes[k]) != NULL, "%s", text);
+        ck_assert_int_eq(count(text, "\"id\":\"t"), k == 2 ? 2 : 1);
+        ck_assert_int_eq(count(text, "\"id\":\"op"), k == 2 ? 1 : 0);
+        ck_assert_ptr_nonnull(strstr(text, k == 1 ? "\"values\":[]" : "\"values\":["));
+        free(text);
+    }
+    for (int k = 0; k < 3; k++)
+        cg_tensor_free(roots[k]);
+}
+END_TEST
+
 START_TEST(graph_dot_of_an_unrolled_rnn)
 {
     cg_manual_seed(3);
@@ -1020,6 +1044,7 @@ static Suite *nn_suite(void)
     tcase_add_test(t, module_files_round_trip_and_load_pytorchs);
     tcase_add_test(t, bad_module_files_leave_the_module_untouched);
     tcase_add_test(t, graph_dot_of_an_unrolled_rnn);
+    tcase_add_test(t, graph_json_of_degenerate_roots);
     tcase_add_test(t, refused_changes_leave_modules_as_they_were);
     tcase_add_test(t, big_models_keep_every_name_and_line);
     tcase_add_test(t, attention_takes_its_options_as_given);
