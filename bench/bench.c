@@ -3,9 +3,13 @@
  *   bench hello | floor | charrnn H T B [threads] | gemm M N K TA TB | peak
  *
  * Prints "median_us X" (and "gflops X" for gemm and peak) and "peak_rss_mb X".
- * bench/run runs these beside bench/bench_torch.py. */
+ * bench/run runs these beside bench/bench_torch.py. The WebAssembly build (./dev.sh web)
+ * has it too: node build-web/lib/bench/bench.js charrnn 128 64 32. */
 #include <cgrad.h>
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define X86 1
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +197,7 @@ static void gemm_run(void *ctx)
     a5 = FMA(a5, m, c), a6 = FMA(a6, m, c), a7 = FMA(a7, m, c), a8 = FMA(a8, m, c), a9 = FMA(a9, m, c), \
     a10 = FMA(a10, m, c), a11 = FMA(a11, m, c)
 
+#ifdef X86
 __attribute__((target("avx2,fma"))) static double peak_avx2(void)
 {
     /* distinct starting values: twelve identical chains are one chain to the compiler */
@@ -236,6 +241,8 @@ __attribute__((target("avx512f"))) static double peak_avx512(void)
     return (double)iters * 12 * 32 / (us * 1e3);
 }
 
+#endif
+
 int main(int argc, char **argv)
 {
     const char *w = argc > 1 ? argv[1] : "";
@@ -270,9 +277,13 @@ int main(int argc, char **argv)
         report(us);
         printf("gflops %.2f\n", 2.0 * (double)(g.M * g.N * g.K) / (us * 1e3));
     } else if (!strcmp(w, "peak")) {
+#ifdef X86
         __builtin_cpu_init();
         printf("avx2_gflops %.2f\n", __builtin_cpu_supports("avx2") ? peak_avx2() : 0.0);
         printf("avx512_gflops %.2f\n", __builtin_cpu_supports("avx512f") ? peak_avx512() : 0.0);
+#else
+        printf("no FMA peak measured here: x86 only\n");
+#endif
     } else {
         fprintf(stderr, "usage: bench hello | floor | charrnn H T B | charrnn_user H T B | gemm M N K TA TB | peak\n");
         return 2;

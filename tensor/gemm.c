@@ -1,12 +1,13 @@
 /* cgrad — GEMM: C = op(A) op(B) + beta * C, row-major: the dispatcher.
  *
- * Big products are split by columns over the thread pool; each part goes to the
- * SIMD kernels of gemm_avx2.c (AVX-512 or AVX2, chosen at run time). Without
- * them, and for tiny products, portable loops: the i-k-j loop over rows of B
+ * Big products are split by columns over the thread pool; each part goes to
+ * gemm_blocked.c's blocking around the SIMD kernels (gemm_avx2.c: AVX-512 or AVX2,
+ * chosen at run time; gemm_simd128.c: WebAssembly SIMD). Without them, and for
+ * tiny products, portable loops: the i-k-j loop over rows of B
  * (a contiguous axpy the compiler vectorises, blocked so a stripe of C stays in
  * cache), with a transposed B transposed once into scratch, or dot products
  * when the product is tiny. */
-#include "kernels.h"
+#include "gemm_blocked.h"
 #include "cgrad_config.h"
 #include <stdlib.h>
 #include <string.h>
@@ -68,25 +69,30 @@ static void gemm_b_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
     }
 }
 
-/* (overwrite: C's values are not read, the product is stored: beta = 0 without clearing C first) */
-int cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                  const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite);
-void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                            int64_t ldb, float *C, int64_t ldc);
-int cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                    const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite);
-void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst);
-void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                              int64_t ldb, float *C, int64_t ldc);
+/* The kernels of the instruction set this CPU (or this build, for WebAssembly) has:
+ * AVX-512 or AVX2 as the CPU reports them, WebAssembly SIMD when compiled with
+ * -msimd128; NULL where there are none (the portable loops below). */
+static const cg__gemm_isa *cpu_isa(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (cg__cpu_has_avx512())
+        return &cg__gemm_avx512;
+    if (cg__cpu_has_avx2())
+        return &cg__gemm_avx2;
+#endif
+#ifdef __wasm_simd128__
+    return &cg__gemm_simd128;
+#else
+    return NULL;
+#endif
+}
 
 /* Whether A · Bᵀ with M rows takes the dot-product kernel (few rows: dot products
- * beat packing B — with AVX2 up to 64 rows; with AVX-512, measured on an Intel Xeon
- * by bench gemm, only below 16, since each dot ends in a horizontal sum of a
- * 16-wide register). It depends on M and K only, so a thread's column strip
- * picks what one thread would. */
-static bool dots(bool trans_a, bool trans_b, int64_t M, int64_t K, bool wide)
+ * beat packing B). It depends on M and K only, so a thread's column strip picks
+ * what one thread would. */
+static bool dots(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t K)
 {
-    return trans_b && !trans_a && M < (wide ? 16 : 65) && K >= 16;
+    return trans_b && !trans_a && M < isa->dot_rows && K >= 16;
 }
 
 /* The SIMD products for one block of C's columns (pre: B packed, or NULL); 0, or
@@ -94,14 +100,14 @@ static bool dots(bool trans_a, bool trans_b, int64_t M, int64_t K, bool wide)
 static int simd_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
 {
-    bool wide = cg__cpu_has_avx512();
-    if (dots(trans_a, trans_b, M, K, wide)) {
+    const cg__gemm_isa *isa = cpu_isa();
+    if (dots(isa, trans_a, trans_b, M, K)) {
         if (overwrite)
             scale_c(M, N, 0.0f, C, ldc);
-        (wide ? cg__gemm_avx512_nt_small : cg__gemm_avx2_nt_small)(M, N, K, A, lda, B, ldb, C, ldc);
+        cg__gemm_dots(isa, M, N, K, A, lda, B, ldb, C, ldc);
         return 0;
     }
-    return (wide ? cg__gemm_avx512 : cg__gemm_avx2)(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre, overwrite);
+    return cg__gemm_blocked(isa, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre, overwrite);
 }
 
 /* Big products are split by columns of C over the thread pool: every element is
@@ -148,11 +154,11 @@ int cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const 
  * not); others are portable loops. Packing pays off once there are a few blocks of work. */
 static bool simd_path(int64_t M, int64_t N, int64_t K)
 {
-    return M * N * K >= 4096 && N >= 8 && cg__cpu_has_avx2();
+    return M * N * K >= 4096 && N >= 8 && cpu_isa();
 }
 
-/* The packed form's strip width: the kernel's columns (cg__gemm_avx_pack_bt). */
-static int64_t packed_nr(void) { return cg__cpu_has_avx512() ? 32 : 16; }
+/* The packed form's strip width: the kernel's columns (cg__gemm_isa_pack_bt). */
+static int64_t packed_nr(void) { return cpu_isa()->NR; }
 
 int64_t cg__gemm_bt_packed_len(int64_t M, int64_t N, int64_t K)
 {
@@ -160,7 +166,7 @@ int64_t cg__gemm_bt_packed_len(int64_t M, int64_t N, int64_t K)
     (void)M, (void)N, (void)K;
     return 0;
 #else
-    if (M <= 0 || K <= 0 || !simd_path(M, N, K) || dots(false, true, M, K, cg__cpu_has_avx512()))
+    if (M <= 0 || K <= 0 || !simd_path(M, N, K) || dots(cpu_isa(), false, true, M, K))
         return 0;
     return (N + packed_nr() - 1) / packed_nr() * packed_nr() * K;
 #endif
@@ -168,13 +174,13 @@ int64_t cg__gemm_bt_packed_len(int64_t M, int64_t N, int64_t K)
 
 void cg__gemm_pack_bt(int64_t N, int64_t K, const float *B, int64_t ldb, float *packed)
 {
-    cg__gemm_avx_pack_bt(packed_nr(), N, K, B, ldb, packed);
+    cg__gemm_isa_pack_bt(cpu_isa(), N, K, B, ldb, packed);
 }
 
 int cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                 const float *packed, float beta, float *C, int64_t ldc)
 {
-    cg__prepacked pre = {packed, 0, (N + packed_nr() - 1) / packed_nr() * packed_nr()};
+    cg__prepacked pre = {packed, 0, packed ? (N + packed_nr() - 1) / packed_nr() * packed_nr() : 0};
     return gemm_result(gemm_dispatch(false, true, M, N, K, A, lda, B, ldb, beta, C, ldc, packed ? &pre : NULL), M, N,
                        K);
 }
@@ -197,7 +203,7 @@ static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
     if (M == 0 || N == 0 || K == 0)
         return 0;
     int threads = M * N * K >= (INT64_C(1) << 21) ? cg_get_num_threads() : 1;
-    if (threads > 1 && N >= 64 && cg__cpu_has_avx2()) {
+    if (threads > 1 && N >= 64 && cpu_isa()) {
         int64_t chunk = (N + threads - 1) / threads;
         chunk = (chunk + 31) / 32 * 32; /* whole 32-column strips per thread */
         column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C, pre, overwrite, 0};

@@ -1,21 +1,12 @@
-/* cgrad — the SIMD GEMMs: packed panels around register-tiled kernels, 6x16 for
- * AVX2/FMA and 8x32 for AVX-512, and dot-product kernels for A·Bᵀ with few rows.
- *
- * C (M x N) += op(A) (M x K) · op(B) (K x N), row-major. op(B) is packed into
- * strips of 16 columns and op(A) into strips of 6 rows, k-major, so the kernel
- * streams both from contiguous memory whichever operand is transposed: the
- * transposed variants cost only a different packing loop. The kernel keeps a
- * 6x16 block of C in 12 ymm registers while k runs. Compiled for AVX2+FMA with
- * function attributes; gemm.c calls each only on CPUs that have it. */
-#include "kernels.h"
-#include <string.h>
+/* cgrad — the x86 GEMM kernels: a 6x16 tile for AVX2/FMA and an 8x32 one for AVX-512
+ * (12 ymm / 16 zmm accumulators while k runs), 3x4 dot-product kernels 8 and 16 wide,
+ * and an 8x8 in-register transpose for packing. Compiled for their instruction sets
+ * with function attributes; gemm.c calls them only on CPUs that have them. The
+ * blocking around them is gemm_blocked.c's. */
+#include "gemm_blocked.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-
-#define KC 256
-#define MC 120 /* a multiple of both kernels' row tiles: the packed A block stays in L2 */
-#define NC 2048
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
@@ -41,64 +32,9 @@ AVX2 static inline void transpose_8x8(const float *src, int64_t ld, float *dst, 
     }
 }
 
-/* rows [0, rows) of a row-major block (ld apart), k in [0, kc), as k-major rows of
- * width W (dst[k * W + r] = src[r * ld + k]): whole 8 x 8 blocks transposed in
- * registers, the edges element by element; rows up to W are zero. */
 AVX2 static void pack_transposed(const float *src, int64_t ld, int64_t rows, int64_t kc, float *dst, int64_t W)
 {
-    int64_t r8 = rows / 8 * 8, k8 = kc / 8 * 8;
-    for (int64_t r = 0; r < r8; r += 8)
-        for (int64_t k = 0; k < k8; k += 8)
-            transpose_8x8(src + r * ld + k, ld, dst + k * W + r, W);
-    for (int64_t r = 0; r < W; r++)
-        for (int64_t k = r < r8 ? k8 : 0; k < kc; k++)
-            dst[k * W + r] = r < rows ? src[r * ld + k] : 0;
-}
-
-/* op(B)[k0 .. k0+kc) x [j0 .. j0+nc) into strips of NR columns (zero-padded). A
- * transposed B is read along its rows (contiguous), writing the strip k-major. */
-AVX2 static void pack_b(bool tb, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
-                        int64_t NR)
-{
-    for (int64_t js = 0; js < nc; js += NR) {
-        int64_t nr = nc - js < NR ? nc - js : NR;
-        float *strip = dst + (js / NR) * kc * NR;
-        if (tb) {
-            pack_transposed(B + (j0 + js) * ldb + k0, ldb, nr, kc, strip, NR);
-            continue;
-        }
-        for (int64_t k = 0; k < kc; k++) {
-            memcpy(strip + k * NR, B + (k0 + k) * ldb + j0 + js, (size_t)nr * sizeof(float));
-            for (int64_t c = nr; c < NR; c++)
-                strip[k * NR + c] = 0;
-        }
-    }
-}
-
-/* op(A)[i0 .. i0+mc) x [k0 .. k0+kc) into strips of MR rows (zero-padded). */
-AVX2 static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst,
-                        int64_t MR)
-{
-    for (int64_t is = 0; is < mc; is += MR) {
-        int64_t mr = mc - is < MR ? mc - is : MR;
-        float *d = dst + (is / MR) * kc * MR;
-        if (!ta) {
-            pack_transposed(A + (i0 + is) * lda + k0, lda, mr, kc, d, MR);
-            continue;
-        }
-        if (mr == MR && MR == 8) { /* whole strips: one vector move per k */
-            for (int64_t k = 0; k < kc; k++)
-                _mm256_storeu_ps(d + k * 8, _mm256_loadu_ps(A + (k0 + k) * lda + i0 + is));
-            continue;
-        }
-        for (int64_t k = 0; k < kc; k++) {
-            const float *s = A + (k0 + k) * lda + i0 + is;
-            for (int64_t r = 0; r < mr; r++)
-                d[k * MR + r] = s[r];
-            for (int64_t r = mr; r < MR; r++)
-                d[k * MR + r] = 0;
-        }
-    }
+    CG__PACK_TRANSPOSED_BY(transpose_8x8, 8, src, ld, rows, kc, dst, W);
 }
 
 /* C[0..mr) x [0..nr) += a (6 x kc packed) · b (kc rows of 16, ldb apart: a packed
@@ -148,12 +84,8 @@ AVX2 static void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t
     }
 }
 
-/* ---- C += A · Bᵀ for few rows of A: dot products, nothing packed -------------------
- * The recurrent step's x · W_hhᵀ has 32 or so rows: packing W each step would
- * cost as much as the product. Here both operands are read along their rows
- * (contiguous in k); a 3x4 block of C is 12 accumulators of 8 partial sums each,
- * reduced across lanes at the end. */
-
+/* (the dot products for A · Bᵀ with few rows: a 3x4 block of C is 12 accumulators of 8
+ * partial sums each, reduced across lanes at the end) */
 static inline AVX2 __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d)
 {
     __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
@@ -197,64 +129,7 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
 
 #undef MR
 #undef NR
-
-/* C (mr x nr) += or = (add false: C's old values not read) a · b */
-typedef void (*tile_kernel)(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
-                            int64_t mr, int64_t nr, bool add);
-
-/* The blocked product around a tile kernel of MR x NR. With pre (a transposed B
- * packed once, cg__gemm_pack_bt), B's strips are read from there instead of being
- * packed again: the same values, so the same bits. */
-static int gemm_packed(tile_kernel kernel, int64_t MR, int64_t NR, bool trans_a, bool trans_b, int64_t M,
-                        int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
-                        int64_t ldc, const cg__prepacked *pre, bool overwrite)
-{
-    int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
-    /* A row-major B is read where it lies, NR columns at a time, when A has few rows
-     * (an RNN step: packing B would cost as much as the product) or K is short; only
-     * a transposed B, and the last partial strip, are packed then. With many rows
-     * and a long K, B is packed too: a strip read in place walks K rows ldb apart,
-     * and strides of a few KB fall into the same few L1 sets (on this Xeon, 512³:
-     * 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132). Packing moves values only, so
-     * either way gives the same bits. */
-    bool direct = !trans_b && !(M >= 128 && K >= 64);
-    cg__scratch_begin();
-    float *bp = pre ? NULL : cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
-    float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));
-    bool ok = (bp || pre) && ap;
-    if (ok) {
-        for (int64_t j0 = 0; j0 < N; j0 += NC) {
-            int64_t nc = N - j0 < NC ? N - j0 : NC, full = direct ? nc / NR * NR : 0;
-            for (int64_t k0 = 0; k0 < K; k0 += KC) {
-                int64_t kc = K - k0 < KC ? K - k0 : KC;
-                if (full < nc && !pre) /* what is not read in place: all of a transposed B, or B's last strip */
-                    pack_b(trans_b, B, ldb, k0, kc, j0 + full, nc - full, bp, NR);
-                for (int64_t i0 = 0; i0 < M; i0 += MC) {
-                    int64_t mc = M - i0 < MC ? M - i0 : MC;
-                    pack_a(trans_a, A, lda, i0, mc, k0, kc, ap, MR);
-                    for (int64_t js = 0; js < nc; js += NR) {
-                        bool in_place = js < full;
-                        const float *b = in_place ? B + k0 * ldb + j0 + js
-                                         : pre ? pre->data + k0 * pre->npad + ((pre->col0 + j0 + js) / NR) * kc * NR
-                                               : bp + ((js - full) / NR) * kc * NR;
-                        int64_t bstride = in_place ? ldb : NR;
-                        for (int64_t is = 0; is < mc; is += MR)
-                            kernel(kc, ap + (is / MR) * kc * MR, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
-                                   mc - is < MR ? mc - is : MR, nc - js < NR ? nc - js : NR, !overwrite || k0 > 0);
-                    }
-                }
-            }
-        }
-    }
-    cg__scratch_end();
-    return ok ? 0 : -1;
-}
-
-int cg__gemm_avx2(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                  const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
-{
-    return gemm_packed(kernel_6x16, 6, 16, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre, overwrite);
-}
+const cg__gemm_isa cg__gemm_avx2 = {"avx2", 6, 16, kernel_6x16, pack_transposed, dot_3x4, 65};
 
 /* ---- AVX-512: an 8x32 tile (16 zmm accumulators), and 3x4 dot products 16 wide ---- */
 
@@ -292,28 +167,6 @@ AVX512 static void kernel_8x32(int64_t kc, const float *a, const float *b, int64
     }
 }
 
-int cg__gemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                    const float *B, int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
-{
-    return gemm_packed(kernel_8x32, 8, 32, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre, overwrite);
-}
-
-/* Bᵀ (B: N x K, row-major) in the strips of NR columns gemm_packed reads, every KC
- * block of k after the other: block k0 at k0 * npad, strip s of it at s * kc * NR. */
-void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst)
-{
-    int64_t npad = (N + NR - 1) / NR * NR;
-    for (int64_t k0 = 0; k0 < K; k0 += KC)
-        pack_b(true, B, ldb, k0, K - k0 < KC ? K - k0 : KC, 0, N, dst + k0 * npad, NR);
-}
-
-static inline AVX512 __m128 hsum4_512(__m256 a, __m256 b, __m256 c, __m256 d)
-{
-    __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
-    __m256 abcd = _mm256_hadd_ps(ab, cd);
-    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
-}
-
 AVX512 static void dot_3x4_512(int64_t K, const float *const a[3], const float *const b[4], float out[3][4])
 {
     __m512 acc[3][4];
@@ -337,82 +190,12 @@ AVX512 static void dot_3x4_512(int64_t K, const float *const a[3], const float *
         for (int c = 0; c < 4; c++)
             h[c] = _mm256_add_ps(_mm512_castps512_ps256(acc[r][c]),
                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][c]), 1)));
-        _mm_storeu_ps(out[r], hsum4_512(h[0], h[1], h[2], h[3]));
+        _mm_storeu_ps(out[r], hsum4(h[0], h[1], h[2], h[3]));
     }
 }
 
 
-typedef void (*dot_kernel)(int64_t K, const float *const a[3], const float *const b[4], float out[3][4]);
-
-/* C += A · Bᵀ in 3x4 blocks of dot products; columns outer, so a block of B's rows
- * stays in L1 while all of A's rows pass. Whole rows of k at once up to 4096 (finer
- * k blocks cost more in reductions than they save at RNN sizes). */
-static void nt_small(dot_kernel dot, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                     int64_t ldb, float *C, int64_t ldc)
-{
-    const int64_t KB = 4096;
-    for (int64_t k0 = 0; k0 < K; k0 += KB) {
-        int64_t kb = K - k0 < KB ? K - k0 : KB;
-        for (int64_t j = 0; j < N; j += 4) {
-            int64_t nr = N - j < 4 ? N - j : 4;
-            const float *b[4];
-            for (int c = 0; c < 4; c++) /* a repeated row stands in for a missing one */
-                b[c] = B + (j + (c < nr ? c : 0)) * ldb + k0;
-            for (int64_t i = 0; i < M; i += 3) {
-                int64_t mr = M - i < 3 ? M - i : 3;
-                const float *a[3];
-                for (int r = 0; r < 3; r++)
-                    a[r] = A + (i + (r < mr ? r : 0)) * lda + k0;
-                float out[3][4];
-                dot(kb, a, b, out);
-                for (int64_t r = 0; r < mr; r++)
-                    for (int64_t c = 0; c < nr; c++)
-                        C[(i + r) * ldc + j + c] += out[r][c];
-            }
-        }
-    }
-}
-
-void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                            int64_t ldb, float *C, int64_t ldc)
-{
-    nt_small(dot_3x4, M, N, K, A, lda, B, ldb, C, ldc);
-}
-
-void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                              int64_t ldb, float *C, int64_t ldc)
-{
-    nt_small(dot_3x4_512, M, N, K, A, lda, B, ldb, C, ldc);
-}
-
-#else /* not x86: the dispatcher never calls these (no AVX2 reported) */
-
-void cg__gemm_avx_pack_bt(int64_t NR, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst)
-{
-    (void)NR, (void)N, (void)K, (void)B, (void)ldb, (void)dst;
-}
-int cg__gemm_avx2(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                  int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
-{
-    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)pre;
-    (void)overwrite;
-    return -1;
-}
-int cg__gemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                    int64_t ldb, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
-{
-    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)pre;
-    (void)overwrite;
-    return -1;
-}
-void cg__gemm_avx2_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                            float *C, int64_t ldc)
-{
-    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
-}
-void cg__gemm_avx512_nt_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                              int64_t ldb, float *C, int64_t ldc)
-{
-    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
-}
+/* dot products below 16 rows only: measured on an Intel Xeon by bench gemm, each dot
+ * ends in a horizontal sum of a 16-wide register */
+const cg__gemm_isa cg__gemm_avx512 = {"avx512", 8, 32, kernel_8x32, pack_transposed, dot_3x4_512, 16};
 #endif

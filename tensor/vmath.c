@@ -363,8 +363,112 @@ static void gelu_erf_avx2(int64_t n, const float *x, const float *g, float *y, b
 static void exp_avx2(int64_t n, const float *x, float *y, bool sigmoid) { (void)n, (void)x, (void)y, (void)sigmoid; }
 #endif
 
+#ifdef __wasm_simd128__
+/* ---- the same functions 4 lanes wide for WebAssembly SIMD (no FMA there: each
+ * fused step is a multiply and an add, within the same few ulp; exp's n ln2 is split
+ * so that n * 0.693359375 is exact without one) ---------------------------------- */
+#include <wasm_simd128.h>
+#define F4(c) wasm_f32x4_splat(c)
+#define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
+
+static inline v128_t exp4(v128_t x)
+{
+    const v128_t hi = F4(88.72283935546875f), lo = F4(-103.972076416f);
+    v128_t underflow = wasm_f32x4_lt(x, lo), overflow = wasm_f32x4_gt(x, hi);
+    x = wasm_f32x4_min(wasm_f32x4_max(x, lo), hi);
+    v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, F4(1.44269504088896341f)));
+    v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, F4(0.693359375f)));
+    r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, F4(-2.12194440e-4f)));
+    v128_t p = F4(1.9875691500E-4f);
+    p = MADD(p, r, F4(1.3981999507E-3f));
+    p = MADD(p, r, F4(8.3334519073E-3f));
+    p = MADD(p, r, F4(4.1665795894E-2f));
+    p = MADD(p, r, F4(1.6666665459E-1f));
+    p = MADD(p, r, F4(5.0000001201E-1f));
+    p = MADD(p, wasm_f32x4_mul(r, r), wasm_f32x4_add(r, F4(1.0f)));
+    v128_t ni = wasm_i32x4_trunc_sat_f32x4(n), half = wasm_i32x4_shr(ni, 1);
+    v128_t e1 = wasm_i32x4_shl(wasm_i32x4_add(half, wasm_i32x4_splat(127)), 23);
+    v128_t e2 = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(ni, half), wasm_i32x4_splat(127)), 23);
+    v128_t y = wasm_f32x4_mul(wasm_f32x4_mul(p, e1), e2);
+    y = wasm_v128_andnot(y, underflow);
+    return wasm_v128_bitselect(F4(INFINITY), y, overflow);
+}
+
+static inline v128_t tanh4(v128_t x)
+{
+    const v128_t sign = F4(-0.0f), one = F4(1.0f);
+    v128_t ax = wasm_v128_andnot(x, sign), s = wasm_v128_and(x, sign), z = wasm_f32x4_mul(x, x);
+    v128_t p = F4(-5.70498872745E-3f);
+    p = MADD(p, z, F4(2.06390887954E-2f));
+    p = MADD(p, z, F4(-5.37397155531E-2f));
+    p = MADD(p, z, F4(1.33314422036E-1f));
+    p = MADD(p, z, F4(-3.33332819422E-1f));
+    v128_t small = MADD(wasm_f32x4_mul(p, z), x, x);
+    v128_t e = exp4(wasm_f32x4_add(ax, ax));
+    v128_t big = wasm_f32x4_sub(one, wasm_f32x4_div(F4(2.0f), wasm_f32x4_add(e, one)));
+    big = wasm_v128_or(wasm_f32x4_min(big, one), s);
+    v128_t y = wasm_v128_bitselect(small, big, wasm_f32x4_lt(ax, F4(0.625f)));
+    return wasm_v128_bitselect(y, x, wasm_f32x4_eq(x, x)); /* NaN stays NaN */
+}
+
+static inline v128_t apply4(int f, v128_t v)
+{
+    v128_t r = f == F_TANH ? tanh4(v)
+             : f == F_EXP ? exp4(v) /* sigmoid: 1 / (1 + e^{-x}) */
+                          : wasm_f32x4_div(F4(1.0f), wasm_f32x4_add(F4(1.0f), exp4(wasm_f32x4_neg(v))));
+    return wasm_v128_bitselect(r, v, wasm_f32x4_eq(v, v));
+}
+
+/* GELU (tanh form) and its gradient, as gelu8 */
+static inline v128_t gelu4(v128_t x, v128_t g, bool grad)
+{
+    const v128_t half = F4(0.5f), one = F4(1.0f), beta = F4(CG__GELU_TANH_BETA), kappa = F4(CG__GELU_KAPPA);
+    v128_t x2 = wasm_f32x4_mul(x, x);
+    v128_t th = tanh4(wasm_f32x4_mul(beta, MADD(wasm_f32x4_mul(kappa, x2), x, x)));
+    v128_t right = wasm_f32x4_add(one, th);
+    if (!grad)
+        return wasm_f32x4_mul(wasm_f32x4_mul(half, x), right);
+    v128_t inner_d = wasm_f32x4_mul(beta, MADD(wasm_f32x4_mul(F4(3.0f), kappa), x2, one));
+    v128_t sech2 = wasm_f32x4_sub(one, wasm_f32x4_mul(th, th));
+    v128_t d = MADD(wasm_f32x4_mul(wasm_f32x4_mul(half, x), sech2), inner_d, wasm_f32x4_mul(half, right));
+    return wasm_f32x4_mul(g, d);
+}
+
+/* y = f(x) or, for GELU (f < 0: grad when g is given), stored or added; whole vectors
+ * from memory, the tail through a padded copy */
+#define F_GELU (-1)
+static void map_simd128(int f, int64_t n, const float *x, const float *g, float *y, bool add)
+{
+    for (int64_t i = 0; i < n; i += 4) {
+        float xin[4] = {0}, gin[4] = {0}, out[4];
+        bool full = i + 4 <= n;
+        for (int64_t k = i; !full && k < n; k++)
+            xin[k - i] = x[k], gin[k - i] = g ? g[k] : 0.0f;
+        v128_t v = wasm_v128_load(full ? x + i : xin);
+        v128_t r = f != F_GELU ? apply4(f, v) : gelu4(v, g ? wasm_v128_load(full ? g + i : gin) : F4(0.0f), g != NULL);
+        if (full) {
+            wasm_v128_store(y + i, add ? wasm_f32x4_add(wasm_v128_load(y + i), r) : r);
+            continue;
+        }
+        wasm_v128_store(out, r);
+        for (int64_t k = i; k < n; k++)
+            y[k] = add ? y[k] + out[k - i] : out[k - i];
+    }
+}
+#undef F4
+#undef MADD
+#define SIMD128(f, n, x, g, y, add) \
+    do {                            \
+        map_simd128(f, n, x, g, y, add); \
+        return;                     \
+    } while (0)
+#else
+#define SIMD128(f, n, x, g, y, add) (void)0
+#endif
+
 void cg__tanh_f32(int64_t n, const float *x, float *y)
 {
+    SIMD128(F_TANH, n, x, NULL, y, false);
     if (cg__cpu_has_avx512()) {
         map_avx512(F_TANH, n, x, y);
         return;
@@ -379,6 +483,7 @@ void cg__tanh_f32(int64_t n, const float *x, float *y)
 
 void cg__exp_f32(int64_t n, const float *x, float *y)
 {
+    SIMD128(F_EXP, n, x, NULL, y, false);
     if (cg__cpu_has_avx512()) {
         map_avx512(F_EXP, n, x, y);
         return;
@@ -393,6 +498,7 @@ void cg__exp_f32(int64_t n, const float *x, float *y)
 
 void cg__sigmoid_f32(int64_t n, const float *x, float *y)
 {
+    SIMD128(F_SIGMOID, n, x, NULL, y, false);
     if (cg__cpu_has_avx512()) {
         map_avx512(F_SIGMOID, n, x, y);
         return;
@@ -416,6 +522,7 @@ static inline float gelu_tanh_scalar(float x, float g, bool grad)
 
 void cg__gelu_tanh_f32(int64_t n, const float *x, float *y)
 {
+    SIMD128(F_GELU, n, x, NULL, y, false);
     if (cg__cpu_has_avx512()) {
         gelu_tanh_avx512(n, x, NULL, y, false, false);
         return;
@@ -430,6 +537,7 @@ void cg__gelu_tanh_f32(int64_t n, const float *x, float *y)
 
 void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add)
 {
+    SIMD128(F_GELU, n, x, g, gx, add);
     if (cg__cpu_has_avx512()) {
         gelu_tanh_avx512(n, x, g, gx, true, add);
         return;

@@ -1,0 +1,124 @@
+/* cgrad — the blocked GEMM around a register-tiled micro-kernel, and the dot-product
+ * GEMM for A · Bᵀ with few rows; each instruction set brings its kernels
+ * (cg__gemm_isa: gemm_avx2.c, gemm_simd128.c).
+ *
+ * C (M x N) += op(A) (M x K) · op(B) (K x N), row-major. op(B) is packed into strips
+ * of NR columns and op(A) into strips of MR rows, k-major, so the kernel streams
+ * both from contiguous memory whichever operand is transposed: the transposed
+ * variants cost only a different packing loop. Packing moves values only: every
+ * path through here gives the same bits for one kernel. */
+#include "gemm_blocked.h"
+#include <string.h>
+
+#define KC 256
+#define MC 120 /* a multiple of every kernel's row tile (6, 8, 4): the packed A block stays in L2 */
+#define NC 2048
+
+/* Columns [x0, x0+n) x rows [k0, k0+kc) of a K x X operand, into strips of W columns,
+ * k-major (zero-padded): op(B) into strips of NR columns, op(A)ᵀ into strips of MR
+ * rows. Stored transposed (X x K, its rows along k: a transposed B, an untransposed
+ * A), its rows are read contiguously and transposed in registers; otherwise each k
+ * gives a contiguous piece of each strip. */
+static void pack_strips(const cg__gemm_isa *isa, bool transposed, const float *src, int64_t ld, int64_t k0, int64_t kc,
+                        int64_t x0, int64_t n, float *dst, int64_t W)
+{
+    for (int64_t xs = 0; xs < n; xs += W) {
+        int64_t w = n - xs < W ? n - xs : W;
+        float *strip = dst + (xs / W) * kc * W;
+        if (transposed) {
+            isa->pack_transposed(src + (x0 + xs) * ld + k0, ld, w, kc, strip, W);
+            continue;
+        }
+        for (int64_t k = 0; k < kc; k++) {
+            memcpy(strip + k * W, src + (k0 + k) * ld + x0 + xs, (size_t)w * sizeof(float));
+            for (int64_t c = w; c < W; c++)
+                strip[k * W + c] = 0;
+        }
+    }
+}
+
+/* With pre (a transposed B packed once, cg__gemm_isa_pack_bt), B's strips are read
+ * from there instead of being packed again: the same values, so the same bits. */
+int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                     const cg__prepacked *pre, bool overwrite)
+{
+    int64_t MR = isa->MR, NR = isa->NR;
+    int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
+    /* A row-major B is read where it lies, NR columns at a time, when A has few rows
+     * (an RNN step: packing B would cost as much as the product) or K is short; only
+     * a transposed B, and the last partial strip, are packed then. With many rows
+     * and a long K, B is packed too: a strip read in place walks K rows ldb apart,
+     * and strides of a few KB fall into the same few L1 sets (on an Intel Xeon, 512³:
+     * 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132). */
+    bool direct = !trans_b && !(M >= 128 && K >= 64);
+    cg__scratch_begin();
+    float *bp = pre ? NULL : cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
+    float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));
+    bool ok = (bp || pre) && ap;
+    for (int64_t j0 = 0; ok && j0 < N; j0 += NC) {
+        int64_t nc = N - j0 < NC ? N - j0 : NC, full = direct ? nc / NR * NR : 0;
+        for (int64_t k0 = 0; k0 < K; k0 += KC) {
+            int64_t kc = K - k0 < KC ? K - k0 : KC;
+            if (full < nc && !pre) /* what is not read in place: all of a transposed B, or B's last strip */
+                pack_strips(isa, trans_b, B, ldb, k0, kc, j0 + full, nc - full, bp, NR);
+            for (int64_t i0 = 0; i0 < M; i0 += MC) {
+                int64_t mc = M - i0 < MC ? M - i0 : MC;
+                pack_strips(isa, !trans_a, A, lda, k0, kc, i0, mc, ap, MR);
+                for (int64_t js = 0; js < nc; js += NR) {
+                    bool in_place = js < full;
+                    const float *b = in_place ? B + k0 * ldb + j0 + js
+                                     : pre ? pre->data + k0 * pre->npad + ((pre->col0 + j0 + js) / NR) * kc * NR
+                                           : bp + ((js - full) / NR) * kc * NR;
+                    int64_t bstride = in_place ? ldb : NR;
+                    for (int64_t is = 0; is < mc; is += MR)
+                        isa->tile(kc, ap + (is / MR) * kc * MR, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
+                                  mc - is < MR ? mc - is : MR, nc - js < NR ? nc - js : NR, !overwrite || k0 > 0);
+                }
+            }
+        }
+    }
+    cg__scratch_end();
+    return ok ? 0 : -1;
+}
+
+/* Bᵀ in the strips cg__gemm_blocked reads: every KC block of k after the other,
+ * block k0 at k0 * npad, strip s of it at s * kc * NR. */
+void cg__gemm_isa_pack_bt(const cg__gemm_isa *isa, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst)
+{
+    int64_t npad = (N + isa->NR - 1) / isa->NR * isa->NR;
+    for (int64_t k0 = 0; k0 < K; k0 += KC)
+        pack_strips(isa, true, B, ldb, k0, K - k0 < KC ? K - k0 : KC, 0, N, dst + k0 * npad, isa->NR);
+}
+
+/* ---- C += A · Bᵀ for few rows of A: dot products, nothing packed -------------------
+ * The recurrent step's x · W_hhᵀ has 32 or so rows: packing W each step would cost
+ * as much as the product. Both operands are read along their rows (contiguous in
+ * k), in 3x4 blocks of C; columns outer, so a block of B's rows stays in L1 while
+ * all of A's rows pass. Whole rows of k at once up to 4096 (finer k blocks cost
+ * more in reductions than they save at RNN sizes). */
+void cg__gemm_dots(const cg__gemm_isa *isa, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                   const float *B, int64_t ldb, float *C, int64_t ldc)
+{
+    const int64_t KB = 4096;
+    for (int64_t k0 = 0; k0 < K; k0 += KB) {
+        int64_t kb = K - k0 < KB ? K - k0 : KB;
+        for (int64_t j = 0; j < N; j += 4) {
+            int64_t nr = N - j < 4 ? N - j : 4;
+            const float *b[4];
+            for (int c = 0; c < 4; c++) /* a repeated row stands in for a missing one */
+                b[c] = B + (j + (c < nr ? c : 0)) * ldb + k0;
+            for (int64_t i = 0; i < M; i += 3) {
+                int64_t mr = M - i < 3 ? M - i : 3;
+                const float *a[3];
+                for (int r = 0; r < 3; r++)
+                    a[r] = A + (i + (r < mr ? r : 0)) * lda + k0;
+                float out[3][4];
+                isa->dot(kb, a, b, out);
+                for (int64_t r = 0; r < mr; r++)
+                    for (int64_t c = 0; c < nr; c++)
+                        C[(i + r) * ldc + j + c] += out[r][c];
+            }
+        }
+    }
+}

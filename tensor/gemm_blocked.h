@@ -1,0 +1,58 @@
+/* cgrad — the blocked GEMM's parts, shared by the instruction sets that have a
+ * micro-kernel (gemm_avx2.c: AVX2 and AVX-512; gemm_simd128.c: WebAssembly SIMD).
+ * Internal to the GEMM files. */
+#ifndef CGRAD_GEMM_BLOCKED_H
+#define CGRAD_GEMM_BLOCKED_H
+
+#include "kernels.h"
+
+/* C (mr x nr) += a · b, or = a · b when add is false (C's old values are not read):
+ * a is MR rows packed k-major (kc x MR), b kc rows of NR floats ldb apart (a packed
+ * strip has ldb = NR; a row-major B is read in place with its own ldb). */
+typedef void (*cg__tile_kernel)(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
+                                int64_t mr, int64_t nr, bool add);
+/* rows [0, rows) of a row-major block (ld apart), k in [0, kc), as k-major rows of
+ * width W (dst[k * W + r] = src[r * ld + k]); rows from `rows` up to W are zero. */
+typedef void (*cg__pack_transposed)(const float *src, int64_t ld, int64_t rows, int64_t kc, float *dst, int64_t W);
+/* out[r][c] = a[r] · b[c] over K floats: three rows of A against four of B */
+typedef void (*cg__dot_kernel)(int64_t K, const float *const a[3], const float *const b[4], float out[3][4]);
+
+/* One instruction set's kernels. */
+typedef struct {
+    const char *name;
+    int64_t MR, NR;                       /* the tile kernel's rows and columns */
+    cg__tile_kernel tile;
+    cg__pack_transposed pack_transposed;
+    cg__dot_kernel dot;
+    int64_t dot_rows; /* A · Bᵀ with fewer rows than this (and K >= 16) takes the dot kernel */
+} cg__gemm_isa;
+
+/* A cg__pack_transposed in S x S blocks transposed in registers by TRANSPOSE
+ * (src, ld, dst, ldd), the edges element by element. */
+#define CG__PACK_TRANSPOSED_BY(TRANSPOSE, S, src, ld, rows, kc, dst, W)                   \
+    do {                                                                                   \
+        int64_t rs_ = (rows) / (S) * (S), ks_ = (kc) / (S) * (S);                          \
+        for (int64_t r_ = 0; r_ < rs_; r_ += (S))                                          \
+            for (int64_t k_ = 0; k_ < ks_; k_ += (S))                                      \
+                TRANSPOSE((src) + r_ * (ld) + k_, (ld), (dst) + k_ * (W) + r_, (W));       \
+        for (int64_t r_ = 0; r_ < (W); r_++)                                               \
+            for (int64_t k_ = r_ < rs_ ? ks_ : 0; k_ < (kc); k_++)                         \
+                (dst)[k_ * (W) + r_] = r_ < (rows) ? (src)[r_ * (ld) + k_] : 0;            \
+    } while (0)
+
+/* The instruction sets built in (NULL where this build has none of them). */
+extern const cg__gemm_isa cg__gemm_avx2, cg__gemm_avx512, cg__gemm_simd128;
+
+/* C += or = (overwrite) op(A) op(B) in KC x NC x MC blocks around isa's tile kernel;
+ * pre: a transposed B packed once (cg__gemm_isa_pack_bt), or NULL. 0, or -1 when
+ * the packing scratch could not be had. */
+int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                     const cg__prepacked *pre, bool overwrite);
+/* C += A · Bᵀ by isa's dot kernel, nothing packed */
+void cg__gemm_dots(const cg__gemm_isa *isa, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                   const float *B, int64_t ldb, float *C, int64_t ldc);
+/* Bᵀ (B: N x K) in the strips cg__gemm_blocked reads as pre */
+void cg__gemm_isa_pack_bt(const cg__gemm_isa *isa, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst);
+
+#endif
