@@ -103,7 +103,21 @@ check "graph steps the backward pass: ops marked, gradients arriving, tensors co
     [ \$(grep -o 'fill=\"hsl' g9.dom | wc -l) -gt \$(grep -o 'fill=\"hsl' g0.dom | wc -l) ]"
 check "graph names tensors by role, an LSTM's c_t included" bash -c "grep -q '>h_5<' g0.dom && grep -q '>x_0 W_ih<' g0.dom &&
     grep -q '>c_2<' glstm.dom && [ \"\$(attr chain < glstm.dom)\" = 1 ]"
+long="text=the%20quick%20brown%20fox%20jumps%20over%20the%20lazy%20dog%20the%20quick%20brown%20fox%20" # 64 characters: 63 steps
+dom "graph.html?$long" > glong.dom
+dom "graph.html?$long&next=40" > glong40.dom
+dom "graph.html?$long&step=60&view=boxes" > gboxes.dom
+check "graph of 63 steps: boxes and a window of 3 steps at the end, the recurrence kept as a chain, labels 11 px" bash -c "
+    [ \"\$(attr ready < glong.dom)\" = 1 ] && [ -z \"\$(attr errors < glong.dom)\" ] && [ \"\$(attr boxes < glong.dom)\" = 60 ] &&
+    [ \"\$(attr window < glong.dom)\" = 60-62 ] && [ \"\$(attr chain < glong.dom)\" = 1 ] && [ \"\$(attr links < glong.dom)\" = 62 ] &&
+    awk -v p=\"\$(attr minlabel < glong.dom)\" 'BEGIN { exit !(p >= 11) }' && [ \"\$(attr boxes < g0.dom)\" = 0 ]"
+check "graph of 63 steps: the window follows the backward pass, boxes colour as gradients arrive" bash -c "
+    [ \"\$(attr window < glong40.dom)\" = 44-46 ] && [ \"\$(attr chain < glong40.dom)\" = 1 ] &&
+    [ \"\$(attr boxes < gboxes.dom)\" = 63 ] && [ \"\$(attr links < gboxes.dom)\" = 62 ] && [ \"\$(attr chain < gboxes.dom)\" = 1 ] &&
+    [ \$(grep -o '<g class=\"node box[^>]*><rect[^>]*fill=\"hsl' gboxes.dom | wc -l) -gt 20 ] &&
+    [ \$(grep -o '<g class=\"node box[^>]*><rect[^>]*fill=\"hsl' glong.dom | wc -l) = 0 ]"
 check "a screenshot of graph" shot graph_page "graph.html?step=9" 1200,900 30000
+check "a screenshot of graph, 63 steps" shot graph_long_page "graph.html?$long&step=60&view=boxes" 1200,700 30000
 check "a screenshot of hello" shot hello_page "hello.html?autorun=40" 1100,800 30000
 echo "web_site: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
