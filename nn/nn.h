@@ -25,12 +25,14 @@ typedef cg_tensor *(*cg_module_forward_fn)(cg_module *m, cg_tensor *x, void *ctx
  * getter below returns something borrowed from the module, never to be freed by
  * the caller: a tensor, name or child until the module is freed; the array of
  * cg_parameters until then too, or until a parameter or child is added to the
- * module or to a module below it (the list grows: ask for it again). */
+ * module or to a module below it, or a parameter set (cg_module_set_param: the list
+ * changes; ask for it again). A parameter replaced by cg_module_set_param lives on
+ * while someone else holds it. */
 void cg_module_free(cg_module *m);
 cg_tensor *cg_param(cg_module *m, const char *name);   /* borrowed; "weight_ih_l0", "bias_hh_l1_reverse" */
-cg_tensor **cg_parameters(cg_module *m, int *n);       /* borrowed array, in state-dict order (for optimizers) */
-int cg_param_count(cg_module *m);                      /* how many parameters */
-cg_tensor *cg_param_at(cg_module *m, int i);           /* borrowed; the i-th in state-dict order */
+cg_tensor **cg_parameters(cg_module *m, int *n);       /* borrowed array, in state-dict order, each tensor once */
+int cg_param_count(cg_module *m);                      /* how many parameters (distinct tensors) */
+cg_tensor *cg_param_at(cg_module *m, int i);           /* borrowed; the i-th in state-dict order, each once */
 const char *cg_param_name(cg_module *m, int i);        /* borrowed; the i-th parameter's name */
 int64_t cg_num_params(cg_module *m);                   /* scalars in all parameters */
 int cg_module_train(cg_module *m, bool on);            /* train (default) or eval mode */
@@ -147,6 +149,14 @@ cg_module *cg_module_list_new(void);                   /* torch.nn.ModuleList */
 int cg_module_set_forward(cg_module *m, cg_module_forward_fn fn, void *ctx);
 int cg_module_append(cg_module *list, cg_module *child); /* named "0", "1", ...; takes child */
 cg_module *cg_module_child(cg_module *m, const char *name); /* borrowed; a dotted path: "blocks.0.attn" */
+/* torch's `module.lm_head.weight = other.weight`: the parameter at name (a dotted path
+ * from m) becomes p, shared with whoever else holds it (tying weights); p must be a
+ * leaf made outside frames, of the old parameter's shape. Afterwards cg_parameters
+ * and cg_param_at/name list p once, under its first name in state-dict order, as
+ * torch's parameters() and named_parameters() do; cg_module_save writes it once under
+ * the name safetensors' save_model keeps (the first in sorted order), and
+ * cg_module_load takes it under any of its names. 0, or -1 leaving m as it was. */
+int cg_module_set_param(cg_module *m, const char *name, cg_tensor *p);
 const char *cg_module_child_name(const cg_module *m, int i); /* borrowed; the i-th child's name */
 int cg_module_child_count(const cg_module *m);             /* number of submodules */
 cg_module *cg_module_child_at(cg_module *m, int i);        /* borrowed: freed with its parent */

@@ -1,13 +1,49 @@
 /* cgrad — a module's parameters to and from safetensors files. */
 #include "nn_internal.h"
+#include <stdlib.h>
 #include <string.h>
+
+/* Whether state-dict entry i is written: a tensor registered under several names (a
+ * tied weight) is written once, under the first of its names in sorted order, as
+ * safetensors' save_model does, so that torch's load_model reads the file back. */
+static bool written(const cg_module *m, int i)
+{
+    for (int k = 0; k < m->nparams; k++)
+        if (k != i && m->params[k] == m->params[i] && strcmp(m->names[k], m->names[i]) < 0)
+            return false;
+    return true;
+}
 
 int cg_module_save(cg_module *m, const char *path)
 {
     if (!cg__module_check(m, -1, "cg_module_save"))
         return -1;
+    const char **names = malloc(sizeof *names * (size_t)(m->nparams + 1));
+    cg_tensor **ts = names ? malloc(sizeof *ts * (size_t)(m->nparams + 1)) : NULL;
+    if (!ts) {
+        free(names);
+        cg__error("cg_module_save: out of memory");
+        return -1;
+    }
+    int n = 0;
+    for (int i = 0; i < m->nparams; i++)
+        if (written(m, i))
+            names[n] = m->names[i], ts[n++] = m->params[i];
     const char *key = "format", *value = "pt"; /* what torch's safetensors writer records */
-    return cg_safetensors_save(path, m->nparams, (const char *const *)m->names, m->params, 1, &key, &value);
+    int rc = cg_safetensors_save(path, n, names, ts, 1, &key, &value);
+    free(names);
+    free(ts);
+    return rc;
+}
+
+/* Whether the file holds state-dict entry i, or another name of the same tensor. */
+static bool in_file(const cg_module *m, cg_safetensors *f, int i)
+{
+    int64_t shape[CG_MAX_DIMS];
+    for (int k = 0; k < m->nparams; k++)
+        if (m->params[k] == m->params[i] && cg_safetensors_shape(f, m->names[k], shape) >= 0)
+            return true;
+    return false;
 }
 
 int cg_module_load(cg_module *m, const char *path)
@@ -23,6 +59,8 @@ int cg_module_load(cg_module *m, const char *path)
     for (int i = 0; i < m->nparams; i++) {
         int64_t shape[CG_MAX_DIMS];
         int nd = cg_safetensors_shape(f, m->names[i], shape);
+        if (nd < 0 && in_file(m, f, i)) /* a tied weight, there under another of its names */
+            continue;
         if (nd < 0) {
             cg__error("cg_module_load: %s: missing key '%s' for %s", path, m->names[i], m->type);
             goto out;
@@ -47,8 +85,11 @@ int cg_module_load(cg_module *m, const char *path)
             goto out;
         }
     }
-    for (int i = 0; i < m->nparams; i++)
-        cg_safetensors_read_into(f, m->names[i], m->params[i]);
+    for (int i = 0; i < m->nparams; i++) {
+        int64_t shape[CG_MAX_DIMS];
+        if (cg_safetensors_shape(f, m->names[i], shape) >= 0)
+            cg_safetensors_read_into(f, m->names[i], m->params[i]);
+    }
     rc = 0;
 out:
     cg_safetensors_close(f);

@@ -73,6 +73,7 @@ static bool refresh_one(cg_module *m)
             m->names[at] = fresh[at - m->nown];
         }
     m->nparams = total;
+    m->ndistinct = -1;
     free(fresh);
     return true;
 }
@@ -201,6 +202,28 @@ int cg_module_set_forward(cg_module *m, cg_module_forward_fn fn, void *ctx)
     return 0;
 }
 
+/* The submodule at the first n characters of a dotted path ("blocks.0.attn"); NULL
+ * with an error naming op when there is none. */
+static cg_module *child_at(cg_module *m, const char *path, size_t n, const char *op)
+{
+    const char *p = path, *end = path + n;
+    while (m && p < end) { /* one dotted step at a time */
+        size_t len = strcspn(p, ".");
+        len = len < (size_t)(end - p) ? len : (size_t)(end - p);
+        cg_module *next = NULL;
+        for (int c = 0; c < m->nchildren && !next; c++)
+            if (strlen(m->child_names[c]) == len && !strncmp(m->child_names[c], p, len))
+                next = m->children[c];
+        if (!next) {
+            cg__error("%s: %s has no child '%.*s' (in '%s')", op, m->type, (int)len, p, path);
+            return NULL;
+        }
+        m = next;
+        p += len + (p + len < end && p[len] == '.');
+    }
+    return m;
+}
+
 cg_module *cg_module_child(cg_module *m, const char *path)
 {
     if (!cg__module_check(m, -1, "cg_module_child"))
@@ -209,21 +232,63 @@ cg_module *cg_module_child(cg_module *m, const char *path)
         cg__error("cg_module_child: name is NULL");
         return NULL;
     }
-    const char *p = path;
-    while (m && *p) { /* one dotted step at a time: "blocks.0.attn" */
-        size_t len = strcspn(p, ".");
-        cg_module *next = NULL;
-        for (int c = 0; c < m->nchildren && !next; c++)
-            if (strlen(m->child_names[c]) == len && !strncmp(m->child_names[c], p, len))
-                next = m->children[c];
-        if (!next) {
-            cg__error("cg_module_child: %s has no child '%.*s' (in '%s')", m->type, (int)len, p, path);
-            return NULL;
-        }
-        m = next;
-        p += len + (p[len] == '.');
+    return child_at(m, path, strlen(path), "cg_module_child");
+}
+
+/* Whether p can become a module's parameter: a whole tensor outside frames that no op
+ * made (torch assigns only an nn.Parameter), of the shape the old one had. */
+static bool settable(const cg_tensor *p, const cg_tensor *old, const char *name, const char *op)
+{
+    char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+    if (p->in_frame || p->base || p->storage || (p->meta && p->meta->grad_fn)) {
+        cg__error("%s: '%s' can only be a leaf tensor made outside frames (a module's parameter, or one of its own)", op,
+                  name);
+        return false;
     }
-    return m;
+    bool same = p->ndim == old->ndim;
+    for (int d = 0; same && d < p->ndim; d++)
+        same = p->shape[d] == old->shape[d];
+    if (!same)
+        cg__error("%s: '%s' has shape %s; the tensor given has %s", op, name, cg__shape_fmt(a, old->ndim, old->shape),
+                  cg__shape_fmt(b, p->ndim, p->shape));
+    return same;
+}
+
+int cg_module_set_param(cg_module *m, const char *name, cg_tensor *p)
+{
+    const char *op = "cg_module_set_param";
+    if (!cg__module_check(m, -1, op) || !cg__check(p, op))
+        return -1;
+    if (!name) {
+        cg__error("%s: name is NULL", op);
+        return -1;
+    }
+    const char *dot = strrchr(name, '.'), *own = dot ? dot + 1 : name;
+    cg_module *owner = dot ? child_at(m, name, (size_t)(dot - name), op) : m;
+    if (!owner)
+        return -1;
+    int i = 0;
+    while (i < owner->nown && strcmp(owner->names[i], own) != 0)
+        i++;
+    if (i == owner->nown) {
+        cg__error("%s: %s has no parameter '%s'", op, owner->type, own);
+        return -1;
+    }
+    cg_tensor *old = owner->params[i];
+    if (p == old)
+        return 0;
+    if (!settable(p, old, name, op) || cg__mark_param(p) < 0)
+        return -1;
+    owner->params[i] = cg__retain(p);
+    owner->ndistinct = -1;
+    if (!refresh(owner->parent)) { /* undone: the old parameter back in every list */
+        owner->params[i] = old;
+        refresh(owner->parent);
+        cg_tensor_free(p);
+        return -1;
+    }
+    cg_tensor_free(old); /* the module's reference; whoever else holds it keeps it */
+    return 0;
 }
 
 const char *cg_module_child_name(const cg_module *m, int i)

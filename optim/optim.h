@@ -72,8 +72,34 @@ void cg_optim_free(cg_optim *o);
 
 void cg_optim_zero_grad(cg_optim *o);   /* zeroes every .grad in place (PyTorch 1.13's default) */
 int cg_optim_step(cg_optim *o);         /* 0, or -1 with an error */
-double cg_optim_lr(const cg_optim *o);  /* NAN on error */
-int cg_optim_set_lr(cg_optim *o, double lr);
+double cg_optim_lr(const cg_optim *o);  /* the first group's lr; NAN on error */
+int cg_optim_set_lr(cg_optim *o, double lr); /* every group's lr */
+
+/* ---- parameter groups (torch's param_groups and add_param_group) ------------------
+ * The constructor makes group 0; each call below adds one, with its own options, those
+ * not given (.given, as everywhere) taken from what the constructor was given (torch's
+ * defaults): cg_adam_add_param_group(opt, no_decay, n, .weight_decay = 0). The Adam
+ * form adds to Adam and AdamW. A parameter may be in one group only, once. State
+ * indices and names number the parameters over all groups in order ("3.exp_avg"), as
+ * torch's state_dict does. Schedulers set every group's lr from its own initial lr.
+ * (An Adagrad group starts its sums at its own initial_accumulator_value; torch 1.13
+ * takes the constructor's for every group, and its add_param_group cannot add one.)
+ * 0, or -1 (and an error) leaving the optimizer as it was. */
+int cg_sgd_add_param_group_with(cg_optim *o, cg_tensor **params, int n, cg_sgd_opts opts);
+int cg_adam_add_param_group_with(cg_optim *o, cg_tensor **params, int n, cg_adam_opts opts);
+int cg_rmsprop_add_param_group_with(cg_optim *o, cg_tensor **params, int n, cg_rmsprop_opts opts);
+int cg_adagrad_add_param_group_with(cg_optim *o, cg_tensor **params, int n, cg_adagrad_opts opts);
+#define cg_sgd_add_param_group(...) \
+    cg_sgd_add_param_group_with(CG__HEAD3(__VA_ARGS__, ), CG__OPTS(cg_sgd_opts, CG__TAIL3(__VA_ARGS__, )))
+#define cg_adam_add_param_group(...) \
+    cg_adam_add_param_group_with(CG__HEAD3(__VA_ARGS__, ), CG__OPTS(cg_adam_opts, CG__TAIL3(__VA_ARGS__, )))
+#define cg_rmsprop_add_param_group(...) \
+    cg_rmsprop_add_param_group_with(CG__HEAD3(__VA_ARGS__, ), CG__OPTS(cg_rmsprop_opts, CG__TAIL3(__VA_ARGS__, )))
+#define cg_adagrad_add_param_group(...) \
+    cg_adagrad_add_param_group_with(CG__HEAD3(__VA_ARGS__, ), CG__OPTS(cg_adagrad_opts, CG__TAIL3(__VA_ARGS__, )))
+int cg_optim_group_count(const cg_optim *o);               /* -1 on error */
+double cg_optim_group_lr(const cg_optim *o, int group);    /* NAN on error */
+int cg_optim_set_group_lr(cg_optim *o, int group, double lr);
 
 /* The optimizer's state, as tensors named like PyTorch's state_dict entries:
  * "0.step", "0.exp_avg", "1.momentum_buffer", ... (index = parameter number).

@@ -5,51 +5,140 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- construction ------------------------------------------------------------------ */
+/* ---- the state each parameter has, by its group's options ----------------------------- */
 
-static cg_optim *optim_new(optim_kind kind, const char *name, cg_tensor **params, int n, double lr,
-                           const char *const *slots, int nslots)
+/* The names of a parameter's state tensors in its group (torch's state_dict order);
+ * how many. Slot 0 is "step". */
+static int slots_of(optim_kind kind, const cg__optim_group *g, const char *slots[4])
+{
+    int n = 0;
+    slots[n++] = "step";
+    switch (kind) {
+    case OPT_SGD:
+        if (g->o.sgd.momentum != 0)
+            slots[n++] = "momentum_buffer";
+        break;
+    case OPT_ADAM:
+    case OPT_ADAMW:
+        slots[n++] = "exp_avg", slots[n++] = "exp_avg_sq";
+        if (g->o.adam.amsgrad)
+            slots[n++] = "max_exp_avg_sq";
+        break;
+    case OPT_RMSPROP: /* grad_avg and momentum_buffer only when used */
+        slots[n++] = "square_avg";
+        if (g->o.rmsprop.momentum > 0)
+            slots[n++] = "momentum_buffer";
+        if (g->o.rmsprop.centered)
+            slots[n++] = "grad_avg";
+        break;
+    case OPT_ADAGRAD:
+        slots[n++] = "sum";
+        break;
+    }
+    return n;
+}
+
+/* ---- construction: an optimizer is its groups ----------------------------------------- */
+
+/* Whether params (n of them) can join o: live tensors, none twice, none already in o
+ * (torch: "some parameters appear in more than one parameter group"). */
+static bool params_ok(const cg_optim *o, cg_tensor **params, int n, const char *op)
 {
     if (!params || n <= 0) {
-        cg__error("%s: needs a non-empty list of parameters", name);
-        return NULL;
+        cg__error("%s: needs a non-empty list of parameters", op);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!cg__check(params[i], op))
+            return false;
+        for (int k = 0; k < i + o->n; k++)
+            if ((k < i ? params[k] : o->params[k - i]) == params[i]) {
+                cg__error("%s: parameter %d appears twice (in this list, or in the optimizer already)", op, i);
+                return false;
+            }
+    }
+    return true;
+}
+
+/* Room for n more parameters and their state; false when out of memory (o unchanged
+ * but for capacity). */
+static bool grow(cg_optim *o, int n, int slots)
+{
+    size_t np = (size_t)(o->n + n), ns = (size_t)(o->nstate + n * slots);
+    cg_tensor **p = realloc(o->params, sizeof *p * np);
+    if (p)
+        o->params = p;
+    int *g = p ? realloc(o->group_of, sizeof *g * np) : NULL;
+    if (g)
+        o->group_of = g;
+    int *f = g ? realloc(o->first_slot, sizeof *f * np) : NULL;
+    if (f)
+        o->first_slot = f;
+    cg_tensor **st = f ? realloc(o->state, sizeof *st * ns) : NULL;
+    if (st)
+        o->state = st;
+    char(*names)[40] = st ? realloc(o->state_names, sizeof *names * ns) : NULL;
+    if (names)
+        o->state_names = names;
+    cg__optim_group *groups = names ? realloc(o->groups, sizeof *groups * (size_t)(o->ngroups + 1)) : NULL;
+    if (groups)
+        o->groups = groups;
+    return groups != NULL;
+}
+
+/* Appends a group of params with options g: their state made (zero, as torch's lazy
+ * state starts), a reference to each taken. 0, or -1 leaving o as it was. */
+static int add_group(cg_optim *o, cg_tensor **params, int n, const cg__optim_group *g, const char *op)
+{
+    if (!params_ok(o, params, n, op))
+        return -1;
+    const char *slots[4];
+    int ns = slots_of(o->kind, g, slots), made = 0;
+    if (!grow(o, n, ns)) {
+        cg__error("%s: out of memory", op);
+        return -1;
     }
     for (int i = 0; i < n; i++)
-        if (!cg__check(params[i], name))
-            return NULL;
-    if (!(lr >= 0)) {
-        cg__error("%s: invalid learning rate %g", name, lr);
-        return NULL;
+        for (int s = 0; s < ns; s++, made++) {
+            cg_tensor *p = params[i];
+            cg_tensor *t = s == 0 ? cg__new_heap(0, NULL, op) : cg__new_heap(p->ndim, p->shape, op);
+            if (!t) {
+                while (made-- > 0)
+                    cg_tensor_free(o->state[o->nstate + made]);
+                return -1;
+            }
+            memset(t->data, 0, (size_t)t->numel * sizeof(float));
+            if (s > 0 && o->kind == OPT_ADAGRAD)
+                cg_fill_(t, (float)g->o.adagrad.initial_accumulator_value);
+            o->state[o->nstate + made] = t;
+            snprintf(o->state_names[o->nstate + made], sizeof o->state_names[0], "%d.%s", o->n + i, slots[s]);
+        }
+    for (int i = 0; i < n; i++) { /* the optimizer keeps its parameters alive: freeing their module first is safe */
+        o->params[o->n + i] = cg__retain(params[i]);
+        o->group_of[o->n + i] = o->ngroups;
+        o->first_slot[o->n + i] = o->nstate + i * ns;
     }
+    o->groups[o->ngroups++] = *g;
+    o->n += n, o->nstate += made;
+    return 0;
+}
+
+/* An optimizer of one group (params, with opts as its options and the defaults of
+ * the groups added later). */
+static cg_optim *optim_new(optim_kind kind, const char *name, cg_tensor **params, int n, const cg__optim_group *g)
+{
     cg_optim *o = calloc(1, sizeof *o);
-    if (!o || !(o->params = malloc(sizeof *o->params * (size_t)n)) ||
-        !(o->state = calloc((size_t)(n * nslots), sizeof *o->state)) ||
-        !(o->state_names = calloc((size_t)(n * nslots), sizeof *o->state_names))) {
-        cg_optim_free(o);
+    if (!o) {
         cg__error("%s: out of memory", name);
         return NULL;
     }
     o->kind = kind;
     o->name = name;
-    o->lr = lr;
-    o->nslots = nslots;
-    /* the optimizer keeps its parameters alive: freeing their module first is safe */
-    memcpy(o->params, params, sizeof *params * (size_t)n);
-    for (int i = 0; i < n; i++)
-        cg__retain(params[i]);
-    o->n = n;
-    for (int i = 0; i < n; i++)
-        for (int s = 0; s < nslots; s++) {
-            bool is_step = !strcmp(slots[s], "step");
-            cg_tensor *t = is_step ? cg__new_heap(0, NULL, name) : cg__new_heap(params[i]->ndim, params[i]->shape, name);
-            if (!t) {
-                cg_optim_free(o);
-                return NULL;
-            }
-            memset(t->data, 0, (size_t)t->numel * sizeof(float));
-            o->state[i * nslots + s] = t;
-            snprintf(o->state_names[i * nslots + s], sizeof o->state_names[0], "%d.%s", i, slots[s]);
-        }
+    o->defaults = *g;
+    if (add_group(o, params, n, g, name) < 0) {
+        cg_optim_free(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -57,13 +146,16 @@ void cg_optim_free(cg_optim *o)
 {
     if (!o)
         return;
-    for (int i = 0; o->state && i < o->n * o->nslots; i++)
+    for (int i = 0; i < o->nstate; i++)
         cg_tensor_free(o->state[i]);
-    for (int i = 0; i < o->n; i++) /* the references taken in optim_new */
+    for (int i = 0; i < o->n; i++) /* the references taken in add_group */
         cg_tensor_free(o->params[i]);
     free(o->state);
     free(o->state_names);
     free(o->params);
+    free(o->group_of);
+    free(o->first_slot);
+    free(o->groups);
     free(o);
 }
 
@@ -75,30 +167,43 @@ static bool nonneg(double v, const char *what, const char *op)
     return false;
 }
 
+static bool lr_ok(double lr, const char *op)
+{
+    if (lr >= 0)
+        return true;
+    cg__error("%s: invalid learning rate %g", op, lr);
+    return false;
+}
+
+/* An optimizer's options for a group: the defaults under what the user gave, checked. */
 static const cg__opt_field sgd_fields[] = {
     CG__OPT(cg_sgd_opts, lr), CG__OPT(cg_sgd_opts, momentum), CG__OPT(cg_sgd_opts, dampening),
     CG__OPT(cg_sgd_opts, weight_decay), CG__OPT(cg_sgd_opts, nesterov), CG__OPT(cg_sgd_opts, maximize)};
 
+static bool sgd_group(cg__optim_group *g, const void *given, const char *op)
+{
+    const cg_sgd_opts *user = given;
+    cg_sgd_opts *o = &g->o.sgd;
+    if (cg__opts_merge(o, user, user->given, sgd_fields, 6, op) < 0)
+        return false;
+    if (isnan(o->lr)) {
+        cg__error("%s: .lr is required", op);
+        return false;
+    }
+    if (!lr_ok(o->lr, op) || !nonneg(o->momentum, "momentum", op) || !nonneg(o->weight_decay, "weight_decay", op))
+        return false;
+    if (o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
+        cg__error("%s: Nesterov momentum requires a momentum and zero dampening", op);
+        return false;
+    }
+    g->lr = o->lr, g->initial_lr = NAN;
+    return true;
+}
+
 cg_optim *cg_sgd_new_with(cg_tensor **params, int n, cg_sgd_opts user)
 {
-    cg_sgd_opts o = {.lr = NAN};
-    if (cg__opts_merge(&o, &user, user.given, sgd_fields, 6, "cg_sgd_new") < 0)
-        return NULL;
-    if (isnan(o.lr)) {
-        cg__error("cg_sgd_new: .lr is required");
-        return NULL;
-    }
-    if (!nonneg(o.momentum, "momentum", "cg_sgd_new") || !nonneg(o.weight_decay, "weight_decay", "cg_sgd_new"))
-        return NULL;
-    if (o.nesterov && (o.momentum <= 0 || o.dampening != 0)) {
-        cg__error("cg_sgd_new: Nesterov momentum requires a momentum and zero dampening");
-        return NULL;
-    }
-    static const char *const with_momentum[] = {"step", "momentum_buffer"};
-    cg_optim *opt = optim_new(OPT_SGD, "cg_sgd_new", params, n, o.lr, with_momentum, o.momentum != 0 ? 2 : 1);
-    if (opt)
-        opt->o.sgd = o;
-    return opt;
+    cg__optim_group g = {.o.sgd = {.lr = NAN}};
+    return sgd_group(&g, &user, "cg_sgd_new") ? optim_new(OPT_SGD, "cg_sgd_new", params, n, &g) : NULL;
 }
 
 static const cg__opt_field adam_fields[] = {
@@ -106,22 +211,27 @@ static const cg__opt_field adam_fields[] = {
     CG__OPT(cg_adam_opts, eps), CG__OPT(cg_adam_opts, weight_decay), CG__OPT(cg_adam_opts, amsgrad),
     CG__OPT(cg_adam_opts, maximize)};
 
+static bool adam_group(cg__optim_group *g, const void *given, const char *op)
+{
+    const cg_adam_opts *user = given;
+    cg_adam_opts *o = &g->o.adam;
+    if (cg__opts_merge(o, user, user->given, adam_fields, 7, op) < 0)
+        return false;
+    if (!lr_ok(o->lr, op) || !nonneg(o->eps, "epsilon", op) || !nonneg(o->weight_decay, "weight_decay", op))
+        return false;
+    if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1)) {
+        cg__error("%s: invalid beta parameters: (%g, %g)", op, o->beta1, o->beta2);
+        return false;
+    }
+    g->lr = o->lr, g->initial_lr = NAN;
+    return true;
+}
+
 static cg_optim *adam_like(cg_tensor **params, int n, cg_adam_opts user, optim_kind kind, const char *op)
 {
-    cg_adam_opts o = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = kind == OPT_ADAMW ? 1e-2 : 0};
-    if (cg__opts_merge(&o, &user, user.given, adam_fields, 7, op) < 0)
-        return NULL;
-    if (!nonneg(o.eps, "epsilon", op) || !nonneg(o.weight_decay, "weight_decay", op))
-        return NULL;
-    if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1)) {
-        cg__error("%s: invalid beta parameters: (%g, %g)", op, o.beta1, o.beta2);
-        return NULL;
-    }
-    static const char *const slots[] = {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
-    cg_optim *opt = optim_new(kind, op, params, n, o.lr, slots, o.amsgrad ? 4 : 3);
-    if (opt)
-        opt->o.adam = o;
-    return opt;
+    cg__optim_group g = {.o.adam = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                                    .weight_decay = kind == OPT_ADAMW ? 1e-2 : 0}};
+    return adam_group(&g, &user, op) ? optim_new(kind, op, params, n, &g) : NULL;
 }
 
 cg_optim *cg_adam_new_with(cg_tensor **params, int n, cg_adam_opts o) { return adam_like(params, n, o, OPT_ADAM, "cg_adam_new"); }
@@ -132,25 +242,23 @@ static const cg__opt_field rmsprop_fields[] = {
     CG__OPT(cg_rmsprop_opts, weight_decay), CG__OPT(cg_rmsprop_opts, momentum), CG__OPT(cg_rmsprop_opts, centered),
     CG__OPT(cg_rmsprop_opts, maximize)};
 
+static bool rmsprop_group(cg__optim_group *g, const void *given, const char *op)
+{
+    const cg_rmsprop_opts *user = given;
+    cg_rmsprop_opts *o = &g->o.rmsprop;
+    if (cg__opts_merge(o, user, user->given, rmsprop_fields, 7, op) < 0)
+        return false;
+    if (!lr_ok(o->lr, op) || !nonneg(o->eps, "epsilon", op) || !nonneg(o->momentum, "momentum", op) ||
+        !nonneg(o->weight_decay, "weight_decay", op) || !nonneg(o->alpha, "alpha", op))
+        return false;
+    g->lr = o->lr, g->initial_lr = NAN;
+    return true;
+}
+
 cg_optim *cg_rmsprop_new_with(cg_tensor **params, int n, cg_rmsprop_opts user)
 {
-    cg_rmsprop_opts o = {.lr = 1e-2, .alpha = 0.99, .eps = 1e-8};
-    if (cg__opts_merge(&o, &user, user.given, rmsprop_fields, 7, "cg_rmsprop_new") < 0)
-        return NULL;
-    if (!nonneg(o.eps, "epsilon", "cg_rmsprop_new") || !nonneg(o.momentum, "momentum", "cg_rmsprop_new") ||
-        !nonneg(o.weight_decay, "weight_decay", "cg_rmsprop_new") || !nonneg(o.alpha, "alpha", "cg_rmsprop_new"))
-        return NULL;
-    /* slots in a fixed order; grad_avg and momentum_buffer only when used */
-    const char *slots[4] = {"step", "square_avg"};
-    int ns = 2;
-    if (o.momentum > 0)
-        slots[ns++] = "momentum_buffer";
-    if (o.centered)
-        slots[ns++] = "grad_avg";
-    cg_optim *opt = optim_new(OPT_RMSPROP, "cg_rmsprop_new", params, n, o.lr, slots, ns);
-    if (opt)
-        opt->o.rmsprop = o;
-    return opt;
+    cg__optim_group g = {.o.rmsprop = {.lr = 1e-2, .alpha = 0.99, .eps = 1e-8}};
+    return rmsprop_group(&g, &user, "cg_rmsprop_new") ? optim_new(OPT_RMSPROP, "cg_rmsprop_new", params, n, &g) : NULL;
 }
 
 static const cg__opt_field adagrad_fields[] = {
@@ -158,23 +266,66 @@ static const cg__opt_field adagrad_fields[] = {
     CG__OPT(cg_adagrad_opts, initial_accumulator_value), CG__OPT(cg_adagrad_opts, eps),
     CG__OPT(cg_adagrad_opts, maximize)};
 
+static bool adagrad_group(cg__optim_group *g, const void *given, const char *op)
+{
+    const cg_adagrad_opts *user = given;
+    cg_adagrad_opts *o = &g->o.adagrad;
+    if (cg__opts_merge(o, user, user->given, adagrad_fields, 6, op) < 0)
+        return false;
+    if (!lr_ok(o->lr, op) || !nonneg(o->lr_decay, "lr_decay", op) || !nonneg(o->weight_decay, "weight_decay", op) ||
+        !nonneg(o->initial_accumulator_value, "initial_accumulator_value", op) || !nonneg(o->eps, "epsilon", op))
+        return false;
+    g->lr = o->lr, g->initial_lr = NAN;
+    return true;
+}
+
 cg_optim *cg_adagrad_new_with(cg_tensor **params, int n, cg_adagrad_opts user)
 {
-    cg_adagrad_opts o = {.lr = 1e-2, .eps = 1e-10};
-    if (cg__opts_merge(&o, &user, user.given, adagrad_fields, 6, "cg_adagrad_new") < 0)
-        return NULL;
-    if (!nonneg(o.lr_decay, "lr_decay", "cg_adagrad_new") || !nonneg(o.weight_decay, "weight_decay", "cg_adagrad_new") ||
-        !nonneg(o.initial_accumulator_value, "initial_accumulator_value", "cg_adagrad_new") ||
-        !nonneg(o.eps, "epsilon", "cg_adagrad_new"))
-        return NULL;
-    static const char *const slots[] = {"step", "sum"};
-    cg_optim *opt = optim_new(OPT_ADAGRAD, "cg_adagrad_new", params, n, o.lr, slots, 2);
-    if (!opt)
-        return NULL;
-    opt->o.adagrad = o;
-    for (int i = 0; i < n; i++)
-        cg_fill_(opt->state[i * 2 + 1], (float)o.initial_accumulator_value);
-    return opt;
+    cg__optim_group g = {.o.adagrad = {.lr = 1e-2, .eps = 1e-10}};
+    return adagrad_group(&g, &user, "cg_adagrad_new") ? optim_new(OPT_ADAGRAD, "cg_adagrad_new", params, n, &g) : NULL;
+}
+
+/* ---- torch's add_param_group: options not given are the optimizer's defaults ---------- */
+
+/* A group of params added to o, its options made by make from the user's over the
+ * defaults (the constructor's options: torch's defaults dict); fits: o is of a kind
+ * these options belong to. */
+static int add_param_group(cg_optim *o, bool fits, cg_tensor **params, int n,
+                           bool (*make)(cg__optim_group *, const void *, const char *), const void *user, const char *op)
+{
+    if (!o) {
+        cg__error_null(op);
+        return -1;
+    }
+    if (!fits) {
+        cg__error("%s: given a %s optimizer", op, o->name);
+        return -1;
+    }
+    cg__optim_group g = o->defaults;
+    return make(&g, user, op) ? add_group(o, params, n, &g, op) : -1;
+}
+
+int cg_sgd_add_param_group_with(cg_optim *o, cg_tensor **params, int n, cg_sgd_opts user)
+{
+    return add_param_group(o, o && o->kind == OPT_SGD, params, n, sgd_group, &user, "cg_sgd_add_param_group");
+}
+
+int cg_adam_add_param_group_with(cg_optim *o, cg_tensor **params, int n, cg_adam_opts user)
+{
+    return add_param_group(o, o && (o->kind == OPT_ADAM || o->kind == OPT_ADAMW), params, n, adam_group, &user,
+                           "cg_adam_add_param_group");
+}
+
+int cg_rmsprop_add_param_group_with(cg_optim *o, cg_tensor **params, int n, cg_rmsprop_opts user)
+{
+    return add_param_group(o, o && o->kind == OPT_RMSPROP, params, n, rmsprop_group, &user,
+                           "cg_rmsprop_add_param_group");
+}
+
+int cg_adagrad_add_param_group_with(cg_optim *o, cg_tensor **params, int n, cg_adagrad_opts user)
+{
+    return add_param_group(o, o && o->kind == OPT_ADAGRAD, params, n, adagrad_group, &user,
+                           "cg_adagrad_add_param_group");
 }
 
 /* ---- the updates ------------------------------------------------------------------------ */
@@ -313,28 +464,31 @@ int cg_optim_step(cg_optim *o)
         if (!grad)
             continue;
         cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
-        cg_tensor **st = o->state + (size_t)i * (size_t)o->nslots;
+        const cg__optim_group *gr = &o->groups[o->group_of[i]];
+        const char *names[4];
+        int nslots = slots_of(o->kind, gr, names);
+        cg_tensor **st = o->state + o->first_slot[i];
         double step = (double)(st[0]->data[0] += 1.0f);
-        float *slot1 = o->nslots > 1 ? st[1]->data : NULL, *slot2 = o->nslots > 2 ? st[2]->data : NULL;
-        float *slot3 = o->nslots > 3 ? st[3]->data : NULL;
+        float *slot1 = nslots > 1 ? st[1]->data : NULL, *slot2 = nslots > 2 ? st[2]->data : NULL;
+        float *slot3 = nslots > 3 ? st[3]->data : NULL;
         const float *g = cg_data(grad);
         switch (o->kind) {
         case OPT_SGD:
-            sgd_update(&o->o.sgd, (float)o->lr, p->data, g, slot1, step == 1, p->numel);
+            sgd_update(&gr->o.sgd, (float)gr->lr, p->data, g, slot1, step == 1, p->numel);
             break;
         case OPT_ADAM:
         case OPT_ADAMW:
-            adam_update(&o->o.adam, o->kind == OPT_ADAMW, o->lr, step, p->data, g, slot1, slot2, slot3, p->numel);
+            adam_update(&gr->o.adam, o->kind == OPT_ADAMW, gr->lr, step, p->data, g, slot1, slot2, slot3, p->numel);
             break;
         case OPT_RMSPROP: {
-            const cg_rmsprop_opts *r = &o->o.rmsprop;
+            const cg_rmsprop_opts *r = &gr->o.rmsprop;
             float *buf = r->momentum > 0 ? slot2 : NULL;
             float *gavg = r->centered ? (r->momentum > 0 ? slot3 : slot2) : NULL;
-            rmsprop_update(r, (float)o->lr, p->data, g, slot1, buf, gavg, p->numel);
+            rmsprop_update(r, (float)gr->lr, p->data, g, slot1, buf, gavg, p->numel);
             break;
         }
         case OPT_ADAGRAD:
-            adagrad_update(&o->o.adagrad, o->lr, step, p->data, g, slot1, p->numel);
+            adagrad_update(&gr->o.adagrad, gr->lr, step, p->data, g, slot1, p->numel);
             break;
         }
     }
@@ -358,7 +512,7 @@ double cg_optim_lr(const cg_optim *o)
         cg__error_null("cg_optim_lr");
         return NAN;
     }
-    return o->lr;
+    return o->groups[0].lr;
 }
 
 int cg_optim_set_lr(cg_optim *o, double lr)
@@ -367,11 +521,47 @@ int cg_optim_set_lr(cg_optim *o, double lr)
         cg__error_null("cg_optim_set_lr");
         return -1;
     }
-    if (!(lr >= 0)) {
-        cg__error("cg_optim_set_lr: invalid learning rate %g", lr);
+    if (!lr_ok(lr, "cg_optim_set_lr"))
+        return -1;
+    for (int g = 0; g < o->ngroups; g++) /* nanoGPT's `for group in param_groups: group['lr'] = lr` */
+        o->groups[g].lr = lr;
+    return 0;
+}
+
+int cg_optim_group_count(const cg_optim *o)
+{
+    if (!o) {
+        cg__error_null("cg_optim_group_count");
         return -1;
     }
-    o->lr = lr;
+    return o->ngroups;
+}
+
+/* Whether i is one of o's groups (or of its state tensors); the error names op otherwise. */
+static bool in_range(const cg_optim *o, int i, bool group, const char *op)
+{
+    if (!o) {
+        cg__error_null(op);
+        return false;
+    }
+    int n = group ? o->ngroups : o->nstate;
+    if (i < 0 || i >= n) {
+        cg__error("%s: %s %d out of range [0, %d)", op, group ? "group" : "index", i, n);
+        return false;
+    }
+    return true;
+}
+
+double cg_optim_group_lr(const cg_optim *o, int g)
+{
+    return in_range(o, g, true, "cg_optim_group_lr") ? o->groups[g].lr : NAN;
+}
+
+int cg_optim_set_group_lr(cg_optim *o, int g, double lr)
+{
+    if (!in_range(o, g, true, "cg_optim_set_group_lr") || !lr_ok(lr, "cg_optim_set_group_lr"))
+        return -1;
+    o->groups[g].lr = lr;
     return 0;
 }
 
@@ -381,29 +571,15 @@ int cg_optim_state_count(const cg_optim *o)
         cg__error_null("cg_optim_state_count");
         return -1;
     }
-    return o->n * o->nslots;
-}
-
-/* Whether i names one of o's state tensors; the error names op otherwise. */
-static bool state_index_ok(const cg_optim *o, int i, const char *op)
-{
-    if (!o) {
-        cg__error_null(op);
-        return false;
-    }
-    if (i < 0 || i >= o->n * o->nslots) {
-        cg__error("%s: index %d out of range [0, %d)", op, i, o->n * o->nslots);
-        return false;
-    }
-    return true;
+    return o->nstate;
 }
 
 cg_tensor *cg_optim_state_at(cg_optim *o, int i)
 {
-    return state_index_ok(o, i, "cg_optim_state_at") ? o->state[i] : NULL;
+    return in_range(o, i, false, "cg_optim_state_at") ? o->state[i] : NULL;
 }
 
 const char *cg_optim_state_name(const cg_optim *o, int i)
 {
-    return state_index_ok(o, i, "cg_optim_state_name") ? o->state_names[i] : NULL;
+    return in_range(o, i, false, "cg_optim_state_name") ? o->state_names[i] : NULL;
 }

@@ -10,7 +10,8 @@ struct cg_scheduler {
     sched_kind kind;
     cg_optim *opt;
     int epoch;          /* torch's last_epoch */
-    double base_lr;
+    int ngroups;        /* the optimizer's groups when the scheduler was made: it schedules those */
+    double *base_lrs;   /* each group's initial_lr */
     int step_size, t_max, total_iters;
     double gamma, eta_min, start_factor, end_factor;
 };
@@ -28,7 +29,17 @@ static cg_scheduler *sched_new(cg_optim *o, sched_kind kind, const char *op)
     }
     s->kind = kind;
     s->opt = o;
-    s->base_lr = o->lr;
+    s->ngroups = o->ngroups;
+    if (!(s->base_lrs = malloc(sizeof *s->base_lrs * (size_t)o->ngroups))) {
+        free(s);
+        cg__error("%s: out of memory", op);
+        return NULL;
+    }
+    for (int g = 0; g < o->ngroups; g++) { /* torch: group.setdefault('initial_lr', group['lr']) */
+        if (isnan(o->groups[g].initial_lr))
+            o->groups[g].initial_lr = o->groups[g].lr;
+        s->base_lrs[g] = o->groups[g].initial_lr;
+    }
     return s;
 }
 
@@ -104,8 +115,32 @@ cg_scheduler *cg_linear_lr_new_with(cg_optim *o, cg_linear_lr_opts user)
         return NULL;
     s->start_factor = c.start_factor, s->end_factor = c.end_factor, s->total_iters = c.total_iters;
     /* torch applies the first factor when the scheduler is made */
-    o->lr = o->lr * c.start_factor;
+    for (int g = 0; g < s->ngroups; g++)
+        o->groups[g].lr = o->groups[g].lr * c.start_factor;
     return s;
+}
+
+/* The next epoch's rate for a group now at lr, torch's chainable form. */
+static double next_lr(const cg_scheduler *s, int e, double lr, double base_lr)
+{
+    switch (s->kind) {
+    case SCHED_STEP:
+        return e % s->step_size == 0 ? lr * s->gamma : lr;
+    case SCHED_EXPONENTIAL:
+        return lr * s->gamma;
+    case SCHED_COSINE: {
+        double T = s->t_max;
+        if ((e - 1 - s->t_max) % (2 * s->t_max) == 0)
+            return lr + (base_lr - s->eta_min) * (1 - cos(M_PI / T)) / 2;
+        return (1 + cos(M_PI * e / T)) / (1 + cos(M_PI * (e - 1) / T)) * (lr - s->eta_min) + s->eta_min;
+    }
+    case SCHED_LINEAR:
+        if (e > s->total_iters)
+            return lr;
+        return lr * (1. + (s->end_factor - s->start_factor) /
+                              (s->total_iters * s->start_factor + (e - 1) * (s->end_factor - s->start_factor)));
+    }
+    return lr;
 }
 
 int cg_scheduler_step(cg_scheduler *s)
@@ -115,30 +150,8 @@ int cg_scheduler_step(cg_scheduler *s)
         return -1;
     }
     int e = ++s->epoch;
-    double lr = s->opt->lr;
-    switch (s->kind) {
-    case SCHED_STEP:
-        if (e % s->step_size == 0)
-            lr = lr * s->gamma;
-        break;
-    case SCHED_EXPONENTIAL:
-        lr = lr * s->gamma;
-        break;
-    case SCHED_COSINE: {
-        double T = s->t_max;
-        if ((e - 1 - s->t_max) % (2 * s->t_max) == 0)
-            lr = lr + (s->base_lr - s->eta_min) * (1 - cos(M_PI / T)) / 2;
-        else
-            lr = (1 + cos(M_PI * e / T)) / (1 + cos(M_PI * (e - 1) / T)) * (lr - s->eta_min) + s->eta_min;
-        break;
-    }
-    case SCHED_LINEAR:
-        if (e <= s->total_iters)
-            lr = lr * (1. + (s->end_factor - s->start_factor) /
-                                (s->total_iters * s->start_factor + (e - 1) * (s->end_factor - s->start_factor)));
-        break;
-    }
-    s->opt->lr = lr;
+    for (int g = 0; g < s->ngroups; g++) /* every group it was made with, each from its own rate */
+        s->opt->groups[g].lr = next_lr(s, e, s->opt->groups[g].lr, s->base_lrs[g]);
     return 0;
 }
 
@@ -148,7 +161,12 @@ double cg_scheduler_lr(const cg_scheduler *s)
         cg__error_null("cg_scheduler_lr");
         return NAN;
     }
-    return s->opt->lr;
+    return s->opt->groups[0].lr;
 }
 
-void cg_scheduler_free(cg_scheduler *s) { free(s); }
+void cg_scheduler_free(cg_scheduler *s)
+{
+    if (s)
+        free(s->base_lrs);
+    free(s);
+}

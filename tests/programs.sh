@@ -261,6 +261,15 @@ check "gpt --init_from=resume goes on from the checkpoint's iteration" bash -c "
     cp -r '$work/gpt_plain' '$work/gpt_resumed' && '$ex/gpt' train --data='$sonnets' --init_from=resume \
         --out_dir='$work/gpt_resumed' --max_iters=14 --eval_interval=6 --eval_iters=4 --log_interval=1 > '$work/r.txt' &&
     grep -q '^Resuming training from' '$work/r.txt' && grep -q '^iter 14: loss' '$work/r.txt' && ! grep -q '^iter 11:' '$work/r.txt'"
+# A checkpoint of format 1 (AdamW's groups were two optimizers then), written by commit acca892's
+# gpt (train --config baby --block_size=8 --n_layer=1 --n_embd=16 --n_head=2 --batch_size=4
+# --max_iters=6 --eval_interval=3 --eval_iters=2 --warmup_iters=2 --lr_decay_iters=12
+# --always_save_checkpoint=True), and the lines that gpt printed resuming it to iter 12:
+check "gpt resumes an older checkpoint (two optimizers' state) as the gpt that wrote it did" bash -c "
+    mkdir -p '$work/gpt_v1' && cp '$here/fixtures/gpt_v1_ckpt.safetensors' '$work/gpt_v1/ckpt.safetensors' &&
+    '$ex/gpt' train --data='$sonnets' --init_from=resume --out_dir='$work/gpt_v1' --max_iters=12 --eval_interval=3 \
+        --eval_iters=2 --log_interval=1 | grep -E '^(step|iter) ' | sed 's/, time.*//' |
+    diff - '$here/fixtures/gpt_v1_resume.txt'"
 check "gpt will not overwrite another run's checkpoint" bash -c "
     cp '$work/gpt_plain/ckpt.safetensors' '$work/keep.st' &&
     ! '$ex/gpt' train --data='$sonnets' --config baby --max_iters=2 --out_dir='$work/gpt_plain' >/dev/null 2>'$work/err' &&

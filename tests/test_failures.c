@@ -266,6 +266,33 @@ START_TEST(a_product_that_cannot_run_says_so)
 }
 END_TEST
 
+/* A parameter group whose state cannot be made is not added: the optimizer stays as it
+ * was and still steps. */
+START_TEST(a_group_that_cannot_be_added_changes_nothing)
+{
+    cg_tensor *p = cg_ones(CG_SHAPE(3)), *q = cg_ones(CG_SHAPE(4));
+    cg_optim *o = cg_adam_new(&p, 1, .lr = 0.1, .amsgrad = true);
+    int failures = 0;
+    for (int64_t nth = 1; nth <= 32; nth++) {
+        cg__fail_allocation(nth);
+        int rc = cg_adam_add_param_group(o, &q, 1, .lr = 0.5);
+        cg__fail_allocation(0);
+        if (rc == 0)
+            break;
+        failures++;
+        ck_assert_msg(strstr(cg_last_error(), "cg_adam_add_param_group") != NULL, "%s", cg_last_error());
+        ck_assert_int_eq(cg_optim_group_count(o), 1);
+        ck_assert_int_eq(cg_optim_state_count(o), 4);
+    }
+    ck_assert_int_gt(failures, 0);
+    ck_assert_int_eq(cg_optim_group_count(o), 2);
+    ck_assert_int_eq(cg_optim_state_count(o), 8);
+    ck_assert_str_eq(cg_optim_state_name(o, 4), "1.step");
+    cg_optim_free(o);
+    cg_tensor_free(p), cg_tensor_free(q);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("failures");
@@ -273,6 +300,7 @@ int main(void)
     tcase_set_timeout(t, 600);
     tcase_add_loop_test(t, every_refused_allocation_fails_cleanly, 0, 2 * NMODELS);
     tcase_add_test(t, a_product_that_cannot_run_says_so);
+    tcase_add_test(t, a_group_that_cannot_be_added_changes_nothing);
     suite_add_tcase(s, t);
     return fx_run(s);
 }

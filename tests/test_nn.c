@@ -534,6 +534,119 @@ static bool params_equal(cg_module *a, cg_module *b)
     return n == k;
 }
 
+/* nanoGPT's tie: lm_head.weight = wte.weight, one tensor in two modules. */
+static cg_module *tied_model(void)
+{
+    cg_module *m = cg_module_new("Tied");
+    ck_assert_int_eq(cg_module_add_child(m, "wte", cg_embedding_new(.num_embeddings = 7, .embedding_dim = 4)), 0);
+    ck_assert_int_eq(cg_module_add_child(m, "ln", cg_layer_norm_new(.normalized_shape = 4)), 0);
+    ck_assert_int_eq(cg_module_add_child(m, "lm_head", cg_linear_new(.in_features = 4, .out_features = 7, .bias = false)), 0);
+    ck_assert_int_eq(cg_module_set_param(m, "lm_head.weight", cg_param(m, "wte.weight")), 0);
+    return m;
+}
+
+/* Listed once, its gradient the sum of both uses, updated once: three AdamW steps against
+ * PyTorch; saved once under the name safetensors' save_model keeps, loaded under either. */
+START_TEST(tied_weights_match_pytorch)
+{
+    cg_module *m = tied_model();
+    cg_tensor *w = cg_param(m, "wte.weight");
+    ck_assert_ptr_eq(cg_param(m, "lm_head.weight"), w);
+    ck_assert_int_eq(cg_param_count(m), 3); /* torch: wte.weight ln.weight ln.bias */
+    ck_assert_str_eq(cg_param_name(m, 0), "wte.weight");
+    ck_assert_str_eq(cg_param_name(m, 2), "ln.bias");
+    ck_assert_int_eq(cg_num_params(m), 28 + 8);
+    cg_tensor *w0 = fx_get(fx, "tied.weight");
+    cg_no_grad_begin();
+    cg_copy_(w, w0);
+    cg_no_grad_end();
+    int n;
+    cg_tensor **ps = cg_parameters(m, &n);
+    cg_optim *opt = cg_adamw_new(ps, n, .lr = 0.01);
+    for (int step = 0; step < 3; step++) {
+        cg_frame_begin();
+        cg_optim_zero_grad(opt);
+        cg_tensor *ids = cg_tensor_from((float[]){1, 3, 5, 6, 0, 2}, CG_SHAPE(2, 3));
+        cg_tensor *target = cg_tensor_from((float[]){3, 5, 6, 0, 2, 1}, CG_SHAPE(6));
+        cg_tensor *h = cg_module_forward(cg_module_child(m, "ln"), cg_embedding_forward(cg_module_child(m, "wte"), ids));
+        cg_tensor *logits = cg_linear_forward(cg_module_child(m, "lm_head"), h);
+        cg_tensor *loss = cg_cross_entropy(cg_reshape(logits, CG_SHAPE(6, 7)), target);
+        ck_assert_tensor_close(loss, fx_get(fx, "tied.loss.%d", step), 1e-5, 1e-6);
+        ck_assert_int_eq(cg_backward(loss), 0);
+        ck_assert_tensor_close_scaled(cg_grad(w), fx_get(fx, "tied.grad.%d", step), 1e-5);
+        ck_assert_int_eq(cg_optim_step(opt), 0);
+        ck_assert_tensor_close(w, fx_get(fx, "tied.after.%d", step), 1e-5, 1e-6);
+        cg_frame_end();
+    }
+    cg_optim_free(opt);
+    /* saved once, as "lm_head.weight" (the first of its names in sorted order) */
+    char path[256];
+    snprintf(path, sizeof path, "%s", tmp_path("tied.safetensors"));
+    ck_assert_int_eq(cg_module_save(m, path), 0);
+    cg_safetensors *f = cg_safetensors_open(path);
+    ck_assert_int_eq(cg_safetensors_count(f), 3);
+    int64_t shape[CG_MAX_DIMS];
+    ck_assert_int_eq(cg_safetensors_shape(f, "lm_head.weight", shape), 2);
+    ck_assert_int_lt(cg_safetensors_shape(f, "wte.weight", shape), 0);
+    cg_safetensors_close(f);
+    cg_module *back = tied_model();
+    ck_assert_int_eq(cg_module_load(back, path), 0);
+    ck_assert(params_equal(m, back));
+    /* a file with the other name (what torch's state_dict, trimmed, might hold) loads too;
+     * one without the weight under any name is refused and changes nothing */
+    const char *names[3] = {"wte.weight", "ln.weight", "ln.bias"};
+    cg_tensor *ts[3] = {w0, cg_param(m, "ln.weight"), cg_param(m, "ln.bias")};
+    ck_assert_int_eq(cg_safetensors_save(path, 3, names, ts, 0, NULL, NULL), 0);
+    ck_assert_int_eq(cg_module_load(back, path), 0);
+    ck_assert_tensor_close(cg_param(back, "lm_head.weight"), w0, 0, 0);
+    ck_assert_int_eq(cg_safetensors_save(path, 2, names + 1, ts + 1, 0, NULL, NULL), 0);
+    cg_clear_error();
+    ck_assert_int_eq(cg_module_load(back, path), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "missing key 'wte.weight'"));
+    ck_assert_tensor_close(cg_param(back, "wte.weight"), w0, 0, 0);
+    remove(path);
+    cg_module_free(back);
+    cg_module_free(m);
+    cg_tensor_free(w0);
+}
+END_TEST
+
+/* cg_module_set_param refuses what torch refuses, or what would break the module, and
+ * leaves it as it was. */
+START_TEST(set_param_refuses_bad_use)
+{
+    cg_module *m = tied_model();
+    cg_tensor *w = cg_param(m, "wte.weight"), *other = cg_zeros(CG_SHAPE(7, 5));
+    cg_clear_error();
+    ck_assert_int_eq(cg_module_set_param(m, "lm_head.weight", other), -1); /* shape */
+    ck_assert_str_eq(cg_last_error(), "cg_module_set_param: 'lm_head.weight' has shape (7, 4); the tensor given has (7, 5)");
+    ck_assert_int_eq(cg_module_set_param(m, "lm_head.bias", w), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "has no parameter 'bias'"));
+    ck_assert_int_eq(cg_module_set_param(m, "head.weight", w), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_module_set_param: Tied has no child 'head'"));
+    ck_assert_int_eq(cg_module_set_param(m, NULL, w), -1);
+    ck_assert_int_eq(cg_module_set_param(m, "lm_head.weight", NULL), -1);
+    ck_assert_int_eq(cg_module_set_param(NULL, "weight", w), -1);
+    cg_frame_begin();
+    cg_tensor *made = cg_mul_scalar(w, 2.0f), *framed = cg_zeros(CG_SHAPE(7, 4));
+    ck_assert_int_eq(cg_module_set_param(m, "lm_head.weight", made), -1); /* an op's result */
+    ck_assert_int_eq(cg_module_set_param(m, "lm_head.weight", framed), -1);
+    cg_frame_end();
+    ck_assert_ptr_eq(cg_param(m, "lm_head.weight"), w); /* all refused: still tied */
+    ck_assert_int_eq(cg_param_count(m), 3);
+    /* untied again: a fresh tensor of its own, listed on its own */
+    cg_tensor *own = cg_zeros(CG_SHAPE(7, 4));
+    ck_assert_int_eq(cg_module_set_param(m, "lm_head.weight", own), 0);
+    cg_tensor_free(own); /* the module holds its own reference */
+    ck_assert_int_eq(cg_param_count(m), 4);
+    ck_assert_str_eq(cg_param_name(m, 3), "lm_head.weight");
+    ck_assert(cg_requires_grad(cg_param(m, "lm_head.weight")));
+    ck_assert_int_eq(cg_module_set_param(m, "lm_head.weight", cg_param(m, "lm_head.weight")), 0); /* itself */
+    cg_module_free(m);
+    cg_tensor_free(other);
+}
+END_TEST
+
 START_TEST(module_files_round_trip_and_load_pytorchs)
 {
     cg_manual_seed(1);
@@ -1048,6 +1161,8 @@ static Suite *nn_suite(void)
     tcase_add_test(t, refused_changes_leave_modules_as_they_were);
     tcase_add_test(t, big_models_keep_every_name_and_line);
     tcase_add_test(t, attention_takes_its_options_as_given);
+    tcase_add_test(t, tied_weights_match_pytorch);
+    tcase_add_test(t, set_param_refuses_bad_use);
     suite_add_tcase(s, t);
     return s;
 }

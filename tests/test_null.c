@@ -117,6 +117,7 @@ START_TEST(nn_and_optim_functions_take_null)
     ck_assert_int_lt(cg_module_child_count(NULL), 0);
     ck_assert_ptr_null(cg_module_child_at(NULL, 0));
     ck_assert_int_lt(cg_param_count(NULL), 0);
+    ck_assert_int_lt(cg_module_set_param(NULL, NULL, NULL), 0);
     ck_assert_ptr_null(cg_param_at(NULL, 0));
     ck_assert_ptr_null(cg_module_forward(NULL, NULL));
     cg_clear_error(); /* (a NULL right after an unread failure keeps that failure's message) */
@@ -139,6 +140,13 @@ START_TEST(nn_and_optim_functions_take_null)
     ck_assert(isnan(cg_optim_lr(NULL)));
     ck_assert_int_lt(cg_optim_set_lr(NULL, 0.1), 0);
     ck_assert_int_lt(cg_optim_state_count(NULL), 0);
+    ck_assert_int_lt(cg_sgd_add_param_group(NULL, NULL, 1), 0);
+    ck_assert_int_lt(cg_adam_add_param_group(NULL, NULL, 1), 0);
+    ck_assert_int_lt(cg_rmsprop_add_param_group(NULL, NULL, 1), 0);
+    ck_assert_int_lt(cg_adagrad_add_param_group(NULL, NULL, 1), 0);
+    ck_assert_int_lt(cg_optim_group_count(NULL), 0);
+    ck_assert(isnan(cg_optim_group_lr(NULL, 0)));
+    ck_assert_int_lt(cg_optim_set_group_lr(NULL, 0, 0.1), 0);
     ck_assert_ptr_null(cg_optim_state_at(NULL, 0));
     ck_assert_ptr_null(cg_optim_state_name(NULL, 0));
     ck_assert(isnan(cg_clip_grad_norm(NULL, 1, 1.0f)));

@@ -1,5 +1,5 @@
 /* cgrad tests — optim/: 5-step trajectories of every optimizer against PyTorch,
- * on a quadratic and on fixed gradients; clipping; schedulers; errors. */
+ * on a quadratic and on fixed gradients; parameter groups; clipping; schedulers; errors. */
 #include "fixture.h"
 #include <math.h>
 #include <string.h>
@@ -153,6 +153,122 @@ START_TEST(schedulers_match_pytorch)
 }
 END_TEST
 
+/* Two parameter groups, the second with options of its own (the rest the constructor's),
+ * and a scheduler moving both from their own rates: five steps against PyTorch. */
+static const char *group_names[] = {"sgd", "sgd_nesterov", "adam", "adamw", "rmsprop", "adagrad"};
+#define NGROUPED ((int)(sizeof group_names / sizeof group_names[0]))
+
+static cg_optim *make_grouped(int which, cg_tensor **p0, cg_tensor **p1)
+{
+    cg_optim *o = NULL;
+    int rc = -1;
+    switch (which) {
+    case 0:
+        o = cg_sgd_new(p0, 1, .lr = 0.1, .momentum = 0.9);
+        rc = cg_sgd_add_param_group(o, p1, 1, .lr = 0.05, .momentum = 0.0);
+        break;
+    case 1:
+        o = cg_sgd_new(p0, 1, .lr = 0.1);
+        rc = cg_sgd_add_param_group(o, p1, 1, .momentum = 0.5, .nesterov = true, .weight_decay = 0.1);
+        break;
+    case 2:
+        o = cg_adam_new(p0, 1, .lr = 0.01, .weight_decay = 0.1);
+        rc = cg_adam_add_param_group(o, p1, 1, .beta1 = 0.5, .beta2 = 0.9, .amsgrad = true);
+        break;
+    case 3:
+        o = cg_adamw_new(p0, 1, .lr = 0.02, .beta2 = 0.99, .weight_decay = 0.1);
+        rc = cg_adam_add_param_group(o, p1, 1, .weight_decay = 0.0);
+        break;
+    case 4:
+        o = cg_rmsprop_new(p0, 1, .lr = 0.01);
+        rc = cg_rmsprop_add_param_group(o, p1, 1, .lr = 0.02, .momentum = 0.9, .centered = true);
+        break;
+    default:
+        o = cg_adagrad_new(p0, 1, .lr = 0.1, .initial_accumulator_value = 0.1);
+        rc = cg_adagrad_add_param_group(o, p1, 1, .lr_decay = 0.01, .weight_decay = 0.1);
+        break;
+    }
+    ck_assert_msg(o && rc == 0, "%s", cg_last_error());
+    return o;
+}
+
+START_TEST(parameter_groups_follow_pytorch)
+{
+    cg_tensor *p[2] = {fx_get(fx, "init.p0"), fx_get(fx, "init.p1")};
+    cg_set_requires_grad(p[0], true);
+    cg_set_requires_grad(p[1], true);
+    cg_tensor *a0 = fx_get(fx, "init.a0"), *a1 = fx_get(fx, "init.a1"), *b0 = fx_get(fx, "init.b0"), *b1 = fx_get(fx, "init.b1");
+    cg_optim *opt = make_grouped(_i, &p[0], &p[1]);
+    ck_assert_int_eq(cg_optim_group_count(opt), 2);
+    cg_scheduler *sched = cg_cosine_annealing_lr_new(opt, .t_max = 4, .eta_min = 0.001);
+    for (int k = 0; k < 5; k++) {
+        cg_frame_begin();
+        cg_optim_zero_grad(opt);
+        cg_tensor *loss = cg_add(cg_add(cg_sum(cg_mul(cg_mul(p[0], p[0]), a0)), cg_sum(cg_mul(cg_mul(p[1], p[1]), a1))),
+                                 cg_add(cg_sum(cg_mul(p[0], b0)), cg_sum(cg_mul(p[1], b1))));
+        ck_assert_int_eq(cg_backward(loss), 0);
+        ck_assert_int_eq(cg_optim_step(opt), 0);
+        ck_assert_int_eq(cg_scheduler_step(sched), 0);
+        ck_assert_tensor_close(p[0], fx_get(fx, "groups.%s.p0.%d", group_names[_i], k), 1e-5, 1e-6);
+        ck_assert_tensor_close(p[1], fx_get(fx, "groups.%s.p1.%d", group_names[_i], k), 1e-5, 1e-6);
+        cg_tensor *lrs = fx_get(fx, "groups.%s.lr.%d", group_names[_i], k);
+        for (int g = 0; g < 2; g++)
+            ck_assert_msg(fabs(cg_optim_group_lr(opt, g) - cg_data(lrs)[g]) <= 1e-7 * cg_data(lrs)[g], "%s step %d group %d",
+                          group_names[_i], k, g);
+        cg_frame_end();
+    }
+    cg_scheduler_free(sched);
+    cg_optim_free(opt);
+    cg_tensor *all[6] = {p[0], p[1], a0, a1, b0, b1};
+    for (int i = 0; i < 6; i++)
+        cg_tensor_free(all[i]);
+}
+END_TEST
+
+/* A group's state is what its own options need, numbered over all groups; refusals leave
+ * the optimizer as it was. */
+START_TEST(parameter_groups_refuse_bad_use)
+{
+    cg_tensor *p = cg_zeros(CG_SHAPE(2)), *q = cg_zeros(CG_SHAPE(3)), *r = cg_zeros(CG_SHAPE(1));
+    cg_optim *o = cg_sgd_new(&p, 1, .lr = 0.1, .momentum = 0.9);
+    ck_assert_int_eq(cg_sgd_add_param_group(o, &q, 1, .momentum = 0), 0);
+    ck_assert_int_eq(cg_optim_state_count(o), 3); /* 0.step 0.momentum_buffer 1.step */
+    ck_assert_str_eq(cg_optim_state_name(o, 1), "0.momentum_buffer");
+    ck_assert_str_eq(cg_optim_state_name(o, 2), "1.step");
+    cg_clear_error();
+    ck_assert_int_eq(cg_sgd_add_param_group(o, &p, 1), -1); /* already in group 0 */
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_sgd_add_param_group: parameter 0 appears twice"));
+    cg_tensor *twice[2] = {r, r};
+    ck_assert_int_eq(cg_sgd_add_param_group(o, twice, 2), -1);
+    ck_assert_int_eq(cg_sgd_add_param_group(o, &r, 1, .lr = -1), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "invalid learning rate"));
+    ck_assert_int_eq(cg_sgd_add_param_group(o, &r, 1, .nesterov = true, .momentum = 0), -1);
+    ck_assert_int_eq(cg_adam_add_param_group(o, &r, 1), -1);
+    ck_assert_str_eq(cg_last_error(), "cg_adam_add_param_group: given a cg_sgd_new optimizer");
+    ck_assert_int_eq(cg_sgd_add_param_group(o, NULL, 1), -1);
+    ck_assert_int_eq(cg_sgd_add_param_group(NULL, &r, 1), -1);
+    ck_assert_int_eq(cg_optim_group_count(o), 2); /* nothing was added */
+    ck_assert_int_eq(cg_optim_state_count(o), 3);
+    /* set_lr sets every group; a group's own */
+    ck_assert_int_eq(cg_optim_set_lr(o, 0.5), 0);
+    ck_assert(cg_optim_group_lr(o, 1) == 0.5);
+    ck_assert_int_eq(cg_optim_set_group_lr(o, 1, 0.25), 0);
+    ck_assert(cg_optim_lr(o) == 0.5 && cg_optim_group_lr(o, 1) == 0.25);
+    ck_assert(isnan(cg_optim_group_lr(o, 2)));
+    ck_assert_int_eq(cg_optim_set_group_lr(o, -1, 0.1), -1);
+    ck_assert_int_eq(cg_optim_set_group_lr(o, 0, NAN), -1);
+    ck_assert_int_eq(cg_optim_group_count(NULL), -1);
+    cg_optim_free(o);
+    o = cg_adagrad_new(&p, 1); /* a group's sums start at its own initial_accumulator_value */
+    ck_assert_int_eq(cg_adagrad_add_param_group(o, &q, 1, .initial_accumulator_value = 0.3), 0);
+    ck_assert_str_eq(cg_optim_state_name(o, 3), "1.sum");
+    ck_assert_float_eq(cg_data(cg_optim_state_at(o, 1))[0], 0.0f);
+    ck_assert_float_eq(cg_data(cg_optim_state_at(o, 3))[2], 0.3f);
+    cg_optim_free(o);
+    cg_tensor_free(p), cg_tensor_free(q), cg_tensor_free(r);
+}
+END_TEST
+
 START_TEST(bad_optimizer_use_fails_cleanly)
 {
     cg_tensor *p = cg_zeros(CG_SHAPE(2));
@@ -197,6 +313,8 @@ static Suite *optim_suite(void)
     tcase_add_test(t, clipping_matches_pytorch);
     tcase_add_loop_test(t, schedulers_match_pytorch, 0, 4);
     tcase_add_test(t, bad_optimizer_use_fails_cleanly);
+    tcase_add_loop_test(t, parameter_groups_follow_pytorch, 0, NGROUPED);
+    tcase_add_test(t, parameter_groups_refuse_bad_use);
     suite_add_tcase(s, t);
     return s;
 }

@@ -458,6 +458,35 @@ def write_nn():
     for pname, p in seq.named_parameters():
         w.put('seq.param.' + pname, p)
         w.put('seq.grad.' + pname, p.grad)
+
+    # a tied weight, as nanoGPT ties lm_head to wte: one tensor in two modules, its
+    # gradient the sum of both uses, listed once by parameters(), updated once
+    torch.manual_seed(77)
+
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = torch.nn.Embedding(7, 4)
+            self.ln = torch.nn.LayerNorm(4)
+            self.lm_head = torch.nn.Linear(4, 7, bias=False)
+            self.lm_head.weight = self.wte.weight
+
+    tied = Tied()
+    assert [n for n, _ in tied.named_parameters()] == ['wte.weight', 'ln.weight', 'ln.bias']
+    assert list(tied.state_dict()) == ['wte.weight', 'ln.weight', 'ln.bias', 'lm_head.weight']
+    ids_in = torch.tensor([[1, 3, 5], [6, 0, 2]])
+    target = torch.tensor([[3, 5, 6], [0, 2, 1]])
+    w.put('tied.weight', tied.wte.weight)
+    opt = torch.optim.AdamW(tied.parameters(), lr=0.01)
+    for step in range(3):
+        opt.zero_grad()
+        logits = tied.lm_head(tied.ln(tied.wte(ids_in)))
+        loss = torch.nn.functional.cross_entropy(logits.view(-1, 7), target.view(-1))
+        loss.backward()
+        opt.step()
+        w.put('tied.loss.%d' % step, loss)
+        w.put('tied.grad.%d' % step, tied.wte.weight.grad)
+        w.put('tied.after.%d' % step, tied.wte.weight)
     w.close()
 
 
@@ -477,6 +506,17 @@ OPTIM_CONFIGS = [
     ('rmsprop_full', 'RMSprop', dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.1)),
     ('adagrad', 'Adagrad', dict(lr=0.1)),
     ('adagrad_full', 'Adagrad', dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)),
+]
+
+
+# name, class, the constructor's options (group 0, and the defaults), group 1's own options
+GROUP_CONFIGS = [
+    ('sgd', 'SGD', dict(lr=0.1, momentum=0.9), dict(lr=0.05, momentum=0.0)),
+    ('sgd_nesterov', 'SGD', dict(lr=0.1), dict(momentum=0.5, nesterov=True, weight_decay=0.1)),
+    ('adam', 'Adam', dict(lr=0.01, weight_decay=0.1), dict(betas=(0.5, 0.9), amsgrad=True)),
+    ('adamw', 'AdamW', dict(lr=0.02, betas=(0.9, 0.99), weight_decay=0.1), dict(weight_decay=0.0)),
+    ('rmsprop', 'RMSprop', dict(lr=0.01), dict(lr=0.02, momentum=0.9, centered=True)),
+    ('adagrad', 'Adagrad', dict(lr=0.1, initial_accumulator_value=0.1), dict(lr_decay=0.01, weight_decay=0.1)),
 ]
 
 
@@ -506,6 +546,25 @@ def write_optim():
                 opt.step()
                 w.put('%s.%s.p0.%d' % (name, problem, k), ps[0])
                 w.put('%s.%s.p1.%d' % (name, problem, k), ps[1])
+
+    # parameter groups: p0 in the constructor's group, p1 added with options of its own
+    # (the rest from the constructor's: torch's defaults), five steps on the quadratic,
+    # with a scheduler moving both groups' rates from their own
+    for name, cls, kw, group in GROUP_CONFIGS:
+        ps = [p0.clone().requires_grad_(), p1.clone().requires_grad_()]
+        # (both groups given to the constructor, which fills in the defaults as add_param_group
+        # does; torch 1.13's Adagrad makes its state there only)
+        opt = getattr(torch.optim, cls)([dict(params=[ps[0]]), dict(params=[ps[1]], **group)], **kw)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 4, 0.001)
+        for k in range(5):
+            opt.zero_grad()
+            loss = (ps[0] * ps[0] * a0).sum() + (ps[1] * ps[1] * a1).sum() + (ps[0] * b0).sum() + (ps[1] * b1).sum()
+            loss.backward()
+            opt.step()
+            sched.step()
+            w.put('groups.%s.p0.%d' % (name, k), ps[0])
+            w.put('groups.%s.p1.%d' % (name, k), ps[1])
+            w.put('groups.%s.lr.%d' % (name, k), torch.tensor([g['lr'] for g in opt.param_groups], dtype=torch.float64))
 
     # clipping
     torch.manual_seed(66)

@@ -1,6 +1,7 @@
 /* gpt — checkpoints (OUT_DIR/ckpt.safetensors): the model under nanoGPT's state-dict
  * names (lm_head.weight is transformer.wte.weight and is written once, as the latter),
- * AdamW's state of both groups ("optim.decay.0.exp_avg", ...), and as metadata every
+ * AdamW's state, its parameters numbered over both groups as nanoGPT's optimizer state
+ * dict numbers them ("optim.3.exp_avg"), and as metadata every
  * setting, the vocabulary, iter_num, best_val_loss, the run's id and its text. And
  * gpt export / import: the weights as the state dict PyTorch's nanoGPT loads. */
 #include "gpt.h"
@@ -11,13 +12,33 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define FORMAT "cgrad-gpt-1"
+#define FORMAT "cgrad-gpt-2"
+/* (format 1, still read: AdamW's groups were two optimizers, "optim.decay.0.exp_avg",
+ * "optim.no_decay.0.exp_avg", each numbering its own parameters) */
+#define FORMAT_1 "cgrad-gpt-1"
 
-static int optim_tensors(cg_optim *o, const char *group, const char **names, cg_tensor **ts, char (*buf)[96])
+/* The parameters in AdamW's decaying group (the >= 2-D weights: make_optimizers's rule). */
+static int decaying(const gpt_model *m)
+{
+    int n = 0;
+    for (int i = 0; i < cg_param_count(m->root); i++)
+        n += cg_ndim(cg_param_at(m->root, i)) >= 2;
+    return n;
+}
+
+/* The optimizer's state tensors under their names in a checkpoint of format 2 (or 1,
+ * ndecay parameters in its first group); how many. */
+static int optim_tensors(cg_optim *o, bool v1, int ndecay, const char **names, cg_tensor **ts, char (*buf)[96])
 {
     int n = o ? cg_optim_state_count(o) : 0;
     for (int i = 0; i < n; i++) {
-        snprintf(buf[i], 96, "optim.%s.%s", group, cg_optim_state_name(o, i));
+        const char *name = cg_optim_state_name(o, i); /* "3.exp_avg" */
+        char *slot;
+        long k = strtol(name, &slot, 10);
+        if (v1)
+            snprintf(buf[i], 96, "optim.%s.%ld%s", k < ndecay ? "decay" : "no_decay", k < ndecay ? k : k - ndecay, slot);
+        else
+            snprintf(buf[i], 96, "optim.%s", name);
         names[i] = buf[i], ts[i] = cg_optim_state_at(o, i);
     }
     return n;
@@ -26,8 +47,7 @@ static int optim_tensors(cg_optim *o, const char *group, const char **names, cg_
 int checkpoint_save(const char *path, const train_cfg *c, const dataset *d, const gpt_model *m, const train_state *s,
                     const char *run)
 {
-    int np = cg_param_count(m->root), no = cg_optim_state_count(s->decay) +
-                                            (s->no_decay ? cg_optim_state_count(s->no_decay) : 0);
+    int np = cg_param_count(m->root), no = cg_optim_state_count(s->opt);
     const char **names = malloc(sizeof *names * (size_t)(np + no));
     cg_tensor **ts = malloc(sizeof *ts * (size_t)(np + no));
     char(*buf)[96] = malloc(sizeof *buf * (size_t)(no ? no : 1));
@@ -35,8 +55,7 @@ int checkpoint_save(const char *path, const train_cfg *c, const dataset *d, cons
     if (names && ts && buf) {
         for (int i = 0; i < np; i++)
             names[i] = cg_param_name(m->root, i), ts[i] = cg_param_at(m->root, i);
-        int k = np + optim_tensors(s->decay, "decay", names + np, ts + np, buf);
-        k += optim_tensors(s->no_decay, "no_decay", names + k, ts + k, buf + (k - np));
+        int k = np + optim_tensors(s->opt, false, 0, names + np, ts + np, buf);
         char keys[S_COUNT + 9][32], vals[S_COUNT][64], vocab[2 * 256 + 1], iter[32], best[32];
         char rng_hex[2 * CG_RNG_STATE_SIZE + 1];
         uint8_t rng[CG_RNG_STATE_SIZE];
@@ -98,7 +117,7 @@ cg_safetensors *checkpoint_open(const char *path, train_cfg *c, unsigned char *c
     const char *digest = cg_safetensors_metadata(f, "data_digest");
     uint8_t b8[8];
     size_t vl = vocab ? strlen(vocab) : 0;
-    bool ok = format && !strcmp(format, FORMAT);
+    bool ok = format && (!strcmp(format, FORMAT) || !strcmp(format, FORMAT_1));
     if (!ok)
         fprintf(stderr, "gpt: %s is not a gpt checkpoint (format %s)\n", path, format ? format : "none");
     else if (!(ok = vl >= 2 && vl <= 512 && vl % 2 == 0 && bytes_of(vocab, chars, vl / 2) && id && bytes_of(id, b8, 8) &&
@@ -119,8 +138,11 @@ cg_safetensors *checkpoint_open(const char *path, train_cfg *c, unsigned char *c
 }
 
 static int n_params_for_known;
+static bool format_1;
 static bool optim_state(const char *name)
 {
+    if (!format_1)
+        return ckpt_is_optim_state(name, n_params_for_known);
     char stripped[96];
     const char *rest = !strncmp(name, "optim.decay.", 12) ? name + 12 : !strncmp(name, "optim.no_decay.", 15) ? name + 15 : NULL;
     if (!rest)
@@ -138,6 +160,7 @@ int checkpoint_load(cg_safetensors *f, const char *path, gpt_model *m, train_sta
     for (int i = 0; rc == 0 && i < np; i++)
         names[i] = cg_param_name(m->root, i), ts[i] = cg_param_at(m->root, i);
     n_params_for_known = np;
+    format_1 = !strcmp(cg_safetensors_metadata(f, "format"), FORMAT_1);
     rc = rc == 0 && ckpt_only_known(f, names, np, optim_state, path, "gpt") == 0 &&
                  ckpt_read_tensors(f, ts, names, np, path, "gpt") == 0
              ? 0
@@ -146,18 +169,14 @@ int checkpoint_load(cg_safetensors *f, const char *path, gpt_model *m, train_sta
     free(ts);
     if (rc != 0 || !s)
         return rc;
-    cg_optim *groups[2] = {s->decay, s->no_decay};
-    const char *group_names[2] = {"decay", "no_decay"};
-    for (int g = 0; rc == 0 && g < 2; g++) {
-        int no = groups[g] ? cg_optim_state_count(groups[g]) : 0;
-        const char **on = malloc(sizeof *on * (size_t)(no ? no : 1));
-        cg_tensor **ot = malloc(sizeof *ot * (size_t)(no ? no : 1));
-        char(*buf)[96] = malloc(sizeof *buf * (size_t)(no ? no : 1));
-        rc = on && ot && buf ? ckpt_read_tensors(f, ot, on, optim_tensors(groups[g], group_names[g], on, ot, buf), path,
-                                                 "gpt")
-                             : -1;
-        free(on), free(ot), free(buf);
-    }
+    int no = cg_optim_state_count(s->opt);
+    const char **on = malloc(sizeof *on * (size_t)(no ? no : 1));
+    cg_tensor **ot = malloc(sizeof *ot * (size_t)(no ? no : 1));
+    char(*buf)[96] = malloc(sizeof *buf * (size_t)(no ? no : 1));
+    rc = on && ot && buf ? ckpt_read_tensors(f, ot, on, optim_tensors(s->opt, format_1, decaying(m), on, ot, buf), path,
+                                             "gpt")
+                         : -1;
+    free(on), free(ot), free(buf);
     double best;
     if (rc == 0 && (!parse_long(cg_safetensors_metadata(f, "iter_num"), 0, 100000000, &s->iter_num) ||
                     !parse_double(cg_safetensors_metadata(f, "best_val_loss"), 0, 1e10, &best))) {
@@ -291,8 +310,7 @@ int import_main(int argc, char **argv)
                  : -1;
         if (rc == 0)
             printf("gpt: wrote %s\n", ckpt);
-        cg_optim_free(s.decay);
-        cg_optim_free(s.no_decay);
+        cg_optim_free(s.opt);
     }
     model_free(&m);
     return rc == 0 ? 0 : 1;

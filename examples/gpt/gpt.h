@@ -72,7 +72,7 @@ typedef struct {
     double dropout;
     bool bias;
     cg_module *root;        /* GPT: its parameters under nanoGPT's state-dict names (lm_head is wte, tied) */
-    cg_module *wte, *wpe, *ln_f;
+    cg_module *wte, *wpe, *ln_f, *lm_head;
     gpt_block *blocks;
 } gpt_model;
 
@@ -88,7 +88,7 @@ cg_tensor *model_loss(gpt_model *m, cg_tensor *idx, cg_tensor *targets, bool tra
 /* ---- checkpoints (checkpoint.c): OUT_DIR/ckpt.safetensors ---------------------------------- */
 
 typedef struct {
-    cg_optim *decay, *no_decay; /* AdamW's two groups: weight decay on the >= 2-D weights only */
+    cg_optim *opt; /* AdamW in nanoGPT's two groups: 0 decays (the >= 2-D weights), 1 does not */
     long iter_num;
     double best_val_loss;
 } train_state;

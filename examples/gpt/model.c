@@ -98,10 +98,10 @@ int model_init(gpt_model *m, const train_cfg *c, long vocab_size)
     ok = ok && add(tr, "h", h) && (h = NULL, true);
     ok = ok && add(tr, "ln_f", m->ln_f = layer_norm(E, m->bias));
     ok = ok && add(m->root, "transformer", tr) && (tr = NULL, true);
-    /* lm_head: made (its construction draws, as nanoGPT's does) and tied to wte */
-    cg_module *head = ok ? linear(E, m->V, false) : NULL;
-    ok = ok && head;
-    cg_module_free(head);
+    /* lm_head: made (its construction draws, as nanoGPT's does) and tied to wte, as
+     * nanoGPT's `self.transformer.wte.weight = self.lm_head.weight` leaves them: one tensor */
+    ok = ok && add(m->root, "lm_head", m->lm_head = linear(E, m->V, false)) &&
+         cg_module_set_param(m->root, "lm_head.weight", cg_param(m->wte, "weight")) == 0;
     if (!ok) {
         fprintf(stderr, "gpt: cannot build the model: %s\n", cg_last_error());
         cg_module_free(h), cg_module_free(tr);
@@ -153,7 +153,7 @@ cg_tensor *model_forward(gpt_model *m, cg_tensor *idx, bool training)
         cg_tensor *f = cg_gelu(cg_linear_forward(b->c_fc, norm(b->ln_2, x, m->bias)));
         x = cg_add(x, cg_dropout(cg_linear_forward(b->mlp_proj, f), p, training));
     }
-    return cg_linear(norm(m->ln_f, x, m->bias), cg_param(m->wte, "weight"), NULL); /* lm_head = wte */
+    return cg_linear_forward(m->lm_head, norm(m->ln_f, x, m->bias)); /* its weight is wte's */
 }
 
 cg_tensor *model_loss(gpt_model *m, cg_tensor *idx, cg_tensor *targets, bool training)
@@ -176,16 +176,17 @@ int make_optimizers(gpt_model *m, const train_cfg *c, train_state *s, bool repor
         else
             rest[nr++] = ps[i], cr += cg_numel(ps[i]);
     }
-    if (decay && rest) {
-        s->decay = cg_adamw_new(decay, nd, .lr = c->learning_rate, .beta1 = c->beta1, .beta2 = c->beta2,
-                                  .weight_decay = c->weight_decay);
-        s->no_decay = nr ? cg_adamw_new(rest, nr, .lr = c->learning_rate, .beta1 = c->beta1, .beta2 = c->beta2,
-                                          .weight_decay = 0)
-                           : NULL;
+    if (decay && rest) { /* the other options are the first group's, as torch takes them from AdamW(...)'s */
+        s->opt = cg_adamw_new(decay, nd, .lr = c->learning_rate, .beta1 = c->beta1, .beta2 = c->beta2,
+                              .weight_decay = c->weight_decay);
+        if (s->opt && nr && cg_adam_add_param_group(s->opt, rest, nr, .weight_decay = 0) != 0) {
+            cg_optim_free(s->opt);
+            s->opt = NULL;
+        }
     }
     free(decay);
     free(rest);
-    if (!s->decay || (nr && !s->no_decay)) {
+    if (!s->opt) {
         fprintf(stderr, "gpt: %s\n", cg_last_error());
         return -1;
     }

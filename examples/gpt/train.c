@@ -57,12 +57,7 @@ static double lr_at(const train_cfg *c, long it)
     return c->min_lr + 0.5 * (1.0 + cos(M_PI * ratio)) * (c->learning_rate - c->min_lr);
 }
 
-static void set_lr(trainer *t, double lr)
-{
-    cg_optim_set_lr(t->s.decay, lr);
-    if (t->s.no_decay)
-        cg_optim_set_lr(t->s.no_decay, lr);
-}
+static void set_lr(trainer *t, double lr) { cg_optim_set_lr(t->s.opt, lr); /* every group's */ }
 
 /* estimate_loss: the mean loss over eval_iters batches of each split, in eval mode. */
 static void estimate_loss(trainer *t, double *train_loss, double *val_loss)
@@ -118,13 +113,11 @@ static double train_iter(trainer *t)
     }
     if (t->c.grad_clip != 0.0)
         cg_clip_grad_norm(ps, n, (float)t->c.grad_clip);
-    if (cg_optim_step(t->s.decay) != 0 || (t->s.no_decay && cg_optim_step(t->s.no_decay) != 0)) {
+    if (cg_optim_step(t->s.opt) != 0) {
         fprintf(stderr, "gpt: %s\n", cg_last_error());
         return NAN;
     }
-    cg_optim_zero_grad(t->s.decay);
-    if (t->s.no_decay)
-        cg_optim_zero_grad(t->s.no_decay);
+    cg_optim_zero_grad(t->s.opt);
     return lossf;
 }
 
@@ -336,8 +329,7 @@ int train_main(int argc, char **argv)
             rc = 1;
     }
     free(t.x), free(t.y), free(t.ex), free(t.ey);
-    cg_optim_free(t.s.decay);
-    cg_optim_free(t.s.no_decay);
+    cg_optim_free(t.s.opt);
     model_free(&t.m);
     data_free(&t.d);
     cg_frame_release_memory();
