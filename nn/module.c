@@ -13,33 +13,20 @@ cg_module *cg__module_new(module_kind kind, const char *type)
     m->kind = kind;
     m->type = type;
     m->training = true;
-    m->ndistinct = -1;
     return m;
 }
 
-bool cg__module_distinct(cg_module *m, const char *op)
+void cg__module_distinct(cg_module *m)
 {
-    if (m->ndistinct >= 0)
-        return true;
-    int *at = realloc(m->distinct_at, sizeof *at * (size_t)(m->nparams + 1));
-    if (at)
-        m->distinct_at = at;
-    cg_tensor **ts = at ? realloc(m->distinct, sizeof *ts * (size_t)(m->nparams + 1)) : NULL;
-    if (!ts) {
-        cg__error("%s: out of memory", op);
-        return false;
-    }
-    m->distinct = ts;
     int n = 0;
     for (int i = 0; i < m->nparams; i++) {
         bool seen = false;
         for (int k = 0; k < n && !seen; k++)
-            seen = ts[k] == m->params[i];
+            seen = m->distinct[k] == m->params[i];
         if (!seen)
-            at[n] = i, ts[n++] = m->params[i];
+            m->distinct_at[n] = i, m->distinct[n++] = m->params[i];
     }
     m->ndistinct = n;
-    return true;
 }
 
 /* Takes the parameter at own index i out of m's list again (its tensor and name freed). */
@@ -50,7 +37,7 @@ static void remove_own(cg_module *m, int i)
     memmove(m->params + i, m->params + i + 1, sizeof *m->params * (size_t)(m->nparams - i - 1));
     memmove(m->names + i, m->names + i + 1, sizeof *m->names * (size_t)(m->nparams - i - 1));
     m->nown--, m->nparams--;
-    m->ndistinct = -1;
+    cg__module_distinct(m);
 }
 
 cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const int64_t *shape)
@@ -74,7 +61,7 @@ cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const 
     m->names[m->nown] = own;
     m->params[m->nown++] = t;
     m->nparams++;
-    m->ndistinct = -1;
+    cg__module_distinct(m);
     cg_set_name(t, own);
     if (m->parent && !cg__module_refresh(m->parent)) { /* undone: every list as it was */
         remove_own(m, m->nown - 1);
@@ -145,7 +132,7 @@ cg_tensor **cg_parameters(cg_module *m, int *n)
 {
     if (n)
         *n = 0;
-    if (!cg__module_check(m, -1, "cg_parameters") || !cg__module_distinct(m, "cg_parameters"))
+    if (!cg__module_check(m, -1, "cg_parameters"))
         return NULL;
     if (n)
         *n = m->ndistinct;
@@ -154,28 +141,26 @@ cg_tensor **cg_parameters(cg_module *m, int *n)
 
 int cg_param_count(cg_module *m)
 {
-    return cg__module_check(m, -1, "cg_param_count") && cg__module_distinct(m, "cg_param_count") ? m->ndistinct : -1;
+    return cg__module_check(m, -1, "cg_param_count") ? m->ndistinct : -1;
 }
 
 cg_tensor *cg_param_at(cg_module *m, int i)
 {
-    if (!cg__module_check(m, -1, "cg_param_at") || !cg__module_distinct(m, "cg_param_at") ||
-        !cg__list_index_ok(i, m->ndistinct, "cg_param_at"))
+    if (!cg__module_check(m, -1, "cg_param_at") || !cg__list_index_ok(i, m->ndistinct, "cg_param_at"))
         return NULL;
     return m->distinct[i];
 }
 
 const char *cg_param_name(cg_module *m, int i)
 {
-    if (!cg__module_check(m, -1, "cg_param_name") || !cg__module_distinct(m, "cg_param_name") ||
-        !cg__list_index_ok(i, m->ndistinct, "cg_param_name"))
+    if (!cg__module_check(m, -1, "cg_param_name") || !cg__list_index_ok(i, m->ndistinct, "cg_param_name"))
         return NULL;
     return m->names[m->distinct_at[i]];
 }
 
 int64_t cg_num_params(cg_module *m)
 {
-    if (!cg__module_check(m, -1, "cg_num_params") || !cg__module_distinct(m, "cg_num_params"))
+    if (!cg__module_check(m, -1, "cg_num_params"))
         return -1;
     int64_t n = 0;
     for (int i = 0; i < m->ndistinct; i++)

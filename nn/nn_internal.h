@@ -22,7 +22,8 @@ struct cg_module {
     char **names;              /* each its own allocation, so no dotted name is ever cut */
     /* torch's parameters() and named_parameters(): each distinct tensor once, under its
      * first name (a weight tied to another module's is registered under both names but
-     * listed once): params[distinct_at[k]]. Made when asked after a change (ndistinct < 0). */
+     * listed once): params[distinct_at[k]]. Made again at every change (so that reading
+     * a module from several threads stays a read), in arrays of params' capacity. */
     int ndistinct;
     int *distinct_at;
     cg_tensor **distinct;
@@ -56,9 +57,9 @@ cg_tensor *cg__module_add_param(cg_module *m, const char *name, int ndim, const 
 int cg__module_adopt(cg_module *m, const char *name, cg_module *child, const char *op);
 /* Room for n entries in m's parameter list; false (and an error) when out of memory. */
 bool cg__module_reserve(cg_module *m, int n);
-/* m's distinct parameters (its ndistinct, distinct, distinct_at) up to date; false (and
- * an error naming op) when out of memory. */
-bool cg__module_distinct(cg_module *m, const char *op);
+/* m's distinct parameters (its ndistinct, distinct, distinct_at) made again after its
+ * list changed (never fails: they have the list's capacity). */
+void cg__module_distinct(cg_module *m);
 /* m's parameter list (and its ancestors') made again after a change. */
 bool cg__module_refresh(cg_module *m);
 /* Checks m is a module of that kind (or any kind if kind < 0), naming op in the error. */

@@ -21,7 +21,13 @@ bool cg__module_reserve(cg_module *m, int n)
     char **names = realloc(m->names, sizeof *names * (size_t)cap);
     if (names)
         m->names = names;
-    if (!p || !names) {
+    cg_tensor **d = realloc(m->distinct, sizeof *d * (size_t)cap);
+    if (d)
+        m->distinct = d;
+    int *at = realloc(m->distinct_at, sizeof *at * (size_t)cap);
+    if (at)
+        m->distinct_at = at;
+    if (!p || !names || !d || !at) {
         cg__error("%s: out of memory", m->type);
         return false;
     }
@@ -73,7 +79,7 @@ static bool refresh_one(cg_module *m)
             m->names[at] = fresh[at - m->nown];
         }
     m->nparams = total;
-    m->ndistinct = -1;
+    cg__module_distinct(m);
     free(fresh);
     return true;
 }
@@ -280,9 +286,10 @@ int cg_module_set_param(cg_module *m, const char *name, cg_tensor *p)
     if (!settable(p, old, name, op) || cg__mark_param(p) < 0)
         return -1;
     owner->params[i] = cg__retain(p);
-    owner->ndistinct = -1;
+    cg__module_distinct(owner);
     if (!refresh(owner->parent)) { /* undone: the old parameter back in every list */
         owner->params[i] = old;
+        cg__module_distinct(owner);
         refresh(owner->parent);
         cg_tensor_free(p);
         return -1;

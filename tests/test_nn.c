@@ -1,6 +1,7 @@
 /* cgrad tests — nn/: modules against PyTorch (initial weights, outputs, h_n and
  * every gradient), the seed program, hello's training losses, BPTT, errors. */
 #include "fixture.h"
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -611,6 +612,37 @@ START_TEST(tied_weights_match_pytorch)
 }
 END_TEST
 
+/* Reading a module's parameter list is a read: threads may ask together (TSan in CI). */
+static void *read_params(void *arg)
+{
+    cg_module *m = arg;
+    for (int k = 0; k < 2000; k++) {
+        int n;
+        cg_tensor **ps = cg_parameters(m, &n);
+        if (n != 3 || ps[0] != cg_param_at(m, 0) || strcmp(cg_param_name(m, 0), "wte.weight") || cg_param_count(m) != 3 ||
+            cg_num_params(m) != 36)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+START_TEST(parameter_lists_are_read_by_threads_together)
+{
+    if (!fx_threads_run())
+        return;
+    cg_module *m = tied_model();
+    pthread_t a, b;
+    void *ra, *rb;
+    ck_assert_int_eq(pthread_create(&a, NULL, read_params, m), 0);
+    ck_assert_int_eq(pthread_create(&b, NULL, read_params, m), 0);
+    pthread_join(a, &ra);
+    pthread_join(b, &rb);
+    ck_assert_ptr_null(ra);
+    ck_assert_ptr_null(rb);
+    cg_module_free(m);
+}
+END_TEST
+
 /* cg_module_set_param refuses what torch refuses, or what would break the module, and
  * leaves it as it was. */
 START_TEST(set_param_refuses_bad_use)
@@ -1163,6 +1195,7 @@ static Suite *nn_suite(void)
     tcase_add_test(t, attention_takes_its_options_as_given);
     tcase_add_test(t, tied_weights_match_pytorch);
     tcase_add_test(t, set_param_refuses_bad_use);
+    tcase_add_test(t, parameter_lists_are_read_by_threads_together);
     suite_add_tcase(s, t);
     return s;
 }
