@@ -1,4 +1,4 @@
-/* Prints a checksum of every bit of cgrad's exp, sigmoid, tanh and GELU (and GELU's
+/* Prints a checksum of every bit of cgrad's exp, sigmoid, tanh and both GELUs (and their
  * gradient) over 2^20 inputs spread across the float range, NaN and infinities
  * included: tests/meson.build runs it on the AVX-512, AVX2 and portable paths, and
  * the first two must print the same (they are written lane for lane alike). */
@@ -29,11 +29,11 @@ int main(void)
     cg_frame_begin();
     cg_tensor *t = cg_tensor_from(x, CG_SHAPE(N - 3)); /* an odd length: the tails too */
     cg_set_requires_grad(t, true);
-    cg_tensor *outs[4] = {cg_exp(t), cg_sigmoid(t), cg_tanh(t), cg_gelu_tanh(t)};
+    cg_tensor *outs[5] = {cg_exp(t), cg_sigmoid(t), cg_tanh(t), cg_gelu_tanh(t), cg_gelu(t)};
     uint64_t h = 14695981039346656037u;
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 5; k++)
         h = fold(h, outs[k]);
-    if (cg_backward(cg_sum(outs[3])) != 0)
+    if (cg_backward(cg_add(cg_sum(outs[3]), cg_sum(outs[4]))) != 0) /* both GELUs' gradients, summed */
         return 1;
     h = fold(h, cg_grad(t));
     printf("%016" PRIx64 "\n", h);
