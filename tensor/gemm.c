@@ -110,26 +110,54 @@ static int simd_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
     return cg__gemm_blocked(isa, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, pre, overwrite);
 }
 
-/* Big products are split by columns of C over the thread pool: every element is
- * still computed by one thread in one order, so results match a single thread. */
+/* Big products are split over the thread pool, by columns of C (or by rows, when C has
+ * too few columns for a fair share each: the output layer's 65): every element is still
+ * computed by one thread in one order, with the kernel one thread would use, so results
+ * match a single thread bit for bit. */
 typedef struct {
-    bool ta, tb;
+    bool ta, tb, by_rows;
     int64_t M, N, K, lda, ldb, ldc, chunk;
     const float *A, *B;
     float *C;
     const cg__prepacked *pre;
     bool overwrite;
     int failed; /* set (atomically) by a part that could not run */
-} column_job;
+} split_job;
 
-static void column_task(void *ctx, int64_t t)
+static void split_task(void *ctx, int64_t t)
 {
-    column_job *j = ctx;
-    int64_t j0 = t * j->chunk, n = j->N - j0 < j->chunk ? j->N - j0 : j->chunk;
-    cg__prepacked part = j->pre ? (cg__prepacked){j->pre->data, j->pre->col0 + j0, j->pre->npad} : (cg__prepacked){0};
-    if (n > 0 && simd_gemm(j->ta, j->tb, j->M, n, j->K, j->A, j->lda, j->tb ? j->B + j0 * j->ldb : j->B + j0, j->ldb,
-                           j->C + j0, j->ldc, j->pre ? &part : NULL, j->overwrite) < 0)
+    split_job *j = ctx;
+    int64_t at = t * j->chunk, total = j->by_rows ? j->M : j->N, n = total - at < j->chunk ? total - at : j->chunk;
+    int rc = 0;
+    if (n > 0 && j->by_rows) { /* rows [at, at + n) of C: those of op(A), all of B */
+        rc = simd_gemm(j->ta, j->tb, n, j->N, j->K, j->ta ? j->A + at : j->A + at * j->lda, j->lda, j->B, j->ldb,
+                       j->C + at * j->ldc, j->ldc, j->pre, j->overwrite);
+    } else if (n > 0) { /* columns [at, at + n) of C: those of op(B), all of A */
+        cg__prepacked part = j->pre ? (cg__prepacked){j->pre->data, j->pre->col0 + at, j->pre->npad} : (cg__prepacked){0};
+        rc = simd_gemm(j->ta, j->tb, j->M, n, j->K, j->A, j->lda, j->tb ? j->B + at * j->ldb : j->B + at, j->ldb,
+                       j->C + at, j->ldc, j->pre ? &part : NULL, j->overwrite);
+    }
+    if (rc < 0)
         __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+}
+
+/* The split of a product over threads: by columns in whole 32-column strips (the packed
+ * form's) when each thread gets 64 or more; else by rows, in blocks of 24 (every row tile
+ * divides it), when each thread gets 72 or more — more than any dot-product kernel takes,
+ * so every part runs the kernel the whole would; else by columns still when there are
+ * 64 or more; chunk 0: not split. */
+static split_job split_of(int threads, bool ta, bool tb, int64_t M, int64_t N)
+{
+    split_job j = {.ta = ta, .tb = tb};
+    if (N >= 64 * threads) {
+        j.chunk = ((N + threads - 1) / threads + 31) / 32 * 32;
+    } else if (M >= 72 * threads && !(tb && !ta && M < cpu_isa()->dot_rows)) {
+        j.by_rows = true;
+        j.chunk = ((M + threads - 1) / threads + 23) / 24 * 24;
+    } else if (N >= 64) {
+        j.chunk = ((N + threads - 1) / threads + 31) / 32 * 32;
+    }
+    return j;
 }
 
 static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
@@ -203,11 +231,11 @@ static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
     if (M == 0 || N == 0 || K == 0)
         return 0;
     int threads = M * N * K >= (INT64_C(1) << 21) ? cg_get_num_threads() : 1;
-    if (threads > 1 && N >= 64 && cpu_isa()) {
-        int64_t chunk = (N + threads - 1) / threads;
-        chunk = (chunk + 31) / 32 * 32; /* whole 32-column strips per thread */
-        column_job job = {trans_a, trans_b, M, N, K, lda, ldb, ldc, chunk, A, B, C, pre, overwrite, 0};
-        cg__parallel_for((N + chunk - 1) / chunk, column_task, &job);
+    split_job job = threads > 1 && cpu_isa() ? split_of(threads, trans_a, trans_b, M, N) : (split_job){0};
+    if (job.chunk > 0) {
+        job.M = M, job.N = N, job.K = K, job.lda = lda, job.ldb = ldb, job.ldc = ldc;
+        job.A = A, job.B = B, job.C = C, job.pre = pre, job.overwrite = overwrite;
+        cg__parallel_for(((job.by_rows ? M : N) + job.chunk - 1) / job.chunk, split_task, &job);
         return __atomic_load_n(&job.failed, __ATOMIC_RELAXED) ? -1 : 0;
     }
     if (simd_path(M, N, K))

@@ -691,7 +691,13 @@ START_TEST(threads_give_identical_results)
     cg_tensor *leaves[4] = {w, x2, w2, sq};
     for (int k = 0; k < 4; k++)
         cg_set_requires_grad(leaves[k], true);
-    cg_tensor *outs[2][7];
+    /* an output layer's shape: 65 columns, split by rows (and its gradients: columns, rows) */
+    cg_tensor *h = cg_randn(CG_SHAPE(300, 200)), *wo = cg_randn(CG_SHAPE(65, 200));
+    cg_tensor *x65 = cg_randn(CG_SHAPE(300, 65)), *w65 = cg_randn(CG_SHAPE(200, 65)); /* dx, dw: rows, A transposed too */
+    cg_tensor *more[4] = {h, wo, x65, w65};
+    for (int k = 0; k < 4; k++)
+        cg_set_requires_grad(more[k], true);
+    cg_tensor *outs[2][12];
     for (int run = 0; run < 2; run++) {
         ck_assert_int_eq(cg_set_num_threads(run ? 2 : 1), 0);
         ck_assert_int_eq(cg_get_num_threads(), run ? 2 : 1);
@@ -707,8 +713,17 @@ START_TEST(threads_give_identical_results)
         outs[run][4] = cg_tensor_copy(cg_grad(w2));
         outs[run][5] = cg_tensor_copy(cg_grad(sq));
         outs[run][6] = cg_tensor_copy(outs[run][0]);
+        cg_zero_grad(h), cg_zero_grad(wo);
+        outs[run][7] = cg_linear(h, wo, NULL); /* 300 x 65 x 200 */
+        cg_backward(cg_sum(cg_mul(outs[run][7], outs[run][7])));
+        outs[run][8] = cg_tensor_copy(cg_grad(h));
+        outs[run][9] = cg_tensor_copy(cg_grad(wo));
+        cg_zero_grad(x65), cg_zero_grad(w65);
+        cg_backward(cg_sum(cg_tanh(cg_linear(x65, w65, NULL))));
+        outs[run][10] = cg_tensor_copy(cg_grad(x65));
+        outs[run][11] = cg_tensor_copy(cg_grad(w65));
     }
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < 12; k++)
         ck_assert_tensor_close(outs[1][k], outs[0][k], 0, 0);
     /* x = w again, with 1 thread and then 20 times with 2: a race there would show now and then */
     cg_tensor *ref = NULL;
