@@ -3,9 +3,10 @@
 # arguments (exit 2), and charrnn's --resume continuing bit for bit.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-ex=$(cd "${1:?usage: programs.sh BUILD/examples DATA POISON_CKPT}" && pwd)
+ex=$(cd "${1:?usage: programs.sh BUILD/examples DATA POISON_CKPT CKPT_DIFF}" && pwd)
 data=$(cd "${2:?}" && pwd)
 poison=${3:?}
+ckpt_diff=${4:?}
 sonnets="$data/sonnets.txt"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -252,6 +253,10 @@ check "gpt imports PyTorch's weights and samples PyTorch's text (nanoGPT's sampl
     '$ex/gpt' import '$here/fixtures/gpt_sample.safetensors' '$work/gpt_torch' >/dev/null &&
     '$ex/gpt' sample --out_dir='$work/gpt_torch' --start=Love --num_samples=2 --max_new_tokens=60 --top_k=10 --seed=5 |
     cmp - '$here/fixtures/gpt_sample.txt'"
+check "gpt export writes the state dict nanoGPT's loop saved: every tensor, nothing more, the same values" bash -c "
+    '$ex/gpt' export '$work/gpt_torch/ckpt.safetensors' '$work/torch_again.safetensors' >/dev/null &&
+    '$ckpt_diff' '$here/fixtures/gpt_sample.safetensors' '$work/torch_again.safetensors' 0 >/dev/null &&
+    '$ckpt_diff' '$work/torch_again.safetensors' '$here/fixtures/gpt_sample.safetensors' 0 >/dev/null"
 check "gpt export and import round-trip to PyTorch's state dict names" bash -c "
     '$ex/gpt' export '$work/gpt_plain/ckpt.safetensors' '$work/sd.safetensors' >/dev/null &&
     '$ex/gpt' import '$work/sd.safetensors' '$work/gpt_imported' >/dev/null &&
