@@ -14,6 +14,27 @@
 #define MC 120 /* a multiple of every kernel's row tile (6, 8, 4): the packed A block stays in L2 */
 #define NC 2048
 
+/* kc rows of W floats (ld apart) one after the other, for the strip widths the kernels
+ * have: a copy of a constant size the compiler makes a few vector moves (a call to
+ * memcpy for each 32 bytes cost 10% of a transposed-A product with K = 32). false: not
+ * one of those widths. */
+#define COPY_ROWS(WIDTH)                                                                   \
+    for (int64_t k = 0; k < kc; k++)                                                       \
+        memcpy(dst + k * (WIDTH), src + k * ld, (WIDTH) * sizeof(float));                  \
+    return true
+static bool copy_rows(int64_t W, const float *src, int64_t ld, int64_t kc, float *dst)
+{
+    switch (W) {
+    case 4: COPY_ROWS(4);
+    case 6: COPY_ROWS(6);
+    case 8: COPY_ROWS(8);
+    case 16: COPY_ROWS(16);
+    case 32: COPY_ROWS(32);
+    default: return false;
+    }
+}
+#undef COPY_ROWS
+
 /* Columns [x0, x0+n) x rows [k0, k0+kc) of a K x X operand, into strips of W columns,
  * k-major (zero-padded): op(B) into strips of NR columns, op(A)ᵀ into strips of MR
  * rows. Stored transposed (X x K, its rows along k: a transposed B, an untransposed
@@ -29,8 +50,11 @@ static void pack_strips(const cg__gemm_isa *isa, bool transposed, const float *s
             isa->pack_transposed(src + (x0 + xs) * ld + k0, ld, w, kc, strip, W);
             continue;
         }
+        const float *from = src + k0 * ld + x0 + xs;
+        if (w == W && copy_rows(W, from, ld, kc, strip))
+            continue;
         for (int64_t k = 0; k < kc; k++) {
-            memcpy(strip + k * W, src + (k0 + k) * ld + x0 + xs, (size_t)w * sizeof(float));
+            memcpy(strip + k * W, from + k * ld, (size_t)w * sizeof(float));
             for (int64_t c = w; c < W; c++)
                 strip[k * W + c] = 0;
         }
