@@ -155,6 +155,17 @@ cg_tensor *cg_scaled_dot_product_attention(cg_tensor *q, cg_tensor *k, cg_tensor
 cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_attention_opts opts);
 #define cg_scaled_dot_product_attention_ex(...)                                                              \
     cg_scaled_dot_product_attention_with(CG__HEAD3(__VA_ARGS__, ), CG__OPTS(cg_attention_opts, CG__TAIL3(__VA_ARGS__, )))
+/* nanoGPT's attention over the heads as its c_attn Linear packs them: qkv (..., T, 3 E)
+ * holds each token's q, k and v side by side, each n_head heads of E / n_head; returns
+ * (..., T, E), the heads' outputs joined. The same numbers as splitting, viewing as
+ * (..., T, n_head, E / n_head), transposing the heads forward, scaled dot-product
+ * attention and back — without those transposes' copies (of the values nor of their
+ * gradients): the products read each head where it lies. Options as above; a mask is
+ * (T, T) or (..., n_head, T, T). */
+cg_tensor *cg_packed_attention(cg_tensor *qkv, int n_head);
+cg_tensor *cg_packed_attention_with(cg_tensor *qkv, int n_head, cg_attention_opts opts);
+#define cg_packed_attention_ex(...) \
+    cg_packed_attention_with(CG__HEAD2(__VA_ARGS__, ), CG__OPTS(cg_attention_opts, CG__TAIL2(__VA_ARGS__, )))
 
 /* ---- losses and lookups ----------------------------------------------------- */
 typedef enum { CG_MEAN = 0, CG_SUM, CG_NONE } cg_reduction;

@@ -6,13 +6,27 @@
  * where P̃ = P ⊙ D is P after dropout (D is 0 or 1/(1-p) per weight; D = 1 without
  * dropout). Softmax's derivative needs the undropped P, so with dropout the node
  * keeps P and which weights were kept, and forms P̃ again for dV.
- * The additive mask (or the causal one) is a constant: it gets no gradient. */
+ * The additive mask (or the causal one) is a constant: it gets no gradient.
+ * Each operand's rows are read where they lie (a placement: an offset per batch and a
+ * row stride), so cg_packed_attention reads the heads out of nanoGPT's c_attn output
+ * and writes them joined, with none of the transposes' copies, by the same products. */
 #include "autograd_internal.h"
 #include <string.h>
 
-/* What an attention node keeps: the sizes, the scale, and P for every batch. */
+/* Where batch b's rows of an operand lie: at first + (b / heads) * outer + (b % heads) * inner,
+ * ld apart. Separate q, k, v: one head, whole matrices; packed: a head's columns in each row. */
+typedef struct {
+    int64_t first, heads, outer, inner, ld;
+} placement;
+
+static int64_t at(const placement *p, int64_t b) { return p->first + (b / p->heads) * p->outer + (b % p->heads) * p->inner; }
+
+/* What an attention node keeps: the sizes, the operands' placements (q, k, v, out; in
+ * the node's inputs, or all three in its only one), the scale, and P for every batch. */
 typedef struct {
     int64_t batches, L, S, E, Ev;
+    placement q, k, v, o;
+    bool packed;
     float scale;
     float dropout_p; /* 0: no dropout, and no keep flags after p */
     float p[];       /* batches x L x S softmax weights (before dropout); with dropout,
@@ -39,8 +53,8 @@ static uint8_t *keep_flags(const attention_saved *sv)
 static int attention_backward(cg_node *n, const float *g)
 {
     const attention_saved *sv = n->saved;
-    cg_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2];
-    float *gq = cg__grad_buf(q), *gk = cg__grad_buf(k), *gv = cg__grad_buf(v);
+    cg_tensor *q = n->in[0], *k = sv->packed ? q : n->in[1], *v = sv->packed ? q : n->in[2];
+    float *gq = cg__grad_buf(q), *gk = sv->packed ? gq : cg__grad_buf(k), *gv = sv->packed ? gq : cg__grad_buf(v);
     int64_t L = sv->L, S = sv->S, E = sv->E, Ev = sv->Ev;
     const uint8_t *keep = keep_flags(sv);
     if (sv->batches == 0 || L == 0 || S == 0) /* no weights: nothing reaches q, k or v */
@@ -49,17 +63,19 @@ static int attention_backward(cg_node *n, const float *g)
     float *dp = cg__scratch(sizeof(float) * (size_t)(L * S));
     float *dropped = keep ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
     int rc = dp && (dropped || !keep) ? 0 : -1;
+    int64_t ldq = sv->q.ld, ldk = sv->k.ld, ldv = sv->v.ld, ldo = sv->o.ld;
     for (int64_t b = 0; rc == 0 && b < sv->batches; b++) {
-        const float *P = sv->p + b * L * S, *dO = g + b * L * Ev;
-        const float *Q = q->data + b * L * E, *K = k->data + b * S * E, *V = v->data + b * S * Ev;
+        int64_t oq = at(&sv->q, b), ok = at(&sv->k, b), ov = at(&sv->v, b);
+        const float *P = sv->p + b * L * S, *dO = g + at(&sv->o, b);
+        const float *Q = q->data + oq, *K = k->data + ok, *V = v->data + ov;
         const uint8_t *kb = keep ? keep + b * L * S : NULL;
         if (kb)
             apply_dropout(P, kb, sv->dropout_p, L * S, dropped);
         if (gv) /* dV (S, Ev) += P̃ᵀ (S, L) dO (L, Ev) */
-            rc |= cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, Ev, 1.0f, gv + b * S * Ev, Ev);
+            rc |= cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, ldo, 1.0f, gv + ov, ldv);
         if (!gq && !gk)
             continue;
-        rc |= cg__gemm(false, true, L, S, Ev, dO, Ev, V, Ev, 0.0f, dp, S); /* dP̃ = dO Vᵀ */
+        rc |= cg__gemm(false, true, L, S, Ev, dO, ldo, V, ldv, 0.0f, dp, S); /* dP̃ = dO Vᵀ */
         if (kb) /* dP = dP̃ ⊙ D */
             apply_dropout(dp, kb, sv->dropout_p, L * S, dp);
         for (int64_t i = 0; i < L; i++) { /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), then · scale */
@@ -70,9 +86,9 @@ static int attention_backward(cg_node *n, const float *g)
                 dp[i * S + j] = P[i * S + j] * (dp[i * S + j] - (float)dot) * sv->scale;
         }
         if (gq) /* dQ (L, E) += dS (L, S) K (S, E) */
-            rc |= cg__gemm(false, false, L, E, S, dp, S, K, E, 1.0f, gq + b * L * E, E);
+            rc |= cg__gemm(false, false, L, E, S, dp, S, K, ldk, 1.0f, gq + oq, ldq);
         if (gk) /* dK (S, E) += dSᵀ (S, L) Q (L, E) */
-            rc |= cg__gemm(true, false, S, E, L, dp, S, Q, E, 1.0f, gk + b * S * E, E);
+            rc |= cg__gemm(true, false, S, E, L, dp, S, Q, ldq, 1.0f, gk + ok, ldk);
     }
     cg__scratch_end();
     return rc;
@@ -80,6 +96,9 @@ static int attention_backward(cg_node *n, const float *g)
 static const cg_op attention_op = {.name = "ScaledDotProductAttentionBackward0", .backward = attention_backward,
                                    .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1) | CG_SAVES_IN(2),
                                    .fills_after_record = true};
+/* (packed: q, k and v are one input; torch's backward node there is the same attention's) */
+static const cg_op packed_attention_op = {.name = "ScaledDotProductAttentionBackward0", .backward = attention_backward,
+                                          .saves = CG_SAVES_IN(0), .fills_after_record = true};
 
 /* q (..., L, E), k (..., S, E), v (..., S, Ev), the same leading dims; mask (L, S) or q's leading dims + (L, S). */
 static bool shapes_ok(const cg_tensor *q, const cg_tensor *k, const cg_tensor *v, const cg_tensor *mask)
@@ -103,11 +122,11 @@ static bool shapes_ok(const cg_tensor *q, const cg_tensor *k, const cg_tensor *v
 
 /* P = softmax(Q Kᵀ scale + mask) for one batch, rows of L; with keep, which weights
  * dropout keeps (drawn row by row, as torch draws its mask). */
-static int attention_weights(const float *Q, const float *K, const float *mask, bool causal, float scale,
-                              float dropout_p, cg_generator *g, int64_t L, int64_t S, int64_t E, float *P,
+static int attention_weights(const float *Q, int64_t ldq, const float *K, int64_t ldk, const float *mask, bool causal,
+                              float scale, float dropout_p, cg_generator *g, int64_t L, int64_t S, int64_t E, float *P,
                               uint8_t *keep)
 {
-    if (cg__gemm(false, true, L, S, E, Q, E, K, E, 0.0f, P, S) < 0)
+    if (cg__gemm(false, true, L, S, E, Q, ldq, K, ldk, 0.0f, P, S) < 0)
         return -1;
     for (int64_t i = 0; i < L; i++) {
         float *row = P + i * S, top = -INFINITY;
@@ -128,76 +147,137 @@ static int attention_weights(const float *Q, const float *K, const float *mask, 
     return 0;
 }
 
-cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_attention_opts user)
+/* The options of an attention call: the user's over torch's defaults, checked. */
+static bool attention_opts(cg_attention_opts *o, const cg_attention_opts *user, const char *op)
 {
     static const cg__opt_field fields[] = {CG__OPT(cg_attention_opts, attn_mask), CG__OPT(cg_attention_opts, is_causal),
                                            CG__OPT(cg_attention_opts, dropout_p), CG__OPT(cg_attention_opts, scale),
                                            CG__OPT(cg_attention_opts, generator)};
-    const char *op = "cg_scaled_dot_product_attention";
-    cg_attention_opts o = {.scale = NAN}; /* NaN after the merge: no scale given, torch's 1 / sqrt(E) */
-    cg_tensor *ins[3] = {q, k, v};
-    if (!cg__check_all(3, ins, op) || cg__opts_merge(&o, &user, user.given, fields, 5, op) < 0 ||
-        (o.attn_mask && !cg__check(o.attn_mask, op)) || !shapes_ok(q, k, v, o.attn_mask))
-        return NULL;
-    if (isnan(user.scale)) { /* a NaN the caller wrote, not the default */
+    *o = (cg_attention_opts){.scale = NAN}; /* NaN after the merge: no scale given, torch's 1 / sqrt(E) */
+    if (cg__opts_merge(o, user, user->given, fields, 5, op) < 0 || (o->attn_mask && !cg__check(o->attn_mask, op)))
+        return false;
+    if (isnan(user->scale)) { /* a NaN the caller wrote, not the default */
         cg__error("%s: scale is NaN", op);
-        return NULL;
+        return false;
     }
-    if (!(o.dropout_p >= 0 && o.dropout_p < 1)) {
-        cg__error("%s: dropout_p must be in [0, 1), got %g", op, (double)o.dropout_p);
-        return NULL;
+    if (!(o->dropout_p >= 0 && o->dropout_p < 1)) {
+        cg__error("%s: dropout_p must be in [0, 1), got %g", op, (double)o->dropout_p);
+        return false;
     }
-    int64_t L = q->shape[q->ndim - 2], E = q->shape[q->ndim - 1], S = k->shape[k->ndim - 2], Ev = v->shape[v->ndim - 1];
-    int64_t batches = cg__rows(q) / (L ? L : 1);
-    /* P holds batches x L x S weights: sizes from three tensors, so their product is
+    return true;
+}
+
+/* softmax(Q Kᵀ scale + mask) V for every batch of sv's sizes and placements, into a new
+ * tensor of out_shape, recorded as op over ins. */
+static cg_tensor *attend(const cg_op *op, int nin, cg_tensor **ins, attention_saved args, const cg_attention_opts *o,
+                         int ndim, const int64_t *out_shape, const char *name)
+{
+    int64_t batches = args.batches, L = args.L, S = args.S, E = args.E;
+    /* P holds batches x L x S weights: sizes from several tensors, so their product is
      * checked here (each tensor's own sizes are bounded, their product across is not) */
     int64_t weights_n = 0;
     if (batches && L && S &&
         (__builtin_mul_overflow(batches, L, &weights_n) || __builtin_mul_overflow(weights_n, S, &weights_n) ||
          weights_n > cg__max_numel())) {
-        char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
-        cg__error("%s: q %s and k %s make attention weights too large to hold", op, cg__shape_fmt(a, q->ndim, q->shape),
-                  cg__shape_fmt(b, k->ndim, k->shape));
+        cg__error("%s: the attention weights (%lld x %lld x %lld) are too large to hold", name, (long long)batches,
+                  (long long)L, (long long)S);
         return NULL;
     }
-    int64_t shape[CG_MAX_DIMS];
-    memcpy(shape, q->shape, sizeof(int64_t) * (size_t)q->ndim);
-    shape[q->ndim - 1] = Ev;
-    cg_tensor *out = cg__new(q->ndim, shape, op);
+    cg_tensor *out = cg__new(ndim, out_shape, name);
     if (!out)
         return NULL;
-    bool dropout = o.dropout_p > 0;
-    attention_saved args = {batches, L, S, E, Ev, isnan(o.scale) ? 1.0f / sqrtf((float)(E ? E : 1)) : o.scale,
-                            o.dropout_p};
+    bool dropout = o->dropout_p > 0;
+    args.scale = isnan(o->scale) ? 1.0f / sqrtf((float)(E ? E : 1)) : o->scale;
+    args.dropout_p = o->dropout_p;
     size_t weights = (size_t)weights_n;
     size_t p_bytes = sizeof(float) * weights + (dropout ? weights : 0);
     cg_node *node;
-    if (!(out = cg__record(out, &attention_op, 3, ins, &args, sizeof args, sizeof args + p_bytes, &node)))
+    if (!(out = cg__record(out, op, nin, ins, &args, sizeof args, sizeof args + p_bytes, &node)))
         return NULL;
     cg__scratch_begin();
     float *P = node ? ((attention_saved *)node->saved)->p : cg__scratch(p_bytes);
     uint8_t *keep = dropout && P ? (uint8_t *)(P + weights) : NULL;
     float *dropped = dropout && weights ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
     bool ok = P && (!dropout || dropped || !weights);
-    cg_generator *g = ok && dropout ? cg__gen_acquire(o.generator) : NULL;
+    cg_generator *g = ok && dropout ? cg__gen_acquire(o->generator) : NULL;
+    const float *q = ins[0]->data, *k = args.packed ? q : ins[1]->data, *v = args.packed ? q : ins[2]->data;
     for (int64_t b = 0; ok && b < batches; b++) {
-        const float *mask = o.attn_mask ? o.attn_mask->data + (o.attn_mask->ndim == 2 ? 0 : b * L * S) : NULL;
+        const float *mask = o->attn_mask ? o->attn_mask->data + (o->attn_mask->ndim == 2 ? 0 : b * L * S) : NULL;
         float *Pb = P + b * L * S;
         uint8_t *kb = keep ? keep + b * L * S : NULL;
-        ok = attention_weights(q->data + b * L * E, k->data + b * S * E, mask, o.is_causal, args.scale, o.dropout_p, g,
-                               L, S, E, Pb, kb) == 0;
+        ok = attention_weights(q + at(&args.q, b), args.q.ld, k + at(&args.k, b), args.k.ld, mask, o->is_causal,
+                               args.scale, o->dropout_p, g, L, S, E, Pb, kb) == 0;
         if (ok && kb)
-            apply_dropout(Pb, kb, o.dropout_p, L * S, dropped);
-        ok = ok && cg__gemm(false, false, L, Ev, S, kb ? dropped : Pb, S, v->data + b * S * Ev, Ev, 0.0f,
-                            out->data + b * L * Ev, Ev) == 0;
+            apply_dropout(Pb, kb, o->dropout_p, L * S, dropped);
+        ok = ok && cg__gemm(false, false, L, args.Ev, S, kb ? dropped : Pb, S, v + at(&args.v, b), args.v.ld, 0.0f,
+                            out->data + at(&args.o, b), args.o.ld) == 0;
     }
     if (g)
         cg__gen_release(g);
     cg__scratch_end();
-    return ok ? cg__forward_done(out, &attention_op) : cg__forward_failed(out);
+    return ok ? cg__forward_done(out, op) : cg__forward_failed(out);
+}
+
+cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_attention_opts user)
+{
+    const char *op = "cg_scaled_dot_product_attention";
+    cg_attention_opts o;
+    cg_tensor *ins[3] = {q, k, v};
+    if (!cg__check_all(3, ins, op) || !attention_opts(&o, &user, op) || !shapes_ok(q, k, v, o.attn_mask))
+        return NULL;
+    int64_t L = q->shape[q->ndim - 2], E = q->shape[q->ndim - 1], S = k->shape[k->ndim - 2], Ev = v->shape[v->ndim - 1];
+    int64_t batches = cg__rows(q) / (L ? L : 1);
+    attention_saved args = {batches, L, S, E, Ev, .q = {0, 1, L * E, 0, E}, .k = {0, 1, S * E, 0, E},
+                            .v = {0, 1, S * Ev, 0, Ev}, .o = {0, 1, L * Ev, 0, Ev}};
+    int64_t shape[CG_MAX_DIMS];
+    memcpy(shape, q->shape, sizeof(int64_t) * (size_t)q->ndim);
+    shape[q->ndim - 1] = Ev;
+    return attend(&attention_op, 3, ins, args, &o, q->ndim, shape, op);
 }
 
 cg_tensor *cg_scaled_dot_product_attention(cg_tensor *q, cg_tensor *k, cg_tensor *v)
 {
     return cg_scaled_dot_product_attention_with(q, k, v, (cg_attention_opts){0});
+}
+
+/* ---- the heads packed as nanoGPT's c_attn makes them -------------------------------------
+ * qkv (..., T, 3 E): each row q | k | v, each of n_head heads of E / n_head side by side.
+ * Batch b is (b / n_head, b % n_head): its q rows start at the head's column of the
+ * outer index's T rows, 3 E apart; the output's at the same column of (..., T, E). */
+cg_tensor *cg_packed_attention_with(cg_tensor *qkv, int n_head, cg_attention_opts user)
+{
+    const char *op = "cg_packed_attention";
+    cg_attention_opts o;
+    if (!cg__check(qkv, op) || !attention_opts(&o, &user, op))
+        return NULL;
+    int64_t C3 = qkv->ndim >= 2 ? qkv->shape[qkv->ndim - 1] : -1, T = qkv->ndim >= 2 ? qkv->shape[qkv->ndim - 2] : 0;
+    if (qkv->ndim < 2 || n_head < 1 || C3 % 3 != 0 || (C3 / 3) % n_head != 0) {
+        char a[CG_SHAPE_BUF];
+        cg__error("%s: qkv %s is not (..., T, 3 E) with E a multiple of n_head = %d", op,
+                  cg__shape_fmt(a, qkv->ndim, qkv->shape), n_head);
+        return NULL;
+    }
+    int64_t E = C3 / 3, hs = E / n_head, outer = T ? cg__rows(qkv) / T : 0;
+    cg_tensor *mask = o.attn_mask; /* (T, T), or one per batch and head: (..., n_head, T, T) */
+    bool mask_ok = !mask || (mask->ndim == 2 && mask->shape[0] == T && mask->shape[1] == T) ||
+                   (mask->ndim == qkv->ndim + 1 && !memcmp(mask->shape, qkv->shape, sizeof(int64_t) * (size_t)(qkv->ndim - 2)) &&
+                    mask->shape[qkv->ndim - 2] == n_head && mask->shape[qkv->ndim - 1] == T && mask->shape[qkv->ndim] == T);
+    if (!mask_ok) {
+        char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
+        cg__error("%s: the mask %s fits neither (T, T) nor (..., n_head, T, T) for qkv %s", op,
+                  cg__shape_fmt(a, mask->ndim, mask->shape), cg__shape_fmt(b, qkv->ndim, qkv->shape));
+        return NULL;
+    }
+    attention_saved args = {outer * n_head, T, T, hs, hs, .packed = true,
+                            .q = {0, n_head, T * C3, hs, C3}, .k = {E, n_head, T * C3, hs, C3},
+                            .v = {2 * E, n_head, T * C3, hs, C3}, .o = {0, n_head, T * E, hs, E}};
+    int64_t shape[CG_MAX_DIMS];
+    memcpy(shape, qkv->shape, sizeof(int64_t) * (size_t)qkv->ndim);
+    shape[qkv->ndim - 1] = E;
+    return attend(&packed_attention_op, 1, &qkv, args, &o, qkv->ndim, shape, op);
+}
+
+cg_tensor *cg_packed_attention(cg_tensor *qkv, int n_head)
+{
+    return cg_packed_attention_with(qkv, n_head, (cg_attention_opts){0});
 }

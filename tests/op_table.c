@@ -79,6 +79,9 @@ APPLY(logsumexp, cg_logsumexp(in[0], a->dim, a->flag))
 APPLY(sdpa, cg_scaled_dot_product_attention(in[0], in[1], in[2]))
 APPLY(sdpa_with, cg_scaled_dot_product_attention_ex(in[0], in[1], in[2], .attn_mask = in[3], .is_causal = a->flag,
                                                     .dropout_p = a->value, .scale = a->value2))
+APPLY(packed_attention, cg_packed_attention(in[0], (int)a->index))
+APPLY(packed_attention_with, cg_packed_attention_ex(in[0], (int)a->index, .attn_mask = in[1], .is_causal = a->flag,
+                                                    .dropout_p = a->value))
 APPLY(cross_entropy, cg_cross_entropy(in[0], in[1]))
 APPLY(cross_entropy_with, cg_cross_entropy_ex(in[0], in[1], .reduction = (cg_reduction)a->index,
                                               .ignore_index = a->length, .label_smoothing = a->value, .weight = in[2]))
@@ -235,6 +238,14 @@ const op_entry op_table[] = {
     {"cg_scaled_dot_product_attention_with", "dropout_p", "torch.nn.functional.scaled_dot_product_attention", 4,
      apply_sdpa_with, {.value = 0.3f, .flag = true}, "r:2x3x4 r:2x5x4 r:2x5x6 -", D | R,
      .no_edge_fixture = "its 0-d and size-0 answers are asserted in test_trust"},
+    {"cg_packed_attention", NULL, "torch.nn.functional.scaled_dot_product_attention", 1, apply_packed_attention,
+     {.index = 2}, "r:2x3x12", D, .no_edge_fixture = "0-d refused, size-0 batches and T asserted in test_autograd"},
+    {"cg_packed_attention_with", "is_causal, attn_mask", "torch.nn.functional.scaled_dot_product_attention", 2,
+     apply_packed_attention_with, {.index = 2, .flag = true}, "r:2x4x12 c:4x4", D,
+     .no_edge_fixture = "0-d refused, size-0 batches and T asserted in test_autograd"},
+    {"cg_packed_attention_with", "dropout_p", "torch.nn.functional.scaled_dot_product_attention", 2,
+     apply_packed_attention_with, {.index = 2, .value = 0.3f}, "r:2x3x12 -", D | R,
+     .no_edge_fixture = "0-d refused, size-0 batches and T asserted in test_autograd"},
     /* losses and lookups */
     {"cg_cross_entropy", NULL, "torch.nn.functional.cross_entropy", 2, apply_cross_entropy, {0}, "r:3x5 i5:3", D,
      .edge_fixture = "cross_entropy"},

@@ -651,6 +651,67 @@ START_TEST(elementwise_functions_are_accurate)
 }
 END_TEST
 
+/* nanoGPT's head split written out: split q, k, v, view the heads, move them forward,
+ * attention, move them back and join. */
+static cg_tensor *heads_by_hand(cg_tensor *qkv, int H, cg_tensor *mask, bool causal, float p, cg_generator *g)
+{
+    int64_t B = cg_size(qkv, 0), T = cg_size(qkv, 1), E = cg_size(qkv, 2) / 3;
+    cg_tensor *x = cg_permute(cg_reshape(qkv, CG_SHAPE(B, T, 3, H, E / H)), CG_DIMS(2, 0, 3, 1, 4));
+    cg_tensor *y = cg_scaled_dot_product_attention_ex(cg_select(x, 0, 0), cg_select(x, 0, 1), cg_select(x, 0, 2),
+                                                      .attn_mask = mask, .is_causal = causal, .dropout_p = p, .generator = g);
+    return cg_reshape(cg_transpose(y, 1, 2), CG_SHAPE(B, T, E));
+}
+
+/* cg_packed_attention is that composition without its copies: the same bits, forward and
+ * backward, plain, causal with a mask, and with dropout from the same generator state;
+ * size-0 batches and sequences; what it refuses. */
+START_TEST(packed_attention_is_the_head_split_without_copies)
+{
+    cg_frame_begin();
+    cg_manual_seed(21);
+    cg_generator *g = cg_generator_new(5);
+    cg_tensor *mask = cg_randn(CG_SHAPE(7, 7));
+    for (int variant = 0; variant < 3; variant++) {
+        bool causal = variant == 1;
+        float p = variant == 2 ? 0.25f : 0.0f;
+        cg_tensor *m = variant == 1 ? mask : NULL;
+        cg_tensor *qkv = cg_randn(CG_SHAPE(3, 7, 36)), *w = cg_randn(CG_SHAPE(3, 7, 12)); /* 3 heads of 4 */
+        cg_set_requires_grad(qkv, true);
+        cg_tensor *out[2], *grad[2];
+        for (int way = 0; way < 2; way++) {
+            cg_generator_manual_seed(g, 9);
+            cg_zero_grad(qkv);
+            out[way] = way ? cg_packed_attention_ex(qkv, 3, .attn_mask = m, .is_causal = causal, .dropout_p = p, .generator = g)
+                           : heads_by_hand(qkv, 3, m, causal, p, g);
+            ck_assert_ptr_nonnull(out[way]);
+            ck_assert_int_eq(cg_backward(cg_sum(cg_mul(out[way], w))), 0);
+            grad[way] = cg_tensor_copy(cg_grad(qkv));
+        }
+        ck_assert_tensor_close(out[1], out[0], 0, 0);
+        ck_assert_tensor_close(grad[1], grad[0], 0, 0);
+    }
+    /* size 0: no batch, or no time step — an empty result, and nothing for backward to do */
+    cg_tensor *none = cg_zeros(CG_SHAPE(0, 5, 12)), *empty_t = cg_zeros(CG_SHAPE(2, 0, 12));
+    cg_set_requires_grad(empty_t, true);
+    cg_tensor *y0 = cg_packed_attention(none, 2), *y1 = cg_packed_attention(empty_t, 2);
+    ck_assert(y0 && cg_ndim(y0) == 3 && cg_size(y0, 0) == 0 && cg_size(y0, 2) == 4);
+    ck_assert(y1 && cg_size(y1, 1) == 0 && cg_size(y1, 2) == 4);
+    ck_assert_int_eq(cg_backward(cg_sum(y1)), 0);
+    /* refused, with the call named: 0-d, 3 E not a multiple of 3, E not of n_head, n_head < 1, a mask of another size */
+    cg_clear_error();
+    ck_assert_ptr_null(cg_packed_attention(cg_scalar(1), 1));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_packed_attention: qkv () is not (..., T, 3 E)"));
+    ck_assert_ptr_null(cg_packed_attention(cg_zeros(CG_SHAPE(2, 3, 10)), 1));
+    ck_assert_ptr_null(cg_packed_attention(cg_zeros(CG_SHAPE(2, 3, 12)), 3));
+    ck_assert_ptr_null(cg_packed_attention(cg_zeros(CG_SHAPE(2, 3, 12)), 0));
+    ck_assert_ptr_null(cg_packed_attention_ex(cg_zeros(CG_SHAPE(2, 3, 12)), 2, .attn_mask = cg_zeros(CG_SHAPE(3, 4))));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_packed_attention: the mask (3, 4)"));
+    ck_assert_ptr_nonnull(cg_packed_attention_ex(cg_zeros(CG_SHAPE(2, 3, 12)), 2, .attn_mask = cg_zeros(CG_SHAPE(2, 2, 3, 3))));
+    cg_generator_free(g);
+    cg_frame_end();
+}
+END_TEST
+
 /* One-hot rows take linear's lookup path; it must give the matmul's numbers. */
 START_TEST(linear_on_one_hot_rows_matches_matmul)
 {
@@ -784,6 +845,7 @@ static Suite *autograd_suite(void)
     TCase *e = tcase_create("engine");
     tcase_set_timeout(e, 120);
     tcase_add_test(e, gradients_accumulate_across_backwards);
+    tcase_add_test(e, packed_attention_is_the_head_split_without_copies);
     tcase_add_test(e, a_reused_value_sums_its_gradients);
     tcase_add_test(e, fresh_gradient_buffers_sum_every_contribution);
     tcase_add_test(e, second_backward_through_a_freed_graph_fails_clearly);

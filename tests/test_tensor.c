@@ -623,6 +623,7 @@ static Suite *tensor_suite(void)
 {
     Suite *s = suite_create("tensor");
     TCase *t = tcase_create("tensor");
+    tcase_set_timeout(t, 120); /* the bit-flip sweep writes a file per bit: slow on a busy disk, not wrong */
     tcase_add_test(t, creation_fills_as_asked);
     tcase_add_test(t, bad_creation_fails_cleanly);
     tcase_add_test(t, copy_broadcasts_as_torch_does);

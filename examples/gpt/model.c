@@ -124,17 +124,14 @@ static cg_tensor *norm(cg_module *ln, cg_tensor *x, bool bias)
     return cg_layer_norm(x, 1, cg_param(ln, "weight"), bias ? cg_param(ln, "bias") : NULL, 1e-5f);
 }
 
-/* Causal self-attention: q, k, v of every head from one product (c_attn), the heads
- * as the batch of one scaled_dot_product_attention, joined again and projected. */
+/* Causal self-attention: q, k, v of every head from one product (c_attn), attended head
+ * by head where they lie in its output and joined as they are written (cg_packed_attention:
+ * nanoGPT's split, view, transpose, attention, transpose back, without the copies), then
+ * projected. */
 static cg_tensor *attention(const gpt_model *m, const gpt_block *b, cg_tensor *x, bool training)
 {
-    int64_t B = cg_size(x, 0), T = cg_size(x, 1), E = m->n_embd, H = m->n_head;
-    cg_tensor *qkv = cg_reshape(cg_linear_forward(b->c_attn, x), CG_SHAPE(B, T, 3, H, E / H));
-    qkv = cg_permute(qkv, CG_DIMS(2, 0, 3, 1, 4)); /* (3, B, heads, T, head size) */
-    cg_tensor *y = cg_scaled_dot_product_attention_ex(cg_select(qkv, 0, 0), cg_select(qkv, 0, 1), cg_select(qkv, 0, 2),
-                                                      .is_causal = true,
-                                                      .dropout_p = training ? (float)m->dropout : 0.0f);
-    y = cg_reshape(cg_transpose(y, 1, 2), CG_SHAPE(B, T, E));
+    cg_tensor *y = cg_packed_attention_ex(cg_linear_forward(b->c_attn, x), (int)m->n_head, .is_causal = true,
+                                          .dropout_p = training ? (float)m->dropout : 0.0f);
     return cg_dropout(cg_linear_forward(b->c_proj, y), (float)m->dropout, training);
 }
 
