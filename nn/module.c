@@ -18,7 +18,16 @@ cg_module *cg__module_new(module_kind kind, const char *type)
 
 void cg__module_distinct(cg_module *m)
 {
+    m->may_share = m->set_own;
+    for (int c = 0; c < m->nchildren; c++)
+        m->may_share |= m->children[c]->may_share;
     int n = 0;
+    if (!m->may_share) { /* no tensor in two places (the common case): the list itself, no search */
+        for (; n < m->nparams; n++)
+            m->distinct_at[n] = n, m->distinct[n] = m->params[n];
+        m->ndistinct = n;
+        return;
+    }
     for (int i = 0; i < m->nparams; i++) {
         bool seen = false;
         for (int k = 0; k < n && !seen; k++)

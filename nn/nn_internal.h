@@ -27,6 +27,8 @@ struct cg_module {
     int ndistinct;
     int *distinct_at;
     cg_tensor **distinct;
+    bool set_own;              /* cg_module_set_param replaced one of its own parameters */
+    bool may_share;            /* it, or a module below it, did: its list may hold a tensor twice */
     bool training;
     cg_module **children;      /* owned */
     char **child_names;        /* each its own allocation */

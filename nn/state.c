@@ -36,12 +36,21 @@ int cg_module_save(cg_module *m, const char *path)
     return rc;
 }
 
-/* Whether the file holds state-dict entry i, or another name of the same tensor. */
-static bool in_file(const cg_module *m, cg_safetensors *f, int i)
+/* Whether the file holds a tensor of that name (asked without leaving an error behind:
+ * a tied weight is expected under only one of its names). */
+static bool in_file(cg_safetensors *f, const char *name)
 {
-    int64_t shape[CG_MAX_DIMS];
+    for (int i = 0; i < cg_safetensors_count(f); i++)
+        if (!strcmp(cg_safetensors_name(f, i), name))
+            return true;
+    return false;
+}
+
+/* Whether the file holds state-dict entry i under another of its tensor's names. */
+static bool tied_in_file(const cg_module *m, cg_safetensors *f, int i)
+{
     for (int k = 0; k < m->nparams; k++)
-        if (m->params[k] == m->params[i] && cg_safetensors_shape(f, m->names[k], shape) >= 0)
+        if (k != i && m->params[k] == m->params[i] && in_file(f, m->names[k]))
             return true;
     return false;
 }
@@ -57,14 +66,14 @@ int cg_module_load(cg_module *m, const char *path)
     char a[CG_SHAPE_BUF], b[CG_SHAPE_BUF];
     /* Check everything before changing anything. */
     for (int i = 0; i < m->nparams; i++) {
-        int64_t shape[CG_MAX_DIMS];
-        int nd = cg_safetensors_shape(f, m->names[i], shape);
-        if (nd < 0 && in_file(m, f, i)) /* a tied weight, there under another of its names */
-            continue;
-        if (nd < 0) {
+        if (!in_file(f, m->names[i])) {
+            if (tied_in_file(m, f, i)) /* a tied weight, there under another of its names */
+                continue;
             cg__error("cg_module_load: %s: missing key '%s' for %s", path, m->names[i], m->type);
             goto out;
         }
+        int64_t shape[CG_MAX_DIMS];
+        int nd = cg_safetensors_shape(f, m->names[i], shape);
         const cg_tensor *p = m->params[i];
         bool same = nd == p->ndim;
         for (int d = 0; same && d < nd; d++)
@@ -85,11 +94,9 @@ int cg_module_load(cg_module *m, const char *path)
             goto out;
         }
     }
-    for (int i = 0; i < m->nparams; i++) {
-        int64_t shape[CG_MAX_DIMS];
-        if (cg_safetensors_shape(f, m->names[i], shape) >= 0)
+    for (int i = 0; i < m->nparams; i++)
+        if (in_file(f, m->names[i]))
             cg_safetensors_read_into(f, m->names[i], m->params[i]);
-    }
     rc = 0;
 out:
     cg_safetensors_close(f);

@@ -286,6 +286,7 @@ int cg_module_set_param(cg_module *m, const char *name, cg_tensor *p)
     if (!settable(p, old, name, op) || cg__mark_param(p) < 0)
         return -1;
     owner->params[i] = cg__retain(p);
+    owner->set_own = true;
     cg__module_distinct(owner);
     if (!refresh(owner->parent)) { /* undone: the old parameter back in every list */
         owner->params[i] = old;

@@ -237,7 +237,17 @@
     const t = G.tensors.find(function (x) { return x.id === id; }), op = G.ops.find(function (o) { return o.id === id; });
     return t ? (t.role || t.op) + " " + t.shape : op ? op.name.replace(/Backward\d*$/, "") : id;
   }
-  function stepOfOp(op) { return G.tensors.find(function (t) { return t.id === op.out; }).step; }
+  // an op's time step is its output's (looked up once per graph: the slider asks often)
+  let opSteps = null;
+  function stepOfOp(op) {
+    if (!opSteps || opSteps.graph !== G) {
+      const stepOf = {};
+      G.tensors.forEach(function (t) { stepOf[t.id] = t.step; });
+      opSteps = {graph: G, of: {}};
+      G.ops.forEach(function (o) { opSteps.of[o.id] = stepOf[o.out]; });
+    }
+    return opSteps.of[op.id];
+  }
   // the time step the backward pass works on next (the loss's ops belong to none: the
   // next op that does; past the end, step 0)
   function stepAhead(done) {

@@ -17,12 +17,12 @@
  * "optim.no_decay.0.exp_avg", each numbering its own parameters) */
 #define FORMAT_1 "cgrad-gpt-1"
 
-/* The parameters in AdamW's decaying group (the >= 2-D weights: make_optimizers's rule). */
+/* The parameters in AdamW's decaying group, its first. */
 static int decaying(const gpt_model *m)
 {
     int n = 0;
     for (int i = 0; i < cg_param_count(m->root); i++)
-        n += cg_ndim(cg_param_at(m->root, i)) >= 2;
+        n += decays(cg_param_at(m->root, i));
     return n;
 }
 

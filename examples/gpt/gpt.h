@@ -96,6 +96,8 @@ typedef struct {
 /* AdamW as nanoGPT's configure_optimizers makes it: two groups, weight decay on the
  * >= 2-D weights only (report: print their sizes as nanoGPT does). 0, or -1 with a message. */
 int make_optimizers(gpt_model *m, const train_cfg *c, train_state *s, bool report);
+/* Whether a parameter is in AdamW's decaying group (nanoGPT: the tensors of 2 or more dims). */
+bool decays(cg_tensor *p);
 int checkpoint_save(const char *path, const train_cfg *c, const dataset *d, const gpt_model *m, const train_state *s,
                     const char *run);
 /* Reads the model's settings and vocabulary (c's model settings are replaced; a contradicting

@@ -159,6 +159,8 @@ cg_tensor *model_loss(gpt_model *m, cg_tensor *idx, cg_tensor *targets, bool tra
     return cg_cross_entropy_ex(logits, cg_reshape(targets, CG_SHAPE(-1)), .ignore_index = -1);
 }
 
+bool decays(cg_tensor *p) { return cg_ndim(p) >= 2; }
+
 /* configure_optimizers: the >= 2-D weights decay, the rest (biases, LayerNorms) do not. */
 int make_optimizers(gpt_model *m, const train_cfg *c, train_state *s, bool report)
 {
@@ -168,7 +170,7 @@ int make_optimizers(gpt_model *m, const train_cfg *c, train_state *s, bool repor
     int nd = 0, nr = 0;
     long long cd = 0, cr = 0;
     for (int i = 0; decay && rest && i < n; i++) {
-        if (cg_ndim(ps[i]) >= 2)
+        if (decays(ps[i]))
             decay[nd++] = ps[i], cd += cg_numel(ps[i]);
         else
             rest[nr++] = ps[i], cr += cg_numel(ps[i]);
