@@ -259,6 +259,20 @@ START_TEST(parameter_groups_refuse_bad_use)
     ck_assert_int_eq(cg_optim_set_group_lr(o, 0, NAN), -1);
     ck_assert_int_eq(cg_optim_group_count(NULL), -1);
     cg_optim_free(o);
+    /* a size-0 parameter and a 0-d one in a group of their own: state of their shapes, a step that moves the 0-d */
+    cg_tensor *empty = cg_zeros(CG_SHAPE(0)), *scalar = cg_scalar(1.0f), *odd[2] = {empty, scalar};
+    o = cg_adam_new(&p, 1, .lr = 0.5);
+    ck_assert_int_eq(cg_adam_add_param_group(o, odd, 2, .lr = 0.25), 0);
+    ck_assert_int_eq(cg_numel(cg_optim_state_at(o, 4)), 0); /* 1.exp_avg */
+    ck_assert_int_eq(cg_ndim(cg_optim_state_at(o, 7)), 0);  /* 2.exp_avg */
+    cg_frame_begin();
+    cg_set_requires_grad(scalar, true), cg_set_requires_grad(empty, true);
+    ck_assert_int_eq(cg_backward(cg_add(cg_mul(scalar, scalar), cg_sum(empty))), 0);
+    ck_assert_int_eq(cg_optim_step(o), 0);
+    ck_assert(fabsf(cg_item(scalar) - 0.75f) < 1e-6f); /* Adam's first step: lr against the gradient's sign */
+    cg_frame_end();
+    cg_optim_free(o);
+    cg_tensor_free(empty), cg_tensor_free(scalar);
     o = cg_adagrad_new(&p, 1); /* a group's sums start at its own initial_accumulator_value */
     ck_assert_int_eq(cg_adagrad_add_param_group(o, &q, 1, .initial_accumulator_value = 0.3), 0);
     ck_assert_str_eq(cg_optim_state_name(o, 3), "1.sum");
