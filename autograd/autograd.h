@@ -124,8 +124,11 @@ cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index);        /* torch.g
 cg_tensor *cg_detach(cg_tensor *t);                                   /* a view outside the graph */
 cg_tensor *cg_clone(cg_tensor *t);                                    /* a differentiable copy */
 /* torch.Tensor.expand: size-1 dims and new leading dims repeated to sizes (-1 keeps a
- * dim); a copy, as every cgrad tensor is contiguous; the gradient sums the repeats. */
+ * dim); a view stepping 0 along the repeats; the gradient sums the repeats. */
 cg_tensor *cg_expand(cg_tensor *t, int ndim, const int64_t *sizes);
+/* torch.Tensor.contiguous: a strided view's values copied row-major (differentiable);
+ * for a tensor already row-major, a view of it (a new handle: free both). */
+cg_tensor *cg_contiguous(cg_tensor *t);
 
 /* ---- reductions ------------------------------------------------------------- */
 cg_tensor *cg_sum(cg_tensor *t);

@@ -113,11 +113,22 @@ float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite);
 /* Marks out (just recorded by node n) as a view of n->in[0] from element offset. */
 void cg__mark_view(cg_node *n, int64_t offset);
 
+/* An op's operand as its kernel reads it: x itself, or for a strided view its
+ * values row-major in a tensor made beside it (recorded as cg_contiguous(x) when
+ * x needs a gradient, so the gradient flows back through the view); refreshed at
+ * each use. NULL (with an error) when out of memory. Every op that reads its
+ * operands' values row-major takes them through this first. */
+cg_tensor *cg__dense(cg_tensor *x, const char *op);
+/* An operand checked live (an error naming op if not), then as cg__dense makes it. */
+static inline cg_tensor *cg__operand(cg_tensor *x, const char *op) { return cg__check(x, op) ? cg__dense(x, op) : NULL; }
+/* The same for every operand of a list; false when one could not be made. */
+bool cg__dense_all(int n, cg_tensor **ts, const char *op);
+
 /* Shared shape checks: all inputs live, with op's name in the message. */
 bool cg__check_all(int n, cg_tensor *const *ts, const char *op);
 /* The result of an op over n operands broadcast together (checked live, shapes
  * broadcast as torch does), and *it the walk over it; NULL with an error naming op. */
-cg_tensor *cg__broadcast_out(int n, cg_tensor *const *ops, const char *op, cg__bcast *it);
+cg_tensor *cg__broadcast_out(int n, cg_tensor **ops, const char *op, cg__bcast *it); /* ops become cg__dense's */
 
 /* act(acc + x wᵀ + b) (acc, b may be NULL; act CG_TANH, CG_RELU or LINEAR_NO_ACT)
  * with w also given packed (cg__gemm_pack_bt, or NULL): a recurrent weight packed

@@ -65,6 +65,16 @@ bool cg__check_all(int n, cg_tensor *const *ts, const char *op)
     return true;
 }
 
+bool cg__dense_all(int n, cg_tensor **ts, const char *op)
+{
+    if (!cg__check_all(n, ts, op))
+        return false;
+    for (int i = 0; i < n; i++)
+        if (!(ts[i] = cg__dense(ts[i], op)))
+            return false;
+    return true;
+}
+
 bool cg__needs_grad(int nin, cg_tensor *const *in)
 {
     if (no_grad_depth > 0)

@@ -166,6 +166,11 @@ int cg_gradcheck_with(cg_gradcheck_fn fn, cg_tensor **inputs, int n, void *ctx, 
     }
     if (!cg__check_all(n, inputs, "cg_gradcheck"))
         return -1;
+    for (int i = 0; i < n; i++)
+        if (inputs[i]->strided) { /* it nudges each input's values one by one, row-major */
+            cg__error("cg_gradcheck: input %d is a strided view; pass cg_contiguous() of it", i);
+            return -1;
+        }
     cg_gradcheck_opts o = {.eps = 1e-3f, .atol = 1e-3f, .rtol = 1e-2f};
     if (cg__opts_merge(&o, &user, user.given, fields, 4, "cg_gradcheck") < 0)
         return -1;

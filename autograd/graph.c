@@ -115,6 +115,8 @@ cg_tensor **cg__graph_tensors(cg_tensor *root, size_t *n)
 double cg__norm_of(const cg_tensor *t)
 {
     double sq = 0;
+    if (t && t->strided) /* a strided view's values row-major */
+        t = cg__dense_plain((cg_tensor *)t, "cg_graph_dot");
     for (int64_t i = 0; t && i < t->numel; i++)
         sq += (double)t->data[i] * t->data[i];
     return sqrt(sq);

@@ -32,6 +32,8 @@ static void json_string(FILE *f, const char *s)
 static void json_floats(FILE *f, const cg_tensor *t)
 {
     fputc('[', f);
+    if (t && t->strided) /* a strided view's values row-major */
+        t = cg__dense_plain((cg_tensor *)t, "cg_graph_json");
     for (int64_t i = 0; t && i < t->numel && i < SHOWN; i++) {
         float v = t->data[i];
         if (isfinite(v))

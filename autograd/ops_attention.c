@@ -154,7 +154,7 @@ static bool attention_opts(cg_attention_opts *o, const cg_attention_opts *user, 
                                            CG__OPT(cg_attention_opts, dropout_p), CG__OPT(cg_attention_opts, scale),
                                            CG__OPT(cg_attention_opts, generator)};
     *o = (cg_attention_opts){.scale = NAN}; /* NaN after the merge: no scale given, torch's 1 / sqrt(E) */
-    if (cg__opts_merge(o, user, user->given, fields, 5, op) < 0 || (o->attn_mask && !cg__check(o->attn_mask, op)))
+    if (cg__opts_merge(o, user, user->given, fields, 5, op) < 0 || (o->attn_mask && !(o->attn_mask = cg__operand(o->attn_mask, op))))
         return false;
     if (isnan(user->scale)) { /* a NaN the caller wrote, not the default */
         cg__error("%s: scale is NaN", op);
@@ -223,7 +223,10 @@ cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_t
     const char *op = "cg_scaled_dot_product_attention";
     cg_attention_opts o;
     cg_tensor *ins[3] = {q, k, v};
-    if (!cg__check_all(3, ins, op) || !attention_opts(&o, &user, op) || !shapes_ok(q, k, v, o.attn_mask))
+    if (!cg__dense_all(3, ins, op))
+        return NULL;
+    q = ins[0], k = ins[1], v = ins[2];
+    if (!attention_opts(&o, &user, op) || !shapes_ok(q, k, v, o.attn_mask))
         return NULL;
     int64_t L = q->shape[q->ndim - 2], E = q->shape[q->ndim - 1], S = k->shape[k->ndim - 2], Ev = v->shape[v->ndim - 1];
     int64_t batches = cg__rows(q) / (L ? L : 1);
@@ -248,7 +251,7 @@ cg_tensor *cg_packed_attention_with(cg_tensor *qkv, int n_head, cg_attention_opt
 {
     const char *op = "cg_packed_attention";
     cg_attention_opts o;
-    if (!cg__check(qkv, op) || !attention_opts(&o, &user, op))
+    if (!(qkv = cg__operand(qkv, op)) || !attention_opts(&o, &user, op))
         return NULL;
     int64_t C3 = qkv->ndim >= 2 ? qkv->shape[qkv->ndim - 1] : -1, T = qkv->ndim >= 2 ? qkv->shape[qkv->ndim - 2] : 0;
     if (qkv->ndim < 2 || n_head < 1 || C3 % 3 != 0 || (C3 / 3) % n_head != 0) {

@@ -100,7 +100,7 @@ static bool cell_shapes_ok(const cg_tensor *a, int64_t chunks, const cg_tensor *
 
 cg_tensor *cg__lstm_cell(cg_tensor *gates, cg_tensor *c_prev, const char *op)
 {
-    if (!cg__check(gates, op) || !cg__check(c_prev, op) || !cell_shapes_ok(gates, 4, c_prev, op))
+    if (!(gates = cg__operand(gates, op)) || !(c_prev = cg__operand(c_prev, op)) || !cell_shapes_ok(gates, 4, c_prev, op))
         return NULL;
     if (c_prev->ndim >= CG_MAX_DIMS) {
         cg__error("%s: the state has too many dims", op);
@@ -191,7 +191,10 @@ static void gru_forward(const float *xw, const float *hw, const float *h, int64_
 cg_tensor *cg__gru_cell(cg_tensor *xw, cg_tensor *hw, cg_tensor *h, const char *op)
 {
     cg_tensor *ins[3] = {xw, hw, h};
-    if (!cg__check_all(3, ins, op) || !cell_shapes_ok(xw, 3, h, op) || !cell_shapes_ok(hw, 3, h, op))
+    if (!cg__dense_all(3, ins, op))
+        return NULL;
+    xw = ins[0], hw = ins[1], h = ins[2];
+    if (!cell_shapes_ok(xw, 3, h, op) || !cell_shapes_ok(hw, 3, h, op))
         return NULL;
     int64_t H = h->shape[h->ndim - 1], R = H ? h->numel / H : 0;
     cg_tensor *out = cg__new(h->ndim, h->shape, op);

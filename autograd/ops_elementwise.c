@@ -8,9 +8,9 @@
 
 /* ---- binary ------------------------------------------------------------------ */
 
-cg_tensor *cg__broadcast_out(int n, cg_tensor *const *ops, const char *name, cg__bcast *it)
+cg_tensor *cg__broadcast_out(int n, cg_tensor **ops, const char *name, cg__bcast *it)
 {
-    if (!cg__check_all(n, ops, name))
+    if (!cg__dense_all(n, ops, name))
         return NULL;
     int nd;
     int64_t shape[CG_MAX_DIMS];
@@ -22,9 +22,13 @@ cg_tensor *cg__broadcast_out(int n, cg_tensor *const *ops, const char *name, cg_
     return out;
 }
 
-static cg_tensor *binary_out(cg_tensor *a, cg_tensor *b, const char *name, cg__bcast *it)
+/* The result of a binary op; *a and *b become what the kernel reads (cg__dense). */
+static cg_tensor *binary_out(cg_tensor **a, cg_tensor **b, const char *name, cg__bcast *it)
 {
-    return cg__broadcast_out(2, (cg_tensor *[]){a, b}, name, it);
+    cg_tensor *ops[2] = {*a, *b};
+    cg_tensor *out = cg__broadcast_out(2, ops, name, it);
+    *a = ops[0], *b = ops[1];
+    return out;
 }
 
 /* An operand's gradient buffer for a backward that visits each output element
@@ -69,7 +73,7 @@ static float *one_to_one_grad(cg_tensor *operand, const cg_tensor *out, bool *fr
     static cg_tensor *NAME##_forward(cg_tensor *a, cg_tensor *b, const char *name)      \
     {                                                                                    \
         cg__bcast it;                                                                    \
-        cg_tensor *out = binary_out(a, b, name, &it);                                    \
+        cg_tensor *out = binary_out(&a, &b, name, &it);                                  \
         if (!out)                                                                        \
             return NULL;                                                                 \
         const float *A = a->data, *B = b->data;                                          \
@@ -105,9 +109,10 @@ cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b) { return minimum_forward(a, b,
 
 /* ---- unary, and the scalar forms of the binary ops ------------------------------ */
 
-static cg_tensor *unary_out(cg_tensor *x, const char *name)
+/* The result of a unary op; *x becomes what the kernel reads (cg__dense). */
+static cg_tensor *unary_out(cg_tensor **x, const char *name)
 {
-    return cg__check(x, name) ? cg__new(x->ndim, x->shape, name) : NULL;
+    return cg__check(*x, name) && (*x = cg__dense(*x, name)) ? cg__new((*x)->ndim, (*x)->shape, name) : NULL;
 }
 
 /* What a unary op's node keeps: its scalar arguments (bounds, exponent, operand). */
@@ -141,7 +146,7 @@ typedef struct {
     static const cg_op NAME##_op = {.name = TORCH, .backward = NAME##_backward, .saves = SAVES}; \
     static cg_tensor *NAME##_forward(cg_tensor *in, float s, float t, const char *name)  \
     {                                                                                     \
-        cg_tensor *out = unary_out(in, name);                                             \
+        cg_tensor *out = unary_out(&in, name);                                            \
         if (!out)                                                                         \
             return NULL;                                                                  \
         (void)s, (void)t;                                                                 \
@@ -232,7 +237,7 @@ cg_tensor *cg_pow_scalar(cg_tensor *x, float e) { return pow_scalar_forward(x, e
 cg_tensor *cg_clamp(cg_tensor *x, float min, float max) { return clamp_forward(x, min, max, "cg_clamp"); }
 cg_tensor *cg_gelu(cg_tensor *x)
 {
-    cg_tensor *out = unary_out(x, "cg_gelu");
+    cg_tensor *out = unary_out(&x, "cg_gelu");
     if (!out)
         return NULL;
     cg__gelu_f32(out->numel, x->data, out->data);
@@ -240,7 +245,7 @@ cg_tensor *cg_gelu(cg_tensor *x)
 }
 cg_tensor *cg_gelu_tanh(cg_tensor *x)
 {
-    cg_tensor *out = unary_out(x, "cg_gelu_tanh");
+    cg_tensor *out = unary_out(&x, "cg_gelu_tanh");
     if (!out)
         return NULL;
     cg__gelu_tanh_f32(out->numel, x->data, out->data);
@@ -275,7 +280,7 @@ cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b)
     cg_tensor *out = cg__broadcast_out(3, ops, "cg_where", &it);
     if (!out)
         return NULL;
-    const float *C = cond->data, *A = a->data, *B = b->data;
+    const float *C = ops[0]->data, *A = ops[1]->data, *B = ops[2]->data;
     CG__BCAST_FOR(&it, { out->data[i_] = C[o0_] != 0.0f ? A[o1_] : B[o2_]; });
     /* all three are the node's inputs (backward reads cond to route the gradient);
      * only a and b receive gradients, as in torch */

@@ -18,7 +18,7 @@ static bool merge_loss_opts(cg_loss_opts *o, cg_loss_opts user, const char *op)
     *o = loss_defaults();
     if (cg__opts_merge(o, &user, user.given, loss_fields, 4, op) < 0)
         return false;
-    if (o->weight && !cg__check(o->weight, op))
+    if (o->weight && !(o->weight = cg__operand(o->weight, op)))
         return false;
     if (o->reduction < CG_MEAN || o->reduction > CG_NONE) {
         cg__error("%s: unknown reduction %d", op, (int)o->reduction);
@@ -119,7 +119,7 @@ static cg_tensor *nll_loss(cg_tensor *x, cg_tensor *target, cg_loss_opts user, c
 {
     cg_loss_opts o;
     nll_dims d;
-    if (!cg__check(x, op) || !cg__check(target, op) || !merge_loss_opts(&o, user, op) ||
+    if (!(x = cg__operand(x, op)) || !(target = cg__operand(target, op)) || !merge_loss_opts(&o, user, op) ||
         !nll_shapes(x, target, &d, op))
         return NULL;
     cg_tensor *ins[3] = {x, target, o.weight};
@@ -224,7 +224,7 @@ static cg_tensor *soft_cross_entropy(cg_tensor *logits, cg_tensor *target, cg_lo
 
 cg_tensor *cg_cross_entropy_with(cg_tensor *logits, cg_tensor *target, cg_loss_opts opts)
 {
-    if (!cg__check(logits, "cg_cross_entropy") || !cg__check(target, "cg_cross_entropy"))
+    if (!(logits = cg__operand(logits, "cg_cross_entropy")) || !(target = cg__operand(target, "cg_cross_entropy")))
         return NULL;
     if (logits->ndim == 0) {
         cg__error("cg_cross_entropy: logits must have a class dim, got a 0-d tensor");
@@ -254,7 +254,7 @@ cg_tensor *cg_mse_loss_with(cg_tensor *input, cg_tensor *target, cg_loss_opts us
     cg_tensor *both[2] = {input, target};
     int nd;
     int64_t shape[CG_MAX_DIMS];
-    if (!cg__check(input, "cg_mse_loss") || !cg__check(target, "cg_mse_loss") ||
+    if (!(input = cg__operand(input, "cg_mse_loss")) || !(target = cg__operand(target, "cg_mse_loss")) ||
         !merge_loss_opts(&o, user, "cg_mse_loss") ||
         !cg__broadcast_shape(2, (const cg_tensor *const *)both, &nd, shape, "cg_mse_loss"))
         return NULL;
@@ -274,7 +274,7 @@ cg_tensor *cg_mse_loss(cg_tensor *input, cg_tensor *target) { return cg_mse_loss
 
 cg_tensor *cg_one_hot(cg_tensor *ids, int64_t num_classes)
 {
-    if (!cg__check(ids, "cg_one_hot"))
+    if (!(ids = cg__operand(ids, "cg_one_hot")))
         return NULL;
     if (ids->ndim == CG_MAX_DIMS) {
         cg__error("cg_one_hot: ids already have %d dims", CG_MAX_DIMS);
@@ -305,7 +305,7 @@ cg_tensor *cg_one_hot(cg_tensor *ids, int64_t num_classes)
 
 cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *ids)
 {
-    if (!cg__check(weight, "cg_embedding") || !cg__check(ids, "cg_embedding"))
+    if (!(weight = cg__operand(weight, "cg_embedding")) || !(ids = cg__operand(ids, "cg_embedding")))
         return NULL;
     char a[CG_SHAPE_BUF];
     if (weight->ndim != 2) {
@@ -348,7 +348,7 @@ static const cg_op dropout_op = {.name = "MulBackward0", .backward = dropout_bac
 
 cg_tensor *cg_dropout_gen(cg_tensor *x, float p, bool training, cg_generator *gen)
 {
-    if (!cg__check(x, "cg_dropout"))
+    if (!(x = cg__operand(x, "cg_dropout")))
         return NULL;
     if (!(p >= 0.0f && p <= 1.0f)) {
         cg__error("cg_dropout: probability has to be between 0 and 1, but got %g", (double)p);

@@ -41,7 +41,7 @@ static const cg_op triu_op = {.name = "TriuBackward0", .backward = triangle_back
 
 static cg_tensor *triangle(cg_tensor *t, int64_t diagonal, bool upper, const char *name)
 {
-    if (!cg__check(t, name))
+    if (!(t = cg__operand(t, name)))
         return NULL;
     if (t->ndim < 2) {
         char s[CG_SHAPE_BUF];
@@ -91,7 +91,7 @@ cg_tensor *cg_masked_fill(cg_tensor *t, cg_tensor *mask, float value)
     cg_tensor *out = cg__broadcast_out(2, ins, "cg_masked_fill", &it);
     if (!out)
         return NULL;
-    const float *T = t->data, *M = mask->data;
+    const float *T = ins[0]->data, *M = ins[1]->data;
     CG__BCAST_FOR(&it, { out->data[i_] = M[o1_] != 0.0f ? value : T[o0_]; });
     fill_saved sv = {value};
     return CG__RECORD_WITH(out, &masked_fill_op, 2, ins, &sv);

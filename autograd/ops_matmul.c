@@ -118,8 +118,9 @@ static const cg_op matmul_op = {.name = "MmBackward0", .backward = matmul_backwa
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
 {
     cg_tensor *ops[2] = {a, b};
-    if (!cg__check_all(2, ops, "cg_matmul"))
+    if (!cg__dense_all(2, ops, "cg_matmul"))
         return NULL;
+    a = ops[0], b = ops[1];
     mm_plan p;
     int nd;
     int64_t shape[CG_MAX_DIMS];
@@ -289,9 +290,10 @@ static const cg_op linear_act_op = {.name = "LinearActBackward", .backward = lin
 static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed, cg_tensor *b, cg_tensor *acc, int act,
                               const char *op)
 {
-    cg_tensor *ins[4] = {x, w, b, acc};
-    if (!cg__check(x, op) || !cg__check(w, op) || (b && !cg__check(b, op)) || (acc && !cg__check(acc, op)))
+    if (!(x = cg__operand(x, op)) || !(w = cg__operand(w, op)) || (b && !(b = cg__operand(b, op))) ||
+        (acc && !(acc = cg__operand(acc, op))))
         return NULL;
+    cg_tensor *ins[4] = {x, w, b, acc};
     char sx[CG_SHAPE_BUF], sw[CG_SHAPE_BUF], sb[CG_SHAPE_BUF];
     if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1] ||
         (b && !(b->ndim == 1 && b->shape[0] == w->shape[0]))) {

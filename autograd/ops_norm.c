@@ -72,8 +72,8 @@ static void normalise_rows(const cg_tensor *x, const cg_tensor *w, const cg_tens
 
 cg_tensor *cg_layer_norm(cg_tensor *x, int nd, cg_tensor *weight, cg_tensor *bias, float eps)
 {
-    if (!cg__check(x, "cg_layer_norm") || (weight && !cg__check(weight, "cg_layer_norm")) ||
-        (bias && !cg__check(bias, "cg_layer_norm")))
+    if (!(x = cg__operand(x, "cg_layer_norm")) || (weight && !(weight = cg__operand(weight, "cg_layer_norm"))) ||
+        (bias && !(bias = cg__operand(bias, "cg_layer_norm"))))
         return NULL;
     if (nd < 1 || nd > x->ndim || !(eps >= 0)) {
         cg__error("cg_layer_norm: normalises 1 to %d trailing dims with eps >= 0 (got %d, %g)", x->ndim, nd, (double)eps);

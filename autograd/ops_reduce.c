@@ -51,7 +51,7 @@ static const cg_op mean_dim_op = {.name = "MeanBackward1", .backward = sum_backw
 
 static cg_tensor *sum_all(cg_tensor *t, bool mean, const char *name)
 {
-    if (!cg__check(t, name))
+    if (!(t = cg__operand(t, name)))
         return NULL;
     cg_tensor *out = cg__new(0, NULL, name);
     if (!out)
@@ -67,7 +67,7 @@ static cg_tensor *sum_all(cg_tensor *t, bool mean, const char *name)
 
 static cg_tensor *sum_along(cg_tensor *t, int dim, bool keepdim, bool mean, const char *name)
 {
-    if (!cg__check(t, name))
+    if (!(t = cg__operand(t, name)))
         return NULL;
     int d = cg__dim(dim, t->ndim, name);
     if (d < 0)
@@ -115,7 +115,7 @@ static const cg_op max_all_op = {.name = "MaxBackward1", .backward = max_all_bac
 
 cg_tensor *cg_max(cg_tensor *t)
 {
-    if (!cg__check(t, "cg_max"))
+    if (!(t = cg__operand(t, "cg_max")))
         return NULL;
     if (t->numel == 0) {
         cg__error("cg_max: the tensor is empty");
@@ -172,7 +172,7 @@ static const cg_op max_dim_op = {.name = "MaxBackward0", .backward = max_dim_bac
 
 static cg_tensor *max_or_argmax(cg_tensor *t, int dim, bool keepdim, bool arg, const char *name)
 {
-    if (!cg__check(t, name))
+    if (!(t = cg__operand(t, name)))
         return NULL;
     int d = cg__dim(dim, t->ndim, name);
     if (d < 0)
@@ -371,7 +371,7 @@ static const cg_op logsumexp_op = {.name = "LogsumexpBackward0", .backward = sof
 
 static cg_tensor *softmax_family(cg_tensor *t, int dim, bool keepdim, int kind, const char *name)
 {
-    if (!cg__check(t, name))
+    if (!(t = cg__operand(t, name)))
         return NULL;
     int d = cg__dim(dim, t->ndim, name);
     if (d < 0)

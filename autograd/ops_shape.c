@@ -16,6 +16,69 @@ static int reshape_backward(cg_node *n, const float *g)
 }
 static const cg_op reshape_op = {.name = "ViewBackward0", .backward = reshape_backward, .saves = 0};
 
+/* The strides that let shape view a strided tensor's elements in row-major order,
+ * as torch's computeStride finds them: dims of the new shape must each lie within
+ * one run of old dims that are laid out one after the other. False when none do. */
+static bool view_strides(const cg_tensor *t, int ndim, const int64_t *shape, int64_t *stride)
+{
+    if (t->numel == 0 || t->ndim == 0) { /* any strides describe no element, or one */
+        int64_t s = 1;
+        for (int d = ndim - 1; d >= 0; d--) {
+            stride[d] = s;
+            s *= shape[d] ? shape[d] : 1;
+        }
+        return true;
+    }
+    int view_d = ndim - 1;
+    int64_t chunk_base = t->stride[t->ndim - 1], tensor_numel = 1, view_numel = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        tensor_numel *= t->shape[d];
+        bool chunk_ends = d == 0 || (t->shape[d - 1] != 1 && t->stride[d - 1] != tensor_numel * chunk_base);
+        if (!chunk_ends)
+            continue;
+        while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+            stride[view_d] = view_numel * chunk_base;
+            view_numel *= shape[view_d];
+            view_d--;
+        }
+        if (view_numel != tensor_numel)
+            return false;
+        if (d > 0) {
+            chunk_base = t->stride[d - 1];
+            tensor_numel = view_numel = 1;
+        }
+    }
+    return view_d == -1;
+}
+
+static cg_tensor *reshape_named(cg_tensor *t, int ndim, const int64_t *shape, const char *name);
+
+/* A strided tensor seen with another shape: a view when its strides allow one;
+ * otherwise cg_view refuses, as torch's view does, and cg_reshape copies first. */
+static cg_tensor *reshape_strided(cg_tensor *t, int ndim, const int64_t *shape, const char *name)
+{
+    int64_t stride[CG_MAX_DIMS];
+    if (view_strides(t, ndim, shape, stride)) {
+        cg_tensor *out = cg__strided_view(t, ndim, shape, stride, 0);
+        cg_node *node;
+        out = out ? cg__record(out, &reshape_op, 1, &t, NULL, 0, 0, &node) : NULL;
+        if (out)
+            cg__mark_view(node, 0); /* the gradient is row-major whatever the values' strides */
+        return out;
+    }
+    if (!strcmp(name, "cg_view")) {
+        char a[CG_SHAPE_BUF];
+        cg__error("cg_view: view size %s is not compatible with input tensor's size and stride (at least one "
+                  "dimension spans across two contiguous subspaces); use cg_reshape, which copies",
+                  cg__shape_fmt(a, ndim, shape));
+        return NULL;
+    }
+    cg_tensor *copy = cg_contiguous(t);
+    cg_tensor *out = copy ? reshape_named(copy, ndim, shape, name) : NULL;
+    cg_tensor_free(copy); /* the view keeps it (outside frames) */
+    return out;
+}
+
 static cg_tensor *reshape_named(cg_tensor *t, int ndim, const int64_t *shape, const char *name)
 {
     if (!cg__check(t, name))
@@ -55,6 +118,8 @@ static cg_tensor *reshape_named(cg_tensor *t, int ndim, const int64_t *shape, co
                   cg__shape_fmt(a, ndim, shape), cg__shape_fmt(b, t->ndim, t->shape), (long long)t->numel);
         return NULL;
     }
+    if (t->strided)
+        return reshape_strided(t, ndim, s, name);
     cg_tensor *out = cg__view(t, ndim, s, 0);
     cg_node *node;
     out = out ? cg__record(out, &reshape_op, 1, &t, NULL, 0, 0, &node) : NULL;
@@ -106,9 +171,10 @@ cg_tensor *cg_unsqueeze(cg_tensor *t, int dim)
     return cg_reshape(t, t->ndim + 1, s);
 }
 
-/* ---- permute / transpose (copies: tensors stay contiguous) ---------------------- */
+/* ---- permute / transpose (views with their strides reordered) ------------------- */
 
-/* dst[out index] = src[permuted index], or with `back`, src[...] += dst[...] the other way. */
+/* dst[out index] = src[permuted index], or with `back`, src[...] += dst[...] the other way
+ * (the backward: gradients are row-major whatever their tensor's strides). */
 static void permute_copy(const cg_tensor *src, const int *perm, int ndim, const int64_t *out_shape,
                          const float *from, float *to, bool accumulate_back)
 {
@@ -181,10 +247,14 @@ static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const c
         seen[perm[d]] = true;
         shape[d] = t->shape[perm[d]];
     }
-    cg_tensor *out = cg__new(ndim, shape, name);
+    /* a view: the same storage walked in the new order of dims */
+    int64_t in_stride[CG_MAX_DIMS], stride[CG_MAX_DIMS];
+    cg__strides(t, in_stride);
+    for (int d = 0; d < ndim; d++)
+        stride[d] = in_stride[perm[d]];
+    cg_tensor *out = cg__strided_view(t, ndim, shape, stride, 0);
     if (!out)
         return NULL;
-    permute_copy(t, perm, ndim, shape, t->data, out->data, false);
     permute_saved sv;
     memcpy(sv.perm, perm, sizeof sv.perm);
     return CG__RECORD_WITH(out, &permute_op, 1, &t, &sv);
@@ -291,8 +361,12 @@ static cg_tensor *join(cg_tensor *const *ts, int n, int dim, bool stack, const c
     int64_t at = 0;
     for (int k = 0; k < n && out->numel > 0; k++) {
         int64_t len = stack ? 1 : ts[k]->shape[d];
+        /* a strided view's values row-major (the node keeps the view: backward reads no value) */
+        cg_tensor *src = cg__dense_plain(ts[k], name);
+        if (!src)
+            return cg__forward_failed(out);
         for (int64_t o = 0; o < so.outer; o++)
-            memcpy(out->data + (o * so.n + at) * so.inner, ts[k]->data + o * len * so.inner,
+            memcpy(out->data + (o * so.n + at) * so.inner, src->data + o * len * so.inner,
                    (size_t)(len * so.inner) * sizeof(float));
         at += len;
     }
@@ -330,8 +404,8 @@ static int narrow_backward(cg_node *n, const float *g)
 static const cg_op narrow_op = {.name = "SliceBackward0", .backward = narrow_backward, .saves = 0};
 static const cg_op select_op = {.name = "SelectBackward0", .backward = narrow_backward, .saves = 0};
 
-/* The values of x along dim from start, len of them; dropping the dim for select.
- * Along the first dim this is a view; elsewhere a copy. */
+/* The values of x along dim from start, len of them; dropping the dim for select:
+ * a view of x's storage. */
 static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool drop, const char *name)
 {
     int64_t shape[CG_MAX_DIMS];
@@ -341,15 +415,20 @@ static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool dro
             shape[nd++] = i == d ? len : x->shape[i];
     cg__dim_split s = cg__split_at(x, d);
     cg_tensor *out;
-    bool view = s.outer == 1;
+    /* Along the first dim of a row-major tensor the part is row-major too, and its
+     * gradient a part of x's; elsewhere it is a strided view. */
+    bool view = s.outer == 1 && !x->strided;
     if (view) {
         out = cg__view(x, nd, shape, start * s.inner);
     } else {
-        out = cg__new(nd, shape, name);
-        for (int64_t o = 0; out && out->numel > 0 && o < s.outer; o++)
-                memcpy(out->data + o * len * s.inner, x->data + (o * s.n + start) * s.inner,
-                       (size_t)(len * s.inner) * sizeof(float));
+        int64_t in_stride[CG_MAX_DIMS], stride[CG_MAX_DIMS];
+        cg__strides(x, in_stride);
+        for (int i = 0, j = 0; i < x->ndim; i++)
+            if (!(drop && i == d))
+                stride[j++] = in_stride[i];
+        out = cg__strided_view(x, nd, shape, stride, len ? start * in_stride[d] : 0);
     }
+    (void)name;
     if (!out)
         return NULL;
     cg_node *node;
@@ -474,8 +553,9 @@ static const cg_op index_select_op = {.name = "IndexSelectBackward0", .backward 
 cg_tensor *cg__index_select(cg_tensor *t, int dim, cg_tensor *index, const char *op)
 {
     cg_tensor *ins[2] = {t, index};
-    if (!cg__check_all(2, ins, op))
+    if (!cg__dense_all(2, ins, op))
         return NULL;
+    t = ins[0], index = ins[1];
     int d = cg__dim(dim, t->ndim, op);
     if (d < 0)
         return NULL;
@@ -552,8 +632,9 @@ static const cg_op gather_op = {.name = "GatherBackward0", .backward = gather_ba
 cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index)
 {
     cg_tensor *ins[2] = {t, index};
-    if (!cg__check_all(2, ins, "cg_gather"))
+    if (!cg__dense_all(2, ins, "cg_gather"))
         return NULL;
+    t = ins[0], index = ins[1];
     int d = cg__dim(dim, t->ndim, "cg_gather");
     if (d < 0)
         return NULL;
@@ -597,6 +678,8 @@ cg_tensor *cg_detach(cg_tensor *t)
 {
     if (!cg__check(t, "cg_detach"))
         return NULL;
+    if (t->strided)
+        return cg__strided_view(t, t->ndim, t->shape, t->stride, 0);
     return cg__view(t, t->ndim, t->shape, 0);
 }
 
@@ -609,14 +692,62 @@ cg_tensor *cg_clone(cg_tensor *t)
     cg_tensor *out = cg__new(t->ndim, t->shape, "cg_clone");
     if (!out)
         return NULL;
-    memcpy(out->data, t->data, (size_t)t->numel * sizeof(float));
+    cg__gather(t, out->data);
     return CG__RECORD(out, &clone_op, 1, &t);
+}
+
+/* ---- contiguous: a strided view's values laid out row-major ------------------------- */
+
+cg_tensor *cg_contiguous(cg_tensor *t)
+{
+    if (!cg__check(t, "cg_contiguous"))
+        return NULL;
+    if (!t->strided) /* torch returns the tensor itself; here a view of it, the caller's to free */
+        return reshape_named(t, t->ndim, t->shape, "cg_contiguous");
+    cg_tensor *out = cg__new(t->ndim, t->shape, "cg_contiguous");
+    if (!out)
+        return NULL;
+    cg__gather(t, out->data);
+    return CG__RECORD(out, &clone_op, 1, &t);
+}
+
+cg_tensor *cg__dense(cg_tensor *x, const char *op)
+{
+    if (!x || !x->strided)
+        return x;
+    if (!cg__needs_grad(1, &x))
+        return cg__dense_plain(x, op);
+    cg__dense_lock();
+    uint32_t version = cg__version(x);
+    cg_tensor *d = x->dense_rec;
+    if (d && x->dense_rec_version == version) {
+        cg__gather_refresh(x, d->data);
+    } else if ((d = cg__new_beside(x, x->ndim, x->shape, op))) {
+        cg__gather(x, d->data);
+        d = CG__RECORD(d, &clone_op, 1, &x);
+        if (d) {
+            d->storage = cg__storage(x); /* its version is the view's: see cg__dense_plain */
+            if (!d->in_frame) {
+                d->nrefs = 0; /* x keeps it, not it x (no cycle); see cg__dense_rec_release */
+                x->refcount--;
+                if (x->base) {
+                    x->base->refcount++;
+                    d->base = x->base;
+                }
+            }
+            cg__dense_rec_release(x);
+            x->dense_rec = d;
+            x->dense_rec_version = version;
+        }
+    }
+    cg__dense_unlock();
+    return d;
 }
 
 /* ---- expand ---------------------------------------------------------------------------
  * torch.Tensor.expand: size-1 dims (and new leading ones) repeated to the target
- * sizes, -1 keeping a dim. cgrad's tensors are contiguous, so this copies where
- * torch makes a view; the backward sums the gradient back over the repeats. */
+ * sizes, -1 keeping a dim: a view stepping 0 along the repeats, as torch's; the
+ * backward sums the gradient back over them. */
 
 static int expand_backward(cg_node *n, const float *g)
 {
@@ -669,13 +800,12 @@ cg_tensor *cg_expand(cg_tensor *t, int ndim, const int64_t *sizes)
     int64_t shape[CG_MAX_DIMS];
     if (!cg__check(t, "cg_expand") || !expand_shape(t, ndim, sizes, shape))
         return NULL;
-    cg_tensor *out = cg__new(ndim, shape, "cg_expand");
-    if (!out)
-        return NULL;
-    cg__bcast it;
-    cg__bcast_init(&it, ndim, shape, 1, (const cg_tensor *const *)&t);
-    const float *A = t->data;
-    float *Z = out->data;
-    CG__BCAST_FOR(&it, { Z[i_] = A[o0_]; });
-    return CG__RECORD(out, &expand_op, 1, &t);
+    /* a view: a repeated dim (or a new leading one) steps 0 through the storage */
+    int64_t in_stride[CG_MAX_DIMS], stride[CG_MAX_DIMS];
+    cg__strides(t, in_stride);
+    int lead = ndim - t->ndim;
+    for (int d = 0; d < ndim; d++)
+        stride[d] = d < lead || t->shape[d - lead] != shape[d] ? 0 : in_stride[d - lead];
+    cg_tensor *out = cg__strided_view(t, ndim, shape, stride, 0);
+    return out ? CG__RECORD(out, &expand_op, 1, &t) : NULL;
 }

@@ -105,6 +105,10 @@ static bool check_list(cg_tensor **ts, int n, bool grads, int64_t *total, const 
     for (int i = 0; i < n; i++) {
         if (!cg__check(ts[i], op))
             return false;
+        if (ts[i]->strided) { /* exchanged as row-major buffers */
+            cg__error("%s: tensor %d is a strided view; pass cg_contiguous() of it", op, i);
+            return false;
+        }
         cg_tensor *t = grads ? cg__grad_of(ts[i]) : ts[i];
         if (!t) {
             cg__error("%s: parameter %d has no .grad; run backward first", op, i);
@@ -208,8 +212,12 @@ double cg_dist_allreduce_sum(double value)
 
 int cg_dist_gather(cg_tensor *local, cg_tensor *all)
 {
-    if (!cg__check(local, "cg_dist_gather"))
+    if (!cg__check(local, "cg_dist_gather") || !(local = cg__dense_plain(local, "cg_dist_gather")))
         return -1;
+    if (all && cg__check(all, "cg_dist_gather") && all->strided) {
+        cg__error("cg_dist_gather: the result is a strided view; gather into a row-major tensor");
+        return -1;
+    }
     int size = cg_dist_size(), rank = cg_dist_rank();
     if (rank == 0) {
         bool fits = all && cg__check(all, "cg_dist_gather") && all->ndim == local->ndim + 1 && all->shape[0] == size;

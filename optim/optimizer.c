@@ -51,6 +51,10 @@ static bool params_ok(const cg_optim *o, cg_tensor **params, int n, const char *
     for (int i = 0; i < n; i++) {
         if (!cg__check(params[i], op))
             return false;
+        if (params[i]->strided) { /* updates walk a parameter's values row-major */
+            cg__error("%s: parameter %d is a strided view; optimise the tensor it views", op, i);
+            return false;
+        }
         for (int k = 0; k < i + o->n; k++)
             if ((k < i ? params[k] : o->params[k - i]) == params[i]) {
                 cg__error("%s: parameter %d appears twice (in this list, or in the optimizer already)", op, i);

@@ -201,17 +201,21 @@ int cg_tensor_str(const cg_tensor *t, char *buf, size_t size)
     if (t->meta && t->meta->param)
         puts_(&o, "Parameter containing:\n");
     const int indent = 7; /* strlen("tensor(") */
+    /* a strided view's values row-major */
+    const cg_tensor *v = t->strided ? cg__dense_plain((cg_tensor *)t, "cg_tensor_str") : t;
+    if (!v)
+        return -1;
     puts_(&o, "tensor(");
-    if (t->numel == 0) {
+    if (v->numel == 0) {
         puts_(&o, "[]");
-    } else if (t->ndim == 0) {
-        formatter f = make_formatter(t, false);
+    } else if (v->ndim == 0) {
+        formatter f = make_formatter(v, false);
         f.width = 1;
-        put_value(&o, &f, t->data[0]);
+        put_value(&o, &f, v->data[0]);
     } else {
-        bool summarize = t->numel > THRESHOLD;
-        formatter f = make_formatter(t, summarize);
-        put_tensor(&o, t, 0, 0, indent, summarize, &f);
+        bool summarize = v->numel > THRESHOLD;
+        formatter f = make_formatter(v, summarize);
+        put_tensor(&o, v, 0, 0, indent, summarize, &f);
     }
     char suffix[2][CG_SHAPE_BUF + 32];
     int ns = 0;

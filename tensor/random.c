@@ -188,9 +188,20 @@ static void normal_fill(cg_generator *g, float *d, int64_t n, float mean, float 
     }
 }
 
+/* Which element takes which draw in a strided view is torch's iteration order
+ * (memory order, not the view's); rather than guess it, a fill refuses one. */
+static bool draws_in_order(const cg_tensor *t, const char *op)
+{
+    if (!t->strided)
+        return true;
+    cg__error("%s: a strided view (from cg_transpose, cg_expand, ...): fill its base, or a cg_contiguous "
+              "copy and cg_copy_ it in", op);
+    return false;
+}
+
 int cg_uniform_gen_(cg_tensor *t, float low, float high, cg_generator *gen)
 {
-    if (!cg__check(t, "cg_uniform_") || !cg__inplace_ok(t, "cg_uniform_"))
+    if (!cg__check(t, "cg_uniform_") || !cg__inplace_ok(t, "cg_uniform_") || !draws_in_order(t, "cg_uniform_"))
         return -1;
     if (!(low <= high) || !isfinite(low) || !isfinite(high)) {
         cg__error("cg_uniform_: expects low <= high, both finite (got %g, %g)", low, high);
@@ -206,7 +217,7 @@ int cg_uniform_gen_(cg_tensor *t, float low, float high, cg_generator *gen)
 
 int cg_normal_gen_(cg_tensor *t, float mean, float std, cg_generator *gen)
 {
-    if (!cg__check(t, "cg_normal_") || !cg__inplace_ok(t, "cg_normal_"))
+    if (!cg__check(t, "cg_normal_") || !cg__inplace_ok(t, "cg_normal_") || !draws_in_order(t, "cg_normal_"))
         return -1;
     if (!(std >= 0) || !isfinite(mean) || !isfinite(std)) {
         cg__error("cg_normal_: expects std >= 0 and finite values (got mean %g, std %g)", mean, std);

@@ -180,11 +180,36 @@ static bool write_file(FILE *f, const unsigned char *head, size_t head_size, int
     return fclose(f) == 0 && ok;
 }
 
+static int save_dense(const char *path, int n, const char *const *names, cg_tensor *const *tensors, int nmeta,
+                      const char *const *meta_keys, const char *const *meta_values);
+
 int cg_safetensors_save(const char *path, int n, const char *const *names, cg_tensor *const *tensors,
                         int nmeta, const char *const *meta_keys, const char *const *meta_values)
 {
     if (!save_args_ok(path, n, names, tensors, nmeta, meta_keys, meta_values))
         return -1;
+    cg_tensor **dense = NULL; /* strided views written as their values row-major */
+    for (int i = 0; i < n; i++)
+        if (tensors[i]->strided && !dense) {
+            if (!(dense = malloc(sizeof *dense * (size_t)n))) {
+                cg__error("cg_safetensors_save: out of memory");
+                return -1;
+            }
+            memcpy(dense, tensors, sizeof *dense * (size_t)n);
+        }
+    for (int i = 0; dense && i < n; i++)
+        if (!(dense[i] = cg__dense_plain(tensors[i], "cg_safetensors_save"))) {
+            free(dense);
+            return -1;
+        }
+    int rc = save_dense(path, n, names, dense ? dense : tensors, nmeta, meta_keys, meta_values);
+    free(dense);
+    return rc;
+}
+
+static int save_dense(const char *path, int n, const char *const *names, cg_tensor *const *tensors, int nmeta,
+                      const char *const *meta_keys, const char *const *meta_values)
+{
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp) {
@@ -607,6 +632,11 @@ int cg_safetensors_read_into(const cg_safetensors *f, const char *name, cg_tenso
     const entry *e = find(f, name, "cg_safetensors_read_into");
     if (!e || !cg__check(t, "cg_safetensors_read_into"))
         return -1;
+    if (t->strided) {
+        cg__error("cg_safetensors_read_into: '%s': a strided view (read into its base, or a cg_contiguous copy)",
+                  name);
+        return -1;
+    }
     bool same = e->ndim == t->ndim;
     for (int d = 0; same && d < e->ndim; d++)
         same = e->shape[d] == t->shape[d];

@@ -70,7 +70,7 @@ cg_tensor *cg_randperm(int64_t n) { return cg_randperm_gen(n, NULL); }
 
 cg_tensor *cg_bernoulli_gen(cg_tensor *p, cg_generator *gen)
 {
-    if (!cg__check(p, "cg_bernoulli"))
+    if (!cg__check(p, "cg_bernoulli") || !(p = cg__dense_plain(p, "cg_bernoulli")))
         return NULL;
     for (int64_t i = 0; i < p->numel; i++)
         if (!(p->data[i] >= 0 && p->data[i] <= 1)) {
@@ -182,7 +182,7 @@ static void draw_with_replacement(cg_generator *g, const float *p, int64_t C, in
 
 cg_tensor *cg_multinomial_gen(cg_tensor *probs, int64_t n, bool replacement, cg_generator *gen)
 {
-    if (!cg__check(probs, "cg_multinomial"))
+    if (!cg__check(probs, "cg_multinomial") || !(probs = cg__dense_plain(probs, "cg_multinomial")))
         return NULL;
     int64_t C = probs->ndim ? probs->shape[probs->ndim - 1] : 0, rows = probs->ndim == 2 ? probs->shape[0] : 1;
     if (!rows_ok(probs, rows, C, n, replacement))

@@ -80,6 +80,31 @@ cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset
     return view_at(cg__depth, t, ndim, shape, offset);
 }
 
+/* Whether these strides are the row-major ones (size-1 dims' strides never matter). */
+static bool row_major(int ndim, const int64_t *shape, const int64_t *stride)
+{
+    int64_t expect = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        if (shape[d] == 0)
+            return true; /* no element: any strides describe it */
+        if (shape[d] != 1 && stride[d] != expect)
+            return false;
+        expect *= shape[d];
+    }
+    return true;
+}
+
+cg_tensor *cg__strided_view(cg_tensor *t, int ndim, const int64_t *shape, const int64_t *stride, int64_t offset)
+{
+    cg_tensor *v = view_at(cg__depth, t, ndim, shape, offset);
+    if (v && !row_major(ndim, shape, stride)) {
+        v->strided = true;
+        for (int d = 0; d < ndim; d++)
+            v->stride[d] = stride[d];
+    }
+    return v;
+}
+
 cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
 {
     return view_at(like->frame_level, t, ndim, shape, offset);
@@ -97,7 +122,9 @@ void cg_tensor_free(cg_tensor *t)
         cg_tensor *x = stack[--top];
         if (!x || x->magic != CG_MAGIC_LIVE || x->in_frame || --x->refcount > 0)
             continue;
-        size_t need = top + (size_t)x->nrefs + 2;
+        if (cg__dense_rec_outlives(x))
+            continue; /* its recorded copy, which a graph still holds, keeps it now */
+        size_t need = top + (size_t)x->nrefs + 4;
         if (need > cap) {
             size_t ncap = need * 2;
             cg_tensor **bigger = cg__sys_malloc(ncap * sizeof *bigger);
@@ -112,6 +139,8 @@ void cg_tensor_free(cg_tensor *t)
         for (int i = 0; i < x->nrefs; i++)
             stack[top++] = x->refs[i];
         stack[top++] = x->base;
+        stack[top++] = x->dense; /* a strided view's row-major copies */
+        stack[top++] = x->dense_rec;
         if (x->meta) { /* its gradient, and the layer above's state, freed as that layer says */
             stack[top++] = x->meta->held;
             if (x->meta->release)
@@ -180,7 +209,10 @@ cg_tensor *cg_tensor_copy(const cg_tensor *src)
 {
     if (!cg__check(src, "cg_tensor_copy"))
         return NULL;
-    return cg_tensor_from(src->data, src->ndim, src->shape);
+    cg_tensor *t = cg__new(src->ndim, src->shape, "cg_tensor_copy");
+    if (t)
+        cg__gather(src, t->data);
+    return t;
 }
 
 cg_tensor *cg_arange(double start, double end, double step)
@@ -235,11 +267,27 @@ uint32_t cg_version(const cg_tensor *t)
     return cg__check(t, "cg_version") ? cg__version((cg_tensor *)t) : 0;
 }
 
+/* torch refuses an in-place write to a view where elements share memory (expand). */
+static bool writable(const cg_tensor *t, const char *op)
+{
+    if (!cg__overlapping(t))
+        return true;
+    cg__error("%s: unsupported operation: more than one element of the written-to tensor refers to a single "
+              "memory location (a view from cg_expand); write to cg_clone() of it", op);
+    return false;
+}
+
 int cg_fill_(cg_tensor *t, float value)
 {
     if (!cg__check(t, "cg_fill_") || !cg__inplace_ok(t, "cg_fill_"))
         return -1;
+    if (!writable(t, "cg_fill_"))
+        return -1;
     cg__bump_version(t);
+    if (t->strided) {
+        cg__fill_strided(t, value);
+        return 0;
+    }
     for (int64_t i = 0; i < t->numel; i++)
         t->data[i] = value;
     return 0;
@@ -274,8 +322,33 @@ static void copy_broadcast(cg_tensor *dst, const cg_tensor *src)
  * same elements: which value an element ends with would depend on the order. */
 static bool partly_overlapping(const cg_tensor *dst, const cg_tensor *src)
 {
-    bool meet = src->numel && dst->numel && src->data < dst->data + dst->numel && dst->data < src->data + src->numel;
-    return meet && !(src->data == dst->data && src->numel == dst->numel);
+    bool meet = src->numel && dst->numel && src->data < dst->data + cg__span(dst) &&
+                dst->data < src->data + cg__span(src);
+    return meet && !(src->data == dst->data && src->numel == dst->numel) && !src->strided && !dst->strided;
+}
+
+/* A copy into or out of a strided view: through a row-major copy of src broadcast
+ * to dst's shape (read whole before any write, so memory they share is safe). */
+static int copy_strided(cg_tensor *dst, cg_tensor *src)
+{
+    cg_tensor *s = cg__new_heap(src->ndim, src->shape, "cg_copy_");
+    cg_tensor *d = s ? cg__new_heap(dst->ndim, dst->shape, "cg_copy_") : NULL;
+    if (!d) {
+        cg_tensor_free(s);
+        return -1;
+    }
+    cg__gather(src, s->data);
+    if (s->numel == d->numel)
+        memcpy(d->data, s->data, (size_t)s->numel * sizeof(float));
+    else
+        copy_broadcast(d, s);
+    if (dst->strided)
+        cg__scatter(dst, d->data);
+    else if (d->numel)
+        memcpy(dst->data, d->data, (size_t)d->numel * sizeof(float));
+    cg_tensor_free(s);
+    cg_tensor_free(d);
+    return 0;
 }
 
 int cg_copy_(cg_tensor *dst, const cg_tensor *src)
@@ -293,7 +366,12 @@ int cg_copy_(cg_tensor *dst, const cg_tensor *src)
                   "(copy the source with cg_tensor_copy first)");
         return -1;
     }
-    if (src->numel == dst->numel) /* the same elements in the same order */
+    if (!writable(dst, "cg_copy_"))
+        return -1;
+    if (src->strided || dst->strided) {
+        if (copy_strided(dst, (cg_tensor *)src) < 0)
+            return -1;
+    } else if (src->numel == dst->numel) /* the same elements in the same order */
         memmove(dst->data, src->data, (size_t)src->numel * sizeof(float));
     else
         copy_broadcast(dst, src);
@@ -317,7 +395,33 @@ int64_t cg_size(const cg_tensor *t, int dim)
 
 int64_t cg_numel(const cg_tensor *t) { return cg__check(t, "cg_numel") ? t->numel : -1; }
 
-float *cg_data(cg_tensor *t) { return cg__check(t, "cg_data") ? t->data : NULL; }
+bool cg_is_contiguous(const cg_tensor *t) { return cg__check(t, "cg_is_contiguous") && !t->strided; }
+
+int64_t cg_stride(const cg_tensor *t, int dim)
+{
+    if (!cg__check(t, "cg_stride"))
+        return -1;
+    if (t->ndim == 0) {
+        cg__error("cg_stride: a 0-d tensor has no dims");
+        return -1;
+    }
+    int d = cg__dim(dim, t->ndim, "cg_stride");
+    if (d < 0)
+        return -1;
+    int64_t stride[CG_MAX_DIMS];
+    cg__strides(t, stride);
+    return stride[d];
+}
+
+float *cg_data(cg_tensor *t)
+{
+    if (!cg__check(t, "cg_data"))
+        return NULL;
+    if (!t->strided)
+        return t->data;
+    cg_tensor *d = cg__dense_plain(t, "cg_data");
+    return d ? d->data : NULL;
+}
 
 float cg_item(const cg_tensor *t)
 {

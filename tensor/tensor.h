@@ -1,6 +1,7 @@
 /* cgrad — tensors: storage, shapes, memory frames, the generator, printing.
  *
- * Tensors hold float32, contiguous and row-major, with 0 to CG_MAX_DIMS dims.
+ * Tensors hold float32 with 0 to CG_MAX_DIMS dims, row-major; a strided view
+ * (a transpose, an expand, ...) walks another tensor's values with its own strides.
  * A tensor made while a frame is open lives in that frame's arena and goes
  * when the frame ends; one made outside any frame lives until cg_tensor_free.
  * Every function takes bad input without crashing: it returns NULL (or a
@@ -133,7 +134,17 @@ int cg_ndim(const cg_tensor *t);
 const int64_t *cg_shape(const cg_tensor *t);
 int64_t cg_size(const cg_tensor *t, int dim);   /* dim may be negative; -1 on error */
 int64_t cg_numel(const cg_tensor *t);
+/* t's values, row-major. For a strided view (cg_transpose, cg_permute, cg_expand,
+ * cg_narrow past the first dim, ...) they are a copy made at this call, refreshed
+ * at the next, and writes to it do not reach the base: write the base, or
+ * cg_copy_/cg_fill_ into the view. */
 float *cg_data(cg_tensor *t);
+/* torch.Tensor.is_contiguous(): whether t's elements lie row-major in its storage
+ * (false for a strided view). */
+bool cg_is_contiguous(const cg_tensor *t);
+/* torch.Tensor.stride(dim): elements between neighbours along dim (0 along a dim
+ * cg_expand repeats); -1 and an error for a bad dim or tensor. */
+int64_t cg_stride(const cg_tensor *t, int dim);
 float cg_item(const cg_tensor *t);             /* the one value of a 1-element tensor; NAN on error */
 bool cg_same_shape(const cg_tensor *a, const cg_tensor *b);
 

@@ -42,6 +42,16 @@ struct cg_tensor {
     cg__meta *meta;          /* the layers above's state (one block, freed with a heap tensor), or NULL */
     const char *name;        /* parameter name for printing and graphs, or NULL */
     const char *made_by;     /* the public call that made it ("cg_tanh"), for messages; NULL for views */
+    /* A strided view (transpose, permute, expand, narrow past the first dim): its
+     * elements are not row-major from data on; element (i0, i1, ...) is at
+     * data[i0 * stride[0] + i1 * stride[1] + ...]. False for every other tensor. */
+    bool strided;
+    int64_t stride[CG_MAX_DIMS];
+    /* A strided view's values row-major (what cg_data and the kernels read): a
+     * tensor made beside it, refreshed from the storage at each use; `dense_rec`
+     * is the same recorded as cg_contiguous(view), the graph's way back to it. */
+    cg_tensor *dense, *dense_rec;
+    uint32_t dense_version, dense_rec_version; /* the storage's version each was made at */
 };
 
 static inline bool cg__requires_grad(const cg_tensor *t) { return t->meta && t->meta->requires_grad; }
@@ -89,6 +99,40 @@ cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape,
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset);
 /* The same, living where `like` lives (a gradient's view lives with its tensor). */
 cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset);
+
+/* ---- strided views ---------------------------------------------------------- */
+/* t's strides in elements (row-major ones for a tensor that is not a strided view). */
+void cg__strides(const cg_tensor *t, int64_t *stride);
+/* A view of t's storage with shape and strides, its element 0 at t->data + offset:
+ * a strided view, or a plain one when those strides are row-major anyway. */
+cg_tensor *cg__strided_view(cg_tensor *t, int ndim, const int64_t *shape, const int64_t *stride, int64_t offset);
+/* v's values row-major into dst (any tensor: a strided view walks its strides). */
+void cg__gather(const cg_tensor *v, float *dst);
+/* t's values row-major: t itself unless t is a strided view, else its `dense`
+ * tensor made or refreshed now (not recorded in the graph); NULL when out of memory. */
+cg_tensor *cg__dense_plain(cg_tensor *t, const char *op);
+/* The lock a strided view's row-major copy is made and refreshed under, and the
+ * refresh itself: writes only elements that differ (so readers of an up-to-date
+ * copy on other threads see no write). */
+void cg__dense_lock(void);
+void cg__dense_unlock(void);
+void cg__gather_refresh(const cg_tensor *v, float *dst);
+/* A strided view's recorded copy (dense_rec) reads the view in its node but does
+ * not keep it alive (the view keeps the copy: no cycle). When the view's last
+ * reference goes, or the copy is replaced, while a graph still holds the copy,
+ * the copy takes the view over instead. Called by cg_tensor_free with x's count
+ * at 0: true when x was handed to its copy and must stay. */
+bool cg__dense_rec_outlives(cg_tensor *x);
+void cg__dense_rec_release(cg_tensor *x);
+
+/* Whether some element of a strided view is another's memory (a stride 0 from
+ * expand): torch refuses in-place writes to such a view. */
+bool cg__overlapping(const cg_tensor *t);
+/* Row-major src written to v's elements, or one value to all of them (in-place writes). */
+void cg__scatter(cg_tensor *v, const float *src);
+void cg__fill_strided(cg_tensor *v, float value);
+/* The storage elements from t->data that t's elements lie within. */
+int64_t cg__span(const cg_tensor *t);
 
 /* The product of every dim but the last: the rows of t seen as a matrix
  * (1 for 0-d and 1-D tensors). Computed from the shape, never as numel / last,

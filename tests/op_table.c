@@ -65,6 +65,7 @@ APPLY(index_select, cg_index_select(in[0], a->dim, in[1]))
 APPLY(gather, cg_gather(in[0], a->dim, in[1]))
 APPLY(detach, cg_detach(in[0]))
 APPLY(clone, cg_clone(in[0]))
+APPLY(contiguous, cg_contiguous(in[0]))
 APPLY(expand, cg_expand(in[0], a->ndims, a->sizes))
 APPLY(sum, cg_sum(in[0]))
 APPLY(sum_dim, cg_sum_dim(in[0], a->dim, a->flag))
@@ -209,6 +210,8 @@ const op_entry op_table[] = {
      .no_gradcheck = "a view outside the graph: no gradient flows by design",
      .no_edge_fixture = "a view of its operand's values, whatever their shape"},
     {"cg_clone", NULL, "torch.clone", 1, apply_clone, {0}, "r:2x3", D, .edge_fixture = "clone"},
+    /* torch's answers for degenerate shapes are clone's (the same values, a new tensor) */
+    {"cg_contiguous", NULL, "torch.Tensor.contiguous", 1, apply_contiguous, {0}, "r:2x3", D, .edge_fixture = "clone"},
     {"cg_expand", NULL, "torch.Tensor.expand", 1, apply_expand, {.ndims = 3, .sizes = {2, 3, 4}}, "r:3x1", D,
      .edge_fixture = "expand"},
     /* reductions */

@@ -224,6 +224,112 @@ START_TEST(table_op_passes_gradcheck)
 }
 END_TEST
 
+/* Every op in the table on strided views of its operands (a narrow with an offset,
+ * and a transpose) gives the bits it gives on row-major ones, forward and backward:
+ * an op that read a view's storage as if row-major would be caught here. */
+typedef enum { TWIN_NARROW, TWIN_TRANSPOSE } twin_kind;
+
+/* A strided view with x's values (NULL when x has none to stride), its base in *base. */
+static cg_tensor *strided_twin(cg_tensor *x, twin_kind kind, cg_tensor **base)
+{
+    *base = NULL;
+    int nd = x ? cg_ndim(x) : 0;
+    if (nd == 0 || cg_numel(x) < 2 || (kind == TWIN_TRANSPOSE && nd < 2))
+        return NULL;
+    int64_t shape[CG_MAX_DIMS];
+    memcpy(shape, cg_shape(x), sizeof(int64_t) * (size_t)nd);
+    cg_tensor *v;
+    if (kind == TWIN_NARROW) {
+        shape[nd - 1] = 2 * shape[nd - 1] + 1;
+        *base = cg_full(nd, shape, NAN); /* what lies outside the view must never be read */
+        v = cg_narrow(*base, -1, 1, cg_size(x, -1));
+    } else {
+        int64_t t = shape[nd - 1];
+        shape[nd - 1] = shape[nd - 2], shape[nd - 2] = t;
+        *base = cg_full(nd, shape, NAN);
+        v = cg_transpose(*base, -1, -2);
+    }
+    ck_assert_int_eq(cg_copy_(v, x), 0);
+    if (cg_requires_grad(x)) { /* the gradient reaches the base through the view */
+        cg_set_requires_grad(*base, true);
+        v = kind == TWIN_NARROW ? cg_narrow(*base, -1, 1, cg_size(x, -1)) : cg_transpose(*base, -1, -2);
+    }
+    return v;
+}
+
+static uint8_t table_rng[CG_RNG_STATE_SIZE], table_gen[CG_RNG_STATE_SIZE];
+
+/* The op on in, then backward of a weighted sum (weights 1, 2, 3, ... mod 7 less 3). */
+static cg_tensor *run_weighted(const op_entry *e, cg_tensor **in)
+{
+    ck_assert_int_eq(cg_rng_set_state(table_rng, sizeof table_rng), 0);
+    ck_assert_int_eq(cg_generator_set_state(op_table_generator(), table_gen, sizeof table_gen), 0);
+    cg_tensor *out = e->apply(in, &e->args);
+    ck_assert_msg(out, "%s: %s", e->function, cg_last_error());
+    if (cg_requires_grad(out)) {
+        cg_tensor *w = cg_empty(cg_ndim(out), cg_shape(out));
+        for (int64_t i = 0; i < cg_numel(w); i++)
+            cg_data(w)[i] = (float)(i % 7) - 3.0f;
+        ck_assert_int_eq(cg_backward(cg_sum(cg_mul(out, w))), 0);
+    }
+    return out;
+}
+
+static void assert_same_bits(const float *a, const float *b, int64_t n, const char *what, const op_entry *e,
+                             twin_kind kind)
+{
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(a[i] == b[i] || !memcmp(&a[i], &b[i], sizeof(float)), "%s (%s), %s operands: %s element %lld: %g vs %g",
+                      e->function, e->variant ? e->variant : "defaults",
+                      kind == TWIN_NARROW ? "narrowed" : "transposed", what, (long long)i, (double)b[i], (double)a[i]);
+}
+
+START_TEST(table_op_reads_strided_operands)
+{
+    const op_entry *e = &op_table[_i];
+    if (e->arity == 0)
+        return;
+    cg_frame_begin();
+    cg_manual_seed(2000 + (uint64_t)_i);
+    cg_tensor *in[OP_MAX_IN];
+    ck_assert_int_eq(op_make_inputs(e, in, 0), e->arity);
+    ck_assert_int_eq(cg_rng_get_state(table_rng, sizeof table_rng), 0);
+    ck_assert_int_eq(cg_generator_get_state(op_table_generator(), table_gen, sizeof table_gen), 0);
+    cg_tensor *want = run_weighted(e, in);
+    for (twin_kind kind = TWIN_NARROW; kind <= TWIN_TRANSPOSE; kind++) {
+        cg_tensor *twin[OP_MAX_IN], *base[OP_MAX_IN];
+        bool any = false;
+        for (int k = 0; k < e->arity; k++) {
+            twin[k] = strided_twin(in[k], kind, &base[k]);
+            if (twin[k] && cg_is_contiguous(twin[k])) /* size-1 dims: the same layout */
+                twin[k] = NULL, base[k] = NULL;
+            any |= twin[k] != NULL;
+            if (!twin[k])
+                twin[k] = in[k];
+        }
+        if (!any)
+            continue;
+        if (!strcmp(e->function, "cg_view")) { /* torch's view refuses what only a copy can give */
+            ck_assert_msg(!e->apply(twin, &e->args) && strstr(cg_last_error(), "use cg_reshape"), "%s",
+                          cg_last_error());
+            continue;
+        }
+        cg_tensor *got = run_weighted(e, twin);
+        ck_assert(cg_same_shape(got, want));
+        assert_same_bits(cg_data(want), cg_data(got), cg_numel(want), "value", e, kind);
+        for (int k = 0; k < e->arity; k++) {
+            if (!base[k] || !cg_grad(in[k]))
+                continue;
+            cg_tensor *g = cg_grad(base[k]);
+            ck_assert_msg(g, "%s: no gradient reached the view's base", e->function);
+            cg_tensor *part = kind == TWIN_NARROW ? cg_narrow(g, -1, 1, cg_size(in[k], -1)) : cg_transpose(g, -1, -2);
+            assert_same_bits(cg_data(cg_grad(in[k])), cg_data(part), cg_numel(part), "gradient", e, kind);
+        }
+    }
+    cg_frame_end();
+}
+END_TEST
+
 /* ---- the engine ---------------------------------------------------------------- */
 
 static cg_tensor *vec(float a, float b)
@@ -841,6 +947,7 @@ static Suite *autograd_suite(void)
     tcase_add_loop_test(t, op_matches_pytorch, 0, NCASES);
     tcase_add_loop_test(t, op_passes_gradcheck, 0, NCASES);
     tcase_add_loop_test(t, table_op_passes_gradcheck, 0, op_table_count);
+    tcase_add_loop_test(t, table_op_reads_strided_operands, 0, op_table_count);
     suite_add_tcase(s, t);
     TCase *e = tcase_create("engine");
     tcase_set_timeout(e, 120);
