@@ -413,6 +413,13 @@ int64_t cg_stride(const cg_tensor *t, int dim)
     return stride[d];
 }
 
+int64_t cg_storage_offset(const cg_tensor *t)
+{
+    if (!cg__check(t, "cg_storage_offset"))
+        return -1;
+    return t->data - cg__storage((cg_tensor *)t)->data;
+}
+
 float *cg_data(cg_tensor *t)
 {
     if (!cg__check(t, "cg_data"))

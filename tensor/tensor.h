@@ -145,6 +145,9 @@ bool cg_is_contiguous(const cg_tensor *t);
 /* torch.Tensor.stride(dim): elements between neighbours along dim (0 along a dim
  * cg_expand repeats); -1 and an error for a bad dim or tensor. */
 int64_t cg_stride(const cg_tensor *t, int dim);
+/* torch.Tensor.storage_offset(): where t's first element lies in the values of the
+ * tensor it views (0 for one that views nothing); -1 and an error for a bad tensor. */
+int64_t cg_storage_offset(const cg_tensor *t);
 float cg_item(const cg_tensor *t);             /* the one value of a 1-element tensor; NAN on error */
 bool cg_same_shape(const cg_tensor *a, const cg_tensor *b);
 

@@ -3,10 +3,11 @@
 #include "fixture.h"
 #include "op_table.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-static fixture *ops, *nets, *rnd;
+static fixture *ops, *nets, *rnd, *views;
 
 #define IN(k) in[k]
 #define OP(name, expr)                                                   \
@@ -939,6 +940,220 @@ START_TEST(view_gradients_accumulate_like_pytorch)
 }
 END_TEST
 
+/* ---- strided views --------------------------------------------------------------- */
+
+/* The chains tools/make_fixtures.py's VIEW_CASES apply, in the same order. */
+static cg_tensor *view_chain(int c, cg_tensor *t)
+{
+    switch (c) {
+    case 0: return cg_transpose(t, 0, 1);
+    case 1: return cg_transpose(t, 1, 2);
+    case 2: return cg_permute(t, CG_DIMS(2, 0, 1));
+    case 3: return cg_narrow(t, 2, 1, 2);
+    case 4: return cg_select(t, 1, 2);
+    case 5: return cg_slice(t, 2, -3, -1);
+    case 6: return cg_expand(cg_narrow(t, 1, 0, 1), CG_SHAPE(2, 3, 4));
+    case 7: return cg_expand(cg_select(cg_select(t, 0, 1), 0, 0), CG_SHAPE(3, 2, 4));
+    case 8: return cg_view(cg_narrow(t, 2, 0, 2), CG_SHAPE(6, 2));
+    case 9: return cg_reshape(cg_transpose(t, 1, 2), CG_SHAPE(2, 12));
+    case 10: return cg_select(cg_narrow(cg_transpose(t, 0, 2), 0, 1, 2), 2, 1);
+    case 11: return cg_squeeze(cg_unsqueeze(cg_transpose(t, 0, 1), 1), 1);
+    default: return cg_transpose(cg_transpose(t, 0, 2), 0, 2);
+    }
+}
+static const char *const view_case_names[] = {"t01", "t12", "perm", "narrow2", "select1", "slice_neg", "expand",
+                                             "expand_new", "narrow_view", "t_reshape", "chain", "t_unsqueeze", "tt"};
+#define NVIEWCASES ((int)(sizeof view_case_names / sizeof *view_case_names))
+
+static cg_tensor *arange_base(void) { return cg_reshape(cg_arange(0, 24, 1), CG_SHAPE(2, 3, 4)); }
+
+START_TEST(views_match_pytorch)
+{
+    fixture *fx = views;
+    const char *name = view_case_names[_i];
+    cg_frame_begin();
+    cg_tensor *base = cg_contiguous(arange_base());
+    cg_set_requires_grad(base, true);
+    cg_tensor *v = view_chain(_i, base);
+    ck_assert_msg(v, "%s: %s", name, cg_last_error());
+    /* the layout torch gives: contiguous or not, where it starts, its strides */
+    const float *layout = cg_data(fx_get(fx, "%s.layout", name));
+    ck_assert_int_eq(cg_is_contiguous(v), layout[0] != 0);
+    ck_assert_int_eq(cg_storage_offset(v), (int64_t)layout[1]);
+    for (int d = 0; d < cg_ndim(v); d++)
+        ck_assert_int_eq(cg_stride(v, d), (int64_t)layout[2 + d]);
+    ck_assert_tensor_close(v, fx_get(fx, "%s.out", name), 0, 0);
+    cg_tensor *w = cg_empty(cg_ndim(v), cg_shape(v));
+    for (int64_t i = 0; i < cg_numel(w); i++)
+        cg_data(w)[i] = (float)(i % 7) - 3.0f;
+    ck_assert_int_eq(cg_backward(cg_sum(cg_mul(v, w))), 0);
+    ck_assert_tensor_close(cg_grad(base), fx_get(fx, "%s.grad", name), 0, 0);
+    /* a write through the view lands in the base, as torch's copy_ puts it */
+    cg_tensor *b = cg_contiguous(arange_base());
+    cg_tensor *bv = view_chain(_i, b);
+    cg_tensor *src = cg_rsub_scalar(cg_reshape(cg_arange(0, (double)cg_numel(bv), 1), cg_ndim(bv), cg_shape(bv)), -1);
+    uint32_t before = cg_version(b);
+    if (fx_has(fx, "%s.written", name)) {
+        ck_assert_msg(cg_copy_(bv, src) == 0, "%s: %s", name, cg_last_error());
+        ck_assert_tensor_close(b, fx_get(fx, "%s.written", name), 0, 0);
+        ck_assert_uint_eq(cg_version(b), before + 1);
+        ck_assert_uint_eq(cg_version(bv), cg_version(b)); /* one counter */
+    } else if (cg_stride(bv, 0) == 0) { /* torch: one memory location for several elements */
+        ck_assert_int_eq(cg_copy_(bv, src), -1);
+        ck_assert_ptr_nonnull(strstr(cg_last_error(), "more than one element"));
+        ck_assert_int_eq(cg_fill_(bv, 1), -1);
+        ck_assert_uint_eq(cg_version(b), before);
+    }
+    cg_frame_end();
+}
+END_TEST
+
+START_TEST(views_share_storage_and_versions)
+{
+    cg_frame_begin();
+    cg_tensor *x = cg_contiguous(arange_base());
+    cg_tensor *t = cg_transpose(x, 0, 2); /* (4, 3, 2) */
+    ck_assert_float_eq(cg_data(t)[1], 12.0f); /* t[0][0][1] = x[1][0][0] */
+    cg_data(x)[12] = 100; /* a write torch does not count: the view still sees it, and so do ops */
+    ck_assert_float_eq(cg_data(t)[1], 100.0f);
+    ck_assert_float_eq(cg_data(cg_mul_scalar(t, 2))[1], 200.0f);
+    ck_assert_int_eq(cg_fill_(cg_select(t, 2, 1), -5), 0); /* t[:, :, 1] is x[1] */
+    for (int i = 12; i < 24; i++)
+        ck_assert_float_eq(cg_data(x)[i], -5.0f);
+    ck_assert_uint_eq(cg_version(t), cg_version(x));
+    /* a graph that saved a view refuses backward after a write to its base, as torch's */
+    cg_tensor *leaf = cg_randn(CG_SHAPE(3, 4));
+    cg_set_requires_grad(leaf, true);
+    cg_tensor *h = cg_mul_scalar(leaf, 1);
+    cg_tensor *ht = cg_transpose(h, 0, 1);
+    cg_tensor *loss = cg_sum(cg_mul(ht, ht));
+    cg_no_grad_begin();
+    ck_assert_int_eq(cg_fill_(h, 0.5f), 0);
+    cg_no_grad_end();
+    ck_assert_int_eq(cg_backward(loss), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "modified by an inplace operation"));
+    /* refusals, each naming the call */
+    ck_assert_ptr_null(cg_view(t, CG_SHAPE(24)));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_view: view size (24,) is not compatible"));
+    ck_assert_int_eq(cg_numel(cg_reshape(t, CG_SHAPE(24))), 24);
+    ck_assert_float_eq(cg_data(cg_reshape(t, CG_SHAPE(24)))[1], -5.0f);
+    ck_assert_int_eq(cg_stride(t, 3), -1);
+    ck_assert_int_eq(cg_stride(cg_scalar(1), 0), -1);
+    ck_assert_int_eq(cg_uniform_(t, 0, 1), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_uniform_: a strided view"));
+    cg_tensor *tl = cg_transpose(leaf, 0, 1);
+    ck_assert_ptr_null(cg_sgd_new(&tl, 1, .lr = 0.1f));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "strided view"));
+    ck_assert_int_eq(cg_gradcheck(NULL, &tl, 1, NULL), -1);
+    /* a size-0 view and a 0-d one */
+    cg_tensor *e = cg_transpose(cg_zeros(CG_SHAPE(0, 3)), 0, 1);
+    ck_assert_int_eq(cg_numel(e), 0);
+    ck_assert(cg_is_contiguous(e)); /* no element: any strides are row-major, as torch says */
+    ck_assert_int_eq(cg_numel(cg_tanh(e)), 0);
+    ck_assert_float_eq(cg_item(cg_transpose(cg_scalar(3), 0, 0)), 3.0f);
+    /* contiguous of a row-major tensor is a view of it; of a strided one, a copy */
+    cg_tensor *c = cg_contiguous(x);
+    ck_assert_int_eq(cg_storage_offset(c), 0);
+    cg_data(c)[0] = 42;
+    ck_assert_float_eq(cg_data(x)[0], 42.0f);
+    cg_tensor *ct = cg_contiguous(t);
+    ck_assert(cg_is_contiguous(ct));
+    ck_assert_float_eq(cg_data(ct)[1], -5.0f);
+    cg_data(ct)[0] = 7;
+    ck_assert_float_eq(cg_data(x)[0], 42.0f);
+    cg_frame_end();
+}
+END_TEST
+
+/* Outside frames a view keeps its base, and the copy an op read keeps the view
+ * while a graph needs it: freed in any order, nothing is read after it goes (ASan)
+ * and nothing stays (the leak check). */
+START_TEST(strided_views_outside_frames_free_in_any_order)
+{
+    cg_tensor *x = cg_randn(CG_SHAPE(3, 4));
+    cg_set_requires_grad(x, true);
+    cg_tensor *t = cg_transpose(x, 0, 1);
+    cg_tensor *y = cg_tanh(t); /* reads t through its recorded copy */
+    cg_tensor *t2 = cg_transpose(x, 0, 1);
+    cg_tensor *z = cg_sigmoid(t2);
+    cg_tensor_free(t);  /* y's graph still goes back through it */
+    cg_tensor_free(t2);
+    cg_tensor *ly = cg_sum(y), *lz = cg_sum(z);
+    ck_assert_int_eq(cg_backward(ly), 0);
+    ck_assert_int_eq(cg_backward(lz), 0);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) {
+            float v = cg_data(x)[i * 4 + j], th = tanhf(v), sg = 1 / (1 + expf(-v));
+            ck_assert_float_eq_tol(cg_data(cg_grad(x))[i * 4 + j], (1 - th * th) + sg * (1 - sg), 1e-5);
+        }
+    cg_tensor_free(ly);
+    cg_tensor_free(lz);
+    cg_tensor_free(y);
+    cg_tensor_free(z);
+    /* the base freed first; the view's copy made again after a counted write */
+    cg_tensor *b = cg_randn(CG_SHAPE(2, 5));
+    cg_tensor *bt = cg_transpose(b, 0, 1);
+    cg_tensor *s1 = cg_sum(bt);
+    ck_assert_int_eq(cg_fill_(b, 1), 0);
+    cg_tensor *s2 = cg_sum(bt);
+    ck_assert_float_eq(cg_item(s2), 10.0f);
+    cg_tensor_free(b);
+    ck_assert_float_eq(cg_data(bt)[3], 1.0f);
+    cg_tensor *bc = cg_contiguous(bt);
+    cg_tensor_free(bt);
+    cg_tensor *s3 = cg_sum(bc);
+    ck_assert_float_eq(cg_item(s3), 10.0f);
+    cg_tensor_free(s3);
+    cg_tensor_free(bc);
+    cg_tensor_free(s1);
+    cg_tensor_free(s2);
+    cg_tensor_free(x);
+}
+END_TEST
+
+typedef struct {
+    cg_tensor *view;
+    float sums[50];
+} view_reader;
+
+static void *read_view(void *arg)
+{
+    view_reader *r = arg;
+    for (int i = 0; i < 50; i++) {
+        cg_frame_begin();
+        r->sums[i] = cg_item(cg_sum(cg_tanh(r->view)));
+        cg_frame_end();
+    }
+    cg_frame_release_memory(); /* this thread's arena */
+    return NULL;
+}
+
+/* Two threads reading one strided view outside frames (its row-major copy is made
+ * once, then only looked at): the same sums, and no race for TSan to see. */
+START_TEST(threads_read_one_strided_view)
+{
+    if (!fx_threads_run())
+        return;
+    cg_manual_seed(5);
+    cg_tensor *x = cg_randn(CG_SHAPE(64, 48));
+    cg_tensor *t = cg_transpose(x, 0, 1);
+    view_reader r[2] = {{.view = t}, {.view = t}};
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(pthread_create(&th[k], NULL, read_view, &r[k]), 0);
+    for (int k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    cg_frame_begin();
+    float want = cg_item(cg_sum(cg_tanh(cg_contiguous(x))));
+    cg_frame_end();
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 50; i++)
+            ck_assert_float_eq(r[k].sums[i], want);
+    cg_tensor_free(t);
+    cg_tensor_free(x);
+}
+END_TEST
+
 static Suite *autograd_suite(void)
 {
     Suite *s = suite_create("autograd");
@@ -970,6 +1185,10 @@ static Suite *autograd_suite(void)
     tcase_add_test(e, linear_on_one_hot_rows_matches_matmul);
     tcase_add_test(e, threads_give_identical_results);
     tcase_add_test(e, view_gradients_accumulate_like_pytorch);
+    tcase_add_loop_test(e, views_match_pytorch, 0, NVIEWCASES);
+    tcase_add_test(e, views_share_storage_and_versions);
+    tcase_add_test(e, strided_views_outside_frames_free_in_any_order);
+    tcase_add_test(e, threads_read_one_strided_view);
     suite_add_tcase(s, e);
     TCase *x = tcase_create("errors");
     tcase_add_test(x, bad_inputs_fail_cleanly);
@@ -983,5 +1202,6 @@ int main(void)
     ops = fx_load("ops.txt");
     nets = fx_load("nets.txt");
     rnd = fx_load("random.txt");
+    views = fx_load("views.txt");
     return fx_run(autograd_suite());
 }

@@ -31,6 +31,9 @@ START_TEST(tensor_functions_take_null)
     ck_assert_ptr_null(cg_shape(NULL));
     ck_assert_int_lt(cg_size(NULL, 0), 0);
     ck_assert_int_lt(cg_numel(NULL), 0);
+    ck_assert(!cg_is_contiguous(NULL));
+    ck_assert_int_lt(cg_stride(NULL, 0), 0);
+    ck_assert_int_lt(cg_storage_offset(NULL), 0);
     ck_assert_ptr_null(cg_data(NULL));
     ck_assert(isnan(cg_item(NULL)));
     ck_assert(!cg_same_shape(NULL, NULL));

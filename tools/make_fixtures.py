@@ -709,6 +709,44 @@ def edge_cases():
     case('expand.fewer', lambda a: a.expand(2), [torch.rand(2, 2)])
     return c
 
+# Views: (name, chain, writable). tests/test_autograd.c applies the same chains in
+# the same order to the same base, arange(24) as (2, 3, 4).
+VIEW_CASES = [
+    ('t01', lambda t: t.transpose(0, 1), True),
+    ('t12', lambda t: t.transpose(1, 2), True),
+    ('perm', lambda t: t.permute(2, 0, 1), True),
+    ('narrow2', lambda t: t.narrow(2, 1, 2), True),
+    ('select1', lambda t: t.select(1, 2), True),
+    ('slice_neg', lambda t: t[:, :, -3:-1], True),
+    ('expand', lambda t: t.narrow(1, 0, 1).expand(2, 3, 4), False),
+    ('expand_new', lambda t: t.select(0, 1).select(0, 0).expand(3, 2, 4), False),
+    ('narrow_view', lambda t: t.narrow(2, 0, 2).view(6, 2), True),
+    ('t_reshape', lambda t: t.transpose(1, 2).reshape(2, 12), False),
+    ('chain', lambda t: t.transpose(0, 2).narrow(0, 1, 2).select(2, 1), True),
+    ('t_unsqueeze', lambda t: t.transpose(0, 1).unsqueeze(1).squeeze(1), True),
+    ('tt', lambda t: t.transpose(0, 2).transpose(0, 2), True),
+]
+
+
+def write_views():
+    """Strided views: layout (contiguous?, offset, strides), values, the gradient a
+    weighted sum sends to the base, and the base after a write through the view."""
+    w = Writer('views.txt')
+    for name, chain, writable in VIEW_CASES:
+        base = torch.arange(24, dtype=torch.float32).view(2, 3, 4).requires_grad_(True)
+        v = chain(base)
+        layout = [float(v.is_contiguous()), float(v.storage_offset())] + [float(s) for s in v.stride()]
+        w.put(name + '.layout', torch.tensor(layout))
+        w.put(name + '.out', v)
+        weight = (torch.arange(v.numel()) % 7 - 3).float().view(v.shape)
+        (v * weight).sum().backward()
+        w.put(name + '.grad', base.grad)
+        if writable:
+            b = torch.arange(24, dtype=torch.float32).view(2, 3, 4)
+            chain(b).copy_(-1 - torch.arange(v.numel()).float().view(v.shape))
+            w.put(name + '.written', b)
+    w.close()
+
 
 def write_sampling():
     """torch's CPU sampling for fixed seeds: randint, randperm, bernoulli, multinomial."""
@@ -843,7 +881,8 @@ if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     parts = {'ops': write_ops, 'nets': write_nets, 'random': write_random, 'print': write_printing,
              'nn': write_nn, 'optim': write_optim, 'edges': write_edges, 'wordgen': write_wordgen,
-             'sampling': write_sampling, 'mha': write_mha, 'gpt': write_gpt}
+             'sampling': write_sampling, 'mha': write_mha, 'gpt': write_gpt,
+             'views': write_views}
     for part in sys.argv[1:] or parts:  # e.g. `make_fixtures.py edges` for one file
         parts[part]()
     print('fixtures written to', os.path.normpath(OUT))
