@@ -118,7 +118,11 @@ void cg__mark_view(cg_node *n, int64_t offset);
  * x needs a gradient, so the gradient flows back through the view); refreshed at
  * each use. NULL (with an error) when out of memory. Every op that reads its
  * operands' values row-major takes them through this first. */
-cg_tensor *cg__dense(cg_tensor *x, const char *op);
+cg_tensor *cg__dense_strided(cg_tensor *x, const char *op);
+static inline cg_tensor *cg__dense(cg_tensor *x, const char *op)
+{
+    return x && x->strided ? cg__dense_strided(x, op) : x;
+}
 /* An operand checked live (an error naming op if not), then as cg__dense makes it. */
 static inline cg_tensor *cg__operand(cg_tensor *x, const char *op) { return cg__check(x, op) ? cg__dense(x, op) : NULL; }
 /* The same for every operand of a list; false when one could not be made. */

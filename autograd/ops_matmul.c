@@ -86,19 +86,63 @@ static bool plan(const cg_tensor *a, const cg_tensor *b, mm_plan *p, int *ndim, 
         });                                                                                \
     } while (0)
 
+/* How an operand's matrices lie in memory: row-major, or (a transpose's view, read
+ * in place by the GEMM) each the transpose of a row-major matrix, the batches one
+ * after another. ld: the length of a stored row (set with the plan). */
+typedef struct {
+    bool trans;
+    int64_t ld;
+} mm_layout;
+
+/* False when x is a strided view the GEMM cannot read as it lies (it is copied first). */
+static bool layout_of(const cg_tensor *x, mm_layout *l)
+{
+    *l = (mm_layout){false, 0};
+    if (!x->strided)
+        return true;
+    int64_t R = x->ndim >= 2 ? x->shape[x->ndim - 2] : 1, C = x->ndim >= 1 ? x->shape[x->ndim - 1] : 1;
+    if (x->ndim < 2 || x->strided->stride[x->ndim - 2] != 1 || x->strided->stride[x->ndim - 1] != R)
+        return false;
+    int64_t batch = R * C;
+    for (int d = x->ndim - 3; d >= 0; d--) {
+        if (x->shape[d] != 1 && x->strided->stride[d] != batch)
+            return false;
+        batch *= x->shape[d];
+    }
+    *l = (mm_layout){true, 0};
+    return true;
+}
+
 /* With fold, a's batches are rows of one product. */
 static int64_t rows(const mm_plan *p, const cg_tensor *a)
 {
     return p->fold ? cg__rows(a) : p->n;
 }
 
+/* The product's plan for operands as they lie (a transposed a is not folded: its
+ * batches' rows do not follow one another). */
+static bool plan_laid_out(const cg_tensor *a, const cg_tensor *b, mm_plan *p, int *nd, int64_t *shape,
+                          mm_layout *la, mm_layout *lb)
+{
+    layout_of(a, la);
+    layout_of(b, lb);
+    if (!plan(a, b, p, nd, shape))
+        return false;
+    if (la->trans && a->ndim > 2)
+        p->fold = false;
+    la->ld = la->trans ? p->n : p->k; /* a (n, k), stored as is or as (k, n) */
+    lb->ld = lb->trans ? p->k : p->m; /* b (k, m), stored as is or as (m, k) */
+    return true;
+}
+
 static int matmul_backward(cg_node *n, const float *g)
 {
     cg_tensor *a = n->in[0], *b = n->in[1];
     mm_plan p;
+    mm_layout la, lb;
     int nd;
     int64_t shape[CG_MAX_DIMS];
-    plan(a, b, &p, &nd, shape);
+    plan_laid_out(a, b, &p, &nd, shape, &la, &lb);
     float *ga = cg__grad_buf(a), *gb = cg__grad_buf(b);
     int64_t M = rows(&p, a), K = p.k, N = p.m;
     if (M == 0 || K == 0)
@@ -106,10 +150,10 @@ static int matmul_backward(cg_node *n, const float *g)
     int rc = 0;
     FOR_BATCH(&p, {
         const float *gc = g + ci * M * N;
-        if (ga) /* dA (M, K) += dC (M, N) · Bᵀ */
-            rc |= cg__gemm(false, true, M, K, N, gc, N, b->data + bi * K * N, N, 1.0f, ga + ai * M * K, K);
+        if (ga) /* dA (M, K) += dC (M, N) · Bᵀ (the gradients are row-major whatever the operands) */
+            rc |= cg__gemm(false, !lb.trans, M, K, N, gc, N, b->data + bi * K * N, lb.ld, 1.0f, ga + ai * M * K, K);
         if (gb) /* dB (K, N) += Aᵀ · dC */
-            rc |= cg__gemm(true, false, K, N, M, a->data + ai * M * K, K, gc, N, 1.0f, gb + bi * K * N, N);
+            rc |= cg__gemm(!la.trans, false, K, N, M, a->data + ai * M * K, la.ld, gc, N, 1.0f, gb + bi * K * N, N);
     });
     return rc;
 }
@@ -118,13 +162,17 @@ static const cg_op matmul_op = {.name = "MmBackward0", .backward = matmul_backwa
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
 {
     cg_tensor *ops[2] = {a, b};
-    if (!cg__dense_all(2, ops, "cg_matmul"))
+    if (!cg__check_all(2, ops, "cg_matmul"))
         return NULL;
+    mm_layout la, lb;
+    for (int i = 0; i < 2; i++) /* a transpose is read where it lies; other strided views copied */
+        if (!layout_of(ops[i], i ? &lb : &la) && !(ops[i] = cg__dense(ops[i], "cg_matmul")))
+            return NULL;
     a = ops[0], b = ops[1];
     mm_plan p;
     int nd;
     int64_t shape[CG_MAX_DIMS];
-    if (!plan(a, b, &p, &nd, shape))
+    if (!plan_laid_out(a, b, &p, &nd, shape, &la, &lb))
         return NULL;
     cg_tensor *out = cg__new(nd, shape, "cg_matmul");
     if (!out)
@@ -133,8 +181,8 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
     int rc = 0;
     if (out->numel > 0)
         FOR_BATCH(&p, {
-            rc |= cg__gemm(false, false, M, N, K, a->data + ai * M * K, K, b->data + bi * K * N, N, 0.0f,
-                           out->data + ci * M * N, N);
+            rc |= cg__gemm(la.trans, lb.trans, M, N, K, a->data + ai * M * K, la.ld, b->data + bi * K * N, lb.ld,
+                           0.0f, out->data + ci * M * N, N);
         });
     if (rc < 0) {
         cg__error("cg_matmul: out of memory for a product of %lld x %lld x %lld", (long long)M, (long long)K,

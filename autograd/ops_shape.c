@@ -30,10 +30,10 @@ static bool view_strides(const cg_tensor *t, int ndim, const int64_t *shape, int
         return true;
     }
     int view_d = ndim - 1;
-    int64_t chunk_base = t->stride[t->ndim - 1], tensor_numel = 1, view_numel = 1;
+    int64_t chunk_base = t->strided->stride[t->ndim - 1], tensor_numel = 1, view_numel = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         tensor_numel *= t->shape[d];
-        bool chunk_ends = d == 0 || (t->shape[d - 1] != 1 && t->stride[d - 1] != tensor_numel * chunk_base);
+        bool chunk_ends = d == 0 || (t->shape[d - 1] != 1 && t->strided->stride[d - 1] != tensor_numel * chunk_base);
         if (!chunk_ends)
             continue;
         while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
@@ -44,7 +44,7 @@ static bool view_strides(const cg_tensor *t, int ndim, const int64_t *shape, int
         if (view_numel != tensor_numel)
             return false;
         if (d > 0) {
-            chunk_base = t->stride[d - 1];
+            chunk_base = t->strided->stride[d - 1];
             tensor_numel = view_numel = 1;
         }
     }
@@ -679,7 +679,7 @@ cg_tensor *cg_detach(cg_tensor *t)
     if (!cg__check(t, "cg_detach"))
         return NULL;
     if (t->strided)
-        return cg__strided_view(t, t->ndim, t->shape, t->stride, 0);
+        return cg__strided_view(t, t->ndim, t->shape, t->strided->stride, 0);
     return cg__view(t, t->ndim, t->shape, 0);
 }
 
@@ -711,16 +711,14 @@ cg_tensor *cg_contiguous(cg_tensor *t)
     return CG__RECORD(out, &clone_op, 1, &t);
 }
 
-cg_tensor *cg__dense(cg_tensor *x, const char *op)
+cg_tensor *cg__dense_strided(cg_tensor *x, const char *op)
 {
-    if (!x || !x->strided)
-        return x;
     if (!cg__needs_grad(1, &x))
         return cg__dense_plain(x, op);
     cg__dense_lock();
     uint32_t version = cg__version(x);
-    cg_tensor *d = x->dense_rec;
-    if (d && x->dense_rec_version == version) {
+    cg_tensor *d = x->strided->dense_rec;
+    if (d && x->strided->dense_rec_version == version) {
         cg__gather_refresh(x, d->data);
     } else if ((d = cg__new_beside(x, x->ndim, x->shape, op))) {
         cg__gather(x, d->data);
@@ -736,8 +734,8 @@ cg_tensor *cg__dense(cg_tensor *x, const char *op)
                 }
             }
             cg__dense_rec_release(x);
-            x->dense_rec = d;
-            x->dense_rec_version = version;
+            x->strided->dense_rec = d;
+            x->strided->dense_rec_version = version;
         }
     }
     cg__dense_unlock();

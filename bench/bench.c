@@ -190,6 +190,25 @@ static void gemm_run(void *ctx)
     cg__gemm(g->ta, g->tb, g->M, g->N, g->K, g->A, g->ta ? g->M : g->K, g->B, g->tb ? g->K : g->N, 0.0f, g->C, g->N);
 }
 
+/* Attention scores q · kᵀ and their backward, with kᵀ a transpose's view read in
+ * place by the products, or copied row-major first (what every transpose cost
+ * before views). */
+typedef struct {
+    cg_tensor *q, *k;
+    bool copy;
+} views_ctx;
+
+static void views_run(void *ctx)
+{
+    views_ctx *v = ctx;
+    cg_frame_begin();
+    cg_tensor *kt = cg_transpose(v->k, -2, -1);
+    if (v->copy)
+        kt = cg_contiguous(kt);
+    cg_backward(cg_sum(cg_matmul(v->q, kt)));
+    cg_frame_end();
+}
+
 /* The core's FMA peak: 12 independent chains of fused multiply-adds in registers
  * (enough to cover the latency on two FMA pipes), 8 or 16 lanes wide. */
 #define CHAINS(V, FMA)                                                                                 \
@@ -276,6 +295,22 @@ int main(int argc, char **argv)
         double us = time_steps(gemm_run, &g, 20, 200);
         report(us);
         printf("gflops %.2f\n", 2.0 * (double)(g.M * g.N * g.K) / (us * 1e3));
+    } else if (!strcmp(w, "views") && argc >= 5) {
+        int64_t B = atol(argv[2]), T = atol(argv[3]), E = atol(argv[4]);
+        cg_manual_seed(0);
+        views_ctx v = {cg_randn(CG_SHAPE(B, T, E)), cg_randn(CG_SHAPE(B, T, E)), false};
+        cg_set_requires_grad(v.q, true);
+        cg_set_requires_grad(v.k, true);
+        double view_us[5], copy_us[5];
+        for (int r = 0; r < 5; r++) { /* alternating, so both see the same machine */
+            v.copy = false;
+            view_us[r] = time_steps(views_run, &v, 5, 50);
+            v.copy = true;
+            copy_us[r] = time_steps(views_run, &v, 5, 50);
+        }
+        double a = median(view_us, 5), c = median(copy_us, 5);
+        printf("view_us %.1f\ncopy_us %.1f\nspeedup %.3f\ncopied_bytes_per_step %lld\n", a, c, c / a,
+               (long long)(2 * B * T * E * 4)); /* kᵀ forward and its gradient back */
     } else if (!strcmp(w, "peak")) {
 #ifdef X86
         __builtin_cpu_init();
@@ -285,7 +320,7 @@ int main(int argc, char **argv)
         printf("no FMA peak measured here: x86 only\n");
 #endif
     } else {
-        fprintf(stderr, "usage: bench hello | floor | charrnn H T B | charrnn_user H T B | gemm M N K TA TB | peak\n");
+        fprintf(stderr, "usage: bench hello | floor | charrnn H T B | charrnn_user H T B | gemm M N K TA TB | views B T E | peak\n");
         return 2;
     }
     return 0;

@@ -7,7 +7,7 @@
 void cg__strides(const cg_tensor *t, int64_t *stride)
 {
     if (t->strided) {
-        memcpy(stride, t->stride, sizeof(int64_t) * (size_t)t->ndim);
+        memcpy(stride, t->strided->stride, sizeof(int64_t) * (size_t)t->ndim);
         return;
     }
     int64_t s = 1;
@@ -35,17 +35,17 @@ static void walk_init(row_walk *w, const cg_tensor *v)
     }
     w->outer = v->ndim - 1;
     w->len = v->shape[w->outer];
-    w->step = v->stride[w->outer];
+    w->step = v->strided->stride[w->outer];
     w->rows = w->len ? v->numel / w->len : 0;
 }
 
 static void walk_next(row_walk *w, const cg_tensor *v)
 {
     for (int d = w->outer - 1; d >= 0; d--) {
-        w->off += v->stride[d];
+        w->off += v->strided->stride[d];
         if (++w->idx[d] < v->shape[d])
             return;
-        w->off -= v->stride[d] * v->shape[d];
+        w->off -= v->strided->stride[d] * v->shape[d];
         w->idx[d] = 0;
     }
 }
@@ -90,7 +90,7 @@ bool cg__overlapping(const cg_tensor *t)
     if (!t->strided)
         return false;
     for (int d = 0; d < t->ndim; d++)
-        if (t->stride[d] == 0 && t->shape[d] > 1)
+        if (t->strided->stride[d] == 0 && t->shape[d] > 1)
             return true;
     return false;
 }
@@ -105,8 +105,8 @@ cg_tensor *cg__dense_plain(cg_tensor *t, const char *op)
         return t;
     cg__dense_lock();
     uint32_t version = cg__version(t);
-    cg_tensor *d = t->dense;
-    if (d && t->dense_version == version) {
+    cg_tensor *d = t->strided->dense;
+    if (d && t->strided->dense_version == version) {
         cg__gather_refresh(t, d->data); /* writes through cg_data are not counted: look */
     } else if ((d = cg__new_beside(t, t->ndim, t->shape, op))) {
         cg__gather(t, d->data);
@@ -117,9 +117,9 @@ cg_tensor *cg__dense_plain(cg_tensor *t, const char *op)
             t->base->refcount++;
             d->base = t->base;
         }
-        cg_tensor_free(t->dense); /* a graph that read the old copy keeps it */
-        t->dense = d;
-        t->dense_version = version;
+        cg_tensor_free(t->strided->dense); /* a graph that read the old copy keeps it */
+        t->strided->dense = d;
+        t->strided->dense_version = version;
     }
     cg__dense_unlock();
     return d;
@@ -128,8 +128,8 @@ cg_tensor *cg__dense_plain(cg_tensor *t, const char *op)
 /* The copy stops being the view's; if a graph still holds it, it holds the view. */
 void cg__dense_rec_release(cg_tensor *x)
 {
-    cg_tensor *d = x->dense_rec;
-    x->dense_rec = NULL;
+    cg_tensor *d = x->strided->dense_rec;
+    x->strided->dense_rec = NULL;
     if (!d || d->in_frame)
         return;
     if (d->refcount > 1) {
@@ -143,7 +143,7 @@ void cg__dense_rec_release(cg_tensor *x)
 
 bool cg__dense_rec_outlives(cg_tensor *x)
 {
-    cg_tensor *d = x->dense_rec;
+    cg_tensor *d = x->strided ? x->strided->dense_rec : NULL;
     if (!d || d->in_frame || d->refcount <= 1)
         return false;
     x->refcount = 0;
@@ -183,6 +183,6 @@ int64_t cg__span(const cg_tensor *t)
         return 0;
     int64_t last = 0;
     for (int d = 0; d < t->ndim; d++)
-        last += (t->shape[d] - 1) * t->stride[d];
+        last += (t->shape[d] - 1) * t->strided->stride[d];
     return last + 1;
 }

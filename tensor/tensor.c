@@ -51,17 +51,23 @@ cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape,
     return new_tensor(ndim, shape, op, like->frame_level);
 }
 
-static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
+/* A view's header; a strided view's strides follow it in the same block. */
+static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset, bool strided)
 {
     int64_t numel;
     if (!cg__check_shape(ndim, shape, "view", &numel))
         return NULL;
-    cg_tensor *v = cg__alloc_at(level, sizeof(cg_tensor));
+    size_t head = (sizeof(cg_tensor) + 15) & ~(size_t)15;
+    cg_tensor *v = cg__alloc_at(level, strided ? head + sizeof(cg__strided) : sizeof(cg_tensor));
     if (!v) {
         cg__error("view: out of memory");
         return NULL;
     }
     init_header(v, ndim, shape, numel, level);
+    if (strided) {
+        v->strided = (cg__strided *)((char *)v + head);
+        memset(v->strided, 0, sizeof *v->strided);
+    }
     cg__failure_pending = false;
     v->data = t->data + offset;
     v->storage = cg__storage(t);
@@ -77,7 +83,7 @@ static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shap
 
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
 {
-    return view_at(cg__depth, t, ndim, shape, offset);
+    return view_at(cg__depth, t, ndim, shape, offset, false);
 }
 
 /* Whether these strides are the row-major ones (size-1 dims' strides never matter). */
@@ -96,18 +102,17 @@ static bool row_major(int ndim, const int64_t *shape, const int64_t *stride)
 
 cg_tensor *cg__strided_view(cg_tensor *t, int ndim, const int64_t *shape, const int64_t *stride, int64_t offset)
 {
-    cg_tensor *v = view_at(cg__depth, t, ndim, shape, offset);
-    if (v && !row_major(ndim, shape, stride)) {
-        v->strided = true;
+    bool strided = !row_major(ndim, shape, stride);
+    cg_tensor *v = view_at(cg__depth, t, ndim, shape, offset, strided);
+    if (v && strided)
         for (int d = 0; d < ndim; d++)
-            v->stride[d] = stride[d];
-    }
+            v->strided->stride[d] = stride[d];
     return v;
 }
 
 cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
 {
-    return view_at(like->frame_level, t, ndim, shape, offset);
+    return view_at(like->frame_level, t, ndim, shape, offset, false);
 }
 
 /* Drops one reference; a heap tensor whose last reference goes frees its
@@ -122,7 +127,7 @@ void cg_tensor_free(cg_tensor *t)
         cg_tensor *x = stack[--top];
         if (!x || x->magic != CG_MAGIC_LIVE || x->in_frame || --x->refcount > 0)
             continue;
-        if (cg__dense_rec_outlives(x))
+        if (x->strided && cg__dense_rec_outlives(x))
             continue; /* its recorded copy, which a graph still holds, keeps it now */
         size_t need = top + (size_t)x->nrefs + 4;
         if (need > cap) {
@@ -139,8 +144,10 @@ void cg_tensor_free(cg_tensor *t)
         for (int i = 0; i < x->nrefs; i++)
             stack[top++] = x->refs[i];
         stack[top++] = x->base;
-        stack[top++] = x->dense; /* a strided view's row-major copies */
-        stack[top++] = x->dense_rec;
+        if (x->strided) { /* a strided view's row-major copies */
+            stack[top++] = x->strided->dense;
+            stack[top++] = x->strided->dense_rec;
+        }
         if (x->meta) { /* its gradient, and the layer above's state, freed as that layer says */
             stack[top++] = x->meta->held;
             if (x->meta->release)

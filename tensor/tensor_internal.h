@@ -24,6 +24,18 @@ typedef struct cg__meta {
 } cg__meta;
 #define CG_ALIGN 64
 
+/* What a strided view (transpose, permute, expand, narrow past the first dim) has
+ * beyond a tensor: its elements are not row-major from data on; element
+ * (i0, i1, ...) is at data[i0 * stride[0] + i1 * stride[1] + ...]. */
+typedef struct {
+    int64_t stride[CG_MAX_DIMS];
+    /* its values row-major (what cg_data and the kernels read): a tensor made beside
+     * it, refreshed from the storage at each use; `dense_rec` is the same recorded
+     * as cg_contiguous(view), the graph's way back to it */
+    cg_tensor *dense, *dense_rec;
+    uint32_t dense_version, dense_rec_version; /* the storage's version each was made at */
+} cg__strided;
+
 struct cg_tensor {
     uint32_t magic;          /* CG_MAGIC_LIVE while usable; anything else: freed or its frame ended */
     int ndim;
@@ -42,16 +54,7 @@ struct cg_tensor {
     cg__meta *meta;          /* the layers above's state (one block, freed with a heap tensor), or NULL */
     const char *name;        /* parameter name for printing and graphs, or NULL */
     const char *made_by;     /* the public call that made it ("cg_tanh"), for messages; NULL for views */
-    /* A strided view (transpose, permute, expand, narrow past the first dim): its
-     * elements are not row-major from data on; element (i0, i1, ...) is at
-     * data[i0 * stride[0] + i1 * stride[1] + ...]. False for every other tensor. */
-    bool strided;
-    int64_t stride[CG_MAX_DIMS];
-    /* A strided view's values row-major (what cg_data and the kernels read): a
-     * tensor made beside it, refreshed from the storage at each use; `dense_rec`
-     * is the same recorded as cg_contiguous(view), the graph's way back to it. */
-    cg_tensor *dense, *dense_rec;
-    uint32_t dense_version, dense_rec_version; /* the storage's version each was made at */
+    cg__strided *strided;    /* a strided view's strides (in the same block), or NULL: row-major */
 };
 
 static inline bool cg__requires_grad(const cg_tensor *t) { return t->meta && t->meta->requires_grad; }
