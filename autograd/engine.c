@@ -121,7 +121,7 @@ static const char *step_text(int step, char *buf, size_t n)
 
 bool cg__anomaly_forward_ok(cg_tensor *out, const cg_op *op)
 {
-    if (!cg_is_anomaly_enabled())
+    if (!cg_is_anomaly_enabled() || out->strided) /* a view: its values were checked where they were made */
         return true;
     /* an infinite result is a value (a -inf attention mask, torch.masked_fill's
      * -inf, log(0)); a NaN is the anomaly */
@@ -563,8 +563,8 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
 {
     if (!cg__check(root, "cg_backward"))
         return -1;
-    if (opts.grad && !cg__check(opts.grad, "cg_backward"))
-        return -1;
+    if (opts.grad && (!cg__check(opts.grad, "cg_backward") || !(opts.grad = cg__dense_plain(opts.grad, "cg_backward"))))
+        return -1; /* its values row-major */
     if (!cg__requires_grad(root)) {
         cg__error("cg_backward: the root does not require grad and has no grad_fn");
         return -1;
