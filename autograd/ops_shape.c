@@ -15,6 +15,11 @@ static int reshape_backward(cg_node *n, const float *g)
     return 0;
 }
 static const cg_op reshape_op = {.name = "ViewBackward0", .backward = reshape_backward, .saves = 0};
+/* torch's names for the same view made by other calls (and reshape's view of its copy) */
+static const cg_op squeeze_op = {.name = "SqueezeBackward1", .backward = reshape_backward, .saves = 0};
+static const cg_op unsqueeze_op = {.name = "UnsqueezeBackward0", .backward = reshape_backward, .saves = 0};
+static const cg_op unsafe_view_op = {.name = "UnsafeViewBackward0", .backward = reshape_backward, .saves = 0};
+
 
 /* The strides that let shape view a strided tensor's elements in row-major order,
  * as torch's computeStride finds them: dims of the new shape must each lie within
@@ -51,17 +56,17 @@ static bool view_strides(const cg_tensor *t, int ndim, const int64_t *shape, int
     return view_d == -1;
 }
 
-static cg_tensor *reshape_named(cg_tensor *t, int ndim, const int64_t *shape, const char *name);
+static cg_tensor *reshape_as(cg_tensor *t, int ndim, const int64_t *shape, const char *name, const cg_op *op);
 
 /* A strided tensor seen with another shape: a view when its strides allow one;
  * otherwise cg_view refuses, as torch's view does, and cg_reshape copies first. */
-static cg_tensor *reshape_strided(cg_tensor *t, int ndim, const int64_t *shape, const char *name)
+static cg_tensor *reshape_strided(cg_tensor *t, int ndim, const int64_t *shape, const char *name, const cg_op *op)
 {
     int64_t stride[CG_MAX_DIMS];
     if (view_strides(t, ndim, shape, stride)) {
         cg_tensor *out = cg__strided_view(t, ndim, shape, stride, 0);
         cg_node *node;
-        out = out ? cg__record(out, &reshape_op, 1, &t, NULL, 0, 0, &node) : NULL;
+        out = out ? cg__record(out, op, 1, &t, NULL, 0, 0, &node) : NULL;
         if (out)
             cg__mark_view(node, 0); /* the gradient is row-major whatever the values' strides */
         return out;
@@ -74,12 +79,13 @@ static cg_tensor *reshape_strided(cg_tensor *t, int ndim, const int64_t *shape, 
         return NULL;
     }
     cg_tensor *copy = cg_contiguous(t);
-    cg_tensor *out = copy ? reshape_named(copy, ndim, shape, name) : NULL;
+    cg_tensor *out = copy ? reshape_as(copy, ndim, shape, name, &unsafe_view_op) : NULL;
     cg_tensor_free(copy); /* the view keeps it (outside frames) */
     return out;
 }
 
-static cg_tensor *reshape_named(cg_tensor *t, int ndim, const int64_t *shape, const char *name)
+/* t viewed with shape, recorded as op (torch's name for the call that made it). */
+static cg_tensor *reshape_as(cg_tensor *t, int ndim, const int64_t *shape, const char *name, const cg_op *op)
 {
     if (!cg__check(t, name))
         return NULL;
@@ -119,13 +125,18 @@ static cg_tensor *reshape_named(cg_tensor *t, int ndim, const int64_t *shape, co
         return NULL;
     }
     if (t->strided)
-        return reshape_strided(t, ndim, s, name);
+        return reshape_strided(t, ndim, s, name, op);
     cg_tensor *out = cg__view(t, ndim, s, 0);
     cg_node *node;
-    out = out ? cg__record(out, &reshape_op, 1, &t, NULL, 0, 0, &node) : NULL;
+    out = out ? cg__record(out, op, 1, &t, NULL, 0, 0, &node) : NULL;
     if (out)
         cg__mark_view(node, 0);
     return out;
+}
+
+static cg_tensor *reshape_named(cg_tensor *t, int ndim, const int64_t *shape, const char *name)
+{
+    return reshape_as(t, ndim, shape, name, &reshape_op);
 }
 
 cg_tensor *cg_reshape(cg_tensor *t, int ndim, const int64_t *shape)
@@ -145,13 +156,13 @@ cg_tensor *cg_squeeze(cg_tensor *t, int dim)
     if (d < 0)
         return NULL;
     if (t->ndim == 0 || t->shape[d] != 1) /* torch leaves a dim that is not 1 alone */
-        return cg_reshape(t, t->ndim, t->shape);
+        return reshape_as(t, t->ndim, t->shape, "cg_squeeze", &squeeze_op);
     int64_t s[CG_MAX_DIMS];
     int nd = 0;
     for (int i = 0; i < t->ndim; i++)
         if (i != d)
             s[nd++] = t->shape[i];
-    return cg_reshape(t, nd, s);
+    return reshape_as(t, nd, s, "cg_squeeze", &squeeze_op);
 }
 
 cg_tensor *cg_unsqueeze(cg_tensor *t, int dim)
@@ -168,7 +179,7 @@ cg_tensor *cg_unsqueeze(cg_tensor *t, int dim)
     int64_t s[CG_MAX_DIMS];
     for (int i = 0, j = 0; i <= t->ndim; i++)
         s[i] = i == d ? 1 : t->shape[j++];
-    return cg_reshape(t, t->ndim + 1, s);
+    return reshape_as(t, t->ndim + 1, s, "cg_unsqueeze", &unsqueeze_op);
 }
 
 /* ---- permute / transpose (views with their strides reordered) ------------------- */
@@ -224,6 +235,7 @@ static int permute_backward(cg_node *n, const float *g)
     return 0;
 }
 static const cg_op permute_op = {.name = "PermuteBackward0", .backward = permute_backward, .saves = 0};
+static const cg_op transpose_op = {.name = "TransposeBackward0", .backward = permute_backward, .saves = 0};
 
 static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const char *name)
 {
@@ -257,7 +269,7 @@ static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const c
         return NULL;
     permute_saved sv;
     memcpy(sv.perm, perm, sizeof sv.perm);
-    return CG__RECORD_WITH(out, &permute_op, 1, &t, &sv);
+    return CG__RECORD_WITH(out, strcmp(name, "cg_transpose") ? &permute_op : &transpose_op, 1, &t, &sv);
 }
 
 cg_tensor *cg_permute(cg_tensor *t, int ndim, const int *dims) { return permute_named(t, ndim, dims, "cg_permute"); }

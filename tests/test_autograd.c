@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static fixture *ops, *nets, *rnd, *views;
+static fixture *ops, *nets, *rnd, *views, *views_print;
 
 #define IN(k) in[k]
 #define OP(name, expr)                                                   \
@@ -983,6 +983,10 @@ START_TEST(views_match_pytorch)
     for (int d = 0; d < cg_ndim(v); d++)
         ck_assert_int_eq(cg_stride(v, d), (int64_t)layout[2 + d]);
     ck_assert_tensor_close(v, fx_get(fx, "%s.out", name), 0, 0);
+    char text[2048]; /* printed as torch prints it, its grad_fn's name included */
+    ck_assert_int_lt(cg_tensor_str(v, text, sizeof text), (int)sizeof text);
+    ck_assert_msg(!strcmp(text, fx_text(views_print, name)), "%s:\n%s\nexpected\n%s", name, text,
+                  fx_text(views_print, name));
     cg_tensor *w = cg_empty(cg_ndim(v), cg_shape(v));
     for (int64_t i = 0; i < cg_numel(w); i++)
         cg_data(w)[i] = (float)(i % 7) - 3.0f;
@@ -1214,5 +1218,6 @@ int main(void)
     nets = fx_load("nets.txt");
     rnd = fx_load("random.txt");
     views = fx_load("views.txt");
+    views_print = fx_load("views_print.txt");
     return fx_run(autograd_suite());
 }

@@ -732,6 +732,7 @@ def write_views():
     """Strided views: layout (contiguous?, offset, strides), values, the gradient a
     weighted sum sends to the base, and the base after a write through the view."""
     w = Writer('views.txt')
+    prints = []
     for name, chain, writable in VIEW_CASES:
         base = torch.arange(24, dtype=torch.float32).view(2, 3, 4).requires_grad_(True)
         v = chain(base)
@@ -741,11 +742,17 @@ def write_views():
         weight = (torch.arange(v.numel()) % 7 - 3).float().view(v.shape)
         (v * weight).sum().backward()
         w.put(name + '.grad', base.grad)
+        prints.append((name, v, str(v)))
         if writable:
             b = torch.arange(24, dtype=torch.float32).view(2, 3, 4)
             chain(b).copy_(-1 - torch.arange(v.numel()).float().view(v.shape))
             w.put(name + '.written', b)
     w.close()
+    with open(os.path.join(OUT, 'views_print.txt'), 'w') as f:  # what print() shows, grad_fn included
+        for name, v, text in prints:
+            f.write('%s %d %s\n' % (name, v.dim(), ' '.join(str(d) for d in v.shape)))
+            f.write(' '.join('%.9g' % x for x in v.detach().reshape(-1).tolist()) + '\n')
+            f.write('%d\n%s\n' % (text.count('\n') + 1, text))
 
 
 def write_sampling():
