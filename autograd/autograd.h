@@ -119,6 +119,11 @@ cg_tensor *cg_stack(cg_tensor *const *ts, int n, int dim);
 cg_tensor *cg_select(cg_tensor *t, int dim, int64_t index);          /* index may be negative */
 cg_tensor *cg_narrow(cg_tensor *t, int dim, int64_t start, int64_t length);
 cg_tensor *cg_slice(cg_tensor *t, int dim, int64_t start, int64_t end); /* t[start:end] along dim, python-style bounds */
+/* torch.split(t, split_size, dim) and torch.chunk(t, chunks, dim): the pieces along dim
+ * into out[0..n), each a view (SplitBackward0); returns how many, or -1 (more pieces
+ * than n, a bad size). With out NULL and n 0 they only count. */
+int cg_split(cg_tensor *t, int64_t split_size, int dim, cg_tensor **out, int n);
+int cg_chunk(cg_tensor *t, int chunks, int dim, cg_tensor **out, int n);
 cg_tensor *cg_index_select(cg_tensor *t, int dim, cg_tensor *index);  /* index: 1-D whole numbers */
 cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index);        /* torch.gather */
 cg_tensor *cg_detach(cg_tensor *t);                                   /* a view outside the graph */

@@ -415,10 +415,11 @@ static int narrow_backward(cg_node *n, const float *g)
 }
 static const cg_op narrow_op = {.name = "SliceBackward0", .backward = narrow_backward, .saves = 0};
 static const cg_op select_op = {.name = "SelectBackward0", .backward = narrow_backward, .saves = 0};
+static const cg_op split_op = {.name = "SplitBackward0", .backward = narrow_backward, .saves = 0};
 
 /* The values of x along dim from start, len of them; dropping the dim for select:
  * a view of x's storage. */
-static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool drop, const char *name)
+static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool drop, const cg_op *op)
 {
     int64_t shape[CG_MAX_DIMS];
     int nd = 0;
@@ -440,12 +441,11 @@ static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool dro
                 stride[j++] = in_stride[i];
         out = cg__strided_view(x, nd, shape, stride, len ? start * in_stride[d] : 0);
     }
-    (void)name;
     if (!out)
         return NULL;
     cg_node *node;
     narrow_saved sv = {d, start, len};
-    out = cg__record(out, drop ? &select_op : &narrow_op, 1, &x, &sv, sizeof sv, sizeof sv, &node);
+    out = cg__record(out, op, 1, &x, &sv, sizeof sv, sizeof sv, &node);
     if (out && view)
         cg__mark_view(node, start * s.inner);
     return out;
@@ -470,7 +470,7 @@ cg_tensor *cg_narrow(cg_tensor *t, int dim, int64_t start, int64_t length)
                   (long long)start, (long long)length, d, (long long)size);
         return NULL;
     }
-    return take(t, d, start, length, false, "cg_narrow");
+    return take(t, d, start, length, false, &narrow_op);
 }
 
 cg_tensor *cg_slice(cg_tensor *t, int dim, int64_t start, int64_t end)
@@ -492,7 +492,7 @@ cg_tensor *cg_slice(cg_tensor *t, int dim, int64_t start, int64_t end)
         end += size;
     start = start < 0 ? 0 : (start > size ? size : start);
     end = end < start ? start : (end > size ? size : end);
-    return take(t, d, start, end - start, false, "cg_slice");
+    return take(t, d, start, end - start, false, &narrow_op);
 }
 
 cg_tensor *cg_select(cg_tensor *t, int dim, int64_t index)
@@ -512,7 +512,77 @@ cg_tensor *cg_select(cg_tensor *t, int dim, int64_t index)
                   (long long)size);
         return NULL;
     }
-    return take(t, d, index < 0 ? index + size : index, 1, true, "cg_select");
+    return take(t, d, index < 0 ? index + size : index, 1, true, &select_op);
+}
+
+/* torch.split / torch.chunk: count pieces along dim, each `each` long but the last
+ * (what is left), each a view as cg_narrow's. Returns count, or -1 with an error;
+ * with out NULL and n 0, only the count. */
+static int split_into(cg_tensor *t, int d, int64_t count, int64_t each, cg_tensor **out, int n, const char *name)
+{
+    if (!out && n == 0)
+        return (int)count;
+    if (!out || count > n) {
+        cg__error("%s: %lld pieces, room for %d in out", name, (long long)count, out ? n : 0);
+        return -1;
+    }
+    int64_t size = t->shape[d];
+    for (int64_t k = 0; k < count; k++) {
+        int64_t start = k * each < size ? k * each : size, len = size - start < each ? size - start : each;
+        if (!(out[k] = take(t, d, start, len, false, &split_op))) {
+            for (int64_t j = 0; j < k; j++) /* all or nothing (outside frames, the made ones go) */
+                cg_tensor_free(out[j]);
+            return -1;
+        }
+    }
+    return (int)count;
+}
+
+/* The split dim, checked (a tensor of at least 1 dim), or -1. */
+static int split_dim(cg_tensor *t, int dim, const char *name)
+{
+    if (!cg__check(t, name))
+        return -1;
+    if (t->ndim == 0) {
+        cg__error("%s: expects at least a 1-dimensional tensor", name);
+        return -1;
+    }
+    return cg__dim(dim, t->ndim, name);
+}
+
+#define MAX_PIECES (INT64_C(1) << 24)
+
+int cg_split(cg_tensor *t, int64_t split_size, int dim, cg_tensor **out, int n)
+{
+    int d = split_dim(t, dim, "cg_split");
+    if (d < 0)
+        return -1;
+    int64_t size = t->shape[d];
+    if (split_size < 0 || (split_size == 0 && size != 0)) {
+        cg__error("cg_split: split_size can only be 0 if dimension size is 0, but got split_size %lld for a "
+                  "dimension size of %lld", (long long)split_size, (long long)size);
+        return -1;
+    }
+    int64_t count = size ? (size + split_size - 1) / split_size : 1; /* a size-0 dim: one empty piece */
+    if (count > MAX_PIECES) {
+        cg__error("cg_split: %lld pieces is too many", (long long)count);
+        return -1;
+    }
+    return split_into(t, d, count, split_size, out, n, "cg_split");
+}
+
+int cg_chunk(cg_tensor *t, int chunks, int dim, cg_tensor **out, int n)
+{
+    int d = split_dim(t, dim, "cg_chunk");
+    if (d < 0)
+        return -1;
+    if (chunks <= 0) {
+        cg__error("cg_chunk: chunk expects `chunks` to be greater than 0, got: %d", chunks);
+        return -1;
+    }
+    int64_t size = t->shape[d], each = (size + chunks - 1) / chunks;
+    /* torch: pieces of ceil(size / chunks), so maybe fewer than chunks; a size-0 dim gives chunks empty ones */
+    return split_into(t, d, size ? (size + each - 1) / each : chunks, each, out, n, "cg_chunk");
 }
 
 /* ---- index_select / gather / embedding (indices as whole floats) ----------------- */

@@ -60,6 +60,25 @@ APPLY(cat, cg_cat(in, operand_count(a), a->dim))
 APPLY(stack, cg_stack(in, operand_count(a), a->dim))
 APPLY(select, cg_select(in[0], a->dim, a->index))
 APPLY(narrow, cg_narrow(in[0], a->dim, a->index, a->length))
+/* one piece of a split or chunk (index), the others let go */
+static cg_tensor *piece_of(int n, cg_tensor **pieces, int64_t index)
+{
+    cg_tensor *keep = n > 0 && index >= 0 && index < n ? pieces[index] : NULL;
+    for (int k = 0; k < n; k++)
+        if (pieces[k] != keep)
+            cg_tensor_free(pieces[k]);
+    return keep;
+}
+static cg_tensor *apply_split(cg_tensor *const *in, const op_args *a)
+{
+    cg_tensor *pieces[64];
+    return piece_of(cg_split(in[0], a->length, a->dim, pieces, 64), pieces, a->index);
+}
+static cg_tensor *apply_chunk(cg_tensor *const *in, const op_args *a)
+{
+    cg_tensor *pieces[64];
+    return piece_of(cg_chunk(in[0], (int)a->length, a->dim, pieces, 64), pieces, a->index);
+}
 APPLY(slice, cg_slice(in[0], a->dim, a->index, a->length))
 APPLY(index_select, cg_index_select(in[0], a->dim, in[1]))
 APPLY(gather, cg_gather(in[0], a->dim, in[1]))
@@ -201,6 +220,10 @@ const op_entry op_table[] = {
     {"cg_select", NULL, "torch.select", 1, apply_select, {.dim = 1, .index = -1}, "r:3x4", D, .edge_fixture = "select"},
     {"cg_narrow", NULL, "torch.narrow", 1, apply_narrow, {.dim = 0, .index = 1, .length = 2}, "r:4x3", D,
      .edge_fixture = "narrow"},
+    {"cg_split", NULL, "torch.split", 1, apply_split, {.dim = 1, .index = 1, .length = 2}, "r:3x5", D,
+     .edge_fixture = "split"},
+    {"cg_chunk", NULL, "torch.chunk", 1, apply_chunk, {.dim = -1, .index = 2, .length = 3}, "r:2x7", D,
+     .edge_fixture = "chunk"},
     {"cg_slice", NULL, "tensor[:, start:end]", 1, apply_slice, {.dim = 1, .index = 1, .length = -1}, "r:3x5", D,
      .no_edge_fixture = "cg_narrow with python bounds; narrow's fixtures cover 0-d and size-0 shapes"},
     {"cg_index_select", NULL, "torch.index_select", 2, apply_index_select, {.dim = 0}, "r:4x3 i4:5", D,

@@ -769,6 +769,23 @@ static cg_tensor *heads_by_hand(cg_tensor *qkv, int H, cg_tensor *mask, bool cau
     return cg_reshape(cg_transpose(y, 1, 2), CG_SHAPE(B, T, E));
 }
 
+/* The same as nanoGPT writes it, in views: q, k, v = c_attn(x).split(n_embd, dim=2);
+ * k.view(B, T, nh, hs).transpose(1, 2); ...; y.transpose(1, 2).contiguous().view(B, T, C). */
+static cg_tensor *heads_by_views(cg_tensor *qkv, int H, cg_tensor *mask, bool causal, float p, cg_generator *g)
+{
+    int64_t B = cg_size(qkv, 0), T = cg_size(qkv, 1), E = cg_size(qkv, 2) / 3;
+    cg_tensor *part[3];
+    ck_assert_int_eq(cg_split(qkv, E, 2, part, 3), 3);
+    for (int k = 0; k < 3; k++) {
+        ck_assert(!cg_is_contiguous(part[k]) && cg_storage_offset(part[k]) == k * E); /* views of qkv */
+        part[k] = cg_transpose(cg_view(part[k], CG_SHAPE(B, T, H, E / H)), 1, 2);
+        ck_assert_ptr_nonnull(part[k]);
+    }
+    cg_tensor *y = cg_scaled_dot_product_attention_ex(part[0], part[1], part[2], .attn_mask = mask, .is_causal = causal,
+                                                      .dropout_p = p, .generator = g);
+    return cg_view(cg_contiguous(cg_transpose(y, 1, 2)), CG_SHAPE(B, T, E));
+}
+
 /* cg_packed_attention is that composition without its copies: the same bits, forward and
  * backward, plain, causal with a mask, and with dropout from the same generator state;
  * size-0 batches and sequences; what it refuses. */
@@ -784,18 +801,21 @@ START_TEST(packed_attention_is_the_head_split_without_copies)
         cg_tensor *m = variant == 1 ? mask : NULL;
         cg_tensor *qkv = cg_randn(CG_SHAPE(3, 7, 36)), *w = cg_randn(CG_SHAPE(3, 7, 12)); /* 3 heads of 4 */
         cg_set_requires_grad(qkv, true);
-        cg_tensor *out[2], *grad[2];
-        for (int way = 0; way < 2; way++) {
+        cg_tensor *out[3], *grad[3];
+        for (int way = 0; way < 3; way++) {
             cg_generator_manual_seed(g, 9);
             cg_zero_grad(qkv);
-            out[way] = way ? cg_packed_attention_ex(qkv, 3, .attn_mask = m, .is_causal = causal, .dropout_p = p, .generator = g)
-                           : heads_by_hand(qkv, 3, m, causal, p, g);
+            out[way] = way == 1 ? cg_packed_attention_ex(qkv, 3, .attn_mask = m, .is_causal = causal, .dropout_p = p,
+                                                         .generator = g)
+                       : way ? heads_by_views(qkv, 3, m, causal, p, g) : heads_by_hand(qkv, 3, m, causal, p, g);
             ck_assert_ptr_nonnull(out[way]);
             ck_assert_int_eq(cg_backward(cg_sum(cg_mul(out[way], w))), 0);
             grad[way] = cg_tensor_copy(cg_grad(qkv));
         }
         ck_assert_tensor_close(out[1], out[0], 0, 0);
         ck_assert_tensor_close(grad[1], grad[0], 0, 0);
+        ck_assert_tensor_close(out[2], out[0], 0, 0);
+        ck_assert_tensor_close(grad[2], grad[0], 0, 0);
     }
     /* size 0: no batch, or no time step — an empty result, and nothing for backward to do */
     cg_tensor *none = cg_zeros(CG_SHAPE(0, 5, 12)), *empty_t = cg_zeros(CG_SHAPE(2, 0, 12));
@@ -958,11 +978,17 @@ static cg_tensor *view_chain(int c, cg_tensor *t)
     case 9: return cg_reshape(cg_transpose(t, 1, 2), CG_SHAPE(2, 12));
     case 10: return cg_select(cg_narrow(cg_transpose(t, 0, 2), 0, 1, 2), 2, 1);
     case 11: return cg_squeeze(cg_unsqueeze(cg_transpose(t, 0, 1), 1), 1);
-    default: return cg_transpose(cg_transpose(t, 0, 2), 0, 2);
+    case 12: return cg_transpose(cg_transpose(t, 0, 2), 0, 2);
+    default: {
+        cg_tensor *piece[3];
+        int n = c == 13 ? cg_split(t, 3, 2, piece, 3) : cg_chunk(t, 2, 1, piece, 3);
+        return n == 2 ? piece[1] : NULL;
+    }
     }
 }
 static const char *const view_case_names[] = {"t01", "t12", "perm", "narrow2", "select1", "slice_neg", "expand",
-                                             "expand_new", "narrow_view", "t_reshape", "chain", "t_unsqueeze", "tt"};
+                                             "expand_new", "narrow_view", "t_reshape", "chain", "t_unsqueeze", "tt",
+                                             "split", "chunk"};
 #define NVIEWCASES ((int)(sizeof view_case_names / sizeof *view_case_names))
 
 static cg_tensor *arange_base(void) { return cg_reshape(cg_arange(0, 24, 1), CG_SHAPE(2, 3, 4)); }

@@ -105,6 +105,13 @@ static cg_tensor *run(const char *op, const char *variant, cg_tensor **in)
         return cg_select(a, 0, is(variant, "e30") ? 2 : 0);
     if (is(op, "narrow"))
         return is(variant, "e0") ? cg_narrow(a, 0, 0, 0) : cg_narrow(a, 1, 3, 0);
+    if (is(op, "split") || is(op, "chunk")) {
+        cg_tensor *piece[4];
+        bool second_dim = is(variant, "e03") || is(variant, "e30");
+        int n = is(op, "split") ? cg_split(a, 2 - is(variant, "d0"), second_dim, piece, 4)
+                                : cg_chunk(a, is(variant, "e0") ? 3 : 2, second_dim, piece, 4);
+        return n < 0 ? NULL : piece[is(variant, "e0") && is(op, "chunk") ? 2 : second_dim];
+    }
     if (is(op, "index_select"))
         return cg_index_select(a, is(variant, "e30") ? 1 : 0, b);
     if (is(op, "gather"))

@@ -154,6 +154,8 @@ def public_ops(root):
                 current = m.group(1).strip()
             if current.startswith(section):
                 names.update(re.findall(r'^cg_tensor \*(cg_(?!_)\w+)\(', line))
+                # ops whose results are tensors put in an array the caller gives (split, chunk)
+                names.update(re.findall(r'^int (cg_(?!_)\w+)\(cg_tensor \*\w+, [^)]*cg_tensor \*\*out', line))
     return names
 
 

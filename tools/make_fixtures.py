@@ -669,6 +669,12 @@ def edge_cases():
     case('select.e03', lambda a: a.select(0, 0), [E(0, 3)])
     case('select.e30', lambda a: a.select(0, 2), [E(3, 0)])
     case('narrow.e0', lambda a: a.narrow(0, 0, 0), [E(0)])
+    case('split.d0', lambda a: a.split(1)[0], [torch.rand(())])
+    case('split.e0', lambda a: a.split(2)[0], [E(0)])
+    case('split.e03', lambda a: a.split(2, dim=1)[1], [E(0, 3)])
+    case('chunk.d0', lambda a: a.chunk(2)[0], [torch.rand(())])
+    case('chunk.e0', lambda a: a.chunk(3)[2], [E(0)])
+    case('chunk.e30', lambda a: a.chunk(2, 1)[1], [E(3, 0)])
     case('narrow.23_len0', lambda a: a.narrow(1, 3, 0), [torch.rand(2, 3)])
     case('index_select.e_index', lambda a, i: a.index_select(0, i.long()), [torch.rand(3, 2), E(0)], [True, False])
     case('index_select.e30', lambda a, i: a.index_select(1, i.long()), [E(3, 0), E(0)], [True, False])
@@ -725,6 +731,8 @@ VIEW_CASES = [
     ('chain', lambda t: t.transpose(0, 2).narrow(0, 1, 2).select(2, 1), True),
     ('t_unsqueeze', lambda t: t.transpose(0, 1).unsqueeze(1).squeeze(1), True),
     ('tt', lambda t: t.transpose(0, 2).transpose(0, 2), True),
+    ('split', lambda t: t.split(3, dim=2)[1], True),
+    ('chunk', lambda t: t.chunk(2, dim=1)[1], True),
 ]
 
 
