@@ -60,10 +60,11 @@ APPLY(cat, cg_cat(in, operand_count(a), a->dim))
 APPLY(stack, cg_stack(in, operand_count(a), a->dim))
 APPLY(select, cg_select(in[0], a->dim, a->index))
 APPLY(narrow, cg_narrow(in[0], a->dim, a->index, a->length))
-/* one piece of a split or chunk (index), the others let go */
+/* one piece of a split or chunk (index, taken modulo the count, so a fuzzer's any
+ * index picks one), the others let go */
 static cg_tensor *piece_of(int n, cg_tensor **pieces, int64_t index)
 {
-    cg_tensor *keep = n > 0 && index >= 0 && index < n ? pieces[index] : NULL;
+    cg_tensor *keep = n > 0 ? pieces[(index % n + n) % n] : NULL;
     for (int k = 0; k < n; k++)
         if (pieces[k] != keep)
             cg_tensor_free(pieces[k]);
