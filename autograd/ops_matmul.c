@@ -119,13 +119,14 @@ static int64_t rows(const mm_plan *p, const cg_tensor *a)
     return p->fold ? cg__rows(a) : p->n;
 }
 
-/* The product's plan for operands as they lie (a transposed a is not folded: its
+/* The product's plan for operands as they lie: row-major, or a strided view that
+ * layout_of took (others were copied before); a transposed a is not folded (its
  * batches' rows do not follow one another). */
 static bool plan_laid_out(const cg_tensor *a, const cg_tensor *b, mm_plan *p, int *nd, int64_t *shape,
                           mm_layout *la, mm_layout *lb)
 {
-    layout_of(a, la);
-    layout_of(b, lb);
+    la->trans = a->strided != NULL;
+    lb->trans = b->strided != NULL;
     if (!plan(a, b, p, nd, shape))
         return false;
     if (la->trans && a->ndim > 2)
@@ -166,7 +167,7 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
         return NULL;
     mm_layout la, lb;
     for (int i = 0; i < 2; i++) /* a transpose is read where it lies; other strided views copied */
-        if (!layout_of(ops[i], i ? &lb : &la) && !(ops[i] = cg__dense(ops[i], "cg_matmul")))
+        if (ops[i]->strided && !layout_of(ops[i], i ? &lb : &la) && !(ops[i] = cg__dense(ops[i], "cg_matmul")))
             return NULL;
     a = ops[0], b = ops[1];
     mm_plan p;
