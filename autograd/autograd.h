@@ -113,6 +113,7 @@ cg_tensor *cg_squeeze(cg_tensor *t, int dim);
 cg_tensor *cg_unsqueeze(cg_tensor *t, int dim);
 cg_tensor *cg_transpose(cg_tensor *t, int dim0, int dim1);
 cg_tensor *cg_permute(cg_tensor *t, int ndim, const int *dims);
+cg_tensor *cg_t(cg_tensor *t); /* torch.t: a 2-D tensor transposed; 0-D and 1-D as they are */
 #define CG_DIMS(...) CG__NARGS(__VA_ARGS__), (const int[]){__VA_ARGS__}
 cg_tensor *cg_cat(cg_tensor *const *ts, int n, int dim);
 cg_tensor *cg_stack(cg_tensor *const *ts, int n, int dim);

@@ -236,6 +236,7 @@ static int permute_backward(cg_node *n, const float *g)
 }
 static const cg_op permute_op = {.name = "PermuteBackward0", .backward = permute_backward, .saves = 0};
 static const cg_op transpose_op = {.name = "TransposeBackward0", .backward = permute_backward, .saves = 0};
+static const cg_op t_op = {.name = "TBackward0", .backward = permute_backward, .saves = 0};
 
 static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const char *name)
 {
@@ -269,7 +270,8 @@ static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const c
         return NULL;
     permute_saved sv;
     memcpy(sv.perm, perm, sizeof sv.perm);
-    return CG__RECORD_WITH(out, strcmp(name, "cg_transpose") ? &permute_op : &transpose_op, 1, &t, &sv);
+    return CG__RECORD_WITH(out, !strcmp(name, "cg_transpose") ? &transpose_op : !strcmp(name, "cg_t") ? &t_op : &permute_op, 1,
+                           &t, &sv);
 }
 
 cg_tensor *cg_permute(cg_tensor *t, int ndim, const int *dims) { return permute_named(t, ndim, dims, "cg_permute"); }
@@ -290,6 +292,17 @@ cg_tensor *cg_transpose(cg_tensor *t, int dim0, int dim1)
     perm[d0] = d1;
     perm[d1] = d0;
     return permute_named(t, t->ndim, perm, "cg_transpose");
+}
+
+cg_tensor *cg_t(cg_tensor *t)
+{
+    if (!cg__check(t, "cg_t"))
+        return NULL;
+    if (t->ndim > 2) {
+        cg__error("cg_t: expects a tensor with <= 2 dimensions, but self is %dD", t->ndim);
+        return NULL;
+    }
+    return permute_named(t, t->ndim, t->ndim == 2 ? (const int[]){1, 0} : (const int[]){0}, "cg_t");
 }
 
 /* ---- cat / stack --------------------------------------------------------------- */

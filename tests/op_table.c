@@ -54,6 +54,7 @@ APPLY(squeeze, cg_squeeze(in[0], a->dim))
 APPLY(unsqueeze, cg_unsqueeze(in[0], a->dim))
 APPLY(transpose, cg_transpose(in[0], a->dim, a->dim2))
 APPLY(permute, cg_permute(in[0], a->ndims, a->dims))
+APPLY(t, cg_t(in[0]))
 /* the count of operands, never past the two the entry has (a fuzzer's count may be anything) */
 static int operand_count(const op_args *a) { return a->length > 2 ? 2 : a->length < -2 ? -2 : (int)a->length; }
 APPLY(cat, cg_cat(in, operand_count(a), a->dim))
@@ -215,6 +216,7 @@ const op_entry op_table[] = {
      .edge_fixture = "transpose"},
     {"cg_permute", NULL, "torch.permute", 1, apply_permute, {.ndims = 3, .dims = {2, 0, 1}}, "r:2x3x4", D,
      .edge_fixture = "permute"},
+    {"cg_t", NULL, "torch.t", 1, apply_t, {0}, "r:2x3", D, .edge_fixture = "t"},
     {"cg_cat", NULL, "torch.cat", 2, apply_cat, {.dim = 1, .length = 2}, "r:2x3 r:2x2", D, .edge_fixture = "cat"},
     {"cg_stack", NULL, "torch.stack", 2, apply_stack, {.dim = -1, .length = 2}, "r:2x3 r:2x3", D,
      .edge_fixture = "stack"},

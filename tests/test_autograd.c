@@ -979,6 +979,7 @@ static cg_tensor *view_chain(int c, cg_tensor *t)
     case 10: return cg_select(cg_narrow(cg_transpose(t, 0, 2), 0, 1, 2), 2, 1);
     case 11: return cg_squeeze(cg_unsqueeze(cg_transpose(t, 0, 1), 1), 1);
     case 12: return cg_transpose(cg_transpose(t, 0, 2), 0, 2);
+    case 15: return cg_t(cg_select(t, 0, 1));
     default: {
         cg_tensor *piece[3];
         int n = c == 13 ? cg_split(t, 3, 2, piece, 3) : cg_chunk(t, 2, 1, piece, 3);
@@ -988,7 +989,7 @@ static cg_tensor *view_chain(int c, cg_tensor *t)
 }
 static const char *const view_case_names[] = {"t01", "t12", "perm", "narrow2", "select1", "slice_neg", "expand",
                                              "expand_new", "narrow_view", "t_reshape", "chain", "t_unsqueeze", "tt",
-                                             "split", "chunk"};
+                                             "split", "chunk", "t"};
 #define NVIEWCASES ((int)(sizeof view_case_names / sizeof *view_case_names))
 
 static cg_tensor *arange_base(void) { return cg_reshape(cg_arange(0, 24, 1), CG_SHAPE(2, 3, 4)); }

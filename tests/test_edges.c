@@ -105,6 +105,8 @@ static cg_tensor *run(const char *op, const char *variant, cg_tensor **in)
         return cg_select(a, 0, is(variant, "e30") ? 2 : 0);
     if (is(op, "narrow"))
         return is(variant, "e0") ? cg_narrow(a, 0, 0, 0) : cg_narrow(a, 1, 3, 0);
+    if (is(op, "t"))
+        return cg_t(a);
     if (is(op, "split") || is(op, "chunk")) {
         cg_tensor *piece[4];
         bool second_dim = is(variant, "e03") || is(variant, "e30");

@@ -669,6 +669,10 @@ def edge_cases():
     case('select.e03', lambda a: a.select(0, 0), [E(0, 3)])
     case('select.e30', lambda a: a.select(0, 2), [E(3, 0)])
     case('narrow.e0', lambda a: a.narrow(0, 0, 0), [E(0)])
+    case('t.d0', lambda a: a.t(), [torch.rand(())])
+    case('t.d3', lambda a: a.t(), [torch.rand(3)])
+    case('t.e03', lambda a: a.t(), [E(0, 3)])
+    case('t.3d', lambda a: a.t(), [torch.rand(2, 2, 2)])
     case('split.d0', lambda a: a.split(1)[0], [torch.rand(())])
     case('split.e0', lambda a: a.split(2)[0], [E(0)])
     case('split.e03', lambda a: a.split(2, dim=1)[1], [E(0, 3)])
@@ -733,6 +737,7 @@ VIEW_CASES = [
     ('tt', lambda t: t.transpose(0, 2).transpose(0, 2), True),
     ('split', lambda t: t.split(3, dim=2)[1], True),
     ('chunk', lambda t: t.chunk(2, dim=1)[1], True),
+    ('t', lambda t: t.select(0, 1).t(), True),
 ]
 
 
