@@ -135,9 +135,9 @@ const int64_t *cg_shape(const cg_tensor *t);
 int64_t cg_size(const cg_tensor *t, int dim);   /* dim may be negative; -1 on error */
 int64_t cg_numel(const cg_tensor *t);
 /* t's values, row-major. For a strided view (cg_transpose, cg_permute, cg_expand,
- * cg_narrow past the first dim, ...) they are a copy made at this call, refreshed
- * at the next, and writes to it do not reach the base: write the base, or
- * cg_copy_/cg_fill_ into the view. */
+ * cg_narrow past the first dim, ...) they are a copy made at this call and good
+ * until the view's next use after an in-place write to its base; writes to it do
+ * not reach the base: write the base, or cg_copy_/cg_fill_ into the view. */
 float *cg_data(cg_tensor *t);
 /* torch.Tensor.is_contiguous(): whether t's elements lie row-major in its storage
  * (false for a strided view). */
