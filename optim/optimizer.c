@@ -51,8 +51,9 @@ static bool params_ok(const cg_optim *o, cg_tensor **params, int n, const char *
     for (int i = 0; i < n; i++) {
         if (!cg__check(params[i], op))
             return false;
-        if (params[i]->strided) { /* updates walk a parameter's values row-major */
-            cg__error("%s: parameter %d is a strided view; optimise the tensor it views", op, i);
+        if (cg__overlapping(params[i])) { /* torch's step would refuse to write it */
+            cg__error("%s: parameter %d is a view whose elements share memory (from cg_expand); "
+                      "optimise the tensor it views", op, i);
             return false;
         }
         for (int k = 0; k < i + o->n; k++)
@@ -463,11 +464,16 @@ int cg_optim_step(cg_optim *o)
     for (int i = 0; i < o->n; i++) /* all checked first: a failed step changes nothing */
         if (!cg__check(o->params[i], "cg_optim_step"))
             return -1;
+    for (int i = 0; i < o->n; i++) /* a strided parameter's values row-major, made before any update */
+        if (o->params[i]->strided && cg_grad(o->params[i]) && !cg__dense_plain(o->params[i], "cg_optim_step"))
+            return -1;
     for (int i = 0; i < o->n; i++) {
         cg_tensor *p = o->params[i], *grad = cg_grad(p);
         if (!grad)
             continue;
-        cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
+        float *values = p->strided ? p->strided->dense->data : p->data;
+        if (!p->strided)
+            cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
         const cg__optim_group *gr = &o->groups[o->group_of[i]];
         const char *names[4];
         int nslots = slots_of(o->kind, gr, names);
@@ -478,23 +484,25 @@ int cg_optim_step(cg_optim *o)
         const float *g = cg_data(grad);
         switch (o->kind) {
         case OPT_SGD:
-            sgd_update(&gr->o.sgd, (float)gr->lr, p->data, g, slot1, step == 1, p->numel);
+            sgd_update(&gr->o.sgd, (float)gr->lr, values, g, slot1, step == 1, p->numel);
             break;
         case OPT_ADAM:
         case OPT_ADAMW:
-            adam_update(&gr->o.adam, o->kind == OPT_ADAMW, gr->lr, step, p->data, g, slot1, slot2, slot3, p->numel);
+            adam_update(&gr->o.adam, o->kind == OPT_ADAMW, gr->lr, step, values, g, slot1, slot2, slot3, p->numel);
             break;
         case OPT_RMSPROP: {
             const cg_rmsprop_opts *r = &gr->o.rmsprop;
             float *buf = r->momentum > 0 ? slot2 : NULL;
             float *gavg = r->centered ? (r->momentum > 0 ? slot3 : slot2) : NULL;
-            rmsprop_update(r, (float)gr->lr, p->data, g, slot1, buf, gavg, p->numel);
+            rmsprop_update(r, (float)gr->lr, values, g, slot1, buf, gavg, p->numel);
             break;
         }
         case OPT_ADAGRAD:
-            adagrad_update(&gr->o.adagrad, gr->lr, step, p->data, g, slot1, p->numel);
+            adagrad_update(&gr->o.adagrad, gr->lr, step, values, g, slot1, p->numel);
             break;
         }
+        if (p->strided)
+            cg__dense_written(p); /* back through its strides, its version bumped */
     }
     return 0;
 }

@@ -186,3 +186,10 @@ int64_t cg__span(const cg_tensor *t)
         last += (t->shape[d] - 1) * t->strided->stride[d];
     return last + 1;
 }
+
+void cg__dense_written(cg_tensor *v)
+{
+    cg__scatter(v, v->strided->dense->data);
+    cg__bump_version(v);
+    v->strided->dense_version = cg__version(v);
+}

@@ -131,6 +131,12 @@ void cg__dense_rec_release(cg_tensor *x);
 /* Whether some element of a strided view is another's memory (a stride 0 from
  * expand): torch refuses in-place writes to such a view. */
 bool cg__overlapping(const cg_tensor *t);
+/* An update in place of a strided view's values (an optimizer's step on a parameter
+ * that is a transpose, as torch allows): cg__dense_plain first (the values row-major,
+ * which can fail), then the update on them, then cg__dense_written, which writes them
+ * back through the strides and bumps the version (the copy stays current). */
+void cg__dense_written(cg_tensor *v);
+
 /* Row-major src written to v's elements, or one value to all of them (in-place writes). */
 void cg__scatter(cg_tensor *v, const float *src);
 void cg__fill_strided(cg_tensor *v, float value);
