@@ -50,48 +50,69 @@ static uint8_t *keep_flags(const attention_saved *sv)
     return sv->dropout_p > 0 ? (uint8_t *)(sv->p + sv->batches * sv->L * sv->S) : NULL;
 }
 
-static int attention_backward(cg_node *n, const float *g)
+/* One batch's backward (a task: batches write disjoint parts of the gradients, so
+ * they run on any thread in any order with the same bits). */
+typedef struct {
+    const attention_saved *sv;
+    const float *q, *k, *v, *g;
+    float *gq, *gk, *gv;
+    const uint8_t *keep;
+    int failed;
+} backward_job;
+
+static void backward_batch(void *ctx, int64_t b)
 {
-    const attention_saved *sv = n->saved;
-    cg_tensor *q = n->in[0], *k = sv->packed ? q : n->in[1], *v = sv->packed ? q : n->in[2];
-    float *gq = cg__grad_buf(q), *gk = sv->packed ? gq : cg__grad_buf(k), *gv = sv->packed ? gq : cg__grad_buf(v);
+    backward_job *j = ctx;
+    const attention_saved *sv = j->sv;
     int64_t L = sv->L, S = sv->S, E = sv->E, Ev = sv->Ev;
-    const uint8_t *keep = keep_flags(sv);
-    if (sv->batches == 0 || L == 0 || S == 0) /* no weights: nothing reaches q, k or v */
-        return 0;
+    int64_t ldq = sv->q.ld, ldk = sv->k.ld, ldv = sv->v.ld, ldo = sv->o.ld;
+    int64_t oq = at(&sv->q, b), ok = at(&sv->k, b), ov = at(&sv->v, b);
+    const float *P = sv->p + b * L * S, *dO = j->g + at(&sv->o, b);
+    const float *Q = j->q + oq, *K = j->k + ok, *V = j->v + ov;
+    const uint8_t *kb = j->keep ? j->keep + b * L * S : NULL;
     cg__scratch_begin();
     float *dp = cg__scratch(sizeof(float) * (size_t)(L * S));
-    float *dropped = keep ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
-    int rc = dp && (dropped || !keep) ? 0 : -1;
-    int64_t ldq = sv->q.ld, ldk = sv->k.ld, ldv = sv->v.ld, ldo = sv->o.ld;
-    for (int64_t b = 0; rc == 0 && b < sv->batches; b++) {
-        int64_t oq = at(&sv->q, b), ok = at(&sv->k, b), ov = at(&sv->v, b);
-        const float *P = sv->p + b * L * S, *dO = g + at(&sv->o, b);
-        const float *Q = q->data + oq, *K = k->data + ok, *V = v->data + ov;
-        const uint8_t *kb = keep ? keep + b * L * S : NULL;
-        if (kb)
-            apply_dropout(P, kb, sv->dropout_p, L * S, dropped);
-        if (gv) /* dV (S, Ev) += P̃ᵀ (S, L) dO (L, Ev) */
-            rc |= cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, ldo, 1.0f, gv + ov, ldv);
-        if (!gq && !gk)
-            continue;
+    float *dropped = kb ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
+    int rc = dp && (dropped || !kb) ? 0 : -1;
+    if (rc == 0 && kb)
+        apply_dropout(P, kb, sv->dropout_p, L * S, dropped);
+    if (rc == 0 && j->gv) /* dV (S, Ev) += P̃ᵀ (S, L) dO (L, Ev) */
+        rc |= cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, ldo, 1.0f, j->gv + ov, ldv);
+    if (rc == 0 && (j->gq || j->gk)) {
         rc |= cg__gemm(false, true, L, S, Ev, dO, ldo, V, ldv, 0.0f, dp, S); /* dP̃ = dO Vᵀ */
         if (kb) /* dP = dP̃ ⊙ D */
             apply_dropout(dp, kb, sv->dropout_p, L * S, dp);
         for (int64_t i = 0; i < L; i++) { /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), then · scale */
             double dot = 0;
-            for (int64_t j = 0; j < S; j++)
-                dot += (double)dp[i * S + j] * P[i * S + j];
-            for (int64_t j = 0; j < S; j++)
-                dp[i * S + j] = P[i * S + j] * (dp[i * S + j] - (float)dot) * sv->scale;
+            for (int64_t c = 0; c < S; c++)
+                dot += (double)dp[i * S + c] * P[i * S + c];
+            for (int64_t c = 0; c < S; c++)
+                dp[i * S + c] = P[i * S + c] * (dp[i * S + c] - (float)dot) * sv->scale;
         }
-        if (gq) /* dQ (L, E) += dS (L, S) K (S, E) */
-            rc |= cg__gemm(false, false, L, E, S, dp, S, K, ldk, 1.0f, gq + oq, ldq);
-        if (gk) /* dK (S, E) += dSᵀ (S, L) Q (L, E) */
-            rc |= cg__gemm(true, false, S, E, L, dp, S, Q, ldq, 1.0f, gk + ok, ldk);
+        if (j->gq) /* dQ (L, E) += dS (L, S) K (S, E) */
+            rc |= cg__gemm(false, false, L, E, S, dp, S, K, ldk, 1.0f, j->gq + oq, ldq);
+        if (j->gk) /* dK (S, E) += dSᵀ (S, L) Q (L, E) */
+            rc |= cg__gemm(true, false, S, E, L, dp, S, Q, ldq, 1.0f, j->gk + ok, ldk);
     }
     cg__scratch_end();
-    return rc;
+    if (rc)
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+}
+
+static int attention_backward(cg_node *n, const float *g)
+{
+    const attention_saved *sv = n->saved;
+    cg_tensor *q = n->in[0], *k = sv->packed ? q : n->in[1], *v = sv->packed ? q : n->in[2];
+    float *gq = cg__grad_buf(q), *gk = sv->packed ? gq : cg__grad_buf(k), *gv = sv->packed ? gq : cg__grad_buf(v);
+    if (sv->batches == 0 || sv->L == 0 || sv->S == 0) /* no weights: nothing reaches q, k or v */
+        return 0;
+    backward_job job = {sv, q->data, k->data, v->data, g, gq, gk, gv, keep_flags(sv), 0};
+    cg__parallel_for(sv->batches, backward_batch, &job); /* the batches over the threads */
+    if (job.failed) {
+        cg__error("cg_backward: out of memory in the attention's backward");
+        return -1;
+    }
+    return 0;
 }
 static const cg_op attention_op = {.name = "ScaledDotProductAttentionBackward0", .backward = attention_backward,
                                    .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1) | CG_SAVES_IN(2),
@@ -120,11 +141,9 @@ static bool shapes_ok(const cg_tensor *q, const cg_tensor *k, const cg_tensor *v
     return ok && mask_ok;
 }
 
-/* P = softmax(Q Kᵀ scale + mask) for one batch, rows of L; with keep, which weights
- * dropout keeps (drawn row by row, as torch draws its mask). */
+/* P = softmax(Q Kᵀ scale + mask) for one batch, rows of L. */
 static int attention_weights(const float *Q, int64_t ldq, const float *K, int64_t ldk, const float *mask, bool causal,
-                              float scale, float dropout_p, cg_generator *g, int64_t L, int64_t S, int64_t E, float *P,
-                              uint8_t *keep)
+                              float scale, int64_t L, int64_t S, int64_t E, float *P)
 {
     if (cg__gemm(false, true, L, S, E, Q, ldq, K, ldk, 0.0f, P, S) < 0)
         return -1;
@@ -142,9 +161,39 @@ static int attention_weights(const float *Q, int64_t ldq, const float *K, int64_
         for (int64_t j = 0; j < S; j++)
             row[j] = sum > 0 ? (float)(row[j] / sum) : 0.0f;
     }
-    for (int64_t i = 0; keep && i < L * S; i++) /* torch: bernoulli(1 - p) */
-        keep[i] = cg__gen_uniform_double(g) < 1.0 - (double)dropout_p;
     return 0;
+}
+
+/* One batch's forward (a task: batches write disjoint outputs and weights). */
+typedef struct {
+    const attention_saved *a;
+    const cg_attention_opts *o;
+    const float *q, *k, *v;
+    float *out, *P;
+    const uint8_t *keep;
+    int failed;
+} forward_job;
+
+static void forward_batch(void *ctx, int64_t b)
+{
+    forward_job *j = ctx;
+    const attention_saved *a = j->a;
+    int64_t L = a->L, S = a->S;
+    const cg_tensor *m = j->o->attn_mask;
+    const float *mask = m ? m->data + (m->ndim == 2 ? 0 : b * L * S) : NULL;
+    float *Pb = j->P + b * L * S;
+    const uint8_t *kb = j->keep ? j->keep + b * L * S : NULL;
+    cg__scratch_begin();
+    float *dropped = kb ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
+    bool ok = (dropped || !kb) && attention_weights(j->q + at(&a->q, b), a->q.ld, j->k + at(&a->k, b), a->k.ld, mask,
+                                                    j->o->is_causal, a->scale, L, S, a->E, Pb) == 0;
+    if (ok && kb)
+        apply_dropout(Pb, kb, a->dropout_p, L * S, dropped);
+    ok = ok && cg__gemm(false, false, L, a->Ev, S, kb ? dropped : Pb, S, j->v + at(&a->v, b), a->v.ld, 0.0f,
+                        j->out + at(&a->o, b), a->o.ld) == 0;
+    cg__scratch_end();
+    if (!ok)
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
 }
 
 /* The options of an attention call: the user's over torch's defaults, checked. */
@@ -197,25 +246,24 @@ static cg_tensor *attend(const cg_op *op, int nin, cg_tensor **ins, attention_sa
     cg__scratch_begin();
     float *P = node ? ((attention_saved *)node->saved)->p : cg__scratch(p_bytes);
     uint8_t *keep = dropout && P ? (uint8_t *)(P + weights) : NULL;
-    float *dropped = dropout && weights ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
-    bool ok = P && (!dropout || dropped || !weights);
-    cg_generator *g = ok && dropout ? cg__gen_acquire(o->generator) : NULL;
-    const float *q = ins[0]->data, *k = args.packed ? q : ins[1]->data, *v = args.packed ? q : ins[2]->data;
-    for (int64_t b = 0; ok && b < batches; b++) {
-        const float *mask = o->attn_mask ? o->attn_mask->data + (o->attn_mask->ndim == 2 ? 0 : b * L * S) : NULL;
-        float *Pb = P + b * L * S;
-        uint8_t *kb = keep ? keep + b * L * S : NULL;
-        ok = attention_weights(q + at(&args.q, b), args.q.ld, k + at(&args.k, b), args.k.ld, mask, o->is_causal,
-                               args.scale, o->dropout_p, g, L, S, E, Pb, kb) == 0;
-        if (ok && kb)
-            apply_dropout(Pb, kb, o->dropout_p, L * S, dropped);
-        ok = ok && cg__gemm(false, false, L, args.Ev, S, kb ? dropped : Pb, S, v + at(&args.v, b), args.v.ld, 0.0f,
-                            out->data + at(&args.o, b), args.o.ld) == 0;
-    }
-    if (g)
+    if (keep) { /* torch: bernoulli(1 - p) for each weight, batch by batch, row by row */
+        cg_generator *g = cg__gen_acquire(o->generator);
+        for (size_t i = 0; i < weights; i++)
+            keep[i] = cg__gen_uniform_double(g) < 1.0 - (double)o->dropout_p;
         cg__gen_release(g);
+    }
+    const float *q = ins[0]->data, *k = args.packed ? q : ins[1]->data, *v = args.packed ? q : ins[2]->data;
+    forward_job job = {&args, o, q, k, v, out->data, P, keep, !P};
+    if (P && batches && L && S)
+        cg__parallel_for(batches, forward_batch, &job); /* the batches over the threads */
+    else if (P && out->numel) /* no key to attend to: torch gives zeros */
+        memset(out->data, 0, sizeof(float) * (size_t)out->numel);
     cg__scratch_end();
-    return ok ? cg__forward_done(out, op) : cg__forward_failed(out);
+    if (job.failed) {
+        cg__error("%s: out of memory", name);
+        return cg__forward_failed(out);
+    }
+    return cg__forward_done(out, op);
 }
 
 cg_tensor *cg_scaled_dot_product_attention_with(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_attention_opts user)

@@ -13,28 +13,59 @@ typedef struct {
     double stats[]; /* mean, rstd for each row */
 } norm_saved;
 
+/* The backward in tasks over the threads with the bits of one thread: x's gradient by
+ * rows (each row alone), weight's and bias's by columns (each summing the rows in order). */
+#define NORM_ROWS 32
+#define NORM_COLS 16
+typedef struct {
+    const norm_saved *sv;
+    const float *x, *w, *g;
+    float *gx, *gw, *gb;
+} norm_backward_job;
+
+static void norm_dx_rows(void *ctx, int64_t t)
+{
+    const norm_backward_job *j = ctx;
+    int64_t n = j->sv->n, end = (t + 1) * NORM_ROWS < j->sv->rows ? (t + 1) * NORM_ROWS : j->sv->rows;
+    for (int64_t r = t * NORM_ROWS; r < end; r++) {
+        const float *xr = j->x + r * n, *gr = j->g + r * n;
+        double mean = j->sv->stats[2 * r], rstd = j->sv->stats[2 * r + 1], sum_dy = 0, sum_dy_xhat = 0;
+        for (int64_t k = 0; k < n; k++) {
+            double xhat = (xr[k] - mean) * rstd, dy = (double)gr[k] * (j->w ? j->w[k] : 1.0f);
+            sum_dy += dy, sum_dy_xhat += dy * xhat;
+        }
+        for (int64_t k = 0; k < n; k++) {
+            double xhat = (xr[k] - mean) * rstd, dy = (double)gr[k] * (j->w ? j->w[k] : 1.0f);
+            j->gx[r * n + k] += (float)(rstd * (dy - sum_dy / (double)n - xhat * sum_dy_xhat / (double)n));
+        }
+    }
+}
+
+static void norm_dwb_cols(void *ctx, int64_t t)
+{
+    const norm_backward_job *j = ctx;
+    int64_t n = j->sv->n, k0 = t * NORM_COLS, k1 = k0 + NORM_COLS < n ? k0 + NORM_COLS : n;
+    for (int64_t r = 0; r < j->sv->rows; r++) {
+        const float *xr = j->x + r * n, *gr = j->g + r * n;
+        double mean = j->sv->stats[2 * r], rstd = j->sv->stats[2 * r + 1];
+        for (int64_t k = k0; k < k1; k++) {
+            if (j->gw)
+                j->gw[k] += (float)((double)gr[k] * ((xr[k] - mean) * rstd));
+            if (j->gb)
+                j->gb[k] += gr[k];
+        }
+    }
+}
+
 static int layer_norm_backward(cg_node *nd, const float *g)
 {
     const norm_saved *sv = nd->saved;
     cg_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
-    float *gx = cg__grad_buf(x), *gw = cg__grad_buf(w), *gb = cg__grad_buf(b);
-    int64_t n = sv->n;
-    for (int64_t r = 0; r < sv->rows; r++) {
-        const float *xr = x->data + r * n, *gr = g + r * n;
-        double mean = sv->stats[2 * r], rstd = sv->stats[2 * r + 1], sum_dy = 0, sum_dy_xhat = 0;
-        for (int64_t k = 0; k < n; k++) {
-            double xhat = (xr[k] - mean) * rstd, dy = (double)gr[k] * (w ? w->data[k] : 1.0f);
-            sum_dy += dy, sum_dy_xhat += dy * xhat;
-            if (gw)
-                gw[k] += (float)((double)gr[k] * xhat);
-            if (gb)
-                gb[k] += gr[k];
-        }
-        for (int64_t k = 0; gx && k < n; k++) {
-            double xhat = (xr[k] - mean) * rstd, dy = (double)gr[k] * (w ? w->data[k] : 1.0f);
-            gx[r * n + k] += (float)(rstd * (dy - sum_dy / (double)n - xhat * sum_dy_xhat / (double)n));
-        }
-    }
+    norm_backward_job j = {sv, x->data, w ? w->data : NULL, g, cg__grad_buf(x), cg__grad_buf(w), cg__grad_buf(b)};
+    if (j.gw || j.gb)
+        cg__parallel_for((sv->n + NORM_COLS - 1) / NORM_COLS, norm_dwb_cols, &j);
+    if (j.gx)
+        cg__parallel_for((sv->rows + NORM_ROWS - 1) / NORM_ROWS, norm_dx_rows, &j);
     return 0;
 }
 static const cg_op layer_norm_op = {.name = "NativeLayerNormBackward0", .backward = layer_norm_backward,
@@ -52,21 +83,31 @@ static bool affine_ok(const cg_tensor *x, int nd, const cg_tensor *p, const char
     return ok;
 }
 
-static void normalise_rows(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b, float eps, int64_t rows,
-                           int64_t n, double *stats, float *out)
+/* The forward by rows, in tasks over the threads (each row alone). */
+typedef struct {
+    const float *x, *w, *b;
+    float eps;
+    int64_t rows, n;
+    double *stats;
+    float *out;
+} norm_forward_job;
+
+static void normalise_rows(void *ctx, int64_t t)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x->data + r * n;
+    const norm_forward_job *j = ctx;
+    int64_t n = j->n, end = (t + 1) * NORM_ROWS < j->rows ? (t + 1) * NORM_ROWS : j->rows;
+    for (int64_t r = t * NORM_ROWS; r < end; r++) {
+        const float *xr = j->x + r * n;
         double mean = 0, var = 0;
         for (int64_t k = 0; k < n; k++)
             mean += xr[k];
         mean /= (double)n;
         for (int64_t k = 0; k < n; k++)
             var += (xr[k] - mean) * (xr[k] - mean);
-        double rstd = 1.0 / sqrt(var / (double)n + (double)eps);
-        stats[2 * r] = mean, stats[2 * r + 1] = rstd;
+        double rstd = 1.0 / sqrt(var / (double)n + (double)j->eps);
+        j->stats[2 * r] = mean, j->stats[2 * r + 1] = rstd;
         for (int64_t k = 0; k < n; k++)
-            out[r * n + k] = (float)((xr[k] - mean) * rstd) * (w ? w->data[k] : 1.0f) + (b ? b->data[k] : 0.0f);
+            j->out[r * n + k] = (float)((xr[k] - mean) * rstd) * (j->w ? j->w[k] : 1.0f) + (j->b ? j->b[k] : 0.0f);
     }
 }
 
@@ -97,8 +138,10 @@ cg_tensor *cg_layer_norm(cg_tensor *x, int nd, cg_tensor *weight, cg_tensor *bia
         return NULL;
     cg__scratch_begin();
     double *stats = node ? ((norm_saved *)node->saved)->stats : cg__scratch(stats_bytes);
+    norm_forward_job job = {x->data, weight ? weight->data : NULL, bias ? bias->data : NULL, eps, rows, n, stats,
+                            out->data};
     if (stats)
-        normalise_rows(x, weight, bias, eps, rows, n, stats, out->data);
+        cg__parallel_for((rows + NORM_ROWS - 1) / NORM_ROWS, normalise_rows, &job);
     cg__scratch_end();
     return stats ? cg__forward_done(out, &layer_norm_op) : cg__forward_failed(out);
 }

@@ -583,35 +583,21 @@ static inline float gelu_tanh_scalar(float x, float g, bool grad)
     return g * (0.5f * (1 + th) + 0.5f * x * (1 - th * th) * inner_d);
 }
 
-void cg__gelu_tanh_f32(int64_t n, const float *x, float *y)
+/* GELU (tanh form) over n values, on this thread. */
+static void gelu_tanh_run(int64_t n, const float *x, const float *g, float *y, bool grad, bool add)
 {
-    SIMD128(F_GELU, n, x, NULL, y, false);
+    SIMD128(F_GELU, n, x, g, y, add);
     if (cg__cpu_has_avx512()) {
-        gelu_tanh_avx512(n, x, NULL, y, false, false);
+        gelu_tanh_avx512(n, x, g, y, grad, add);
         return;
     }
     if (cg__cpu_has_avx2()) {
-        gelu_tanh_avx2(n, x, NULL, y, false, false);
-        return;
-    }
-    for (int64_t i = 0; i < n; i++)
-        y[i] = gelu_tanh_scalar(x[i], 0, false);
-}
-
-void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add)
-{
-    SIMD128(F_GELU, n, x, g, gx, add);
-    if (cg__cpu_has_avx512()) {
-        gelu_tanh_avx512(n, x, g, gx, true, add);
-        return;
-    }
-    if (cg__cpu_has_avx2()) {
-        gelu_tanh_avx2(n, x, g, gx, true, add);
+        gelu_tanh_avx2(n, x, g, y, grad, add);
         return;
     }
     for (int64_t i = 0; i < n; i++) {
-        float d = gelu_tanh_scalar(x[i], g[i], true);
-        gx[i] = add ? gx[i] + d : d;
+        float d = gelu_tanh_scalar(x[i], grad ? g[i] : 0, grad);
+        y[i] = grad && add ? y[i] + d : d;
     }
 }
 
@@ -625,32 +611,63 @@ static inline float gelu_erf_scalar(float x, float g, bool grad)
     return g * (cdf + x * (0.39894228040143267794f * expf(x * x * -0.5f)));
 }
 
-void cg__gelu_f32(int64_t n, const float *x, float *y)
+static void gelu_erf_run(int64_t n, const float *x, const float *g, float *y, bool grad, bool add)
 {
     if (cg__cpu_has_avx512()) {
-        gelu_erf_avx512(n, x, NULL, y, false, false);
+        gelu_erf_avx512(n, x, g, y, grad, add);
         return;
     }
     if (cg__cpu_has_avx2()) {
-        gelu_erf_avx2(n, x, NULL, y, false, false);
+        gelu_erf_avx2(n, x, g, y, grad, add);
         return;
     }
-    for (int64_t i = 0; i < n; i++)
-        y[i] = gelu_erf_scalar(x[i], 0, false);
+    for (int64_t i = 0; i < n; i++) {
+        float d = gelu_erf_scalar(x[i], grad ? g[i] : 0, grad);
+        y[i] = grad && add ? y[i] + d : d;
+    }
+}
+
+/* Long runs in chunks over the threads (each value alone: the same bits on any count). */
+#define GELU_CHUNK 16384
+typedef struct {
+    void (*run)(int64_t n, const float *x, const float *g, float *y, bool grad, bool add);
+    int64_t n;
+    const float *x, *g;
+    float *y;
+    bool grad, add;
+} gelu_job;
+
+static void gelu_chunk(void *ctx, int64_t t)
+{
+    const gelu_job *j = ctx;
+    int64_t at = t * GELU_CHUNK, len = j->n - at < GELU_CHUNK ? j->n - at : GELU_CHUNK;
+    j->run(len, j->x + at, j->g ? j->g + at : NULL, j->y + at, j->grad, j->add);
+}
+
+static void gelu_over_threads(gelu_job j)
+{
+    if (j.n < 2 * GELU_CHUNK)
+        j.run(j.n, j.x, j.g, j.y, j.grad, j.add);
+    else
+        cg__parallel_for((j.n + GELU_CHUNK - 1) / GELU_CHUNK, gelu_chunk, &j);
+}
+
+void cg__gelu_tanh_f32(int64_t n, const float *x, float *y)
+{
+    gelu_over_threads((gelu_job){gelu_tanh_run, n, x, NULL, y, false, false});
+}
+
+void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add)
+{
+    gelu_over_threads((gelu_job){gelu_tanh_run, n, x, g, gx, true, add});
+}
+
+void cg__gelu_f32(int64_t n, const float *x, float *y)
+{
+    gelu_over_threads((gelu_job){gelu_erf_run, n, x, NULL, y, false, false});
 }
 
 void cg__gelu_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add)
 {
-    if (cg__cpu_has_avx512()) {
-        gelu_erf_avx512(n, x, g, gx, true, add);
-        return;
-    }
-    if (cg__cpu_has_avx2()) {
-        gelu_erf_avx2(n, x, g, gx, true, add);
-        return;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        float d = gelu_erf_scalar(x[i], g[i], true);
-        gx[i] = add ? gx[i] + d : d;
-    }
+    gelu_over_threads((gelu_job){gelu_erf_run, n, x, g, gx, true, add});
 }

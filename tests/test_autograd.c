@@ -913,6 +913,30 @@ START_TEST(threads_give_identical_results)
     }
     for (int k = 0; k < 12; k++)
         ck_assert_tensor_close(outs[1][k], outs[0][k], 0, 0);
+    /* attention (the batches over the threads, dropout drawn first), layer norm (rows, and
+     * columns for weight and bias) and GELU (chunks): the same bits on one thread and two */
+    cg_tensor *qkv = cg_randn(CG_SHAPE(4, 33, 96)), *ln_w = cg_randn(CG_SHAPE(96)), *ln_b = cg_randn(CG_SHAPE(96));
+    cg_tensor *wide = cg_randn(CG_SHAPE(300, 400)), *mix = cg_randn(CG_SHAPE(4, 33, 32));
+    cg_tensor *ew[4] = {qkv, ln_w, ln_b, wide};
+    cg_tensor *more_outs[2][7];
+    for (int run = 0; run < 2; run++) {
+        ck_assert_int_eq(cg_set_num_threads(run ? 2 : 1), 0);
+        for (int k = 0; k < 4; k++) {
+            cg_set_requires_grad(ew[k], true);
+            cg_zero_grad(ew[k]);
+        }
+        cg_generator *g = cg_generator_new(3);
+        cg_tensor *att = cg_packed_attention_ex(qkv, 4, .is_causal = true, .dropout_p = 0.2f, .generator = g);
+        cg_tensor *ln = cg_layer_norm(qkv, 1, ln_w, ln_b, 1e-5f);
+        cg_tensor *ge = cg_gelu(wide);
+        cg_backward(cg_add(cg_add(cg_sum(cg_mul(att, mix)), cg_sum(cg_mul(ln, ln))), cg_sum(cg_mul(ge, ge))));
+        cg_generator_free(g);
+        cg_tensor *got[7] = {att, ln, ge, cg_grad(qkv), cg_grad(ln_w), cg_grad(ln_b), cg_grad(wide)};
+        for (int k = 0; k < 7; k++)
+            more_outs[run][k] = cg_tensor_copy(got[k]);
+    }
+    for (int k = 0; k < 7; k++)
+        ck_assert_tensor_close(more_outs[1][k], more_outs[0][k], 0, 0);
     /* x = w again, with 1 thread and then 20 times with 2: a race there would show now and then */
     cg_tensor *ref = NULL;
     for (int rep = -1; rep < 20; rep++) {
