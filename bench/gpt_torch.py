@@ -227,7 +227,7 @@ def main():
         return torch.stack([d[i:i + T] for i in ix]), torch.stack([d[i + 1:i + 1 + T] for i in ix])
 
     torch.manual_seed(c['seed'])
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))  # bench/torch_env.sh sets it
     model = GPT(c, len(chars))
     params = [p for p in model.parameters()]
     decay = [p for p in params if p.dim() >= 2]
