@@ -1,5 +1,32 @@
 /* cgrad — gradient clipping, as torch.nn.utils does it. */
 #include "optim_internal.h"
+#include <stdlib.h>
+
+/* Each parameter's gradient norm, and the scaling, a task per parameter over the threads
+ * (each norm summed in order by one thread: the same bits on any count). */
+typedef struct {
+    cg_tensor *const *params;
+    float *norms;
+    float coef;
+} clip_job;
+
+static void norm_of_param(void *ctx, int64_t i)
+{
+    clip_job *j = ctx;
+    const cg_tensor *g = cg__grad_of(j->params[i]);
+    double sq = 0;
+    for (int64_t k = 0; g && k < g->numel; k++)
+        sq += (double)g->data[k] * g->data[k];
+    j->norms[i] = (float)sqrt(sq);
+}
+
+static void scale_param(void *ctx, int64_t i)
+{
+    clip_job *j = ctx;
+    cg_tensor *g = cg__grad_of(j->params[i]);
+    for (int64_t k = 0; g && k < g->numel; k++)
+        g->data[k] *= j->coef;
+}
 
 float cg_clip_grad_norm(cg_tensor **params, int n, float max_norm)
 {
@@ -11,27 +38,23 @@ float cg_clip_grad_norm(cg_tensor **params, int n, float max_norm)
         if (!cg__check(params[i], "cg_clip_grad_norm"))
             return NAN;
     /* total = || (||g_1||, ||g_2||, ...) ||, each norm rounded to float as torch's are */
-    double total_sq = 0;
-    for (int i = 0; i < n; i++) {
-        cg_tensor *g = cg_grad(params[i]);
-        if (!g)
-            continue;
-        const float *v = cg_data(g);
-        double sq = 0;
-        for (int64_t k = 0, len = cg_numel(g); k < len; k++)
-            sq += (double)v[k] * v[k];
-        float norm = (float)sqrt(sq);
-        total_sq += (double)norm * norm;
+    float local[256]; /* most models have fewer parameters than this */
+    clip_job job = {params, n <= 256 ? local : malloc(sizeof(float) * (size_t)n), 1.0f};
+    if (!job.norms) {
+        cg__error("cg_clip_grad_norm: out of memory");
+        return NAN;
     }
+    cg__parallel_for(n, norm_of_param, &job);
+    double total_sq = 0;
+    for (int i = 0; i < n; i++)
+        if (cg__grad_of(params[i]))
+            total_sq += (double)job.norms[i] * job.norms[i];
     float total = (float)sqrt(total_sq);
-    float coef = max_norm / (total + 1e-6f);
-    if (coef < 1.0f)
-        for (int i = 0; i < n; i++) {
-            cg_tensor *g = cg_grad(params[i]);
-            float *v = g ? cg_data(g) : NULL;
-            for (int64_t k = 0, len = g ? cg_numel(g) : 0; k < len; k++)
-                v[k] *= coef;
-        }
+    job.coef = max_norm / (total + 1e-6f);
+    if (job.coef < 1.0f)
+        cg__parallel_for(n, scale_param, &job);
+    if (job.norms != local)
+        free(job.norms);
     return total;
 }
 

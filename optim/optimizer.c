@@ -455,6 +455,48 @@ static void adagrad_update(const cg_adagrad_opts *o, double lr, double step, flo
     }
 }
 
+/* One parameter's update (a task: parameters are updated apart, each by one thread in
+ * one order, so the same bits on any thread count). */
+static void step_param(void *ctx, int64_t i)
+{
+    cg_optim *o = ctx;
+    cg_tensor *p = o->params[i], *grad = cg__grad_of(p);
+    if (!grad)
+        return;
+    float *values = p->strided ? p->strided->dense->data : p->data;
+    if (!p->strided)
+        cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
+    const cg__optim_group *gr = &o->groups[o->group_of[i]];
+    const char *names[4];
+    int nslots = slots_of(o->kind, gr, names);
+    cg_tensor **st = o->state + o->first_slot[i];
+    double step = (double)(st[0]->data[0] += 1.0f);
+    float *slot1 = nslots > 1 ? st[1]->data : NULL, *slot2 = nslots > 2 ? st[2]->data : NULL;
+    float *slot3 = nslots > 3 ? st[3]->data : NULL;
+    const float *g = grad->data;
+    switch (o->kind) {
+    case OPT_SGD:
+        sgd_update(&gr->o.sgd, (float)gr->lr, values, g, slot1, step == 1, p->numel);
+        break;
+    case OPT_ADAM:
+    case OPT_ADAMW:
+        adam_update(&gr->o.adam, o->kind == OPT_ADAMW, gr->lr, step, values, g, slot1, slot2, slot3, p->numel);
+        break;
+    case OPT_RMSPROP: {
+        const cg_rmsprop_opts *r = &gr->o.rmsprop;
+        float *buf = r->momentum > 0 ? slot2 : NULL;
+        float *gavg = r->centered ? (r->momentum > 0 ? slot3 : slot2) : NULL;
+        rmsprop_update(r, (float)gr->lr, values, g, slot1, buf, gavg, p->numel);
+        break;
+    }
+    case OPT_ADAGRAD:
+        adagrad_update(&gr->o.adagrad, gr->lr, step, values, g, slot1, p->numel);
+        break;
+    }
+    if (p->strided)
+        cg__dense_written(p); /* back through its strides, its version bumped */
+}
+
 int cg_optim_step(cg_optim *o)
 {
     if (!o) {
@@ -465,45 +507,9 @@ int cg_optim_step(cg_optim *o)
         if (!cg__check(o->params[i], "cg_optim_step"))
             return -1;
     for (int i = 0; i < o->n; i++) /* a strided parameter's values row-major, made before any update */
-        if (o->params[i]->strided && cg_grad(o->params[i]) && !cg__dense_plain(o->params[i], "cg_optim_step"))
+        if (o->params[i]->strided && cg__grad_of(o->params[i]) && !cg__dense_plain(o->params[i], "cg_optim_step"))
             return -1;
-    for (int i = 0; i < o->n; i++) {
-        cg_tensor *p = o->params[i], *grad = cg_grad(p);
-        if (!grad)
-            continue;
-        float *values = p->strided ? p->strided->dense->data : p->data;
-        if (!p->strided)
-            cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
-        const cg__optim_group *gr = &o->groups[o->group_of[i]];
-        const char *names[4];
-        int nslots = slots_of(o->kind, gr, names);
-        cg_tensor **st = o->state + o->first_slot[i];
-        double step = (double)(st[0]->data[0] += 1.0f);
-        float *slot1 = nslots > 1 ? st[1]->data : NULL, *slot2 = nslots > 2 ? st[2]->data : NULL;
-        float *slot3 = nslots > 3 ? st[3]->data : NULL;
-        const float *g = cg_data(grad);
-        switch (o->kind) {
-        case OPT_SGD:
-            sgd_update(&gr->o.sgd, (float)gr->lr, values, g, slot1, step == 1, p->numel);
-            break;
-        case OPT_ADAM:
-        case OPT_ADAMW:
-            adam_update(&gr->o.adam, o->kind == OPT_ADAMW, gr->lr, step, values, g, slot1, slot2, slot3, p->numel);
-            break;
-        case OPT_RMSPROP: {
-            const cg_rmsprop_opts *r = &gr->o.rmsprop;
-            float *buf = r->momentum > 0 ? slot2 : NULL;
-            float *gavg = r->centered ? (r->momentum > 0 ? slot3 : slot2) : NULL;
-            rmsprop_update(r, (float)gr->lr, values, g, slot1, buf, gavg, p->numel);
-            break;
-        }
-        case OPT_ADAGRAD:
-            adagrad_update(&gr->o.adagrad, gr->lr, step, values, g, slot1, p->numel);
-            break;
-        }
-        if (p->strided)
-            cg__dense_written(p); /* back through its strides, its version bumped */
-    }
+    cg__parallel_for(o->n, step_param, o); /* the parameters over the threads */
     return 0;
 }
 

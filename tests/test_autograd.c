@@ -937,6 +937,32 @@ START_TEST(threads_give_identical_results)
     }
     for (int k = 0; k < 7; k++)
         ck_assert_tensor_close(more_outs[1][k], more_outs[0][k], 0, 0);
+    /* clipping and AdamW, a parameter per task: the same values on one thread and two */
+    cg_tensor *stepped[2][5];
+    for (int run = 0; run < 2; run++) {
+        ck_assert_int_eq(cg_set_num_threads(run ? 2 : 1), 0);
+        cg_manual_seed(17);
+        cg_tensor *ps[5];
+        for (int k = 0; k < 5; k++) {
+            ps[k] = cg_randn(CG_SHAPE(40 + k, 30));
+            cg_set_requires_grad(ps[k], true);
+        }
+        cg_optim *opt = cg_adamw_new(ps, 5, .lr = 0.01f);
+        for (int it = 0; it < 2; it++) {
+            cg_optim_zero_grad(opt);
+            cg_tensor *loss = cg_scalar(0);
+            for (int k = 0; k < 5; k++)
+                loss = cg_add(loss, cg_sum(cg_mul(ps[k], cg_tanh(ps[k]))));
+            ck_assert_int_eq(cg_backward(loss), 0);
+            ck_assert(cg_clip_grad_norm(ps, 5, 1.0f) > 1.0f); /* it scales */
+            ck_assert_int_eq(cg_optim_step(opt), 0);
+        }
+        for (int k = 0; k < 5; k++)
+            stepped[run][k] = cg_tensor_copy(ps[k]);
+        cg_optim_free(opt);
+    }
+    for (int k = 0; k < 5; k++)
+        ck_assert_tensor_close(stepped[1][k], stepped[0][k], 0, 0);
     /* x = w again, with 1 thread and then 20 times with 2: a race there would show now and then */
     cg_tensor *ref = NULL;
     for (int rep = -1; rep < 20; rep++) {
