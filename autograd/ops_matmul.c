@@ -94,14 +94,14 @@ typedef struct {
     int64_t ld;
 } mm_layout;
 
-/* False when x is a strided view the GEMM cannot read as it lies (it is copied first). */
-static bool layout_of(const cg_tensor *x, mm_layout *l)
+/* Whether strided view x is a transpose of row-major matrices, batches one after
+ * another: the GEMM reads it where it lies (other strided views are copied first). */
+static bool transposed_in_place(const cg_tensor *x)
 {
-    *l = (mm_layout){false, 0};
-    if (!x->strided)
-        return true;
-    int64_t R = x->ndim >= 2 ? x->shape[x->ndim - 2] : 1, C = x->ndim >= 1 ? x->shape[x->ndim - 1] : 1;
-    if (x->ndim < 2 || x->strided->stride[x->ndim - 2] != 1 || x->strided->stride[x->ndim - 1] != R)
+    if (x->ndim < 2)
+        return false;
+    int64_t R = x->shape[x->ndim - 2], C = x->shape[x->ndim - 1];
+    if (x->strided->stride[x->ndim - 2] != 1 || x->strided->stride[x->ndim - 1] != R)
         return false;
     int64_t batch = R * C;
     for (int d = x->ndim - 3; d >= 0; d--) {
@@ -109,7 +109,6 @@ static bool layout_of(const cg_tensor *x, mm_layout *l)
             return false;
         batch *= x->shape[d];
     }
-    *l = (mm_layout){true, 0};
     return true;
 }
 
@@ -120,7 +119,7 @@ static int64_t rows(const mm_plan *p, const cg_tensor *a)
 }
 
 /* The product's plan for operands as they lie: row-major, or a strided view that
- * layout_of took (others were copied before); a transposed a is not folded (its
+ * transposed_in_place took (others were copied before); a transposed a is not folded (its
  * batches' rows do not follow one another). */
 static bool plan_laid_out(const cg_tensor *a, const cg_tensor *b, mm_plan *p, int *nd, int64_t *shape,
                           mm_layout *la, mm_layout *lb)
@@ -165,12 +164,12 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
     cg_tensor *ops[2] = {a, b};
     if (!cg__check_all(2, ops, "cg_matmul"))
         return NULL;
-    mm_layout la, lb;
     for (int i = 0; i < 2; i++) /* a transpose is read where it lies; other strided views copied */
-        if (ops[i]->strided && !layout_of(ops[i], i ? &lb : &la) && !(ops[i] = cg__dense(ops[i], "cg_matmul")))
+        if (ops[i]->strided && !transposed_in_place(ops[i]) && !(ops[i] = cg__dense(ops[i], "cg_matmul")))
             return NULL;
     a = ops[0], b = ops[1];
     mm_plan p;
+    mm_layout la, lb;
     int nd;
     int64_t shape[CG_MAX_DIMS];
     if (!plan_laid_out(a, b, &p, &nd, shape, &la, &lb))

@@ -23,11 +23,11 @@ typedef struct {
     float *gx, *gw, *gb;
 } norm_backward_job;
 
-static void norm_dx_rows(void *ctx, int64_t t)
+static void norm_dx_rows(void *ctx, int64_t begin, int64_t end)
 {
     const norm_backward_job *j = ctx;
-    int64_t n = j->sv->n, end = (t + 1) * NORM_ROWS < j->sv->rows ? (t + 1) * NORM_ROWS : j->sv->rows;
-    for (int64_t r = t * NORM_ROWS; r < end; r++) {
+    int64_t n = j->sv->n;
+    for (int64_t r = begin; r < end; r++) {
         const float *xr = j->x + r * n, *gr = j->g + r * n;
         double mean = j->sv->stats[2 * r], rstd = j->sv->stats[2 * r + 1], sum_dy = 0, sum_dy_xhat = 0;
         for (int64_t k = 0; k < n; k++) {
@@ -41,10 +41,10 @@ static void norm_dx_rows(void *ctx, int64_t t)
     }
 }
 
-static void norm_dwb_cols(void *ctx, int64_t t)
+static void norm_dwb_cols(void *ctx, int64_t k0, int64_t k1)
 {
     const norm_backward_job *j = ctx;
-    int64_t n = j->sv->n, k0 = t * NORM_COLS, k1 = k0 + NORM_COLS < n ? k0 + NORM_COLS : n;
+    int64_t n = j->sv->n;
     for (int64_t r = 0; r < j->sv->rows; r++) {
         const float *xr = j->x + r * n, *gr = j->g + r * n;
         double mean = j->sv->stats[2 * r], rstd = j->sv->stats[2 * r + 1];
@@ -63,9 +63,9 @@ static int layer_norm_backward(cg_node *nd, const float *g)
     cg_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
     norm_backward_job j = {sv, x->data, w ? w->data : NULL, g, cg__grad_buf(x), cg__grad_buf(w), cg__grad_buf(b)};
     if (j.gw || j.gb)
-        cg__parallel_for((sv->n + NORM_COLS - 1) / NORM_COLS, norm_dwb_cols, &j);
+        cg__parallel_range(sv->n, NORM_COLS, norm_dwb_cols, &j);
     if (j.gx)
-        cg__parallel_for((sv->rows + NORM_ROWS - 1) / NORM_ROWS, norm_dx_rows, &j);
+        cg__parallel_range(sv->rows, NORM_ROWS, norm_dx_rows, &j);
     return 0;
 }
 static const cg_op layer_norm_op = {.name = "NativeLayerNormBackward0", .backward = layer_norm_backward,
@@ -92,11 +92,11 @@ typedef struct {
     float *out;
 } norm_forward_job;
 
-static void normalise_rows(void *ctx, int64_t t)
+static void normalise_rows(void *ctx, int64_t begin, int64_t end)
 {
     const norm_forward_job *j = ctx;
-    int64_t n = j->n, end = (t + 1) * NORM_ROWS < j->rows ? (t + 1) * NORM_ROWS : j->rows;
-    for (int64_t r = t * NORM_ROWS; r < end; r++) {
+    int64_t n = j->n;
+    for (int64_t r = begin; r < end; r++) {
         const float *xr = j->x + r * n;
         double mean = 0, var = 0;
         for (int64_t k = 0; k < n; k++)
@@ -141,7 +141,7 @@ cg_tensor *cg_layer_norm(cg_tensor *x, int nd, cg_tensor *weight, cg_tensor *bia
     norm_forward_job job = {x->data, weight ? weight->data : NULL, bias ? bias->data : NULL, eps, rows, n, stats,
                             out->data};
     if (stats)
-        cg__parallel_for((rows + NORM_ROWS - 1) / NORM_ROWS, normalise_rows, &job);
+        cg__parallel_range(rows, NORM_ROWS, normalise_rows, &job);
     cg__scratch_end();
     return stats ? cg__forward_done(out, &layer_norm_op) : cg__forward_failed(out);
 }

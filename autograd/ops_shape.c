@@ -184,10 +184,10 @@ cg_tensor *cg_unsqueeze(cg_tensor *t, int dim)
 
 /* ---- permute / transpose (views with their strides reordered) ------------------- */
 
-/* dst[out index] = src[permuted index], or with `back`, src[...] += dst[...] the other way
- * (the backward: gradients are row-major whatever their tensor's strides). */
-static void permute_copy(const cg_tensor *src, const int *perm, int ndim, const int64_t *out_shape,
-                         const float *from, float *to, bool accumulate_back)
+/* The backward: the output's gradient `from` added into the input's `to`, each element
+ * where the permutation took it from (gradients are row-major whatever the strides). */
+static void permute_add_back(const cg_tensor *src, const int *perm, int ndim, const int64_t *out_shape,
+                             const float *from, float *to)
 {
     int64_t in_stride[CG_MAX_DIMS], stride[CG_MAX_DIMS], idx[CG_MAX_DIMS] = {0};
     int64_t s = 1;
@@ -199,18 +199,15 @@ static void permute_copy(const cg_tensor *src, const int *perm, int ndim, const 
         stride[d] = in_stride[perm[d]];
     if (src->numel == 0)
         return;
-    /* trailing dims that stay contiguous in the source move as one run (memcpy) */
+    /* trailing dims that stay contiguous in the source move as one run */
     int nd = ndim;
     int64_t run = 1;
     while (nd > 0 && stride[nd - 1] == run)
         run *= out_shape[--nd];
     int64_t runs = src->numel / run, off = 0;
     for (int64_t i = 0; i < runs; i++) {
-        if (accumulate_back)
-            for (int64_t j = 0; j < run; j++)
-                to[off + j] += from[i * run + j];
-        else
-            memcpy(to + i * run, from + off, sizeof(float) * (size_t)run);
+        for (int64_t j = 0; j < run; j++)
+            to[off + j] += from[i * run + j];
         for (int d = nd - 1; d >= 0; d--) {
             off += stride[d];
             if (++idx[d] < out_shape[d])
@@ -231,14 +228,15 @@ static int permute_backward(cg_node *n, const float *g)
     const permute_saved *sv = n->saved;
     float *gx = cg__grad_buf(n->in[0]);
     if (gx)
-        permute_copy(n->in[0], sv->perm, n->out->ndim, n->out->shape, g, gx, true);
+        permute_add_back(n->in[0], sv->perm, n->out->ndim, n->out->shape, g, gx);
     return 0;
 }
 static const cg_op permute_op = {.name = "PermuteBackward0", .backward = permute_backward, .saves = 0};
 static const cg_op transpose_op = {.name = "TransposeBackward0", .backward = permute_backward, .saves = 0};
 static const cg_op t_op = {.name = "TBackward0", .backward = permute_backward, .saves = 0};
 
-static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const char *name)
+/* t's dims reordered, recorded as op (torch's name for the call that made it). */
+static cg_tensor *permute_as(cg_tensor *t, int ndim, const int *dims, const char *name, const cg_op *op)
 {
     if (!cg__check(t, name))
         return NULL;
@@ -270,11 +268,10 @@ static cg_tensor *permute_named(cg_tensor *t, int ndim, const int *dims, const c
         return NULL;
     permute_saved sv;
     memcpy(sv.perm, perm, sizeof sv.perm);
-    return CG__RECORD_WITH(out, !strcmp(name, "cg_transpose") ? &transpose_op : !strcmp(name, "cg_t") ? &t_op : &permute_op, 1,
-                           &t, &sv);
+    return CG__RECORD_WITH(out, op, 1, &t, &sv);
 }
 
-cg_tensor *cg_permute(cg_tensor *t, int ndim, const int *dims) { return permute_named(t, ndim, dims, "cg_permute"); }
+cg_tensor *cg_permute(cg_tensor *t, int ndim, const int *dims) { return permute_as(t, ndim, dims, "cg_permute", &permute_op); }
 
 cg_tensor *cg_transpose(cg_tensor *t, int dim0, int dim1)
 {
@@ -291,7 +288,7 @@ cg_tensor *cg_transpose(cg_tensor *t, int dim0, int dim1)
         perm[d] = d;
     perm[d0] = d1;
     perm[d1] = d0;
-    return permute_named(t, t->ndim, perm, "cg_transpose");
+    return permute_as(t, t->ndim, perm, "cg_transpose", &transpose_op);
 }
 
 cg_tensor *cg_t(cg_tensor *t)
@@ -302,7 +299,7 @@ cg_tensor *cg_t(cg_tensor *t)
         cg__error("cg_t: expects a tensor with <= 2 dimensions, but self is %dD", t->ndim);
         return NULL;
     }
-    return permute_named(t, t->ndim, t->ndim == 2 ? (const int[]){1, 0} : (const int[]){0}, "cg_t");
+    return permute_as(t, t->ndim, t->ndim == 2 ? (const int[]){1, 0} : (const int[]){0}, "cg_t", &t_op);
 }
 
 /* ---- cat / stack --------------------------------------------------------------- */
@@ -780,16 +777,17 @@ cg_tensor *cg_detach(cg_tensor *t)
 
 static const cg_op clone_op = {.name = "CloneBackward0", .backward = reshape_backward, .saves = 0};
 
-cg_tensor *cg_clone(cg_tensor *t)
+/* t's values row-major in a new tensor, differentiable (torch's clone). */
+static cg_tensor *copy_of(cg_tensor *t, const char *name)
 {
-    if (!cg__check(t, "cg_clone"))
-        return NULL;
-    cg_tensor *out = cg__new(t->ndim, t->shape, "cg_clone");
+    cg_tensor *out = cg__new(t->ndim, t->shape, name);
     if (!out)
         return NULL;
     cg__gather(t, out->data);
     return CG__RECORD(out, &clone_op, 1, &t);
 }
+
+cg_tensor *cg_clone(cg_tensor *t) { return cg__check(t, "cg_clone") ? copy_of(t, "cg_clone") : NULL; }
 
 /* ---- contiguous: a strided view's values laid out row-major ------------------------- */
 
@@ -799,11 +797,7 @@ cg_tensor *cg_contiguous(cg_tensor *t)
         return NULL;
     if (!t->strided) /* torch returns the tensor itself; here a view of it, the caller's to free */
         return reshape_named(t, t->ndim, t->shape, "cg_contiguous");
-    cg_tensor *out = cg__new(t->ndim, t->shape, "cg_contiguous");
-    if (!out)
-        return NULL;
-    cg__gather(t, out->data);
-    return CG__RECORD(out, &clone_op, 1, &t);
+    return copy_of(t, "cg_contiguous");
 }
 
 cg_tensor *cg__dense_strided(cg_tensor *x, const char *op)
@@ -815,23 +809,14 @@ cg_tensor *cg__dense_strided(cg_tensor *x, const char *op)
     cg_tensor *d = x->strided->dense_rec;
     if (d && x->strided->dense_rec_version == version) {
         cg__gather_refresh(x, d->data);
-    } else if ((d = cg__new_beside(x, x->ndim, x->shape, op))) {
-        cg__gather(x, d->data);
-        d = CG__RECORD(d, &clone_op, 1, &x);
-        if (d) {
-            d->storage = cg__storage(x); /* its version is the view's: see cg__dense_plain */
-            if (!d->in_frame) {
-                d->nrefs = 0; /* x keeps it, not it x (no cycle); see cg__dense_rec_release */
-                x->refcount--;
-                if (x->base) {
-                    x->base->refcount++;
-                    d->base = x->base;
-                }
-            }
-            cg__dense_rec_release(x);
-            x->strided->dense_rec = d;
-            x->strided->dense_rec_version = version;
+    } else if ((d = cg__dense_new(x, op)) && (d = CG__RECORD(d, &clone_op, 1, &x))) {
+        if (!d->in_frame) { /* x keeps it, not it x (no cycle); see cg__dense_rec_release */
+            d->nrefs = 0;
+            x->refcount--;
         }
+        cg__dense_rec_release(x);
+        x->strided->dense_rec = d;
+        x->strided->dense_rec_version = version;
     }
     cg__dense_unlock();
     return d;

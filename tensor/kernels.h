@@ -49,6 +49,8 @@ void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx
 
 /* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);
+/* [0, n) in runs of `chunk` (the last one shorter) over the pool: fn(ctx, begin, end) for each. */
+void cg__parallel_range(int64_t n, int64_t chunk, void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx);
 
 /* ---- broadcasting ------------------------------------------------------------
  * The shape two (or three) operands broadcast to, as torch does: align the

@@ -99,6 +99,22 @@ static pthread_mutex_t dense_mutex = PTHREAD_MUTEX_INITIALIZER;
 void cg__dense_lock(void) { pthread_mutex_lock(&dense_mutex); }
 void cg__dense_unlock(void) { pthread_mutex_unlock(&dense_mutex); }
 
+cg_tensor *cg__dense_new(cg_tensor *t, const char *op)
+{
+    cg_tensor *d = cg__new_beside(t, t->ndim, t->shape, op);
+    if (!d)
+        return NULL;
+    cg__gather(t, d->data);
+    /* Its version is the storage's, as a view's is: a graph that saved it refuses
+     * backward after an in-place write to the values it copied. */
+    d->storage = cg__storage(t);
+    if (!d->in_frame && t->base) {
+        t->base->refcount++;
+        d->base = t->base;
+    }
+    return d;
+}
+
 cg_tensor *cg__dense_plain(cg_tensor *t, const char *op)
 {
     if (!t->strided)
@@ -108,15 +124,7 @@ cg_tensor *cg__dense_plain(cg_tensor *t, const char *op)
     cg_tensor *d = t->strided->dense;
     if (d && t->strided->dense_version == version) {
         cg__gather_refresh(t, d->data); /* writes through cg_data are not counted: look */
-    } else if ((d = cg__new_beside(t, t->ndim, t->shape, op))) {
-        cg__gather(t, d->data);
-        /* Its version is the storage's, as a view's is: a graph that saved it
-         * refuses backward after an in-place write to the values it copied. */
-        d->storage = cg__storage(t);
-        if (!d->in_frame && t->base) {
-            t->base->refcount++;
-            d->base = t->base;
-        }
+    } else if ((d = cg__dense_new(t, op))) {
         cg_tensor_free(t->strided->dense); /* a graph that read the old copy keeps it */
         t->strided->dense = d;
         t->strided->dense_version = version;

@@ -334,26 +334,33 @@ static bool partly_overlapping(const cg_tensor *dst, const cg_tensor *src)
     return meet && !(src->data == dst->data && src->numel == dst->numel) && !src->strided && !dst->strided;
 }
 
-/* A copy into or out of a strided view: through a row-major copy of src broadcast
- * to dst's shape (read whole before any write, so memory they share is safe). */
+/* dst's elements from row-major src broadcast to dst's shape (the two share no memory,
+ * or are the same elements). */
+static void copy_row_major(cg_tensor *dst, const cg_tensor *src)
+{
+    if (src->numel == dst->numel) /* the same elements in the same order */
+        memmove(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    else
+        copy_broadcast(dst, src);
+}
+
+/* A copy into or out of a strided view: src's values row-major (cg__dense_plain); into
+ * a strided dst through a row-major copy of dst's shape, written back through its
+ * strides (read whole before any write, so memory they share is safe). */
 static int copy_strided(cg_tensor *dst, cg_tensor *src)
 {
-    cg_tensor *s = cg__new_heap(src->ndim, src->shape, "cg_copy_");
-    cg_tensor *d = s ? cg__new_heap(dst->ndim, dst->shape, "cg_copy_") : NULL;
-    if (!d) {
-        cg_tensor_free(s);
+    cg_tensor *s = cg__dense_plain(src, "cg_copy_");
+    if (!s)
         return -1;
+    if (!dst->strided) { /* src is the strided one: s is a copy of its own */
+        copy_row_major(dst, s);
+        return 0;
     }
-    cg__gather(src, s->data);
-    if (s->numel == d->numel)
-        memcpy(d->data, s->data, (size_t)s->numel * sizeof(float));
-    else
-        copy_broadcast(d, s);
-    if (dst->strided)
-        cg__scatter(dst, d->data);
-    else if (d->numel)
-        memcpy(dst->data, d->data, (size_t)d->numel * sizeof(float));
-    cg_tensor_free(s);
+    cg_tensor *d = cg__new_heap(dst->ndim, dst->shape, "cg_copy_");
+    if (!d)
+        return -1;
+    copy_row_major(d, s);
+    cg__scatter(dst, d->data);
     cg_tensor_free(d);
     return 0;
 }
@@ -378,10 +385,9 @@ int cg_copy_(cg_tensor *dst, const cg_tensor *src)
     if (src->strided || dst->strided) {
         if (copy_strided(dst, (cg_tensor *)src) < 0)
             return -1;
-    } else if (src->numel == dst->numel) /* the same elements in the same order */
-        memmove(dst->data, src->data, (size_t)src->numel * sizeof(float));
-    else
-        copy_broadcast(dst, src);
+    } else {
+        copy_row_major(dst, src);
+    }
     cg__bump_version(dst);
     return 0;
 }

@@ -111,6 +111,9 @@ void cg__strides(const cg_tensor *t, int64_t *stride);
 cg_tensor *cg__strided_view(cg_tensor *t, int ndim, const int64_t *shape, const int64_t *stride, int64_t offset);
 /* v's values row-major into dst (any tensor: a strided view walks its strides). */
 void cg__gather(const cg_tensor *v, float *dst);
+/* A new tensor made beside strided view t holding its values row-major: its version
+ * is t's storage's, and outside frames it keeps t's base alive as t does. */
+cg_tensor *cg__dense_new(cg_tensor *t, const char *op);
 /* t's values row-major: t itself unless t is a strided view, else its `dense`
  * tensor made or refreshed now (not recorded in the graph); NULL when out of memory. */
 cg_tensor *cg__dense_plain(cg_tensor *t, const char *op);

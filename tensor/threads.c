@@ -195,3 +195,23 @@ void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void 
         cpu_relax();
     pthread_mutex_unlock(&submit);
 }
+
+typedef struct {
+    int64_t n, chunk;
+    void (*fn)(void *ctx, int64_t begin, int64_t end);
+    void *ctx;
+} range_job;
+
+static void range_task(void *ctx, int64_t t)
+{
+    const range_job *j = ctx;
+    int64_t begin = t * j->chunk, end = j->n - begin < j->chunk ? j->n : begin + j->chunk;
+    j->fn(j->ctx, begin, end);
+}
+
+void cg__parallel_range(int64_t n, int64_t chunk, void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx)
+{
+    range_job j = {n, chunk, fn, ctx};
+    if (n > 0)
+        cg__parallel_for((n + chunk - 1) / chunk, range_task, &j);
+}

@@ -637,19 +637,15 @@ typedef struct {
     bool grad, add;
 } gelu_job;
 
-static void gelu_chunk(void *ctx, int64_t t)
+static void gelu_chunk(void *ctx, int64_t begin, int64_t end)
 {
     const gelu_job *j = ctx;
-    int64_t at = t * GELU_CHUNK, len = j->n - at < GELU_CHUNK ? j->n - at : GELU_CHUNK;
-    j->run(len, j->x + at, j->g ? j->g + at : NULL, j->y + at, j->grad, j->add);
+    j->run(end - begin, j->x + begin, j->g ? j->g + begin : NULL, j->y + begin, j->grad, j->add);
 }
 
 static void gelu_over_threads(gelu_job j)
 {
-    if (j.n < 2 * GELU_CHUNK)
-        j.run(j.n, j.x, j.g, j.y, j.grad, j.add);
-    else
-        cg__parallel_for((j.n + GELU_CHUNK - 1) / GELU_CHUNK, gelu_chunk, &j);
+    cg__parallel_range(j.n, GELU_CHUNK, gelu_chunk, &j);
 }
 
 void cg__gelu_tanh_f32(int64_t n, const float *x, float *y)

@@ -1150,6 +1150,15 @@ START_TEST(views_share_storage_and_versions)
     ck_assert_int_eq(cg_storage_offset(c), 0);
     cg_data(c)[0] = 42;
     ck_assert_float_eq(cg_data(x)[0], 42.0f);
+    cg_tensor *into = cg_empty(CG_SHAPE(4, 3, 2)); /* out of a view into a row-major tensor, and broadcast */
+    ck_assert_int_eq(cg_copy_(into, t), 0);
+    ck_assert_int_eq(cg_copy_(cg_select(into, 0, 0), cg_select(t, 0, 3)), 0);
+    for (int i = 0; i < 24; i++)
+        ck_assert_float_eq(cg_data(into)[i], cg_data(t)[i < 6 ? 18 + i : i]);
+    cg_tensor *row = cg_empty(CG_SHAPE(2, 3));
+    ck_assert_int_eq(cg_copy_(row, cg_select(cg_t(cg_select(x, 0, 0)), 0, 2)), 0); /* (3,) broadcast to (2, 3) */
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(cg_data(row)[i], cg_data(x)[(i % 3) * 4 + 2]);
     cg_tensor *ct = cg_contiguous(t);
     ck_assert(cg_is_contiguous(ct));
     ck_assert_float_eq(cg_data(ct)[1], -5.0f);
