@@ -1139,6 +1139,22 @@ START_TEST(views_share_storage_and_versions)
     cg_tensor *wide = cg_expand(cg_randn(CG_SHAPE(1, 2)), CG_SHAPE(1000, 2)); /* 2 values in storage */
     cg_set_detect_anomaly(false);
     ck_assert_ptr_nonnull(wide);
+    /* split and chunk: how many without out, and their refusals, each naming the call */
+    cg_tensor *piece[2];
+    ck_assert_int_eq(cg_split(x, 1, 1, NULL, 0), 3);
+    ck_assert_int_eq(cg_chunk(x, 5, -1, NULL, 0), 4);        /* 4 columns: pieces of 1 */
+    ck_assert_int_eq(cg_split(x, 1, 1, piece, 2), -1);       /* 3 pieces, room for 2 */
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_split: 3 pieces, room for 2"));
+    ck_assert_int_eq(cg_split(x, -1, 0, piece, 2), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_split: split_size"));
+    ck_assert_int_eq(cg_chunk(x, 0, 0, piece, 2), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_chunk: chunk expects"));
+    ck_assert_int_eq(cg_chunk(x, 2, 3, piece, 2), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_chunk"));
+    ck_assert_int_eq(cg_chunk(cg_zeros(CG_SHAPE(0, 2)), 2, 0, piece, 2), 2); /* size 0: chunks empty pieces */
+    ck_assert_int_eq(cg_numel(piece[1]), 0);
+    ck_assert_ptr_null(cg_t(x));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_t: expects a tensor with <= 2 dimensions"));
     /* a size-0 view and a 0-d one */
     cg_tensor *e = cg_transpose(cg_zeros(CG_SHAPE(0, 3)), 0, 1);
     ck_assert_int_eq(cg_numel(e), 0);
