@@ -72,7 +72,7 @@ static void gemm_b_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
 /* The kernels of the instruction set this CPU (or this build, for WebAssembly) has:
  * AVX-512 or AVX2 as the CPU reports them, WebAssembly SIMD when compiled with
  * -msimd128; NULL where there are none (the portable loops below). */
-static const cg__gemm_isa *cpu_isa(void)
+static const cg__gemm_isa *cpu_isa_checked(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     if (cg__cpu_has_avx512())
@@ -85,6 +85,18 @@ static const cg__gemm_isa *cpu_isa(void)
 #else
     return NULL;
 #endif
+}
+
+/* The same, asked once (every product asks: a tiny one is a few dozen instructions). */
+static const cg__gemm_isa *cpu_isa(void)
+{
+    static const cg__gemm_isa *known;
+    const cg__gemm_isa *isa = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (!isa) {
+        isa = cpu_isa_checked();
+        __atomic_store_n(&known, isa, __ATOMIC_RELAXED);
+    }
+    return isa;
 }
 
 /* Whether A · Bᵀ with M rows takes the dot-product kernel (few rows: dot products
@@ -163,6 +175,21 @@ static split_job split_of(int threads, bool ta, bool tb, int64_t M, int64_t N)
 static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const cg__prepacked *pre);
 
+/* A tiny product (a toy model's step) straight to its kernel, which stores over C when
+ * beta is 0, before anything a big one needs; false when it is not one. */
+static inline bool tiny_product(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A,
+                                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    const cg__gemm_isa *isa = cpu_isa();
+    if (!isa || !isa->tiny || M * N * K >= 4096 || K == 0 || ldb >= (INT64_C(1) << 28))
+        return false;
+    if (beta != 0.0f)
+        scale_c(M, N, beta, C, ldc);
+    if (M > 0 && N > 0)
+        isa->tiny(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, beta == 0.0f);
+    return true;
+}
+
 /* The one message of a product that could not run (its part's own error may come from a worker thread). */
 static int gemm_result(int rc, int64_t M, int64_t N, int64_t K)
 {
@@ -175,6 +202,8 @@ static int gemm_result(int rc, int64_t M, int64_t N, int64_t K)
 int cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
              const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
+    if (tiny_product(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc))
+        return 0;
     return gemm_result(gemm_dispatch(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL), M, N, K);
 }
 
@@ -208,6 +237,8 @@ void cg__gemm_pack_bt(int64_t N, int64_t K, const float *B, int64_t ldb, float *
 int cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                 const float *packed, float beta, float *C, int64_t ldc)
 {
+    if (tiny_product(false, true, M, N, K, A, lda, B, ldb, beta, C, ldc))
+        return 0;
     cg__prepacked pre = {packed, 0, packed ? (N + packed_nr() - 1) / packed_nr() * packed_nr() : 0};
     return gemm_result(gemm_dispatch(false, true, M, N, K, A, lda, B, ldb, beta, C, ldc, packed ? &pre : NULL), M, N,
                        K);
@@ -273,19 +304,19 @@ static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) {
                 const float *a = A + i * lda, *b = B + j * ldb;
-                float s = 0;
+                float s = C[i * ldc + j]; /* added to one by one, as the loops above (cg__tiny_kernel) */
                 for (int64_t k = 0; k < K; k++)
                     s += a[k] * b[k];
-                C[i * ldc + j] += s;
+                C[i * ldc + j] = s;
             }
         return 0;
     }
     for (int64_t i = 0; i < M; i++) /* both transposed: rare; element by element */
         for (int64_t j = 0; j < N; j++) {
-            float s = 0;
+            float s = C[i * ldc + j];
             for (int64_t k = 0; k < K; k++)
                 s += A[k * lda + i] * B[j * ldb + k];
-            C[i * ldc + j] += s;
+            C[i * ldc + j] = s;
         }
     return 0;
 }

@@ -127,9 +127,52 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
 }
 
 
+/* Tiny products (an RNN step of a toy model: 1 to 8 rows, a few columns): up to four
+ * rows of C at once, eight columns a register, masked at the edge. Each column of B
+ * (op(B)'s k-th row) is loaded once for the four rows — gathered when B is transposed. */
+AVX2 static inline __attribute__((always_inline)) void tiny_rows(bool ta, bool tb, int rows, int64_t K, const float *A, int64_t lda, const float *B,
+                           int64_t ldb, __m256i mask, __m256i idx, float *C, int64_t ldc, bool overwrite)
+{
+    __m256 s[4];
+    for (int r = 0; r < rows; r++)
+        s[r] = overwrite ? _mm256_setzero_ps() : _mm256_maskload_ps(C + r * ldc, mask);
+    int64_t step_i = ta ? 1 : lda, step_k = ta ? lda : 1;
+    for (int64_t k = 0; k < K; k++) {
+        __m256 b = tb ? _mm256_mask_i32gather_ps(_mm256_setzero_ps(), B + k, idx, _mm256_castsi256_ps(mask), 4)
+                      : _mm256_maskload_ps(B + k * ldb, mask);
+        for (int r = 0; r < rows; r++) /* separate multiply and add: the portable loops' rounding */
+            s[r] = _mm256_add_ps(s[r], _mm256_mul_ps(_mm256_broadcast_ss(A + r * step_i + k * step_k), b));
+    }
+    for (int r = 0; r < rows; r++)
+        _mm256_maskstore_ps(C + r * ldc, mask, s[r]);
+}
+
+AVX2 static void tiny(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, float *C, int64_t ldc, bool overwrite)
+{
+    static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    /* a transposed B's column j0 + l is l * ldb floats on (ldb < 2^28: the caller's check) */
+    __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)ldb));
+    for (int64_t j0 = 0; j0 < N; j0 += 8) {
+        int64_t nj = N - j0 < 8 ? N - j0 : 8;
+        __m256i mask = _mm256_loadu_si256((const __m256i *)(lanes + 8 - nj));
+        const float *b = tb ? B + j0 * ldb : B + j0;
+        for (int64_t i = 0; i < M; i += 4) {
+            const float *a = ta ? A + i : A + i * lda;
+            float *c = C + i * ldc + j0;
+            switch (M - i < 4 ? M - i : 4) { /* each count its own unrolled loop, the sums in registers */
+            case 1: tiny_rows(ta, tb, 1, K, a, lda, b, ldb, mask, idx, c, ldc, overwrite); break;
+            case 2: tiny_rows(ta, tb, 2, K, a, lda, b, ldb, mask, idx, c, ldc, overwrite); break;
+            case 3: tiny_rows(ta, tb, 3, K, a, lda, b, ldb, mask, idx, c, ldc, overwrite); break;
+            default: tiny_rows(ta, tb, 4, K, a, lda, b, ldb, mask, idx, c, ldc, overwrite); break;
+            }
+        }
+    }
+}
+
 #undef MR
 #undef NR
-const cg__gemm_isa cg__gemm_avx2 = {"avx2", 6, 16, kernel_6x16, pack_transposed, dot_3x4, 65};
+const cg__gemm_isa cg__gemm_avx2 = {"avx2", 6, 16, kernel_6x16, pack_transposed, dot_3x4, 65, tiny};
 
 /* ---- AVX-512: an 8x32 tile (16 zmm accumulators), and 3x4 dot products 16 wide ---- */
 
@@ -197,5 +240,5 @@ AVX512 static void dot_3x4_512(int64_t K, const float *const a[3], const float *
 
 /* dot products below 16 rows only: measured on an Intel Xeon by bench gemm, each dot
  * ends in a horizontal sum of a 16-wide register */
-const cg__gemm_isa cg__gemm_avx512 = {"avx512", 8, 32, kernel_8x32, pack_transposed, dot_3x4_512, 16};
+const cg__gemm_isa cg__gemm_avx512 = {"avx512", 8, 32, kernel_8x32, pack_transposed, dot_3x4_512, 16, tiny};
 #endif

@@ -17,6 +17,15 @@ typedef void (*cg__pack_transposed)(const float *src, int64_t ld, int64_t rows, 
 /* out[r][c] = a[r] · b[c] over K floats: three rows of A against four of B */
 typedef void (*cg__dot_kernel)(int64_t K, const float *const a[3], const float *const b[4], float out[3][4]);
 
+/* C (M x N) += op(A) op(B), or = when overwrite (C's old values not read), for tiny
+ * products (under 4096 multiply-adds), nothing packed: each element's products added
+ * to it one by one in k order (to +0 when overwriting), each rounded before its add
+ * (no FMA) — the bits of the portable loops, which run where an instruction set has
+ * none; a product accumulated in parts (a batch's weight gradient) gives the bits of
+ * one longer sum. */
+typedef void (*cg__tiny_kernel)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A,
+                                int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool overwrite);
+
 /* One instruction set's kernels. */
 typedef struct {
     const char *name;
@@ -25,6 +34,7 @@ typedef struct {
     cg__pack_transposed pack_transposed;
     cg__dot_kernel dot;
     int64_t dot_rows; /* A · Bᵀ with fewer rows than this (and K >= 16) takes the dot kernel */
+    cg__tiny_kernel tiny; /* or NULL: the portable loops */
 } cg__gemm_isa;
 
 /* A cg__pack_transposed in S x S blocks transposed in registers by TRANSPOSE

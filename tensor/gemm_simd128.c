@@ -104,5 +104,5 @@ static void dot_3x4(int64_t K, const float *const a[3], const float *const b[4],
     }
 }
 
-const cg__gemm_isa cg__gemm_simd128 = {"simd128", 4, 8, kernel_4x8, pack_transposed, dot_3x4, 65};
+const cg__gemm_isa cg__gemm_simd128 = {"simd128", 4, 8, kernel_4x8, pack_transposed, dot_3x4, 65, NULL};
 #endif

@@ -724,6 +724,77 @@ START_TEST(large_products_match_a_double_reference)
 }
 END_TEST
 
+/* One element of a tiny product as every path computes it: its products added to
+ * it one by one in k order (from +0 for a new product), each rounded before its add
+ * (the SIMD kernel for tiny products and the portable loops both; tests/meson.build
+ * runs this suite on each). */
+static float tiny_dot_onto(float s, int64_t K, const float *a, int64_t sa, const float *b, int64_t sb)
+{
+    for (int64_t k = 0; k < K; k++) {
+        float p = a[k * sa] * b[k * sb];
+        s = s + p;
+    }
+    return s;
+}
+
+static float tiny_dot(int64_t K, const float *a, int64_t sa, const float *b, int64_t sb)
+{
+    return tiny_dot_onto(0.0f, K, a, sa, b, sb);
+}
+
+/* Products under 4096 multiply-adds (a toy model's step), every edge of the kernel's
+ * 4-row and 8-column blocks, the four transposition cases (transposes' views read in
+ * place), the gradients, and a gradient accumulated into (C += ...): bit for bit the
+ * order above. */
+START_TEST(tiny_products_sum_in_order_bit_for_bit)
+{
+    const int64_t Ms[] = {1, 2, 3, 4, 5, 8, 9}, Ns[] = {1, 5, 8, 9, 16, 17}, Ks[] = {1, 2, 7, 8};
+    cg_manual_seed(21);
+    for (size_t mi = 0; mi < 7; mi++)
+        for (size_t ni = 0; ni < 6; ni++)
+            for (size_t ki = 0; ki < 4; ki++)
+                for (int tr = 0; tr < 4; tr++) {
+                    int64_t M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                    bool ta = tr & 1, tb = tr & 2;
+                    cg_frame_begin();
+                    cg_tensor *a0 = ta ? cg_randn(CG_SHAPE(K, M)) : cg_randn(CG_SHAPE(M, K));
+                    cg_tensor *b0 = tb ? cg_randn(CG_SHAPE(N, K)) : cg_randn(CG_SHAPE(K, N));
+                    cg_tensor *a = ta ? cg_transpose(a0, 0, 1) : a0, *b = tb ? cg_transpose(b0, 0, 1) : b0;
+                    cg_tensor *y = cg_matmul(a, b);
+                    const float *A = cg_data(a0), *B = cg_data(b0);
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++) {
+                            float want = tiny_dot(K, ta ? A + i : A + i * K, ta ? M : 1, tb ? B + j * K : B + j,
+                                                  tb ? 1 : N);
+                            ck_assert_msg(cg_data(y)[i * N + j] == want || (want != want && cg_data(y)[i * N + j] != cg_data(y)[i * N + j]),
+                                          "%lldx%lldx%lld (%d, %d) [%lld,%lld]: %.9g, want %.9g", (long long)M,
+                                          (long long)N, (long long)K, ta, tb, (long long)i, (long long)j,
+                                          (double)cg_data(y)[i * N + j], (double)want);
+                        }
+                    cg_frame_end();
+                }
+    /* backward: dA = G · Bᵀ, dB = Aᵀ · G, and B used twice: dB = (Aᵀ G) + (A2ᵀ G) */
+    cg_frame_begin();
+    int64_t M = 3, N = 9, K = 5;
+    cg_tensor *a = cg_randn(CG_SHAPE(M, K)), *a2 = cg_randn(CG_SHAPE(M, K)), *b = cg_randn(CG_SHAPE(K, N));
+    cg_tensor *g = cg_randn(CG_SHAPE(M, N));
+    cg_set_requires_grad(a, true);
+    cg_set_requires_grad(b, true);
+    ck_assert_int_eq(cg_backward_ex(cg_matmul(a, b), .grad = g), 0);
+    ck_assert_int_eq(cg_backward_ex(cg_matmul(a2, b), .grad = g), 0);
+    const float *A = cg_data(a), *A2 = cg_data(a2), *B = cg_data(b), *G = cg_data(g);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t k = 0; k < K; k++)
+            ck_assert(cg_data(cg_grad(a))[i * K + k] == tiny_dot(N, G + i * N, 1, B + k * N, 1));
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < N; j++) {
+            float first = tiny_dot(M, A + k, K, G + j, N);
+            ck_assert(cg_data(cg_grad(b))[k * N + j] == tiny_dot_onto(first, M, A2 + k, K, G + j, N));
+        }
+    cg_frame_end();
+}
+END_TEST
+
 /* exp, tanh and sigmoid (vectorised where the CPU allows) against libm in double,
  * over the whole float range that matters, within a few ulp. */
 START_TEST(elementwise_functions_are_accurate)
@@ -1331,6 +1402,7 @@ static Suite *autograd_suite(void)
     tcase_add_test(e, dropout_matches_pytorch_and_scales);
     tcase_add_test(e, one_hot_and_argmax);
     tcase_add_test(e, large_products_match_a_double_reference);
+    tcase_add_test(e, tiny_products_sum_in_order_bit_for_bit);
     tcase_add_test(e, elementwise_functions_are_accurate);
     tcase_add_test(e, linear_on_one_hot_rows_matches_matmul);
     tcase_add_test(e, threads_give_identical_results);
