@@ -139,7 +139,7 @@ static int matmul_backward(cg_node *n, const float *g)
 {
     cg_tensor *a = n->in[0], *b = n->in[1];
     mm_plan p;
-    mm_layout la, lb;
+    mm_layout la = {0}, lb = {0};
     int nd;
     int64_t shape[CG_MAX_DIMS];
     plan_laid_out(a, b, &p, &nd, shape, &la, &lb);
@@ -169,7 +169,7 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
             return NULL;
     a = ops[0], b = ops[1];
     mm_plan p;
-    mm_layout la, lb;
+    mm_layout la = {0}, lb = {0};
     int nd;
     int64_t shape[CG_MAX_DIMS];
     if (!plan_laid_out(a, b, &p, &nd, shape, &la, &lb))
