@@ -267,6 +267,34 @@ static void weight_product(void *ctx, int64_t which)
         __atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
 }
 
+/* dw[:, hot[i]] += g[i] for each one-hot row i. With many rows, in a transposed copy of
+ * dw (each row of g then adds to a row of it, contiguous, rather than to a column
+ * in_f floats apart), put back after: each element still sums its rows in order onto
+ * its old value, so the bits are the scattered loop's. */
+static void one_hot_weight_grad(float *gw, const float *g, const int32_t *hot, int64_t M, int64_t in_f,
+                                int64_t out_f)
+{
+    float *t = M >= 2 * in_f ? cg__scratch((size_t)(in_f * out_f) * sizeof(float)) : NULL;
+    if (!t) { /* few rows (or no scratch): add in place */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t o = 0; o < out_f; o++)
+                gw[o * in_f + hot[i]] += g[i * out_f + o];
+        return;
+    }
+    for (int64_t o = 0; o < out_f; o++)
+        for (int64_t h = 0; h < in_f; h++)
+            t[h * out_f + o] = gw[o * in_f + h];
+    for (int64_t i = 0; i < M; i++) {
+        float *restrict row = t + hot[i] * out_f;
+        const float *restrict gi = g + i * out_f;
+        for (int64_t o = 0; o < out_f; o++)
+            row[o] += gi[o];
+    }
+    for (int64_t o = 0; o < out_f; o++)
+        for (int64_t h = 0; h < in_f; h++)
+            gw[o * in_f + h] = t[h * out_f + o];
+}
+
 /* Two gradient buffers that share no element (x and w may be one tensor, or views of one). */
 static bool apart(const float *a, int64_t na, const float *b, int64_t nb)
 {
@@ -313,10 +341,8 @@ static int linear_backward(cg_node *n, const float *g)
     else {
         if (gx)
             weight_product(&wp, 0);
-        if (gw && hot) /* dw[:, hot[i]] += g[i] */
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t o = 0; o < out_f; o++)
-                    gw[o * in_f + hot[i]] += g[i * out_f + o];
+        if (gw && hot)
+            one_hot_weight_grad(gw, g, hot, M, in_f, out_f);
         else if (gw)
             weight_product(&wp, 1);
     }

@@ -931,6 +931,16 @@ START_TEST(linear_on_one_hot_rows_matches_matmul)
     cg_backward_ex(slow, .grad = g);
     ck_assert_tensor_close(cg_grad(w), cg_grad(w2), 1e-6, 1e-6);
     ck_assert_tensor_close(cg_grad(b), cg_grad(b2), 1e-6, 1e-6);
+    /* accumulated: each weight gradient element adds its rows in row order onto its old value */
+    float ref[60];
+    memcpy(ref, cg_data(cg_grad(w)), sizeof ref);
+    for (int i = 0; i < 40; i++)
+        for (int o = 0; o < 6; o++)
+            ref[o * 10 + (int)ids[i]] += cg_data(g)[i * 6 + o];
+    ck_assert_int_eq(cg_backward_ex(cg_linear(x, w, b), .grad = g), 0);
+    for (int k = 0; k < 60; k++)
+        ck_assert_msg(cg_data(cg_grad(w))[k] == ref[k], "weight gradient %d: %.9g, want %.9g", k,
+                      (double)cg_data(cg_grad(w))[k], (double)ref[k]);
     /* a row with a 2 in it is not one-hot: the GEMM path, same numbers */
     cg_data(x)[3 * 10 + (int)ids[3]] = 2.0f;
     ck_assert_tensor_close(cg_linear(x, w, NULL), cg_matmul(x, cg_transpose(w, 0, 1)), 1e-6, 1e-6);
