@@ -994,6 +994,30 @@ START_TEST(threads_give_identical_results)
     }
     for (int k = 0; k < 12; k++)
         ck_assert_tensor_close(outs[1][k], outs[0][k], 0, 0);
+    /* a recurrent step's fused linear (addend, bias, tanh) and a one-hot input layer: each
+     * thread a strip of columns, forward (sum, product, activation) and backward (the
+     * activation's gradient, the addend's, the bias's sums) */
+    float ids[600];
+    for (int i = 0; i < 600; i++)
+        ids[i] = (float)((i * 31) % 65);
+    cg_tensor *xr = cg_randn(CG_SHAPE(32, 256)), *wr = cg_randn(CG_SHAPE(256, 256)), *br = cg_randn(CG_SHAPE(256));
+    cg_tensor *ar = cg_randn(CG_SHAPE(32, 256)), *oh = cg_one_hot(cg_tensor_from(ids, CG_SHAPE(600)), 65);
+    cg_tensor *wi = cg_randn(CG_SHAPE(256, 65)), *bi = cg_randn(CG_SHAPE(256));
+    cg_tensor *fused[6] = {xr, wr, br, ar, wi, bi}, *fused_outs[2][8];
+    for (int run = 0; run < 2; run++) {
+        ck_assert_int_eq(cg_set_num_threads(run ? 2 : 1), 0);
+        for (int k = 0; k < 6; k++) {
+            cg_set_requires_grad(fused[k], true);
+            cg_zero_grad(fused[k]);
+        }
+        cg_tensor *y = cg_linear_act(xr, wr, br, ar, CG_TANH), *z = cg_linear(oh, wi, bi);
+        ck_assert_int_eq(cg_backward(cg_add(cg_sum(cg_mul(y, y)), cg_sum(cg_mul(z, z)))), 0);
+        cg_tensor *got[8] = {y, z, cg_grad(xr), cg_grad(wr), cg_grad(br), cg_grad(ar), cg_grad(wi), cg_grad(bi)};
+        for (int k = 0; k < 8; k++)
+            fused_outs[run][k] = cg_tensor_copy(got[k]);
+    }
+    for (int k = 0; k < 8; k++)
+        ck_assert_tensor_close(fused_outs[1][k], fused_outs[0][k], 0, 0);
     /* attention (the batches over the threads, dropout drawn first), layer norm (rows, and
      * columns for weight and bias) and GELU (chunks): the same bits on one thread and two */
     cg_tensor *qkv = cg_randn(CG_SHAPE(4, 33, 96)), *ln_w = cg_randn(CG_SHAPE(96)), *ln_b = cg_randn(CG_SHAPE(96));
