@@ -41,32 +41,50 @@ AVX2 static void pack_transposed(const float *src, int64_t ld, int64_t rows, int
  * strip has ldb = 16, a row-major B is read in place with its own ldb). */
 #define MR 6
 #define NR 16
-AVX2 static void kernel_6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
-                             int64_t mr, int64_t nr, bool add)
+/* The k loop of kernel_6x16, A k-major (rows = false) or along rows (rows = true), as
+ * tile_8x32_loop. */
+AVX2 static inline __attribute__((always_inline)) void tile_6x16_loop(bool rows, int64_t kc, const float *a,
+                                                                       int64_t sa, int64_t ka, const float *b,
+                                                                       int64_t ldb, __m256 acc[MR][2])
 {
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (int64_t k = 0; k < kc; k++) {
+    const float *row[MR];
+    for (int r = 0; r < MR; r++) /* k-major: row r's values at a + r, ka apart */
+        row[r] = rows ? a + r * sa : a + r;
+    int64_t step = rows ? 1 : ka;
+    __m256 c00 = acc[0][0], c01 = acc[0][1], c10 = acc[1][0], c11 = acc[1][1], c20 = acc[2][0], c21 = acc[2][1];
+    __m256 c30 = acc[3][0], c31 = acc[3][1], c40 = acc[4][0], c41 = acc[4][1], c50 = acc[5][0], c51 = acc[5][1];
+    for (int64_t k = 0, at = 0; k < kc; k++, at += step) {
         __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = _mm256_loadu_ps(b + k * ldb + 8);
-        const float *ak = a + k * MR;
-        __m256 a0 = _mm256_broadcast_ss(ak + 0), a1 = _mm256_broadcast_ss(ak + 1);
+        __m256 a0 = _mm256_broadcast_ss(row[0] + at), a1 = _mm256_broadcast_ss(row[1] + at);
         c00 = _mm256_fmadd_ps(a0, b0, c00);
         c01 = _mm256_fmadd_ps(a0, b1, c01);
         c10 = _mm256_fmadd_ps(a1, b0, c10);
         c11 = _mm256_fmadd_ps(a1, b1, c11);
-        __m256 a2 = _mm256_broadcast_ss(ak + 2), a3 = _mm256_broadcast_ss(ak + 3);
+        __m256 a2 = _mm256_broadcast_ss(row[2] + at), a3 = _mm256_broadcast_ss(row[3] + at);
         c20 = _mm256_fmadd_ps(a2, b0, c20);
         c21 = _mm256_fmadd_ps(a2, b1, c21);
         c30 = _mm256_fmadd_ps(a3, b0, c30);
         c31 = _mm256_fmadd_ps(a3, b1, c31);
-        __m256 a4 = _mm256_broadcast_ss(ak + 4), a5 = _mm256_broadcast_ss(ak + 5);
+        __m256 a4 = _mm256_broadcast_ss(row[4] + at), a5 = _mm256_broadcast_ss(row[5] + at);
         c40 = _mm256_fmadd_ps(a4, b0, c40);
         c41 = _mm256_fmadd_ps(a4, b1, c41);
         c50 = _mm256_fmadd_ps(a5, b0, c50);
         c51 = _mm256_fmadd_ps(a5, b1, c51);
     }
-    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11, acc[2][0] = c20, acc[2][1] = c21;
+    acc[3][0] = c30, acc[3][1] = c31, acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+}
+
+AVX2 static void kernel_6x16(int64_t kc, const float *a, int64_t sa, int64_t ka, const float *b, int64_t ldb,
+                             float *C, int64_t ldc, int64_t mr, int64_t nr, bool add)
+{
+    __m256 acc[MR][2];
+    for (int r = 0; r < MR; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    if (sa == 1) /* packed (ka a constant the compiler folds) */
+        tile_6x16_loop(false, kc, a, sa, MR, b, ldb, acc);
+    else
+        tile_6x16_loop(true, kc, a, sa, ka, b, ldb, acc);
     if (mr == MR && nr == NR) {
         for (int r = 0; r < MR; r++) {
             float *c = C + r * ldc;
@@ -178,29 +196,42 @@ const cg__gemm_isa cg__gemm_avx2 = {"avx2", 6, 16, kernel_6x16, pack_transposed,
 
 #define AVX512 __attribute__((target("avx512f,fma")))
 
-AVX512 static void kernel_8x32(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
-                               int64_t mr, int64_t nr, bool add)
+/* The k loop of kernel_8x32, for A k-major (rows = false: row r at a + r, k steps of ka)
+ * or along rows (rows = true: row r at a + r * sa, k steps of 1); wide: 32 columns, or 16. */
+AVX512 static inline __attribute__((always_inline)) void tile_8x32_loop(bool rows, bool wide, int64_t kc,
+                                                                         const float *a, int64_t sa, int64_t ka,
+                                                                         const float *b, int64_t ldb, __m512 acc[8][2])
+{
+    const float *row[8];
+    for (int r = 0; r < 8; r++)
+        row[r] = a + r * sa;
+    const float *ak = a; /* k-major: this k's MR values */
+    for (int64_t k = 0; k < kc; k++, ak += ka) {
+        __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = wide ? _mm512_loadu_ps(b + k * ldb + 16) : b0;
+        for (int r = 0; r < 8; r++) {
+            __m512 ar = _mm512_set1_ps(rows ? row[r][k] : ak[r]);
+            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+            if (wide)
+                acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+        }
+    }
+}
+
+AVX512 static void kernel_8x32(int64_t kc, const float *a, int64_t sa, int64_t ka, const float *b, int64_t ldb,
+                               float *C, int64_t ldc, int64_t mr, int64_t nr, bool add)
 {
     __m512 acc[8][2];
     for (int r = 0; r < 8; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    if (nr <= 16) { /* a narrow last strip (65 = 32 + 32 + 1 columns): half the work, same sums */
-        for (int64_t k = 0; k < kc; k++) {
-            __m512 b0 = _mm512_loadu_ps(b + k * ldb);
-            for (int r = 0; r < 8; r++)
-                acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(a[k * 8 + r]), b0, acc[r][0]);
-        }
-    } else {
-        for (int64_t k = 0; k < kc; k++) {
-            __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = _mm512_loadu_ps(b + k * ldb + 16);
-            const float *ak = a + k * 8;
-            for (int r = 0; r < 8; r++) {
-                __m512 ar = _mm512_set1_ps(ak[r]);
-                acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-            }
-        }
-    }
+    /* a narrow last strip (65 = 32 + 32 + 1 columns): half the work, same sums */
+    if (sa == 1 && nr <= 16) /* (packed: ka a constant the compiler folds) */
+        tile_8x32_loop(false, false, kc, a, sa, 8, b, ldb, acc);
+    else if (sa == 1)
+        tile_8x32_loop(false, true, kc, a, sa, 8, b, ldb, acc);
+    else if (nr <= 16)
+        tile_8x32_loop(true, false, kc, a, sa, ka, b, ldb, acc);
+    else
+        tile_8x32_loop(true, true, kc, a, sa, ka, b, ldb, acc);
     __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
     __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
     for (int64_t r = 0; r < mr; r++) {

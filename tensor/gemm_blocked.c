@@ -76,6 +76,13 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
      * and strides of a few KB fall into the same few L1 sets (on an Intel Xeon, 512³:
      * 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132). */
     bool direct = !trans_b && !(M >= 128 && K >= 64);
+    /* With few columns (an output layer's 65, an embedding's 128), an A along k is read
+     * where it lies too, whole strips of MR rows, a row each: the kernel broadcasts each
+     * value from memory either way, and packing A cost up to a tenth of such a product
+     * (2048x65x512: 1313 -> 1195 us, 768x128x384: 490 -> 465). With more columns each
+     * packed strip is read more often, and a transposed A read in place (k-major, a row
+     * of A per k) was slower (512x512x32: 147 -> 166 us): those are packed. */
+    bool direct_a = !trans_a && N <= 160;
     cg__scratch_begin();
     float *bp = pre ? NULL : cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
     float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));
@@ -87,17 +94,22 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
             if (full < nc && !pre) /* what is not read in place: all of a transposed B, or B's last strip */
                 pack_strips(isa, trans_b, B, ldb, k0, kc, j0 + full, nc - full, bp, NR);
             for (int64_t i0 = 0; i0 < M; i0 += MC) {
-                int64_t mc = M - i0 < MC ? M - i0 : MC;
-                pack_strips(isa, !trans_a, A, lda, k0, kc, i0, mc, ap, MR);
+                int64_t mc = M - i0 < MC ? M - i0 : MC, mfull = direct_a ? mc / MR * MR : 0;
+                if (mfull < mc) /* what is not read in place: all of A, or its last partial strip of rows */
+                    pack_strips(isa, !trans_a, A, lda, k0, kc, i0 + mfull, mc - mfull, ap, MR);
                 for (int64_t js = 0; js < nc; js += NR) {
                     bool in_place = js < full;
                     const float *b = in_place ? B + k0 * ldb + j0 + js
                                      : pre ? pre->data + k0 * pre->npad + ((pre->col0 + j0 + js) / NR) * kc * NR
                                            : bp + ((js - full) / NR) * kc * NR;
                     int64_t bstride = in_place ? ldb : NR;
-                    for (int64_t is = 0; is < mc; is += MR)
-                        isa->tile(kc, ap + (is / MR) * kc * MR, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
+                    for (int64_t is = 0; is < mc; is += MR) {
+                        const float *a = is >= mfull ? ap + ((is - mfull) / MR) * kc * MR
+                                         : trans_a ? A + k0 * lda + i0 + is : A + (i0 + is) * lda + k0;
+                        int64_t sa = is >= mfull || trans_a ? 1 : lda, ka = is >= mfull ? MR : trans_a ? lda : 1;
+                        isa->tile(kc, a, sa, ka, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
                                   mc - is < MR ? mc - is : MR, nc - js < NR ? nc - js : NR, !overwrite || k0 > 0);
+                    }
                 }
             }
         }

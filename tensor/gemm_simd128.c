@@ -28,10 +28,10 @@ static void pack_transposed(const float *src, int64_t ld, int64_t rows, int64_t 
     CG__PACK_TRANSPOSED_BY(transpose_4x4, 4, src, ld, rows, kc, dst, W);
 }
 
-/* C (mr x nr) += or = a (MR x kc, packed) · b (kc rows of 4 NV floats, ldb apart);
+/* C (mr x nr) += or = a (MR x kc: element (r, k) at a[r * sa + k * ka]) · b (kc rows of 4 NV floats, ldb apart);
  * with constant MR and NV the compiler keeps the accumulators in registers. */
-INLINE void tile(int MR, int NV, int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc,
-                 int64_t mr, int64_t nr, bool add)
+INLINE void tile(int MR, int NV, int64_t kc, const float *a, int64_t sa, int64_t ka, const float *b, int64_t ldb,
+                 float *C, int64_t ldc, int64_t mr, int64_t nr, bool add)
 {
     v128_t acc[8][4];
     for (int r = 0; r < MR; r++)
@@ -42,7 +42,7 @@ INLINE void tile(int MR, int NV, int64_t kc, const float *a, const float *b, int
         for (int v = 0; v < NV; v++)
             bv[v] = wasm_v128_load(b + k * ldb + 4 * v);
         for (int r = 0; r < MR; r++) {
-            v128_t ar = wasm_v128_load32_splat(a + k * MR + r);
+            v128_t ar = wasm_v128_load32_splat(a + r * sa + k * ka);
             for (int v = 0; v < NV; v++)
                 acc[r][v] = wasm_f32x4_add(acc[r][v], wasm_f32x4_mul(ar, bv[v]));
         }
@@ -64,10 +64,14 @@ INLINE void tile(int MR, int NV, int64_t kc, const float *a, const float *b, int
     }
 }
 
-static void kernel_4x8(int64_t kc, const float *a, const float *b, int64_t ldb, float *C, int64_t ldc, int64_t mr,
-                       int64_t nr, bool add)
+static void kernel_4x8(int64_t kc, const float *a, int64_t sa, int64_t ka, const float *b, int64_t ldb, float *C,
+                       int64_t ldc, int64_t mr, int64_t nr, bool add)
 {
-    tile(4, 2, kc, a, b, ldb, C, ldc, mr, nr, add);
+    (void)ka; /* 4 packed, 1 along rows: constants the compiler folds */
+    if (sa == 1)
+        tile(4, 2, kc, a, 1, 4, b, ldb, C, ldc, mr, nr, add);
+    else
+        tile(4, 2, kc, a, sa, 1, b, ldb, C, ldc, mr, nr, add);
 }
 
 /* [sum a, sum b, sum c, sum d] */
