@@ -147,19 +147,28 @@ static int attention_weights(const float *Q, int64_t ldq, const float *K, int64_
 {
     if (cg__gemm(false, true, L, S, E, Q, ldq, K, ldk, 0.0f, P, S) < 0)
         return -1;
+    /* each row shifted by its largest value, one vectorised exp over them all, then each
+     * row scaled by the inverse of its sum: cg_softmax's arithmetic, as torch's softmax */
     for (int64_t i = 0; i < L; i++) {
         float *row = P + i * S, top = -INFINITY;
         for (int64_t j = 0; j < S; j++) {
             row[j] = row[j] * scale + (mask ? mask[i * S + j] : 0.0f);
             if (causal && j > i) /* torch's is_causal: the upper triangle of an (L, S) matrix */
                 row[j] = -INFINITY;
-            top = row[j] > top ? row[j] : top;
+            top = row[j] > top || row[j] != row[j] ? row[j] : top; /* (a NaN is the row's: NaNs out) */
         }
+        for (int64_t j = 0; j < S; j++) /* a row masked whole gets no weight: exp(-inf) = 0 */
+            row[j] = top == -INFINITY ? -INFINITY : row[j] - top;
+    }
+    cg__exp_f32(L * S, P, P);
+    for (int64_t i = 0; i < L; i++) {
+        float *row = P + i * S;
         double sum = 0;
         for (int64_t j = 0; j < S; j++)
-            sum += row[j] = top == -INFINITY ? 0.0f : expf(row[j] - top);
+            sum += row[j];
+        float inv = sum == 0 ? 0.0f : (float)(1.0 / sum); /* (a NaN stays NaN, as in torch) */
         for (int64_t j = 0; j < S; j++)
-            row[j] = sum > 0 ? (float)(row[j] / sum) : 0.0f;
+            row[j] *= inv;
     }
     return 0;
 }

@@ -1163,6 +1163,22 @@ START_TEST(attention_takes_its_options_as_given)
     cg_tensor *dflt = cg_scaled_dot_product_attention(Q, K, V);
     cg_tensor *given = cg_scaled_dot_product_attention_ex(Q, K, V, .scale = 1 / sqrtf(3));
     ck_assert_tensor_close(dflt, given, 0, 0);
+    /* a row masked whole has no weights (zeros out, as torch's safe softmax); a NaN in a
+     * query makes its row NaN and leaves the others */
+    cg_tensor *mask = cg_zeros(CG_SHAPE(2, 4));
+    for (int j = 0; j < 4; j++)
+        cg_data(mask)[j] = -INFINITY;
+    cg_tensor *masked = cg_scaled_dot_product_attention_ex(Q, K, V, .attn_mask = mask);
+    for (int j = 0; j < 2; j++) {
+        ck_assert_float_eq(cg_data(masked)[j], 0.0f);
+        ck_assert_float_eq(cg_data(masked)[2 + j], cg_data(dflt)[2 + j]);
+    }
+    cg_data(Q)[0] = NAN;
+    cg_tensor *nan_row = cg_scaled_dot_product_attention(Q, K, V);
+    for (int j = 0; j < 2; j++) {
+        ck_assert(isnan(cg_data(nan_row)[j]));
+        ck_assert_float_eq(cg_data(nan_row)[2 + j], cg_data(dflt)[2 + j]);
+    }
     cg_frame_end();
 }
 END_TEST
