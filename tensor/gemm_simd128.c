@@ -108,5 +108,50 @@ static void dot_3x4(int64_t K, const float *const a[3], const float *const b[4],
     }
 }
 
-const cg__gemm_isa cg__gemm_simd128 = {"simd128", 4, 8, kernel_4x8, pack_transposed, dot_3x4, 65, NULL};
+/* Tiny products (cg__tiny_kernel): up to four rows of C at once, four columns a register
+ * (a transposed B's four values gathered per k); C's last N % 4 columns element by
+ * element, in the same order. */
+INLINE void tiny_rows(bool ta, bool tb, int rows, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float *C, int64_t ldc, bool overwrite)
+{
+    v128_t s[4];
+    for (int r = 0; r < rows; r++)
+        s[r] = overwrite ? wasm_f32x4_splat(0.0f) : wasm_v128_load(C + r * ldc);
+    int64_t step_i = ta ? 1 : lda, step_k = ta ? lda : 1;
+    for (int64_t k = 0; k < K; k++) {
+        v128_t b = tb ? wasm_f32x4_make(B[k], B[ldb + k], B[2 * ldb + k], B[3 * ldb + k]) : wasm_v128_load(B + k * ldb);
+        for (int r = 0; r < rows; r++) /* separate multiply and add, as the portable loops */
+            s[r] = wasm_f32x4_add(s[r], wasm_f32x4_mul(wasm_v128_load32_splat(A + r * step_i + k * step_k), b));
+    }
+    for (int r = 0; r < rows; r++)
+        wasm_v128_store(C + r * ldc, s[r]);
+}
+
+static void tiny(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                 int64_t ldb, float *C, int64_t ldc, bool overwrite)
+{
+    int64_t N4 = N / 4 * 4, step_i = ta ? 1 : lda, step_k = ta ? lda : 1;
+    for (int64_t j0 = 0; j0 < N4; j0 += 4) {
+        const float *b = tb ? B + j0 * ldb : B + j0;
+        for (int64_t i = 0; i < M; i += 4) {
+            const float *a = A + i * step_i;
+            float *c = C + i * ldc + j0;
+            switch (M - i < 4 ? M - i : 4) { /* each count its own unrolled loop */
+            case 1: tiny_rows(ta, tb, 1, K, a, lda, b, ldb, c, ldc, overwrite); break;
+            case 2: tiny_rows(ta, tb, 2, K, a, lda, b, ldb, c, ldc, overwrite); break;
+            case 3: tiny_rows(ta, tb, 3, K, a, lda, b, ldb, c, ldc, overwrite); break;
+            default: tiny_rows(ta, tb, 4, K, a, lda, b, ldb, c, ldc, overwrite); break;
+            }
+        }
+    }
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = N4; j < N; j++) {
+            float s = overwrite ? 0.0f : C[i * ldc + j];
+            for (int64_t k = 0; k < K; k++)
+                s += A[i * step_i + k * step_k] * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+            C[i * ldc + j] = s;
+        }
+}
+
+const cg__gemm_isa cg__gemm_simd128 = {"simd128", 4, 8, kernel_4x8, pack_transposed, dot_3x4, 65, tiny};
 #endif
