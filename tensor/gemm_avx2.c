@@ -81,8 +81,10 @@ AVX2 static void kernel_6x16(int64_t kc, const float *a, int64_t sa, int64_t ka,
     __m256 acc[MR][2];
     for (int r = 0; r < MR; r++)
         acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    if (sa == 1) /* packed (ka a constant the compiler folds) */
+    if (sa == 1 && ka == MR) /* packed (ka a constant the compiler folds) */
         tile_6x16_loop(false, kc, a, sa, MR, b, ldb, acc);
+    else if (sa == 1)
+        tile_6x16_loop(false, kc, a, sa, ka, b, ldb, acc);
     else
         tile_6x16_loop(true, kc, a, sa, ka, b, ldb, acc);
     if (mr == MR && nr == NR) {
@@ -224,10 +226,14 @@ AVX512 static void kernel_8x32(int64_t kc, const float *a, int64_t sa, int64_t k
     for (int r = 0; r < 8; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     /* a narrow last strip (65 = 32 + 32 + 1 columns): half the work, same sums */
-    if (sa == 1 && nr <= 16) /* (packed: ka a constant the compiler folds) */
+    if (sa == 1 && ka == 8 && nr <= 16) /* (packed: ka a constant the compiler folds) */
         tile_8x32_loop(false, false, kc, a, sa, 8, b, ldb, acc);
-    else if (sa == 1)
+    else if (sa == 1 && ka == 8)
         tile_8x32_loop(false, true, kc, a, sa, 8, b, ldb, acc);
+    else if (sa == 1 && nr <= 16)
+        tile_8x32_loop(false, false, kc, a, sa, ka, b, ldb, acc);
+    else if (sa == 1)
+        tile_8x32_loop(false, true, kc, a, sa, ka, b, ldb, acc);
     else if (nr <= 16)
         tile_8x32_loop(true, false, kc, a, sa, ka, b, ldb, acc);
     else

@@ -76,13 +76,15 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
      * and strides of a few KB fall into the same few L1 sets (on an Intel Xeon, 512³:
      * 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132). */
     bool direct = !trans_b && !(M >= 128 && K >= 64);
-    /* With few columns (an output layer's 65, an embedding's 128), an A along k is read
-     * where it lies too, whole strips of MR rows, a row each: the kernel broadcasts each
-     * value from memory either way, and packing A cost up to a tenth of such a product
-     * (2048x65x512: 1313 -> 1195 us, 768x128x384: 490 -> 465). With more columns each
-     * packed strip is read more often, and a transposed A read in place (k-major, a row
-     * of A per k) was slower (512x512x32: 147 -> 166 us): those are packed. */
-    bool direct_a = !trans_a && N <= 160;
+    /* With few columns (an output layer's 65, an embedding's 128), A is read where it
+     * lies too, whole strips of MR rows: the kernel broadcasts each value from memory
+     * either way, and packing A cost up to a tenth of such a product (2048x65x512: 1313
+     * -> 1195 us, 768x128x384: 490 -> 465). An A along k is read a row each; a transposed
+     * one k-major as the packed form is, a row of A per k, which pays with a short K
+     * (a weight gradient over a batch) and not a long one (384x128x768: 523 -> 552 us).
+     * With more columns each packed strip is read more often (512x512x32: 147 -> 166 us
+     * in place): those are packed. */
+    bool direct_a = N <= 160 && (!trans_a || K <= 64);
     cg__scratch_begin();
     float *bp = pre ? NULL : cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
     float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));

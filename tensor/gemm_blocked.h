@@ -7,8 +7,9 @@
 #include "kernels.h"
 
 /* C (mr x nr) += a · b, or = a · b when add is false (C's old values are not read):
- * a's element (row r, k) at a[r * sa + k * ka]: packed k-major (sa = 1, ka = MR), or
- * rows along k (ka = 1: an A read in place, sa = its ld, and then mr = MR); b kc rows of NR floats ldb apart (a packed
+ * a's element (row r, k) at a[r * sa + k * ka]: k-major (sa = 1; packed: ka = MR, a
+ * transposed A read in place: ka = its ld, and then mr = MR), or rows along k (ka = 1:
+ * an A read in place, sa = its ld, and then mr = MR); b kc rows of NR floats ldb apart (a packed
  * strip has ldb = NR; a row-major B is read in place with its own ldb). */
 typedef void (*cg__tile_kernel)(int64_t kc, const float *a, int64_t sa, int64_t ka, const float *b, int64_t ldb,
                                 float *C, int64_t ldc, int64_t mr, int64_t nr, bool add);

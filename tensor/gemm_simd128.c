@@ -67,9 +67,10 @@ INLINE void tile(int MR, int NV, int64_t kc, const float *a, int64_t sa, int64_t
 static void kernel_4x8(int64_t kc, const float *a, int64_t sa, int64_t ka, const float *b, int64_t ldb, float *C,
                        int64_t ldc, int64_t mr, int64_t nr, bool add)
 {
-    (void)ka; /* 4 packed, 1 along rows: constants the compiler folds */
-    if (sa == 1)
+    if (sa == 1 && ka == 4) /* packed, or along rows: constant strides the compiler folds */
         tile(4, 2, kc, a, 1, 4, b, ldb, C, ldc, mr, nr, add);
+    else if (sa == 1)
+        tile(4, 2, kc, a, 1, ka, b, ldb, C, ldc, mr, nr, add);
     else
         tile(4, 2, kc, a, sa, 1, b, ldb, C, ldc, mr, nr, add);
 }
