@@ -136,7 +136,23 @@ void cg_frame_release_memory(void)
 
 static size_t round_up(size_t n) { return (n + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1); }
 
-static void *arena_alloc(size_t bytes)
+static void *arena_alloc_slow(size_t bytes);
+
+/* The usual request: room in the current chunk, no failure armed (a bump of a pointer,
+ * inlined where it is asked for: every op's result and node come from here). */
+static inline void *arena_alloc(size_t bytes)
+{
+    size_t need = round_up(bytes ? bytes : 1);
+    chunk *c = cur_chunk;
+    if (__builtin_expect(c != NULL && refused_request == 0 && c->size - c->used >= need, 1)) {
+        void *p = c->mem + c->used;
+        c->used += need;
+        return p;
+    }
+    return arena_alloc_slow(bytes);
+}
+
+static void *arena_alloc_slow(size_t bytes)
 {
     if (refused())
         return NULL;
