@@ -161,7 +161,7 @@ cg_tensor *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const
 {
     if (node)
         *node = NULL;
-    if (!op->fills_after_record && !cg__anomaly_forward_ok(out, op))
+    if (!op->fills_after_record && __atomic_load_n(&anomaly, __ATOMIC_RELAXED) && !cg__anomaly_forward_ok(out, op))
         return NULL;
     if (!cg__needs_grad(nin, in))
         return out;
@@ -188,11 +188,11 @@ cg_tensor *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const
     if (args_size)
         memcpy(n->saved, args, args_size);
     /* the versions of what backward will read, checked before it runs */
-    for (int i = 0; i < CG_SAVED_SLOTS; i++)
-        if (op->saves & (1u << i)) {
-            cg_tensor *t = i == CG_SAVED_OUT_SLOT ? out : i < nin ? in[i] : NULL;
-            n->saved_version[i] = t ? cg__version(t) : 0;
-        }
+    for (unsigned m = op->saves & ((1u << CG_SAVED_SLOTS) - 1); m; m &= m - 1) {
+        int i = __builtin_ctz(m);
+        cg_tensor *t = i == CG_SAVED_OUT_SLOT ? out : i < nin ? in[i] : NULL;
+        n->saved_version[i] = t ? cg__version(t) : 0;
+    }
     meta->node = n;
     meta->step = current_step;
     meta->head.grad_fn = op->name;
@@ -344,7 +344,7 @@ static cg_tensor *grad_buffer(cg_tensor *t)
     if (!m->head.held) {
         /* The gradient lives where its tensor lives (outside frames, or in the
          * tensor's own frame even when backward runs in an inner one). */
-        cg_tensor *g = cg__new_beside(t, t->ndim, t->shape, "cg_backward");
+        cg_tensor *g = cg__new_like(t, "cg_backward");
         if (!g) {
             if (p)
                 p->failed = true;

@@ -4,6 +4,12 @@
 
 bool cg__broadcast_shape(int nops, const cg_tensor *const *ops, int *ndim, int64_t *shape, const char *op)
 {
+    if (nops > 0 && cg__same_shapes(nops - 1, ops + 1, ops[0]->ndim, ops[0]->shape)) { /* usual: nothing to broadcast */
+        *ndim = ops[0]->ndim;
+        for (int d = 0; d < *ndim; d++)
+            shape[d] = ops[0]->shape[d];
+        return true;
+    }
     int nd = 0;
     for (int k = 0; k < nops; k++)
         if (ops[k]->ndim > nd)
@@ -44,10 +50,7 @@ void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops, con
             return;
         }
     /* Same shapes everywhere (the usual case): one flat run, no per-dim work. */
-    bool same = true;
-    for (int k = 0; k < nops && same; k++)
-        same = ops[k]->ndim == ndim && !memcmp(ops[k]->shape, shape, sizeof(int64_t) * (size_t)ndim);
-    if (same) {
+    if (cg__same_shapes(nops, ops, ndim, shape)) {
         for (int d = 0; d < ndim; d++)
             it->numel *= shape[d];
         it->ndim = 1;

@@ -68,6 +68,20 @@ typedef struct {
     int64_t numel;
 } cg__bcast;
 
+/* Whether every one of ops[0..nops) has exactly this shape (a loop the compiler
+ * keeps inline: the common case of every broadcast asks it). */
+static inline bool cg__same_shapes(int nops, const cg_tensor *const *ops, int ndim, const int64_t *shape)
+{
+    for (int k = 0; k < nops; k++) {
+        if (ops[k]->ndim != ndim)
+            return false;
+        for (int d = 0; d < ndim; d++)
+            if (ops[k]->shape[d] != shape[d])
+                return false;
+    }
+    return true;
+}
+
 /* The walk of ops[0..nops) broadcast to (ndim, shape): each operand's strides,
  * with size-1 dims merged away. Nothing to walk when the shape has a 0. */
 void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops,

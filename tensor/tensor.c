@@ -17,11 +17,9 @@ static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int6
     return t;
 }
 
-static cg_tensor *new_tensor(int ndim, const int64_t *shape, const char *op, int level)
+/* A tensor of a checked shape (numel its element count) in the frame of that level. */
+static cg_tensor *make_tensor(int ndim, const int64_t *shape, int64_t numel, const char *op, int level)
 {
-    int64_t numel;
-    if (!cg__check_shape(ndim, shape, op, &numel))
-        return NULL;
     /* One block: the header, then the values, 64-byte aligned for SIMD. */
     size_t bytes = header_size() + (size_t)numel * sizeof(float);
     unsigned char *block = cg__alloc_at(level, bytes);
@@ -34,6 +32,17 @@ static cg_tensor *new_tensor(int ndim, const int64_t *shape, const char *op, int
     t->made_by = op;
     t->data = (float *)(block + header_size());
     return t;
+}
+
+static cg_tensor *new_tensor(int ndim, const int64_t *shape, const char *op, int level)
+{
+    int64_t numel;
+    return cg__check_shape(ndim, shape, op, &numel) ? make_tensor(ndim, shape, numel, op, level) : NULL;
+}
+
+cg_tensor *cg__new_like(const cg_tensor *t, const char *op)
+{
+    return make_tensor(t->ndim, t->shape, t->numel, op, t->frame_level);
 }
 
 cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op)
