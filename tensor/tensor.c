@@ -9,11 +9,29 @@ static size_t header_size(void) { return (sizeof(cg_tensor) + CG_ALIGN - 1) & ~(
 /* A header for a tensor living in the frame of the given level (0: the heap). */
 static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int level)
 {
-    /* one struct store (the compiler writes it with a few vector stores) */
-    *t = (cg_tensor){.magic = CG_MAGIC_LIVE, .ndim = ndim, .numel = numel, .refcount = 1, .in_frame = level > 0,
-                     .frame_level = level, .frame_gen = level > 0 && level <= CG_MAX_FRAMES ? cg__frame_gen[level - 1] : 0};
-    for (int i = 0; i < ndim; i++)
-        t->shape[i] = shape[i];
+    /* Field by field: a struct literal became a `rep stos` over the whole header, slow to
+     * start for 176 bytes. Debug builds fill the header with garbage first, so a field
+     * added to cg_tensor and not set here breaks the test suites. */
+#ifdef CG_DEBUG
+    memset(t, 0xdb, sizeof *t);
+#endif
+    t->magic = CG_MAGIC_LIVE;
+    t->ndim = ndim;
+    for (int i = 0; i < CG_MAX_DIMS; i++)
+        t->shape[i] = i < ndim ? shape[i] : 0;
+    t->numel = numel;
+    t->data = NULL;
+    t->base = t->storage = NULL;
+    t->version = 0;
+    t->refcount = 1;
+    t->refs = NULL;
+    t->nrefs = 0;
+    t->in_frame = level > 0;
+    t->frame_level = level;
+    t->frame_gen = level > 0 && level <= CG_MAX_FRAMES ? cg__frame_gen[level - 1] : 0;
+    t->meta = NULL;
+    t->name = t->made_by = NULL;
+    t->strided = NULL;
     return t;
 }
 
