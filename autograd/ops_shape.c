@@ -320,11 +320,17 @@ static int cat_backward(cg_node *n, const float *g)
     for (int k = 0; k < n->nin; k++) {
         cg_tensor *x = n->in[k];
         int64_t len = sv->stack ? 1 : x->shape[dim]; /* stacked inputs lack the dim */
-        float *gx = cg__grad_buf(x);
-        if (gx)
-            for (int64_t o = 0; o < so.outer; o++)
+        bool fresh; /* nothing in it yet: its part of g is copied, not added to zeros */
+        float *gx = cg__grad_buf_to_write(x, &fresh);
+        for (int64_t o = 0; gx && o < so.outer; o++) {
+            float *to = gx + o * len * so.inner;
+            const float *from = g + (o * so.n + at) * so.inner;
+            if (fresh)
+                memcpy(to, from, sizeof(float) * (size_t)(len * so.inner));
+            else
                 for (int64_t j = 0; j < len * so.inner; j++)
-                    gx[o * len * so.inner + j] += g[(o * so.n + at) * so.inner + j];
+                    to[j] += from[j];
+        }
         at += len;
     }
     return 0;
