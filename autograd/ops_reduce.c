@@ -310,7 +310,8 @@ typedef struct {
 static int softmax_backward(cg_node *n, const float *g)
 {
     cg_tensor *x = n->in[0];
-    float *gx = cg__grad_buf(x);
+    bool fresh;
+    float *gx = cg__grad_buf_to_write(x, &fresh);
     if (!gx || x->numel == 0)
         return 0;
     const softmax_saved *sv = n->saved;
@@ -325,13 +326,20 @@ static int softmax_backward(cg_node *n, const float *g)
             for (int64_t o = 0; o < s.outer; o++) {
                 const float *gr = g + o * s.n, *er = all + o * s.n;
                 double dot = row_sum(gr, s.n);
-                for (int64_t j = 0; j < s.n; j++)
-                    gx[o * s.n + j] += gr[j] - er[j] * (float)dot;
+                float *gxr = gx + o * s.n;
+                if (fresh) /* nothing in it yet: stored, not added to zeros */
+                    for (int64_t j = 0; j < s.n; j++)
+                        gxr[j] = gr[j] - er[j] * (float)dot;
+                else
+                    for (int64_t j = 0; j < s.n; j++)
+                        gxr[j] += gr[j] - er[j] * (float)dot;
             }
         }
         cg__scratch_end();
         return all ? 0 : -1;
     }
+    if (fresh) /* the loops below add */
+        memset(gx, 0, sizeof(float) * (size_t)x->numel);
     float *e = cg__scratch((size_t)s.n * sizeof(float)); /* exp of this row's log-probabilities */
     for (int64_t o = 0; e && o < s.outer; o++)
         for (int64_t i = 0; i < s.inner; i++) {
