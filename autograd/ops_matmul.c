@@ -314,7 +314,9 @@ static int linear_backward(cg_node *n, const float *g)
     float *gw = hot ? cg__grad_buf(w) : cg__grad_buf_to_write(w, &fresh_w), *gb = cg__grad_buf(b);
     /* (before the scratch frame: a buffer made inside it would be a block of its own) */
     int act = sv->act;
-    cg__scratch_begin();
+    bool scratch = act != LINEAR_NO_ACT || hot; /* a frame for what needs room (a tiny step needs none) */
+    if (scratch)
+        cg__scratch_begin();
     if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
         const float *z = n->out->data;
         float *gp = cg__scratch((size_t)(M * out_f) * sizeof(float));
@@ -348,7 +350,8 @@ static int linear_backward(cg_node *n, const float *g)
     }
     if (gb)
         bias_grad(gb, g, M, out_f);
-    cg__scratch_end();
+    if (scratch)
+        cg__scratch_end();
     if (wp.failed) {
         cg__error("cg_backward: a product of %s's backward could not run (out of memory)", n->op->name);
         return -1;
@@ -408,8 +411,9 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
                      sizeof args + hot_bytes, &node);
     if (!out)
         return NULL;
-    cg__scratch_begin();
     linear_saved *sv = node ? node->saved : NULL;
+    if (!sv) /* the one-hot rows' places: kept by the node, or room for this call */
+        cg__scratch_begin();
     int32_t *hot = sv ? sv->hot : cg__scratch(hot_bytes);
     bool one_hot = hot && M >= 16 && in_f >= 8 && rows_one_hot(x->data, M, in_f, hot);
     int rc = 0;
@@ -422,7 +426,8 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
     else
         rc = cg__gemm_bt(M, out_f, in_f, x->data, in_f, w->data, in_f, w_packed, start_from_zero ? 0.0f : 1.0f,
                          out->data, out_f);
-    cg__scratch_end();
+    if (!sv)
+        cg__scratch_end();
     if (rc < 0) {
         cg__error("%s: out of memory for the product of x %lld x %lld and the weight", op, (long long)M,
                   (long long)in_f);
