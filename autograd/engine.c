@@ -247,11 +247,13 @@ static void *work_alloc(size_t cap, size_t size, bool heap) { return heap ? cg__
 
 static bool all_zero_bits(const float *v, int64_t n)
 {
+    /* one OR over all of it (the compiler vectorises it; a gradient that is not zero is
+     * copied whole next anyway, so stopping early would save little) */
     const uint32_t *u = (const uint32_t *)v;
+    uint32_t any = 0;
     for (int64_t i = 0; i < n; i++)
-        if (u[i])
-            return false;
-    return true;
+        any |= u[i];
+    return any == 0;
 }
 
 /* Notes leaf t's .grad before this pass first changes it; false when out of memory. */
