@@ -326,13 +326,8 @@ static int softmax_backward(cg_node *n, const float *g)
             for (int64_t o = 0; o < s.outer; o++) {
                 const float *gr = g + o * s.n, *er = all + o * s.n;
                 double dot = row_sum(gr, s.n);
-                float *gxr = gx + o * s.n;
-                if (fresh) /* nothing in it yet: stored, not added to zeros */
-                    for (int64_t j = 0; j < s.n; j++)
-                        gxr[j] = gr[j] - er[j] * (float)dot;
-                else
-                    for (int64_t j = 0; j < s.n; j++)
-                        gxr[j] += gr[j] - er[j] * (float)dot;
+                for (int64_t j = 0; j < s.n; j++) /* nothing in it yet: stored, not added to zeros */
+                    CG__STORE_OR_ADD(gx[o * s.n + j], fresh, gr[j] - er[j] * (float)dot);
             }
         }
         cg__scratch_end();

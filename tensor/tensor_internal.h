@@ -96,11 +96,11 @@ void cg__scratch_end(void);
 cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op);
 /* The same, always outside frames (a parameter's gradient made during a step). */
 cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op);
-/* A tensor of t's shape where t lives (its frame, an outer one too, or the heap): a
- * gradient buffer; t's shape was checked when t was made. */
-cg_tensor *cg__new_like(const cg_tensor *t, const char *op);
 /* The same where `like` lives: its frame (an outer one too) or the heap. */
 cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape, const char *op);
+/* A tensor of t's own shape where t lives (a gradient buffer): no second shape check,
+ * t's was checked when t was made. */
+cg_tensor *cg__new_like(const cg_tensor *t, const char *op);
 /* A tensor viewing t's data with another shape (same numel, or a first-dim slice). */
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset);
 /* The same, living where `like` lives (a gradient's view lives with its tensor). */

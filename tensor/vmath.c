@@ -526,10 +526,14 @@ static void map_simd128(int f, int64_t n, const float *x, const float *g, float 
 #define SIMD128(f, n, x, g, y, add) (void)0
 #endif
 
+/* Whether n values take AVX-512's 16 lanes: fewer take AVX2's 8 (the same bits, lane for
+ * lane, and cheaper to start). */
+static bool wide_enough_for_avx512(int64_t n) { return n >= 16 && cg__cpu_has_avx512(); }
+
 void cg__tanh_f32(int64_t n, const float *x, float *y)
 {
     SIMD128(F_TANH, n, x, NULL, y, false);
-    if (n >= 16 && cg__cpu_has_avx512()) { /* (fewer: AVX2's lanes, the same bits, cheaper to start) */
+    if (wide_enough_for_avx512(n)) {
         map_avx512(F_TANH, n, x, y);
         return;
     }
@@ -544,7 +548,7 @@ void cg__tanh_f32(int64_t n, const float *x, float *y)
 void cg__exp_f32(int64_t n, const float *x, float *y)
 {
     SIMD128(F_EXP, n, x, NULL, y, false);
-    if (n >= 16 && cg__cpu_has_avx512()) { /* (fewer: AVX2's lanes, the same bits, cheaper to start) */
+    if (wide_enough_for_avx512(n)) {
         map_avx512(F_EXP, n, x, y);
         return;
     }
@@ -559,7 +563,7 @@ void cg__exp_f32(int64_t n, const float *x, float *y)
 void cg__sigmoid_f32(int64_t n, const float *x, float *y)
 {
     SIMD128(F_SIGMOID, n, x, NULL, y, false);
-    if (n >= 16 && cg__cpu_has_avx512()) { /* (fewer: AVX2's lanes, the same bits, cheaper to start) */
+    if (wide_enough_for_avx512(n)) {
         map_avx512(F_SIGMOID, n, x, y);
         return;
     }
