@@ -11,21 +11,25 @@
 #define AVX2 __attribute__((target("avx2,fma")))
 
 /* dst (8 rows, ldd apart) = the transpose of src's 8 x 8 block (rows ld apart). */
-AVX2 static inline void transpose_8x8(const float *src, int64_t ld, float *dst, int64_t ldd)
+AVX2 static inline __attribute__((always_inline)) void transpose_8x8(const float *src, int64_t ld, float *dst, int64_t ldd)
 {
     __m256 r[8], t[8], u[8];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
         r[i] = _mm256_loadu_ps(src + i * ld);
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
     }
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i += 4) {
         u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
         u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
         u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
         u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
+#pragma GCC unroll 8
     for (int i = 0; i < 4; i++) {
         _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
         _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
@@ -41,18 +45,19 @@ AVX2 static void pack_transposed(const float *src, int64_t ld, int64_t rows, int
  * strip has ldb = 16, a row-major B is read in place with its own ldb). */
 #define MR 6
 #define NR 16
-/* The k loop of kernel_6x16, A k-major (rows = false) or along rows (rows = true), as
- * tile_8x32_loop. */
-AVX2 static inline __attribute__((always_inline)) void tile_6x16_loop(bool rows, int64_t kc, const float *a,
-                                                                       int64_t sa, int64_t ka, const float *b,
-                                                                       int64_t ldb, __m256 acc[MR][2])
+/* One 6x16 tile: the k loop, A k-major (rows = false) or along rows (rows = true), then
+ * the store, the accumulators in registers throughout (as tile_8x32). */
+AVX2 static inline __attribute__((always_inline)) void tile_6x16(bool rows, int64_t kc, const float *a, int64_t sa,
+                                                                  int64_t ka, const float *b, int64_t ldb, float *C,
+                                                                  int64_t ldc, int64_t mr, int64_t nr, bool add)
 {
     const float *row[MR];
+#pragma GCC unroll 6
     for (int r = 0; r < MR; r++) /* k-major: row r's values at a + r, ka apart */
         row[r] = rows ? a + r * sa : a + r;
     int64_t step = rows ? 1 : ka;
-    __m256 c00 = acc[0][0], c01 = acc[0][1], c10 = acc[1][0], c11 = acc[1][1], c20 = acc[2][0], c21 = acc[2][1];
-    __m256 c30 = acc[3][0], c31 = acc[3][1], c40 = acc[4][0], c41 = acc[4][1], c50 = acc[5][0], c51 = acc[5][1];
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int64_t k = 0, at = 0; k < kc; k++, at += step) {
         __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = _mm256_loadu_ps(b + k * ldb + 8);
         __m256 a0 = _mm256_broadcast_ss(row[0] + at), a1 = _mm256_broadcast_ss(row[1] + at);
@@ -71,23 +76,9 @@ AVX2 static inline __attribute__((always_inline)) void tile_6x16_loop(bool rows,
         c50 = _mm256_fmadd_ps(a5, b0, c50);
         c51 = _mm256_fmadd_ps(a5, b1, c51);
     }
-    acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11, acc[2][0] = c20, acc[2][1] = c21;
-    acc[3][0] = c30, acc[3][1] = c31, acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
-}
-
-AVX2 static void kernel_6x16(int64_t kc, const float *a, int64_t sa, int64_t ka, const float *b, int64_t ldb,
-                             float *C, int64_t ldc, int64_t mr, int64_t nr, bool add)
-{
-    __m256 acc[MR][2];
-    for (int r = 0; r < MR; r++)
-        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    if (sa == 1 && ka == MR) /* packed (ka a constant the compiler folds) */
-        tile_6x16_loop(false, kc, a, sa, MR, b, ldb, acc);
-    else if (sa == 1)
-        tile_6x16_loop(false, kc, a, sa, ka, b, ldb, acc);
-    else
-        tile_6x16_loop(true, kc, a, sa, ka, b, ldb, acc);
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     if (mr == MR && nr == NR) {
+#pragma GCC unroll 6
         for (int r = 0; r < MR; r++) {
             float *c = C + r * ldc;
             _mm256_storeu_ps(c, add ? _mm256_add_ps(_mm256_loadu_ps(c), acc[r][0]) : acc[r][0]);
@@ -104,6 +95,17 @@ AVX2 static void kernel_6x16(int64_t kc, const float *a, int64_t sa, int64_t ka,
     }
 }
 
+AVX2 static void kernel_6x16(int64_t kc, const float *a, int64_t sa, int64_t ka, const float *b, int64_t ldb,
+                             float *C, int64_t ldc, int64_t mr, int64_t nr, bool add)
+{
+    if (sa == 1 && ka == MR) /* packed (ka a constant the compiler folds) */
+        tile_6x16(false, kc, a, sa, MR, b, ldb, C, ldc, mr, nr, add);
+    else if (sa == 1)
+        tile_6x16(false, kc, a, sa, ka, b, ldb, C, ldc, mr, nr, add);
+    else
+        tile_6x16(true, kc, a, sa, ka, b, ldb, C, ldc, mr, nr, add);
+}
+
 /* (the dot products for A · Bᵀ with few rows: a 3x4 block of C is 12 accumulators of 8
  * partial sums each, reduced across lanes at the end) */
 static inline AVX2 __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d)
@@ -117,12 +119,15 @@ static inline AVX2 __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d)
 AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const b[4], float out[3][4])
 {
     __m256 acc[3][4];
+#pragma GCC unroll 3
     for (int r = 0; r < 3; r++)
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             acc[r][c] = _mm256_setzero_ps();
     int64_t k = 0;
     for (; k + 8 <= K; k += 8) {
         __m256 a0 = _mm256_loadu_ps(a[0] + k), a1 = _mm256_loadu_ps(a[1] + k), a2 = _mm256_loadu_ps(a[2] + k);
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             __m256 bc = _mm256_loadu_ps(b[c] + k);
             acc[0][c] = _mm256_fmadd_ps(a0, bc, acc[0][c]);
@@ -135,6 +140,7 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
         __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(K - k)), idx);
         __m256 a0 = _mm256_maskload_ps(a[0] + k, mask), a1 = _mm256_maskload_ps(a[1] + k, mask);
         __m256 a2 = _mm256_maskload_ps(a[2] + k, mask);
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             __m256 bc = _mm256_maskload_ps(b[c] + k, mask);
             acc[0][c] = _mm256_fmadd_ps(a0, bc, acc[0][c]);
@@ -142,6 +148,7 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
             acc[2][c] = _mm256_fmadd_ps(a2, bc, acc[2][c]);
         }
     }
+#pragma GCC unroll 3
     for (int r = 0; r < 3; r++)
         _mm_storeu_ps(out[r], hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
 }
@@ -154,15 +161,18 @@ AVX2 static inline __attribute__((always_inline)) void tiny_rows(bool ta, bool t
                            int64_t ldb, __m256i mask, __m256i idx, float *C, int64_t ldc, bool overwrite)
 {
     __m256 s[4];
+#pragma GCC unroll 4
     for (int r = 0; r < rows; r++)
         s[r] = overwrite ? _mm256_setzero_ps() : _mm256_maskload_ps(C + r * ldc, mask);
     int64_t step_i = ta ? 1 : lda, step_k = ta ? lda : 1;
     for (int64_t k = 0; k < K; k++) {
         __m256 b = tb ? _mm256_mask_i32gather_ps(_mm256_setzero_ps(), B + k, idx, _mm256_castsi256_ps(mask), 4)
                       : _mm256_maskload_ps(B + k * ldb, mask);
+#pragma GCC unroll 4
         for (int r = 0; r < rows; r++) /* separate multiply and add: the portable loops' rounding */
             s[r] = _mm256_add_ps(s[r], _mm256_mul_ps(_mm256_broadcast_ss(A + r * step_i + k * step_k), b));
     }
+#pragma GCC unroll 4
     for (int r = 0; r < rows; r++)
         _mm256_maskstore_ps(C + r * ldc, mask, s[r]);
 }
@@ -198,75 +208,98 @@ const cg__gemm_isa cg__gemm_avx2 = {"avx2", 6, 16, kernel_6x16, pack_transposed,
 
 #define AVX512 __attribute__((target("avx512f,fma")))
 
-/* The k loop of kernel_8x32, for A k-major (rows = false: row r at a + r, k steps of ka)
- * or along rows (rows = true: row r at a + r * sa, k steps of 1); wide: 32 columns, or 16. */
-AVX512 static inline __attribute__((always_inline)) void tile_8x32_loop(bool rows, bool wide, int64_t kc,
-                                                                         const float *a, int64_t sa, int64_t ka,
-                                                                         const float *b, int64_t ldb, __m512 acc[8][2])
+/* One 8x32 tile: the k loop, A k-major (rows = false: row r at a + r, k steps of ka) or
+ * along rows (rows = true: row r at a + r * sa, k steps of 1); wide: 32 columns, or 16.
+ * The accumulators are this function's own, every loop over them unrolled, so they stay
+ * in registers from the first FMA to the store (at -O2, gcc kept an array of them that
+ * two functions shared on the stack: a third of the kernel's speed). */
+AVX512 static inline __attribute__((always_inline)) void tile_8x32(bool rows, bool wide, int64_t kc, const float *a,
+                                                                    int64_t sa, int64_t ka, const float *b,
+                                                                    int64_t ldb, float *C, int64_t ldc, int64_t mr,
+                                                                    int64_t nr, bool add)
 {
-    const float *row[8];
+    __m512 acc[8][2];
+#pragma GCC unroll 8
     for (int r = 0; r < 8; r++)
-        row[r] = a + r * sa;
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     const float *ak = a; /* k-major: this k's MR values */
     for (int64_t k = 0; k < kc; k++, ak += ka) {
         __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = wide ? _mm512_loadu_ps(b + k * ldb + 16) : b0;
+#pragma GCC unroll 8
         for (int r = 0; r < 8; r++) {
-            __m512 ar = _mm512_set1_ps(rows ? row[r][k] : ak[r]);
+            __m512 ar = _mm512_set1_ps(rows ? a[r * sa + k] : ak[r]);
             acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
             if (wide)
                 acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
         }
+    }
+    __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        if (r >= mr)
+            break;
+        float *c = C + r * ldc;
+        _mm512_mask_storeu_ps(c, m0, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), acc[r][0]) : acc[r][0]);
+        if (wide)
+            _mm512_mask_storeu_ps(c + 16, m1,
+                                  add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), acc[r][1]) : acc[r][1]);
     }
 }
 
 AVX512 static void kernel_8x32(int64_t kc, const float *a, int64_t sa, int64_t ka, const float *b, int64_t ldb,
                                float *C, int64_t ldc, int64_t mr, int64_t nr, bool add)
 {
-    __m512 acc[8][2];
-    for (int r = 0; r < 8; r++)
-        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     /* a narrow last strip (65 = 32 + 32 + 1 columns): half the work, same sums */
     if (sa == 1 && ka == 8 && nr <= 16) /* (packed: ka a constant the compiler folds) */
-        tile_8x32_loop(false, false, kc, a, sa, 8, b, ldb, acc);
+        tile_8x32(false, false, kc, a, sa, 8, b, ldb, C, ldc, mr, nr, add);
     else if (sa == 1 && ka == 8)
-        tile_8x32_loop(false, true, kc, a, sa, 8, b, ldb, acc);
+        tile_8x32(false, true, kc, a, sa, 8, b, ldb, C, ldc, mr, nr, add);
     else if (sa == 1 && nr <= 16)
-        tile_8x32_loop(false, false, kc, a, sa, ka, b, ldb, acc);
+        tile_8x32(false, false, kc, a, sa, ka, b, ldb, C, ldc, mr, nr, add);
     else if (sa == 1)
-        tile_8x32_loop(false, true, kc, a, sa, ka, b, ldb, acc);
+        tile_8x32(false, true, kc, a, sa, ka, b, ldb, C, ldc, mr, nr, add);
     else if (nr <= 16)
-        tile_8x32_loop(true, false, kc, a, sa, ka, b, ldb, acc);
+        tile_8x32(true, false, kc, a, sa, ka, b, ldb, C, ldc, mr, nr, add);
     else
-        tile_8x32_loop(true, true, kc, a, sa, ka, b, ldb, acc);
-    __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-    for (int64_t r = 0; r < mr; r++) {
-        float *c = C + r * ldc;
-        _mm512_mask_storeu_ps(c, m0, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), acc[r][0]) : acc[r][0]);
-        _mm512_mask_storeu_ps(c + 16, m1, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), acc[r][1]) : acc[r][1]);
+        tile_8x32(true, true, kc, a, sa, ka, b, ldb, C, ldc, mr, nr, add);
+}
+
+/* one step of dot_3x4_512: 16 values of k (the lanes of m) of three rows against four */
+AVX512 static inline __attribute__((always_inline)) void dot_step_512(__mmask16 m, const float *a0p, const float *a1p,
+                                                                       const float *a2p, const float *const b[4],
+                                                                       int64_t k, __m512 acc[3][4])
+{
+    __m512 a0 = _mm512_maskz_loadu_ps(m, a0p + k), a1 = _mm512_maskz_loadu_ps(m, a1p + k);
+    __m512 a2 = _mm512_maskz_loadu_ps(m, a2p + k);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        __m512 bc = _mm512_maskz_loadu_ps(m, b[c] + k);
+        acc[0][c] = _mm512_fmadd_ps(a0, bc, acc[0][c]);
+        acc[1][c] = _mm512_fmadd_ps(a1, bc, acc[1][c]);
+        acc[2][c] = _mm512_fmadd_ps(a2, bc, acc[2][c]);
     }
 }
 
 AVX512 static void dot_3x4_512(int64_t K, const float *const a[3], const float *const b[4], float out[3][4])
 {
     __m512 acc[3][4];
+#pragma GCC unroll 3
     for (int r = 0; r < 3; r++)
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             acc[r][c] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < K; k += 16) {
-        __mmask16 m = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
-        __m512 a0 = _mm512_maskz_loadu_ps(m, a[0] + k), a1 = _mm512_maskz_loadu_ps(m, a[1] + k);
-        __m512 a2 = _mm512_maskz_loadu_ps(m, a[2] + k);
-        for (int c = 0; c < 4; c++) {
-            __m512 bc = _mm512_maskz_loadu_ps(m, b[c] + k);
-            acc[0][c] = _mm512_fmadd_ps(a0, bc, acc[0][c]);
-            acc[1][c] = _mm512_fmadd_ps(a1, bc, acc[1][c]);
-            acc[2][c] = _mm512_fmadd_ps(a2, bc, acc[2][c]);
-        }
-    }
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *const bs[4] = {b[0], b[1], b[2], b[3]};
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) /* whole registers, then the tail's lanes masked */
+        dot_step_512(0xffff, a0, a1, a2, bs, k, acc);
+    if (k < K)
+        dot_step_512((__mmask16)((1u << (K - k)) - 1), a0, a1, a2, bs, k, acc);
     /* fold each 16-lane sum to 8 lanes, then four at a time across lanes */
+#pragma GCC unroll 3
     for (int r = 0; r < 3; r++) {
         __m256 h[4];
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             h[c] = _mm256_add_ps(_mm512_castps512_ps256(acc[r][c]),
                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][c]), 1)));
