@@ -102,6 +102,24 @@ float *cg__grad_buf(cg_tensor *t);
  * backward): *overwrite says whether it holds nothing yet in this pass, so the op
  * stores (=) its contribution instead of adding it (+=) to zeros — no zero-fill. */
 float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite);
+/* Whether w's gradient product gᵀ · x over M rows may be put off (cg__grad_defer_product):
+ * a backward pass is running, w is a leaf that views nothing, the product is short in k
+ * (M < 128: a time step's batch) and not tiny, and none of the node's other inputs
+ * (NULLs skipped) has its gradient inside w's. */
+bool cg__grad_deferrable(const cg_tensor *w, int nin, cg_tensor *const *others, int64_t M);
+/* w's gradient += gᵀ · x (g: M x out_f, x: M x in_f, both read where they lie, so alive
+ * and unchanged until the pass ends: a gradient of this pass, a saved input, or room
+ * from cg__grad_defer_room), added with the others put off for w, in long products,
+ * when w's gradient is next asked for or the pass ends; 0, or -1 (out of memory, reported). */
+int cg__grad_defer_product(cg_tensor *w, const float *g, const float *x, int64_t M, int64_t out_f, int64_t in_f);
+/* w (out_f x in_f) packed for the products g · w of M rows (cg__gemm_b_packed) that
+ * flow a gradient back through it, when its gradient products are being put off for
+ * this pass (so it meets many: a recurrent weight): packed once, at the second; else
+ * NULL, and the products read w where it lies. */
+const float *cg__grad_packed_weight(cg_tensor *w, int64_t M);
+/* Room for n floats that lasts until the backward pass ends (not scratch: ask before a
+ * scratch frame opens); NULL when out of memory (reported). */
+float *cg__grad_defer_room(int64_t n);
 /* dst = v into a fresh buffer, else dst += v (a fresh buffer's old values are never read). */
 #define CG__STORE_OR_ADD(dst, fresh, v) \
     do {                                \
@@ -135,7 +153,7 @@ bool cg__check_all(int n, cg_tensor *const *ts, const char *op);
 cg_tensor *cg__broadcast_out(int n, cg_tensor **ops, const char *op, cg__bcast *it); /* ops become cg__dense's */
 
 /* act(acc + x wᵀ + b) (acc, b may be NULL; act CG_TANH, CG_RELU or LINEAR_NO_ACT)
- * with w also given packed (cg__gemm_pack_bt, or NULL): a recurrent weight packed
+ * with w also given packed (cg__gemm_pack_b, or NULL): a recurrent weight packed
  * once for all T steps of a forward. The same op, values and backward as cg_linear_act. */
 #define LINEAR_NO_ACT (-1)
 cg_tensor *cg__linear_packed(cg_tensor *x, cg_tensor *w, const float *w_packed, cg_tensor *b, cg_tensor *acc, int act,

@@ -231,12 +231,32 @@ typedef struct {
     bool had_grad;
 } undo_entry;
 
+/* A leaf weight's gradient products gᵀ · x put off (cg__grad_defer_product): where each
+ * step's g and x lie (alive until the pass ends), multiplied together when the pass
+ * ends or the weight's gradient is next asked for. */
+typedef struct {
+    const float *g, *x;
+    int64_t rows;
+} deferred_rows;
+
+typedef struct {
+    cg_tensor *w;
+    int64_t out_f, in_f;
+    deferred_rows *parts; /* system memory */
+    int nparts, cap;
+    const float *packed; /* w packed for g · w (cg__grad_packed_weight), or NULL */
+} deferred_product;
+
 typedef struct {
     undo_entry *e;
     size_t n, cap;
     bool heap;       /* the pass runs outside frames: its records are system memory */
     uint32_t mark;   /* this pass's number, in the leaves' pass_mark */
     bool failed;     /* a gradient buffer could not be made (the error says why) */
+    deferred_product *deferred; /* system memory */
+    int ndeferred, deferred_cap;
+    float **rooms;   /* outside frames: cg__grad_defer_room's blocks, freed at the end */
+    int nrooms, rooms_cap;
 } pass_log;
 
 static _Thread_local pass_log *current_pass;
@@ -289,9 +309,17 @@ static void pass_begin(pass_log *p)
     current_pass = p;
 }
 
+static void drop_deferred(deferred_product *d) { cg__sys_free(d->parts); }
+
 /* Ends the pass: on failure every noted .grad goes back as it was. */
 static void pass_end(pass_log *p, bool failed)
 {
+    for (int k = 0; k < p->ndeferred; k++) /* (only after a failure are any left) */
+        drop_deferred(&p->deferred[k]);
+    cg__sys_free(p->deferred);
+    for (int k = 0; k < p->nrooms; k++)
+        cg__sys_free(p->rooms[k]);
+    cg__sys_free(p->rooms);
     for (size_t k = p->n; failed && k-- > 0;) {
         undo_entry *u = &p->e[k];
         cg__autograd_meta *m = cg__ag(u->leaf);
@@ -313,7 +341,10 @@ static void pass_end(pass_log *p, bool failed)
     current_pass = NULL;
 }
 
-/* t's gradient buffer, made on first use with its values unwritten. */
+static int flush_deferred(pass_log *p, const cg_tensor *w);
+
+/* t's gradient buffer, made on first use with its values unwritten; the products put
+ * off for it added first. */
 static cg_tensor *grad_buffer(cg_tensor *t)
 {
     if (!t || !cg__requires_grad(t))
@@ -321,6 +352,10 @@ static cg_tensor *grad_buffer(cg_tensor *t)
     cg__autograd_meta *m = cg__ag(t);
     const cg_node *n = m->node;
     pass_log *p = current_pass;
+    if (p && p->ndeferred && flush_deferred(p, t) < 0) {
+        p->failed = true;
+        return NULL;
+    }
     if (p && !n && m->pass_mark != p->mark) {
         if (!note_leaf(p, t)) {
             cg__error("cg_backward: out of memory noting a gradient before changing it");
@@ -383,6 +418,162 @@ float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite)
     if (g)
         cg__ag(t)->grad_unwritten = false;
     return g ? g->data : NULL;
+}
+
+/* ---- weight gradients of a sequence in long products ---------------------------------
+ * An RNN's W_hh meets one gradient product per time step, dW += gᵀ · x over a batch's
+ * rows (K = 32): each reads and writes all of dW for a short k, so the kernel spends its
+ * time on C rather than on FMAs (and at H = 512 dW, W and the packed W no longer share
+ * L2). Put off, dW gets products 256 rows long (the kernel's k block) over the steps'
+ * rows, in the order the steps' backwards ran. Only for a leaf that views nothing:
+ * grad_buffer adds what is put off first whenever anything asks for the weight's
+ * gradient (a view of it, another use of it), and the pass adds the rest at its end. */
+
+static deferred_product *deferred_of(pass_log *p, const cg_tensor *w)
+{
+    for (int k = 0; k < p->ndeferred; k++)
+        if (p->deferred[k].w == w)
+            return &p->deferred[k];
+    return NULL;
+}
+
+/* C (out_f x in_f) += gᵀ · x over d's rows, KC_ROWS at a time copied together (one
+ * product of that k each: the kernel's own k block); fresh: C holds nothing yet. */
+#define KC_ROWS 256
+static int deferred_products(const deferred_product *d, float *C, bool fresh)
+{
+    int64_t out_f = d->out_f, in_f = d->in_f;
+    if (d->nparts == 1) /* a weight met once: its product where its rows lie (the same bits as copied) */
+        return cg__gemm(true, false, out_f, in_f, d->parts[0].rows, d->parts[0].g, out_f, d->parts[0].x, in_f,
+                        fresh ? 0.0f : 1.0f, C, in_f);
+    cg__scratch_begin();
+    float *g = cg__scratch((size_t)(KC_ROWS * out_f) * sizeof(float));
+    float *x = g ? cg__scratch((size_t)(KC_ROWS * in_f) * sizeof(float)) : NULL;
+    int rc = x ? 0 : -1;
+    int64_t rows = 0;
+    for (int k = 0; rc == 0 && k < d->nparts; k++) {
+        const deferred_rows *r = &d->parts[k];
+        for (int64_t done = 0; rc == 0 && done < r->rows;) {
+            int64_t n = r->rows - done < KC_ROWS - rows ? r->rows - done : KC_ROWS - rows;
+            memcpy(g + rows * out_f, r->g + done * out_f, (size_t)(n * out_f) * sizeof(float));
+            memcpy(x + rows * in_f, r->x + done * in_f, (size_t)(n * in_f) * sizeof(float));
+            rows += n, done += n;
+            bool last = k == d->nparts - 1 && done == r->rows;
+            if (rows == KC_ROWS || last) {
+                rc = cg__gemm(true, false, out_f, in_f, rows, g, out_f, x, in_f, fresh ? 0.0f : 1.0f, C, in_f);
+                fresh = false, rows = 0;
+            }
+        }
+    }
+    cg__scratch_end();
+    return rc;
+}
+#undef KC_ROWS
+
+/* The products put off for w (if any) added to its gradient; 0, or -1. */
+static int flush_deferred(pass_log *p, const cg_tensor *w)
+{
+    deferred_product *at = deferred_of(p, w);
+    if (!at)
+        return 0;
+    deferred_product d = *at;
+    *at = p->deferred[--p->ndeferred]; /* off the list first: grad_buffer asks again */
+    bool fresh;
+    float *gw = cg__grad_buf_to_write(d.w, &fresh);
+    int rc = gw ? deferred_products(&d, gw, fresh) : -1;
+    drop_deferred(&d);
+    if (rc < 0 && gw)
+        cg__error("cg_backward: the gradient products of a %lld x %lld weight could not run (out of memory)",
+                  (long long)d.out_f, (long long)d.in_f);
+    return rc;
+}
+
+static int flush_all_deferred(pass_log *p)
+{
+    while (p->ndeferred)
+        if (flush_deferred(p, p->deferred[p->ndeferred - 1].w) < 0)
+            return -1;
+    return 0;
+}
+
+/* Room for one more entry in an array of cap (doubled when full); false when out of memory. */
+static bool room_for_one(void **arr, int n, int *cap, size_t size)
+{
+    if (n < *cap)
+        return true;
+    int bigger = *cap ? 2 * *cap : 8;
+    void *more = cg__sys_malloc((size_t)bigger * size);
+    if (!more)
+        return false;
+    if (n)
+        memcpy(more, *arr, (size_t)n * size);
+    cg__sys_free(*arr);
+    *arr = more, *cap = bigger;
+    return true;
+}
+
+bool cg__grad_deferrable(const cg_tensor *w, int nin, cg_tensor *const *others, int64_t M)
+{
+    if (!current_pass || anomaly || M >= 128 || !cg__requires_grad(w) || cg__node_of(w) || w->storage ||
+        M * w->numel < 65536)
+        return false;
+    for (int i = 0; i < nin; i++) /* no other input's gradient lies in w's */
+        if (others[i] && cg__storage(others[i]) == w)
+            return false;
+    return true;
+}
+
+const float *cg__grad_packed_weight(cg_tensor *w, int64_t M)
+{
+    pass_log *p = current_pass;
+    deferred_product *d = p ? deferred_of(p, w) : NULL;
+    if (!d || d->packed)
+        return d ? d->packed : NULL;
+    int64_t len = cg__gemm_b_packed_len(false, M, d->in_f, d->out_f);
+    float *packed = len > 0 ? cg__grad_defer_room(len) : NULL;
+    if (!packed) {
+        cg_clear_error(); /* out of memory for it: the products read w where it lies, and nothing failed */
+        return NULL;
+    }
+    cg__gemm_pack_b(false, d->in_f, d->out_f, w->data, d->in_f, packed);
+    return d->packed = packed;
+}
+
+float *cg__grad_defer_room(int64_t n)
+{
+    pass_log *p = current_pass;
+    float *room = work_alloc((size_t)n, sizeof(float), p->heap);
+    if (!room) {
+        cg__error("cg_backward: out of memory for a weight's gradient rows");
+        return NULL;
+    }
+    if (p->heap && !room_for_one((void **)&p->rooms, p->nrooms, &p->rooms_cap, sizeof *p->rooms)) {
+        cg__sys_free(room);
+        cg__error("cg_backward: out of memory for a weight's gradient rows");
+        return NULL;
+    }
+    if (p->heap)
+        p->rooms[p->nrooms++] = room;
+    return room;
+}
+
+int cg__grad_defer_product(cg_tensor *w, const float *g, const float *x, int64_t M, int64_t out_f, int64_t in_f)
+{
+    pass_log *p = current_pass;
+    deferred_product *d = deferred_of(p, w);
+    if (!d) {
+        if (!room_for_one((void **)&p->deferred, p->ndeferred, &p->deferred_cap, sizeof *p->deferred))
+            goto no_memory;
+        d = &p->deferred[p->ndeferred++];
+        *d = (deferred_product){.w = w, .out_f = out_f, .in_f = in_f};
+    }
+    if (!room_for_one((void **)&d->parts, d->nparts, &d->cap, sizeof *d->parts))
+        goto no_memory;
+    d->parts[d->nparts++] = (deferred_rows){g, x, M};
+    return 0;
+no_memory:
+    cg__error("cg_backward: out of memory noting a weight's gradient product");
+    return -1;
 }
 
 int cg_set_requires_grad(cg_tensor *t, bool on)
@@ -622,6 +813,8 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
             break;
         }
     }
+    if (rc == 0 && flush_all_deferred(&pass) < 0)
+        rc = -1;
 out:
     pass_end(&pass, rc < 0);
     for (int64_t i = 0; i < count; i++) {

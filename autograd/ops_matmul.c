@@ -247,7 +247,7 @@ static void bias_grad(float *restrict db, const float *restrict g, int64_t M, in
  * dw (out, in) = gᵀ · x; each stores into a fresh buffer or adds. */
 typedef struct {
     int64_t M, in_f, out_f;
-    const float *g, *x, *w;
+    const float *g, *x, *w, *w_packed; /* w_packed: w packed for g · w (cg__grad_packed_weight), or NULL */
     float *gx, *gw;
     bool fresh_x, fresh_w;
     int failed; /* set (atomically) by a product that could not run */
@@ -258,8 +258,8 @@ static void weight_product(void *ctx, int64_t which)
     weight_products *p = ctx;
     int rc;
     if (which == 0)
-        rc = cg__gemm(false, false, p->M, p->in_f, p->out_f, p->g, p->out_f, p->w, p->in_f, p->fresh_x ? 0.0f : 1.0f,
-                      p->gx, p->in_f);
+        rc = cg__gemm_b_packed(false, p->M, p->in_f, p->out_f, p->g, p->out_f, p->w, p->in_f, p->w_packed,
+                               p->fresh_x ? 0.0f : 1.0f, p->gx, p->in_f);
     else
         rc = cg__gemm(true, false, p->out_f, p->in_f, p->M, p->g, p->out_f, p->x, p->in_f, p->fresh_w ? 0.0f : 1.0f,
                       p->gw, p->in_f);
@@ -309,17 +309,24 @@ static int linear_backward(cg_node *n, const float *g)
     /* Taken in the order they are written below: when two inputs are one tensor,
      * the first write stores (into a fresh buffer) and the second adds. */
     const int32_t *hot = sv->one_hot ? sv->hot : NULL;
+    /* a weight's gradient over a time step's rows is put off, summed over the steps in one product */
+    bool defer_w = !hot && cg__grad_deferrable(w, 3, (cg_tensor *[]){x, b, acc}, M);
     bool fresh_acc, fresh_x, fresh_w = false;
     float *gacc = cg__grad_buf_to_write(acc, &fresh_acc), *gx = cg__grad_buf_to_write(x, &fresh_x);
-    float *gw = hot ? cg__grad_buf(w) : cg__grad_buf_to_write(w, &fresh_w), *gb = cg__grad_buf(b);
+    float *gw = defer_w ? NULL : hot ? cg__grad_buf(w) : cg__grad_buf_to_write(w, &fresh_w), *gb = cg__grad_buf(b);
     /* (before the scratch frame: a buffer made inside it would be a block of its own) */
     int act = sv->act;
+    /* a put-off product reads g after this backward: through an activation, g · act'(z) then needs room of its own */
+    float *gp_kept = NULL;
+    if (defer_w && act != LINEAR_NO_ACT && !(gp_kept = cg__grad_defer_room(M * out_f)))
+        return -1;
+    const float *w_packed = defer_w && gx ? cg__grad_packed_weight(w, M) : NULL;
     bool scratch = act != LINEAR_NO_ACT || hot; /* a frame for what needs room (a tiny step needs none) */
     if (scratch)
         cg__scratch_begin();
     if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
         const float *z = n->out->data;
-        float *gp = cg__scratch((size_t)(M * out_f) * sizeof(float));
+        float *gp = gp_kept ? gp_kept : cg__scratch((size_t)(M * out_f) * sizeof(float));
         if (!gp) { /* out of memory (reported): the engine undoes the pass */
             cg__scratch_end();
             return -1;
@@ -337,7 +344,12 @@ static int linear_backward(cg_node *n, const float *g)
     else if (gacc)
         for (int64_t i = 0; i < M * out_f; i++)
             gacc[i] += g[i];
-    weight_products wp = {M, in_f, out_f, g, x->data, w->data, gx, gw, fresh_x, fresh_w, 0};
+    if (defer_w && cg__grad_defer_product(w, g, x->data, M, out_f, in_f) < 0) {
+        if (scratch)
+            cg__scratch_end();
+        return -1;
+    }
+    weight_products wp = {M, in_f, out_f, g, x->data, w->data, w_packed, gx, gw, fresh_x, fresh_w, 0};
     if (gx && gw && !hot && apart(gx, x->numel, gw, w->numel) && (double)M * (double)in_f * (double)out_f >= 2097152.0)
         cg__parallel_for(2, weight_product, &wp); /* dx and dw at once, one thread each (the same bits) */
     else {
@@ -424,7 +436,7 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
             for (int64_t o = 0; o < out_f; o++)
                 out->data[i * out_f + o] = (start_from_zero ? 0.0f : out->data[i * out_f + o]) + w->data[o * in_f + hot[i]];
     else
-        rc = cg__gemm_bt(M, out_f, in_f, x->data, in_f, w->data, in_f, w_packed, start_from_zero ? 0.0f : 1.0f,
+        rc = cg__gemm_b_packed(true, M, out_f, in_f, x->data, in_f, w->data, in_f, w_packed, start_from_zero ? 0.0f : 1.0f,
                          out->data, out_f);
     if (!sv)
         cg__scratch_end();

@@ -27,7 +27,7 @@ static cg_tensor *release(cg_tensor *keep, cg_tensor *a, cg_tensor *b, cg_tensor
 }
 
 /* The recurrent weight of one step: w_hh, and (or NULL) its packed form made once
- * for the whole sequence (cg__gemm_pack_bt). */
+ * for the whole sequence (cg__gemm_pack_b). */
 typedef struct {
     cg_tensor *w;
     const float *packed;
@@ -83,10 +83,10 @@ static cg_tensor *step(const cg_module *m, cg_tensor *xw, cg_tensor *h, cg_tenso
  * not read it (or memory is short: they pack it themselves then). */
 static cg_tensor *pack_recurrent(cg_tensor *w_hh, int64_t B)
 {
-    int64_t N = w_hh->shape[0], K = w_hh->shape[1], len = cg__gemm_bt_packed_len(B, N, K);
+    int64_t N = w_hh->shape[0], K = w_hh->shape[1], len = cg__gemm_b_packed_len(true, B, N, K);
     cg_tensor *packed = len > 0 ? cg_empty(CG_SHAPE(len)) : NULL;
     if (packed)
-        cg__gemm_pack_bt(N, K, w_hh->data, K, packed->data);
+        cg__gemm_pack_b(true, N, K, w_hh->data, K, packed->data);
     else if (len > 0) /* out of memory for it: the steps pack as they go, and nothing failed */
         cg_clear_error();
     return packed;

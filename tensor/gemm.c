@@ -214,34 +214,34 @@ static bool simd_path(int64_t M, int64_t N, int64_t K)
     return M * N * K >= 4096 && N >= 8 && cpu_isa();
 }
 
-/* The packed form's strip width: the kernel's columns (cg__gemm_isa_pack_bt). */
+/* The packed form's strip width: the kernel's columns (cg__gemm_isa_pack_b). */
 static int64_t packed_nr(void) { return cpu_isa()->NR; }
 
-int64_t cg__gemm_bt_packed_len(int64_t M, int64_t N, int64_t K)
+int64_t cg__gemm_b_packed_len(bool trans_b, int64_t M, int64_t N, int64_t K)
 {
 #ifdef CG_USE_OPENBLAS
-    (void)M, (void)N, (void)K;
+    (void)trans_b, (void)M, (void)N, (void)K;
     return 0;
 #else
-    if (M <= 0 || K <= 0 || !simd_path(M, N, K) || dots(cpu_isa(), false, true, M, K))
+    if (M <= 0 || K <= 0 || !simd_path(M, N, K) || dots(cpu_isa(), false, trans_b, M, K))
         return 0;
     return (N + packed_nr() - 1) / packed_nr() * packed_nr() * K;
 #endif
 }
 
-void cg__gemm_pack_bt(int64_t N, int64_t K, const float *B, int64_t ldb, float *packed)
+void cg__gemm_pack_b(bool trans_b, int64_t N, int64_t K, const float *B, int64_t ldb, float *packed)
 {
-    cg__gemm_isa_pack_bt(cpu_isa(), N, K, B, ldb, packed);
+    cg__gemm_isa_pack_b(cpu_isa(), trans_b, N, K, B, ldb, packed);
 }
 
-int cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                const float *packed, float beta, float *C, int64_t ldc)
+int cg__gemm_b_packed(bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                      int64_t ldb, const float *packed, float beta, float *C, int64_t ldc)
 {
-    if (tiny_product(false, true, M, N, K, A, lda, B, ldb, beta, C, ldc))
+    if (tiny_product(false, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc))
         return 0;
     cg__prepacked pre = {packed, 0, packed ? (N + packed_nr() - 1) / packed_nr() * packed_nr() : 0};
-    return gemm_result(gemm_dispatch(false, true, M, N, K, A, lda, B, ldb, beta, C, ldc, packed ? &pre : NULL), M, N,
-                       K);
+    return gemm_result(gemm_dispatch(false, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, packed ? &pre : NULL), M,
+                       N, K);
 }
 
 static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,

@@ -61,8 +61,8 @@ static void pack_strips(const cg__gemm_isa *isa, bool transposed, const float *s
     }
 }
 
-/* With pre (a transposed B packed once, cg__gemm_isa_pack_bt), B's strips are read
- * from there instead of being packed again: the same values, so the same bits. */
+/* With pre (op(B) packed once, cg__gemm_isa_pack_b), B's strips are read from there
+ * instead of being packed again or read in place: the same values, so the same bits. */
 int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                      const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
                      const cg__prepacked *pre, bool overwrite)
@@ -75,7 +75,7 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
      * and a long K, B is packed too: a strip read in place walks K rows ldb apart,
      * and strides of a few KB fall into the same few L1 sets (on an Intel Xeon, 512³:
      * 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132). */
-    bool direct = !trans_b && !(M >= 128 && K >= 64);
+    bool direct = !trans_b && !pre && !(M >= 128 && K >= 64);
     /* With few columns (an output layer's 65, an embedding's 128), A is read where it
      * lies too, whole strips of MR rows: the kernel broadcasts each value from memory
      * either way, and packing A cost up to a tenth of such a product (2048x65x512: 1313
@@ -120,13 +120,14 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
     return ok ? 0 : -1;
 }
 
-/* Bᵀ in the strips cg__gemm_blocked reads: every KC block of k after the other,
+/* op(B) in the strips cg__gemm_blocked reads: every KC block of k after the other,
  * block k0 at k0 * npad, strip s of it at s * kc * NR. */
-void cg__gemm_isa_pack_bt(const cg__gemm_isa *isa, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst)
+void cg__gemm_isa_pack_b(const cg__gemm_isa *isa, bool transposed, int64_t N, int64_t K, const float *B, int64_t ldb,
+                         float *dst)
 {
     int64_t npad = (N + isa->NR - 1) / isa->NR * isa->NR;
     for (int64_t k0 = 0; k0 < K; k0 += KC)
-        pack_strips(isa, true, B, ldb, k0, K - k0 < KC ? K - k0 : KC, 0, N, dst + k0 * npad, isa->NR);
+        pack_strips(isa, transposed, B, ldb, k0, K - k0 < KC ? K - k0 : KC, 0, N, dst + k0 * npad, isa->NR);
 }
 
 /* ---- C += A · Bᵀ for few rows of A: dot products, nothing packed -------------------

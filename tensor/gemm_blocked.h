@@ -56,7 +56,7 @@ typedef struct {
 extern const cg__gemm_isa cg__gemm_avx2, cg__gemm_avx512, cg__gemm_simd128;
 
 /* C += or = (overwrite) op(A) op(B) in KC x NC x MC blocks around isa's tile kernel;
- * pre: a transposed B packed once (cg__gemm_isa_pack_bt), or NULL. 0, or -1 when
+ * pre: op(B) packed once (cg__gemm_isa_pack_b), or NULL. 0, or -1 when
  * the packing scratch could not be had. */
 int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                      const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
@@ -64,7 +64,9 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
 /* C += A · Bᵀ by isa's dot kernel, nothing packed */
 void cg__gemm_dots(const cg__gemm_isa *isa, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                    const float *B, int64_t ldb, float *C, int64_t ldc);
-/* Bᵀ (B: N x K) in the strips cg__gemm_blocked reads as pre */
-void cg__gemm_isa_pack_bt(const cg__gemm_isa *isa, int64_t N, int64_t K, const float *B, int64_t ldb, float *dst);
+/* op(B) (K x N: Bᵀ of B N x K when transposed, else B itself) in the strips
+ * cg__gemm_blocked reads as pre */
+void cg__gemm_isa_pack_b(const cg__gemm_isa *isa, bool transposed, int64_t N, int64_t K, const float *B, int64_t ldb,
+                         float *dst);
 
 #endif

@@ -15,16 +15,17 @@ int cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               float beta, float *C, int64_t ldc);
 
 /* A weight used by many products (a recurrent weight over T steps) packed once:
- * op(B) = Bᵀ for B (N x K) row-major, as x · Wᵀ reads a linear layer's weight.
- * cg__gemm_bt_packed_len says how many floats the packed form needs for products
- * of M rows (0 when such products would not read it: no SIMD kernels here, or the
- * dot-product kernel chosen); cg__gemm_pack_bt fills it; cg__gemm_bt is
- * cg__gemm(false, true, ...) reading B's packed form where it would pack B: the
- * same bits, without packing B again. */
-int64_t cg__gemm_bt_packed_len(int64_t M, int64_t N, int64_t K);
-void cg__gemm_pack_bt(int64_t N, int64_t K, const float *B, int64_t ldb, float *packed);
-int cg__gemm_bt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                 const float *packed, float beta, float *C, int64_t ldc);
+ * op(B) = Bᵀ for B (N x K) row-major with trans_b (x · Wᵀ reads a linear layer's weight
+ * so), B (K x N) itself without (g · W, the gradient flowing back through it).
+ * cg__gemm_b_packed_len says how many floats the packed form needs for products of M
+ * rows (0 when such products would not read it: no SIMD kernels here, a tiny product,
+ * or the dot-product kernel chosen); cg__gemm_pack_b fills it; cg__gemm_b_packed is
+ * cg__gemm(false, trans_b, ...) reading op(B)'s packed form where it would pack B or
+ * read it in place: the same bits (packing moves values only), without packing it again. */
+int64_t cg__gemm_b_packed_len(bool trans_b, int64_t M, int64_t N, int64_t K);
+void cg__gemm_pack_b(bool trans_b, int64_t N, int64_t K, const float *B, int64_t ldb, float *packed);
+int cg__gemm_b_packed(bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                      int64_t ldb, const float *packed, float beta, float *C, int64_t ldc);
 /* (how the kernels find a column range's strips in the packed form) */
 typedef struct {
     const float *data;

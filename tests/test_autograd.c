@@ -949,6 +949,136 @@ START_TEST(linear_on_one_hot_rows_matches_matmul)
 END_TEST
 
 /* Products split over threads give the single thread's numbers, bit for bit. */
+/* ---- a recurrent weight's gradient: put off and summed over the steps ----------------
+ * h_t = tanh(h_{t-1} Wᵀ + b) over TS steps of a batch of RB rows, W also used whole (W * C)
+ * and through a view (2 * its first rows), the loss the sum of every h_t * R: the engine puts
+ * W's per-step products off and adds them in long ones (and packs W once for the steps'
+ * g · W). The gradients against a double reference; h0's and b's bit for bit those of
+ * anomaly mode (which puts nothing off: the g · W products are the same either way);
+ * and every gradient bit for bit the same outside frames and on two threads. */
+#define RH 150 /* not a multiple of the kernel's 32 columns */
+#define RB 5   /* rows a step: the 256-row products cut a step's rows in two */
+#define TS 70
+typedef struct {
+    cg_tensor *w, *b, *h0, *c, *r;
+} recurrent_case;
+
+/* The gradients of W, b and h0 into out (RH*RH + RH + RB*RH floats); in a frame or not. */
+static void recurrent_grads(const recurrent_case *rc, bool in_frame, float *out)
+{
+    cg_tensor *made[TS + 12];
+    int n = 0;
+    if (in_frame)
+        cg_frame_begin();
+    cg_tensor *leaves[3] = {rc->w, rc->b, rc->h0};
+    for (int k = 0; k < 3; k++)
+        cg_zero_grad(leaves[k]);
+    cg_tensor *h = rc->h0, *hs[TS];
+    for (int t = 0; t < TS; t++)
+        h = hs[t] = made[n++] = cg_linear_act(h, rc->w, rc->b, NULL, CG_TANH);
+    cg_tensor *view = made[n++] = cg_narrow(rc->w, 0, 0, 3);
+    cg_tensor *twice = made[n++] = cg_mul_scalar(view, 2.0f);
+    cg_tensor *terms[4];
+    cg_tensor *stacked = made[n++] = cg_stack(hs, TS, 0);
+    cg_tensor *times_r = made[n++] = cg_mul(stacked, rc->r); /* every step's h * R */
+    terms[0] = made[n++] = cg_sum(times_r);
+    cg_tensor *wc = made[n++] = cg_mul(rc->w, rc->c);
+    terms[1] = made[n++] = cg_sum(wc);
+    terms[2] = made[n++] = cg_sum(twice);
+    cg_tensor *two_terms = made[n++] = cg_add(terms[0], terms[1]);
+    cg_tensor *loss = made[n++] = cg_add(two_terms, terms[2]);
+    ck_assert_int_eq(cg_backward(loss), 0);
+    memcpy(out, cg_data(cg_grad(rc->w)), sizeof(float) * RH * RH);
+    memcpy(out + RH * RH, cg_data(cg_grad(rc->b)), sizeof(float) * RH);
+    memcpy(out + RH * RH + RH, cg_data(cg_grad(rc->h0)), sizeof(float) * RB * RH);
+    if (in_frame)
+        cg_frame_end();
+    else
+        for (int k = n - 1; k >= 0; k--)
+            cg_tensor_free(made[k]);
+}
+
+START_TEST(recurrent_weight_gradients_add_up_across_steps)
+{
+    cg_manual_seed(21);
+    cg_tensor *w0 = cg_randn(CG_SHAPE(RH, RH));
+    recurrent_case rc = {cg_mul_scalar(w0, 0.08f), cg_randn(CG_SHAPE(RH)), cg_randn(CG_SHAPE(RB, RH)),
+                         cg_randn(CG_SHAPE(RH, RH)), cg_randn(CG_SHAPE(RB, RH))};
+    cg_tensor_free(w0);
+    cg_tensor *leaves[3] = {rc.w, rc.b, rc.h0};
+    for (int k = 0; k < 3; k++)
+        cg_set_requires_grad(leaves[k], true);
+    size_t len = RH * RH + RH + RB * RH;
+    float *put_off = malloc(sizeof(float) * len), *outside = malloc(sizeof(float) * len);
+    float *anomaly = malloc(sizeof(float) * len), *two = malloc(sizeof(float) * len);
+    recurrent_grads(&rc, true, put_off);
+    recurrent_grads(&rc, false, outside);
+    cg_set_detect_anomaly(true);
+    recurrent_grads(&rc, true, anomaly);
+    cg_set_detect_anomaly(false);
+    ck_assert_mem_eq(put_off, outside, sizeof(float) * len);
+    ck_assert_mem_eq(put_off + RH * RH, anomaly + RH * RH, sizeof(float) * (RH + RB * RH)); /* b, h0 */
+    if (fx_threads_run()) {
+        cg_set_num_threads(2);
+        recurrent_grads(&rc, true, two);
+        cg_set_num_threads(1);
+        ck_assert_mem_eq(put_off, two, sizeof(float) * len);
+    }
+    /* the reference, in double: forward, then back through the steps */
+    const float *W = cg_data(rc.w), *bias = cg_data(rc.b), *C = cg_data(rc.c), *R = cg_data(rc.r);
+    double *hs = malloc(sizeof(double) * (TS + 1) * RB * RH), *g = malloc(sizeof(double) * RB * RH);
+    double *gz = malloc(sizeof(double) * RB * RH), *dw = calloc(RH * RH, sizeof(double));
+    double *mag = calloc(RH * RH, sizeof(double));
+    for (int i = 0; i < RB * RH; i++)
+        hs[i] = cg_data(rc.h0)[i];
+    for (int t = 1; t <= TS; t++)
+        for (int i = 0; i < RB; i++)
+            for (int o = 0; o < RH; o++) {
+                double z = bias[o];
+                for (int k = 0; k < RH; k++)
+                    z += hs[((t - 1) * RB + i) * RH + k] * W[o * RH + k];
+                hs[(t * RB + i) * RH + o] = tanh(z);
+            }
+    for (int i = 0; i < RB * RH; i++)
+        g[i] = 0;
+    for (int t = TS; t >= 1; t--) {
+        for (int i = 0; i < RB * RH; i++)
+            g[i] += R[i]; /* h_t's own term */
+        for (int i = 0; i < RB * RH; i++) {
+            double y = hs[t * RB * RH + i];
+            gz[i] = g[i] * (1 - y * y);
+        }
+        for (int o = 0; o < RH; o++)
+            for (int k = 0; k < RH; k++)
+                for (int i = 0; i < RB; i++) {
+                    double term = gz[i * RH + o] * hs[((t - 1) * RB + i) * RH + k];
+                    dw[o * RH + k] += term, mag[o * RH + k] += fabs(term);
+                }
+        for (int i = 0; i < RB; i++)
+            for (int k = 0; k < RH; k++) {
+                double s = 0;
+                for (int o = 0; o < RH; o++)
+                    s += gz[i * RH + o] * W[o * RH + k];
+                g[i * RH + k] = s;
+            }
+    }
+    for (int e = 0; e < RH * RH; e++) {
+        double want = dw[e] + C[e] + (e < 3 * RH ? 2.0 : 0.0);
+        ck_assert_msg(fabs(put_off[e] - want) <= 1e-5 * (mag[e] + fabs(C[e]) + 2) + 1e-6, "dW[%d]: %.9g, want %.9g", e,
+                      put_off[e], want);
+        ck_assert_msg(fabs(anomaly[e] - want) <= 1e-5 * (mag[e] + fabs(C[e]) + 2) + 1e-6, "dW[%d] (anomaly mode)", e);
+    }
+    free(hs), free(g), free(gz), free(dw), free(mag);
+    free(put_off), free(outside), free(anomaly), free(two);
+    cg_tensor *all[5] = {rc.w, rc.b, rc.h0, rc.c, rc.r};
+    for (int k = 0; k < 5; k++)
+        cg_tensor_free(all[k]);
+}
+END_TEST
+#undef RH
+#undef RB
+#undef TS
+
 START_TEST(threads_give_identical_results)
 {
     if (!fx_threads_run())
@@ -1444,6 +1574,7 @@ static Suite *autograd_suite(void)
     tcase_add_loop_test(e, views_match_pytorch, 0, NVIEWCASES);
     tcase_add_test(e, views_share_storage_and_versions);
     tcase_add_test(e, strided_views_outside_frames_free_in_any_order);
+    tcase_add_test(e, recurrent_weight_gradients_add_up_across_steps);
     tcase_add_test(e, threads_read_one_strided_view);
     tcase_add_test(e, an_optimizer_steps_a_strided_parameter);
     suite_add_tcase(s, e);

@@ -13,8 +13,11 @@
 void cg__fail_allocation(int64_t nth);
 int64_t cg__allocations_counted(void);
 
-enum { RNN, LSTM, GRU, BLOCK, NMODELS };
-static const char *const model_names[] = {"RNN", "LSTM", "GRU", "Transformer block"};
+enum { RNN, LSTM, GRU, BLOCK, WIDE_RNN, NMODELS };
+static const char *const model_names[] = {"RNN", "LSTM", "GRU", "Transformer block", "wide RNN"};
+/* the wide RNN's hidden size: its W_hh meets gradient products the engine puts off and
+ * sums over the steps in one (and packs W_hh once for the steps' g · W_hh) */
+#define WIDE 192
 
 #define T 5
 #define B 2
@@ -68,13 +71,14 @@ static model build(int kind)
                 causal[i * T + j] = j > i ? -INFINITY : 0.0f;
         m.mask = cg_tensor_from(causal, CG_SHAPE(T, T));
     } else {
-        m.body = kind == RNN    ? cg_rnn_new(.input_size = E, .hidden_size = E)
-                 : kind == LSTM ? cg_lstm_new(.input_size = E, .hidden_size = E)
-                                : cg_gru_new(.input_size = E, .hidden_size = E);
-        m.head = cg_linear_new(.in_features = E, .out_features = V);
+        int64_t H = kind == WIDE_RNN ? WIDE : E;
+        m.body = kind == RNN || kind == WIDE_RNN ? cg_rnn_new(.input_size = E, .hidden_size = H)
+                 : kind == LSTM                  ? cg_lstm_new(.input_size = E, .hidden_size = E)
+                                                 : cg_gru_new(.input_size = E, .hidden_size = E);
+        m.head = cg_linear_new(.in_features = H, .out_features = V);
         cg_module *mods[] = {m.body, m.head};
         collect(&m, mods, 2);
-        m.opt = kind == RNN ? cg_adam_new(m.params, m.nparams, .lr = 0.05)
+        m.opt = kind == RNN || kind == WIDE_RNN ? cg_adam_new(m.params, m.nparams, .lr = 0.05)
                             : cg_sgd_new(m.params, m.nparams, .lr = 0.1, .momentum = 0.9);
     }
     m.x = cg_randn(CG_SHAPE(T, B, E));
@@ -102,7 +106,7 @@ static cg_tensor *forward(model *m)
         cg_tensor *f = cg_linear_forward(m->proj, cg_gelu(cg_linear_forward(m->fc, cg_module_forward(m->ln2, r))));
         h = cg_add(r, f);
     } else {
-        h = m->kind == RNN    ? cg_rnn_forward(m->body, m->x, NULL, NULL)
+        h = m->kind == RNN || m->kind == WIDE_RNN ? cg_rnn_forward(m->body, m->x, NULL, NULL)
             : m->kind == LSTM ? cg_lstm_forward(m->body, m->x, NULL, NULL, NULL, NULL)
                               : cg_gru_forward(m->body, m->x, NULL, NULL);
     }
