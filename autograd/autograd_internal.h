@@ -109,16 +109,18 @@ float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite);
 bool cg__grad_deferrable(const cg_tensor *w, int nin, cg_tensor *const *others, int64_t M);
 /* w's gradient += gᵀ · x (g: M x out_f, x: M x in_f, both read where they lie, so alive
  * and unchanged until the pass ends: a gradient of this pass, a saved input, or room
- * from cg__grad_defer_room), added with the others put off for w, in long products,
- * when w's gradient is next asked for or the pass ends; 0, or -1 (out of memory, reported). */
+ * from cg__grad_defer_room), added with the others put off for w in products 256 rows
+ * long: on a worker thread as soon as there are that many (two threads or more), the
+ * rest when w's gradient is next asked for or the pass ends. Call it outside any
+ * scratch frame. 0, or -1 (out of memory, reported). */
 int cg__grad_defer_product(cg_tensor *w, const float *g, const float *x, int64_t M, int64_t out_f, int64_t in_f);
 /* w (out_f x in_f) packed for the products g · w of M rows (cg__gemm_b_packed) that
  * flow a gradient back through it, when its gradient products are being put off for
  * this pass (so it meets many: a recurrent weight): packed once, at the second; else
  * NULL, and the products read w where it lies. */
 const float *cg__grad_packed_weight(cg_tensor *w, int64_t M);
-/* Room for n floats that lasts until the backward pass ends (not scratch: ask before a
- * scratch frame opens); NULL when out of memory (reported). */
+/* Room for n floats that lasts until the backward pass ends (not scratch: ask outside a
+ * scratch frame); NULL when out of memory (reported). */
 float *cg__grad_defer_room(int64_t n);
 /* dst = v into a fresh buffer, else dst += v (a fresh buffer's old values are never read). */
 #define CG__STORE_OR_ADD(dst, fresh, v) \

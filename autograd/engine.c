@@ -232,8 +232,10 @@ typedef struct {
 } undo_entry;
 
 /* A leaf weight's gradient products gᵀ · x put off (cg__grad_defer_product): where each
- * step's g and x lie (alive until the pass ends), multiplied together when the pass
- * ends or the weight's gradient is next asked for. */
+ * step's g and x lie (alive until the pass ends), multiplied KC_ROWS rows at a time —
+ * on a worker as soon as there are that many (with two threads or more), the rest when
+ * the pass ends or the weight's gradient is next asked for. */
+#define KC_ROWS 256 /* rows a product: the kernel's k block */
 typedef struct {
     const float *g, *x;
     int64_t rows;
@@ -242,10 +244,24 @@ typedef struct {
 typedef struct {
     cg_tensor *w;
     int64_t out_f, in_f;
-    deferred_rows *parts; /* system memory */
+    deferred_rows *parts;  /* system memory */
     int nparts, cap;
-    const float *packed; /* w packed for g · w (cg__grad_packed_weight), or NULL */
+    int next_part;         /* the first row not multiplied yet: parts[next_part], its row next_row */
+    int64_t next_row, pending;
+    float *C;              /* w's gradient, once a product has started; fresh: nothing in it yet */
+    bool fresh;
+    float *rows_g, *rows_x; /* KC_ROWS rows of g and x copied together (cg__grad_defer_room) */
+    const float *packed;   /* w packed for g · w (cg__grad_packed_weight), or NULL */
 } deferred_product;
+
+/* One product of KC_ROWS rows or fewer: C (out_f x in_f) = beta C + gᵀ · x; rc its result. */
+typedef struct {
+    const float *g, *x;
+    float *C;
+    int64_t out_f, in_f, rows;
+    float beta;
+    int rc;
+} rows_product;
 
 typedef struct {
     undo_entry *e;
@@ -255,6 +271,8 @@ typedef struct {
     bool failed;     /* a gradient buffer could not be made (the error says why) */
     deferred_product *deferred; /* system memory */
     int ndeferred, deferred_cap;
+    rows_product background; /* the product a worker runs, when background_w is not NULL */
+    const cg_tensor *background_w;
     float **rooms;   /* outside frames: cg__grad_defer_room's blocks, freed at the end */
     int nrooms, rooms_cap;
 } pass_log;
@@ -311,9 +329,12 @@ static void pass_begin(pass_log *p)
 
 static void drop_deferred(deferred_product *d) { cg__sys_free(d->parts); }
 
+static int background_done(pass_log *p);
+
 /* Ends the pass: on failure every noted .grad goes back as it was. */
 static void pass_end(pass_log *p, bool failed)
 {
+    background_done(p);
     for (int k = 0; k < p->ndeferred; k++) /* (only after a failure are any left) */
         drop_deferred(&p->deferred[k]);
     cg__sys_free(p->deferred);
@@ -342,20 +363,27 @@ static void pass_end(pass_log *p, bool failed)
 }
 
 static int flush_deferred(pass_log *p, const cg_tensor *w);
+static cg_tensor *grad_buffer_made(cg_tensor *t);
 
 /* t's gradient buffer, made on first use with its values unwritten; the products put
  * off for it added first. */
 static cg_tensor *grad_buffer(cg_tensor *t)
+{
+    pass_log *p = current_pass;
+    if (t && p && p->ndeferred && flush_deferred(p, t) < 0) {
+        p->failed = true;
+        return NULL;
+    }
+    return grad_buffer_made(t);
+}
+
+static cg_tensor *grad_buffer_made(cg_tensor *t)
 {
     if (!t || !cg__requires_grad(t))
         return NULL;
     cg__autograd_meta *m = cg__ag(t);
     const cg_node *n = m->node;
     pass_log *p = current_pass;
-    if (p && p->ndeferred && flush_deferred(p, t) < 0) {
-        p->failed = true;
-        return NULL;
-    }
     if (p && !n && m->pass_mark != p->mark) {
         if (!note_leaf(p, t)) {
             cg__error("cg_backward: out of memory noting a gradient before changing it");
@@ -437,38 +465,67 @@ static deferred_product *deferred_of(pass_log *p, const cg_tensor *w)
     return NULL;
 }
 
-/* C (out_f x in_f) += gᵀ · x over d's rows, KC_ROWS at a time copied together (one
- * product of that k each: the kernel's own k block); fresh: C holds nothing yet. */
-#define KC_ROWS 256
-static int deferred_products(const deferred_product *d, float *C, bool fresh)
+static void run_rows_product(void *ctx, int64_t task)
 {
-    int64_t out_f = d->out_f, in_f = d->in_f;
-    if (d->nparts == 1) /* a weight met once: its product where its rows lie (the same bits as copied) */
-        return cg__gemm(true, false, out_f, in_f, d->parts[0].rows, d->parts[0].g, out_f, d->parts[0].x, in_f,
-                        fresh ? 0.0f : 1.0f, C, in_f);
-    cg__scratch_begin();
-    float *g = cg__scratch((size_t)(KC_ROWS * out_f) * sizeof(float));
-    float *x = g ? cg__scratch((size_t)(KC_ROWS * in_f) * sizeof(float)) : NULL;
-    int rc = x ? 0 : -1;
-    int64_t rows = 0;
-    for (int k = 0; rc == 0 && k < d->nparts; k++) {
-        const deferred_rows *r = &d->parts[k];
-        for (int64_t done = 0; rc == 0 && done < r->rows;) {
-            int64_t n = r->rows - done < KC_ROWS - rows ? r->rows - done : KC_ROWS - rows;
-            memcpy(g + rows * out_f, r->g + done * out_f, (size_t)(n * out_f) * sizeof(float));
-            memcpy(x + rows * in_f, r->x + done * in_f, (size_t)(n * in_f) * sizeof(float));
-            rows += n, done += n;
-            bool last = k == d->nparts - 1 && done == r->rows;
-            if (rows == KC_ROWS || last) {
-                rc = cg__gemm(true, false, out_f, in_f, rows, g, out_f, x, in_f, fresh ? 0.0f : 1.0f, C, in_f);
-                fresh = false, rows = 0;
-            }
-        }
-    }
-    cg__scratch_end();
-    return rc;
+    (void)task;
+    rows_product *r = ctx;
+    r->rc = cg__gemm(true, false, r->out_f, r->in_f, r->rows, r->g, r->out_f, r->x, r->in_f, r->beta, r->C, r->in_f);
 }
-#undef KC_ROWS
+
+/* Waits for the worker's product, if one runs; its result. */
+static int background_done(pass_log *p)
+{
+    if (!p->background_w)
+        return 0;
+    cg__background_wait();
+    p->background_w = NULL;
+    if (p->background.rc < 0)
+        cg__error("cg_backward: a weight's gradient product could not run (out of memory)");
+    return p->background.rc;
+}
+
+/* d's next product: up to KC_ROWS rows from where it stopped, copied together (a weight
+ * met once: its rows where they lie); false when out of memory for the copies (reported).
+ * (Their room is the pass's: called from an op's backward, after its scratch frame.) */
+static bool next_rows(deferred_product *d, rows_product *r)
+{
+    *r = (rows_product){.out_f = d->out_f, .in_f = d->in_f, .C = d->C, .beta = d->fresh ? 0.0f : 1.0f};
+    if (d->nparts == 1 && d->next_row == 0) {
+        r->g = d->parts[0].g, r->x = d->parts[0].x, r->rows = d->parts[0].rows;
+    } else {
+        if (!d->rows_g && !(d->rows_g = cg__grad_defer_room(KC_ROWS * d->out_f)))
+            return false;
+        if (!d->rows_x && !(d->rows_x = cg__grad_defer_room(KC_ROWS * d->in_f)))
+            return false;
+        while (r->rows < KC_ROWS && d->next_part < d->nparts) {
+            const deferred_rows *part = &d->parts[d->next_part];
+            int64_t n = part->rows - d->next_row < KC_ROWS - r->rows ? part->rows - d->next_row : KC_ROWS - r->rows;
+            memcpy(d->rows_g + r->rows * d->out_f, part->g + d->next_row * d->out_f, (size_t)(n * d->out_f) * sizeof(float));
+            memcpy(d->rows_x + r->rows * d->in_f, part->x + d->next_row * d->in_f, (size_t)(n * d->in_f) * sizeof(float));
+            r->rows += n, d->next_row += n;
+            if (d->next_row == part->rows)
+                d->next_part++, d->next_row = 0;
+        }
+        r->g = d->rows_g, r->x = d->rows_x;
+    }
+    d->pending -= r->rows;
+    d->fresh = false;
+    return true;
+}
+
+/* w's gradient, to write d's products into (made, and noted for undoing, as any gradient). */
+static bool target_of(deferred_product *d)
+{
+    if (d->C)
+        return true;
+    cg_tensor *g = grad_buffer_made(d->w);
+    if (!g)
+        return false;
+    d->C = g->data;
+    d->fresh = cg__ag(d->w)->grad_unwritten;
+    cg__ag(d->w)->grad_unwritten = false;
+    return true;
+}
 
 /* The products put off for w (if any) added to its gradient; 0, or -1. */
 static int flush_deferred(pass_log *p, const cg_tensor *w)
@@ -478,13 +535,21 @@ static int flush_deferred(pass_log *p, const cg_tensor *w)
         return 0;
     deferred_product d = *at;
     *at = p->deferred[--p->ndeferred]; /* off the list first: grad_buffer asks again */
-    bool fresh;
-    float *gw = cg__grad_buf_to_write(d.w, &fresh);
-    int rc = gw ? deferred_products(&d, gw, fresh) : -1;
+    int rc = p->background_w == w ? background_done(p) : 0;
+    if (rc == 0 && !target_of(&d))
+        rc = -1;
+    while (rc == 0 && d.pending > 0) {
+        rows_product r;
+        if (!next_rows(&d, &r)) { /* (reported) */
+            rc = -1;
+            break;
+        }
+        run_rows_product(&r, 0);
+        if ((rc = r.rc) < 0)
+            cg__error("cg_backward: the gradient products of a %lld x %lld weight could not run (out of memory)",
+                      (long long)d.out_f, (long long)d.in_f);
+    }
     drop_deferred(&d);
-    if (rc < 0 && gw)
-        cg__error("cg_backward: the gradient products of a %lld x %lld weight could not run (out of memory)",
-                  (long long)d.out_f, (long long)d.in_f);
     return rc;
 }
 
@@ -494,6 +559,28 @@ static int flush_all_deferred(pass_log *p)
         if (flush_deferred(p, p->deferred[p->ndeferred - 1].w) < 0)
             return -1;
     return 0;
+}
+
+/* With KC_ROWS rows waiting and a worker free, their product goes to it while the
+ * backward goes on: the same products in the same order as at the end, so the same
+ * bits on any number of threads. 0, or -1 (a product before it failed). */
+static int multiply_in_background(pass_log *p, deferred_product *d)
+{
+    if (d->pending < KC_ROWS || cg_get_num_threads() < 2)
+        return 0;
+    int rc = background_done(p); /* (the last one: KC_ROWS rows of steps ago) */
+    if (rc < 0 || !target_of(d))
+        return -1;
+    if (!next_rows(d, &p->background))
+        return -1;
+    if (cg__background_start(run_rows_product, &p->background)) {
+        p->background_w = d->w; /* (its result is read when it is waited for) */
+        return 0;
+    }
+    run_rows_product(&p->background, 0); /* no worker free after all: now */
+    if (p->background.rc < 0)
+        cg__error("cg_backward: a weight's gradient product could not run (out of memory)");
+    return p->background.rc;
 }
 
 /* Room for one more entry in an array of cap (doubled when full); false when out of memory. */
@@ -570,7 +657,8 @@ int cg__grad_defer_product(cg_tensor *w, const float *g, const float *x, int64_t
     if (!room_for_one((void **)&d->parts, d->nparts, &d->cap, sizeof *d->parts))
         goto no_memory;
     d->parts[d->nparts++] = (deferred_rows){g, x, M};
-    return 0;
+    d->pending += M;
+    return multiply_in_background(p, d);
 no_memory:
     cg__error("cg_backward: out of memory noting a weight's gradient product");
     return -1;

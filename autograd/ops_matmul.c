@@ -344,11 +344,6 @@ static int linear_backward(cg_node *n, const float *g)
     else if (gacc)
         for (int64_t i = 0; i < M * out_f; i++)
             gacc[i] += g[i];
-    if (defer_w && cg__grad_defer_product(w, g, x->data, M, out_f, in_f) < 0) {
-        if (scratch)
-            cg__scratch_end();
-        return -1;
-    }
     weight_products wp = {M, in_f, out_f, g, x->data, w->data, w_packed, gx, gw, fresh_x, fresh_w, 0};
     if (gx && gw && !hot && apart(gx, x->numel, gw, w->numel) && (double)M * (double)in_f * (double)out_f >= 2097152.0)
         cg__parallel_for(2, weight_product, &wp); /* dx and dw at once, one thread each (the same bits) */
@@ -364,6 +359,9 @@ static int linear_backward(cg_node *n, const float *g)
         bias_grad(gb, g, M, out_f);
     if (scratch)
         cg__scratch_end();
+    /* (after the scratch frame: what it is put off with must outlive it, and g does: n->out's gradient, or gp_kept) */
+    if (defer_w && cg__grad_defer_product(w, g, x->data, M, out_f, in_f) < 0)
+        return -1;
     if (wp.failed) {
         cg__error("cg_backward: a product of %s's backward could not run (out of memory)", n->op->name);
         return -1;

@@ -196,6 +196,35 @@ void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void 
     pthread_mutex_unlock(&submit);
 }
 
+bool cg__background_start(void (*fn)(void *ctx, int64_t task), void *ctx)
+{
+    if (pthread_mutex_trylock(&submit) != 0)
+        return false;
+    configure_locked();
+    if (pool.nthreads == 1) {
+        pthread_mutex_unlock(&submit);
+        return false;
+    }
+    /* one task, for the workers alone: the caller goes on, `submit` held until it waits */
+    __atomic_store_n(&pool.fn, fn, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool.ntasks, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool.done, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool.next, 0, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&pool.lock);
+    __atomic_fetch_add(&pool.generation, 1, __ATOMIC_ACQ_REL);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    return true;
+}
+
+void cg__background_wait(void)
+{
+    while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) < 1)
+        cpu_relax();
+    pthread_mutex_unlock(&submit);
+}
+
 typedef struct {
     int64_t n, chunk;
     void (*fn)(void *ctx, int64_t begin, int64_t end);
