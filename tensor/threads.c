@@ -168,6 +168,21 @@ static void run_alone(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void 
         fn(ctx, t);
 }
 
+/* The pool's next job (the caller holds `submit`): tasks [0, ntasks) of fn, the workers woken. */
+static void hand_out(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx)
+{
+    __atomic_store_n(&pool.fn, fn, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool.ntasks, ntasks, __ATOMIC_RELEASE);
+    /* done first: a worker that sees the new `next` must also see done reset */
+    __atomic_store_n(&pool.done, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool.next, 0, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&pool.lock);
+    __atomic_fetch_add(&pool.generation, 1, __ATOMIC_ACQ_REL);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+}
+
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx)
 {
     if (ntasks <= 1 || pthread_mutex_trylock(&submit) != 0) {
@@ -180,16 +195,7 @@ void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void 
         run_alone(ntasks, fn, ctx);
         return;
     }
-    __atomic_store_n(&pool.fn, fn, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.ntasks, ntasks, __ATOMIC_RELEASE);
-    /* done first: a worker that sees the new `next` must also see done reset */
-    __atomic_store_n(&pool.done, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.next, 0, __ATOMIC_RELEASE);
-    pthread_mutex_lock(&pool.lock);
-    __atomic_fetch_add(&pool.generation, 1, __ATOMIC_ACQ_REL);
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
+    hand_out(ntasks, fn, ctx);
     run_tasks();
     while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) < ntasks)
         cpu_relax();
@@ -205,16 +211,7 @@ bool cg__background_start(void (*fn)(void *ctx, int64_t task), void *ctx)
         pthread_mutex_unlock(&submit);
         return false;
     }
-    /* one task, for the workers alone: the caller goes on, `submit` held until it waits */
-    __atomic_store_n(&pool.fn, fn, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.ntasks, 1, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.done, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.next, 0, __ATOMIC_RELEASE);
-    pthread_mutex_lock(&pool.lock);
-    __atomic_fetch_add(&pool.generation, 1, __ATOMIC_ACQ_REL);
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
+    hand_out(1, fn, ctx); /* for the workers alone: the caller goes on, `submit` held until it waits */
     return true;
 }
 
