@@ -238,40 +238,13 @@ static void softmax_row(const float *x, float *y, int64_t n, int64_t inner, int 
         y[j * inner] = kind == SOFTMAX ? tmp[j] * inv : x[j * inner] - m - logsum;
 }
 
-/* The sum of a row in double, four running sums at once (one long chain of
- * dependent adds made the row sums most of a cross-entropy). */
-static double row_sum(const float *x, int64_t n)
-{
-    double s[4] = {0, 0, 0, 0};
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4)
-        for (int k = 0; k < 4; k++)
-            s[k] += x[j + k];
-    for (; j < n; j++)
-        s[0] += x[j];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-static float row_max(const float *x, int64_t n)
-{
-    float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4)
-        for (int k = 0; k < 4; k++)
-            m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
-    for (; j < n; j++)
-        m[0] = x[j] > m[0] ? x[j] : m[0];
-    float a = m[0] > m[1] ? m[0] : m[1], b = m[2] > m[3] ? m[2] : m[3];
-    return a > b ? a : b;
-}
-
 /* Contiguous rows (the class dim last, as for logits): every row's shifted
  * values first, one vectorised exp over all of them, then each row's sum. */
 static bool softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int kind)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
-        float m = row_max(xr, n);
+        float m = cg__row_max(xr, n);
         if (isinf(m))
             m = m > 0 ? m : 0;
         for (int64_t j = 0; j < n; j++)
@@ -280,7 +253,7 @@ static bool softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int 
     if (kind == SOFTMAX) {
         cg__exp_f32(rows * n, y, y);
         for (int64_t r = 0; r < rows; r++) {
-            float inv = (float)(1.0 / row_sum(y + r * n, n));
+            float inv = (float)(1.0 / cg__row_sum(y + r * n, n));
             for (int64_t j = 0; j < n; j++)
                 y[r * n + j] *= inv;
         }
@@ -292,7 +265,7 @@ static bool softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int 
     if (e) {
         cg__exp_f32(rows * n, y, e);
         for (int64_t r = 0; r < rows; r++) {
-            float logsum = (float)log(row_sum(e + r * n, n));
+            float logsum = (float)log(cg__row_sum(e + r * n, n));
             for (int64_t j = 0; j < n; j++)
                 y[r * n + j] -= logsum;
         }
@@ -325,7 +298,7 @@ static int softmax_backward(cg_node *n, const float *g)
             cg__exp_f32(s.outer * s.n, y, all);
             for (int64_t o = 0; o < s.outer; o++) {
                 const float *gr = g + o * s.n, *er = all + o * s.n;
-                double dot = row_sum(gr, s.n);
+                double dot = cg__row_sum(gr, s.n);
                 for (int64_t j = 0; j < s.n; j++) /* nothing in it yet: stored, not added to zeros */
                     CG__STORE_OR_ADD(gx[o * s.n + j], fresh, gr[j] - er[j] * (float)dot);
             }

@@ -48,6 +48,35 @@ void cg__gelu_f32(int64_t n, const float *x, float *y);
 void cg__gelu_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add);
 void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx, bool add);
 
+/* ---- a row's largest value (NaNs passed over) and its sum in double: eight running
+ * values, which the compiler keeps in vector registers (one chain of dependent adds or
+ * compares was most of a softmax's time) ------------------------------------------ */
+static inline float cg__row_max(const float *x, int64_t n)
+{
+    float m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int c = 0; c < 8; c++)
+            m[c] = x[j + c] > m[c] ? x[j + c] : m[c];
+    for (; j < n; j++)
+        m[0] = x[j] > m[0] ? x[j] : m[0];
+    for (int c = 1; c < 8; c++)
+        m[0] = m[c] > m[0] ? m[c] : m[0];
+    return m[0];
+}
+
+static inline double cg__row_sum(const float *x, int64_t n)
+{
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int c = 0; c < 8; c++)
+            s[c] += x[j + c];
+    for (; j < n; j++)
+        s[0] += x[j];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 /* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);
 /* [0, n) in runs of `chunk` (the last one shorter) over the pool: fn(ctx, begin, end) for each. */
