@@ -175,7 +175,7 @@ AVX2 static void gelu_tanh_avx2(int64_t n, const float *x, const float *g, float
 
 /* erf by Cephes' erff: x P(x^2) for |x| <= 1; past it 1 - erfc, erfc(x) = e^{-x^2} / x
  * R(1/x^2) with one of two polynomials (|x| < 2, or beyond). About 1 ulp from glibc's. */
-AVX2 static inline __m256 erf8(__m256 x)
+AVX2 static inline __m256 erf8(__m256 x, __m256 *exp_neg_x2)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
     __m256 ax = _mm256_andnot_ps(sign, x), s = _mm256_and_ps(sign, x), z = _mm256_mul_ps(x, x);
@@ -187,6 +187,12 @@ AVX2 static inline __m256 erf8(__m256 x)
     t = _mm256_fmadd_ps(t, z, _mm256_set1_ps(-3.761262582423300E-1f));
     t = _mm256_fmadd_ps(t, z, _mm256_set1_ps(1.128379165726710E+0f));
     __m256 small = _mm256_mul_ps(x, t);
+    __m256 past_one = _mm256_cmp_ps(ax, one, _CMP_NLE_UQ); /* (NaN too) */
+    if (_mm256_testz_ps(past_one, past_one)) { /* every lane within 1 (early in training, most values): no erfc */
+        if (exp_neg_x2)
+            *exp_neg_x2 = exp8(_mm256_xor_ps(z, sign));
+        return small;
+    }
     __m256 q = _mm256_div_ps(one, _mm256_max_ps(ax, one)), y = _mm256_mul_ps(q, q);
     __m256 p = _mm256_set1_ps(2.326819970068386E-2f); /* 1 <= |x| < 2 */
     p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(-1.387039388740657E-1f));
@@ -206,23 +212,28 @@ AVX2 static inline __m256 erf8(__m256 x)
     r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-2.820767439740514E-1f));
     r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(5.641895067754075E-1f));
     p = _mm256_blendv_ps(r, p, _mm256_cmp_ps(ax, _mm256_set1_ps(2.0f), _CMP_LT_OQ));
-    __m256 erfc = _mm256_mul_ps(_mm256_mul_ps(exp8(_mm256_xor_ps(z, sign)), q), p);
+    __m256 ex = exp8(_mm256_xor_ps(z, sign));
+    if (exp_neg_x2)
+        *exp_neg_x2 = ex;
+    __m256 erfc = _mm256_mul_ps(_mm256_mul_ps(ex, q), p);
     __m256 big = _mm256_or_ps(_mm256_sub_ps(one, erfc), s);
-    __m256 e = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, one, _CMP_LE_OQ));
+    __m256 e = _mm256_blendv_ps(small, big, past_one);
     return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
 }
 
 /* GELU, exact: 0.5 x (1 + erf(x / sqrt 2)); with g, its gradient g (0.5 (1 + erf(x / sqrt 2))
- * + x e^{-x^2/2} / sqrt(2 pi)), stored or added to gx. */
+ * + x e^{-x^2/2} / sqrt(2 pi)), stored or added to gx. e^{-x^2/2} is erf's own e^{-u^2}
+ * at u = x / sqrt 2 (one exp a value, not two: exact GELU was a tenth of a GPT's step). */
 #define GELU_ALPHA 0.70710678118654752440f /* 1/sqrt(2) */
 #define GELU_BETA 0.39894228040143267794f  /* 1/sqrt(2 pi) */
 AVX2 static inline __m256 gelu_erf8(__m256 x, __m256 g, bool grad)
 {
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-    __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, erf8(_mm256_mul_ps(x, _mm256_set1_ps(GELU_ALPHA)))));
+    __m256 e;
+    __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, erf8(_mm256_mul_ps(x, _mm256_set1_ps(GELU_ALPHA)), grad ? &e : NULL)));
     if (!grad)
         return _mm256_mul_ps(x, cdf);
-    __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(GELU_BETA), exp8(_mm256_mul_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(-0.5f))));
+    __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(GELU_BETA), e);
     return _mm256_mul_ps(g, _mm256_fmadd_ps(x, pdf, cdf));
 }
 
@@ -339,7 +350,7 @@ AVX512 static void gelu_tanh_avx512(int64_t n, const float *x, const float *g, f
     }
 }
 /* erf and exact GELU 16 wide, lane for lane erf8's and gelu_erf8's operations */
-AVX512 static inline __m512 erf16(__m512 x)
+AVX512 static inline __m512 erf16(__m512 x, __m512 *exp_neg_x2)
 {
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     const __m512 one = _mm512_set1_ps(1.0f);
@@ -353,6 +364,12 @@ AVX512 static inline __m512 erf16(__m512 x)
     t = _mm512_fmadd_ps(t, z, _mm512_set1_ps(-3.761262582423300E-1f));
     t = _mm512_fmadd_ps(t, z, _mm512_set1_ps(1.128379165726710E+0f));
     __m512 small = _mm512_mul_ps(x, t);
+    __mmask16 past_one = _mm512_cmp_ps_mask(ax, one, _CMP_NLE_UQ); /* (NaN too) */
+    if (!past_one) { /* every lane within 1 (early in training, most values): no erfc to blend in */
+        if (exp_neg_x2)
+            *exp_neg_x2 = exp16(PS(_mm512_xor_epi32(SI(z), sign)));
+        return small;
+    }
     __m512 q = _mm512_div_ps(one, _mm512_max_ps(ax, one)), y = _mm512_mul_ps(q, q);
     __m512 p = _mm512_set1_ps(2.326819970068386E-2f);
     p = _mm512_fmadd_ps(p, y, _mm512_set1_ps(-1.387039388740657E-1f));
@@ -372,19 +389,23 @@ AVX512 static inline __m512 erf16(__m512 x)
     r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-2.820767439740514E-1f));
     r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(5.641895067754075E-1f));
     p = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(2.0f), _CMP_LT_OQ), r, p);
-    __m512 erfc = _mm512_mul_ps(_mm512_mul_ps(exp16(PS(_mm512_xor_epi32(SI(z), sign))), q), p);
+    __m512 ex = exp16(PS(_mm512_xor_epi32(SI(z), sign)));
+    if (exp_neg_x2)
+        *exp_neg_x2 = ex;
+    __m512 erfc = _mm512_mul_ps(_mm512_mul_ps(ex, q), p);
     __m512 big = PS(_mm512_or_epi32(SI(_mm512_sub_ps(one, erfc)), s));
-    __m512 e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, one, _CMP_LE_OQ), big, small);
+    __m512 e = _mm512_mask_blend_ps(past_one, small, big);
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), e, x); /* NaN stays NaN */
 }
 
 AVX512 static inline __m512 gelu_erf16(__m512 x, __m512 g, bool grad)
 {
     const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
-    __m512 cdf = _mm512_mul_ps(half, _mm512_add_ps(one, erf16(_mm512_mul_ps(x, _mm512_set1_ps(GELU_ALPHA)))));
+    __m512 e;
+    __m512 cdf = _mm512_mul_ps(half, _mm512_add_ps(one, erf16(_mm512_mul_ps(x, _mm512_set1_ps(GELU_ALPHA)), grad ? &e : NULL)));
     if (!grad)
         return _mm512_mul_ps(x, cdf);
-    __m512 pdf = _mm512_mul_ps(_mm512_set1_ps(GELU_BETA), exp16(_mm512_mul_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(-0.5f))));
+    __m512 pdf = _mm512_mul_ps(_mm512_set1_ps(GELU_BETA), e);
     return _mm512_mul_ps(g, _mm512_fmadd_ps(x, pdf, cdf));
 }
 

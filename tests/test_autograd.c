@@ -825,6 +825,36 @@ START_TEST(elementwise_functions_are_accurate)
             ck_assert_msg(fabs(got[f] - want[f]) <= tol, "f%d(%.9g) = %.9g, expected %.9g", f, v, (double)got[f], want[f]);
         }
     }
+    /* exact GELU and its gradient (erf's two ranges; the gradient's e^{-x^2/2} is erf's own),
+     * within a few ulp of their terms (and of e^{-x^2/2}'s rounded argument), on the same values and on one vector's worth within
+     * [-1, 1] after another (the path with no erfc): -1.4 to 1.4 in steps of 1/2^12 */
+    for (int pass = 0; pass < 2; pass++) {
+        cg_tensor *v = x;
+        if (pass == 1) {
+            v = cg_empty(CG_SHAPE(11468));
+            for (int i = 0; i < 11468; i++)
+                cg_data(v)[i] = -1.4f + (float)i / 4096.0f;
+        }
+        cg_set_requires_grad(v, true);
+        cg_tensor *gl = cg_gelu(v);
+        ck_assert_int_eq(cg_backward(cg_sum(gl)), 0);
+        for (int i = 0; i < cg_numel(v); i++) {
+            double a = cg_data(v)[i], cdf = 0.5 * (1 + erf(a / sqrt(2.0))), xpdf = a * exp(-a * a / 2) / sqrt(2 * M_PI);
+            float got = cg_data(gl)[i], dgot = cg_data(cg_grad(v))[i];
+            if (isnan(a)) {
+                ck_assert(isnan(got) && isnan(dgot));
+                continue;
+            }
+            if (isinf(a)) /* (cg_gelu(+-inf) = +inf, 0 as torch's; the gradient is NaN at -inf there too) */
+                continue;
+            /* (1 + erf rounds to float's ulp of 1, as torch's formula does: deep on the left it is 0) */
+            ck_assert_msg(fabs(got - a * cdf) <= 8 * 1.2e-7 * fabs(a * cdf) + 6e-8 * fabs(a) + 1.2e-38, "gelu(%.9g) = %.9g, expected %.9g",
+                          a, (double)got, a * cdf);
+            /* (e^{-x^2/2} from a rounded x^2: its relative error grows as x^2 does, in any float evaluation) */
+            ck_assert_msg(fabs(dgot - (cdf + xpdf)) <= (8 + a * a) * 1.2e-7 * (fabs(cdf) + fabs(xpdf)) + 6e-8 + 1.2e-38,
+                          "gelu'(%.9g) = %.9g, expected %.9g", a, (double)dgot, cdf + xpdf);
+        }
+    }
     cg_frame_end();
 }
 END_TEST
