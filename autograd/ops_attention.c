@@ -83,9 +83,7 @@ static void backward_batch(void *ctx, int64_t b)
         if (kb) /* dP = dP̃ ⊙ D */
             apply_dropout(dp, kb, sv->dropout_p, L * S, dp);
         for (int64_t i = 0; i < L; i++) { /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), then · scale */
-            double dot = 0;
-            for (int64_t c = 0; c < S; c++)
-                dot += (double)dp[i * S + c] * P[i * S + c];
+            double dot = cg__row_dot(dp + i * S, P + i * S, S);
             for (int64_t c = 0; c < S; c++)
                 dp[i * S + c] = P[i * S + c] * (dp[i * S + c] - (float)dot) * sv->scale;
         }

@@ -56,9 +56,7 @@ static cg_tensor *sum_all(cg_tensor *t, bool mean, const char *name)
     cg_tensor *out = cg__new(0, NULL, name);
     if (!out)
         return NULL;
-    double acc = 0;
-    for (int64_t i = 0; i < t->numel; i++)
-        acc += t->data[i];
+    double acc = cg__row_sum(t->data, t->numel);
     float scale = mean ? 1.0f / (float)t->numel : 1.0f;
     out->data[0] = mean ? (float)(acc / (double)t->numel) : (float)acc;
     sum_saved sv = {-1, scale};

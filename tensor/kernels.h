@@ -77,6 +77,19 @@ static inline double cg__row_sum(const float *x, int64_t n)
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+/* the sum of x[i] * y[i] in double, likewise */
+static inline double cg__row_dot(const float *x, const float *y, int64_t n)
+{
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int c = 0; c < 8; c++)
+            s[c] += (double)x[j + c] * y[j + c];
+    for (; j < n; j++)
+        s[0] += (double)x[j] * y[j];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 /* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);
 /* [0, n) in runs of `chunk` (the last one shorter) over the pool: fn(ctx, begin, end) for each. */
