@@ -374,6 +374,53 @@ static const cg_op linear_act_op = {.name = "LinearActBackward", .backward = lin
 
 /* act(x · wᵀ (+ b) (+ acc)): acc, when given, has the result's shape and starts the
  * sum, so a recurrent step's input part, hidden part and nonlinearity make one tensor. */
+/* Rows [r0, r1) of linear's forward: act(acc + x wᵀ + b), the sum started from acc and b
+ * and the product accumulated onto them (one-hot rows: w's column added). A task: the
+ * rows of a step over the threads, each row computed as one thread computes it. */
+typedef struct {
+    const float *x, *w, *w_packed, *b, *acc;
+    float *out;
+    int64_t in_f, out_f;
+    int act;
+    const int32_t *hot; /* each row's 1, for one-hot rows; else NULL */
+    int64_t M, chunk;
+    int failed; /* -1 (atomically) when a part's product could not run */
+} linear_rows;
+
+static void linear_rows_task(void *ctx, int64_t t)
+{
+    linear_rows *j = ctx;
+    int64_t out_f = j->out_f, in_f = j->in_f, r0 = t * j->chunk;
+    float *out = j->out + r0 * out_f;
+    const float *acc = j->acc ? j->acc + r0 * out_f : NULL;
+    int64_t rows = j->M - r0 < j->chunk ? j->M - r0 : j->chunk, n = rows * out_f;
+    if (acc)
+        memcpy(out, acc, (size_t)n * sizeof(float));
+    for (int64_t i = 0; j->b && i < rows; i++) {
+        float *o = out + i * out_f;
+        if (acc)
+            for (int64_t k = 0; k < out_f; k++)
+                o[k] += j->b[k];
+        else
+            memcpy(o, j->b, (size_t)out_f * sizeof(float));
+    }
+    bool start_from_zero = !acc && !j->b;
+    if (j->hot)
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t o = 0; o < out_f; o++)
+                out[i * out_f + o] = (start_from_zero ? 0.0f : out[i * out_f + o]) + j->w[o * in_f + j->hot[r0 + i]];
+    else if (cg__gemm_b_packed(true, rows, out_f, in_f, j->x + r0 * in_f, in_f, j->w, in_f, j->w_packed,
+                               start_from_zero ? 0.0f : 1.0f, out, out_f) < 0) {
+        __atomic_store_n(&j->failed, -1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (j->act == CG_TANH)
+        cg__tanh_f32(n, out, out);
+    else if (j->act == CG_RELU)
+        for (int64_t i = 0; i < n; i++)
+            out[i] = out[i] > 0 ? out[i] : (isnan(out[i]) ? out[i] : 0.0f);
+}
+
 static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed, cg_tensor *b, cg_tensor *acc, int act,
                               const char *op)
 {
@@ -401,18 +448,6 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
     if (!out)
         return NULL;
     int64_t out_f = w->shape[0], in_f = w->shape[1], M = cg__rows(x);
-    /* The sum starts from acc and b; the product is accumulated onto them. */
-    if (acc)
-        memcpy(out->data, acc->data, (size_t)out->numel * sizeof(float));
-    for (int64_t i = 0; b && i < M; i++) {
-        float *o = out->data + i * out_f;
-        if (acc)
-            for (int64_t j = 0; j < out_f; j++)
-                o[j] += b->data[j];
-        else
-            memcpy(o, b->data, (size_t)out_f * sizeof(float));
-    }
-    bool start_from_zero = !acc && !b;
     /* One-hot rows: remember where each row's 1 is (for backward too). */
     size_t hot_bytes = (size_t)M * sizeof(int32_t);
     linear_saved args = {.rows = M, .act = act};
@@ -429,13 +464,17 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
     int rc = 0;
     if (sv)
         sv->one_hot = one_hot;
-    if (one_hot)
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t o = 0; o < out_f; o++)
-                out->data[i * out_f + o] = (start_from_zero ? 0.0f : out->data[i * out_f + o]) + w->data[o * in_f + hot[i]];
-    else
-        rc = cg__gemm_b_packed(true, M, out_f, in_f, x->data, in_f, w->data, in_f, w_packed, start_from_zero ? 0.0f : 1.0f,
-                         out->data, out_f);
+    linear_rows job = {x->data, w->data, w_packed, b ? b->data : NULL, acc ? acc->data : NULL, out->data, in_f, out_f,
+                       act,     one_hot ? hot : NULL, M, M, 0};
+    /* a recurrent step on two threads or more: each its rows, sum, product and activation (one wait, not two) */
+    int64_t chunk = one_hot ? 0 : cg__gemm_row_chunk(true, M, out_f, in_f);
+    if (chunk > 0) {
+        job.chunk = chunk;
+        cg__parallel_for((M + chunk - 1) / chunk, linear_rows_task, &job);
+    } else if (M > 0) {
+        linear_rows_task(&job, 0);
+    }
+    rc = job.failed;
     if (!sv)
         cg__scratch_end();
     if (rc < 0) {
@@ -443,11 +482,6 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
                   (long long)in_f);
         return cg__forward_failed(out);
     }
-    if (act == CG_TANH)
-        cg__tanh_f32(out->numel, out->data, out->data);
-    else if (act == CG_RELU)
-        for (int64_t i = 0; i < out->numel; i++)
-            out->data[i] = out->data[i] > 0 ? out->data[i] : (isnan(out->data[i]) ? out->data[i] : 0.0f);
     return cg__forward_done(out, act == LINEAR_NO_ACT ? &linear_op : &linear_act_op);
 }
 

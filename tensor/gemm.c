@@ -217,6 +217,20 @@ static bool simd_path(int64_t M, int64_t N, int64_t K)
 /* The packed form's strip width: the kernel's columns (cg__gemm_isa_pack_b). */
 static int64_t packed_nr(void) { return cpu_isa()->NR; }
 
+int64_t cg__gemm_row_chunk(bool trans_b, int64_t M, int64_t N, int64_t K)
+{
+    int threads = M * N * K >= (INT64_C(1) << 21) ? cg_get_num_threads() : 1;
+    const cg__gemm_isa *isa = cpu_isa();
+    if (threads < 2 || !isa)
+        return 0;
+    int64_t chunk = (M + threads - 1) / threads, last = M - (M - 1) / chunk * chunk;
+    /* every part takes the kernel the whole takes (the dot products below dot_rows rows) */
+    bool whole_dots = dots(isa, false, trans_b, M, K);
+    if (chunk < 8 || dots(isa, false, trans_b, last, K) != whole_dots || dots(isa, false, trans_b, chunk, K) != whole_dots)
+        return 0;
+    return chunk;
+}
+
 int64_t cg__gemm_b_packed_len(bool trans_b, int64_t M, int64_t N, int64_t K)
 {
 #ifdef CG_USE_OPENBLAS

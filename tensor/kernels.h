@@ -26,6 +26,11 @@ int64_t cg__gemm_b_packed_len(bool trans_b, int64_t M, int64_t N, int64_t K);
 void cg__gemm_pack_b(bool trans_b, int64_t N, int64_t K, const float *B, int64_t ldb, float *packed);
 int cg__gemm_b_packed(bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                       int64_t ldb, const float *packed, float beta, float *C, int64_t ldc);
+/* Rows a thread for cg__gemm(false, trans_b, M, N, K, ...) cut by rows of A and C over the
+ * pool with work of its own around each part (a recurrent step's bias and activation):
+ * each part then runs the kernel the whole would, so the same bits; 0 when it is not
+ * worth cutting (one thread, a small product) or a part would take another kernel. */
+int64_t cg__gemm_row_chunk(bool trans_b, int64_t M, int64_t N, int64_t K);
 /* (how the kernels find a column range's strips in the packed form) */
 typedef struct {
     const float *data;
