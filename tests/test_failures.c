@@ -17,10 +17,10 @@ enum { RNN, LSTM, GRU, BLOCK, WIDE_RNN, NMODELS };
 static const char *const model_names[] = {"RNN", "LSTM", "GRU", "Transformer block", "wide RNN"};
 /* The wide RNN: its W_hh meets gradient products the engine puts off and adds in
  * products of 256 rows, one of them on a worker when two threads run (its own steps and
- * batch: 260 rows), and it packs W_hh once for the steps' g · W_hh. */
-#define WIDE 192
-#define WIDE_T 52
-#define WIDE_B 5
+ * batch: 264 rows), and it packs W_hh once for the steps' g · W_hh. */
+#define WIDE 128
+#define WIDE_T 33
+#define WIDE_B 8
 
 #define T 5
 #define B 2
