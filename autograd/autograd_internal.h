@@ -104,8 +104,9 @@ float *cg__grad_buf(cg_tensor *t);
 float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite);
 /* Whether w's gradient product gᵀ · x over M rows may be put off (cg__grad_defer_product):
  * a backward pass is running, w is a leaf that views nothing, the product is short in k
- * (M < 128: a time step's batch) and not tiny, and none of the node's other inputs
- * (NULLs skipped) has its gradient inside w's. */
+ * (M < 128: a time step's batch) and not small (M * w's size >= 65536: the caller may ask
+ * these two first, inline), and none of the node's other inputs (NULLs skipped) has its
+ * gradient inside w's. */
 bool cg__grad_deferrable(const cg_tensor *w, int nin, cg_tensor *const *others, int64_t M);
 /* w's gradient += gᵀ · x (g: M x out_f, x: M x in_f, both read where they lie, so alive
  * and unchanged until the pass ends: a gradient of this pass, a saved input, or room

@@ -334,13 +334,15 @@ static int background_done(pass_log *p);
 /* Ends the pass: on failure every noted .grad goes back as it was. */
 static void pass_end(pass_log *p, bool failed)
 {
-    background_done(p);
-    for (int k = 0; k < p->ndeferred; k++) /* (only after a failure are any left) */
-        drop_deferred(&p->deferred[k]);
-    cg__sys_free(p->deferred);
-    for (int k = 0; k < p->nrooms; k++)
-        cg__sys_free(p->rooms[k]);
-    cg__sys_free(p->rooms);
+    if (p->deferred_cap || p->rooms_cap) { /* (a pass that put products off) */
+        background_done(p);
+        for (int k = 0; k < p->ndeferred; k++) /* (only after a failure are any left) */
+            drop_deferred(&p->deferred[k]);
+        cg__sys_free(p->deferred);
+        for (int k = 0; k < p->nrooms; k++)
+            cg__sys_free(p->rooms[k]);
+        cg__sys_free(p->rooms);
+    }
     for (size_t k = p->n; failed && k-- > 0;) {
         undo_entry *u = &p->e[k];
         cg__autograd_meta *m = cg__ag(u->leaf);
@@ -363,27 +365,20 @@ static void pass_end(pass_log *p, bool failed)
 }
 
 static int flush_deferred(pass_log *p, const cg_tensor *w);
-static cg_tensor *grad_buffer_made(cg_tensor *t);
 
-/* t's gradient buffer, made on first use with its values unwritten; the products put
- * off for it added first. */
-static cg_tensor *grad_buffer(cg_tensor *t)
-{
-    pass_log *p = current_pass;
-    if (t && p && p->ndeferred && flush_deferred(p, t) < 0) {
-        p->failed = true;
-        return NULL;
-    }
-    return grad_buffer_made(t);
-}
-
-static cg_tensor *grad_buffer_made(cg_tensor *t)
+/* t's gradient buffer, made on first use with its values unwritten; with flush, the
+ * products put off for it added first. */
+static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush)
 {
     if (!t || !cg__requires_grad(t))
         return NULL;
     cg__autograd_meta *m = cg__ag(t);
     const cg_node *n = m->node;
     pass_log *p = current_pass;
+    if (flush && p && p->ndeferred && flush_deferred(p, t) < 0) {
+        p->failed = true;
+        return NULL;
+    }
     if (p && !n && m->pass_mark != p->mark) {
         if (!note_leaf(p, t)) {
             cg__error("cg_backward: out of memory noting a gradient before changing it");
@@ -420,6 +415,8 @@ static cg_tensor *grad_buffer_made(cg_tensor *t)
     }
     return m->head.held;
 }
+
+static cg_tensor *grad_buffer(cg_tensor *t) { return grad_buffer_ex(t, true); }
 
 /* Zero-fills a stale gradient, so readers see this pass's zero. */
 static void settle(cg_tensor *t)
@@ -518,7 +515,7 @@ static bool target_of(deferred_product *d)
 {
     if (d->C)
         return true;
-    cg_tensor *g = grad_buffer_made(d->w);
+    cg_tensor *g = grad_buffer_ex(d->w, false);
     if (!g)
         return false;
     d->C = g->data;

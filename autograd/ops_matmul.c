@@ -310,7 +310,7 @@ static int linear_backward(cg_node *n, const float *g)
      * the first write stores (into a fresh buffer) and the second adds. */
     const int32_t *hot = sv->one_hot ? sv->hot : NULL;
     /* a weight's gradient over a time step's rows is put off, summed over the steps in one product */
-    bool defer_w = !hot && cg__grad_deferrable(w, 3, (cg_tensor *[]){x, b, acc}, M);
+    bool defer_w = !hot && M < 128 && M * w->numel >= 65536 && cg__grad_deferrable(w, 3, (cg_tensor *[]){x, b, acc}, M);
     bool fresh_acc, fresh_x, fresh_w = false;
     float *gacc = cg__grad_buf_to_write(acc, &fresh_acc), *gx = cg__grad_buf_to_write(x, &fresh_x);
     float *gw = defer_w ? NULL : hot ? cg__grad_buf(w) : cg__grad_buf_to_write(w, &fresh_w), *gb = cg__grad_buf(b);
@@ -387,31 +387,32 @@ typedef struct {
     int failed; /* -1 (atomically) when a part's product could not run */
 } linear_rows;
 
-static void linear_rows_task(void *ctx, int64_t t)
+static inline __attribute__((always_inline)) void linear_rows_task(void *ctx, int64_t t)
 {
-    linear_rows *j = ctx;
+    const linear_rows *j = ctx;
     int64_t out_f = j->out_f, in_f = j->in_f, r0 = t * j->chunk;
-    float *out = j->out + r0 * out_f;
-    const float *acc = j->acc ? j->acc + r0 * out_f : NULL;
     int64_t rows = j->M - r0 < j->chunk ? j->M - r0 : j->chunk, n = rows * out_f;
+    float *restrict out = j->out + r0 * out_f;
+    const float *restrict acc = j->acc ? j->acc + r0 * out_f : NULL, *restrict b = j->b, *w = j->w;
+    const int32_t *hot = j->hot ? j->hot + r0 : NULL;
     if (acc)
         memcpy(out, acc, (size_t)n * sizeof(float));
-    for (int64_t i = 0; j->b && i < rows; i++) {
-        float *o = out + i * out_f;
+    for (int64_t i = 0; b && i < rows; i++) {
+        float *restrict o = out + i * out_f;
         if (acc)
             for (int64_t k = 0; k < out_f; k++)
-                o[k] += j->b[k];
+                o[k] += b[k];
         else
-            memcpy(o, j->b, (size_t)out_f * sizeof(float));
+            memcpy(o, b, (size_t)out_f * sizeof(float));
     }
-    bool start_from_zero = !acc && !j->b;
-    if (j->hot)
+    bool start_from_zero = !acc && !b;
+    if (hot)
         for (int64_t i = 0; i < rows; i++)
             for (int64_t o = 0; o < out_f; o++)
-                out[i * out_f + o] = (start_from_zero ? 0.0f : out[i * out_f + o]) + j->w[o * in_f + j->hot[r0 + i]];
-    else if (cg__gemm_b_packed(true, rows, out_f, in_f, j->x + r0 * in_f, in_f, j->w, in_f, j->w_packed,
+                out[i * out_f + o] = (start_from_zero ? 0.0f : out[i * out_f + o]) + w[o * in_f + hot[i]];
+    else if (cg__gemm_b_packed(true, rows, out_f, in_f, j->x + r0 * in_f, in_f, w, in_f, j->w_packed,
                                start_from_zero ? 0.0f : 1.0f, out, out_f) < 0) {
-        __atomic_store_n(&j->failed, -1, __ATOMIC_RELAXED);
+        __atomic_store_n(&((linear_rows *)ctx)->failed, -1, __ATOMIC_RELAXED);
         return;
     }
     if (j->act == CG_TANH)
@@ -467,7 +468,7 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
     linear_rows job = {x->data, w->data, w_packed, b ? b->data : NULL, acc ? acc->data : NULL, out->data, in_f, out_f,
                        act,     one_hot ? hot : NULL, M, M, 0};
     /* a recurrent step on two threads or more: each its rows, sum, product and activation (one wait, not two) */
-    int64_t chunk = one_hot ? 0 : cg__gemm_row_chunk(true, M, out_f, in_f);
+    int64_t chunk = one_hot || M * out_f * in_f < (INT64_C(1) << 21) ? 0 : cg__gemm_row_chunk(true, M, out_f, in_f);
     if (chunk > 0) {
         job.chunk = chunk;
         cg__parallel_for((M + chunk - 1) / chunk, linear_rows_task, &job);

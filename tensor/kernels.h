@@ -58,6 +58,12 @@ void cg__gelu_tanh_grad_f32(int64_t n, const float *x, const float *g, float *gx
  * compares was most of a softmax's time) ------------------------------------------ */
 static inline float cg__row_max(const float *x, int64_t n)
 {
+    if (n < 8) { /* (a short row: the same values as below, without the lanes' fold) */
+        float m = -INFINITY;
+        for (int64_t j = 0; j < n; j++)
+            m = x[j] > m ? x[j] : m;
+        return m;
+    }
     float m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
     int64_t j = 0;
     for (; j + 8 <= n; j += 8)
@@ -72,6 +78,12 @@ static inline float cg__row_max(const float *x, int64_t n)
 
 static inline double cg__row_sum(const float *x, int64_t n)
 {
+    if (n < 8) {
+        double s = 0;
+        for (int64_t j = 0; j < n; j++)
+            s += x[j];
+        return s;
+    }
     double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t j = 0;
     for (; j + 8 <= n; j += 8)
@@ -85,6 +97,12 @@ static inline double cg__row_sum(const float *x, int64_t n)
 /* the sum of x[i] * y[i] in double, likewise */
 static inline double cg__row_dot(const float *x, const float *y, int64_t n)
 {
+    if (n < 8) {
+        double s = 0;
+        for (int64_t j = 0; j < n; j++)
+            s += (double)x[j] * y[j];
+        return s;
+    }
     double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t j = 0;
     for (; j + 8 <= n; j += 8)
