@@ -450,7 +450,9 @@ float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite)
  * rows (K = 32): each reads and writes all of dW for a short k, so the kernel spends its
  * time on C rather than on FMAs (and at H = 512 dW, W and the packed W no longer share
  * L2). Put off, dW gets products 256 rows long (the kernel's k block) over the steps'
- * rows, in the order the steps' backwards ran. Only for a leaf that views nothing:
+ * rows, in the order the steps' backwards ran — each on a worker as soon as its rows are
+ * there when the pool has one (multiply_in_background), beside the steps' chain of
+ * g · W, which reads W packed once for the pass. Only for a leaf that views nothing:
  * grad_buffer adds what is put off first whenever anything asks for the weight's
  * gradient (a view of it, another use of it), and the pass adds the rest at its end. */
 
