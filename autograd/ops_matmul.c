@@ -372,8 +372,6 @@ static const cg_op linear_op = {.name = "AddmmBackward0", .backward = linear_bac
 /* named for the fusion: torch has no one op for it (it shows TanhBackward0 over AddmmBackward0) */
 static const cg_op linear_act_op = {.name = "LinearActBackward", .backward = linear_backward, .saves = CG_SAVES_IN(0) | CG_SAVES_IN(1) | CG_SAVES_OUT, .fills_after_record = true};
 
-/* act(x · wᵀ (+ b) (+ acc)): acc, when given, has the result's shape and starts the
- * sum, so a recurrent step's input part, hidden part and nonlinearity make one tensor. */
 /* Rows [r0, r1) of linear's forward: act(acc + x wᵀ + b), the sum started from acc and b
  * and the product accumulated onto them (one-hot rows: w's column added). A task: the
  * rows of a step over the threads, each row computed as one thread computes it. */
@@ -389,7 +387,7 @@ typedef struct {
 
 static inline __attribute__((always_inline)) void linear_rows_task(void *ctx, int64_t t)
 {
-    const linear_rows *j = ctx;
+    linear_rows *j = ctx;
     int64_t out_f = j->out_f, in_f = j->in_f, r0 = t * j->chunk;
     int64_t rows = j->M - r0 < j->chunk ? j->M - r0 : j->chunk, n = rows * out_f;
     float *restrict out = j->out + r0 * out_f;
@@ -412,7 +410,7 @@ static inline __attribute__((always_inline)) void linear_rows_task(void *ctx, in
                 out[i * out_f + o] = (start_from_zero ? 0.0f : out[i * out_f + o]) + w[o * in_f + hot[i]];
     else if (cg__gemm_b_packed(true, rows, out_f, in_f, j->x + r0 * in_f, in_f, w, in_f, j->w_packed,
                                start_from_zero ? 0.0f : 1.0f, out, out_f) < 0) {
-        __atomic_store_n(&((linear_rows *)ctx)->failed, -1, __ATOMIC_RELAXED);
+        __atomic_store_n(&j->failed, -1, __ATOMIC_RELAXED);
         return;
     }
     if (j->act == CG_TANH)
@@ -422,6 +420,8 @@ static inline __attribute__((always_inline)) void linear_rows_task(void *ctx, in
             out[i] = out[i] > 0 ? out[i] : (isnan(out[i]) ? out[i] : 0.0f);
 }
 
+/* act(x · wᵀ (+ b) (+ acc)): acc, when given, has the result's shape and starts the
+ * sum, so a recurrent step's input part, hidden part and nonlinearity make one tensor. */
 static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed, cg_tensor *b, cg_tensor *acc, int act,
                               const char *op)
 {

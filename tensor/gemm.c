@@ -224,9 +224,11 @@ int64_t cg__gemm_row_chunk(bool trans_b, int64_t M, int64_t N, int64_t K)
     if (threads < 2 || !isa)
         return 0;
     int64_t chunk = (M + threads - 1) / threads, last = M - (M - 1) / chunk * chunk;
-    /* every part takes the kernel the whole takes (the dot products below dot_rows rows) */
+    /* every part takes the kernel the whole takes: not the tiny products' (under 4096
+     * multiply-adds), and the dot products below dot_rows rows only if the whole does */
     bool whole_dots = dots(isa, false, trans_b, M, K);
-    if (chunk < 8 || dots(isa, false, trans_b, last, K) != whole_dots || dots(isa, false, trans_b, chunk, K) != whole_dots)
+    if (chunk < 8 || last * N * K < 4096 || dots(isa, false, trans_b, last, K) != whole_dots ||
+        dots(isa, false, trans_b, chunk, K) != whole_dots)
         return 0;
     return chunk;
 }
