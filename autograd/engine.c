@@ -244,9 +244,9 @@ typedef struct {
 typedef struct {
     cg_tensor *w;
     int64_t out_f, in_f;
-    deferred_rows *parts;  /* system memory */
-    int nparts, cap;
-    int next_part;         /* the first row not multiplied yet: parts[next_part], its row next_row */
+    deferred_rows *parts;  /* the pass's memory (work_alloc) */
+    size_t nparts, cap;
+    size_t next_part;      /* the first row not multiplied yet: parts[next_part], its row next_row */
     int64_t next_row, pending;
     float *C;              /* w's gradient, once a product has started; fresh: nothing in it yet */
     bool fresh;
@@ -269,12 +269,12 @@ typedef struct {
     bool heap;       /* the pass runs outside frames: its records are system memory */
     uint32_t mark;   /* this pass's number, in the leaves' pass_mark */
     bool failed;     /* a gradient buffer could not be made (the error says why) */
-    deferred_product *deferred; /* system memory */
-    int ndeferred, deferred_cap;
+    deferred_product *deferred; /* the pass's memory (work_alloc) */
+    size_t ndeferred, deferred_cap;
     rows_product background; /* the product a worker runs, when background_w is not NULL */
     const cg_tensor *background_w;
     float **rooms;   /* outside frames: cg__grad_defer_room's blocks, freed at the end */
-    int nrooms, rooms_cap;
+    size_t nrooms, rooms_cap;
 } pass_log;
 
 static _Thread_local pass_log *current_pass;
@@ -294,20 +294,28 @@ static bool all_zero_bits(const float *v, int64_t n)
     return any == 0;
 }
 
+/* Doubles a full array of *cap elements (an empty one gets 16); false when out of memory
+ * (the old one stays). Frame memory, or system memory with heap. */
+static bool grow(void **arr, size_t *cap, size_t size, bool heap)
+{
+    size_t more = *cap ? *cap * 2 : 16;
+    void *bigger = work_alloc(more, size, heap);
+    if (!bigger)
+        return false;
+    if (*cap)
+        memcpy(bigger, *arr, *cap * size);
+    if (heap)
+        cg__sys_free(*arr);
+    *arr = bigger;
+    *cap = more;
+    return true;
+}
+
 /* Notes leaf t's .grad before this pass first changes it; false when out of memory. */
 static bool note_leaf(pass_log *p, cg_tensor *t)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        undo_entry *bigger = work_alloc(cap, sizeof *bigger, p->heap);
-        if (!bigger)
-            return false;
-        if (p->n)
-            memcpy(bigger, p->e, p->n * sizeof *bigger);
-        if (p->heap)
-            cg__sys_free(p->e);
-        p->e = bigger, p->cap = cap;
-    }
+    if (p->n == p->cap && !grow((void **)&p->e, &p->cap, sizeof *p->e, p->heap))
+        return false;
     cg_tensor *g = cg__grad_of(t);
     undo_entry u = {t, NULL, g != NULL};
     if (g && !all_zero_bits(g->data, g->numel)) {
@@ -327,19 +335,25 @@ static void pass_begin(pass_log *p)
     current_pass = p;
 }
 
-static void drop_deferred(deferred_product *d) { cg__sys_free(d->parts); }
+/* (the pass's arrays are system memory outside frames, else the frame's) */
+static void drop_deferred(const pass_log *p, deferred_product *d)
+{
+    if (p->heap)
+        cg__sys_free(d->parts);
+}
 
 static int background_done(pass_log *p);
 
 /* Ends the pass: on failure every noted .grad goes back as it was. */
 static void pass_end(pass_log *p, bool failed)
 {
-    if (p->deferred_cap || p->rooms_cap) { /* (a pass that put products off) */
+    if (p->deferred_cap || p->rooms_cap) { /* (a pass that put products off, or made room to) */
         background_done(p);
-        for (int k = 0; k < p->ndeferred; k++) /* (only after a failure are any left) */
-            drop_deferred(&p->deferred[k]);
-        cg__sys_free(p->deferred);
-        for (int k = 0; k < p->nrooms; k++)
+        for (size_t k = 0; k < p->ndeferred; k++) /* (only after a failure are any left) */
+            drop_deferred(p, &p->deferred[k]);
+        if (p->heap)
+            cg__sys_free(p->deferred);
+        for (size_t k = 0; k < p->nrooms; k++)
             cg__sys_free(p->rooms[k]);
         cg__sys_free(p->rooms);
     }
@@ -458,7 +472,7 @@ float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite)
 
 static deferred_product *deferred_of(pass_log *p, const cg_tensor *w)
 {
-    for (int k = 0; k < p->ndeferred; k++)
+    for (size_t k = 0; k < p->ndeferred; k++)
         if (p->deferred[k].w == w)
             return &p->deferred[k];
     return NULL;
@@ -548,7 +562,7 @@ static int flush_deferred(pass_log *p, const cg_tensor *w)
             cg__error("cg_backward: the gradient products of a %lld x %lld weight could not run (out of memory)",
                       (long long)d.out_f, (long long)d.in_f);
     }
-    drop_deferred(&d);
+    drop_deferred(p, &d);
     return rc;
 }
 
@@ -580,22 +594,6 @@ static int multiply_in_background(pass_log *p, deferred_product *d)
     if (p->background.rc < 0)
         cg__error("cg_backward: a weight's gradient product could not run (out of memory)");
     return p->background.rc;
-}
-
-/* Room for one more entry in an array of cap (doubled when full); false when out of memory. */
-static bool room_for_one(void **arr, int n, int *cap, size_t size)
-{
-    if (n < *cap)
-        return true;
-    int bigger = *cap ? 2 * *cap : 8;
-    void *more = cg__sys_malloc((size_t)bigger * size);
-    if (!more)
-        return false;
-    if (n)
-        memcpy(more, *arr, (size_t)n * size);
-    cg__sys_free(*arr);
-    *arr = more, *cap = bigger;
-    return true;
 }
 
 bool cg__grad_deferrable(const cg_tensor *w, int nin, cg_tensor *const *others, int64_t M)
@@ -633,7 +631,7 @@ float *cg__grad_defer_room(int64_t n)
         cg__error("cg_backward: out of memory for a weight's gradient rows");
         return NULL;
     }
-    if (p->heap && !room_for_one((void **)&p->rooms, p->nrooms, &p->rooms_cap, sizeof *p->rooms)) {
+    if (p->heap && p->nrooms == p->rooms_cap && !grow((void **)&p->rooms, &p->rooms_cap, sizeof *p->rooms, true)) {
         cg__sys_free(room);
         cg__error("cg_backward: out of memory for a weight's gradient rows");
         return NULL;
@@ -648,12 +646,12 @@ int cg__grad_defer_product(cg_tensor *w, const float *g, const float *x, int64_t
     pass_log *p = current_pass;
     deferred_product *d = deferred_of(p, w);
     if (!d) {
-        if (!room_for_one((void **)&p->deferred, p->ndeferred, &p->deferred_cap, sizeof *p->deferred))
+        if (p->ndeferred == p->deferred_cap && !grow((void **)&p->deferred, &p->deferred_cap, sizeof *p->deferred, p->heap))
             goto no_memory;
         d = &p->deferred[p->ndeferred++];
         *d = (deferred_product){.w = w, .out_f = out_f, .in_f = in_f};
     }
-    if (!room_for_one((void **)&d->parts, d->nparts, &d->cap, sizeof *d->parts))
+    if (d->nparts == d->cap && !grow((void **)&d->parts, &d->cap, sizeof *d->parts, p->heap))
         goto no_memory;
     d->parts[d->nparts++] = (deferred_rows){g, x, M};
     d->pending += M;
@@ -713,20 +711,6 @@ typedef struct {
     cg_node *node;
     int next; /* next input to visit */
 } frame_entry;
-
-/* Doubles an array of n elements; false when out of memory (the old one stays). */
-static bool grow(void **arr, size_t *cap, size_t size, bool heap)
-{
-    void *bigger = work_alloc(*cap * 2, size, heap);
-    if (!bigger)
-        return false;
-    memcpy(bigger, *arr, *cap * size);
-    if (heap)
-        cg__sys_free(*arr);
-    *arr = bigger;
-    *cap *= 2;
-    return true;
-}
 
 /* Post-order of the nodes reachable from root (inputs before their users).
  * Returns the count, or -1 when a node was already released. */

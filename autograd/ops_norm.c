@@ -13,26 +13,6 @@ typedef struct {
     double stats[]; /* mean, rstd for each row */
 } norm_saved;
 
-/* Row sums in double in eight running sums, which the compiler keeps in vector
- * registers: one chain of dependent adds waited on each add (a row's mean, variance and
- * the backward's two sums were most of a layer norm). SUMS8(s, n, k, term) leaves in s
- * the sum over k in [0, n) of term. */
-#define SUMS8(s, n, k, term)                                                               \
-    do {                                                                                   \
-        double part_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                        \
-        int64_t base_ = 0;                                                                 \
-        for (; base_ + 8 <= (n); base_ += 8)                                               \
-            for (int c_ = 0; c_ < 8; c_++) {                                               \
-                int64_t k = base_ + c_;                                                    \
-                part_[c_] += (term);                                                       \
-            }                                                                              \
-        for (int c_ = 0; base_ < (n); base_++, c_++) {                                     \
-            int64_t k = base_;                                                             \
-            part_[c_] += (term);                                                           \
-        }                                                                                  \
-        (s) = ((part_[0] + part_[1]) + (part_[2] + part_[3])) + ((part_[4] + part_[5]) + (part_[6] + part_[7])); \
-    } while (0)
-
 /* The backward in tasks over the threads with the bits of one thread: x's gradient by
  * rows (each row alone), weight's and bias's by columns (each summing the rows in order). */
 #define NORM_ROWS 32
@@ -51,12 +31,12 @@ static void norm_dx_rows(void *ctx, int64_t begin, int64_t end)
         const float *xr = j->x + r * n, *gr = j->g + r * n;
         double mean = j->sv->stats[2 * r], rstd = j->sv->stats[2 * r + 1], sum_dy, sum_dy_xhat;
         const float *w = j->w;
-        if (w) {
-            SUMS8(sum_dy, n, k, (double)gr[k] * w[k]);
-            SUMS8(sum_dy_xhat, n, k, (double)gr[k] * w[k] * ((xr[k] - mean) * rstd));
+        if (w) { /* (sums in eight running values: one chain of dependent adds was most of a layer norm) */
+            sum_dy = cg__row_dot(gr, w, n);
+            CG__SUM8(sum_dy_xhat, n, k, (double)gr[k] * w[k] * ((xr[k] - mean) * rstd));
         } else {
-            SUMS8(sum_dy, n, k, (double)gr[k]);
-            SUMS8(sum_dy_xhat, n, k, (double)gr[k] * ((xr[k] - mean) * rstd));
+            sum_dy = cg__row_sum(gr, n);
+            CG__SUM8(sum_dy_xhat, n, k, (double)gr[k] * ((xr[k] - mean) * rstd));
         }
         for (int64_t k = 0; k < n; k++) {
             double xhat = (xr[k] - mean) * rstd, dy = (double)gr[k] * (j->w ? j->w[k] : 1.0f);
@@ -122,10 +102,8 @@ static void normalise_rows(void *ctx, int64_t begin, int64_t end)
     int64_t n = j->n;
     for (int64_t r = begin; r < end; r++) {
         const float *xr = j->x + r * n;
-        double mean, var;
-        SUMS8(mean, n, k, (double)xr[k]);
-        mean /= (double)n;
-        SUMS8(var, n, k, (xr[k] - mean) * (xr[k] - mean));
+        double mean = cg__row_sum(xr, n) / (double)n, var;
+        CG__SUM8(var, n, k, (xr[k] - mean) * (xr[k] - mean));
         double rstd = 1.0 / sqrt(var / (double)n + (double)j->eps);
         j->stats[2 * r] = mean, j->stats[2 * r + 1] = rstd;
         for (int64_t k = 0; k < n; k++)

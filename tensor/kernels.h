@@ -76,41 +76,37 @@ static inline float cg__row_max(const float *x, int64_t n)
     return m[0];
 }
 
+/* s = the sum over k in [0, n) of term (a double expression in k), in eight running sums
+ * (the remainder's terms in the first; a row under eight long, one sum): one chain of
+ * dependent adds waits on each add, eight the compiler keeps in vector registers. */
+#define CG__SUM8(s, n, k, term)                                                            \
+    do {                                                                                   \
+        int64_t n_ = (n), base_ = 0;                                                       \
+        double part_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                        \
+        for (; base_ + 8 <= n_; base_ += 8)                                                \
+            for (int c_ = 0; c_ < 8; c_++) {                                               \
+                int64_t k = base_ + c_;                                                    \
+                part_[c_] += (term);                                                       \
+            }                                                                              \
+        for (int64_t k = base_; k < n_; k++)                                               \
+            part_[0] += (term);                                                            \
+        (s) = n_ < 8 ? part_[0]                                                            \
+                     : ((part_[0] + part_[1]) + (part_[2] + part_[3])) + ((part_[4] + part_[5]) + (part_[6] + part_[7])); \
+    } while (0)
+
 static inline double cg__row_sum(const float *x, int64_t n)
 {
-    if (n < 8) {
-        double s = 0;
-        for (int64_t j = 0; j < n; j++)
-            s += x[j];
-        return s;
-    }
-    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int c = 0; c < 8; c++)
-            s[c] += x[j + c];
-    for (; j < n; j++)
-        s[0] += x[j];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    double s;
+    CG__SUM8(s, n, k, (double)x[k]);
+    return s;
 }
 
 /* the sum of x[i] * y[i] in double, likewise */
 static inline double cg__row_dot(const float *x, const float *y, int64_t n)
 {
-    if (n < 8) {
-        double s = 0;
-        for (int64_t j = 0; j < n; j++)
-            s += (double)x[j] * y[j];
-        return s;
-    }
-    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int c = 0; c < 8; c++)
-            s[c] += (double)x[j + c] * y[j + c];
-    for (; j < n; j++)
-        s[0] += (double)x[j] * y[j];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    double s;
+    CG__SUM8(s, n, k, (double)x[k] * y[k]);
+    return s;
 }
 
 /* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */

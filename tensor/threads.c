@@ -183,15 +183,21 @@ static void hand_out(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *
     pthread_mutex_unlock(&pool.lock);
 }
 
+/* The pool taken for a job (`submit` held), when it is free and has workers. */
+static bool take_pool(void)
+{
+    if (pthread_mutex_trylock(&submit) != 0)
+        return false;
+    configure_locked();
+    if (pool.nthreads > 1)
+        return true;
+    pthread_mutex_unlock(&submit);
+    return false;
+}
+
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx)
 {
-    if (ntasks <= 1 || pthread_mutex_trylock(&submit) != 0) {
-        run_alone(ntasks, fn, ctx);
-        return;
-    }
-    configure_locked();
-    if (pool.nthreads == 1) {
-        pthread_mutex_unlock(&submit);
+    if (ntasks <= 1 || !take_pool()) {
         run_alone(ntasks, fn, ctx);
         return;
     }
@@ -204,13 +210,8 @@ void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void 
 
 bool cg__background_start(void (*fn)(void *ctx, int64_t task), void *ctx)
 {
-    if (pthread_mutex_trylock(&submit) != 0)
+    if (!take_pool())
         return false;
-    configure_locked();
-    if (pool.nthreads == 1) {
-        pthread_mutex_unlock(&submit);
-        return false;
-    }
     hand_out(1, fn, ctx); /* for the workers alone: the caller goes on, `submit` held until it waits */
     return true;
 }
