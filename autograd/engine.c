@@ -9,8 +9,8 @@
 #include <string.h>
 
 #define no_grad_depth cg__no_grad_depth
-static _Thread_local int current_step = -1;
-static _Thread_local uint32_t visit_epoch;
+static CG__FAST_TLS int current_step = -1;
+static CG__FAST_TLS uint32_t visit_epoch;
 
 void cg_no_grad_begin(void) { no_grad_depth++; }
 void cg_no_grad_end(void)
@@ -277,8 +277,8 @@ typedef struct {
     size_t nrooms, rooms_cap;
 } pass_log;
 
-static _Thread_local pass_log *current_pass;
-static _Thread_local uint32_t passes_run;
+static CG__FAST_TLS pass_log *current_pass;
+static CG__FAST_TLS uint32_t passes_run;
 
 /* Room for cap elements of size bytes: frame memory inside a frame, else the heap. */
 static void *work_alloc(size_t cap, size_t size, bool heap) { return heap ? cg__sys_malloc(cap * size) : cg__alloc(cap * size); }

@@ -3,23 +3,32 @@
 #include "tensor_internal.h"
 #include <string.h>
 
-static _Thread_local char last_error[512];
+/* The thread's last message lives in a block of its own (thread_block.c: the
+ * thread-local block stays small), made by its first failure. */
+#define MESSAGE_SIZE 512
+static cg__thread_slot message_slot = {.size = MESSAGE_SIZE};
+static CG__FAST_TLS char *last_error; /* the block, once made */
+static CG__FAST_TLS bool message_lost; /* no memory for the block when a failure came */
 /* A failure whose NULL may still be travelling along a chain of calls: set by
  * each failure, ended by the next tensor made (a call that worked) or by the
  * program reading the message (it has handled the failure). */
-_Thread_local bool cg__failure_pending;
-static _Thread_local bool unread; /* the message was not read yet */
+CG__FAST_TLS bool cg__failure_pending;
+static CG__FAST_TLS bool unread; /* the message was not read yet */
 
 const char *cg_last_error(void)
 {
     cg__failure_pending = false;
     unread = false;
-    return last_error;
+    if (message_lost)
+        return "out of memory (cgrad had no room for this thread's error message)";
+    return last_error ? last_error : "";
 }
 
 void cg_clear_error(void)
 {
-    last_error[0] = '\0';
+    if (last_error)
+        last_error[0] = '\0';
+    message_lost = false;
     cg__failure_pending = false;
     unread = false;
 }
@@ -28,9 +37,14 @@ void cg__error(const char *fmt, ...)
 {
     cg__failure_pending = true;
     unread = true;
+    if (!last_error)
+        last_error = cg__thread_block(&message_slot);
+    message_lost = !last_error;
+    if (message_lost)
+        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(last_error, MESSAGE_SIZE, fmt, ap);
     va_end(ap);
 }
 
@@ -39,12 +53,12 @@ void cg__error_null(const char *op)
     /* A NULL input straight after a failure is that failure's result: keep its
      * message, so a chain of calls reports the first thing that went wrong.
      * Otherwise the NULL is news, and the message says so. */
-    if (last_error[0] == '\0' || !unread) {
+    if (!last_error || last_error[0] == '\0' || !unread) {
         cg__error("%s: input is NULL", op);
     } else if (!cg__failure_pending) {
         /* other calls worked since (an argument made between the failure and
          * this call, say): name this call, and the failure it likely follows */
-        char earlier[sizeof last_error];
+        char earlier[MESSAGE_SIZE];
         memcpy(earlier, last_error, sizeof earlier);
         cg__error("%s: input is NULL (after this earlier failure: %s)", op, earlier);
     }

@@ -24,24 +24,36 @@ typedef struct owned_block {
     struct owned_block *next;
 } owned_block;
 
+/* An open frame: where the arena stood when it began, and its generation. */
 typedef struct {
     chunk *chunk;
     size_t used;
     owned_block *owned;
+    uint32_t gen; /* which opening of this level is the open one; 0 once it ends */
 } mark;
 
-static _Thread_local chunk *first_chunk, *cur_chunk;
-static _Thread_local mark frames[MAX_FRAMES];
-_Thread_local int cg__depth;          /* frames open, counting any beyond MAX_FRAMES */
-_Thread_local uint32_t cg__frame_gen[CG_MAX_FRAMES]; /* which opening of each level is the open one */
-static _Thread_local uint32_t frames_opened;
+/* The marks of the first NEAR_FRAMES levels are thread-locals; a thread that nests deeper
+ * gets a block for the rest (thread_block.c: the thread-local block stays small). Levels
+ * past the marked ones share the last marked level's memory and generation 0. */
+#define NEAR_FRAMES 4
+static CG__FAST_TLS chunk *first_chunk, *cur_chunk;
+static CG__FAST_TLS mark near_marks[NEAR_FRAMES];
+static CG__FAST_TLS mark *deep_marks; /* levels NEAR_FRAMES + 1 .. MAX_FRAMES */
+static CG__FAST_TLS int marked_levels = NEAR_FRAMES; /* MAX_FRAMES once deep_marks is made */
+static cg__thread_slot deep_slot = {.size = (MAX_FRAMES - NEAR_FRAMES) * sizeof(mark)};
+static void thread_ends(void *first);
+/* A thread's chunks, freed when it ends (the key's value is its first chunk). */
+static cg__thread_slot chunks_slot = {.destroy = thread_ends};
+CG__FAST_TLS int cg__depth;           /* frames open, counting any beyond the marked ones */
+CG__FAST_TLS uint32_t cg__top_gen;
+static CG__FAST_TLS uint32_t frames_opened;
 #define depth cg__depth
-static _Thread_local int scratch_depth; /* private frames opened by cg__scratch_begin */
+static CG__FAST_TLS int scratch_depth; /* private frames opened by cg__scratch_begin */
 static int64_t sys_allocs;            /* updated atomically */
 
 /* The allocation-failure injector (tests/test_failures.c): while armed, this
  * thread's allocation requests are counted, and the nth is refused. */
-static _Thread_local int64_t requests_counted, refused_request;
+static CG__FAST_TLS int64_t requests_counted, refused_request;
 
 void cg__fail_allocation(int64_t nth)
 {
@@ -70,16 +82,29 @@ int64_t cg_system_alloc_count(void) { return __atomic_load_n(&sys_allocs, __ATOM
 
 int cg_frame_depth(void) { return depth - scratch_depth; }
 
+static mark *mark_of(int level) { return level <= NEAR_FRAMES ? &near_marks[level - 1] : &deep_marks[level - 1 - NEAR_FRAMES]; }
+
+uint32_t cg__frame_gen_at(int level) { return level >= 1 && level <= marked_levels ? mark_of(level)->gen : 0; }
+
+/* cg__frame_alive's fast path: the generation of the innermost open frame. */
+static void note_top_gen(void) { cg__top_gen = cg__frame_gen_at(depth); }
+
 void cg_frame_begin(void)
 {
-    if (depth < MAX_FRAMES) {
-        frames[depth] = (mark){cur_chunk, cur_chunk ? cur_chunk->used : 0, NULL};
-        cg__frame_gen[depth] = ++frames_opened;
+    if (depth == NEAR_FRAMES && !deep_marks) {
+        if (!refused() && (deep_marks = cg__thread_block(&deep_slot)))
+            marked_levels = MAX_FRAMES;
+        else
+            cg__error("cg_frame_begin: out of memory for frames nested deeper than %d; the deeper ones "
+                      "share the %dth", NEAR_FRAMES, NEAR_FRAMES);
     }
+    if (depth < marked_levels)
+        *mark_of(depth + 1) = (mark){cur_chunk, cur_chunk ? cur_chunk->used : 0, NULL, ++frames_opened};
     else if (depth == MAX_FRAMES)
         cg__error("cg_frame_begin: more than %d nested frames; the deeper ones share the %dth",
                   MAX_FRAMES, MAX_FRAMES);
     depth++;
+    note_top_gen();
 }
 
 /* The release build trusts frames; debug builds poison what a frame frees, so a
@@ -103,14 +128,15 @@ void cg_frame_end(void)
         return;
     }
     depth--;
-    if (depth >= MAX_FRAMES)
+    note_top_gen();
+    if (depth >= marked_levels)
         return;
-    mark m = frames[depth];
+    mark m = *mark_of(depth + 1);
     for (owned_block *b = m.owned, *next; b; b = next) {
         next = b->next;
         cg__sys_free(b);
     }
-    cg__frame_gen[depth] = 0; /* its tensors now fail cg__check */
+    mark_of(depth + 1)->gen = 0; /* its tensors now fail cg__check */
     chunk *c = m.chunk ? m.chunk : first_chunk;
     if (!c)
         return;
@@ -121,17 +147,37 @@ void cg_frame_end(void)
     cur_chunk = m.chunk ? m.chunk : first_chunk;
 }
 
+static void free_chunks(void *first)
+{
+    for (chunk *c = first, *n; c; c = n) {
+        n = c->next;
+        cg__sys_free(c);
+    }
+}
+
+static void thread_ends(void *first)
+{
+    free_chunks(first);
+    first_chunk = cur_chunk = NULL;
+}
+
+/* The thread's list of chunks starts at c from now on. */
+static void set_first_chunk(chunk *c)
+{
+    first_chunk = c;
+    if (cg__thread_key(&chunks_slot)) /* (if it cannot be noted, they stay when the thread ends) */
+        pthread_setspecific(chunks_slot.key, c);
+}
+
 void cg_frame_release_memory(void)
 {
     if (depth > 0) {
         cg__error("cg_frame_release_memory: %d frame(s) still open", depth);
         return;
     }
-    for (chunk *c = first_chunk, *n; c; c = n) {
-        n = c->next;
-        cg__sys_free(c);
-    }
-    first_chunk = cur_chunk = NULL;
+    free_chunks(first_chunk);
+    set_first_chunk(NULL);
+    cur_chunk = NULL;
 }
 
 static size_t round_up(size_t n) { return (n + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1); }
@@ -183,7 +229,7 @@ static void *arena_alloc_slow(size_t bytes)
         cur_chunk->next = c;
     } else {
         c->next = first_chunk;
-        first_chunk = c;
+        set_first_chunk(c);
     }
     cur_chunk = c;
 bump:;
@@ -202,7 +248,7 @@ void *cg__alloc(size_t bytes)
 
 void *cg__alloc_at(int level, size_t bytes)
 {
-    if (level <= 0 || level >= depth || level > MAX_FRAMES) {
+    if (level <= 0 || level >= depth || level > marked_levels) {
         void *p = level <= 0 ? cg__sys_malloc(bytes) : arena_alloc(bytes);
         if (!p)
             cg__error("out of memory (asked for %zu bytes)", bytes);
@@ -215,8 +261,8 @@ void *cg__alloc_at(int level, size_t bytes)
         return NULL;
     }
     owned_block *b = (owned_block *)block;
-    b->next = frames[level - 1].owned;
-    frames[level - 1].owned = b;
+    b->next = mark_of(level)->owned;
+    mark_of(level)->owned = b;
     return block + CG_ALIGN;
 }
 

@@ -28,7 +28,7 @@ static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int6
     t->nrefs = 0;
     t->in_frame = level > 0;
     t->frame_level = level;
-    t->frame_gen = level > 0 && level <= CG_MAX_FRAMES ? cg__frame_gen[level - 1] : 0;
+    t->frame_gen = cg__frame_gen_of(level);
     t->meta = NULL;
     t->name = t->made_by = NULL;
     t->strided = NULL;
@@ -279,7 +279,7 @@ cg_tensor *cg_eye(int64_t n, int64_t m)
     return t;
 }
 
-_Thread_local int cg__no_grad_depth;
+CG__FAST_TLS int cg__no_grad_depth;
 
 bool cg__inplace_ok(cg_tensor *t, const char *op)
 {

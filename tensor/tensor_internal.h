@@ -4,7 +4,19 @@
 
 #include "tensor.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
+
+/* Thread-local state every op reads (frame depth, the innermost frame, grad mode, a
+ * pending failure, the pass): in the shared library gcc reaches thread-locals through a
+ * call each time; the initial-exec model reads them at a fixed offset from the thread
+ * pointer. Only these few bytes (under 100), well inside what glibc keeps for libraries
+ * loaded later by dlopen; the large arrays stay in the general model. */
+#if defined(__ELF__) && defined(__GNUC__) && !defined(__EMSCRIPTEN__)
+#define CG__FAST_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define CG__FAST_TLS _Thread_local
+#endif
 
 #define CG_MAGIC_LIVE 0x7e5a11feu
 #define CG_MAX_FRAMES 256
@@ -65,8 +77,12 @@ void *cg__alloc(size_t bytes);           /* 64-byte aligned; frame or heap; NULL
 /* The same in the frame of the given level (0: the heap), which may be an
  * outer one: memory that lives exactly as long as a tensor of that frame. */
 void *cg__alloc_at(int level, size_t bytes);
-extern _Thread_local int cg__depth; /* frames open on this thread */
-extern _Thread_local uint32_t cg__frame_gen[CG_MAX_FRAMES];
+extern CG__FAST_TLS int cg__depth; /* frames open on this thread */
+/* Which opening of a frame level is the open one (0: level 0, or a level that shares an
+ * outer frame's memory); tensors made there carry it. */
+uint32_t cg__frame_gen_at(int level);
+extern CG__FAST_TLS uint32_t cg__top_gen; /* cg__frame_gen_at(cg__depth) */
+static inline uint32_t cg__frame_gen_of(int level) { return level == cg__depth ? cg__top_gen : cg__frame_gen_at(level); }
 static inline bool cg__in_frame(void) { return cg__depth > 0; }
 /* Whether the frame a tensor was made in is still open (cheap enough for every
  * check, so reading a loss after cg_frame_end fails cleanly in release builds). */
@@ -77,9 +93,20 @@ static inline bool cg__frame_alive(const cg_tensor *t)
         return true;
     if (level > cg__depth)
         return false;
-    return level > CG_MAX_FRAMES || cg__frame_gen[level - 1] == t->frame_gen;
+    return cg__frame_gen_of(level) == t->frame_gen;
 }
 void *cg__sys_malloc(size_t bytes);      /* counted system allocation */
+/* A zeroed block of slot->size bytes for the calling thread, made on its first call and
+ * freed when the thread ends; NULL when out of memory (thread_block.c says why). */
+typedef struct {
+    size_t size;
+    void (*destroy)(void *); /* what a thread's value gets when it ends (NULL: free) */
+    bool made, ok;           /* the key was made; and it worked */
+    pthread_key_t key;
+} cg__thread_slot;
+void *cg__thread_block(cg__thread_slot *slot);
+/* The slot's pthread key, made on first use; false when it could not be made. */
+bool cg__thread_key(cg__thread_slot *slot);
 /* Testing failure paths, as SQLite does: from now on this thread's allocation
  * requests (system and arena) are counted and the nth is refused (0: none);
  * cg__allocations_counted() says how many were made since. */
@@ -176,7 +203,7 @@ static inline uint32_t cg__version(cg_tensor *t) { return cg__storage(t)->versio
 static inline void cg__bump_version(cg_tensor *t) { cg__storage(t)->version++; }
 
 /* Grad mode (PyTorch keeps it in core too): no-grad regions open on this thread. */
-extern _Thread_local int cg__no_grad_depth;
+extern CG__FAST_TLS int cg__no_grad_depth;
 /* Whether op may write t in place: not a leaf that requires grad, nor a tensor
  * the graph computed, while grad mode is on (cgrad records no in-place op, so
  * such a write would leave the graph computing something else). False + error. */
@@ -184,7 +211,7 @@ bool cg__inplace_ok(cg_tensor *t, const char *op);
 
 /* ---- errors -------------------------------------------------------------- */
 void cg__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-extern _Thread_local bool cg__failure_pending; /* see error.c */
+extern CG__FAST_TLS bool cg__failure_pending; /* see error.c */
 /* For a NULL input: keeps the first message of a failing chain, else says which op. */
 void cg__error_null(const char *op);
 /* Checks t is a live tensor; on failure records a message naming op and returns false. */

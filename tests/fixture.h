@@ -4,6 +4,7 @@
 
 #include <cgrad.h>
 #include <check.h>
+#include <string.h>
 
 /* A fixture file from tests/fixtures, loaded once into memory. */
 typedef struct fixture fixture;
@@ -19,6 +20,9 @@ const char *fx_name(const fixture *fx, int i);
 const char *fx_text(fixture *fx, const char *name);
 
 /* Asserts same shape and |a - b| <= atol + rtol * |b| everywhere. */
+/* The thread's last error message holds text. */
+#define ck_assert_error_has(text) \
+    ck_assert_msg(strstr(cg_last_error(), (text)) != NULL, "error '%s' lacks '%s'", cg_last_error(), (text))
 #define ck_assert_tensor_close(a, b, rtol, atol) fx_assert_close((a), (b), (rtol), (atol), #a, __FILE__, __LINE__)
 void fx_assert_close(const cg_tensor *a, const cg_tensor *b, double rtol, double atol, const char *what,
                      const char *file, int line);

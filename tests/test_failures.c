@@ -6,6 +6,7 @@
  * when nothing failed. */
 #include "fixture.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -253,6 +254,43 @@ START_TEST(every_refused_allocation_fails_cleanly)
 END_TEST
 
 /* The GEMM entry point reports a product it could not run, rather than leaving C unwritten. */
+/* A thread that first nests frames deeper than the thread-local marks reach needs a block
+ * for the rest; refused, the deeper frames share the 4th's memory, and everything still works. */
+static void *nest_without_memory(void *unused)
+{
+    (void)unused;
+    cg_tensor *made[7];
+    for (int round = 0; round < 2; round++) {
+        for (int level = 1; level <= 6; level++) {
+            cg_clear_error();
+            cg__fail_allocation(round == 0 && level == 5 ? 1 : 0);
+            cg_frame_begin();
+            if (round == 0 && level == 5)
+                ck_assert_error_has("out of memory for frames nested deeper than 4; the deeper ones share the 4th");
+            else
+                ck_assert_str_eq(cg_last_error(), "");
+            cg__fail_allocation(0);
+            made[level] = cg_full(CG_SHAPE(2), (float)level);
+            ck_assert_ptr_nonnull(made[level]);
+        }
+        for (int level = 6; level >= 1; level--) {
+            ck_assert_float_eq(cg_item(cg_sum(made[level])), 2.0f * level);
+            cg_frame_end();
+            ck_assert(isnan(cg_item(made[level]))); /* its frame ended, shared or not */
+        }
+        ck_assert_int_eq(cg_frame_depth(), 0);
+    }
+    return NULL;
+}
+
+START_TEST(frames_deeper_than_the_thread_locals_without_memory)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, nest_without_memory, NULL);
+    pthread_join(t, NULL);
+}
+END_TEST
+
 START_TEST(a_product_that_cannot_run_says_so)
 {
     cg_frame_begin();
@@ -313,6 +351,7 @@ int main(void)
     tcase_set_timeout(t, 600);
     tcase_add_loop_test(t, every_refused_allocation_fails_cleanly, 0, 2 * NMODELS);
     tcase_add_test(t, a_product_that_cannot_run_says_so);
+    tcase_add_test(t, frames_deeper_than_the_thread_locals_without_memory);
     tcase_add_test(t, a_group_that_cannot_be_added_changes_nothing);
     suite_add_tcase(s, t);
     return fx_run(s);

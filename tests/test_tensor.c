@@ -199,6 +199,71 @@ START_TEST(frames_nest_and_values_can_be_kept)
 }
 END_TEST
 
+/* Frames nested 300 deep (the first few levels' marks are thread-locals, the rest a
+ * block of the thread's own; past 256 levels share the 256th): each level's tensor lives
+ * exactly as long as its level, and ending them all gives the memory back. */
+static void *nest_frames_deep(void *unused)
+{
+    (void)unused;
+    enum { DEEP = 300, MAX = 256 };
+    static _Thread_local cg_tensor *made[DEEP + 1];
+    for (int round = 0; round < 2; round++) {
+        int64_t allocs = cg_system_alloc_count();
+        for (int level = 1; level <= DEEP; level++) {
+            cg_clear_error();
+            cg_frame_begin();
+            ck_assert_int_eq(cg_frame_depth(), level);
+            if (level == MAX + 1)
+                ck_assert_error_has("more than 256 nested frames");
+            else
+                ck_assert_str_eq(cg_last_error(), "");
+            made[level] = cg_full(CG_SHAPE(3), (float)level);
+            if (level == 100) { /* a frame this deep gives its memory back when it ends */
+                int64_t before = 0;
+                for (int i = 0; i < 4; i++) {
+                    cg_frame_begin();
+                    ck_assert_ptr_nonnull(cg_empty(CG_SHAPE(1 << 19))); /* 2 MB: more than a chunk */
+                    cg_frame_end();
+                    if (i == 1)
+                        before = cg_system_alloc_count();
+                    if (i > 1)
+                        ck_assert_int_eq(cg_system_alloc_count(), before);
+                }
+            }
+        }
+        for (int level = DEEP; level >= 1; level--) {
+            ck_assert_float_eq(cg_item(cg_sum(made[level])), 3.0f * level); /* alive */
+            cg_frame_end();
+            if (level <= MAX) { /* its own frame ended: refused, and so is every deeper one */
+                ck_assert(isnan(cg_item(made[level])));
+                ck_assert(isnan(cg_item(made[level == MAX ? DEEP : level + 1])));
+            }
+            if (level > 1) /* the outer ones are untouched */
+                ck_assert_float_eq(cg_data(made[level - 1])[2], (float)(level - 1));
+        }
+        ck_assert_int_eq(cg_frame_depth(), 0);
+        if (round == 1) /* the second time round the same memory serves */
+            ck_assert_int_eq(cg_system_alloc_count(), allocs);
+    }
+    /* a message made on this thread stays this thread's */
+    cg_clear_error();
+    ck_assert_ptr_null(cg_tanh(NULL));
+    ck_assert_error_has("cg_tanh: input is NULL");
+    return NULL;
+}
+
+START_TEST(frames_nest_hundreds_deep_on_each_thread)
+{
+    /* (one after another: the system allocation count is the process's) */
+    nest_frames_deep(NULL);
+    for (int i = 0; i < 2; i++) {
+        pthread_t other;
+        pthread_create(&other, NULL, nest_frames_deep, NULL);
+        pthread_join(other, NULL);
+    }
+}
+END_TEST
+
 #ifdef CG_DEBUG
 START_TEST(debug_builds_catch_a_tensor_whose_frame_ended)
 {
@@ -625,6 +690,7 @@ static Suite *tensor_suite(void)
     TCase *t = tcase_create("tensor");
     tcase_set_timeout(t, 120); /* the bit-flip sweep writes a file per bit: slow on a busy disk, not wrong */
     tcase_add_test(t, creation_fills_as_asked);
+    tcase_add_test(t, frames_nest_hundreds_deep_on_each_thread);
     tcase_add_test(t, bad_creation_fails_cleanly);
     tcase_add_test(t, copy_broadcasts_as_torch_does);
     tcase_add_test(t, views_share_values_and_keep_their_base_alive);

@@ -9,9 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ck_assert_error_has(text) \
-    ck_assert_msg(strstr(cg_last_error(), (text)) != NULL, "error '%s' lacks '%s'", cg_last_error(), (text))
-
 static cg_tensor *leaf(cg_tensor *t)
 {
     cg_set_requires_grad(t, true);

@@ -26,3 +26,13 @@ cc -std=c11 "$here/consumer.c" -o "$dest/consumer_static" $(pkg-config --cflags 
     "$dest$libdir/libcgrad.a" $(pkg-config --static --libs-only-l cgrad | sed 's/-lcgrad//')
 "$dest/consumer_static"
 echo "install: pkg-config consumer built and ran (shared and static) from $prefix"
+
+# Loaded after start-up (dlopen), as Python's ctypes does. cgrad's hot thread-locals use
+# the initial-exec model, so its whole thread-local block takes static TLS, of which glibc
+# keeps about 1.6 KB for all such libraries together: hold ours to 512 bytes.
+so=$(readlink -f "$dest$libdir/libcgrad.so")
+tls=$(readelf -lW "$so" | awk '$1 == "TLS" { print $6 }')
+[ -z "$tls" ] || [ $((tls)) -le 512 ] || { echo "libcgrad.so's thread-local block is $((tls)) bytes (over 512)"; exit 1; }
+cc -std=c11 "$here/dlopen.c" -o "$dest/dlopen_check" -ldl
+"$dest/dlopen_check" "$so"
+echo "install: the shared library loads with dlopen (thread-locals: $((${tls:-0})) bytes)"
