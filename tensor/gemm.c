@@ -154,20 +154,29 @@ static void split_task(void *ctx, int64_t t)
 }
 
 /* The split of a product over threads: by columns in whole 32-column strips (the packed
- * form's) when each thread gets 64 or more; else by rows, in blocks of 24 (every row tile
- * divides it), when each thread gets 72 or more — more than any dot-product kernel takes,
- * so every part runs the kernel the whole would; else by columns still when there are
- * 64 or more; chunk 0: not split. */
-static split_job split_of(int threads, bool ta, bool tb, int64_t M, int64_t N)
+ * form's) when each thread gets 64 or more, or by rows in blocks of 24 (every row tile
+ * divides it) when each gets 72 or more — more than any dot-product kernel takes, so
+ * every part runs the kernel the whole would; else by columns still when there are 64 or
+ * more; chunk 0: not split. Where both splits can be had, the one whose parts pack less
+ * of what they share: every part of a split by columns packs all of op(A) (unless it is
+ * read in place), every part of one by rows all of op(B) — a weight gradient gᵀ·x over
+ * 768 rows into 512 x 128 packed its 393K-float A on each thread by columns, its 98K-float
+ * B by rows. */
+static split_job split_of(int threads, bool ta, bool tb, int64_t M, int64_t N, int64_t K, bool pre)
 {
     split_job j = {.ta = ta, .tb = tb};
-    if (N >= 64 * threads) {
-        j.chunk = ((N + threads - 1) / threads + 31) / 32 * 32;
-    } else if (M >= 72 * threads && !(tb && !ta && M < cpu_isa()->dot_rows)) {
+    int64_t cols = ((N + threads - 1) / threads + 31) / 32 * 32, rows = ((M + threads - 1) / threads + 23) / 24 * 24;
+    bool by_cols = N >= 64 * threads, by_rows = M >= 72 * threads && !(tb && !ta && M < cpu_isa()->dot_rows);
+    if (by_cols && by_rows) {
+        int64_t shared_a = cg__gemm_reads_a_in_place(ta, cols, K) ? 0 : M * K;
+        int64_t shared_b = pre || cg__gemm_reads_b_in_place(tb, rows, K) ? 0 : K * N;
+        by_cols = shared_a <= shared_b;
+    }
+    if (by_cols || (!by_rows && N >= 64)) {
+        j.chunk = cols;
+    } else if (by_rows) {
         j.by_rows = true;
-        j.chunk = ((M + threads - 1) / threads + 23) / 24 * 24;
-    } else if (N >= 64) {
-        j.chunk = ((N + threads - 1) / threads + 31) / 32 * 32;
+        j.chunk = rows;
     }
     return j;
 }
@@ -278,7 +287,7 @@ static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
     if (M == 0 || N == 0 || K == 0)
         return 0;
     int threads = M * N * K >= (INT64_C(1) << 21) ? cg_get_num_threads() : 1;
-    split_job job = threads > 1 && cpu_isa() ? split_of(threads, trans_a, trans_b, M, N) : (split_job){0};
+    split_job job = threads > 1 && cpu_isa() ? split_of(threads, trans_a, trans_b, M, N, K, pre != NULL) : (split_job){0};
     if (job.chunk > 0) {
         job.M = M, job.N = N, job.K = K, job.lda = lda, job.ldb = ldb, job.ldc = ldc;
         job.A = A, job.B = B, job.C = C, job.pre = pre, job.overwrite = overwrite;

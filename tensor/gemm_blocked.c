@@ -69,22 +69,9 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
 {
     int64_t MR = isa->MR, NR = isa->NR;
     int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
-    /* A row-major B is read where it lies, NR columns at a time, when A has few rows
-     * (an RNN step: packing B would cost as much as the product) or K is short; only
-     * a transposed B, and the last partial strip, are packed then. With many rows
-     * and a long K, B is packed too: a strip read in place walks K rows ldb apart,
-     * and strides of a few KB fall into the same few L1 sets (on an Intel Xeon, 512³:
-     * 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132). */
-    bool direct = !trans_b && !pre && !(M >= 128 && K >= 64);
-    /* With few columns (an output layer's 65, an embedding's 128), A is read where it
-     * lies too, whole strips of MR rows: the kernel broadcasts each value from memory
-     * either way, and packing A cost up to a tenth of such a product (2048x65x512: 1313
-     * -> 1195 us, 768x128x384: 490 -> 465). An A along k is read a row each; a transposed
-     * one k-major as the packed form is, a row of A per k, which pays with a short K
-     * (a weight gradient over a batch) and not a long one (384x128x768: 523 -> 552 us).
-     * With more columns each packed strip is read more often (512x512x32: 147 -> 166 us
-     * in place): those are packed. */
-    bool direct_a = N <= 160 && (!trans_a || K <= 64);
+    /* (B in place: NR columns at a time, only its last partial strip packed) */
+    bool direct = !pre && cg__gemm_reads_b_in_place(trans_b, M, K);
+    bool direct_a = cg__gemm_reads_a_in_place(trans_a, N, K);
     cg__scratch_begin();
     float *bp = pre ? NULL : cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
     float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));

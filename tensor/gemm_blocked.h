@@ -52,6 +52,21 @@ typedef struct {
                 (dst)[k_ * (W) + r_] = r_ < (rows) ? (src)[r_ * (ld) + k_] : 0;            \
     } while (0)
 
+/* What cg__gemm_blocked reads where it lies rather than packing. A row-major B is read in
+ * place when A has few rows (an RNN step: packing B would cost as much as the product)
+ * or K is short; with many rows and a long K a strip read in place walks K rows ldb
+ * apart, and strides of a few KB fall into the same few L1 sets (on an Intel Xeon, 512³:
+ * 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132). */
+static inline bool cg__gemm_reads_b_in_place(bool trans_b, int64_t M, int64_t K) { return !trans_b && !(M >= 128 && K >= 64); }
+/* With few columns (an output layer's 65, an embedding's 128), A is read where it lies,
+ * whole strips of MR rows: the kernel broadcasts each value from memory either way, and
+ * packing A cost up to a tenth of such a product (2048x65x512: 1313 -> 1195 us,
+ * 768x128x384: 490 -> 465). An A along k is read a row each; a transposed one k-major as
+ * the packed form is, a row of A per k, which pays with a short K (a weight gradient over
+ * a batch) and not a long one (384x128x768: 523 -> 552 us). With more columns each packed
+ * strip is read more often (512x512x32: 147 -> 166 us in place): those are packed. */
+static inline bool cg__gemm_reads_a_in_place(bool trans_a, int64_t N, int64_t K) { return N <= 160 && (!trans_a || K <= 64); }
+
 /* The instruction sets built in (NULL where this build has none of them). */
 extern const cg__gemm_isa cg__gemm_avx2, cg__gemm_avx512, cg__gemm_simd128;
 
