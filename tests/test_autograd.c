@@ -1545,6 +1545,60 @@ static void *read_view(void *arg)
 
 /* Two threads reading one strided view outside frames (its row-major copy is made
  * once, then only looked at): the same sums, and no race for TSan to see. */
+/* Binary ops on operands of one shape with many elements run flat, in chunks over the
+ * threads: forward and both gradients are exactly the formulas' single roundings, on one
+ * thread and two, and with one tensor as both operands. */
+enum { BIG = 200 * 201 };
+typedef cg_tensor *(*binary_fn)(cg_tensor *, cg_tensor *);
+
+static void check_big_binary(binary_fn op, int kind, bool same, cg_tensor *a, cg_tensor *b, cg_tensor *w)
+{
+    cg_tensor *y = same ? a : b;
+    cg_zero_grad(a), cg_zero_grad(b);
+    cg_tensor *out = op(a, y);
+    ck_assert_int_eq(cg_backward(cg_sum(cg_mul(out, w))), 0); /* the output's gradient is w */
+    const float *A = cg_data(a), *Y = cg_data(y), *W = cg_data(w), *O = cg_data(out);
+    const float *ga = cg_data(cg_grad(a)), *gb = same ? NULL : cg_data(cg_grad(b));
+    for (int i = 0; i < BIG; i++) {
+        float x = A[i], v = Y[i], g = W[i], f, da, db;
+        switch (kind) {
+        case 0: f = x + v, da = g, db = g; break;
+        case 1: f = x - v, da = g, db = -g; break;
+        case 2: f = x * v, da = g * v, db = g * x; break;
+        default: f = x / v, da = g / v, db = -g * ((x / v) / v); break;
+        }
+        ck_assert_msg(O[i] == f, "op %d, element %d: %g, want %g", kind, i, O[i], f);
+        if (same) {
+            float both = da;
+            both += db; /* a's part stored, then b's added */
+            ck_assert_msg(ga[i] == both, "op %d on one tensor, gradient %d: %g, want %g", kind, i, ga[i], both);
+        } else {
+            ck_assert_msg(ga[i] == da && gb[i] == db, "op %d, gradients %d: %g %g, want %g %g", kind, i, ga[i], gb[i],
+                          da, db);
+        }
+    }
+}
+
+START_TEST(large_binary_ops_run_flat_on_threads)
+{
+    cg_manual_seed(5);
+    cg_frame_begin();
+    cg_tensor *a = cg_randn(CG_SHAPE(200, 201)), *b = cg_add_scalar(cg_rand(CG_SHAPE(200, 201)), 0.5f);
+    cg_tensor *w = cg_randn(CG_SHAPE(200, 201));
+    cg_set_requires_grad(a, true), cg_set_requires_grad(b, true);
+    binary_fn ops[4] = {cg_add, cg_sub, cg_mul, cg_div};
+    for (int threads = 1; threads <= (fx_threads_run() ? 2 : 1); threads++) {
+        ck_assert_int_eq(cg_set_num_threads(threads), 0);
+        for (int k = 0; k < 4; k++) {
+            check_big_binary(ops[k], k, false, a, b, w);
+            check_big_binary(ops[k], k, true, b, a, w);
+        }
+    }
+    cg_set_num_threads(1);
+    cg_frame_end();
+}
+END_TEST
+
 START_TEST(threads_read_one_strided_view)
 {
     if (!fx_threads_run())
@@ -1600,6 +1654,7 @@ static Suite *autograd_suite(void)
     tcase_add_test(e, elementwise_functions_are_accurate);
     tcase_add_test(e, linear_on_one_hot_rows_matches_matmul);
     tcase_add_test(e, threads_give_identical_results);
+    tcase_add_test(e, large_binary_ops_run_flat_on_threads);
     tcase_add_test(e, view_gradients_accumulate_like_pytorch);
     tcase_add_loop_test(e, views_match_pytorch, 0, NVIEWCASES);
     tcase_add_test(e, views_share_storage_and_versions);
