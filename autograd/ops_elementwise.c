@@ -42,9 +42,10 @@ static float *one_to_one_grad(cg_tensor *operand, const cg_tensor *out, bool *fr
     return cg__grad_buf(operand);
 }
 
-/* Operands of one shape with many elements (a residual stream's adds: 768 x 128 in a
- * GPT) run as one flat loop in chunks over the threads; each element alone, so the same
- * bits on any count. Below FLAT_THREADED the hand-off costs more than it saves. */
+/* Operands of one shape run as one flat loop (not the broadcast walk, whose set-up is
+ * most of a small op's work), with many elements (a residual stream's adds: 768 x 128 in
+ * a GPT) in chunks over the threads; each element alone, so the same bits on any count.
+ * Below FLAT_THREADED the hand-off costs more than it saves. */
 #define FLAT_THREADED 32768
 #define FLAT_CHUNK 16384
 typedef struct {
@@ -53,9 +54,14 @@ typedef struct {
     bool fresh_a, fresh_b;
 } flat_job;
 
-static bool runs_flat(const cg__bcast *it)
+static bool runs_flat(const cg__bcast *it) { return it->ndim == 1 && it->stride[0][0] == 1 && it->stride[1][0] == 1; }
+
+static void run_flat(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), flat_job *j)
 {
-    return it->ndim == 1 && it->numel >= FLAT_THREADED && it->stride[0][0] == 1 && it->stride[1][0] == 1;
+    if (n >= FLAT_THREADED)
+        cg__parallel_range(n, FLAT_CHUNK, fn, j);
+    else
+        fn(j, 0, n);
 }
 
 /* Defines NAME_forward(a, b, name), the op's backward and its table entry; the
@@ -94,7 +100,7 @@ static bool runs_flat(const cg__bcast *it)
         (void)Z;                                                                         \
         if (runs_flat(&it)) {                                                            \
             flat_job j = {.A = A, .B = B, .Z = Z, .g = g, .ga = ga, .gb = gb, .fresh_a = fresh_a, .fresh_b = fresh_b}; \
-            cg__parallel_range(it.numel, FLAT_CHUNK, NAME##_backward_flat, &j);           \
+            run_flat(it.numel, NAME##_backward_flat, &j);                                 \
             return 0;                                                                    \
         }                                                                                \
         if (ga)                                                                          \
@@ -121,7 +127,7 @@ static bool runs_flat(const cg__bcast *it)
         const float *A = a->data, *B = b->data;                                          \
         float *Z = out->data;                                                            \
         if (runs_flat(&it))                                                              \
-            cg__parallel_range(it.numel, FLAT_CHUNK, NAME##_forward_flat, &(flat_job){.A = A, .B = B, .out = Z}); \
+            run_flat(it.numel, NAME##_forward_flat, &(flat_job){.A = A, .B = B, .out = Z}); \
         else                                                                             \
             CG__BCAST_FOR(&it, {                                                         \
                 float x = A[o0_], y = B[o1_];                                            \
