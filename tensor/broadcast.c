@@ -38,7 +38,7 @@ bool cg__broadcast_shape(int nops, const cg_tensor *const *ops, int *ndim, int64
     return true;
 }
 
-void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops, const cg_tensor *const *ops)
+void cg__bcast_walk_init(cg__bcast *it, int ndim, const int64_t *shape, int nops, const cg_tensor *const *ops)
 {
     it->nops = nops;
     it->numel = 1;
@@ -49,18 +49,6 @@ void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops, con
             memset(it->stride, 0, sizeof it->stride);
             return;
         }
-    /* Same shapes everywhere (the usual case): one flat run, no per-dim work. */
-    if (cg__same_shapes(nops, ops, ndim, shape)) {
-        for (int d = 0; d < ndim; d++)
-            it->numel *= shape[d];
-        it->ndim = 1;
-        it->shape[0] = it->numel;
-        for (int k = 0; k < CG__BCAST_MAX_OPS; k++)
-            it->stride[k][0] = k < nops ? 1 : 0;
-        if (it->numel == 0)
-            it->ndim = 0;
-        return;
-    }
     int64_t stride[CG__BCAST_MAX_OPS][CG_MAX_DIMS] = {{0}};
     memset(it->stride, 0, sizeof it->stride);
     for (int k = 0; k < nops; k++) {

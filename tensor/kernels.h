@@ -152,8 +152,26 @@ static inline bool cg__same_shapes(int nops, const cg_tensor *const *ops, int nd
 
 /* The walk of ops[0..nops) broadcast to (ndim, shape): each operand's strides,
  * with size-1 dims merged away. Nothing to walk when the shape has a 0. */
-void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops,
-                    const cg_tensor *const *ops);
+void cg__bcast_walk_init(cg__bcast *it, int ndim, const int64_t *shape, int nops, const cg_tensor *const *ops);
+/* The same, with the usual case inline (every op with operands asks): the same shapes
+ * everywhere, nothing empty — one flat run. */
+static inline void cg__bcast_init(cg__bcast *it, int ndim, const int64_t *shape, int nops,
+                                  const cg_tensor *const *ops)
+{
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++)
+        numel *= shape[d];
+    if (numel == 0 || !cg__same_shapes(nops, ops, ndim, shape)) {
+        cg__bcast_walk_init(it, ndim, shape, nops, ops);
+        return;
+    }
+    it->nops = nops;
+    it->numel = numel;
+    it->ndim = 1;
+    it->shape[0] = numel;
+    for (int k = 0; k < CG__BCAST_MAX_OPS; k++)
+        it->stride[k][0] = k < nops ? 1 : 0;
+}
 
 /* Runs BODY for every output index `i_`, with operand offsets `o0_`, `o1_`, `o2_`. */
 #define CG__BCAST_FOR(it, ...)                                                          \

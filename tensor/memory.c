@@ -11,11 +11,7 @@
 #define CHUNK_MIN ((size_t)1 << 20)
 #define MAX_FRAMES CG_MAX_FRAMES
 
-typedef struct chunk {
-    struct chunk *next;
-    size_t size, used;
-    _Alignas(CG_ALIGN) unsigned char mem[];
-} chunk;
+typedef cg__chunk chunk;
 
 /* System blocks that belong to a frame other than the innermost (a gradient
  * made for an outer frame's tensor while an inner frame is open): freed when
@@ -36,7 +32,9 @@ typedef struct {
  * gets a block for the rest (thread_block.c: the thread-local block stays small). Levels
  * past the marked ones share the last marked level's memory and generation 0. */
 #define NEAR_FRAMES 4
-static CG__FAST_TLS chunk *first_chunk, *cur_chunk;
+static CG__FAST_TLS chunk *first_chunk;
+CG__FAST_TLS chunk *cg__cur_chunk;
+#define cur_chunk cg__cur_chunk
 static CG__FAST_TLS mark near_marks[NEAR_FRAMES];
 static CG__FAST_TLS mark *deep_marks; /* levels NEAR_FRAMES + 1 .. MAX_FRAMES */
 static CG__FAST_TLS int marked_levels = NEAR_FRAMES; /* MAX_FRAMES once deep_marks is made */
@@ -53,7 +51,9 @@ static int64_t sys_allocs;            /* updated atomically */
 
 /* The allocation-failure injector (tests/test_failures.c): while armed, this
  * thread's allocation requests are counted, and the nth is refused. */
-static CG__FAST_TLS int64_t requests_counted, refused_request;
+static CG__FAST_TLS int64_t requests_counted;
+CG__FAST_TLS int64_t cg__refused_request;
+#define refused_request cg__refused_request
 
 void cg__fail_allocation(int64_t nth)
 {
@@ -184,18 +184,10 @@ static size_t round_up(size_t n) { return (n + CG_ALIGN - 1) & ~(size_t)(CG_ALIG
 
 static void *arena_alloc_slow(size_t bytes);
 
-/* The usual request: room in the current chunk, no failure armed (a bump of a pointer,
- * inlined where it is asked for: every op's result and node come from here). */
 static inline void *arena_alloc(size_t bytes)
 {
-    size_t need = round_up(bytes ? bytes : 1);
-    chunk *c = cur_chunk;
-    if (__builtin_expect(c != NULL && refused_request == 0 && c->size - c->used >= need, 1)) {
-        void *p = c->mem + c->used;
-        c->used += need;
-        return p;
-    }
-    return arena_alloc_slow(bytes);
+    void *p = cg__arena_bump(bytes);
+    return p ? p : arena_alloc_slow(bytes);
 }
 
 static void *arena_alloc_slow(size_t bytes)
@@ -246,7 +238,7 @@ void *cg__alloc(size_t bytes)
     return p;
 }
 
-void *cg__alloc_at(int level, size_t bytes)
+void *cg__alloc_at_slow(int level, size_t bytes)
 {
     if (level <= 0 || level >= depth || level > marked_levels) {
         void *p = level <= 0 ? cg__sys_malloc(bytes) : arena_alloc(bytes);

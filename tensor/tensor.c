@@ -17,8 +17,9 @@ static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int6
 #endif
     t->magic = CG_MAGIC_LIVE;
     t->ndim = ndim;
-    for (int i = 0; i < CG_MAX_DIMS; i++)
-        t->shape[i] = i < ndim ? shape[i] : 0;
+    memset(t->shape, 0, sizeof t->shape); /* (a few vector stores) */
+    for (int i = 0; i < ndim; i++)
+        t->shape[i] = shape[i];
     t->numel = numel;
     t->data = NULL;
     t->base = t->storage = NULL;

@@ -74,10 +74,38 @@ static inline cg_tensor *cg__grad_of(const cg_tensor *t) { return t->meta ? t->m
 
 /* ---- allocation: arena when a frame is open, the system otherwise -------- */
 void *cg__alloc(size_t bytes);           /* 64-byte aligned; frame or heap; NULL + error when out of memory */
-/* The same in the frame of the given level (0: the heap), which may be an
- * outer one: memory that lives exactly as long as a tensor of that frame. */
-void *cg__alloc_at(int level, size_t bytes);
 extern CG__FAST_TLS int cg__depth; /* frames open on this thread */
+/* A chunk of a thread's arena (memory.c); the one being filled, and the failure
+ * injector's request to refuse (0: none armed), for cg__alloc_at's inline path. */
+typedef struct cg__chunk {
+    struct cg__chunk *next;
+    size_t size, used;
+    _Alignas(CG_ALIGN) unsigned char mem[];
+} cg__chunk;
+extern CG__FAST_TLS cg__chunk *cg__cur_chunk;
+extern CG__FAST_TLS int64_t cg__refused_request;
+/* The usual arena request: room in the current chunk and no failure armed, a bump of a
+ * pointer; else NULL (memory.c's slow path decides). */
+static inline void *cg__arena_bump(size_t bytes)
+{
+    size_t need = ((bytes ? bytes : 1) + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1);
+    cg__chunk *c = cg__cur_chunk;
+    if (__builtin_expect(c == NULL || cg__refused_request != 0 || c->size - c->used < need, 0))
+        return NULL;
+    void *p = c->mem + c->used;
+    c->used += need;
+    return p;
+}
+void *cg__alloc_at_slow(int level, size_t bytes);
+/* The same in the frame of the given level (0: the heap), which may be an
+ * outer one: memory that lives exactly as long as a tensor of that frame. Every op's
+ * result, node and gradient comes from here: the usual request (the innermost frame,
+ * room in its chunk) is inlined where it is asked for. */
+static inline void *cg__alloc_at(int level, size_t bytes)
+{
+    void *p = level == cg__depth && level > 0 ? cg__arena_bump(bytes) : NULL;
+    return __builtin_expect(p != NULL, 1) ? p : cg__alloc_at_slow(level, bytes);
+}
 /* Which opening of a frame level is the open one (0: level 0, or a level that shares an
  * outer frame's memory); tensors made there carry it. */
 uint32_t cg__frame_gen_at(int level);
