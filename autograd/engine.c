@@ -780,8 +780,9 @@ static bool saved_versions_ok(cg_node **order, int64_t count)
 {
     for (int64_t k = 0; k < count; k++) {
         const cg_node *n = order[k];
-        for (int i = 0; i < CG_SAVED_SLOTS; i++) {
-            cg_tensor *t = (n->op->saves & (1u << i)) ? saved_tensor(n, i) : NULL;
+        for (unsigned m = n->op->saves & ((1u << CG_SAVED_SLOTS) - 1); m; m &= m - 1) { /* the slots it saved */
+            int i = __builtin_ctz(m);
+            cg_tensor *t = saved_tensor(n, i);
             if (!t || cg__version(t) == n->saved_version[i])
                 continue;
             char b[CG_SHAPE_BUF];
