@@ -123,7 +123,7 @@ static double train_iter(trainer *t)
 
 static int evaluate(trainer *t, double lr)
 {
-    double tr, va;
+    double tr = NAN, va = NAN;
     estimate_loss(t, &tr, &va);
     printf("step %ld: train loss %.4f, val loss %.4f\n", t->s.iter_num, tr, va);
     bool logged = !t->csv || (fprintf(t->csv, "%ld,%.6f,%.6f,%.6g\n", t->s.iter_num, tr, va, lr) >= 0 &&
