@@ -131,7 +131,6 @@ typedef struct {
     void (*destroy)(void *); /* what a thread's value gets when it ends (NULL: free) */
     bool made, ok;           /* the key was made; and it worked */
     pthread_key_t key;
-    void *only;              /* WebAssembly's one thread: its block */
 } cg__thread_slot;
 void *cg__thread_block(cg__thread_slot *slot);
 /* The slot's pthread key, made on first use; false when it could not be made. */

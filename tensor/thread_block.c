@@ -11,22 +11,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
-/* WebAssembly runs on one thread (meson.build says why), and its libc without threads makes
- * no pthread keys: the one thread's block is the slot's own, kept for the program's life. */
-bool cg__thread_key(cg__thread_slot *slot)
-{
-    (void)slot;
-    return false;
-}
-
-void *cg__thread_block(cg__thread_slot *slot)
-{
-    if (!slot->only)
-        slot->only = calloc(1, slot->size);
-    return slot->only;
-}
-#else
 /* pthread_once takes no argument: one once-function per slot would do, but the slots are
  * few and made once, so a lock around the first call is as simple. */
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,4 +44,3 @@ void *cg__thread_block(cg__thread_slot *slot)
     }
     return block;
 }
-#endif
