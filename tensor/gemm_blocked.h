@@ -55,9 +55,14 @@ typedef struct {
 /* What cg__gemm_blocked reads where it lies rather than packing. A row-major B is read in
  * place when A has few rows (an RNN step: packing B would cost as much as the product)
  * or K is short; with many rows and a long K a strip read in place walks K rows ldb
- * apart, and strides of a few KB fall into the same few L1 sets (on an Intel Xeon, 512³:
- * 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132). */
-static inline bool cg__gemm_reads_b_in_place(bool trans_b, int64_t M, int64_t K) { return !trans_b && !(M >= 128 && K >= 64); }
+ * apart, and strides of a few KB fall into the same few L1 sets, read again by every row
+ * tile (on an Intel Xeon, 512³: 114 -> 141 GFLOP/s, 768x64x256: 89 -> 132; from 64 rows
+ * with K from 128: an output layer's weight gradient 65x256x2048 117 -> 126, 96x512x512
+ * 136 -> 152; with K = 64, 64x64x64 in place 175, packed 162). */
+static inline bool cg__gemm_reads_b_in_place(bool trans_b, int64_t M, int64_t K)
+{
+    return !trans_b && !(M >= 128 && K >= 64) && !(M >= 64 && K >= 128);
+}
 /* With few columns (an output layer's 65, an embedding's 128), A is read where it lies,
  * whole strips of MR rows: the kernel broadcasts each value from memory either way, and
  * packing A cost up to a tenth of such a product (2048x65x512: 1313 -> 1195 us,
