@@ -1,12 +1,14 @@
 /* cgrad — the error model: a thread's last message, and the checks every public
  * function makes before it touches anything. */
 #include "tensor_internal.h"
+#include <stdlib.h>
 #include <string.h>
 
 /* The thread's last message lives in a block of its own (thread_block.c: the
  * thread-local block stays small), made by its first failure. */
 #define MESSAGE_SIZE 512
-static cg__thread_slot message_slot = {.size = MESSAGE_SIZE};
+static void forget_message(void *block);
+static cg__thread_slot message_slot = {.size = MESSAGE_SIZE, .destroy = forget_message};
 static CG__FAST_TLS char *last_error; /* the block, once made */
 static CG__FAST_TLS bool message_lost; /* no memory for the block when a failure came */
 /* A failure whose NULL may still be travelling along a chain of calls: set by
@@ -14,6 +16,13 @@ static CG__FAST_TLS bool message_lost; /* no memory for the block when a failure
  * program reading the message (it has handled the failure). */
 CG__FAST_TLS bool cg__failure_pending;
 static CG__FAST_TLS bool unread; /* the message was not read yet */
+
+/* The thread ends: its message goes (a later failure on it would make another). */
+static void forget_message(void *block)
+{
+    free(block);
+    last_error = NULL;
+}
 
 const char *cg_last_error(void)
 {

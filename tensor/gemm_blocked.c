@@ -35,11 +35,6 @@ static bool copy_rows(int64_t W, const float *src, int64_t ld, int64_t kc, float
 }
 #undef COPY_ROWS
 
-/* Columns [x0, x0+n) x rows [k0, k0+kc) of a K x X operand, into strips of W columns,
- * k-major (zero-padded): op(B) into strips of NR columns, op(A)ᵀ into strips of MR
- * rows. Stored transposed (X x K, its rows along k: a transposed B, an untransposed
- * A), its rows are read contiguously and transposed in registers; otherwise each k
- * gives a contiguous piece of each strip. */
 /* Whole strips of W (6 or 8: op(A)'s row tiles), KGROUP rows of k at a time for all of
  * them: those rows' pieces stay in L1 while every strip takes its part. Strip by strip,
  * each strip walked all kc rows a few KB apart (a weight gradient's transposed A: g's
@@ -64,6 +59,11 @@ static bool copy_strips(int64_t W, const float *src, int64_t ld, int64_t kc, int
 }
 #undef COPY_STRIPS
 
+/* Columns [x0, x0+n) x rows [k0, k0+kc) of a K x X operand, into strips of W columns,
+ * k-major (zero-padded): op(B) into strips of NR columns, op(A)ᵀ into strips of MR
+ * rows. Stored transposed (X x K, its rows along k: a transposed B, an untransposed
+ * A), its rows are read contiguously and transposed in registers; otherwise each k
+ * gives a contiguous piece of each strip. */
 static void pack_strips(const cg__gemm_isa *isa, bool transposed, const float *src, int64_t ld, int64_t k0, int64_t kc,
                         int64_t x0, int64_t n, float *dst, int64_t W)
 {
@@ -75,7 +75,7 @@ static void pack_strips(const cg__gemm_isa *isa, bool transposed, const float *s
             continue;
         }
         const float *from = src + k0 * ld + x0 + xs;
-        if (n - xs >= 2 * W && copy_strips(W, from, ld, kc, (n - xs) / W, strip)) { /* all the whole strips left */
+        if (w == W && copy_strips(W, from, ld, kc, (n - xs) / W, strip)) { /* all the whole strips left */
             xs += ((n - xs) / W - 1) * W;
             continue;
         }

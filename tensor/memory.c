@@ -38,7 +38,8 @@ CG__FAST_TLS chunk *cg__cur_chunk;
 static CG__FAST_TLS mark near_marks[NEAR_FRAMES];
 static CG__FAST_TLS mark *deep_marks; /* levels NEAR_FRAMES + 1 .. MAX_FRAMES */
 static CG__FAST_TLS int marked_levels = NEAR_FRAMES; /* MAX_FRAMES once deep_marks is made */
-static cg__thread_slot deep_slot = {.size = (MAX_FRAMES - NEAR_FRAMES) * sizeof(mark)};
+static void forget_deep_marks(void *block);
+static cg__thread_slot deep_slot = {.size = (MAX_FRAMES - NEAR_FRAMES) * sizeof(mark), .destroy = forget_deep_marks};
 static void thread_ends(void *first);
 /* A thread's chunks, freed when it ends (the key's value is its first chunk). */
 static cg__thread_slot chunks_slot = {.destroy = thread_ends};
@@ -81,6 +82,15 @@ void cg__sys_free(void *p) { free(p); }
 int64_t cg_system_alloc_count(void) { return __atomic_load_n(&sys_allocs, __ATOMIC_RELAXED); }
 
 int cg_frame_depth(void) { return depth - scratch_depth; }
+
+/* The thread ends: its deep marks go (and nothing later on it reads them: frames past the
+ * fourth then share the fourth's memory, as when the block could not be had). */
+static void forget_deep_marks(void *block)
+{
+    free(block);
+    deep_marks = NULL;
+    marked_levels = NEAR_FRAMES;
+}
 
 static mark *mark_of(int level) { return level <= NEAR_FRAMES ? &near_marks[level - 1] : &deep_marks[level - 1 - NEAR_FRAMES]; }
 
@@ -180,8 +190,6 @@ void cg_frame_release_memory(void)
     cur_chunk = NULL;
 }
 
-static size_t round_up(size_t n) { return (n + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1); }
-
 static void *arena_alloc_slow(size_t bytes);
 
 static inline void *arena_alloc(size_t bytes)
@@ -194,7 +202,7 @@ static void *arena_alloc_slow(size_t bytes)
 {
     if (refused())
         return NULL;
-    bytes = round_up(bytes ? bytes : 1);
+    bytes = cg__arena_size(bytes);
     if (cur_chunk && cur_chunk->size - cur_chunk->used >= bytes)
         goto bump;
     /* Move on to the next kept chunk if it is big enough, else put a new one there. */

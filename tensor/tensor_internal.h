@@ -10,8 +10,10 @@
 /* Thread-local state every op reads (frame depth, the innermost frame, grad mode, a
  * pending failure, the pass): in the shared library gcc reaches thread-locals through a
  * call each time; the initial-exec model reads them at a fixed offset from the thread
- * pointer. Only these few bytes (under 100), well inside what glibc keeps for libraries
- * loaded later by dlopen; the large arrays stay in the general model. */
+ * pointer. The model takes the library's whole thread-local block into static TLS, so it
+ * is kept small (304 bytes; the install test holds it to 512), well inside what glibc
+ * keeps for libraries loaded later by dlopen: large per-thread arrays live in
+ * cg__thread_block's blocks instead. */
 #if defined(__ELF__) && defined(__GNUC__) && !defined(__EMSCRIPTEN__)
 #define CG__FAST_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 #else
@@ -86,9 +88,11 @@ extern CG__FAST_TLS cg__chunk *cg__cur_chunk;
 extern CG__FAST_TLS int64_t cg__refused_request;
 /* The usual arena request: room in the current chunk and no failure armed, a bump of a
  * pointer; else NULL (memory.c's slow path decides). */
+/* n rounded up to whole CG_ALIGN blocks, and at least one (every request gets memory) */
+static inline size_t cg__arena_size(size_t n) { return ((n ? n : 1) + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1); }
 static inline void *cg__arena_bump(size_t bytes)
 {
-    size_t need = ((bytes ? bytes : 1) + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1);
+    size_t need = cg__arena_size(bytes);
     cg__chunk *c = cg__cur_chunk;
     if (__builtin_expect(c == NULL || cg__refused_request != 0 || c->size - c->used < need, 0))
         return NULL;
@@ -128,7 +132,7 @@ void *cg__sys_malloc(size_t bytes);      /* counted system allocation */
  * freed when the thread ends; NULL when out of memory (thread_block.c says why). */
 typedef struct {
     size_t size;
-    void (*destroy)(void *); /* what a thread's value gets when it ends (NULL: free) */
+    void (*destroy)(void *); /* what a thread's value gets when the thread ends */
     bool made, ok;           /* the key was made; and it worked */
     pthread_key_t key;
 } cg__thread_slot;

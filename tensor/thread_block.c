@@ -20,7 +20,7 @@ bool cg__thread_key(cg__thread_slot *slot)
     if (!__atomic_load_n(&slot->made, __ATOMIC_ACQUIRE)) {
         pthread_mutex_lock(&key_lock);
         if (!slot->made) {
-            slot->ok = pthread_key_create(&slot->key, slot->destroy ? slot->destroy : free) == 0;
+            slot->ok = pthread_key_create(&slot->key, slot->destroy) == 0;
             __atomic_store_n(&slot->made, true, __ATOMIC_RELEASE);
         }
         pthread_mutex_unlock(&key_lock);
