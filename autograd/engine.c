@@ -251,15 +251,20 @@ typedef struct {
     float *C;              /* w's gradient, once a product has started; fresh: nothing in it yet */
     bool fresh;
     float *rows_g, *rows_x; /* KC_ROWS rows of g and x copied together (cg__grad_defer_room) */
+    deferred_rows *pieces;  /* where those rows come from (KC_ROWS of them at most) */
     const float *packed;   /* w packed for g · w (cg__grad_packed_weight), or NULL */
 } deferred_product;
 
-/* One product of KC_ROWS rows or fewer: C (out_f x in_f) = beta C + gᵀ · x; rc its result. */
+/* One product of KC_ROWS rows or fewer: C (out_f x in_f) = beta C + gᵀ · x; rc its result.
+ * With npieces, g and x are first gathered from the pieces (on the thread that
+ * multiplies: a worker, while the backward goes on). */
 typedef struct {
     const float *g, *x;
     float *C;
     int64_t out_f, in_f, rows;
     float beta;
+    const deferred_rows *pieces;
+    int64_t npieces;
     int rc;
 } rows_product;
 
@@ -482,6 +487,11 @@ static void run_rows_product(void *ctx, int64_t task)
 {
     (void)task;
     rows_product *r = ctx;
+    float *g = (float *)r->g, *x = (float *)r->x; /* (the pass's rooms, when gathered into) */
+    for (int64_t i = 0, at = 0; i < r->npieces; at += r->pieces[i].rows, i++) {
+        memcpy(g + at * r->out_f, r->pieces[i].g, (size_t)(r->pieces[i].rows * r->out_f) * sizeof(float));
+        memcpy(x + at * r->in_f, r->pieces[i].x, (size_t)(r->pieces[i].rows * r->in_f) * sizeof(float));
+    }
     r->rc = cg__gemm(true, false, r->out_f, r->in_f, r->rows, r->g, r->out_f, r->x, r->in_f, r->beta, r->C, r->in_f);
 }
 
@@ -497,9 +507,10 @@ static int background_done(pass_log *p)
     return p->background.rc;
 }
 
-/* d's next product: up to KC_ROWS rows from where it stopped, copied together (a weight
- * met once: its rows where they lie); false when out of memory for the copies (reported).
- * (Their room is the pass's: called from an op's backward, after its scratch frame.) */
+/* d's next product: up to KC_ROWS rows from where it stopped, to be copied together by
+ * the product (a weight met once: its rows where they lie); false when out of memory for
+ * the copies (reported). (Their room is the pass's: called from an op's backward, after
+ * its scratch frame.) */
 static bool next_rows(deferred_product *d, rows_product *r)
 {
     *r = (rows_product){.out_f = d->out_f, .in_f = d->in_f, .C = d->C, .beta = d->fresh ? 0.0f : 1.0f};
@@ -510,11 +521,16 @@ static bool next_rows(deferred_product *d, rows_product *r)
             return false;
         if (!d->rows_x && !(d->rows_x = cg__grad_defer_room(KC_ROWS * d->in_f)))
             return false;
+        /* (the pieces' own list: d->parts moves when it grows, while a worker reads these) */
+        size_t words = KC_ROWS * sizeof *d->pieces / sizeof(float);
+        if (!d->pieces && !(d->pieces = (deferred_rows *)cg__grad_defer_room((int64_t)words)))
+            return false;
+        r->pieces = d->pieces;
         while (r->rows < KC_ROWS && d->next_part < d->nparts) {
             const deferred_rows *part = &d->parts[d->next_part];
             int64_t n = part->rows - d->next_row < KC_ROWS - r->rows ? part->rows - d->next_row : KC_ROWS - r->rows;
-            memcpy(d->rows_g + r->rows * d->out_f, part->g + d->next_row * d->out_f, (size_t)(n * d->out_f) * sizeof(float));
-            memcpy(d->rows_x + r->rows * d->in_f, part->x + d->next_row * d->in_f, (size_t)(n * d->in_f) * sizeof(float));
+            d->pieces[r->npieces++] =
+                (deferred_rows){part->g + d->next_row * d->out_f, part->x + d->next_row * d->in_f, n};
             r->rows += n, d->next_row += n;
             if (d->next_row == part->rows)
                 d->next_part++, d->next_row = 0;

@@ -204,15 +204,16 @@ static bool rows_one_hot(const float *x, int64_t rows, int64_t in_f, int32_t *ho
 {
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * in_f;
-        int64_t at = -1;
+        /* branch-free counts the compiler vectorises (a branch a value ran at a tenth
+         * of the speed): nonzeros, values other than 0 and 1 (NaN among them), and the
+         * sum of the nonzeros' places — the 1's place when it is the only one */
+        uint32_t nonzero = 0, other = 0, at = 0; /* (in_f < 2^31: none of them wraps) */
         for (int64_t k = 0; k < in_f; k++) {
-            if (r[k] == 0.0f)
-                continue;
-            if (r[k] != 1.0f || at >= 0)
-                return false;
-            at = k;
+            nonzero += r[k] != 0.0f;
+            other += r[k] != 0.0f && r[k] != 1.0f;
+            at += r[k] != 0.0f ? (uint32_t)k : 0;
         }
-        if (at < 0)
+        if (nonzero != 1 || other)
             return false;
         hot[i] = (int32_t)at;
     }
@@ -393,13 +394,13 @@ static inline __attribute__((always_inline)) void linear_rows_task(void *ctx, in
     float *restrict out = j->out + r0 * out_f;
     const float *restrict acc = j->acc ? j->acc + r0 * out_f : NULL, *restrict b = j->b, *w = j->w;
     const int32_t *hot = j->hot ? j->hot + r0 : NULL;
-    if (acc)
+    if (acc && !b)
         memcpy(out, acc, (size_t)n * sizeof(float));
-    for (int64_t i = 0; b && i < rows; i++) {
+    for (int64_t i = 0; b && i < rows; i++) { /* acc + b in one pass over the rows */
         float *restrict o = out + i * out_f;
         if (acc)
             for (int64_t k = 0; k < out_f; k++)
-                o[k] += b[k];
+                o[k] = acc[i * out_f + k] + b[k];
         else
             memcpy(o, b, (size_t)out_f * sizeof(float));
     }
@@ -418,6 +419,15 @@ static inline __attribute__((always_inline)) void linear_rows_task(void *ctx, in
     else if (j->act == CG_RELU)
         for (int64_t i = 0; i < n; i++)
             out[i] = out[i] > 0 ? out[i] : (isnan(out[i]) ? out[i] : 0.0f);
+}
+
+/* One-hot rows are a lookup: over the threads in equal runs of rows once the copying is
+ * large (a sequence's input projection, T x B rows of w's columns), each row as one
+ * thread writes it. 0: on this thread. */
+static int64_t one_hot_chunk(int64_t M, int64_t out_f)
+{
+    int threads = M * out_f >= (INT64_C(1) << 16) ? cg_get_num_threads() : 1;
+    return threads > 1 ? (M + threads - 1) / threads : 0;
 }
 
 /* act(x · wᵀ (+ b) (+ acc)): acc, when given, has the result's shape and starts the
@@ -461,14 +471,15 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
     if (!sv) /* the one-hot rows' places: kept by the node, or room for this call */
         cg__scratch_begin();
     int32_t *hot = sv ? sv->hot : cg__scratch(hot_bytes);
-    bool one_hot = hot && M >= 16 && in_f >= 8 && rows_one_hot(x->data, M, in_f, hot);
+    bool one_hot = hot && M >= 16 && in_f >= 8 && in_f <= INT32_MAX && rows_one_hot(x->data, M, in_f, hot);
     int rc = 0;
     if (sv)
         sv->one_hot = one_hot;
     linear_rows job = {x->data, w->data, w_packed, b ? b->data : NULL, acc ? acc->data : NULL, out->data, in_f, out_f,
                        act,     one_hot ? hot : NULL, M, M, 0};
     /* a recurrent step on two threads or more: each its rows, sum, product and activation (one wait, not two) */
-    int64_t chunk = one_hot || M * out_f * in_f < (INT64_C(1) << 21) ? 0 : cg__gemm_row_chunk(true, M, out_f, in_f);
+    int64_t chunk = one_hot ? one_hot_chunk(M, out_f)
+                    : M * out_f * in_f < (INT64_C(1) << 21) ? 0 : cg__gemm_row_chunk(true, M, out_f, in_f);
     if (chunk > 0) {
         job.chunk = chunk;
         cg__parallel_for((M + chunk - 1) / chunk, linear_rows_task, &job);
