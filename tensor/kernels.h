@@ -115,7 +115,8 @@ void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void 
 void cg__parallel_range(int64_t n, int64_t chunk, void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx);
 /* fn(ctx, 0) handed to a worker while the caller goes on: true when handed over (the
  * caller then calls cg__background_wait before it reads what fn writes, and before
- * anything else it hands the pool; meanwhile its own cg__parallel_for calls run alone);
+ * anything else it hands the pool; meanwhile its own cg__parallel_for calls run alone
+ * until fn is over, and on the pool after);
  * false when no worker is free (one thread, the pool busy), and nothing ran. */
 bool cg__background_start(void (*fn)(void *ctx, int64_t task), void *ctx);
 void cg__background_wait(void);

@@ -195,9 +195,23 @@ static bool take_pool(void)
     return false;
 }
 
+/* This thread's background job: handed out (it holds `submit` until it waits), and
+ * found finished by a job of its own that took the pool after it. */
+static CG__FAST_TLS bool background_running, background_over;
+
+/* The pool for a job of this thread: free, or held by this thread's background job that
+ * has finished (its results read then, `submit` kept for cg__background_wait): the
+ * worker that ran it takes part again instead of idling until the wait. */
+static bool take_pool_for_job(void)
+{
+    if (background_running && !background_over && __atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) >= 1)
+        background_over = true;
+    return background_running ? background_over : take_pool();
+}
+
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx)
 {
-    if (ntasks <= 1 || !take_pool()) {
+    if (ntasks <= 1 || !take_pool_for_job()) {
         run_alone(ntasks, fn, ctx);
         return;
     }
@@ -205,7 +219,8 @@ void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void 
     run_tasks();
     while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) < ntasks)
         cpu_relax();
-    pthread_mutex_unlock(&submit);
+    if (!background_running) /* (else kept for cg__background_wait) */
+        pthread_mutex_unlock(&submit);
 }
 
 bool cg__background_start(void (*fn)(void *ctx, int64_t task), void *ctx)
@@ -213,13 +228,15 @@ bool cg__background_start(void (*fn)(void *ctx, int64_t task), void *ctx)
     if (!take_pool())
         return false;
     hand_out(1, fn, ctx); /* for the workers alone: the caller goes on, `submit` held until it waits */
+    background_running = true, background_over = false;
     return true;
 }
 
 void cg__background_wait(void)
 {
-    while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) < 1)
+    while (!background_over && __atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) < 1)
         cpu_relax();
+    background_running = background_over = false;
     pthread_mutex_unlock(&submit);
 }
 

@@ -1109,6 +1109,48 @@ END_TEST
 #undef RB
 #undef TS
 
+/* A char-RNN's backward on two threads: every 256 rows of steps the weight gradient's
+ * product goes to the worker, and once it is over the worker takes its part of the
+ * steps' own products again (split by rows: 32 x 256 x 256) while the first thread has
+ * still to wait for it. The same bits as on one thread, repeated: the handover is
+ * timing, so several rounds. */
+START_TEST(recurrent_steps_share_the_worker_after_a_background_product)
+{
+    if (!fx_threads_run())
+        return;
+    enum { B = 32, H = 256, T = 40 };
+    cg_manual_seed(5);
+    cg_tensor *w = cg_mul_scalar(cg_randn(CG_SHAPE(H, H)), 0.06f), *b = cg_randn(CG_SHAPE(H));
+    cg_tensor *h0 = cg_randn(CG_SHAPE(B, H)), *r = cg_randn(CG_SHAPE(T, B, H));
+    cg_tensor *leaves[3] = {w, b, h0};
+    for (int k = 0; k < 3; k++)
+        cg_set_requires_grad(leaves[k], true);
+    float *want = malloc(sizeof(float) * (H * H + H + B * H)), *got = malloc(sizeof(float) * (H * H + H + B * H));
+    for (int round = 0; round < 6; round++) {
+        ck_assert_int_eq(cg_set_num_threads(round == 0 ? 1 : 2), 0);
+        cg_frame_begin();
+        for (int k = 0; k < 3; k++)
+            cg_zero_grad(leaves[k]);
+        cg_tensor *h = h0, *hs[T];
+        for (int t = 0; t < T; t++)
+            h = hs[t] = cg_linear_act(h, w, b, NULL, CG_TANH);
+        ck_assert_int_eq(cg_backward(cg_sum(cg_mul(cg_stack(hs, T, 0), r))), 0);
+        float *out = round == 0 ? want : got;
+        memcpy(out, cg_data(cg_grad(w)), sizeof(float) * H * H);
+        memcpy(out + H * H, cg_data(cg_grad(b)), sizeof(float) * H);
+        memcpy(out + H * H + H, cg_data(cg_grad(h0)), sizeof(float) * B * H);
+        cg_frame_end();
+        if (round > 0)
+            ck_assert_mem_eq(got, want, sizeof(float) * (H * H + H + B * H));
+    }
+    cg_set_num_threads(1);
+    free(want), free(got);
+    for (int k = 0; k < 3; k++)
+        cg_tensor_free(leaves[k]);
+    cg_tensor_free(r);
+}
+END_TEST
+
 START_TEST(threads_give_identical_results)
 {
     if (!fx_threads_run())
@@ -1654,6 +1696,7 @@ static Suite *autograd_suite(void)
     tcase_add_test(e, elementwise_functions_are_accurate);
     tcase_add_test(e, linear_on_one_hot_rows_matches_matmul);
     tcase_add_test(e, threads_give_identical_results);
+    tcase_add_test(e, recurrent_steps_share_the_worker_after_a_background_product);
     tcase_add_test(e, large_binary_ops_run_flat_on_threads);
     tcase_add_test(e, view_gradients_accumulate_like_pytorch);
     tcase_add_loop_test(e, views_match_pytorch, 0, NVIEWCASES);
