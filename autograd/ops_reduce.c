@@ -236,40 +236,87 @@ static void softmax_row(const float *x, float *y, int64_t n, int64_t inner, int 
         y[j * inner] = kind == SOFTMAX ? tmp[j] * inv : x[j * inner] - m - logsum;
 }
 
-/* Contiguous rows (the class dim last, as for logits): every row's shifted
- * values first, one vectorised exp over all of them, then each row's sum. */
-static bool softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int kind)
+/* Rows of n values (contiguous) for one task of softmax_rows (x -> y) or of the
+ * log-softmax backward (x: its log-probabilities, g -> gx); e: room for the exps. Each
+ * row is computed as one thread computes it. */
+typedef struct {
+    const float *x, *g;
+    float *y, *e, *gx;
+    int64_t n;
+    int kind;
+    bool fresh;
+} softmax_job;
+
+/* Rows this many floats or more run in parts over the threads (a char model's logits:
+ * 2048 x 65); the part's size does not change a value. */
+#define SOFTMAX_THREADED 32768
+#define SOFTMAX_PART_FLOATS 8192
+
+static void over_rows(int64_t rows, int64_t n, void (*fn)(void *ctx, int64_t r0, int64_t r1), softmax_job *j)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * n;
+    if (rows * n >= SOFTMAX_THREADED)
+        cg__parallel_range(rows, (SOFTMAX_PART_FLOATS + n - 1) / n, fn, j);
+    else
+        fn(j, 0, rows);
+}
+
+/* Rows [r0, r1): every row's shifted values first, one vectorised exp over all of them,
+ * then each row's sum. */
+static void softmax_rows_part(void *ctx, int64_t r0, int64_t r1)
+{
+    const softmax_job *j = ctx;
+    int64_t n = j->n;
+    float *y = j->y + r0 * n, *e = j->e ? j->e + r0 * n : NULL;
+    for (int64_t r = 0; r < r1 - r0; r++) {
+        const float *xr = j->x + (r0 + r) * n;
         float m = cg__row_max(xr, n);
         if (isinf(m))
             m = m > 0 ? m : 0;
-        for (int64_t j = 0; j < n; j++)
-            y[r * n + j] = xr[j] - m;
+        for (int64_t k = 0; k < n; k++)
+            y[r * n + k] = xr[k] - m;
     }
-    if (kind == SOFTMAX) {
-        cg__exp_f32(rows * n, y, y);
-        for (int64_t r = 0; r < rows; r++) {
+    if (j->kind == SOFTMAX) {
+        cg__exp_f32((r1 - r0) * n, y, y);
+        for (int64_t r = 0; r < r1 - r0; r++) {
             float inv = (float)(1.0 / cg__row_sum(y + r * n, n));
-            for (int64_t j = 0; j < n; j++)
-                y[r * n + j] *= inv;
+            for (int64_t k = 0; k < n; k++)
+                y[r * n + k] *= inv;
         }
-        return true;
+        return;
     }
-    /* log_softmax: y = (x - m) - log(sum exp(x - m)); the exps go to scratch */
+    /* log_softmax: y = (x - m) - log(sum exp(x - m)) */
+    cg__exp_f32((r1 - r0) * n, y, e);
+    for (int64_t r = 0; r < r1 - r0; r++) {
+        float logsum = (float)log(cg__row_sum(e + r * n, n));
+        for (int64_t k = 0; k < n; k++)
+            y[r * n + k] -= logsum;
+    }
+}
+
+/* Contiguous rows (the class dim last, as for logits); log_softmax's exps go to scratch. */
+static bool softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int kind)
+{
     cg__scratch_begin();
-    float *e = cg__scratch((size_t)(rows * n) * sizeof(float));
-    if (e) {
-        cg__exp_f32(rows * n, y, e);
-        for (int64_t r = 0; r < rows; r++) {
-            float logsum = (float)log(cg__row_sum(e + r * n, n));
-            for (int64_t j = 0; j < n; j++)
-                y[r * n + j] -= logsum;
-        }
-    }
+    float *e = kind == SOFTMAX ? NULL : cg__scratch((size_t)(rows * n) * sizeof(float));
+    bool ok = kind == SOFTMAX || e;
+    if (ok)
+        over_rows(rows, n, softmax_rows_part, &(softmax_job){.x = x, .y = y, .e = e, .n = n, .kind = kind});
     cg__scratch_end();
-    return e != NULL;
+    return ok;
+}
+
+/* Rows [r0, r1) of log_softmax's backward: gx = g - exp(y) * sum(g), row by row. */
+static void log_softmax_grad_part(void *ctx, int64_t r0, int64_t r1)
+{
+    const softmax_job *j = ctx;
+    int64_t n = j->n;
+    cg__exp_f32((r1 - r0) * n, j->x + r0 * n, j->e + r0 * n);
+    for (int64_t o = r0; o < r1; o++) {
+        const float *gr = j->g + o * n, *er = j->e + o * n;
+        double dot = cg__row_sum(gr, n);
+        for (int64_t k = 0; k < n; k++) /* nothing in it yet: stored, not added to zeros */
+            CG__STORE_OR_ADD(j->gx[o * n + k], j->fresh, gr[k] - er[k] * (float)dot);
+    }
 }
 
 /* What a softmax-family node keeps. */
@@ -290,17 +337,11 @@ static int softmax_backward(cg_node *n, const float *g)
     const float *y = n->out->data;
     cg__dim_split s = x->ndim ? cg__split_at(x, sv->dim) : (cg__dim_split){1, 1, 1};
     cg__scratch_begin();
-    if (kind == LOG_SOFTMAX && s.inner == 1) { /* contiguous rows: one exp over all of them */
+    if (kind == LOG_SOFTMAX && s.inner == 1) { /* contiguous rows: one exp over each part's rows */
         float *all = cg__scratch((size_t)(s.outer * s.n) * sizeof(float));
-        if (all) {
-            cg__exp_f32(s.outer * s.n, y, all);
-            for (int64_t o = 0; o < s.outer; o++) {
-                const float *gr = g + o * s.n, *er = all + o * s.n;
-                double dot = cg__row_sum(gr, s.n);
-                for (int64_t j = 0; j < s.n; j++) /* nothing in it yet: stored, not added to zeros */
-                    CG__STORE_OR_ADD(gx[o * s.n + j], fresh, gr[j] - er[j] * (float)dot);
-            }
-        }
+        if (all)
+            over_rows(s.outer, s.n, log_softmax_grad_part,
+                      &(softmax_job){.x = y, .g = g, .e = all, .gx = gx, .n = s.n, .fresh = fresh});
         cg__scratch_end();
         return all ? 0 : -1;
     }

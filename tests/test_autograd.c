@@ -1120,7 +1120,8 @@ START_TEST(recurrent_steps_share_the_worker_after_a_background_product)
         return;
     enum { B = 32, H = 256, T = 40 };
     cg_manual_seed(5);
-    cg_tensor *w = cg_mul_scalar(cg_randn(CG_SHAPE(H, H)), 0.06f), *b = cg_randn(CG_SHAPE(H));
+    cg_tensor *w0 = cg_randn(CG_SHAPE(H, H)), *w = cg_mul_scalar(w0, 0.06f), *b = cg_randn(CG_SHAPE(H));
+    cg_tensor_free(w0);
     cg_tensor *h0 = cg_randn(CG_SHAPE(B, H)), *r = cg_randn(CG_SHAPE(T, B, H));
     cg_tensor *leaves[3] = {w, b, h0};
     for (int k = 0; k < 3; k++)
@@ -1244,6 +1245,42 @@ START_TEST(threads_give_identical_results)
     }
     for (int k = 0; k < 7; k++)
         ck_assert_tensor_close(more_outs[1][k], more_outs[0][k], 0, 0);
+    /* softmax and log_softmax over a char model's logits (600 x 65: rows in parts over the
+     * threads), forward and backward through cross-entropy */
+    cg_tensor *logits = cg_randn(CG_SHAPE(600, 65)), *classes = cg_tensor_from(ids, CG_SHAPE(600));
+    cg_tensor *soft_outs[2][4];
+    for (int run = 0; run < 2; run++) {
+        ck_assert_int_eq(cg_set_num_threads(run ? 2 : 1), 0);
+        cg_set_requires_grad(logits, true);
+        cg_zero_grad(logits);
+        cg_tensor *sm = cg_softmax(logits, 1), *lsm = cg_log_softmax(logits, 1);
+        cg_tensor *ce = cg_cross_entropy(logits, classes);
+        ck_assert_int_eq(cg_backward(cg_add(ce, cg_sum(cg_mul(sm, sm)))), 0);
+        cg_tensor *got[4] = {sm, lsm, ce, cg_grad(logits)};
+        for (int k = 0; k < 4; k++)
+            soft_outs[run][k] = cg_tensor_copy(got[k]);
+    }
+    for (int k = 0; k < 4; k++)
+        ck_assert_tensor_close(soft_outs[1][k], soft_outs[0][k], 0, 0);
+    /* and every row's values are the formulas' (in double): y = x - log sum exp x,
+     * dx = r - exp(y) sum r, for the parts' first, middle and last rows alike */
+    cg_tensor *rr = cg_randn(CG_SHAPE(600, 65));
+    cg_zero_grad(logits);
+    cg_tensor *lsm = cg_log_softmax(logits, 1);
+    ck_assert_int_eq(cg_backward(cg_sum(cg_mul(lsm, rr))), 0);
+    const float *xs = cg_data(logits), *ys = cg_data(lsm), *rs = cg_data(rr), *gs = cg_data(cg_grad(logits));
+    for (int i = 0; i < 600; i++) {
+        double se = 0, sr = 0;
+        for (int c = 0; c < 65; c++)
+            se += exp((double)xs[i * 65 + c]), sr += rs[i * 65 + c];
+        for (int c = 0; c < 65; c++) {
+            double y = xs[i * 65 + c] - log(se), gx = rs[i * 65 + c] - exp(y) * sr;
+            ck_assert_msg(fabs(ys[i * 65 + c] - y) <= 1e-5 * (1 + fabs(y)), "log_softmax row %d: %g, want %g", i,
+                          (double)ys[i * 65 + c], y);
+            ck_assert_msg(fabs(gs[i * 65 + c] - gx) <= 1e-5 * (1 + fabs(sr)), "its gradient row %d: %g, want %g", i,
+                          (double)gs[i * 65 + c], gx);
+        }
+    }
     /* clipping and AdamW, a parameter per task: the same values on one thread and two */
     cg_tensor *stepped[2][5];
     for (int run = 0; run < 2; run++) {
