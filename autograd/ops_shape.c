@@ -310,29 +310,69 @@ typedef struct {
     bool stack;
 } join_saved;
 
+/* The joined tensor's blocks and its parts' (part k: len[k] along dim, or 1 stacked),
+ * copied one way or the other; parts over the threads when there is much to copy (a
+ * sequence's steps stacked, and their gradients back), each part as one thread does it. */
+typedef struct {
+    float *whole;
+    float **part;        /* each part's values (NULL: no gradient wanted) */
+    const bool *fresh;   /* backward: nothing in the part's gradient yet (stored, not added) */
+    const cg_tensor *const *in; /* the parts' tensors: their len along dim */
+    cg__dim_split so;
+    int dim;
+    bool stack, into_whole;
+} join_job;
+
+#define JOIN_THREADED 65536 /* floats */
+
+static void join_blocks(void *ctx, int64_t k0, int64_t k1)
+{
+    const join_job *j = ctx;
+    int64_t at = 0;
+    for (int64_t k = 0; k < k0; k++)
+        at += j->stack ? 1 : j->in[k]->shape[j->dim];
+    for (int64_t k = k0; k < k1; k++) {
+        int64_t len = j->stack ? 1 : j->in[k]->shape[j->dim], n = len * j->so.inner; /* stacked parts lack the dim */
+        for (int64_t o = 0; j->part[k] && o < j->so.outer; o++) {
+            float *whole = j->whole + (o * j->so.n + at) * j->so.inner, *part = j->part[k] + o * n;
+            if (j->into_whole)
+                memcpy(whole, part, sizeof(float) * (size_t)n);
+            else if (j->fresh[k])
+                memcpy(part, whole, sizeof(float) * (size_t)n);
+            else
+                for (int64_t e = 0; e < n; e++)
+                    part[e] += whole[e];
+        }
+        at += len;
+    }
+}
+
+static void run_join(join_job *j, int nparts, int64_t numel)
+{
+    int threads = numel >= JOIN_THREADED && nparts > 1 ? cg_get_num_threads() : 1;
+    if (threads > 1)
+        cg__parallel_range(nparts, (nparts + threads - 1) / threads, join_blocks, j);
+    else
+        join_blocks(j, 0, nparts);
+}
+
 /* Every input's block along dim: the gradient goes back block by block. */
 static int cat_backward(cg_node *n, const float *g)
 {
     const join_saved *sv = n->saved;
-    int dim = sv->dim;
-    cg__dim_split so = cg__split_at(n->out, dim);
-    int64_t at = 0;
-    for (int k = 0; k < n->nin; k++) {
-        cg_tensor *x = n->in[k];
-        int64_t len = sv->stack ? 1 : x->shape[dim]; /* stacked inputs lack the dim */
-        bool fresh; /* nothing in it yet: its part of g is copied, not added to zeros */
-        float *gx = cg__grad_buf_to_write(x, &fresh);
-        for (int64_t o = 0; gx && o < so.outer; o++) {
-            float *to = gx + o * len * so.inner;
-            const float *from = g + (o * so.n + at) * so.inner;
-            if (fresh)
-                memcpy(to, from, sizeof(float) * (size_t)(len * so.inner));
-            else
-                for (int64_t j = 0; j < len * so.inner; j++)
-                    to[j] += from[j];
-        }
-        at += len;
+    cg__scratch_begin();
+    float **gx = cg__scratch(sizeof *gx * (size_t)n->nin);
+    bool *fresh = cg__scratch(sizeof *fresh * (size_t)n->nin);
+    if (!gx || !fresh) {
+        cg__scratch_end();
+        return -1;
     }
+    for (int k = 0; k < n->nin; k++) /* (the gradients made here, on this thread, in order) */
+        gx[k] = cg__grad_buf_to_write(n->in[k], &fresh[k]);
+    join_job j = {(float *)g, gx, fresh, (const cg_tensor *const *)n->in, cg__split_at(n->out, sv->dim), sv->dim,
+                  sv->stack, false};
+    run_join(&j, n->nin, n->out->numel);
+    cg__scratch_end();
     return 0;
 }
 static const cg_op cat_op = {.name = "CatBackward0", .backward = cat_backward, .saves = 0};
@@ -385,19 +425,22 @@ static cg_tensor *join(cg_tensor *const *ts, int n, int dim, bool stack, const c
     cg_tensor *out = cg__new(nd, shape, name);
     if (!out)
         return NULL;
-    cg__dim_split so = cg__split_at(out, d);
-    int64_t at = 0;
-    for (int k = 0; k < n && out->numel > 0; k++) {
-        int64_t len = stack ? 1 : ts[k]->shape[d];
-        /* a strided view's values row-major (the node keeps the view: backward reads no value) */
-        cg_tensor *src = cg__dense_plain(ts[k], name);
-        if (!src)
+    /* a strided view's values row-major (the node keeps the view: backward reads no value),
+     * made before the scratch frame (they are kept beside the view) */
+    for (int k = 0; k < n && out->numel > 0; k++)
+        if (!cg__dense_plain(ts[k], name))
             return cg__forward_failed(out);
-        for (int64_t o = 0; o < so.outer; o++)
-            memcpy(out->data + (o * so.n + at) * so.inner, src->data + o * len * so.inner,
-                   (size_t)(len * so.inner) * sizeof(float));
-        at += len;
+    cg__scratch_begin();
+    float **parts = out->numel > 0 ? cg__scratch(sizeof *parts * (size_t)n) : NULL;
+    for (int k = 0; parts && k < n; k++)
+        parts[k] = ts[k]->strided ? ts[k]->strided->dense->data : ts[k]->data;
+    if (parts) {
+        join_job j = {out->data, parts, NULL, (const cg_tensor *const *)ts, cg__split_at(out, d), d, stack, true};
+        run_join(&j, n, out->numel);
     }
+    cg__scratch_end();
+    if (out->numel > 0 && !parts)
+        return cg__forward_failed(out);
     /* The node's input list is the tensors themselves. */
     join_saved sv = {d, stack};
     return CG__RECORD_WITH(out, stack ? &stack_op : &cat_op, n, ts, &sv);

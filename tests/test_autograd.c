@@ -1126,7 +1126,8 @@ START_TEST(recurrent_steps_share_the_worker_after_a_background_product)
     cg_tensor *leaves[3] = {w, b, h0};
     for (int k = 0; k < 3; k++)
         cg_set_requires_grad(leaves[k], true);
-    float *want = malloc(sizeof(float) * (H * H + H + B * H)), *got = malloc(sizeof(float) * (H * H + H + B * H));
+    enum { LEN = H * H + H + B * H + T * B * H }; /* the gradients, and the stacked steps */
+    float *want = malloc(sizeof(float) * LEN), *got = malloc(sizeof(float) * LEN);
     for (int round = 0; round < 6; round++) {
         ck_assert_int_eq(cg_set_num_threads(round == 0 ? 1 : 2), 0);
         cg_frame_begin();
@@ -1135,14 +1136,18 @@ START_TEST(recurrent_steps_share_the_worker_after_a_background_product)
         cg_tensor *h = h0, *hs[T];
         for (int t = 0; t < T; t++)
             h = hs[t] = cg_linear_act(h, w, b, NULL, CG_TANH);
-        ck_assert_int_eq(cg_backward(cg_sum(cg_mul(cg_stack(hs, T, 0), r))), 0);
+        cg_tensor *stacked = cg_stack(hs, T, 0); /* (its steps copied over the threads) */
+        ck_assert_int_eq(cg_backward(cg_sum(cg_mul(stacked, r))), 0);
         float *out = round == 0 ? want : got;
         memcpy(out, cg_data(cg_grad(w)), sizeof(float) * H * H);
         memcpy(out + H * H, cg_data(cg_grad(b)), sizeof(float) * H);
         memcpy(out + H * H + H, cg_data(cg_grad(h0)), sizeof(float) * B * H);
+        memcpy(out + H * H + H + B * H, cg_data(stacked), sizeof(float) * T * B * H);
+        for (int t = 0; t < T; t++)
+            ck_assert_mem_eq(cg_data(stacked) + t * B * H, cg_data(hs[t]), sizeof(float) * B * H);
         cg_frame_end();
         if (round > 0)
-            ck_assert_mem_eq(got, want, sizeof(float) * (H * H + H + B * H));
+            ck_assert_mem_eq(got, want, sizeof(float) * LEN);
     }
     cg_set_num_threads(1);
     free(want), free(got);
