@@ -296,6 +296,51 @@ static void one_hot_weight_grad(float *gw, const float *g, const int32_t *hot, i
             gw[o * in_f + h] = t[h * out_f + o];
 }
 
+/* A recurrent step's backward over rows [r0, r1) (rows of `chunk`, a task each): g through
+ * the activation, the addend's gradient, and dx's rows (as linear_rows_task forward: one
+ * wait, not three, on two threads or more, and each row computed as one thread would). */
+typedef struct {
+    const float *g, *z; /* the result's gradient, the result (the activation's output) */
+    float *gp;          /* g · act'(z) */
+    float *gacc;        /* the addend's gradient, or NULL */
+    bool fresh_acc;
+    int act;
+    weight_products *wp; /* dx's product (gp · w): its sizes, w, gx */
+    int64_t chunk;
+} step_rows;
+
+static void act_grad(float *restrict gp, const float *restrict g, const float *restrict z, int64_t n, int act)
+{
+    if (act == CG_TANH) /* (each loop on its own: plain loops the compiler vectorises) */
+        for (int64_t i = 0; i < n; i++)
+            gp[i] = g[i] * (1 - z[i] * z[i]);
+    else
+        for (int64_t i = 0; i < n; i++)
+            gp[i] = z[i] > 0 ? g[i] : 0.0f;
+}
+
+static void addend_grad(float *restrict gacc, const float *restrict g, int64_t n, bool fresh)
+{
+    if (fresh)
+        memcpy(gacc, g, sizeof(float) * (size_t)n);
+    else
+        for (int64_t i = 0; i < n; i++)
+            gacc[i] += g[i];
+}
+
+static void step_rows_task(void *ctx, int64_t t)
+{
+    step_rows *j = ctx;
+    weight_products *p = j->wp;
+    int64_t r0 = t * j->chunk, rows = p->M - r0 < j->chunk ? p->M - r0 : j->chunk, out_f = p->out_f;
+    act_grad(j->gp + r0 * out_f, j->g + r0 * out_f, j->z + r0 * out_f, rows * out_f, j->act);
+    if (j->gacc)
+        addend_grad(j->gacc + r0 * out_f, j->gp + r0 * out_f, rows * out_f, j->fresh_acc);
+    if (p->gx && cg__gemm_b_packed(false, rows, p->in_f, out_f, j->gp + r0 * out_f, out_f, p->w, p->in_f, p->w_packed,
+                                   p->fresh_x ? 0.0f : 1.0f, p->gx + r0 * p->in_f, p->in_f) < 0)
+        __atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
+}
+
 /* Two gradient buffers that share no element (x and w may be one tensor, or views of one). */
 static bool apart(const float *a, int64_t na, const float *b, int64_t nb)
 {
@@ -325,31 +370,31 @@ static int linear_backward(cg_node *n, const float *g)
     bool scratch = act != LINEAR_NO_ACT || hot; /* a frame for what needs room (a tiny step needs none) */
     if (scratch)
         cg__scratch_begin();
+    weight_products wp = {M, in_f, out_f, g, x->data, w->data, w_packed, gx, gw, fresh_x, fresh_w, 0};
+    bool pair = gx && gw && !hot && apart(gx, x->numel, gw, w->numel) && (double)M * (double)in_f * (double)out_f >= 2097152.0;
+    /* a recurrent step (its dw put off): the activation's gradient, the addend's and dx by rows over the threads
+     * (the addend's gradient and x's row for row the same buffer, or apart: a row's writes stay in its task) */
+    bool rows_apart = !gacc || gacc == gx || apart(gacc, M * out_f, gx, M * in_f);
+    int64_t chunk = act != LINEAR_NO_ACT && gx && !pair && rows_apart ? cg__gemm_row_chunk(false, M, in_f, out_f) : 0;
     if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
-        const float *z = n->out->data;
         float *gp = gp_kept ? gp_kept : cg__scratch((size_t)(M * out_f) * sizeof(float));
         if (!gp) { /* out of memory (reported): the engine undoes the pass */
             cg__scratch_end();
             return -1;
         }
-        if (act == CG_TANH) /* (each loop on its own: plain loops the compiler vectorises) */
-            for (int64_t i = 0; i < M * out_f; i++)
-                gp[i] = g[i] * (1 - z[i] * z[i]);
+        step_rows job = {g, n->out->data, gp, gacc, fresh_acc, act, &wp, chunk};
+        if (chunk > 0)
+            cg__parallel_for((M + chunk - 1) / chunk, step_rows_task, &job);
         else
-            for (int64_t i = 0; i < M * out_f; i++)
-                gp[i] = z[i] > 0 ? g[i] : 0.0f;
-        g = gp;
+            act_grad(gp, g, n->out->data, M * out_f, act);
+        wp.g = g = gp;
     }
-    if (gacc && fresh_acc)
-        memcpy(gacc, g, sizeof(float) * (size_t)(M * out_f));
-    else if (gacc)
-        for (int64_t i = 0; i < M * out_f; i++)
-            gacc[i] += g[i];
-    weight_products wp = {M, in_f, out_f, g, x->data, w->data, w_packed, gx, gw, fresh_x, fresh_w, 0};
-    if (gx && gw && !hot && apart(gx, x->numel, gw, w->numel) && (double)M * (double)in_f * (double)out_f >= 2097152.0)
+    if (gacc && chunk == 0)
+        addend_grad(gacc, g, M * out_f, fresh_acc);
+    if (pair)
         cg__parallel_for(2, weight_product, &wp); /* dx and dw at once, one thread each (the same bits) */
     else {
-        if (gx)
+        if (gx && chunk == 0)
             weight_product(&wp, 0);
         if (gw && hot)
             one_hot_weight_grad(gw, g, hot, M, in_f, out_f);
