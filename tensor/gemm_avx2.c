@@ -233,11 +233,17 @@ AVX512 static inline __attribute__((always_inline)) void tile_8x32(bool rows, bo
     for (int r = 0; r < 8; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     const float *ak = a; /* k-major: this k's MR values */
-    for (int64_t k = 0; k < kc; k++, ak += ka) {
+    /* rows: two row pointers (rows 0 and 4) and three offsets, so the k loop's addresses
+     * fit in registers (eight row offsets spilled two to the stack, reloaded every k) */
+    const float *a0 = a, *a4 = a + 4 * sa;
+    int64_t s1 = sa, s2 = 2 * sa, s3 = 3 * sa;
+    for (int64_t k = 0; k < kc; k++, ak += ka, a0++, a4++) {
         __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = wide ? _mm512_loadu_ps(b + k * ldb + 16) : b0;
 #pragma GCC unroll 8
         for (int r = 0; r < 8; r++) {
-            __m512 ar = _mm512_set1_ps(rows ? a[r * sa + k] : ak[r]);
+            const float *ar_row = r < 4 ? a0 : a4;
+            int64_t off = (r & 3) == 0 ? 0 : (r & 3) == 1 ? s1 : (r & 3) == 2 ? s2 : s3;
+            __m512 ar = _mm512_set1_ps(rows ? ar_row[off] : ak[r]);
             acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
             if (wide)
                 acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
