@@ -283,6 +283,13 @@ check "gpt takes nanoGPT's README command as written" bash -c "
     '$ex/gpt' train config/train_shakespeare_char.py --device=cpu --compile=False --eval_iters=2 --log_interval=1 \
         --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000 \
         --dropout=0.0 --max_iters=1 --data='$sonnets' --out_dir='$work/gpt_readme' | grep -q '^iter 1: loss'"
+check "gpt makes its out_dir's missing parents (os.makedirs) and refuses a file in the way with one line" bash -c "
+    '$ex/gpt' train --data='$sonnets' --config baby --max_iters=2 --eval_interval=1 --eval_iters=1 --out_dir='$work/deep/er/out' >/dev/null &&
+    [ -f '$work/deep/er/out/ckpt.safetensors' ] && : > '$work/plainfile' &&
+    ! '$ex/gpt' train --data='$sonnets' --max_iters=1 --out_dir='$work/plainfile/out' >/dev/null 2>'$work/err' &&
+    [ \$(wc -l < '$work/err') -eq 1 ] && grep -q 'cannot make .*plainfile/out: Not a directory' '$work/err' &&
+    '$ex/gpt' import '$here/fixtures/gpt_sample.safetensors' '$work/deep/imported/here' >/dev/null &&
+    [ -f '$work/deep/imported/here/ckpt.safetensors' ]"
 check "gpt refuses a bad setting and a device it does not have" bash -c "
     ! '$ex/gpt' train --n_embd=100 --n_head=3 2>/dev/null && ! '$ex/gpt' train --device=cuda 2>/dev/null &&
     ! '$ex/gpt' train --bogus=1 2>/dev/null"

@@ -3,7 +3,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,4 +161,43 @@ bool ckpt_is_optim_state(const char *name, int nparams)
         if (!strcmp(end + 1, slots[k]))
             return true;
     return false;
+}
+
+/* dir made if missing, as one mkdir; 0, or -1 with errno set (ENOTDIR: a file there) */
+static int make_one(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0777) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -1;
+    if (stat(dir, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+int ckpt_make_dir(const char *dir, const char *prog)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    int rc = n > 0 && n < sizeof path ? 0 : -1;
+    if (rc < 0)
+        errno = n ? ENAMETOOLONG : ENOENT;
+    else
+        memcpy(path, dir, n + 1);
+    for (size_t i = 1; rc == 0 && i < n; i++) /* each parent in turn, then dir itself */
+        if (path[i] == '/' && path[i - 1] != '/') {
+            path[i] = '\0';
+            rc = make_one(path);
+            path[i] = '/';
+        }
+    if (rc == 0)
+        rc = make_one(path);
+    if (rc < 0)
+        fprintf(stderr, "%s: cannot make %s: %s\n", prog, dir, strerror(errno));
+    return rc;
 }

@@ -32,6 +32,10 @@ void ckpt_new_run_id(char id[17]);
  * exists yet, or out is a checkpoint of this run (the same id: a resumed run continuing in
  * its file, or a copy of it); otherwise -1 with one line saying why and what to do. */
 int ckpt_claim(const char *out, const char *log_path, const char *run_id, const char *prog);
+/* A run's directory made, with any missing parents (as nanoGPT's os.makedirs(out_dir,
+ * exist_ok=True)); 0 when it is there (made now or before), or -1 with "prog: cannot
+ * make DIR: why" on stderr (a file in the way included). */
+int ckpt_make_dir(const char *dir, const char *prog);
 /* The digest of a text, as kept in checkpoints: FNV-1a 64 as 16 hex digits. */
 void text_digest(const unsigned char *bytes, size_t n, char out[17]);
 /* torch's strict load: every tensor in f is one the program would write (in names, or

@@ -6,7 +6,6 @@
  * gpt export / import: the weights as the state dict PyTorch's nanoGPT loads. */
 #include "gpt.h"
 #include "../common/ckpt.h"
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,7 +303,7 @@ int import_main(int argc, char **argv)
     if (rc == 0) {
         c.out_dir = argv[1];
         rc = make_optimizers(&m, &c, &s, false) == 0 && /* fresh: no steps yet */
-                     (mkdir(argv[1], 0777) == 0 || errno == EEXIST) && ckpt_claim(ckpt, NULL, run, "gpt") == 0 &&
+                     ckpt_make_dir(argv[1], "gpt") == 0 && ckpt_claim(ckpt, NULL, run, "gpt") == 0 &&
                      checkpoint_save(ckpt, &c, &d, &m, &s, run) == 0
                  ? 0
                  : -1;

@@ -7,7 +7,6 @@
 #include "../common/ckpt.h"
 #include "../common/plot.h"
 #include "../common/ranks.h"
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,10 +234,8 @@ static cg_safetensors *open_resume(trainer *t)
 static int setup(trainer *t)
 {
     train_cfg *c = &t->c;
-    if (mkdir(c->out_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "gpt: cannot make %s: %s\n", c->out_dir, strerror(errno));
+    if (ckpt_make_dir(c->out_dir, "gpt") != 0)
         return -1;
-    }
     snprintf(t->ckpt, sizeof t->ckpt, "%s/ckpt.safetensors", c->out_dir);
     snprintf(t->log, sizeof t->log, "%s/log.csv", c->out_dir);
     bool resume = !strcmp(c->init_from, "resume");
