@@ -356,23 +356,27 @@ static void run_join(join_job *j, int nparts, int64_t numel)
         join_blocks(j, 0, nparts);
 }
 
-/* Every input's block along dim: the gradient goes back block by block. */
+/* Every input's block along dim: the gradient goes back block by block, JOIN_BATCH inputs
+ * at a time (their gradients made first, here, in order: in the pass's frame, where a
+ * scratch frame would have made each a system block of its own, mapped anew each step). */
+#define JOIN_BATCH 64
 static int cat_backward(cg_node *n, const float *g)
 {
     const join_saved *sv = n->saved;
-    cg__scratch_begin();
-    float **gx = cg__scratch(sizeof *gx * (size_t)n->nin);
-    bool *fresh = cg__scratch(sizeof *fresh * (size_t)n->nin);
-    if (!gx || !fresh) {
-        cg__scratch_end();
-        return -1;
+    cg__dim_split so = cg__split_at(n->out, sv->dim);
+    int64_t at = 0;
+    for (int k0 = 0; k0 < n->nin; k0 += JOIN_BATCH) {
+        int nb = n->nin - k0 < JOIN_BATCH ? n->nin - k0 : JOIN_BATCH;
+        float *gx[JOIN_BATCH];
+        bool fresh[JOIN_BATCH];
+        for (int k = 0; k < nb; k++)
+            gx[k] = cg__grad_buf_to_write(n->in[k0 + k], &fresh[k]);
+        join_job j = {(float *)g + at * so.inner, gx, fresh, (const cg_tensor *const *)n->in + k0, so, sv->dim,
+                      sv->stack, false};
+        run_join(&j, nb, n->out->numel * nb / n->nin);
+        for (int k = 0; k < nb; k++)
+            at += sv->stack ? 1 : n->in[k0 + k]->shape[sv->dim];
     }
-    for (int k = 0; k < n->nin; k++) /* (the gradients made here, on this thread, in order) */
-        gx[k] = cg__grad_buf_to_write(n->in[k], &fresh[k]);
-    join_job j = {(float *)g, gx, fresh, (const cg_tensor *const *)n->in, cg__split_at(n->out, sv->dim), sv->dim,
-                  sv->stack, false};
-    run_join(&j, n->nin, n->out->numel);
-    cg__scratch_end();
     return 0;
 }
 static const cg_op cat_op = {.name = "CatBackward0", .backward = cat_backward, .saves = 0};
