@@ -268,6 +268,14 @@ static void weight_product(void *ctx, int64_t which)
         __atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
 }
 
+/* dst (cols x rows) = src (rows x cols) transposed */
+static void transpose(float *restrict dst, const float *restrict src, int64_t rows, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++)
+            dst[c * rows + r] = src[r * cols + c];
+}
+
 /* dw[:, hot[i]] += g[i] for each one-hot row i. With many rows, in a transposed copy of
  * dw (each row of g then adds to a row of it, contiguous, rather than to a column
  * in_f floats apart), put back after: each element still sums its rows in order onto
@@ -282,18 +290,14 @@ static void one_hot_weight_grad(float *gw, const float *g, const int32_t *hot, i
                 gw[o * in_f + hot[i]] += g[i * out_f + o];
         return;
     }
-    for (int64_t o = 0; o < out_f; o++)
-        for (int64_t h = 0; h < in_f; h++)
-            t[h * out_f + o] = gw[o * in_f + h];
+    transpose(t, gw, out_f, in_f);
     for (int64_t i = 0; i < M; i++) {
         float *restrict row = t + hot[i] * out_f;
         const float *restrict gi = g + i * out_f;
         for (int64_t o = 0; o < out_f; o++)
             row[o] += gi[o];
     }
-    for (int64_t o = 0; o < out_f; o++)
-        for (int64_t h = 0; h < in_f; h++)
-            gw[o * in_f + h] = t[h * out_f + o];
+    transpose(gw, t, in_f, out_f);
 }
 
 /* A recurrent step's backward over rows [r0, r1) (rows of `chunk`, a task each): g through
@@ -427,6 +431,7 @@ typedef struct {
     int64_t in_f, out_f;
     int act;
     const int32_t *hot; /* each row's 1, for one-hot rows; else NULL */
+    const float *wt;    /* w transposed (in x out: a row's lookup contiguous), or NULL */
     int64_t M, chunk;
     int failed; /* -1 (atomically) when a part's product could not run */
 } linear_rows;
@@ -450,7 +455,13 @@ static inline __attribute__((always_inline)) void linear_rows_task(void *ctx, in
             memcpy(o, b, (size_t)out_f * sizeof(float));
     }
     bool start_from_zero = !acc && !b;
-    if (hot)
+    if (hot && j->wt)
+        for (int64_t i = 0; i < rows; i++) {
+            const float *restrict col = j->wt + (int64_t)hot[i] * out_f; /* w's column hot[i] */
+            for (int64_t o = 0; o < out_f; o++)
+                out[i * out_f + o] = (start_from_zero ? 0.0f : out[i * out_f + o]) + col[o];
+        }
+    else if (hot)
         for (int64_t i = 0; i < rows; i++)
             for (int64_t o = 0; o < out_f; o++)
                 out[i * out_f + o] = (start_from_zero ? 0.0f : out[i * out_f + o]) + w[o * in_f + hot[i]];
@@ -464,6 +475,20 @@ static inline __attribute__((always_inline)) void linear_rows_task(void *ctx, in
     else if (j->act == CG_RELU)
         for (int64_t i = 0; i < n; i++)
             out[i] = out[i] > 0 ? out[i] : (isnan(out[i]) ? out[i] : 0.0f);
+}
+
+/* w (out x in) transposed in scratch memory, for many one-hot rows (each row's lookup then
+ * reads a contiguous column of w, not one value every in_f floats); a scratch frame begun
+ * unless *scratch says one is open. NULL when memory is short: the rows read w itself. */
+static const float *transposed_weight(const float *w, int64_t out_f, int64_t in_f, bool *scratch)
+{
+    if (!*scratch)
+        cg__scratch_begin();
+    *scratch = true;
+    float *t = cg__scratch((size_t)(in_f * out_f) * sizeof(float));
+    if (t)
+        transpose(t, w, out_f, in_f);
+    return t;
 }
 
 /* One-hot rows are a lookup: over the threads in equal runs of rows once the copying is
@@ -513,15 +538,17 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
     if (!out)
         return NULL;
     linear_saved *sv = node ? node->saved : NULL;
-    if (!sv) /* the one-hot rows' places: kept by the node, or room for this call */
+    bool scratch = !sv;
+    if (scratch) /* the one-hot rows' places: kept by the node, or room for this call */
         cg__scratch_begin();
     int32_t *hot = sv ? sv->hot : cg__scratch(hot_bytes);
     bool one_hot = hot && M >= 16 && in_f >= 8 && in_f <= INT32_MAX && rows_one_hot(x->data, M, in_f, hot);
     int rc = 0;
     if (sv)
         sv->one_hot = one_hot;
+    const float *wt = one_hot && M >= 2 * in_f ? transposed_weight(w->data, out_f, in_f, &scratch) : NULL;
     linear_rows job = {x->data, w->data, w_packed, b ? b->data : NULL, acc ? acc->data : NULL, out->data, in_f, out_f,
-                       act,     one_hot ? hot : NULL, M, M, 0};
+                       act,     one_hot ? hot : NULL, wt, M, M, 0};
     /* a recurrent step on two threads or more: each its rows, sum, product and activation (one wait, not two) */
     int64_t chunk = one_hot ? one_hot_chunk(M, out_f)
                     : M * out_f * in_f < (INT64_C(1) << 21) ? 0 : cg__gemm_row_chunk(true, M, out_f, in_f);
@@ -532,7 +559,7 @@ static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, const float *w_packed,
         linear_rows_task(&job, 0);
     }
     rc = job.failed;
-    if (!sv)
+    if (scratch)
         cg__scratch_end();
     if (rc < 0) {
         cg__error("%s: out of memory for the product of x %lld x %lld and the weight", op, (long long)M,
