@@ -438,11 +438,16 @@ static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush)
 static cg_tensor *grad_buffer(cg_tensor *t) { return grad_buffer_ex(t, true); }
 
 /* Zero-fills a stale gradient, so readers see this pass's zero. */
+/* Zeros over the threads in parts when many (a sequence's input projection: its steps'
+ * gradients are added into it); [b, e) of them a task. */
+#define ZERO_PART 65536
+static void zero_part(void *ctx, int64_t b, int64_t e) { memset((float *)ctx + b, 0, (size_t)(e - b) * sizeof(float)); }
+
 static void settle(cg_tensor *t)
 {
     cg__autograd_meta *m = t && t->meta ? cg__ag(t) : NULL;
     if (m && m->grad_unwritten) {
-        memset(m->head.held->data, 0, (size_t)m->head.held->numel * sizeof(float));
+        cg__parallel_range(m->head.held->numel, ZERO_PART, zero_part, m->head.held->data);
         m->grad_unwritten = false;
     }
 }
