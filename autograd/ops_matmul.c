@@ -197,12 +197,11 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
  * accumulates onto it; backward never materialises a transpose either. */
 
 
-/* Whether every row of x (rows x in_f) is one-hot (a single 1, zeros elsewhere);
- * if so, hot[i] gets the column of row i. One-hot inputs (characters, tokens)
- * make x · wᵀ a lookup of w's columns, and dw a scatter of g into them. */
-static bool rows_one_hot(const float *x, int64_t rows, int64_t in_f, int32_t *hot)
+/* Whether rows [r0, r1) of x (in_f a row) are one-hot (a single 1, zeros elsewhere); if
+ * so, hot[i] gets the column of row i. */
+static bool rows_one_hot_in(const float *x, int64_t r0, int64_t r1, int64_t in_f, int32_t *hot)
 {
-    for (int64_t i = 0; i < rows; i++) {
+    for (int64_t i = r0; i < r1; i++) {
         const float *r = x + i * in_f;
         /* branch-free counts the compiler vectorises (a branch a value ran at a tenth
          * of the speed): nonzeros, values other than 0 and 1 (NaN among them), and the
@@ -218,6 +217,37 @@ static bool rows_one_hot(const float *x, int64_t rows, int64_t in_f, int32_t *ho
         hot[i] = (int32_t)at;
     }
     return true;
+}
+
+typedef struct {
+    const float *x;
+    int64_t in_f;
+    int32_t *hot;
+    int not_one_hot; /* set (atomically) by a part that found a row that is not */
+} one_hot_check;
+
+static void one_hot_part(void *ctx, int64_t r0, int64_t r1)
+{
+    one_hot_check *c = ctx;
+    if (!__atomic_load_n(&c->not_one_hot, __ATOMIC_RELAXED) && !rows_one_hot_in(c->x, r0, r1, c->in_f, c->hot))
+        __atomic_store_n(&c->not_one_hot, 1, __ATOMIC_RELAXED);
+}
+
+/* Whether every row of x (rows x in_f) is one-hot, hot[i] the column of row i's 1. One-hot
+ * inputs (characters, tokens) make x · wᵀ a lookup of w's columns, and dw a scatter of g
+ * into them. The first row on this thread (most inputs are not one-hot, and say so there);
+ * the rest over the threads when many. */
+#define ONE_HOT_PART 32768 /* floats */
+static bool rows_one_hot(const float *x, int64_t rows, int64_t in_f, int32_t *hot)
+{
+    if (rows == 0 || !rows_one_hot_in(x, 0, 1, in_f, hot))
+        return rows == 0;
+    one_hot_check c = {x + in_f, in_f, hot + 1, 0}; /* rows 1 on */
+    if ((rows - 1) * in_f >= 2 * ONE_HOT_PART)
+        cg__parallel_range(rows - 1, (ONE_HOT_PART + in_f - 1) / in_f, one_hot_part, &c);
+    else
+        one_hot_part(&c, 0, rows - 1);
+    return !c.not_one_hot;
 }
 
 /* What a linear node keeps: the row count (computed once, in the forward), the

@@ -974,6 +974,30 @@ START_TEST(linear_on_one_hot_rows_matches_matmul)
     /* a row with a 2 in it is not one-hot: the GEMM path, same numbers */
     cg_data(x)[3 * 10 + (int)ids[3]] = 2.0f;
     ck_assert_tensor_close(cg_linear(x, w, NULL), cg_matmul(x, cg_transpose(w, 0, 1)), 1e-6, 1e-6);
+    /* many rows (a char model's T x B = 2100 of 65): checked in parts over the threads, and
+     * looked up in w's transpose; every row is w's column (plus b), exactly. Then a row deep
+     * in the last part that is not one-hot, and a NaN in a middle one: the product's numbers. */
+    enum { R = 2100, V = 65 };
+    float *big_ids = malloc(sizeof(float) * R);
+    for (int i = 0; i < R; i++)
+        big_ids[i] = (float)((i * 31 + 7) % V);
+    cg_tensor *xb = cg_one_hot(cg_tensor_from(big_ids, CG_SHAPE(R)), V), *wb = cg_randn(CG_SHAPE(24, V));
+    for (int threads = 1; threads <= (fx_threads_run() ? 2 : 1); threads++) {
+        cg_set_num_threads(threads);
+        const float *y = cg_data(cg_linear(xb, wb, NULL));
+        for (int i = 0; i < R; i++)
+            for (int o = 0; o < 24; o++)
+                ck_assert_msg(y[i * 24 + o] == cg_data(wb)[o * V + (int)big_ids[i]], "row %d, %d threads", i, threads);
+        for (int bad = 0; bad < 2; bad++) {
+            int row = bad ? 1000 : R - 5;
+            float keep = cg_data(xb)[row * V];
+            cg_data(xb)[row * V] = bad ? NAN : 0.5f;
+            ck_assert_tensor_close(cg_linear(xb, wb, NULL), cg_matmul(xb, cg_transpose(wb, 0, 1)), 1e-6, 1e-6);
+            cg_data(xb)[row * V] = keep;
+        }
+    }
+    cg_set_num_threads(1);
+    free(big_ids);
     cg_frame_end();
 }
 END_TEST
