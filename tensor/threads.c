@@ -21,27 +21,54 @@
 #define cpu_relax() ((void)0)
 #endif
 
+/* The current job: its number (0 while being written), and what it runs. */
+typedef struct {
+    uint64_t job;
+    void (*fn)(void *ctx, int64_t task);
+    void *ctx;
+    int64_t ntasks;
+} job_slot;
+
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t workers[MAX_THREADS];
     int nthreads;                 /* including the caller */
     bool started;
-    /* the current job */
-    void (*fn)(void *ctx, int64_t task);
-    void *ctx;
-    int64_t ntasks;
-    int64_t next;                 /* next task to take (atomic) */
-    int64_t done;                 /* tasks finished (atomic) */
-    uint64_t generation;          /* bumped per job (atomic) */
+    job_slot slot;
+    uint64_t jobs;                /* jobs handed out (under `submit`) */
+    /* the current job's number (high 32 bits) and its next task to take (low 32), as one
+     * word: a task is taken together with the job it belongs to (atomic) */
+    uint64_t ticket;
+    int64_t done;                 /* the current job's tasks finished (atomic) */
     bool quit;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 1, false, NULL, NULL, 0, 0, 0, 0, false};
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 1, false, {0}, 0, 0, 0, false};
 
+#define TICKET_JOB(w) ((w) >> 32)
+#define TICKET_TASK(w) ((int64_t)((w)&0xffffffffu))
+#define MAX_TASKS (INT64_C(1) << 31) /* a job's tasks fit the ticket's low half */
+
+/* Takes the current job's tasks one by one until none is left. A thread may reach here
+ * late, after the job it woke for has ended and the next has begun: its ticket then
+ * belongs to whichever job was current when it took it, and the job record says what to
+ * run if it still holds that job, read as a seqlock (else that job is over, and had no
+ * task left for this ticket: a job ends only when all its tasks have run). (With the task
+ * counter and the record apart, a late taker could read the next job's task count with
+ * the old job's task number, and run a task twice.) */
 static void run_tasks(void)
 {
-    int64_t t;
-    while ((t = __atomic_fetch_add(&pool.next, 1, __ATOMIC_ACQ_REL)) < __atomic_load_n(&pool.ntasks, __ATOMIC_ACQUIRE)) {
-        __atomic_load_n(&pool.fn, __ATOMIC_ACQUIRE)(__atomic_load_n(&pool.ctx, __ATOMIC_ACQUIRE), t);
+    for (;;) {
+        uint64_t w = __atomic_fetch_add(&pool.ticket, 1, __ATOMIC_ACQ_REL), job = TICKET_JOB(w);
+        const job_slot *s = &pool.slot;
+        uint64_t before = __atomic_load_n(&s->job, __ATOMIC_ACQUIRE);
+        void (*fn)(void *, int64_t) = __atomic_load_n(&s->fn, __ATOMIC_RELAXED);
+        void *ctx = __atomic_load_n(&s->ctx, __ATOMIC_RELAXED);
+        int64_t ntasks = __atomic_load_n(&s->ntasks, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (job == 0 || before != job || __atomic_load_n(&s->job, __ATOMIC_RELAXED) != job ||
+            TICKET_TASK(w) >= ntasks)
+            return;
+        fn(ctx, TICKET_TASK(w));
         __atomic_fetch_add(&pool.done, 1, __ATOMIC_ACQ_REL);
     }
 }
@@ -54,13 +81,13 @@ static void *worker(void *arg)
         /* spin a little for the next job, then sleep */
         uint64_t g;
         for (int spin = 0; spin < 20000; spin++) {
-            g = __atomic_load_n(&pool.generation, __ATOMIC_ACQUIRE);
+            g = TICKET_JOB(__atomic_load_n(&pool.ticket, __ATOMIC_ACQUIRE));
             if (g != seen || __atomic_load_n(&pool.quit, __ATOMIC_ACQUIRE))
                 break;
             cpu_relax();
         }
         pthread_mutex_lock(&pool.lock);
-        while ((g = __atomic_load_n(&pool.generation, __ATOMIC_ACQUIRE)) == seen && !pool.quit)
+        while ((g = TICKET_JOB(__atomic_load_n(&pool.ticket, __ATOMIC_ACQUIRE))) == seen && !pool.quit)
             pthread_cond_wait(&pool.wake, &pool.lock);
         bool quit = pool.quit;
         pthread_mutex_unlock(&pool.lock);
@@ -168,17 +195,25 @@ static void run_alone(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void 
         fn(ctx, t);
 }
 
-/* The pool's next job (the caller holds `submit`): tasks [0, ntasks) of fn, the workers woken. */
+/* The pool's next job (the caller holds `submit`, and the last job is over): tasks
+ * [0, ntasks) of fn, the workers woken. The record is marked as being written, written,
+ * marked with the job's number (never 0), and then the ticket moves to it. */
 static void hand_out(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx)
 {
-    __atomic_store_n(&pool.fn, fn, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.ntasks, ntasks, __ATOMIC_RELEASE);
-    /* done first: a worker that sees the new `next` must also see done reset */
+    uint64_t job = ++pool.jobs & 0xffffffffu;
+    if (job == 0)
+        job = ++pool.jobs & 0xffffffffu;
+    job_slot *s = &pool.slot;
+    __atomic_store_n(&s->job, 0, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(&s->fn, fn, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->ctx, ctx, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->ntasks, ntasks, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->job, job, __ATOMIC_RELEASE);
+    /* done first: a worker that takes a task of the new job must also see done reset */
     __atomic_store_n(&pool.done, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&pool.next, 0, __ATOMIC_RELEASE);
     pthread_mutex_lock(&pool.lock);
-    __atomic_fetch_add(&pool.generation, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&pool.ticket, job << 32, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
 }
@@ -211,7 +246,7 @@ static bool take_pool_for_job(void)
 
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx)
 {
-    if (ntasks <= 1 || !take_pool_for_job()) {
+    if (ntasks <= 1 || ntasks >= MAX_TASKS || !take_pool_for_job()) {
         run_alone(ntasks, fn, ctx);
         return;
     }

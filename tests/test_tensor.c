@@ -8,6 +8,11 @@
 
 static fixture *rnd, *prn, *smp;
 
+/* the thread pool's internals (tensor/kernels.h), for its own test */
+void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);
+bool cg__background_start(void (*fn)(void *ctx, int64_t task), void *ctx);
+void cg__background_wait(void);
+
 START_TEST(creation_fills_as_asked)
 {
     cg_frame_begin();
@@ -678,6 +683,66 @@ START_TEST(threads_drawing_together_draw_the_one_sequence)
 END_TEST
 
 /* The library says the version meson.build gives, the one every program prints with --version. */
+/* The pool's jobs back to back, of 2 to 9 tasks, with a background task started and
+ * waited for now and then: every task of every job runs once, on its job's context. (A
+ * worker that came late to a job once read the next job's task count with its old task
+ * number; the ticket now carries the job's number.) */
+typedef struct {
+    int ntasks;
+    int runs[16];
+} pool_job;
+
+static void assert_ran_once(const pool_job *j, int i)
+{
+    for (int t = 0; t < 16; t++)
+        ck_assert_msg(j->runs[t] == (t < j->ntasks), "job %d: task %d of %d ran %d times", i, t, j->ntasks, j->runs[t]);
+}
+
+static void count_task(void *ctx, int64_t t)
+{
+    pool_job *j = ctx;
+    __atomic_fetch_add(&j->runs[t], 1, __ATOMIC_RELAXED);
+}
+
+static void slow_task(void *ctx, int64_t t)
+{
+    (void)t;
+    volatile double x = 1;
+    for (int i = 0; i < 2000; i++)
+        x = x * 1.0000001;
+    __atomic_fetch_add((int *)ctx, 1, __ATOMIC_RELAXED);
+}
+
+START_TEST(pool_runs_every_task_of_every_job_once)
+{
+    if (!fx_threads_run())
+        return;
+    ck_assert_int_eq(cg_set_num_threads(2), 0);
+    pool_job jobs[2] = {{0}};
+    int background_runs = 0, background_started = 0;
+    for (int i = 0; i < 6000; i++) {
+        bool bg = i % 50 == 0 && cg__background_start(slow_task, &background_runs);
+        background_started += bg;
+        for (int k = 0; k < (bg ? 3 : 1); k++) {
+            /* two contexts in turn: a late task of the last job would land in the other */
+            pool_job *j = &jobs[(i + k) & 1], *other = &jobs[(i + k + 1) & 1];
+            j->ntasks = 2 + (i + k) % 8;
+            memset(j->runs, 0, sizeof j->runs);
+            cg__parallel_for(j->ntasks, count_task, j);
+            assert_ran_once(j, i);
+            if (i + k > 0)
+                assert_ran_once(other, i);
+        }
+        if (bg) {
+            cg__background_wait();
+            ck_assert_int_eq(__atomic_load_n(&background_runs, __ATOMIC_RELAXED), background_started);
+        }
+    }
+    ck_assert_int_gt(background_started, 0);
+    cg_set_num_threads(1);
+}
+END_TEST
+
 START_TEST(the_version_is_meson_builds)
 {
     ck_assert_str_eq(cg_version_string(), CGRAD_EXPECTED_VERSION);
@@ -710,6 +775,7 @@ static Suite *tensor_suite(void)
     tcase_add_test(t, randint_stays_in_range_and_exact);
     tcase_add_test(t, multinomial_without_replacement_draws_each_once);
     tcase_add_test(t, threads_drawing_together_draw_the_one_sequence);
+    tcase_add_test(t, pool_runs_every_task_of_every_job_once);
     tcase_add_test(t, the_version_is_meson_builds);
     suite_add_tcase(s, t);
     return s;
