@@ -447,7 +447,10 @@ static void settle(cg_tensor *t)
 {
     cg__autograd_meta *m = t && t->meta ? cg__ag(t) : NULL;
     if (m && m->grad_unwritten) {
-        cg__parallel_range(m->head.held->numel, ZERO_PART, zero_part, m->head.held->data);
+        if (m->head.held->numel >= 2 * ZERO_PART)
+            cg__parallel_range(m->head.held->numel, ZERO_PART, zero_part, m->head.held->data);
+        else
+            zero_part(m->head.held->data, 0, m->head.held->numel);
         m->grad_unwritten = false;
     }
 }

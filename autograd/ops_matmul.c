@@ -405,11 +405,13 @@ static int linear_backward(cg_node *n, const float *g)
     if (scratch)
         cg__scratch_begin();
     weight_products wp = {M, in_f, out_f, g, x->data, w->data, w_packed, gx, gw, fresh_x, fresh_w, 0};
-    bool pair = gx && gw && !hot && apart(gx, x->numel, gw, w->numel) && (double)M * (double)in_f * (double)out_f >= 2097152.0;
+    bool big = (double)M * (double)in_f * (double)out_f >= 2097152.0; /* worth two threads (cg__gemm_row_chunk's least) */
+    bool pair = big && gx && gw && !hot && apart(gx, x->numel, gw, w->numel);
     /* a recurrent step (its dw put off): the activation's gradient, the addend's and dx by rows over the threads
      * (the addend's gradient and x's row for row the same buffer, or apart: a row's writes stay in its task) */
-    bool rows_apart = !gacc || gacc == gx || apart(gacc, M * out_f, gx, M * in_f);
-    int64_t chunk = act != LINEAR_NO_ACT && gx && !pair && rows_apart ? cg__gemm_row_chunk(false, M, in_f, out_f) : 0;
+    int64_t chunk = big && act != LINEAR_NO_ACT && gx && !pair && (!gacc || gacc == gx || apart(gacc, M * out_f, gx, M * in_f))
+                        ? cg__gemm_row_chunk(false, M, in_f, out_f)
+                        : 0;
     if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
         float *gp = gp_kept ? gp_kept : cg__scratch((size_t)(M * out_f) * sizeof(float));
         if (!gp) { /* out of memory (reported): the engine undoes the pass */

@@ -356,31 +356,62 @@ static void run_join(join_job *j, int nparts, int64_t numel)
         join_blocks(j, 0, nparts);
 }
 
-/* Every input's block along dim: the gradient goes back block by block, JOIN_BATCH inputs
- * at a time (their gradients made first, here, in order: in the pass's frame, where a
- * scratch frame would have made each a system block of its own, mapped anew each step). */
+/* The parts JOIN_BATCH at a time: fill gives a batch's values (and freshness), here on
+ * this thread and in order (a strided part's row-major copy, a part's gradient: in the
+ * caller's frame, not a scratch frame's, where each would be a system block of its own
+ * mapped anew each step), then the batch is copied; -1 when fill fails. */
 #define JOIN_BATCH 64
-static int cat_backward(cg_node *n, const float *g)
+typedef bool (*join_fill)(cg_tensor *const *in, int nb, float **part, bool *fresh, const char *name);
+
+static int join_batches(const join_job *whole, cg_tensor *const *in, int n, int64_t numel, join_fill fill,
+                        const char *name)
 {
-    const join_saved *sv = n->saved;
-    cg__dim_split so = cg__split_at(n->out, sv->dim);
     int64_t at = 0;
-    for (int k0 = 0; k0 < n->nin; k0 += JOIN_BATCH) {
-        int nb = n->nin - k0 < JOIN_BATCH ? n->nin - k0 : JOIN_BATCH;
-        float *gx[JOIN_BATCH];
+    for (int k0 = 0; k0 < n; k0 += JOIN_BATCH) {
+        int nb = n - k0 < JOIN_BATCH ? n - k0 : JOIN_BATCH;
+        float *part[JOIN_BATCH];
         bool fresh[JOIN_BATCH];
+        if (!fill(in + k0, nb, part, fresh, name))
+            return -1;
+        join_job j = *whole;
+        j.whole += at * j.so.inner, j.part = part, j.fresh = fresh, j.in = (const cg_tensor *const *)in + k0;
+        run_join(&j, nb, numel / n * nb);
         for (int k = 0; k < nb; k++)
-            gx[k] = cg__grad_buf_to_write(n->in[k0 + k], &fresh[k]);
-        join_job j = {(float *)g + at * so.inner, gx, fresh, (const cg_tensor *const *)n->in + k0, so, sv->dim,
-                      sv->stack, false};
-        run_join(&j, nb, n->out->numel * nb / n->nin);
-        for (int k = 0; k < nb; k++)
-            at += sv->stack ? 1 : n->in[k0 + k]->shape[sv->dim];
+            at += j.stack ? 1 : in[k0 + k]->shape[j.dim];
     }
     return 0;
 }
+
+static bool gradients_of(cg_tensor *const *in, int nb, float **part, bool *fresh, const char *name)
+{
+    (void)name;
+    for (int k = 0; k < nb; k++)
+        part[k] = cg__grad_buf_to_write(in[k], &fresh[k]);
+    return true;
+}
+
+/* Every input's block along dim: the gradient goes back block by block. */
+static int cat_backward(cg_node *n, const float *g)
+{
+    const join_saved *sv = n->saved;
+    join_job j = {(float *)g, NULL, NULL, NULL, cg__split_at(n->out, sv->dim), sv->dim, sv->stack, false};
+    return join_batches(&j, n->in, n->nin, n->out->numel, gradients_of, "cg_backward");
+}
 static const cg_op cat_op = {.name = "CatBackward0", .backward = cat_backward, .saves = 0};
 static const cg_op stack_op = {.name = "StackBackward0", .backward = cat_backward, .saves = 0};
+
+/* a strided view's values row-major (the node keeps the view: backward reads no value) */
+static bool values_of(cg_tensor *const *in, int nb, float **part, bool *fresh, const char *name)
+{
+    (void)fresh;
+    for (int k = 0; k < nb; k++) {
+        cg_tensor *src = cg__dense_plain(in[k], name);
+        if (!src)
+            return false;
+        part[k] = src->data;
+    }
+    return true;
+}
 
 /* Joins inputs along dim of the result; for stack each input is seen with a
  * size-1 dim there, so both share the copy and the backward. */
@@ -429,21 +460,8 @@ static cg_tensor *join(cg_tensor *const *ts, int n, int dim, bool stack, const c
     cg_tensor *out = cg__new(nd, shape, name);
     if (!out)
         return NULL;
-    /* a strided view's values row-major (the node keeps the view: backward reads no value),
-     * made before the scratch frame (they are kept beside the view) */
-    for (int k = 0; k < n && out->numel > 0; k++)
-        if (!cg__dense_plain(ts[k], name))
-            return cg__forward_failed(out);
-    cg__scratch_begin();
-    float **parts = out->numel > 0 ? cg__scratch(sizeof *parts * (size_t)n) : NULL;
-    for (int k = 0; parts && k < n; k++)
-        parts[k] = ts[k]->strided ? ts[k]->strided->dense->data : ts[k]->data;
-    if (parts) {
-        join_job j = {out->data, parts, NULL, (const cg_tensor *const *)ts, cg__split_at(out, d), d, stack, true};
-        run_join(&j, n, out->numel);
-    }
-    cg__scratch_end();
-    if (out->numel > 0 && !parts)
+    join_job j = {out->data, NULL, NULL, NULL, cg__split_at(out, d), d, stack, true};
+    if (out->numel > 0 && join_batches(&j, ts, n, out->numel, values_of, name) < 0)
         return cg__forward_failed(out);
     /* The node's input list is the tensors themselves. */
     join_saved sv = {d, stack};
