@@ -314,7 +314,9 @@ static void one_hot_weight_grad(float *gw, const float *g, const int32_t *hot, i
                                 int64_t out_f)
 {
     float *t = M >= 2 * in_f ? cg__scratch((size_t)(in_f * out_f) * sizeof(float)) : NULL;
-    if (!t) { /* few rows (or no scratch): add in place */
+    if (!t) { /* few rows (or no scratch: nothing failed): add in place */
+        if (M >= 2 * in_f)
+            cg_clear_error();
         for (int64_t i = 0; i < M; i++)
             for (int64_t o = 0; o < out_f; o++)
                 gw[o * in_f + hot[i]] += g[i * out_f + o];
@@ -520,6 +522,8 @@ static const float *transposed_weight(const float *w, int64_t out_f, int64_t in_
     float *t = cg__scratch((size_t)(in_f * out_f) * sizeof(float));
     if (t)
         transpose(t, w, out_f, in_f);
+    else /* out of memory for it: the rows read w itself, and nothing failed */
+        cg_clear_error();
     return t;
 }
 
