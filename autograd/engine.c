@@ -437,13 +437,13 @@ static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush)
 
 static cg_tensor *grad_buffer(cg_tensor *t) { return grad_buffer_ex(t, true); }
 
-/* Zero-fills a stale gradient, so readers see this pass's zero. */
 /* Zeros over the threads in parts when many (a sequence's input projection, whose steps'
  * gradients are added into it; a GPT's 768 x 128 residual stream, 2% of a two-thread
  * iteration); [b, e) of them a task. */
 #define ZERO_PART 16384
 static void zero_part(void *ctx, int64_t b, int64_t e) { memset((float *)ctx + b, 0, (size_t)(e - b) * sizeof(float)); }
 
+/* Zero-fills a stale gradient, so readers see this pass's zero. */
 static void settle(cg_tensor *t)
 {
     cg__autograd_meta *m = t && t->meta ? cg__ag(t) : NULL;

@@ -9,7 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define FORMAT "cgrad-gpt-2"
 /* (format 1, still read: AdamW's groups were two optimizers, "optim.decay.0.exp_avg",
