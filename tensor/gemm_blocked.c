@@ -54,6 +54,8 @@ static bool copy_strips(int64_t W, const float *src, int64_t ld, int64_t kc, int
     switch (W) {
     case 6: COPY_STRIPS(6);
     case 8: COPY_STRIPS(8);
+    case 16: COPY_STRIPS(16);
+    case 32: COPY_STRIPS(32);
     default: return false;
     }
 }

@@ -109,6 +109,18 @@ static inline double cg__row_dot(const float *x, const float *y, int64_t n)
     return s;
 }
 
+/* ---- layer norm's row loops (norm_rows.c: AVX-512, AVX2 or the baseline, the same bits) ---- */
+/* rows [r0, r1) of x (n long): stats[2r], stats[2r+1] = the row's mean and 1/sqrt(var + eps)
+ * (doubles), out = (x - mean) * rstd * w + b (w, b may be NULL) */
+void cg__norm_forward_rows(const float *x, int64_t n, double eps, const float *w, const float *b, double *stats,
+                           float *out, int64_t r0, int64_t r1);
+/* rows [r0, r1) of x's gradient added to gx, from g (the output's) and w (or NULL) */
+void cg__norm_dx_rows(const float *x, const float *g, const float *w, int64_t n, const double *stats, float *gx,
+                      int64_t r0, int64_t r1);
+/* columns [k0, k1) of w's and b's gradients (either NULL) added to, over all rows in order */
+void cg__norm_dwb_cols(const float *x, const float *g, int64_t n, int64_t rows, const double *stats, float *gw,
+                       float *gb, int64_t k0, int64_t k1);
+
 /* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);
 /* [0, n) in runs of `chunk` (the last one shorter) over the pool: fn(ctx, begin, end) for each. */
