@@ -125,6 +125,9 @@ void cg__norm_dwb_cols(const float *x, const float *g, int64_t n, int64_t rows, 
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);
 /* [0, n) in runs of `chunk` (the last one shorter) over the pool: fn(ctx, begin, end) for each. */
 void cg__parallel_range(int64_t n, int64_t chunk, void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx);
+/* true inside a task of a pool job (a worker's, or the caller's share): the pool is that
+ * job's, so a parallel loop begun here runs its tasks alone on this thread */
+bool cg__in_pool_task(void);
 /* fn(ctx, 0) handed to a worker while the caller goes on: true when handed over (the
  * caller then calls cg__background_wait before it reads what fn writes, and before
  * anything else it hands the pool; meanwhile its own cg__parallel_for calls run alone

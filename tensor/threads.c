@@ -55,6 +55,12 @@ static struct {
  * task left for this ticket: a job ends only when all its tasks have run). (With the task
  * counter and the record apart, a late taker could read the next job's task count with
  * the old job's task number, and run a task twice.) */
+/* Whether this thread is running a task of a pool job: then the pool is that job's, and
+ * a parallel loop inside the task runs alone (cg__in_pool_task). */
+static CG__FAST_TLS bool in_pool_task;
+
+bool cg__in_pool_task(void) { return in_pool_task; }
+
 static void run_tasks(void)
 {
     for (;;) {
@@ -68,7 +74,9 @@ static void run_tasks(void)
         if (job == 0 || before != job || __atomic_load_n(&s->job, __ATOMIC_RELAXED) != job ||
             TICKET_TASK(w) >= ntasks)
             return;
+        in_pool_task = true;
         fn(ctx, TICKET_TASK(w));
+        in_pool_task = false;
         __atomic_fetch_add(&pool.done, 1, __ATOMIC_ACQ_REL);
     }
 }
@@ -246,7 +254,10 @@ static bool take_pool_for_job(void)
 
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx)
 {
-    if (ntasks <= 1 || ntasks >= MAX_TASKS || !take_pool_for_job()) {
+    /* inside a task the pool is this job's: a nested job handed out would restart its
+     * count under the running one (a finished background product let a recurrent step's
+     * nested product do so, and the step returned before its other part was done) */
+    if (ntasks <= 1 || ntasks >= MAX_TASKS || in_pool_task || !take_pool_for_job()) {
         run_alone(ntasks, fn, ctx);
         return;
     }

@@ -743,6 +743,58 @@ START_TEST(pool_runs_every_task_of_every_job_once)
 }
 END_TEST
 
+/* A loop begun inside a task of a job, on the thread whose background task is over (the
+ * engine's: a recurrent step's product inside its rows' task, after a weight gradient's
+ * background product): it runs on this thread, and the outer job still waits for its
+ * other task. (The nested job once took the pool from under the running one and reset
+ * its count: the outer job returned while its other task still ran, and a 512-wide RNN's
+ * gradient on two threads differed from one thread's in a fifth of the passes.) */
+typedef struct {
+    pthread_t caller;
+    int other_started, other_done, inner_runs;
+} nested_job;
+
+static void inner_task(void *ctx, int64_t t)
+{
+    (void)t;
+    __atomic_fetch_add(&((nested_job *)ctx)->inner_runs, 1, __ATOMIC_RELAXED);
+}
+
+static void outer_task(void *ctx, int64_t t)
+{
+    (void)t;
+    nested_job *j = ctx;
+    if (!pthread_equal(pthread_self(), j->caller)) { /* the worker's task: slow */
+        __atomic_store_n(&j->other_started, 1, __ATOMIC_RELEASE);
+        usleep(20000);
+        __atomic_store_n(&j->other_done, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    for (int i = 0; i < 2000 && !__atomic_load_n(&j->other_started, __ATOMIC_ACQUIRE); i++)
+        usleep(1000); /* (the worker takes the other task) */
+    cg__parallel_for(2, inner_task, j);
+}
+
+START_TEST(a_loop_inside_a_task_runs_alone_after_a_background_task)
+{
+    if (!fx_threads_run())
+        return;
+    ck_assert_int_eq(cg_set_num_threads(2), 0);
+    for (int round = 0; round < 3; round++) {
+        int background_runs = 0;
+        ck_assert(cg__background_start(slow_task, &background_runs));
+        while (!__atomic_load_n(&background_runs, __ATOMIC_ACQUIRE)) /* over, not yet waited for */
+            usleep(100);
+        nested_job j = {.caller = pthread_self()};
+        cg__parallel_for(2, outer_task, &j);
+        ck_assert_msg(__atomic_load_n(&j.other_done, __ATOMIC_ACQUIRE), "the job returned before its other task ended");
+        ck_assert_int_eq(j.inner_runs, 2);
+        cg__background_wait();
+    }
+    cg_set_num_threads(1);
+}
+END_TEST
+
 START_TEST(the_version_is_meson_builds)
 {
     ck_assert_str_eq(cg_version_string(), CGRAD_EXPECTED_VERSION);
@@ -776,6 +828,7 @@ static Suite *tensor_suite(void)
     tcase_add_test(t, multinomial_without_replacement_draws_each_once);
     tcase_add_test(t, threads_drawing_together_draw_the_one_sequence);
     tcase_add_test(t, pool_runs_every_task_of_every_job_once);
+    tcase_add_test(t, a_loop_inside_a_task_runs_alone_after_a_background_task);
     tcase_add_test(t, the_version_is_meson_builds);
     suite_add_tcase(s, t);
     return s;
