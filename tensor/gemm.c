@@ -286,7 +286,9 @@ static int gemm_dispatch(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
         scale_c(M, N, beta, C, ldc);
     if (M == 0 || N == 0 || K == 0)
         return 0;
-    int threads = M * N * K >= (INT64_C(1) << 21) ? cg_get_num_threads() : 1;
+    /* (inside a pool task a split would run its parts one after the other, each packing
+     * what they share) */
+    int threads = M * N * K >= (INT64_C(1) << 21) && !cg__in_pool_task() ? cg_get_num_threads() : 1;
     split_job job = threads > 1 && cpu_isa() ? split_of(threads, trans_a, trans_b, M, N, K, pre != NULL) : (split_job){0};
     if (job.chunk > 0) {
         job.M = M, job.N = N, job.K = K, job.lda = lda, job.ldb = ldb, job.ldc = ldc;
