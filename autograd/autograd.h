@@ -21,6 +21,11 @@ bool cg_is_leaf(const cg_tensor *t);
  * lives (t's frame, or outside frames) and goes with it; never free it. */
 cg_tensor *cg_grad(const cg_tensor *t);
 int cg_zero_grad(cg_tensor *t);                  /* zeroes .grad in place if it exists */
+/* a leaf's .grad set to None (torch's `t.grad = None`, zero_grad(set_to_none=True)): cg_grad
+ * gives NULL, optimizers and clipping pass it by, and the next backward stores its
+ * gradient without adding to zeros (reusing the old buffer's memory: a pointer to the
+ * old .grad then reads the new values). 0, or -1 for a tensor that is not a leaf. */
+int cg_set_grad_none(cg_tensor *t);
 /* A name shown in printouts and graph drawings (parameters get theirs from nn). */
 int cg_set_name(cg_tensor *t, const char *name); /* the string must outlive t */
 const char *cg_name(const cg_tensor *t);         /* borrowed */

@@ -406,6 +406,10 @@ static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush)
         }
         m->pass_mark = p->mark;
     }
+    if (m->head.grad_none) { /* None until now: its old buffer, unwritten (stored over, or zeroed first) */
+        m->head.grad_none = false;
+        m->grad_unwritten = true;
+    }
     if (!m->head.held && n && n->view && cg__requires_grad(n->in[0])) {
         cg_tensor *base = n->in[0];
         if (!cg__grad_buf(base)) /* zeroed: views add into parts of it */
@@ -717,6 +721,22 @@ int cg_zero_grad(cg_tensor *t)
         memset(g->data, 0, (size_t)g->numel * sizeof(float));
     if (t->meta)
         cg__ag(t)->grad_unwritten = false;
+    return 0;
+}
+
+int cg_set_grad_none(cg_tensor *t)
+{
+    if (!cg__check(t, "cg_set_grad_none"))
+        return -1;
+    if (cg__node_of(t)) {
+        cg__error("cg_set_grad_none: only a leaf's .grad is set to None (this tensor is the result of %s)",
+                  t->meta->grad_fn);
+        return -1;
+    }
+    if (t->meta && t->meta->held) {
+        t->meta->grad_none = true;
+        cg__ag(t)->grad_unwritten = false;
+    }
     return 0;
 }
 

@@ -71,6 +71,7 @@ cg_optim *cg_adagrad_new_with(cg_tensor **params, int n, cg_adagrad_opts opts);
 void cg_optim_free(cg_optim *o);
 
 void cg_optim_zero_grad(cg_optim *o);   /* zeroes every .grad in place (PyTorch 1.13's default) */
+void cg_optim_zero_grad_set_to_none(cg_optim *o); /* every .grad to None: zero_grad(set_to_none=True), cg_set_grad_none */
 int cg_optim_step(cg_optim *o);         /* 0, or -1 with an error */
 double cg_optim_lr(const cg_optim *o);  /* the first group's lr; NAN on error */
 int cg_optim_set_lr(cg_optim *o, double lr); /* every group's lr */

@@ -524,6 +524,16 @@ void cg_optim_zero_grad(cg_optim *o)
             cg_zero_grad(o->params[i]);
 }
 
+void cg_optim_zero_grad_set_to_none(cg_optim *o)
+{
+    if (!o) {
+        cg__error_null("cg_optim_zero_grad_set_to_none");
+        return;
+    }
+    for (int i = 0; i < o->n; i++)
+        cg_set_grad_none(o->params[i]);
+}
+
 double cg_optim_lr(const cg_optim *o)
 {
     if (!o) {

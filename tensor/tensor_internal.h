@@ -29,6 +29,7 @@
  * and the in-place checks need. */
 typedef struct cg__meta {
     cg_tensor *held;         /* a tensor this one owns a reference to (its gradient), or NULL */
+    bool grad_none;          /* .grad set to None (cg_set_grad_none): held kept for the next pass to reuse, unread */
     bool requires_grad;
     const char *grad_fn;     /* PyTorch's name for the op that made it; NULL for a leaf */
     bool param;              /* a module's parameter: printed as torch prints an nn.Parameter */
@@ -72,7 +73,7 @@ struct cg_tensor {
 };
 
 static inline bool cg__requires_grad(const cg_tensor *t) { return t->meta && t->meta->requires_grad; }
-static inline cg_tensor *cg__grad_of(const cg_tensor *t) { return t->meta ? t->meta->held : NULL; }
+static inline cg_tensor *cg__grad_of(const cg_tensor *t) { return t->meta && !t->meta->grad_none ? t->meta->held : NULL; }
 
 /* ---- allocation: arena when a frame is open, the system otherwise -------- */
 void *cg__alloc(size_t bytes);           /* 64-byte aligned; frame or heap; NULL + error when out of memory */

@@ -36,6 +36,7 @@ typedef struct {
     int nparams;
     cg_tensor *x, *y, *mask;
     int64_t steps, batch;
+    bool to_none; /* zero_grad(set_to_none=True) before each step, not zeros */
 } model;
 
 static void collect(model *m, cg_module *const *mods, int n)
@@ -129,7 +130,10 @@ static outcome step(model *m, int64_t nth, float *loss_out, int64_t *requests)
     outcome r = DONE;
     cg_manual_seed(1);
     cg_frame_begin();
-    cg_optim_zero_grad(m->opt);
+    if (m->to_none)
+        cg_optim_zero_grad_set_to_none(m->opt);
+    else
+        cg_optim_zero_grad(m->opt);
     cg__fail_allocation(nth);
     cg_clear_error();
     cg_tensor *loss = forward(m);
@@ -182,10 +186,11 @@ static snapshot take(const model *m)
 
 static bool same(snapshot a, snapshot b) { return a.n == b.n && !memcmp(a.v, b.v, sizeof(float) * a.n); }
 
-static void check_model(int kind, bool cold)
+static void check_model(int kind, bool cold, bool to_none)
 {
     /* the undisturbed run: the states after a warm-up step (unless cold), one step, and one more */
     model m = build(kind);
+    m.to_none = to_none;
     if (!cold)
         ck_assert_int_eq(step(&m, 0, NULL, NULL), DONE);
     snapshot before = take(&m);
@@ -199,14 +204,19 @@ static void check_model(int kind, bool cold)
     ck_assert_int_gt(requests, 10);
     /* what a step that fails finds: the start, with zero_grad done */
     model z = build(kind);
+    z.to_none = to_none;
     if (!cold)
         step(&z, 0, NULL, NULL);
-    cg_optim_zero_grad(z.opt);
+    if (to_none) /* (every .grad None: the failed pass's buffers gone again) */
+        cg_optim_zero_grad_set_to_none(z.opt);
+    else
+        cg_optim_zero_grad(z.opt);
     snapshot zeroed = take(&z);
     destroy(&z);
     int failed_at[4] = {0};
     for (int64_t nth = 1; nth <= requests + 1; nth++) {
         model t = build(kind);
+        t.to_none = to_none;
         if (!cold)
             step(&t, 0, NULL, NULL);
         snapshot start = take(&t);
@@ -247,7 +257,7 @@ START_TEST(every_refused_allocation_fails_cleanly)
     int kind = _i % NMODELS;
     if (kind == WIDE_RNN) /* (a second thread: its put-off products run on a worker) */
         cg_set_num_threads(2); /* (one thread in WebAssembly: refused, and the test runs on one) */
-    check_model(kind, _i >= NMODELS);
+    check_model(kind, _i >= NMODELS && _i < 2 * NMODELS, _i >= 2 * NMODELS); /* cold; warm with .grad set to None */
     cg_set_num_threads(1);
     cg_frame_release_memory();
 }
@@ -351,7 +361,7 @@ int main(void)
     Suite *s = suite_create("failures");
     TCase *t = tcase_create("failures");
     tcase_set_timeout(t, 600);
-    tcase_add_loop_test(t, every_refused_allocation_fails_cleanly, 0, 2 * NMODELS);
+    tcase_add_loop_test(t, every_refused_allocation_fails_cleanly, 0, 3 * NMODELS);
     tcase_add_test(t, a_product_that_cannot_run_says_so);
     tcase_add_test(t, frames_deeper_than_the_thread_locals_without_memory);
     tcase_add_test(t, a_group_that_cannot_be_added_changes_nothing);

@@ -79,6 +79,7 @@ START_TEST(autograd_functions_take_null)
     ck_assert(!cg_is_leaf(NULL));
     ck_assert_ptr_null(cg_grad(NULL));
     ck_assert_int_lt(cg_zero_grad(NULL), 0);
+    ck_assert_int_lt(cg_set_grad_none(NULL), 0);
     ck_assert_int_lt(cg_set_name(NULL, "x"), 0);
     ck_assert_ptr_null(cg_name(NULL));
     ck_assert_int_lt(cg_backward(NULL), 0);
@@ -139,6 +140,7 @@ START_TEST(nn_and_optim_functions_take_null)
     ck_assert_ptr_null(cg_adagrad_new(NULL, 1));
     cg_optim_free(NULL);
     cg_optim_zero_grad(NULL);
+    cg_optim_zero_grad_set_to_none(NULL);
     ck_assert_int_lt(cg_optim_step(NULL), 0);
     ck_assert(isnan(cg_optim_lr(NULL)));
     ck_assert_int_lt(cg_optim_set_lr(NULL, 0.1), 0);

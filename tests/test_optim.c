@@ -130,6 +130,70 @@ START_TEST(clipping_matches_pytorch)
 }
 END_TEST
 
+/* zero_grad(set_to_none=True), as torch: .grad reads None; a step and clipping pass such a
+ * parameter by (its value and state unchanged); zero_grad leaves it None; the next
+ * backward stores the gradient (the old buffer's stale values not added to), equal to
+ * what zero_grad's zeros plus the gradient give, for a product-sized weight and a bias. */
+START_TEST(set_to_none_is_torchs_none)
+{
+    cg_manual_seed(2);
+    cg_tensor *x = cg_randn(CG_SHAPE(300, 64)), *w = cg_randn(CG_SHAPE(96, 64)), *b = cg_randn(CG_SHAPE(96));
+    cg_tensor *ps[2] = {w, b};
+    cg_set_requires_grad(w, true), cg_set_requires_grad(b, true);
+    cg_optim *opt = cg_adamw_new(ps, 2, .lr = 0.1, .weight_decay = 0.1);
+    float want_w[96 * 64], want_b[96], w_before[96 * 64];
+    for (int round = 0; round < 3; round++) {
+        cg_frame_begin();
+        ck_assert_int_eq(cg_backward(cg_sum(cg_tanh(cg_linear(x, w, b)))), 0);
+        cg_frame_end();
+        if (round == 0) { /* after zero_grad's zeros: 0 + the gradient */
+            memcpy(want_w, cg_data(cg_grad(w)), sizeof want_w), memcpy(want_b, cg_data(cg_grad(b)), sizeof want_b);
+            cg_data(cg_grad(w))[5] = 123.0f; /* stale values in the buffer the next pass reuses */
+            cg_optim_zero_grad_set_to_none(opt);
+            continue;
+        }
+        for (int i = 0; i < 96 * 64; i++)
+            ck_assert_msg(cg_data(cg_grad(w))[i] == want_w[i], "round %d: w.grad[%d] = %g, want %g", round, i,
+                          (double)cg_data(cg_grad(w))[i], (double)want_w[i]);
+        for (int i = 0; i < 96; i++)
+            ck_assert_float_eq(cg_data(cg_grad(b))[i], want_b[i]);
+        ck_assert_int_eq(cg_set_grad_none(w), 0);
+        ck_assert_int_eq(cg_set_grad_none(b), 0);
+    }
+    ck_assert_ptr_null(cg_grad(w));
+    ck_assert_ptr_null(cg_grad(b));
+    cg_optim_zero_grad(opt); /* None stays None */
+    ck_assert_ptr_null(cg_grad(w));
+    memcpy(w_before, cg_data(w), sizeof w_before);
+    ck_assert_int_eq(cg_optim_step(opt), 0); /* passed by: no decay, no state */
+    ck_assert_mem_eq(cg_data(w), w_before, sizeof w_before);
+    ck_assert_float_eq(cg_clip_grad_norm(ps, 2, 1.0f), 0.0f);
+    /* a pass that fails after writing w's gradient (anomaly mode: sqrt's gradient at 0 is
+     * infinite) leaves it None, as it was; b's, written before, likewise */
+    cg_frame_begin();
+    cg_set_detect_anomaly(true);
+    /* (backward runs the second operand's nodes first: the linear writes w's and b's .grad) */
+    cg_tensor *loss = cg_add(cg_sum(cg_sqrt(cg_mul_scalar(w, 0.0f))), cg_sum(cg_linear(x, w, b)));
+    ck_assert_int_eq(cg_backward(loss), -1);
+    cg_set_detect_anomaly(false);
+    cg_frame_end();
+    ck_assert_ptr_null(cg_grad(w));
+    ck_assert_ptr_null(cg_grad(b));
+    /* a tensor that is not a leaf: refused, with the call named */
+    cg_frame_begin();
+    cg_tensor *y = cg_mul_scalar(w, 2.0f);
+    ck_assert_int_eq(cg_set_grad_none(y), -1);
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_set_grad_none"));
+    cg_frame_end();
+    ck_assert_int_eq(cg_set_grad_none(NULL), -1);
+    cg_tensor *fresh = cg_zeros(CG_SHAPE(2)); /* no .grad yet: nothing to do */
+    ck_assert_int_eq(cg_set_grad_none(fresh), 0);
+    cg_optim_zero_grad_set_to_none(NULL);
+    cg_optim_free(opt);
+    cg_tensor_free(fresh), cg_tensor_free(x), cg_tensor_free(w), cg_tensor_free(b);
+}
+END_TEST
+
 START_TEST(schedulers_match_pytorch)
 {
     static const char *kinds[] = {"step", "exponential", "cosine", "linear"};
@@ -325,6 +389,7 @@ static Suite *optim_suite(void)
     tcase_add_loop_test(t, optimizer_follows_pytorch_on_fixed_gradients, 0, NOPT);
     tcase_add_test(t, state_can_be_saved_and_restored);
     tcase_add_test(t, clipping_matches_pytorch);
+    tcase_add_test(t, set_to_none_is_torchs_none);
     tcase_add_loop_test(t, schedulers_match_pytorch, 0, 4);
     tcase_add_test(t, bad_optimizer_use_fails_cleanly);
     tcase_add_loop_test(t, parameter_groups_follow_pytorch, 0, NGROUPED);

@@ -116,7 +116,7 @@ static double train_iter(trainer *t)
         fprintf(stderr, "gpt: %s\n", cg_last_error());
         return NAN;
     }
-    cg_optim_zero_grad(t->s.opt);
+    cg_optim_zero_grad_set_to_none(t->s.opt); /* nanoGPT: optimizer.zero_grad(set_to_none=True) */
     return lossf;
 }
 
