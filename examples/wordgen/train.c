@@ -52,7 +52,7 @@ static double train_step(trainer *t, long *rows)
     cg_tensor *loss = pick && batch_of(t->w, rows, c->batch, &x, &y) == 0 ? model_loss(&t->m, x, y, CG_MEAN) : NULL;
     double value = NAN;
     if (loss)
-        cg_optim_zero_grad(t->opt);
+        cg_optim_zero_grad_set_to_none(t->opt); /* makemore: model.zero_grad(set_to_none=True) */
     if (loss && cg_backward(loss) == 0 && cg_optim_step(t->opt) == 0)
         value = cg_item(loss);
     else
