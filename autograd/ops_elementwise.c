@@ -52,7 +52,29 @@ typedef struct {
     const float *A, *B, *Z, *g;
     float *out, *ga, *gb; /* forward: out; backward: the operands' gradients (or NULL) */
     bool fresh_a, fresh_b;
+    bool apart; /* backward: ga and gb share no element (or one is NULL): a loop each */
 } flat_job;
+
+/* One operand's gradient over [lo, hi) in a loop of its own, stored or added (each
+ * element as the walk computes it; restrict: the compiler vectorises it, which the
+ * loop writing both operands' gradients, maybe one buffer, it could not). In D: x, y,
+ * z and g[i_] as in BINARY_OP's. */
+#define FLAT_GRAD(OUT, FRESH, D)                                                          \
+    do {                                                                                  \
+        float *restrict o_ = (OUT);                                                       \
+        if (FRESH)                                                                        \
+            for (int64_t i_ = lo; i_ < hi; i_++) {                                        \
+                float x = A[i_], y = B[i_], z = Z[i_];                                    \
+                (void)x, (void)y, (void)z;                                                \
+                o_[i_] = (D);                                                             \
+            }                                                                             \
+        else                                                                              \
+            for (int64_t i_ = lo; i_ < hi; i_++) {                                        \
+                float x = A[i_], y = B[i_], z = Z[i_];                                    \
+                (void)x, (void)y, (void)z;                                                \
+                o_[i_] += (D);                                                            \
+            }                                                                             \
+    } while (0)
 
 static bool runs_flat(const cg__bcast *it) { return it->ndim == 1 && it->stride[0][0] == 1 && it->stride[1][0] == 1; }
 
@@ -79,6 +101,14 @@ static void run_flat(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), f
     static void NAME##_backward_flat(void *ctx, int64_t lo, int64_t hi)                  \
     {                                                                                    \
         const flat_job *j = ctx;                                                         \
+        if (j->apart) {                                                                  \
+            const float *restrict A = j->A, *restrict B = j->B, *restrict Z = j->Z, *restrict g = j->g; \
+            if (j->ga)                                                                   \
+                FLAT_GRAD(j->ga, j->fresh_a, (DA));                                      \
+            if (j->gb)                                                                   \
+                FLAT_GRAD(j->gb, j->fresh_b, (DB));                                      \
+            return;                                                                      \
+        }                                                                                \
         const float *g = j->g;                                                           \
         for (int64_t i_ = lo; i_ < hi; i_++) {                                           \
             float x = j->A[i_], y = j->B[i_], z = j->Z[i_];                              \
@@ -99,7 +129,8 @@ static void run_flat(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), f
         cg__bcast_init(&it, n->out->ndim, n->out->shape, 2, (const cg_tensor *const *)n->in); \
         (void)Z;                                                                         \
         if (runs_flat(&it)) {                                                            \
-            flat_job j = {.A = A, .B = B, .Z = Z, .g = g, .ga = ga, .gb = gb, .fresh_a = fresh_a, .fresh_b = fresh_b}; \
+            flat_job j = {.A = A, .B = B, .Z = Z, .g = g, .ga = ga, .gb = gb, .fresh_a = fresh_a, .fresh_b = fresh_b, \
+                          .apart = !ga || !gb || ga + it.numel <= gb || gb + it.numel <= ga}; \
             run_flat(it.numel, NAME##_backward_flat, &j);                                 \
             return 0;                                                                    \
         }                                                                                \
