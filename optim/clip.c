@@ -14,7 +14,7 @@ static void norm_of_param(void *ctx, int64_t i)
 {
     clip_job *j = ctx;
     const cg_tensor *g = cg__grad_of(j->params[i]);
-    j->norms[i] = g ? (float)sqrt(cg__row_dot(g->data, g->data, g->numel)) : 0.0f;
+    j->norms[i] = g ? (float)sqrt(cg__sum_squares(g->data, g->numel)) : 0.0f;
 }
 
 static void scale_param(void *ctx, int64_t i)

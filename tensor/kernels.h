@@ -109,7 +109,7 @@ static inline double cg__row_dot(const float *x, const float *y, int64_t n)
     return s;
 }
 
-/* ---- layer norm's row loops (norm_rows.c: AVX-512, AVX2 or the baseline, the same bits) ---- */
+/* ---- layer norm's row loops and clipping's squares (norm_rows.c: AVX-512, AVX2 or the baseline, the same bits) ---- */
 /* rows [r0, r1) of x (n long): stats[2r], stats[2r+1] = the row's mean and 1/sqrt(var + eps)
  * (doubles), out = (x - mean) * rstd * w + b (w, b may be NULL) */
 void cg__norm_forward_rows(const float *x, int64_t n, double eps, const float *w, const float *b, double *stats,
@@ -117,6 +117,8 @@ void cg__norm_forward_rows(const float *x, int64_t n, double eps, const float *w
 /* rows [r0, r1) of x's gradient added to gx, from g (the output's) and w (or NULL) */
 void cg__norm_dx_rows(const float *x, const float *g, const float *w, int64_t n, const double *stats, float *gx,
                       int64_t r0, int64_t r1);
+/* x's sum of squares in double: cg__row_dot(x, x, n)'s bits, eight doubles a step where the CPU has AVX-512 */
+double cg__sum_squares(const float *x, int64_t n);
 /* columns [k0, k1) of w's and b's gradients (either NULL) added to, over all rows in order */
 void cg__norm_dwb_cols(const float *x, const float *g, int64_t n, int64_t rows, const double *stats, float *gw,
                        float *gb, int64_t k0, int64_t k1);

@@ -1,4 +1,5 @@
-/* cgrad — layer norm's row loops (autograd/ops_norm.c's op), compiled three times: for
+/* cgrad — layer norm's row loops (autograd/ops_norm.c's op), and the sum of squares of
+ * gradient clipping's norms (optim/clip.c), compiled three times: for
  * AVX-512, for AVX2 and for the baseline, picked at run time. Statistics and the
  * gradient's terms are doubles, as before: the baseline's SSE2 took two doubles a
  * step, 4 ns an element forward and backward (a tenth of a GPT's step); AVX-512 takes
@@ -81,6 +82,14 @@ static inline __attribute__((always_inline)) void dwb_cols(const float *x, const
     }
 }
 
+/* x's sum of squares in double, in CG__SUM8's eight running sums (cg__row_dot(x, x, n)'s bits) */
+static inline __attribute__((always_inline)) double squares(const float *x, int64_t n)
+{
+    double s;
+    CG__SUM8(s, n, k, (double)x[k] * x[k]);
+    return s;
+}
+
 #define FORWARD_ARGS const float *x, int64_t n, double eps, const float *w, const float *b, double *stats, float *out, int64_t r0, int64_t r1
 #define DX_ARGS const float *x, const float *g, const float *w, int64_t n, const double *stats, float *gx, int64_t r0, int64_t r1
 #define DWB_ARGS const float *x, const float *g, int64_t n, int64_t rows, const double *stats, float *gw, float *gb, int64_t k0, int64_t k1
@@ -89,7 +98,8 @@ static inline __attribute__((always_inline)) void dwb_cols(const float *x, const
 #define NORM_ROWS_FOR(ISA, TARGET)                                                                          \
     TARGET static void forward_##ISA(FORWARD_ARGS) { forward_rows(x, n, eps, w, b, stats, out, r0, r1); } \
     TARGET static void dx_##ISA(DX_ARGS) { dx_rows(x, g, w, n, stats, gx, r0, r1); }                      \
-    TARGET static void dwb_##ISA(DWB_ARGS) { dwb_cols(x, g, n, rows, stats, gw, gb, k0, k1); }
+    TARGET static void dwb_##ISA(DWB_ARGS) { dwb_cols(x, g, n, rows, stats, gw, gb, k0, k1); }                 \
+    TARGET static double squares_##ISA(const float *x, int64_t n) { return squares(x, n); }
 
 NORM_ROWS_FOR(plain, )
 #if defined(__x86_64__) || defined(__i386__)
@@ -107,3 +117,4 @@ NORM_ROWS_FOR(avx512, __attribute__((target("avx512f,prefer-vector-width=512")))
 void cg__norm_forward_rows(FORWARD_ARGS) { PICK(forward)(x, n, eps, w, b, stats, out, r0, r1); }
 void cg__norm_dx_rows(DX_ARGS) { PICK(dx)(x, g, w, n, stats, gx, r0, r1); }
 void cg__norm_dwb_cols(DWB_ARGS) { PICK(dwb)(x, g, n, rows, stats, gw, gb, k0, k1); }
+double cg__sum_squares(const float *x, int64_t n) { return PICK(squares)(x, n); }

@@ -1,12 +1,15 @@
 /* Prints a checksum of every bit of layer_norm's result and of its input's, weight's and
  * bias's gradients, for row lengths around the eight-wide sums and the vector widths
  * (tails included), with and without weight and bias, rows near constant and far from
- * zero: tests/meson.build runs it on the AVX-512, AVX2 and portable paths, and all three
- * must print the same (norm_rows.c compiles one source for each). */
+ * zero; and of gradient clipping's norm and scaled gradients (its sums of squares):
+ * tests/meson.build runs it on the AVX-512, AVX2 and portable paths, and all three must
+ * print the same (norm_rows.c compiles one source for each). */
 #include <cgrad.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+double cg__sum_squares(const float *x, int64_t n); /* (internal: clipping's sums, in double) */
 
 static uint64_t fold(uint64_t h, cg_tensor *t)
 {
@@ -54,6 +57,26 @@ int main(void)
         for (int affine = 0; affine < 2; affine++)
             if (!(h = one_norm(h, 37, lengths[i], affine)))
                 return 1;
+    /* clipping: gradients of lengths around the vector widths, one far larger */
+    const int64_t sizes[] = {1, 7, 8, 9, 17, 100, 4099};
+    cg_tensor *ps[7];
+    for (int i = 0; i < 7; i++) {
+        ps[i] = cg_randn(CG_SHAPE(sizes[i]));
+        cg_set_requires_grad(ps[i], true);
+        cg_backward(cg_sum(cg_mul(ps[i], cg_mul_scalar(cg_randn(CG_SHAPE(sizes[i])), (float)(i + 1)))));
+    }
+    for (int i = 0; i < 7; i++) { /* each sum's own bits (float norms would round most differences away) */
+        double sq = cg__sum_squares(cg_data(cg_grad(ps[i])), sizes[i]);
+        uint64_t sq_bits;
+        memcpy(&sq_bits, &sq, 8);
+        h = (h ^ sq_bits) * 1099511628211u;
+    }
+    float total = cg_clip_grad_norm(ps, 7, 0.5f);
+    uint32_t bits;
+    memcpy(&bits, &total, 4);
+    h = (h ^ bits) * 1099511628211u;
+    for (int i = 0; i < 7; i++)
+        h = fold(h, cg_grad(ps[i]));
     printf("%016" PRIx64 "\n", h);
     return 0;
 }
