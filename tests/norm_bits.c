@@ -58,6 +58,7 @@ int main(void)
             if (!(h = one_norm(h, 37, lengths[i], affine)))
                 return 1;
     /* clipping: gradients of lengths around the vector widths, one far larger */
+    cg_frame_begin();
     const int64_t sizes[] = {1, 7, 8, 9, 17, 100, 4099};
     cg_tensor *ps[7];
     for (int i = 0; i < 7; i++) {
@@ -77,6 +78,7 @@ int main(void)
     h = (h ^ bits) * 1099511628211u;
     for (int i = 0; i < 7; i++)
         h = fold(h, cg_grad(ps[i]));
+    cg_frame_end();
     printf("%016" PRIx64 "\n", h);
     return 0;
 }
