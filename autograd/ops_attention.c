@@ -56,6 +56,7 @@ typedef struct {
     const attention_saved *sv;
     const float *q, *k, *v, *g;
     float *gq, *gk, *gv;
+    float beta; /* 0: the gradients are fresh, each element stored once; 1: added to */
     const uint8_t *keep;
     int failed;
 } backward_job;
@@ -77,7 +78,7 @@ static void backward_batch(void *ctx, int64_t b)
     if (rc == 0 && kb)
         apply_dropout(P, kb, sv->dropout_p, L * S, dropped);
     if (rc == 0 && j->gv) /* dV (S, Ev) += P̃ᵀ (S, L) dO (L, Ev) */
-        rc |= cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, ldo, 1.0f, j->gv + ov, ldv);
+        rc |= cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, ldo, j->beta, j->gv + ov, ldv);
     if (rc == 0 && (j->gq || j->gk)) {
         rc |= cg__gemm(false, true, L, S, Ev, dO, ldo, V, ldv, 0.0f, dp, S); /* dP̃ = dO Vᵀ */
         if (kb) /* dP = dP̃ ⊙ D */
@@ -88,9 +89,9 @@ static void backward_batch(void *ctx, int64_t b)
                 dp[i * S + c] = P[i * S + c] * (dp[i * S + c] - (float)dot) * sv->scale;
         }
         if (j->gq) /* dQ (L, E) += dS (L, S) K (S, E) */
-            rc |= cg__gemm(false, false, L, E, S, dp, S, K, ldk, 1.0f, j->gq + oq, ldq);
+            rc |= cg__gemm(false, false, L, E, S, dp, S, K, ldk, j->beta, j->gq + oq, ldq);
         if (j->gk) /* dK (S, E) += dSᵀ (S, L) Q (L, E) */
-            rc |= cg__gemm(true, false, S, E, L, dp, S, Q, ldq, 1.0f, j->gk + ok, ldk);
+            rc |= cg__gemm(true, false, S, E, L, dp, S, Q, ldq, j->beta, j->gk + ok, ldk);
     }
     cg__scratch_end();
     if (rc)
@@ -101,10 +102,16 @@ static int attention_backward(cg_node *n, const float *g)
 {
     const attention_saved *sv = n->saved;
     cg_tensor *q = n->in[0], *k = sv->packed ? q : n->in[1], *v = sv->packed ? q : n->in[2];
-    float *gq = cg__grad_buf(q), *gk = sv->packed ? gq : cg__grad_buf(k), *gv = sv->packed ? gq : cg__grad_buf(v);
-    if (sv->batches == 0 || sv->L == 0 || sv->S == 0) /* no weights: nothing reaches q, k or v */
+    bool empty = sv->batches == 0 || sv->L == 0 || sv->S == 0, fresh = false;
+    float *gq, *gk, *gv;
+    if (sv->packed) { /* q, k and v apart in one buffer, which the batches' heads cover once (or it is empty) */
+        gq = gk = gv = cg__grad_buf_to_write(q, &fresh);
+    } else {
+        gq = cg__grad_buf(q), gk = sv->packed ? gq : cg__grad_buf(k), gv = sv->packed ? gq : cg__grad_buf(v);
+    }
+    if (empty) /* no weights: nothing reaches q, k or v */
         return 0;
-    backward_job job = {sv, q->data, k->data, v->data, g, gq, gk, gv, keep_flags(sv), 0};
+    backward_job job = {sv, q->data, k->data, v->data, g, gq, gk, gv, fresh ? 0.0f : 1.0f, keep_flags(sv), 0};
     cg__parallel_for(sv->batches, backward_batch, &job); /* the batches over the threads */
     if (job.failed) {
         cg__error("cg_backward: out of memory in the attention's backward");

@@ -917,6 +917,22 @@ START_TEST(packed_attention_is_the_head_split_without_copies)
         ck_assert_tensor_close(grad[1], grad[0], 0, 0);
         ck_assert_tensor_close(out[2], out[0], 0, 0);
         ck_assert_tensor_close(grad[2], grad[0], 0, 0);
+        /* qkv used twice, its .grad None before the pass: the attention's backward stores into
+         * the fresh buffer when it comes first, and adds when the other use wrote it first */
+        cg_tensor *other_w = cg_randn(CG_SHAPE(3, 7, 36));
+        for (int attention_first = 0; attention_first < 2; attention_first++) {
+            cg_generator_manual_seed(g, 9);
+            ck_assert_int_eq(cg_set_grad_none(qkv), 0);
+            cg_tensor *att = cg_sum(cg_mul(cg_packed_attention_ex(qkv, 3, .attn_mask = m, .is_causal = causal,
+                                                                   .dropout_p = p, .generator = g), w));
+            cg_tensor *other = cg_sum(cg_mul(qkv, other_w));
+            /* (backward runs the second operand's nodes first) */
+            ck_assert_int_eq(cg_backward(attention_first ? cg_add(other, att) : cg_add(att, other)), 0);
+            for (int64_t i = 0; i < cg_numel(qkv); i++) { /* (the sums' order differs: to rounding) */
+                float want = cg_data(grad[1])[i] + cg_data(other_w)[i];
+                ck_assert_float_eq_tol(cg_data(cg_grad(qkv))[i], want, 1e-6f * (1 + fabsf(want)));
+            }
+        }
     }
     /* size 0: no batch, or no time step — an empty result, and nothing for backward to do */
     cg_tensor *none = cg_zeros(CG_SHAPE(0, 5, 12)), *empty_t = cg_zeros(CG_SHAPE(2, 0, 12));
@@ -1391,6 +1407,60 @@ START_TEST(view_gradients_accumulate_like_pytorch)
 }
 END_TEST
 
+/* A view of all of its base (a reshape, an unsqueeze, dropout's identity) stores into the
+ * base's gradient when that is fresh, with nothing zeroed first, and adds once it is
+ * written: the same gradients as through copies, whichever use comes first, through
+ * chains of such views, beside a view of a part, with .grad set to None, and on a
+ * retained graph's second pass. */
+static cg_tensor *all_of(cg_tensor *t, int way) /* way 0: copies (cg_clone), 1: views of all of t */
+{
+    cg_tensor *u = way ? cg_unsqueeze(t, 0) : cg_clone(t);
+    return way ? cg_dropout(cg_reshape(u, CG_SHAPE(-1)), 0.0f, true) : u;
+}
+
+START_TEST(views_of_all_of_a_base_store_into_its_gradient)
+{
+    cg_frame_begin();
+    cg_manual_seed(4);
+    cg_tensor *x = cg_randn(CG_SHAPE(6)), *r = cg_randn(CG_SHAPE(6));
+    cg_set_requires_grad(x, true);
+    float want[5][6];
+    for (int way = 0; way < 2; way++)
+        for (int c = 0; c < 5; c++) {
+            ck_assert_int_eq(c == 0 ? cg_set_grad_none(x) : cg_zero_grad(x), 0);
+            cg_tensor *h = cg_mul_scalar(x, 3.0f); /* an intermediate base */
+            cg_tensor *loss = NULL;
+            switch (c) {
+            case 0: /* a leaf's .grad set to None, reached through the view only */
+                loss = cg_sum(cg_mul(cg_reshape(all_of(x, way), CG_SHAPE(6)), r));
+                break;
+            case 1: /* the view's use runs first, then the base's own (backward: the second operand first) */
+                loss = cg_add(cg_sum(cg_mul(h, h)), cg_sum(cg_mul(all_of(h, way), r)));
+                break;
+            case 2: /* the base's own use first */
+                loss = cg_add(cg_sum(cg_mul(all_of(h, way), r)), cg_sum(cg_mul(h, h)));
+                break;
+            case 3: /* beside a view of a part */
+                loss = cg_add(cg_sum(cg_narrow(h, 0, 1, 3)), cg_sum(cg_mul(all_of(h, way), r)));
+                break;
+            case 4: /* a retained graph, twice (the base's gradient zeroed at the second pass's start) */
+                loss = cg_sum(cg_mul(all_of(cg_tanh(h), way), r));
+                ck_assert_int_eq(cg_backward_ex(loss, .retain_graph = true), 0);
+                break;
+            }
+            ck_assert_int_eq(cg_backward(loss), 0);
+            for (int i = 0; i < 6; i++)
+                if (way == 0)
+                    want[c][i] = cg_data(cg_grad(x))[i];
+                else
+                    ck_assert_msg(fabsf(cg_data(cg_grad(x))[i] - want[c][i]) <= 1e-6f * (1 + fabsf(want[c][i])),
+                                  "case %d: x.grad[%d] = %g through views, %g through copies", c, i,
+                                  (double)cg_data(cg_grad(x))[i], (double)want[c][i]);
+        }
+    cg_frame_end();
+}
+END_TEST
+
 /* ---- strided views --------------------------------------------------------------- */
 
 /* The chains tools/make_fixtures.py's VIEW_CASES apply, in the same order. */
@@ -1773,6 +1843,7 @@ static Suite *autograd_suite(void)
     tcase_add_test(e, recurrent_steps_share_the_worker_after_a_background_product);
     tcase_add_test(e, large_binary_ops_run_flat_on_threads);
     tcase_add_test(e, view_gradients_accumulate_like_pytorch);
+    tcase_add_test(e, views_of_all_of_a_base_store_into_its_gradient);
     tcase_add_loop_test(e, views_match_pytorch, 0, NVIEWCASES);
     tcase_add_test(e, views_share_storage_and_versions);
     tcase_add_test(e, strided_views_outside_frames_free_in_any_order);
