@@ -50,6 +50,8 @@ typedef struct {
     bool grad_alias;      /* .grad is a view into the grad of the tensor this one views */
     bool grad_unwritten;  /* .grad's values are stale: it is zero for this pass until first written */
     bool grad_viewed;     /* views' gradients alias into .grad (so it is zeroed, never left stale) */
+    bool grad_whole;      /* grad_alias of a view that is all of its base in order (a reshape, dropout's
+                             identity): the base's grad_unwritten speaks for both, and it is not zeroed first */
     cg_node *node;        /* the op that made it; NULL for leaves */
     int step;             /* the time step (cg_set_step) it was made in; -1 none */
     uint32_t pass_mark;   /* a leaf: the backward pass that last noted its .grad for undoing */

@@ -85,6 +85,16 @@ bool cg__needs_grad(int nin, cg_tensor *const *in)
     return false;
 }
 
+/* The tensor whose flags say whether t's gradient is written: for a view that is all of
+ * its base (grad_whole), the base's owner (a reshape of an unsqueeze of a leaf: the leaf);
+ * else t. */
+static cg_tensor *grad_owner(const cg_tensor *t)
+{
+    while (t && t->meta && cg__ag(t)->grad_whole)
+        t = cg__node_of(t)->in[0];
+    return (cg_tensor *)t;
+}
+
 /* ---- anomaly mode: every result and every gradient checked for NaN/Inf ---------- */
 
 static bool anomaly; /* process-wide, as torch's detect_anomaly */
@@ -142,7 +152,7 @@ static bool anomaly_backward_ok(const cg_node *n)
     for (int i = 0; i < n->nin; i++) {
         const cg_tensor *t = n->in[i];
         cg_tensor *g = t ? cg__grad_of(t) : NULL;
-        if (!g || !cg__requires_grad(t) || cg__ag(t)->grad_unwritten)
+        if (!g || !cg__requires_grad(t) || cg__ag(grad_owner(t))->grad_unwritten)
             continue;
         int64_t at = first_non_finite(g->data, g->numel);
         if (at < 0)
@@ -412,7 +422,10 @@ static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush)
     }
     if (!m->head.held && n && n->view && cg__requires_grad(n->in[0])) {
         cg_tensor *base = n->in[0];
-        if (!cg__grad_buf(base)) /* zeroed: views add into parts of it */
+        /* a view of all of its base, in order: the first write to either stores, as to the base
+         * itself; a part of it: the base's gradient zeroed first, the views adding into parts */
+        bool whole = t->numel == base->numel && n->view_offset == 0 && !t->strided && !base->strided;
+        if (whole ? !grad_buffer_ex(base, true) : !cg__grad_buf(base))
             return NULL;
         cg_tensor *g = cg__view_beside(t, cg__grad_of(base), t->ndim, t->shape, n->view_offset);
         if (!g) {
@@ -423,6 +436,7 @@ static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush)
         cg__ag(base)->grad_viewed = true;
         m->head.held = g;
         m->grad_alias = true;
+        m->grad_whole = whole;
     }
     if (!m->head.held) {
         /* The gradient lives where its tensor lives (outside frames, or in the
@@ -450,6 +464,7 @@ static void zero_part(void *ctx, int64_t b, int64_t e) { memset((float *)ctx + b
 /* Zero-fills a stale gradient, so readers see this pass's zero. */
 static void settle(cg_tensor *t)
 {
+    t = grad_owner(t);
     cg__autograd_meta *m = t && t->meta ? cg__ag(t) : NULL;
     if (m && m->grad_unwritten) {
         if (m->head.held->numel >= 2 * ZERO_PART)
@@ -471,9 +486,10 @@ float *cg__grad_buf(cg_tensor *t)
 float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite)
 {
     cg_tensor *g = grad_buffer(t);
-    *overwrite = g && cg__ag(t)->grad_unwritten;
-    if (g)
-        cg__ag(t)->grad_unwritten = false;
+    cg__autograd_meta *m = g ? cg__ag(grad_owner(t)) : NULL;
+    *overwrite = m && m->grad_unwritten;
+    if (m)
+        m->grad_unwritten = false;
     return g ? g->data : NULL;
 }
 
