@@ -455,46 +455,67 @@ static void adagrad_update(const cg_adagrad_opts *o, double lr, double step, flo
     }
 }
 
-/* One parameter's update (a task: parameters are updated apart, each by one thread in
- * one order, so the same bits on any thread count). */
-static void step_param(void *ctx, int64_t i)
+/* The update runs in chunks of parameters' elements over the threads (a task each: every
+ * element is updated alone, so the same bits on any thread count); a chunk a parameter
+ * left a char-RNN's 65K-float W_hh on one thread while the other finished the rest. */
+#define STEP_CHUNK 16384
+
+static float *values_of(cg_tensor *p) { return p->strided ? p->strided->dense->data : p->data; }
+
+static int64_t chunks_of(const cg_optim *o, int i)
 {
-    cg_optim *o = ctx;
-    cg_tensor *p = o->params[i], *grad = cg__grad_of(p);
-    if (!grad)
-        return;
-    float *values = p->strided ? p->strided->dense->data : p->data;
-    if (!p->strided)
-        cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
+    cg_tensor *p = o->params[i];
+    return cg__grad_of(p) ? (p->numel + STEP_CHUNK - 1) / STEP_CHUNK : 0;
+}
+
+/* Elements [lo, hi) of parameter i's update (its step counted already). */
+static void update_range(cg_optim *o, int i, int64_t lo, int64_t hi)
+{
+    cg_tensor *p = o->params[i];
     const cg__optim_group *gr = &o->groups[o->group_of[i]];
     const char *names[4];
     int nslots = slots_of(o->kind, gr, names);
     cg_tensor **st = o->state + o->first_slot[i];
-    double step = (double)(st[0]->data[0] += 1.0f);
-    float *slot1 = nslots > 1 ? st[1]->data : NULL, *slot2 = nslots > 2 ? st[2]->data : NULL;
-    float *slot3 = nslots > 3 ? st[3]->data : NULL;
-    const float *g = grad->data;
+    double step = (double)st[0]->data[0];
+    float *slot1 = nslots > 1 ? st[1]->data + lo : NULL, *slot2 = nslots > 2 ? st[2]->data + lo : NULL;
+    float *slot3 = nslots > 3 ? st[3]->data + lo : NULL;
+    float *values = values_of(p) + lo;
+    const float *g = cg__grad_of(p)->data + lo;
+    int64_t n = hi - lo;
     switch (o->kind) {
     case OPT_SGD:
-        sgd_update(&gr->o.sgd, (float)gr->lr, values, g, slot1, step == 1, p->numel);
+        sgd_update(&gr->o.sgd, (float)gr->lr, values, g, slot1, step == 1, n);
         break;
     case OPT_ADAM:
     case OPT_ADAMW:
-        adam_update(&gr->o.adam, o->kind == OPT_ADAMW, gr->lr, step, values, g, slot1, slot2, slot3, p->numel);
+        adam_update(&gr->o.adam, o->kind == OPT_ADAMW, gr->lr, step, values, g, slot1, slot2, slot3, n);
         break;
     case OPT_RMSPROP: {
         const cg_rmsprop_opts *r = &gr->o.rmsprop;
         float *buf = r->momentum > 0 ? slot2 : NULL;
         float *gavg = r->centered ? (r->momentum > 0 ? slot3 : slot2) : NULL;
-        rmsprop_update(r, (float)gr->lr, values, g, slot1, buf, gavg, p->numel);
+        rmsprop_update(r, (float)gr->lr, values, g, slot1, buf, gavg, n);
         break;
     }
     case OPT_ADAGRAD:
-        adagrad_update(&gr->o.adagrad, gr->lr, step, values, g, slot1, p->numel);
+        adagrad_update(&gr->o.adagrad, gr->lr, step, values, g, slot1, n);
         break;
     }
-    if (p->strided)
-        cg__dense_written(p); /* back through its strides, its version bumped */
+}
+
+/* Task t: the chunk it names, counting the parameters' chunks in order. */
+static void step_chunk(void *ctx, int64_t t)
+{
+    cg_optim *o = ctx;
+    for (int i = 0; i < o->n; i++) {
+        int64_t k = chunks_of(o, i);
+        if (t < k) {
+            int64_t lo = t * STEP_CHUNK, hi = lo + STEP_CHUNK < o->params[i]->numel ? lo + STEP_CHUNK : o->params[i]->numel;
+            update_range(o, i, lo, hi);
+            return;
+        }
+        t -= k;
+    }
 }
 
 int cg_optim_step(cg_optim *o)
@@ -509,7 +530,20 @@ int cg_optim_step(cg_optim *o)
     for (int i = 0; i < o->n; i++) /* a strided parameter's values row-major, made before any update */
         if (o->params[i]->strided && cg__grad_of(o->params[i]) && !cg__dense_plain(o->params[i], "cg_optim_step"))
             return -1;
-    cg__parallel_for(o->n, step_param, o); /* the parameters over the threads */
+    int64_t chunks = 0;
+    for (int i = 0; i < o->n; i++) { /* each step counted (and each version bumped) once, before the chunks */
+        cg_tensor *p = o->params[i];
+        if (!cg__grad_of(p))
+            continue; /* (torch passes a parameter whose .grad is None by) */
+        if (!p->strided)
+            cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
+        o->state[o->first_slot[i]]->data[0] += 1.0f;
+        chunks += chunks_of(o, i);
+    }
+    cg__parallel_for(chunks, step_chunk, o); /* the chunks over the threads */
+    for (int i = 0; i < o->n; i++)
+        if (o->params[i]->strided && cg__grad_of(o->params[i]))
+            cg__dense_written(o->params[i]); /* back through its strides, its version bumped */
     return 0;
 }
 

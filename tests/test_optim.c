@@ -194,6 +194,57 @@ START_TEST(set_to_none_is_torchs_none)
 }
 END_TEST
 
+/* A large parameter's update runs in chunks over the threads: each element as it would be
+ * in a small parameter (here its values cut into four of 10000), for every optimizer, on
+ * one thread and two. */
+START_TEST(large_parameters_update_in_chunks_as_small_ones)
+{
+    enum { N = 40000, PIECES = 4 };
+    cg_manual_seed(8);
+    cg_tensor *v0 = cg_randn(CG_SHAPE(N)), *g0 = cg_randn(CG_SHAPE(N));
+    for (int kind = 0; kind < 5; kind++)
+        for (int threads = 1; threads <= 2; threads++) {
+            if (cg_set_num_threads(threads) != 0) /* (one thread in WebAssembly) */
+                continue;
+            cg_tensor *big = cg_tensor_copy(v0), *small[PIECES];
+            cg_set_requires_grad(big, true);
+            for (int k = 0; k < PIECES; k++) {
+                small[k] = cg_tensor_from(cg_data(v0) + k * (N / PIECES), CG_SHAPE(N / PIECES));
+                cg_set_requires_grad(small[k], true);
+            }
+            cg_optim *a = NULL, *b = NULL;
+            switch (kind) {
+            case 0: a = cg_sgd_new(&big, 1, .lr = 0.1, .momentum = 0.9), b = cg_sgd_new(small, PIECES, .lr = 0.1, .momentum = 0.9); break;
+            case 1: a = cg_adam_new(&big, 1, .lr = 0.01), b = cg_adam_new(small, PIECES, .lr = 0.01); break;
+            case 2: a = cg_adamw_new(&big, 1, .lr = 0.01, .amsgrad = true), b = cg_adamw_new(small, PIECES, .lr = 0.01, .amsgrad = true); break;
+            case 3: a = cg_rmsprop_new(&big, 1, .lr = 0.01, .centered = true), b = cg_rmsprop_new(small, PIECES, .lr = 0.01, .centered = true); break;
+            default: a = cg_adagrad_new(&big, 1, .lr = 0.01), b = cg_adagrad_new(small, PIECES, .lr = 0.01); break;
+            }
+            ck_assert(a && b);
+            for (int step = 0; step < 3; step++) { /* gradients g0 * (step + 1) */
+                cg_frame_begin();
+                cg_tensor *scaled = cg_mul_scalar(g0, (float)(step + 1));
+                cg_optim_zero_grad(a), cg_optim_zero_grad(b);
+                ck_assert_int_eq(cg_backward(cg_sum(cg_mul(big, scaled))), 0);
+                for (int k = 0; k < PIECES; k++)
+                    ck_assert_int_eq(cg_backward(cg_sum(cg_mul(small[k], cg_narrow(scaled, 0, k * (N / PIECES), N / PIECES)))), 0);
+                cg_frame_end();
+                ck_assert_int_eq(cg_optim_step(a), 0);
+                ck_assert_int_eq(cg_optim_step(b), 0);
+            }
+            for (int k = 0; k < PIECES; k++)
+                ck_assert_msg(!memcmp(cg_data(big) + k * (N / PIECES), cg_data(small[k]), sizeof(float) * (N / PIECES)),
+                              "optimizer %d on %d threads: piece %d differs", kind, threads, k);
+            cg_optim_free(a), cg_optim_free(b);
+            cg_tensor_free(big);
+            for (int k = 0; k < PIECES; k++)
+                cg_tensor_free(small[k]);
+        }
+    cg_set_num_threads(1);
+    cg_tensor_free(v0), cg_tensor_free(g0);
+}
+END_TEST
+
 START_TEST(schedulers_match_pytorch)
 {
     static const char *kinds[] = {"step", "exponential", "cosine", "linear"};
@@ -390,6 +441,7 @@ static Suite *optim_suite(void)
     tcase_add_test(t, state_can_be_saved_and_restored);
     tcase_add_test(t, clipping_matches_pytorch);
     tcase_add_test(t, set_to_none_is_torchs_none);
+    tcase_add_test(t, large_parameters_update_in_chunks_as_small_ones);
     tcase_add_loop_test(t, schedulers_match_pytorch, 0, 4);
     tcase_add_test(t, bad_optimizer_use_fails_cleanly);
     tcase_add_loop_test(t, parameter_groups_follow_pytorch, 0, NGROUPED);
