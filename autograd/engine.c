@@ -260,14 +260,13 @@ typedef struct {
     int64_t next_row, pending;
     float *C;              /* w's gradient, once a product has started; fresh: nothing in it yet */
     bool fresh;
-    float *rows_g, *rows_x; /* KC_ROWS rows of g and x copied together (cg__grad_defer_room) */
-    deferred_rows *pieces;  /* where those rows come from (KC_ROWS of them at most) */
+    deferred_rows *pieces;  /* where a product's rows lie (KC_ROWS of them at most) */
     const float *packed;   /* w packed for g · w (cg__grad_packed_weight), or NULL */
 } deferred_product;
 
 /* One product of KC_ROWS rows or fewer: C (out_f x in_f) = beta C + gᵀ · x; rc its result.
- * With npieces, g and x are first gathered from the pieces (on the thread that
- * multiplies: a worker, while the backward goes on). */
+ * With npieces, g's and x's rows are read from the pieces (cg__gemm_rows, on the thread
+ * that multiplies: a worker, while the backward goes on). */
 typedef struct {
     const float *g, *x;
     float *C;
@@ -516,12 +515,19 @@ static void run_rows_product(void *ctx, int64_t task)
 {
     (void)task;
     rows_product *r = ctx;
-    float *g = (float *)r->g, *x = (float *)r->x; /* (the pass's rooms, when gathered into) */
-    for (int64_t i = 0, at = 0; i < r->npieces; at += r->pieces[i].rows, i++) {
-        memcpy(g + at * r->out_f, r->pieces[i].g, (size_t)(r->pieces[i].rows * r->out_f) * sizeof(float));
-        memcpy(x + at * r->in_f, r->pieces[i].x, (size_t)(r->pieces[i].rows * r->in_f) * sizeof(float));
+    if (!r->npieces) {
+        r->rc = cg__gemm(true, false, r->out_f, r->in_f, r->rows, r->g, r->out_f, r->x, r->in_f, r->beta, r->C, r->in_f);
+        return;
     }
-    r->rc = cg__gemm(true, false, r->out_f, r->in_f, r->rows, r->g, r->out_f, r->x, r->in_f, r->beta, r->C, r->in_f);
+    /* each row of g and x where it lies, for the product's packing to read (copying them
+     * together first was 9% of a worker's time at H = 256) */
+    cg__scratch_begin();
+    const float **g_rows = cg__scratch((size_t)r->rows * sizeof *g_rows), **x_rows = cg__scratch((size_t)r->rows * sizeof *x_rows);
+    for (int64_t i = 0, at = 0; g_rows && x_rows && i < r->npieces; i++)
+        for (int64_t k = 0; k < r->pieces[i].rows; k++, at++)
+            g_rows[at] = r->pieces[i].g + k * r->out_f, x_rows[at] = r->pieces[i].x + k * r->in_f;
+    r->rc = g_rows && x_rows ? cg__gemm_rows(r->out_f, r->in_f, r->rows, g_rows, x_rows, r->beta, r->C, r->in_f) : -1;
+    cg__scratch_end();
 }
 
 /* Waits for the worker's product, if one runs; its result. */
@@ -536,20 +542,16 @@ static int background_done(pass_log *p)
     return p->background.rc;
 }
 
-/* d's next product: up to KC_ROWS rows from where it stopped, to be copied together by
- * the product (a weight met once: its rows where they lie); false when out of memory for
- * the copies (reported). (Their room is the pass's: called from an op's backward, after
- * its scratch frame.) */
+/* d's next product: up to KC_ROWS rows from where it stopped, as the pieces they lie in (a
+ * weight met once: its rows as one); false when out of memory for the list of pieces
+ * (reported). (Its room is the pass's: called from an op's backward, after its scratch
+ * frame.) */
 static bool next_rows(deferred_product *d, rows_product *r)
 {
     *r = (rows_product){.out_f = d->out_f, .in_f = d->in_f, .C = d->C, .beta = d->fresh ? 0.0f : 1.0f};
     if (d->nparts == 1 && d->next_row == 0) {
         r->g = d->parts[0].g, r->x = d->parts[0].x, r->rows = d->parts[0].rows;
     } else {
-        if (!d->rows_g && !(d->rows_g = cg__grad_defer_room(KC_ROWS * d->out_f)))
-            return false;
-        if (!d->rows_x && !(d->rows_x = cg__grad_defer_room(KC_ROWS * d->in_f)))
-            return false;
         /* (the pieces' own list: d->parts moves when it grows, while a worker reads these) */
         size_t words = KC_ROWS * sizeof *d->pieces / sizeof(float);
         if (!d->pieces && !(d->pieces = (deferred_rows *)cg__grad_defer_room((int64_t)words)))
@@ -564,7 +566,6 @@ static bool next_rows(deferred_product *d, rows_product *r)
             if (d->next_row == part->rows)
                 d->next_part++, d->next_row = 0;
         }
-        r->g = d->rows_g, r->x = d->rows_x;
     }
     d->pending -= r->rows;
     d->fresh = false;

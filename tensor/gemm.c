@@ -223,6 +223,34 @@ static bool simd_path(int64_t M, int64_t N, int64_t K)
     return M * N * K >= 4096 && N >= 8 && cpu_isa();
 }
 
+int cg__gemm_rows(int64_t M, int64_t N, int64_t K, const float *const *a_rows, const float *const *b_rows, float beta,
+                  float *C, int64_t ldc)
+{
+    const cg__gemm_isa *isa = cpu_isa();
+    bool one_thread = M * N * K < (INT64_C(1) << 21) || cg__in_pool_task() || cg_get_num_threads() == 1;
+#ifndef CG_USE_OPENBLAS
+    if (one_thread && simd_path(M, N, K) && M > 0) { /* one thread's blocked product: packed from the rows */
+        bool overwrite = beta == 0.0f;
+        if (!overwrite)
+            scale_c(M, N, beta, C, ldc);
+        return gemm_result(cg__gemm_blocked_rows(isa, M, N, K, a_rows, b_rows, C, ldc, overwrite), M, N, K);
+    }
+#endif
+    (void)isa, (void)one_thread;
+    /* else the rows gathered, one product as any other (over the threads, or the portable loops) */
+    cg__scratch_begin();
+    float *a = cg__scratch((size_t)(K * M) * sizeof(float)), *b = cg__scratch((size_t)(K * N) * sizeof(float));
+    int rc = a && b ? 0 : -1;
+    for (int64_t k = 0; rc == 0 && k < K; k++) {
+        memcpy(a + k * M, a_rows[k], (size_t)M * sizeof(float));
+        memcpy(b + k * N, b_rows[k], (size_t)N * sizeof(float));
+    }
+    if (rc == 0)
+        rc = cg__gemm(true, false, M, N, K, a, M, b, N, beta, C, ldc);
+    cg__scratch_end();
+    return rc;
+}
+
 /* The packed form's strip width: the kernel's columns (cg__gemm_isa_pack_b). */
 static int64_t packed_nr(void) { return cpu_isa()->NR; }
 

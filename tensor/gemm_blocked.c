@@ -92,6 +92,37 @@ static void pack_strips(const cg__gemm_isa *isa, bool transposed, const float *s
     }
 }
 
+/* pack_strips' packed form of a K x X operand whose rows k0.. lie apart (rows[k]: X floats):
+ * columns [x0, x0 + n) of rows [k0, k0 + kc), KGROUP rows at a time for all the strips */
+#define COPY_ROW_PIECES(WIDTH)                                                                  \
+    for (int64_t k = g0; k < g1; k++)                                                           \
+        memcpy(strip + k * (WIDTH), rows[k0 + k] + x0 + xs, (WIDTH) * sizeof(float));           \
+    break
+static void pack_rows(const float *const *rows, int64_t k0, int64_t kc, int64_t x0, int64_t n, float *dst, int64_t W)
+{
+    for (int64_t g0 = 0; g0 < kc; g0 += KGROUP) {
+        int64_t g1 = kc - g0 < KGROUP ? kc : g0 + KGROUP;
+        for (int64_t xs = 0; xs < n; xs += W) {
+            int64_t w = n - xs < W ? n - xs : W;
+            float *strip = dst + (xs / W) * kc * W;
+            switch (w == W ? W : 0) { /* whole strips of the kernels' widths: copies of a constant size */
+            case 4: COPY_ROW_PIECES(4);
+            case 6: COPY_ROW_PIECES(6);
+            case 8: COPY_ROW_PIECES(8);
+            case 16: COPY_ROW_PIECES(16);
+            case 32: COPY_ROW_PIECES(32);
+            default:
+                for (int64_t k = g0; k < g1; k++) {
+                    memcpy(strip + k * W, rows[k0 + k] + x0 + xs, (size_t)w * sizeof(float));
+                    for (int64_t c = w; c < W; c++)
+                        strip[k * W + c] = 0;
+                }
+            }
+        }
+    }
+}
+#undef COPY_ROW_PIECES
+
 /* The next block's operand, fetched into L2 a few lines before each tile while this
  * block is multiplied: rows of row_bytes, ld_bytes apart, the next line at `at`. An
  * operand that comes from memory (a weight gradient's g and x, left by the forward long
@@ -142,15 +173,16 @@ static ahead next_b_panel(bool trans_b, const float *B, int64_t ldb, int64_t K, 
 
 /* With pre (op(B) packed once, cg__gemm_isa_pack_b), B's strips are read from there
  * instead of being packed again or read in place: the same values, so the same bits. */
-int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                     const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
-                     const cg__prepacked *pre, bool overwrite)
+/* cg__gemm_blocked, or with a_rows and b_rows (NULL or both) cg__gemm_blocked_rows. */
+static int blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, const float *const *a_rows, const float *const *b_rows,
+                   float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
 {
     int64_t MR = isa->MR, NR = isa->NR;
     int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
     /* (B in place: NR columns at a time, only its last partial strip packed) */
-    bool direct = !pre && cg__gemm_reads_b_in_place(trans_b, M, K);
-    bool direct_a = cg__gemm_reads_a_in_place(trans_a, N, K);
+    bool direct = !pre && !b_rows && cg__gemm_reads_b_in_place(trans_b, M, K);
+    bool direct_a = !a_rows && cg__gemm_reads_a_in_place(trans_a, N, K);
     cg__scratch_begin();
     float *bp = pre ? NULL : cg__scratch((size_t)(((nc_max + NR - 1) / NR) * NR * kc_max) * sizeof(float));
     float *ap = cg__scratch((size_t)(((mc_max + MR - 1) / MR) * MR * kc_max) * sizeof(float));
@@ -160,16 +192,20 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
         int64_t tiles = ((nc + NR - 1) / NR) * ((mc_max + MR - 1) / MR), blocks = (M + MC - 1) / MC;
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
             int64_t kc = K - k0 < KC ? K - k0 : KC;
-            if (full < nc && !pre) /* what is not read in place: all of a transposed B, or B's last strip */
+            if (full < nc && !pre && b_rows)
+                pack_rows(b_rows, k0, kc, j0, nc, bp, NR);
+            else if (full < nc && !pre) /* what is not read in place: all of a transposed B, or B's last strip */
                 pack_strips(isa, trans_b, B, ldb, k0, kc, j0 + full, nc - full, bp, NR);
             /* the next panel of B, over all of this one's tiles (none to fetch for a packed B) */
-            ahead next_b = pre ? (ahead){0} : next_b_panel(trans_b, B, ldb, K, k0, j0, nc);
+            ahead next_b = pre || b_rows ? (ahead){0} : next_b_panel(trans_b, B, ldb, K, k0, j0, nc);
             int64_t b_lines = (ahead_lines(&next_b) + tiles * blocks - 1) / (tiles * blocks);
             for (int64_t i0 = 0; i0 < M; i0 += MC) {
                 int64_t mc = M - i0 < MC ? M - i0 : MC, mfull = direct_a ? mc / MR * MR : 0;
-                if (mfull < mc) /* what is not read in place: all of A, or its last partial strip of rows */
+                if (a_rows)
+                    pack_rows(a_rows, k0, kc, i0, mc, ap, MR);
+                else if (mfull < mc) /* what is not read in place: all of A, or its last partial strip of rows */
                     pack_strips(isa, !trans_a, A, lda, k0, kc, i0 + mfull, mc - mfull, ap, MR);
-                ahead next_a = next_a_block(trans_a, A, lda, M, K, i0, k0); /* over this block's tiles */
+                ahead next_a = a_rows ? (ahead){0} : next_a_block(trans_a, A, lda, M, K, i0, k0); /* over this block's tiles */
                 int64_t a_lines = (ahead_lines(&next_a) + tiles - 1) / tiles;
                 for (int64_t js = 0; js < nc; js += NR) {
                     bool in_place = js < full;
@@ -192,6 +228,19 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
     }
     cg__scratch_end();
     return ok ? 0 : -1;
+}
+
+int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                     const cg__prepacked *pre, bool overwrite)
+{
+    return blocked(isa, trans_a, trans_b, M, N, K, A, lda, B, ldb, NULL, NULL, C, ldc, pre, overwrite);
+}
+
+int cg__gemm_blocked_rows(const cg__gemm_isa *isa, int64_t M, int64_t N, int64_t K, const float *const *a_rows,
+                          const float *const *b_rows, float *C, int64_t ldc, bool overwrite)
+{
+    return blocked(isa, true, false, M, N, K, NULL, 0, NULL, 0, a_rows, b_rows, C, ldc, NULL, overwrite);
 }
 
 /* op(B) in the strips cg__gemm_blocked reads: every KC block of k after the other,

@@ -14,6 +14,13 @@ int cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb,
               float beta, float *C, int64_t ldc);
 
+/* C (M x N) = beta C + Σ_k a_rows[k]ᵀ b_rows[k]: cg__gemm(true, false, M, N, K, ...) over K rows
+ * of A (M floats each) and of B (N each) that lie apart (a recurrent weight's gradient over
+ * the time steps' rows): on one thread packed from the rows where they lie, else gathered
+ * first; the same bits either way. 0, or -1 with an error when out of memory. */
+int cg__gemm_rows(int64_t M, int64_t N, int64_t K, const float *const *a_rows, const float *const *b_rows, float beta,
+                  float *C, int64_t ldc);
+
 /* A weight used by many products (a recurrent weight over T steps) packed once:
  * op(B) = Bᵀ for B (N x K) row-major with trans_b (x · Wᵀ reads a linear layer's weight
  * so), B (K x N) itself without (g · W, the gradient flowing back through it).
