@@ -461,17 +461,22 @@ static cg_tensor *grad_buffer(cg_tensor *t) { return grad_buffer_ex(t, true); }
 static void zero_part(void *ctx, int64_t b, int64_t e) { memset((float *)ctx + b, 0, (size_t)(e - b) * sizeof(float)); }
 
 /* Zero-fills a stale gradient, so readers see this pass's zero. */
-static void settle(cg_tensor *t)
+static void zero_unwritten(cg__autograd_meta *m)
 {
-    t = grad_owner(t);
+    if (m->head.held->numel >= 2 * ZERO_PART)
+        cg__parallel_range(m->head.held->numel, ZERO_PART, zero_part, m->head.held->data);
+    else
+        zero_part(m->head.held->data, 0, m->head.held->numel);
+    m->grad_unwritten = false;
+}
+
+static inline void settle(cg_tensor *t)
+{
     cg__autograd_meta *m = t && t->meta ? cg__ag(t) : NULL;
-    if (m && m->grad_unwritten) {
-        if (m->head.held->numel >= 2 * ZERO_PART)
-            cg__parallel_range(m->head.held->numel, ZERO_PART, zero_part, m->head.held->data);
-        else
-            zero_part(m->head.held->data, 0, m->head.held->numel);
-        m->grad_unwritten = false;
-    }
+    if (m && m->grad_whole) /* (rare: the owner's flags) */
+        m = cg__ag(grad_owner(t));
+    if (m && m->grad_unwritten)
+        zero_unwritten(m);
 }
 
 float *cg__grad_buf(cg_tensor *t)
@@ -485,7 +490,9 @@ float *cg__grad_buf(cg_tensor *t)
 float *cg__grad_buf_to_write(cg_tensor *t, bool *overwrite)
 {
     cg_tensor *g = grad_buffer(t);
-    cg__autograd_meta *m = g ? cg__ag(grad_owner(t)) : NULL;
+    cg__autograd_meta *m = g ? cg__ag(t) : NULL;
+    if (m && m->grad_whole) /* (rare: the owner's flags) */
+        m = cg__ag(grad_owner(t));
     *overwrite = m && m->grad_unwritten;
     if (m)
         m->grad_unwritten = false;

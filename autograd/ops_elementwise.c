@@ -101,7 +101,7 @@ static void run_flat(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), f
     static void NAME##_backward_flat(void *ctx, int64_t lo, int64_t hi)                  \
     {                                                                                    \
         const flat_job *j = ctx;                                                         \
-        if (j->apart) {                                                                  \
+        if (j->apart && hi - lo >= 64) { /* (a few elements: the one loop costs less) */ \
             const float *restrict A = j->A, *restrict B = j->B, *restrict Z = j->Z, *restrict g = j->g; \
             if (j->ga)                                                                   \
                 FLAT_GRAD(j->ga, j->fresh_a, (DA));                                      \

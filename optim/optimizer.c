@@ -503,6 +503,14 @@ static void update_range(cg_optim *o, int i, int64_t lo, int64_t hi)
     }
 }
 
+/* Task i: all of parameter i (when none has more than one chunk: a toy model's few). */
+static void step_param(void *ctx, int64_t i)
+{
+    cg_optim *o = ctx;
+    if (cg__grad_of(o->params[i]))
+        update_range(o, (int)i, 0, o->params[i]->numel);
+}
+
 /* Task t: the chunk it names, counting the parameters' chunks in order. */
 static void step_chunk(void *ctx, int64_t t)
 {
@@ -531,6 +539,7 @@ int cg_optim_step(cg_optim *o)
         if (o->params[i]->strided && cg__grad_of(o->params[i]) && !cg__dense_plain(o->params[i], "cg_optim_step"))
             return -1;
     int64_t chunks = 0;
+    bool one_each = true;
     for (int i = 0; i < o->n; i++) { /* each step counted (and each version bumped) once, before the chunks */
         cg_tensor *p = o->params[i];
         if (!cg__grad_of(p))
@@ -538,9 +547,14 @@ int cg_optim_step(cg_optim *o)
         if (!p->strided)
             cg__bump_version(p); /* a graph that saved p refuses to go backward after this */
         o->state[o->first_slot[i]]->data[0] += 1.0f;
-        chunks += chunks_of(o, i);
+        int64_t k = chunks_of(o, i);
+        chunks += k;
+        one_each = one_each && k <= 1;
     }
-    cg__parallel_for(chunks, step_chunk, o); /* the chunks over the threads */
+    if (one_each)
+        cg__parallel_for(o->n, step_param, o); /* a parameter a task */
+    else
+        cg__parallel_for(chunks, step_chunk, o); /* the chunks over the threads */
     for (int i = 0; i < o->n; i++)
         if (o->params[i]->strided && cg__grad_of(o->params[i]))
             cg__dense_written(o->params[i]); /* back through its strides, its version bumped */
