@@ -83,11 +83,7 @@ static void backward_batch(void *ctx, int64_t b)
         rc |= cg__gemm(false, true, L, S, Ev, dO, ldo, V, ldv, 0.0f, dp, S); /* dP̃ = dO Vᵀ */
         if (kb) /* dP = dP̃ ⊙ D */
             apply_dropout(dp, kb, sv->dropout_p, L * S, dp);
-        for (int64_t i = 0; i < L; i++) { /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), then · scale */
-            double dot = cg__row_dot(dp + i * S, P + i * S, S);
-            for (int64_t c = 0; c < S; c++)
-                dp[i * S + c] = P[i * S + c] * (dp[i * S + c] - (float)dot) * sv->scale;
-        }
+        cg__attention_ds(dp, P, L, S, sv->scale); /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), then · scale */
         if (j->gq) /* dQ (L, E) += dS (L, S) K (S, E) */
             rc |= cg__gemm(false, false, L, E, S, dp, S, K, ldk, j->beta, j->gq + oq, ldq);
         if (j->gk) /* dK (S, E) += dSᵀ (S, L) Q (L, E) */
@@ -147,48 +143,16 @@ static bool shapes_ok(const cg_tensor *q, const cg_tensor *k, const cg_tensor *v
 }
 
 /* P = softmax(Q Kᵀ scale + mask) for one batch, rows of L. */
-/* Whether a row holds a NaN. */
-static bool has_nan(const float *x, int64_t n)
-{
-    for (int64_t j = 0; j < n; j++)
-        if (x[j] != x[j])
-            return true;
-    return false;
-}
-
 static int attention_weights(const float *Q, int64_t ldq, const float *K, int64_t ldk, const float *mask, bool causal,
                               float scale, int64_t L, int64_t S, int64_t E, float *P)
 {
     if (cg__gemm(false, true, L, S, E, Q, ldq, K, ldk, 0.0f, P, S) < 0)
         return -1;
     /* each row shifted by its largest value, one vectorised exp over them all, then each
-     * row scaled by the inverse of its sum: cg_softmax's arithmetic, as torch's softmax.
-     * Every loop here is one the compiler vectorises: no test inside them. */
-    for (int64_t i = 0; i < L; i++) {
-        float *row = P + i * S;
-        int64_t open = causal ? (i + 1 < S ? i + 1 : S) : S; /* torch's is_causal: the upper triangle is masked */
-        if (mask)
-            for (int64_t j = 0; j < open; j++)
-                row[j] = row[j] * scale + mask[i * S + j];
-        else
-            for (int64_t j = 0; j < open; j++)
-                row[j] = row[j] * scale;
-        for (int64_t j = open; j < S; j++)
-            row[j] = -INFINITY;
-        float top = cg__row_max(row, S);
-        if (top == -INFINITY) /* a row masked whole gets no weight (exp(-inf) = 0), unless a NaN is in it */
-            top = has_nan(row, S) ? NAN : 0.0f;
-        for (int64_t j = 0; j < S; j++) /* (a NaN anywhere in the row makes its sum NaN, so all of it NaN, as torch) */
-            row[j] -= top;
-    }
+     * row scaled by the inverse of its sum: cg_softmax's arithmetic, as torch's softmax */
+    cg__attention_logits(P, L, S, mask, causal, scale);
     cg__exp_f32(L * S, P, P);
-    for (int64_t i = 0; i < L; i++) {
-        float *row = P + i * S;
-        double sum = cg__row_sum(row, S);
-        float inv = sum == 0 ? 0.0f : (float)(1.0 / sum); /* (a NaN stays NaN, as in torch) */
-        for (int64_t j = 0; j < S; j++)
-            row[j] *= inv;
-    }
+    cg__attention_normalise(P, L, S);
     return 0;
 }
 

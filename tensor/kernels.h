@@ -116,7 +116,7 @@ static inline double cg__row_dot(const float *x, const float *y, int64_t n)
     return s;
 }
 
-/* ---- layer norm's row loops and clipping's squares (norm_rows.c: AVX-512, AVX2 or the baseline, the same bits) ---- */
+/* ---- row loops (row_loops.c: AVX-512, AVX2 or the baseline, the same bits) ---- */
 /* rows [r0, r1) of x (n long): stats[2r], stats[2r+1] = the row's mean and 1/sqrt(var + eps)
  * (doubles), out = (x - mean) * rstd * w + b (w, b may be NULL) */
 void cg__norm_forward_rows(const float *x, int64_t n, double eps, const float *w, const float *b, double *stats,
@@ -129,6 +129,12 @@ double cg__sum_squares(const float *x, int64_t n);
 /* columns [k0, k1) of w's and b's gradients (either NULL) added to, over all rows in order */
 void cg__norm_dwb_cols(const float *x, const float *g, int64_t n, int64_t rows, const double *stats, float *gw,
                        float *gb, int64_t k0, int64_t k1);
+/* attention's L x S weights: before the exponential, each row scaled (+ mask, L x S or NULL;
+ * or -inf past the diagonal when causal) and shifted by its largest value; after it, each
+ * row divided by its sum; and the softmax backward dS = P (dP - rowsum(dP P)) scale over dp */
+void cg__attention_logits(float *P, int64_t L, int64_t S, const float *mask, bool causal, float scale);
+void cg__attention_normalise(float *P, int64_t L, int64_t S);
+void cg__attention_ds(float *dp, const float *P, int64_t L, int64_t S, float scale);
 
 /* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);

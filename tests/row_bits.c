@@ -1,11 +1,13 @@
 /* Prints a checksum of every bit of layer_norm's result and of its input's, weight's and
  * bias's gradients, for row lengths around the eight-wide sums and the vector widths
  * (tails included), with and without weight and bias, rows near constant and far from
- * zero; and of gradient clipping's norm and scaled gradients (its sums of squares):
- * tests/meson.build runs it on the AVX-512, AVX2 and portable paths, and all three must
- * print the same (norm_rows.c compiles one source for each). */
+ * zero; of gradient clipping's norm and scaled gradients (its sums of squares); and of
+ * attention's softmax rows, causal, masked (-inf in places, a row masked whole) and
+ * plain: tests/meson.build runs it on the AVX-512, AVX2 and portable paths, and all
+ * three must print the same (row_loops.c compiles one source for each). */
 #include <cgrad.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,13 +39,51 @@ static uint64_t one_norm(uint64_t h, int64_t rows, int64_t n, bool affine)
         cg_set_requires_grad(w, true), cg_set_requires_grad(b, true);
     cg_tensor *y = cg_layer_norm(x, 1, w, b, 1e-5f);
     if (!y || cg_backward(cg_sum(cg_mul(y, r))) != 0) {
-        fprintf(stderr, "norm_bits: %s\n", cg_last_error());
+        fprintf(stderr, "row_bits: %s\n", cg_last_error());
         cg_frame_end();
         return 0;
     }
     h = fold(fold(h, y), cg_grad(x));
     if (affine)
         h = fold(fold(h, cg_grad(w)), cg_grad(b));
+    cg_frame_end();
+    return h;
+}
+
+void cg__attention_logits(float *P, int64_t L, int64_t S, const float *mask, bool causal, float scale); /* (internal) */
+void cg__attention_normalise(float *P, int64_t L, int64_t S);
+void cg__attention_ds(float *dp, const float *P, int64_t L, int64_t S, float scale);
+
+static uint64_t fold_floats(uint64_t h, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], 4);
+        h = (h ^ bits) * 1099511628211u;
+    }
+    return h;
+}
+
+/* Attention's softmax rows (L x S weights): before the exponential (causal, with a mask
+ * holding -inf in places and a row masked whole, plain), after it (the test's own expf, the
+ * same on every path), and the backward's dS; S around the vector widths. */
+static uint64_t attention_rows(uint64_t h, int64_t L, int64_t S, int variant)
+{
+    cg_frame_begin();
+    cg_tensor *pt = cg_randn(CG_SHAPE(L, S)), *mt = cg_randn(CG_SHAPE(L, S)), *dt = cg_randn(CG_SHAPE(L, S));
+    float *P = cg_data(pt), *mask = cg_data(mt), *dp = cg_data(dt);
+    for (int64_t i = 0; i < L * S; i += 5)
+        mask[i] = -INFINITY;
+    for (int64_t j = 0; j < S && L > 1; j++)
+        mask[S + j] = -INFINITY;
+    cg__attention_logits(P, L, S, variant == 1 ? mask : NULL, variant == 0, 0.35f);
+    h = fold_floats(h, P, L * S);
+    for (int64_t i = 0; i < L * S; i++)
+        P[i] = expf(P[i]);
+    cg__attention_normalise(P, L, S);
+    h = fold_floats(h, P, L * S);
+    cg__attention_ds(dp, P, L, S, 0.35f);
+    h = fold_floats(h, dp, L * S);
     cg_frame_end();
     return h;
 }
@@ -57,6 +97,10 @@ int main(void)
         for (int affine = 0; affine < 2; affine++)
             if (!(h = one_norm(h, 37, lengths[i], affine)))
                 return 1;
+    const int64_t steps[] = {1, 5, 8, 17, 33, 64, 100};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+        for (int variant = 0; variant < 3; variant++)
+            h = attention_rows(h, steps[i], steps[(i + 2) % 7], variant);
     /* clipping: gradients of lengths around the vector widths, one far larger */
     cg_frame_begin();
     const int64_t sizes[] = {1, 7, 8, 9, 17, 100, 4099};

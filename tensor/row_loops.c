@@ -1,11 +1,12 @@
-/* cgrad — layer norm's row loops (autograd/ops_norm.c's op), and the sum of squares of
- * gradient clipping's norms (optim/clip.c), compiled three times: for
- * AVX-512, for AVX2 and for the baseline, picked at run time. Statistics and the
- * gradient's terms are doubles, as before: the baseline's SSE2 took two doubles a
- * step, 4 ns an element forward and backward (a tenth of a GPT's step); AVX-512 takes
- * eight. One source for all three, every element's operations in the same order and the
- * sums in the same eight running parts (CG__SUM8), nothing contracted into an FMA: the
- * same bits on every path (the norm_paths test). */
+/* cgrad — row loops that matter to a training step, compiled three times: for AVX-512,
+ * for AVX2 and for the baseline, picked at run time: layer norm's (autograd/ops_norm.c),
+ * gradient clipping's sums of squares (optim/clip.c) and attention's softmax rows
+ * (autograd/ops_attention.c). Statistics and sums are doubles, as before: the baseline's
+ * SSE2 took two doubles a step (layer norm: 4 ns an element forward and backward, a
+ * tenth of a GPT's step; attention's rows a fifth of its time); AVX-512 takes eight. One
+ * source for all three, every element's operations in the same order and the sums in the
+ * same eight running parts (CG__SUM8), nothing contracted into an FMA: the same bits on
+ * every path (the row_paths test). */
 #include "kernels.h"
 #include <math.h>
 
@@ -90,6 +91,62 @@ static inline __attribute__((always_inline)) double squares(const float *x, int6
     return s;
 }
 
+/* Attention's rows before the exponential: scaled (and masked: the additive mask added,
+ * or past the diagonal -inf when causal), then each shifted by its largest value. */
+static bool has_nan(const float *x, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++)
+        if (x[j] != x[j])
+            return true;
+    return false;
+}
+
+static inline __attribute__((always_inline)) void logits_rows(float *P, int64_t L, int64_t S, const float *mask,
+                                                               bool causal, float scale)
+{
+    for (int64_t i = 0; i < L; i++) {
+        float *restrict row = P + i * S;
+        int64_t open = causal ? (i + 1 < S ? i + 1 : S) : S; /* torch's is_causal: the upper triangle is masked */
+        if (mask)
+            for (int64_t j = 0; j < open; j++)
+                row[j] = row[j] * scale + mask[i * S + j];
+        else
+            for (int64_t j = 0; j < open; j++)
+                row[j] = row[j] * scale;
+        for (int64_t j = open; j < S; j++)
+            row[j] = -INFINITY;
+        float top = cg__row_max(row, S);
+        if (top == -INFINITY) /* a row masked whole gets no weight (exp(-inf) = 0), unless a NaN is in it */
+            top = has_nan(row, S) ? NAN : 0.0f;
+        for (int64_t j = 0; j < S; j++) /* (a NaN anywhere in the row makes its sum NaN, so all of it NaN, as torch) */
+            row[j] -= top;
+    }
+}
+
+/* After the exponential: each row scaled by the inverse of its sum (in double). */
+static inline __attribute__((always_inline)) void normalise_rows(float *P, int64_t L, int64_t S)
+{
+    for (int64_t i = 0; i < L; i++) {
+        float *restrict row = P + i * S;
+        double sum = cg__row_sum(row, S);
+        float inv = sum == 0 ? 0.0f : (float)(1.0 / sum); /* (a NaN stays NaN, as in torch) */
+        for (int64_t j = 0; j < S; j++)
+            row[j] *= inv;
+    }
+}
+
+/* The softmax backward over the rows: dS = P (dP - rowsum(dP P)) scale, over dP. */
+static inline __attribute__((always_inline)) void ds_rows(float *dp, const float *P, int64_t L, int64_t S, float scale)
+{
+    for (int64_t i = 0; i < L; i++) {
+        float *restrict d = dp + i * S;
+        const float *restrict p = P + i * S;
+        double dot = cg__row_dot(d, p, S);
+        for (int64_t c = 0; c < S; c++)
+            d[c] = p[c] * (d[c] - (float)dot) * scale;
+    }
+}
+
 #define FORWARD_ARGS const float *x, int64_t n, double eps, const float *w, const float *b, double *stats, float *out, int64_t r0, int64_t r1
 #define DX_ARGS const float *x, const float *g, const float *w, int64_t n, const double *stats, float *gx, int64_t r0, int64_t r1
 #define DWB_ARGS const float *x, const float *g, int64_t n, int64_t rows, const double *stats, float *gw, float *gb, int64_t k0, int64_t k1
@@ -99,7 +156,13 @@ static inline __attribute__((always_inline)) double squares(const float *x, int6
     TARGET static void forward_##ISA(FORWARD_ARGS) { forward_rows(x, n, eps, w, b, stats, out, r0, r1); } \
     TARGET static void dx_##ISA(DX_ARGS) { dx_rows(x, g, w, n, stats, gx, r0, r1); }                      \
     TARGET static void dwb_##ISA(DWB_ARGS) { dwb_cols(x, g, n, rows, stats, gw, gb, k0, k1); }                 \
-    TARGET static double squares_##ISA(const float *x, int64_t n) { return squares(x, n); }
+    TARGET static double squares_##ISA(const float *x, int64_t n) { return squares(x, n); }                         \
+    TARGET static void logits_##ISA(float *P, int64_t L, int64_t S, const float *mask, bool causal, float scale)      \
+    {                                                                                                              \
+        logits_rows(P, L, S, mask, causal, scale);                                                                \
+    }                                                                                                              \
+    TARGET static void normalise_##ISA(float *P, int64_t L, int64_t S) { normalise_rows(P, L, S); }                 \
+    TARGET static void ds_##ISA(float *dp, const float *P, int64_t L, int64_t S, float scale) { ds_rows(dp, P, L, S, scale); }
 
 NORM_ROWS_FOR(plain, )
 #if defined(__x86_64__) || defined(__i386__)
@@ -118,3 +181,9 @@ void cg__norm_forward_rows(FORWARD_ARGS) { PICK(forward)(x, n, eps, w, b, stats,
 void cg__norm_dx_rows(DX_ARGS) { PICK(dx)(x, g, w, n, stats, gx, r0, r1); }
 void cg__norm_dwb_cols(DWB_ARGS) { PICK(dwb)(x, g, n, rows, stats, gw, gb, k0, k1); }
 double cg__sum_squares(const float *x, int64_t n) { return PICK(squares)(x, n); }
+void cg__attention_logits(float *P, int64_t L, int64_t S, const float *mask, bool causal, float scale)
+{
+    PICK(logits)(P, L, S, mask, causal, scale);
+}
+void cg__attention_normalise(float *P, int64_t L, int64_t S) { PICK(normalise)(P, L, S); }
+void cg__attention_ds(float *dp, const float *P, int64_t L, int64_t S, float scale) { PICK(ds)(dp, P, L, S, scale); }
