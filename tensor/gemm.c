@@ -240,7 +240,7 @@ int cg__gemm_rows(int64_t M, int64_t N, int64_t K, const float *const *a_rows, c
     /* else the rows gathered, one product as any other (over the threads, or the portable loops) */
     cg__scratch_begin();
     float *a = cg__scratch((size_t)(K * M) * sizeof(float)), *b = cg__scratch((size_t)(K * N) * sizeof(float));
-    int rc = a && b ? 0 : -1;
+    int rc = a && b ? 0 : gemm_result(-1, M, N, K);
     for (int64_t k = 0; rc == 0 && k < K; k++) {
         memcpy(a + k * M, a_rows[k], (size_t)M * sizeof(float));
         memcpy(b + k * N, b_rows[k], (size_t)N * sizeof(float));

@@ -128,6 +128,10 @@ static void pack_rows(const float *const *rows, int64_t k0, int64_t kc, int64_t 
  * operand that comes from memory (a weight gradient's g and x, left by the forward long
  * before) otherwise stalls its packing and the kernel: 384x128x768 with A transposed ran
  * 25% slower on operands not in cache than on warm ones. */
+/* A line fetched costs a few instructions, and an operand's share of the multiply-adds
+ * goes as the other side's width: A is fetched ahead only for 128 columns of C or more,
+ * B for 128 rows (an output layer's 65 columns: 5% slower with A fetched). */
+#define AHEAD_MIN 128
 typedef struct {
     uintptr_t row; /* the row being fetched (an address: a line past the operand's end is fetched, never read) */
     int64_t ld_bytes, lines_a_row, rows_left, line; /* its next line */
@@ -197,7 +201,7 @@ static int blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t 
             else if (full < nc && !pre) /* what is not read in place: all of a transposed B, or B's last strip */
                 pack_strips(isa, trans_b, B, ldb, k0, kc, j0 + full, nc - full, bp, NR);
             /* the next panel of B, over all of this one's tiles (none to fetch for a packed B) */
-            ahead next_b = pre || b_rows ? (ahead){0} : next_b_panel(trans_b, B, ldb, K, k0, j0, nc);
+            ahead next_b = pre || b_rows || M < AHEAD_MIN ? (ahead){0} : next_b_panel(trans_b, B, ldb, K, k0, j0, nc);
             int64_t b_lines = (ahead_lines(&next_b) + tiles * blocks - 1) / (tiles * blocks);
             for (int64_t i0 = 0; i0 < M; i0 += MC) {
                 int64_t mc = M - i0 < MC ? M - i0 : MC, mfull = direct_a ? mc / MR * MR : 0;
@@ -205,7 +209,7 @@ static int blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t 
                     pack_rows(a_rows, k0, kc, i0, mc, ap, MR);
                 else if (mfull < mc) /* what is not read in place: all of A, or its last partial strip of rows */
                     pack_strips(isa, !trans_a, A, lda, k0, kc, i0 + mfull, mc - mfull, ap, MR);
-                ahead next_a = a_rows ? (ahead){0} : next_a_block(trans_a, A, lda, M, K, i0, k0); /* over this block's tiles */
+                ahead next_a = a_rows || N < AHEAD_MIN ? (ahead){0} : next_a_block(trans_a, A, lda, M, K, i0, k0); /* over this block's tiles */
                 int64_t a_lines = (ahead_lines(&next_a) + tiles - 1) / tiles;
                 for (int64_t js = 0; js < nc; js += NR) {
                     bool in_place = js < full;
