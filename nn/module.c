@@ -200,6 +200,15 @@ int cg_module_zero_grad(cg_module *m)
     return 0;
 }
 
+int cg_module_zero_grad_set_to_none(cg_module *m)
+{
+    if (!cg__module_check(m, -1, "cg_module_zero_grad_set_to_none"))
+        return -1;
+    for (int i = 0; i < m->nparams; i++)
+        cg_set_grad_none(m->params[i]);
+    return 0;
+}
+
 static const char *py_bool(bool b) { return b ? "True" : "False"; }
 
 /* Text written into buf as far as size allows, its whole length counted (snprintf's way). */

@@ -38,6 +38,7 @@ int64_t cg_num_params(cg_module *m);                   /* scalars in all paramet
 int cg_module_train(cg_module *m, bool on);            /* train (default) or eval mode */
 bool cg_module_is_training(const cg_module *m);
 int cg_module_zero_grad(cg_module *m);                 /* zeroes every parameter's .grad in place */
+int cg_module_zero_grad_set_to_none(cg_module *m);     /* every parameter's .grad to None (zero_grad(set_to_none=True)) */
 /* print(model) as PyTorch shows it: "RNN(4, 2)", "Linear(in_features=8, out_features=5, bias=True)" */
 int cg_module_str(const cg_module *m, char *buf, size_t size);
 const char *cg_module_type(const cg_module *m);        /* "RNN", "Linear", ... (a static string) */

@@ -252,7 +252,15 @@ START_TEST(truncated_bptt_carries_detached_state)
         cg_frame_begin();
         cg_tensor *h0 = cg_detach(carry), *hn;
         cg_tensor *out = cg_rnn_forward(rnn, cg_narrow(seq, 0, chunk * 4, 4), h0, &hn);
-        cg_module_zero_grad(rnn);
+        if (chunk == 0)
+            cg_module_zero_grad(rnn);
+        else { /* torch's model.zero_grad(set_to_none=True): every .grad None, then this chunk's alone */
+            ck_assert_int_eq(cg_module_zero_grad_set_to_none(rnn), 0);
+            int n;
+            cg_tensor **ps = cg_parameters(rnn, &n);
+            for (int i = 0; i < n; i++)
+                ck_assert_ptr_null(cg_grad(ps[i]));
+        }
         ck_assert_int_eq(cg_backward(cg_sum(out)), 0);
         ck_assert(!cg_requires_grad(h0));
         cg_copy_(carry, hn);

@@ -105,6 +105,7 @@ START_TEST(nn_and_optim_functions_take_null)
     ck_assert_int_lt(cg_module_train(NULL, true), 0);
     ck_assert(!cg_module_is_training(NULL));
     ck_assert_int_lt(cg_module_zero_grad(NULL), 0);
+    ck_assert_int_lt(cg_module_zero_grad_set_to_none(NULL), 0);
     ck_assert_int_lt(cg_module_str(NULL, NULL, 0), 0);
     ck_assert_ptr_null(cg_module_type(NULL));
     ck_assert_ptr_null(cg_linear_forward(NULL, NULL));
