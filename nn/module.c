@@ -191,23 +191,18 @@ bool cg_module_is_training(const cg_module *m) { return m && m->training; }
 
 const char *cg_module_type(const cg_module *m) { return cg__module_check(m, -1, "cg_module_type") ? m->type : NULL; }
 
-int cg_module_zero_grad(cg_module *m)
+/* fn on every parameter (zeroing its .grad, or setting it to None); op names the call */
+static int each_param(cg_module *m, const char *op, int (*fn)(cg_tensor *))
 {
-    if (!cg__module_check(m, -1, "cg_module_zero_grad"))
+    if (!cg__module_check(m, -1, op))
         return -1;
     for (int i = 0; i < m->nparams; i++)
-        cg_zero_grad(m->params[i]);
+        fn(m->params[i]);
     return 0;
 }
 
-int cg_module_zero_grad_set_to_none(cg_module *m)
-{
-    if (!cg__module_check(m, -1, "cg_module_zero_grad_set_to_none"))
-        return -1;
-    for (int i = 0; i < m->nparams; i++)
-        cg_set_grad_none(m->params[i]);
-    return 0;
-}
+int cg_module_zero_grad(cg_module *m) { return each_param(m, "cg_module_zero_grad", cg_zero_grad); }
+int cg_module_zero_grad_set_to_none(cg_module *m) { return each_param(m, "cg_module_zero_grad_set_to_none", cg_set_grad_none); }
 
 static const char *py_bool(bool b) { return b ? "True" : "False"; }
 
