@@ -103,7 +103,7 @@ static int attention_backward(cg_node *n, const float *g)
     if (sv->packed) { /* q, k and v apart in one buffer, which the batches' heads cover once (or it is empty) */
         gq = gk = gv = cg__grad_buf_to_write(q, &fresh);
     } else {
-        gq = cg__grad_buf(q), gk = sv->packed ? gq : cg__grad_buf(k), gv = sv->packed ? gq : cg__grad_buf(v);
+        gq = cg__grad_buf(q), gk = cg__grad_buf(k), gv = cg__grad_buf(v);
     }
     if (empty) /* no weights: nothing reaches q, k or v */
         return 0;

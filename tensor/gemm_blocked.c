@@ -124,13 +124,13 @@ static void pack_rows(const float *const *rows, int64_t k0, int64_t kc, int64_t 
 #undef COPY_ROW_PIECES
 
 /* The next block's operand, fetched into L2 a few lines before each tile while this
- * block is multiplied: rows of row_bytes, ld_bytes apart, the next line at `at`. An
- * operand that comes from memory (a weight gradient's g and x, left by the forward long
- * before) otherwise stalls its packing and the kernel: 384x128x768 with A transposed ran
- * 25% slower on operands not in cache than on warm ones. */
-/* A line fetched costs a few instructions, and an operand's share of the multiply-adds
- * goes as the other side's width: A is fetched ahead only for 128 columns of C or more,
- * B for 128 rows (an output layer's 65 columns: 5% slower with A fetched). */
+ * block is multiplied: rows_left rows of lines_a_row lines, ld_bytes apart. An operand
+ * that comes from memory (a weight gradient's g and x, left by the forward long before)
+ * otherwise stalls its packing and the kernel: 384x128x768 with A transposed ran 25%
+ * slower on operands not in cache than on warm ones. A line fetched costs a few
+ * instructions, and an operand's share of the multiply-adds goes as the other side's
+ * width: A is fetched ahead only for 128 columns of C or more, B for 128 rows (an output
+ * layer's 65 columns: 5% slower with A fetched). */
 #define AHEAD_MIN 128
 typedef struct {
     uintptr_t row; /* the row being fetched (an address: a line past the operand's end is fetched, never read) */
@@ -175,9 +175,9 @@ static ahead next_b_panel(bool trans_b, const float *B, int64_t ldb, int64_t K, 
     return trans_b ? ahead_of(B + j0 * ldb + nk0, ldb, nc, kc) : ahead_of(B + nk0 * ldb + j0, ldb, kc, nc);
 }
 
-/* With pre (op(B) packed once, cg__gemm_isa_pack_b), B's strips are read from there
- * instead of being packed again or read in place: the same values, so the same bits. */
-/* cg__gemm_blocked, or with a_rows and b_rows (NULL or both) cg__gemm_blocked_rows. */
+/* cg__gemm_blocked, or with a_rows and b_rows (NULL or both) cg__gemm_blocked_rows. With pre
+ * (op(B) packed once, cg__gemm_isa_pack_b), B's strips are read from there instead of being
+ * packed again or read in place: the same values, so the same bits. */
 static int blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A,
                    int64_t lda, const float *B, int64_t ldb, const float *const *a_rows, const float *const *b_rows,
                    float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)

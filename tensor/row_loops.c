@@ -83,13 +83,8 @@ static inline __attribute__((always_inline)) void dwb_cols(const float *x, const
     }
 }
 
-/* x's sum of squares in double, in CG__SUM8's eight running sums (cg__row_dot(x, x, n)'s bits) */
-static inline __attribute__((always_inline)) double squares(const float *x, int64_t n)
-{
-    double s;
-    CG__SUM8(s, n, k, (double)x[k] * x[k]);
-    return s;
-}
+/* x's sum of squares in double: cg__row_dot's loop, inlined into each instruction set's copy */
+static inline __attribute__((always_inline)) double squares(const float *x, int64_t n) { return cg__row_dot(x, x, n); }
 
 /* Attention's rows before the exponential: scaled (and masked: the additive mask added,
  * or past the diagonal -inf when causal), then each shifted by its largest value. */

@@ -48,6 +48,12 @@ static struct {
 #define TICKET_TASK(w) ((int64_t)((w)&0xffffffffu))
 #define MAX_TASKS (INT64_C(1) << 31) /* a job's tasks fit the ticket's low half */
 
+/* Whether this thread is running a task of a pool job: then the pool is that job's, and
+ * a parallel loop inside the task runs alone (cg__in_pool_task). */
+static CG__FAST_TLS bool in_pool_task;
+
+bool cg__in_pool_task(void) { return in_pool_task; }
+
 /* Takes the current job's tasks one by one until none is left. A thread may reach here
  * late, after the job it woke for has ended and the next has begun: its ticket then
  * belongs to whichever job was current when it took it, and the job record says what to
@@ -55,12 +61,6 @@ static struct {
  * task left for this ticket: a job ends only when all its tasks have run). (With the task
  * counter and the record apart, a late taker could read the next job's task count with
  * the old job's task number, and run a task twice.) */
-/* Whether this thread is running a task of a pool job: then the pool is that job's, and
- * a parallel loop inside the task runs alone (cg__in_pool_task). */
-static CG__FAST_TLS bool in_pool_task;
-
-bool cg__in_pool_task(void) { return in_pool_task; }
-
 static void run_tasks(void)
 {
     for (;;) {
