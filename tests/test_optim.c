@@ -188,6 +188,21 @@ START_TEST(set_to_none_is_torchs_none)
     ck_assert_int_eq(cg_set_grad_none(NULL), -1);
     cg_tensor *fresh = cg_zeros(CG_SHAPE(2)); /* no .grad yet: nothing to do */
     ck_assert_int_eq(cg_set_grad_none(fresh), 0);
+    /* a 0-d leaf and a size-0 one: None, then the next backward's gradient alone */
+    cg_tensor *s0 = cg_scalar(3.0f), *e0 = cg_zeros(CG_SHAPE(0, 4));
+    cg_set_requires_grad(s0, true), cg_set_requires_grad(e0, true);
+    for (int round = 0; round < 2; round++) {
+        cg_frame_begin();
+        ck_assert_int_eq(cg_backward(cg_add(cg_mul(s0, s0), cg_sum(e0))), 0);
+        cg_frame_end();
+        ck_assert_float_eq(cg_item(cg_grad(s0)), 6.0f);
+        ck_assert_int_eq(cg_numel(cg_grad(e0)), 0);
+        ck_assert_int_eq(cg_set_grad_none(s0), 0);
+        ck_assert_int_eq(cg_set_grad_none(e0), 0);
+        ck_assert_ptr_null(cg_grad(s0));
+        ck_assert_ptr_null(cg_grad(e0));
+    }
+    cg_tensor_free(s0), cg_tensor_free(e0);
     cg_optim_zero_grad_set_to_none(NULL);
     cg_optim_free(opt);
     cg_tensor_free(fresh), cg_tensor_free(x), cg_tensor_free(w), cg_tensor_free(b);
