@@ -684,12 +684,15 @@ END_TEST
 
 /* The library says the version meson.build gives, the one every program prints with --version. */
 /* The pool's jobs back to back, of 2 to 9 tasks, with a background task started and
- * waited for now and then: every task of every job runs once, on its job's context. (A
+ * waited for now and then: every task of every job runs once, on its job's context, and
+ * task 0 on the caller's thread (a recurrent step's first rows stay on its core). (A
  * worker that came late to a job once read the next job's task count with its old task
  * number; the ticket now carries the job's number.) */
 typedef struct {
     int ntasks;
     int runs[16];
+    pthread_t caller;
+    bool first_elsewhere;
 } pool_job;
 
 static void assert_ran_once(const pool_job *j, int i)
@@ -702,6 +705,8 @@ static void count_task(void *ctx, int64_t t)
 {
     pool_job *j = ctx;
     __atomic_fetch_add(&j->runs[t], 1, __ATOMIC_RELAXED);
+    if (t == 0 && !pthread_equal(pthread_self(), j->caller))
+        j->first_elsewhere = true;
 }
 
 static void slow_task(void *ctx, int64_t t)
@@ -728,8 +733,10 @@ START_TEST(pool_runs_every_task_of_every_job_once)
             pool_job *j = &jobs[(i + k) & 1], *other = &jobs[(i + k + 1) & 1];
             j->ntasks = 2 + (i + k) % 8;
             memset(j->runs, 0, sizeof j->runs);
+            j->caller = pthread_self(), j->first_elsewhere = false;
             cg__parallel_for(j->ntasks, count_task, j);
             assert_ran_once(j, i);
+            ck_assert_msg(!j->first_elsewhere, "job %d: task 0 ran on another thread than the caller's", i);
             if (i + k > 0)
                 assert_ran_once(other, i);
         }
