@@ -245,6 +245,9 @@ while read -r tag name flags; do
         '$ex/gpt' train --data='$sonnets' $flags --out_dir='$work/gpt_$name' | grep -E '^(step|iter) ' |
         sed 's/, time.*//; s/^/$name /' | diff - <(grep '^$name \\(step\\|iter\\)' '$gptf')"
 done < "$gptf"
+check "gpt train --help shows nanoGPT's values as Python writes them" bash -c "
+    h=\$('$ex/gpt' train --help) && grep -qE '^  --dropout +0\\.2\$' <<< \"\$h\" && grep -qE '^  --grad_clip +1\\.0\$' <<< \"\$h\" &&
+    grep -qE '^  --min_lr +0\\.0001\$' <<< \"\$h\" && ! grep -q 00000 <<< \"\$h\""
 check "gpt sample draws from the best checkpoint, the same for a seed" bash -c "
     a=\$('$ex/gpt' sample --out_dir='$work/gpt_plain' --num_samples=2 --max_new_tokens=40 --start='Love' --top_k=10) &&
     b=\$('$ex/gpt' sample --out_dir '$work/gpt_plain' --num_samples 2 --max_new_tokens 40 --start Love --top_k 10) &&

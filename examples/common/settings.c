@@ -2,6 +2,7 @@
 #include "settings.h"
 #include "parse.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool setting_set(const setting *s, void *cfg, const char *value)
@@ -23,13 +24,26 @@ bool setting_set(const setting *s, void *cfg, const char *value)
     return false;
 }
 
+/* The fewest digits that read back as the same double, as Python's repr (0.2, not
+ * 0.20000000000000001; 1.0), so help and checkpoints show nanoGPT's values as it writes them. */
+static void shortest_double(double v, char *buf, size_t n)
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, n, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".einf") && strlen(buf) + 2 < n) /* 1.0, as Python writes a float */
+        strcat(buf, ".0");
+}
+
 void setting_text(const setting *s, const void *cfg, char *buf, size_t n)
 {
     const void *field = (const char *)cfg + s->offset;
     if (s->kind == SET_LONG)
         snprintf(buf, n, "%ld", *(const long *)field);
     else if (s->kind == SET_DOUBLE)
-        snprintf(buf, n, "%.17g", *(const double *)field);
+        shortest_double(*(const double *)field, buf, n);
     else
         snprintf(buf, n, "%s", (const char *)field);
 }
