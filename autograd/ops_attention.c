@@ -27,6 +27,7 @@ typedef struct {
     int64_t batches, L, S, E, Ev;
     placement q, k, v, o;
     bool packed;
+    bool causal; /* is_causal: P's upper triangle is 0, and the products leave it out (cg__gemm_tri) */
     float scale;
     float dropout_p; /* 0: no dropout, and no keep flags after p */
     float p[];       /* batches x L x S softmax weights (before dropout); with dropout,
@@ -71,6 +72,8 @@ static void backward_batch(void *ctx, int64_t b)
     const float *P = sv->p + b * L * S, *dO = j->g + at(&sv->o, b);
     const float *Q = j->q + oq, *K = j->k + ok, *V = j->v + ov;
     const uint8_t *kb = j->keep ? j->keep + b * L * S : NULL;
+    /* with is_causal P and dS are lower triangular: P̃ᵀ and dSᵀ upper, dP wanted below the diagonal only */
+    cg__tri lower = sv->causal ? CG__TRI_A_LOWER : CG__TRI_NONE, upper = sv->causal ? CG__TRI_A_UPPER : CG__TRI_NONE;
     cg__scratch_begin();
     float *dp = cg__scratch(sizeof(float) * (size_t)(L * S));
     float *dropped = kb ? cg__scratch(sizeof(float) * (size_t)(L * S)) : NULL;
@@ -78,16 +81,17 @@ static void backward_batch(void *ctx, int64_t b)
     if (rc == 0 && kb)
         apply_dropout(P, kb, sv->dropout_p, L * S, dropped);
     if (rc == 0 && j->gv) /* dV (S, Ev) += P̃ᵀ (S, L) dO (L, Ev) */
-        rc |= cg__gemm(true, false, S, Ev, L, kb ? dropped : P, S, dO, ldo, j->beta, j->gv + ov, ldv);
+        rc |= cg__gemm_tri(upper, true, false, S, Ev, L, kb ? dropped : P, S, dO, ldo, j->beta, j->gv + ov, ldv);
     if (rc == 0 && (j->gq || j->gk)) {
-        rc |= cg__gemm(false, true, L, S, Ev, dO, ldo, V, ldv, 0.0f, dp, S); /* dP̃ = dO Vᵀ */
+        /* dP̃ = dO Vᵀ (past the diagonal 0 or the product: finite, and P is 0 there) */
+        rc |= cg__gemm_tri(sv->causal ? CG__TRI_C_LOWER : CG__TRI_NONE, false, true, L, S, Ev, dO, ldo, V, ldv, 0.0f, dp, S);
         if (kb) /* dP = dP̃ ⊙ D */
             apply_dropout(dp, kb, sv->dropout_p, L * S, dp);
-        cg__attention_ds(dp, P, L, S, sv->scale); /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), then · scale */
+        cg__attention_ds(dp, P, L, S, sv->causal, sv->scale); /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), then · scale */
         if (j->gq) /* dQ (L, E) += dS (L, S) K (S, E) */
-            rc |= cg__gemm(false, false, L, E, S, dp, S, K, ldk, j->beta, j->gq + oq, ldq);
+            rc |= cg__gemm_tri(lower, false, false, L, E, S, dp, S, K, ldk, j->beta, j->gq + oq, ldq);
         if (j->gk) /* dK (S, E) += dSᵀ (S, L) Q (L, E) */
-            rc |= cg__gemm(true, false, S, E, L, dp, S, Q, ldq, j->beta, j->gk + ok, ldk);
+            rc |= cg__gemm_tri(upper, true, false, S, E, L, dp, S, Q, ldq, j->beta, j->gk + ok, ldk);
     }
     cg__scratch_end();
     if (rc)
@@ -146,13 +150,18 @@ static bool shapes_ok(const cg_tensor *q, const cg_tensor *k, const cg_tensor *v
 static int attention_weights(const float *Q, int64_t ldq, const float *K, int64_t ldk, const float *mask, bool causal,
                               float scale, int64_t L, int64_t S, int64_t E, float *P)
 {
-    if (cg__gemm(false, true, L, S, E, Q, ldq, K, ldk, 0.0f, P, S) < 0)
+    /* (causal: past the diagonal the logits are masked to -inf whatever the product left there) */
+    if (cg__gemm_tri(causal ? CG__TRI_C_LOWER : CG__TRI_NONE, false, true, L, S, E, Q, ldq, K, ldk, 0.0f, P, S) < 0)
         return -1;
     /* each row shifted by its largest value, one vectorised exp over them all, then each
      * row scaled by the inverse of its sum: cg_softmax's arithmetic, as torch's softmax */
     cg__attention_logits(P, L, S, mask, causal, scale);
-    cg__exp_f32(L * S, P, P);
-    cg__attention_normalise(P, L, S);
+    if (causal) /* (past the diagonal the logits left zeros: the weights there) */
+        for (int64_t i = 0; i < L; i++)
+            cg__exp_f32(cg__attention_open(i, S, true), P + i * S, P + i * S);
+    else
+        cg__exp_f32(L * S, P, P);
+    cg__attention_normalise(P, L, S, causal);
     return 0;
 }
 
@@ -181,8 +190,8 @@ static void forward_batch(void *ctx, int64_t b)
                                                     j->o->is_causal, a->scale, L, S, a->E, Pb) == 0;
     if (ok && kb)
         apply_dropout(Pb, kb, a->dropout_p, L * S, dropped);
-    ok = ok && cg__gemm(false, false, L, a->Ev, S, kb ? dropped : Pb, S, j->v + at(&a->v, b), a->v.ld, 0.0f,
-                        j->out + at(&a->o, b), a->o.ld) == 0;
+    ok = ok && cg__gemm_tri(a->causal ? CG__TRI_A_LOWER : CG__TRI_NONE, false, false, L, a->Ev, S, kb ? dropped : Pb, S,
+                            j->v + at(&a->v, b), a->v.ld, 0.0f, j->out + at(&a->o, b), a->o.ld) == 0;
     cg__scratch_end();
     if (!ok)
         __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
@@ -230,6 +239,7 @@ static cg_tensor *attend(const cg_op *op, int nin, cg_tensor **ins, attention_sa
     bool dropout = o->dropout_p > 0;
     args.scale = isnan(o->scale) ? 1.0f / sqrtf((float)(E ? E : 1)) : o->scale;
     args.dropout_p = o->dropout_p;
+    args.causal = o->is_causal;
     size_t weights = (size_t)weights_n;
     size_t p_bytes = sizeof(float) * weights + (dropout ? weights : 0);
     cg_node *node;

@@ -223,6 +223,23 @@ static bool simd_path(int64_t M, int64_t N, int64_t K)
     return M * N * K >= 4096 && N >= 8 && cpu_isa();
 }
 
+int cg__gemm_tri(cg__tri tri, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+#ifndef CG_USE_OPENBLAS
+    /* (the other paths compute all of it: the dot products, the tiny kernel, the portable loops) */
+    if (tri != CG__TRI_NONE && simd_path(M, N, K) && !dots(cpu_isa(), trans_a, trans_b, M, K)) {
+        bool overwrite = beta == 0.0f;
+        if (!overwrite)
+            scale_c(M, N, beta, C, ldc);
+        return gemm_result(cg__gemm_blocked_tri(cpu_isa(), tri, trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, overwrite),
+                           M, N, K);
+    }
+#endif
+    (void)tri;
+    return cg__gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
 int cg__gemm_rows(int64_t M, int64_t N, int64_t K, const float *const *a_rows, const float *const *b_rows, float beta,
                   float *C, int64_t ldc)
 {

@@ -178,9 +178,26 @@ static ahead next_b_panel(bool trans_b, const float *B, int64_t ldb, int64_t K, 
 /* cg__gemm_blocked, or with a_rows and b_rows (NULL or both) cg__gemm_blocked_rows. With pre
  * (op(B) packed once, cg__gemm_isa_pack_b), B's strips are read from there instead of being
  * packed again or read in place: the same values, so the same bits. */
-static int blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A,
-                   int64_t lda, const float *B, int64_t ldb, const float *const *a_rows, const float *const *b_rows,
-                   float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
+/* The part [*k_from, *k_to) of a k block [k0, k0 + kc) that a tile of C's rows [r0, r0 + mr) and
+ * columns from c0 takes under tri (cg__gemm_tri): all of it, the part op(A)'s triangle leaves
+ * nonzero, or none for a tile past C's diagonal. */
+static void tile_k_range(cg__tri tri, int64_t r0, int64_t mr, int64_t c0, int64_t k0, int64_t kc, int64_t *k_from,
+                         int64_t *k_to)
+{
+    int64_t from = 0, to = kc;
+    if (tri == CG__TRI_A_LOWER) /* rows up to r0 + mr - 1 reach k <= that row */
+        to = r0 + mr - k0;
+    else if (tri == CG__TRI_A_UPPER) /* row r0 and after start at k = r0 */
+        from = r0 - k0;
+    else if (tri == CG__TRI_C_LOWER && c0 > r0 + mr - 1)
+        to = 0;
+    *k_from = from < 0 ? 0 : from > kc ? kc : from;
+    *k_to = to < *k_from ? *k_from : to > kc ? kc : to;
+}
+
+static int blocked(const cg__gemm_isa *isa, cg__tri tri, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                   const float *A, int64_t lda, const float *B, int64_t ldb, const float *const *a_rows,
+                   const float *const *b_rows, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
 {
     int64_t MR = isa->MR, NR = isa->NR;
     int64_t nc_max = N < NC ? N : NC, kc_max = K < KC ? K : KC, mc_max = M < MC ? M : MC;
@@ -221,10 +238,17 @@ static int blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t 
                         const float *a = is >= mfull ? ap + ((is - mfull) / MR) * kc * MR
                                          : trans_a ? A + k0 * lda + i0 + is : A + (i0 + is) * lda + k0;
                         int64_t sa = is >= mfull || trans_a ? 1 : lda, ka = is >= mfull ? MR : trans_a ? lda : 1;
+                        int64_t mr = mc - is < MR ? mc - is : MR, k_from = 0, k_to = kc;
+                        bool add = !overwrite || k0 > 0;
+                        if (tri != CG__TRI_NONE) {
+                            tile_k_range(tri, i0 + is, mr, j0 + js, k0, kc, &k_from, &k_to);
+                            if (k_to == k_from && add) /* nothing to add (a tile that stores stores its zeros) */
+                                continue;
+                        }
                         fetch_ahead(&next_a, a_lines);
                         fetch_ahead(&next_b, b_lines);
-                        isa->tile(kc, a, sa, ka, b, bstride, C + (i0 + is) * ldc + j0 + js, ldc,
-                                  mc - is < MR ? mc - is : MR, nc - js < NR ? nc - js : NR, !overwrite || k0 > 0);
+                        isa->tile(k_to - k_from, a + k_from * ka, sa, ka, b + k_from * bstride,
+                                  bstride, C + (i0 + is) * ldc + j0 + js, ldc, mr, nc - js < NR ? nc - js : NR, add);
                     }
                 }
             }
@@ -238,13 +262,20 @@ int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_
                      const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
                      const cg__prepacked *pre, bool overwrite)
 {
-    return blocked(isa, trans_a, trans_b, M, N, K, A, lda, B, ldb, NULL, NULL, C, ldc, pre, overwrite);
+    return blocked(isa, CG__TRI_NONE, trans_a, trans_b, M, N, K, A, lda, B, ldb, NULL, NULL, C, ldc, pre, overwrite);
+}
+
+int cg__gemm_blocked_tri(const cg__gemm_isa *isa, cg__tri tri, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                         int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                         bool overwrite)
+{
+    return blocked(isa, tri, trans_a, trans_b, M, N, K, A, lda, B, ldb, NULL, NULL, C, ldc, NULL, overwrite);
 }
 
 int cg__gemm_blocked_rows(const cg__gemm_isa *isa, int64_t M, int64_t N, int64_t K, const float *const *a_rows,
                           const float *const *b_rows, float *C, int64_t ldc, bool overwrite)
 {
-    return blocked(isa, true, false, M, N, K, NULL, 0, NULL, 0, a_rows, b_rows, C, ldc, NULL, overwrite);
+    return blocked(isa, CG__TRI_NONE, true, false, M, N, K, NULL, 0, NULL, 0, a_rows, b_rows, C, ldc, NULL, overwrite);
 }
 
 /* op(B) in the strips cg__gemm_blocked reads: every KC block of k after the other,

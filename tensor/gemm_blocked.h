@@ -81,6 +81,10 @@ extern const cg__gemm_isa cg__gemm_avx2, cg__gemm_avx512, cg__gemm_simd128;
 int cg__gemm_blocked(const cg__gemm_isa *isa, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                      const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
                      const cg__prepacked *pre, bool overwrite);
+/* The same with a triangle of op(A) known zero or of C not wanted (cg__gemm_tri) */
+int cg__gemm_blocked_tri(const cg__gemm_isa *isa, cg__tri tri, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                         int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                         bool overwrite);
 /* The same for C (M x N) += or = Σ_k a_rows[k]ᵀ b_rows[k] (gᵀ · x over rows that lie apart:
  * op(A) = Aᵀ and B of K rows each, M and N floats): both packed from the rows where they lie,
  * the values the gathered rows' product packs, so its bits. */

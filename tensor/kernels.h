@@ -14,6 +14,17 @@ int cg__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb,
               float beta, float *C, int64_t ldc);
 
+/* cg__gemm for a product with a triangle known zero or not wanted, on the calling thread
+ * (causal attention's six products, each skipping the work of the masked half):
+ * CG__TRI_C_LOWER: only C[i][j] with j <= i is wanted (past it C gets the product or
+ * nothing: 0 when beta is 0, else left as it was); CG__TRI_A_LOWER: op(A)[i][k] is 0 for
+ * k > i; CG__TRI_A_UPPER: 0 for k < i. The products of the zeros are left out of the
+ * sums: x + 0·b is x, so the bits of the whole product (but an inf or NaN in B times a
+ * zero of A adds no NaN). */
+typedef enum { CG__TRI_NONE, CG__TRI_C_LOWER, CG__TRI_A_LOWER, CG__TRI_A_UPPER } cg__tri;
+int cg__gemm_tri(cg__tri tri, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 /* C (M x N) = beta C + Σ_k a_rows[k]ᵀ b_rows[k]: cg__gemm(true, false, M, N, K, ...) over K rows
  * of A (M floats each) and of B (N each) that lie apart (a recurrent weight's gradient over
  * the time steps' rows): on one thread packed from the rows where they lie, else gathered
@@ -129,12 +140,16 @@ double cg__sum_squares(const float *x, int64_t n);
 /* columns [k0, k1) of w's and b's gradients (either NULL) added to, over all rows in order */
 void cg__norm_dwb_cols(const float *x, const float *g, int64_t n, int64_t rows, const double *stats, float *gw,
                        float *gb, int64_t k0, int64_t k1);
-/* attention's L x S weights: before the exponential, each row scaled (+ mask, L x S or NULL;
- * or -inf past the diagonal when causal) and shifted by its largest value; after it, each
- * row divided by its sum; and the softmax backward dS = P (dP - rowsum(dP P)) scale over dp */
+/* attention's L x S weights: before the exponential, each row scaled (+ mask, L x S or NULL)
+ * and shifted by its largest value, past the diagonal 0 when causal (the exponential then
+ * taken of each row's open part alone: cg__attention_open); after it, each row divided by
+ * its sum; and the softmax backward dS = P (dP - rowsum(dP P)) scale over dp (causal: P's
+ * past the diagonal is 0, and dp's finite) */
 void cg__attention_logits(float *P, int64_t L, int64_t S, const float *mask, bool causal, float scale);
-void cg__attention_normalise(float *P, int64_t L, int64_t S);
-void cg__attention_ds(float *dp, const float *P, int64_t L, int64_t S, float scale);
+void cg__attention_normalise(float *P, int64_t L, int64_t S, bool causal);
+void cg__attention_ds(float *dp, const float *P, int64_t L, int64_t S, bool causal, float scale);
+/* row i's columns not masked by is_causal (torch's: j <= i), or all S */
+static inline int64_t cg__attention_open(int64_t i, int64_t S, bool causal) { return causal && i + 1 < S ? i + 1 : S; }
 
 /* ---- threads: tasks [0, n) spread over the pool (cg_set_num_threads) -------- */
 void cg__parallel_for(int64_t ntasks, void (*fn)(void *ctx, int64_t task), void *ctx);

@@ -86,8 +86,9 @@ static inline __attribute__((always_inline)) void dwb_cols(const float *x, const
 /* x's sum of squares in double: cg__row_dot's loop, inlined into each instruction set's copy */
 static inline __attribute__((always_inline)) double squares(const float *x, int64_t n) { return cg__row_dot(x, x, n); }
 
-/* Attention's rows before the exponential: scaled (and masked: the additive mask added,
- * or past the diagonal -inf when causal), then each shifted by its largest value. */
+/* Attention's rows before the exponential: scaled (and masked: the additive mask added),
+ * then each shifted by its largest value. Causal, past the diagonal is 0, not -inf: the
+ * caller takes the exponential of each row's open part alone (exp(-inf) = 0 either way). */
 static bool has_nan(const float *x, int64_t n)
 {
     for (int64_t j = 0; j < n; j++)
@@ -101,7 +102,7 @@ static inline __attribute__((always_inline)) void logits_rows(float *P, int64_t 
 {
     for (int64_t i = 0; i < L; i++) {
         float *restrict row = P + i * S;
-        int64_t open = causal ? (i + 1 < S ? i + 1 : S) : S; /* torch's is_causal: the upper triangle is masked */
+        int64_t open = cg__attention_open(i, S, causal); /* torch's is_causal: the upper triangle is masked */
         if (mask)
             for (int64_t j = 0; j < open; j++)
                 row[j] = row[j] * scale + mask[i * S + j];
@@ -109,34 +110,44 @@ static inline __attribute__((always_inline)) void logits_rows(float *P, int64_t 
             for (int64_t j = 0; j < open; j++)
                 row[j] = row[j] * scale;
         for (int64_t j = open; j < S; j++)
-            row[j] = -INFINITY;
-        float top = cg__row_max(row, S);
+            row[j] = causal ? 0.0f : -INFINITY;
+        float top = cg__row_max(row, open);
         if (top == -INFINITY) /* a row masked whole gets no weight (exp(-inf) = 0), unless a NaN is in it */
-            top = has_nan(row, S) ? NAN : 0.0f;
-        for (int64_t j = 0; j < S; j++) /* (a NaN anywhere in the row makes its sum NaN, so all of it NaN, as torch) */
+            top = has_nan(row, open) ? NAN : 0.0f;
+        for (int64_t j = 0; j < open; j++) /* (a NaN anywhere in the row makes its sum NaN, so all of it NaN, as torch) */
             row[j] -= top;
     }
 }
 
+/* How much of a row the sums below read: past the diagonal a causal row is zeros, which add
+ * nothing, so the sum stops at the first whole eight after its open part (CG__SUM8's running
+ * sums then hold what they held over all S: the same bits), or runs to S. */
+static inline int64_t summed(int64_t i, int64_t S, bool causal)
+{
+    int64_t open = cg__attention_open(i, S, causal), span = (open + 7) / 8 * 8;
+    return span > S / 8 * 8 ? S : span;
+}
+
 /* After the exponential: each row scaled by the inverse of its sum (in double). */
-static inline __attribute__((always_inline)) void normalise_rows(float *P, int64_t L, int64_t S)
+static inline __attribute__((always_inline)) void normalise_rows(float *P, int64_t L, int64_t S, bool causal)
 {
     for (int64_t i = 0; i < L; i++) {
         float *restrict row = P + i * S;
-        double sum = cg__row_sum(row, S);
-        float inv = sum == 0 ? 0.0f : (float)(1.0 / sum); /* (a NaN stays NaN, as in torch) */
+        double sum = cg__row_sum(row, summed(i, S, causal));
+        float inv = sum == 0 ? 0.0f : (float)(1.0 / sum); /* (a NaN stays NaN, as in torch: past the diagonal too) */
         for (int64_t j = 0; j < S; j++)
             row[j] *= inv;
     }
 }
 
 /* The softmax backward over the rows: dS = P (dP - rowsum(dP P)) scale, over dP. */
-static inline __attribute__((always_inline)) void ds_rows(float *dp, const float *P, int64_t L, int64_t S, float scale)
+static inline __attribute__((always_inline)) void ds_rows(float *dp, const float *P, int64_t L, int64_t S, bool causal,
+                                                           float scale)
 {
     for (int64_t i = 0; i < L; i++) {
         float *restrict d = dp + i * S;
         const float *restrict p = P + i * S;
-        double dot = cg__row_dot(d, p, S);
+        double dot = cg__row_dot(d, p, summed(i, S, causal));
         for (int64_t c = 0; c < S; c++)
             d[c] = p[c] * (d[c] - (float)dot) * scale;
     }
@@ -156,8 +167,11 @@ static inline __attribute__((always_inline)) void ds_rows(float *dp, const float
     {                                                                                                              \
         logits_rows(P, L, S, mask, causal, scale);                                                                \
     }                                                                                                              \
-    TARGET static void normalise_##ISA(float *P, int64_t L, int64_t S) { normalise_rows(P, L, S); }                 \
-    TARGET static void ds_##ISA(float *dp, const float *P, int64_t L, int64_t S, float scale) { ds_rows(dp, P, L, S, scale); }
+    TARGET static void normalise_##ISA(float *P, int64_t L, int64_t S, bool causal) { normalise_rows(P, L, S, causal); } \
+    TARGET static void ds_##ISA(float *dp, const float *P, int64_t L, int64_t S, bool causal, float scale)            \
+    {                                                                                                              \
+        ds_rows(dp, P, L, S, causal, scale);                                                                      \
+    }
 
 NORM_ROWS_FOR(plain, )
 #if defined(__x86_64__) || defined(__i386__)
@@ -180,5 +194,8 @@ void cg__attention_logits(float *P, int64_t L, int64_t S, const float *mask, boo
 {
     PICK(logits)(P, L, S, mask, causal, scale);
 }
-void cg__attention_normalise(float *P, int64_t L, int64_t S) { PICK(normalise)(P, L, S); }
-void cg__attention_ds(float *dp, const float *P, int64_t L, int64_t S, float scale) { PICK(ds)(dp, P, L, S, scale); }
+void cg__attention_normalise(float *P, int64_t L, int64_t S, bool causal) { PICK(normalise)(P, L, S, causal); }
+void cg__attention_ds(float *dp, const float *P, int64_t L, int64_t S, bool causal, float scale)
+{
+    PICK(ds)(dp, P, L, S, causal, scale);
+}

@@ -51,8 +51,8 @@ static uint64_t one_norm(uint64_t h, int64_t rows, int64_t n, bool affine)
 }
 
 void cg__attention_logits(float *P, int64_t L, int64_t S, const float *mask, bool causal, float scale); /* (internal) */
-void cg__attention_normalise(float *P, int64_t L, int64_t S);
-void cg__attention_ds(float *dp, const float *P, int64_t L, int64_t S, float scale);
+void cg__attention_normalise(float *P, int64_t L, int64_t S, bool causal);
+void cg__attention_ds(float *dp, const float *P, int64_t L, int64_t S, bool causal, float scale);
 
 static uint64_t fold_floats(uint64_t h, const float *x, int64_t n)
 {
@@ -78,14 +78,40 @@ static uint64_t attention_rows(uint64_t h, int64_t L, int64_t S, int variant)
         mask[S + j] = -INFINITY;
     cg__attention_logits(P, L, S, variant == 1 ? mask : NULL, variant == 0, 0.35f);
     h = fold_floats(h, P, L * S);
-    for (int64_t i = 0; i < L * S; i++)
-        P[i] = expf(P[i]);
-    cg__attention_normalise(P, L, S);
+    for (int64_t i = 0; i < L * S; i++) /* (causal: past the diagonal stays the zeros the logits left) */
+        P[i] = variant == 0 && i % S > i / S ? P[i] : expf(P[i]);
+    cg__attention_normalise(P, L, S, variant == 0);
     h = fold_floats(h, P, L * S);
-    cg__attention_ds(dp, P, L, S, 0.35f);
+    cg__attention_ds(dp, P, L, S, variant == 0, 0.35f);
     h = fold_floats(h, dp, L * S);
     cg_frame_end();
     return h;
+}
+
+/* A causal row's sums stop past its open part, at a whole eight (or S): the bits of the
+ * sums over all S with the zeros (a span that leaves out a term of the open part, or
+ * groups the running sums otherwise, fails), on rows of every open length. */
+static bool causal_sums_are_the_whole_rows(void)
+{
+    enum { L = 24, S = 20 };
+    float P[2][L * S], dp[2][L * S];
+    uint32_t x = 12345;
+    for (int64_t i = 0; i < L; i++)
+        for (int64_t j = 0; j < S; j++) {
+            x = x * 1664525u + 1013904223u;
+            float v = (float)(x >> 8) * 0x1p-24f; /* [0, 1): weights after the exponential */
+            P[0][i * S + j] = P[1][i * S + j] = j <= i ? v : 0.0f;
+            dp[0][i * S + j] = dp[1][i * S + j] = j <= i ? v - 0.5f : 0.0f;
+        }
+    for (int way = 0; way < 2; way++) {
+        cg__attention_normalise(P[way], L, S, way == 0);
+        cg__attention_ds(dp[way], P[way], L, S, way == 0, 1.0f);
+    }
+    if (memcmp(P[0], P[1], sizeof P[0]) || memcmp(dp[0], dp[1], sizeof dp[0])) {
+        fprintf(stderr, "row_bits: a causal row's sums differ from the whole row's\n");
+        return false;
+    }
+    return true;
 }
 
 int main(void)
@@ -101,6 +127,8 @@ int main(void)
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
         for (int variant = 0; variant < 3; variant++)
             h = attention_rows(h, steps[i], steps[(i + 2) % 7], variant);
+    if (!causal_sums_are_the_whole_rows())
+        return 1;
     /* clipping: gradients of lengths around the vector widths, one far larger */
     cg_frame_begin();
     const int64_t sizes[] = {1, 7, 8, 9, 17, 100, 4099};

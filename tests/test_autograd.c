@@ -956,6 +956,49 @@ START_TEST(packed_attention_is_the_head_split_without_copies)
 }
 END_TEST
 
+/* is_causal leaves the masked half out of its six products (cg__gemm_tri: tiles past the
+ * diagonal, the zero part of k per row tile); the numbers must be the full products' with
+ * the same triangle as an additive mask of -inf: bit for bit, forward and every gradient,
+ * square and not (torch's causal mask is top-left: j <= i), with dropout from one generator
+ * state, and past a k block of the kernels (260). */
+START_TEST(causal_attention_gives_the_masks_numbers_without_its_half)
+{
+    static const int64_t sizes[][3] = {{40, 40, 24}, {70, 50, 16}, {33, 80, 20}, {260, 260, 8}};
+    cg_generator *g = cg_generator_new(3);
+    for (int c = 0; c < 4; c++)
+        for (int dropout = 0; dropout < 2; dropout++) {
+            cg_frame_begin();
+            cg_manual_seed(40 + c);
+            int64_t L = sizes[c][0], S = sizes[c][1], E = sizes[c][2];
+            cg_tensor *in[3] = {cg_randn(CG_SHAPE(2, L, E)), cg_randn(CG_SHAPE(2, S, E)), cg_randn(CG_SHAPE(2, S, E))};
+            cg_tensor *w = cg_randn(CG_SHAPE(2, L, E)), *mask = cg_zeros(CG_SHAPE(L, S));
+            for (int64_t i = 0; i < L; i++)
+                for (int64_t j = i + 1; j < S; j++)
+                    cg_data(mask)[i * S + j] = -INFINITY;
+            cg_tensor *out[2], *grad[2][3];
+            for (int way = 0; way < 2; way++) {
+                for (int k = 0; k < 3; k++) {
+                    cg_set_requires_grad(in[k], true);
+                    cg_zero_grad(in[k]);
+                }
+                cg_generator_manual_seed(g, 17);
+                out[way] = cg_scaled_dot_product_attention_ex(in[0], in[1], in[2], .is_causal = way == 0,
+                                                              .attn_mask = way ? mask : NULL,
+                                                              .dropout_p = dropout ? 0.3f : 0.0f, .generator = g);
+                ck_assert_ptr_nonnull(out[way]);
+                ck_assert_int_eq(cg_backward(cg_sum(cg_mul(out[way], w))), 0);
+                for (int k = 0; k < 3; k++)
+                    grad[way][k] = cg_tensor_copy(cg_grad(in[k]));
+            }
+            ck_assert_tensor_close(out[0], out[1], 0, 0);
+            for (int k = 0; k < 3; k++)
+                ck_assert_tensor_close(grad[0][k], grad[1][k], 0, 0);
+            cg_frame_end();
+        }
+    cg_generator_free(g);
+}
+END_TEST
+
 /* One-hot rows take linear's lookup path; it must give the matmul's numbers. */
 START_TEST(linear_on_one_hot_rows_matches_matmul)
 {
@@ -1823,6 +1866,7 @@ static Suite *autograd_suite(void)
     tcase_set_timeout(e, 120);
     tcase_add_test(e, gradients_accumulate_across_backwards);
     tcase_add_test(e, packed_attention_is_the_head_split_without_copies);
+    tcase_add_test(e, causal_attention_gives_the_masks_numbers_without_its_half);
     tcase_add_test(e, a_reused_value_sums_its_gradients);
     tcase_add_test(e, fresh_gradient_buffers_sum_every_contribution);
     tcase_add_test(e, second_backward_through_a_freed_graph_fails_clearly);
