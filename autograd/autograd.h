@@ -160,7 +160,7 @@ cg_tensor *cg_logsumexp(cg_tensor *t, int dim, bool keepdim);
 typedef struct {
     const char *given;
     cg_tensor *attn_mask;  /* NULL, or an additive float mask (L, S) or (..., L, S); no gradient */
-    bool is_causal;        /* false: true masks out j > i */
+    bool is_causal;        /* false: true masks out j > i (top-left, as torch); refused with an attn_mask, as torch */
     float dropout_p;       /* 0: the attention weights' dropout (training) */
     float scale;           /* not given: 1 / sqrt(E); given, used as given (torch >= 2.1: 0 too); NaN refused */
     cg_generator *generator; /* NULL: the default generator, for dropout's draws */

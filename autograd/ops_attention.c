@@ -210,6 +210,10 @@ static bool attention_opts(cg_attention_opts *o, const cg_attention_opts *user, 
         cg__error("%s: scale is NaN", op);
         return false;
     }
+    if (o->is_causal && o->attn_mask) { /* torch: "Explicit attn_mask should not be set when is_causal=True" */
+        cg__error("%s: attn_mask and is_causal both given (torch refuses an explicit mask with is_causal)", op);
+        return false;
+    }
     if (!(o->dropout_p >= 0 && o->dropout_p < 1)) {
         cg__error("%s: dropout_p must be in [0, 1), got %g", op, (double)o->dropout_p);
         return false;

@@ -888,7 +888,7 @@ static cg_tensor *heads_by_views(cg_tensor *qkv, int H, cg_tensor *mask, bool ca
 }
 
 /* cg_packed_attention is that composition without its copies: the same bits, forward and
- * backward, plain, causal with a mask, and with dropout from the same generator state;
+ * backward, plain, with a mask, and causal with dropout from the same generator state;
  * size-0 batches and sequences; what it refuses. */
 START_TEST(packed_attention_is_the_head_split_without_copies)
 {
@@ -897,7 +897,7 @@ START_TEST(packed_attention_is_the_head_split_without_copies)
     cg_generator *g = cg_generator_new(5);
     cg_tensor *mask = cg_randn(CG_SHAPE(7, 7));
     for (int variant = 0; variant < 3; variant++) {
-        bool causal = variant == 1;
+        bool causal = variant == 2;
         float p = variant == 2 ? 0.25f : 0.0f;
         cg_tensor *m = variant == 1 ? mask : NULL;
         cg_tensor *qkv = cg_randn(CG_SHAPE(3, 7, 36)), *w = cg_randn(CG_SHAPE(3, 7, 12)); /* 3 heads of 4 */
@@ -951,6 +951,13 @@ START_TEST(packed_attention_is_the_head_split_without_copies)
     ck_assert_ptr_null(cg_packed_attention_ex(cg_zeros(CG_SHAPE(2, 3, 12)), 2, .attn_mask = cg_zeros(CG_SHAPE(3, 4))));
     ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_packed_attention: the mask (3, 4)"));
     ck_assert_ptr_nonnull(cg_packed_attention_ex(cg_zeros(CG_SHAPE(2, 3, 12)), 2, .attn_mask = cg_zeros(CG_SHAPE(2, 2, 3, 3))));
+    /* a mask and is_causal together: torch refuses an explicit mask with is_causal, and so does each entry */
+    cg_tensor *qkv = cg_zeros(CG_SHAPE(2, 3, 12)), *mask3 = cg_zeros(CG_SHAPE(3, 3));
+    cg_clear_error();
+    ck_assert_ptr_null(cg_packed_attention_ex(qkv, 2, .attn_mask = mask3, .is_causal = true));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_packed_attention: attn_mask and is_causal both given"));
+    ck_assert_ptr_null(cg_scaled_dot_product_attention_ex(qkv, qkv, qkv, .attn_mask = mask3, .is_causal = true));
+    ck_assert_ptr_nonnull(strstr(cg_last_error(), "cg_scaled_dot_product_attention: attn_mask and is_causal both given"));
     cg_generator_free(g);
     cg_frame_end();
 }
