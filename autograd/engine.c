@@ -940,8 +940,12 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         rc = -1;
         goto out;
     }
-    for (int64_t i = 0; i < root->numel; i++)
-        g[i] += opts.grad ? opts.grad->data[i] : 1.0f;
+    if (opts.grad) /* (two loops: the compiler vectorises the first, a ternary inside kept it scalar) */
+        for (int64_t i = 0; i < root->numel; i++)
+            g[i] += opts.grad->data[i];
+    else
+        for (int64_t i = 0; i < root->numel; i++)
+            g[i] += 1.0f;
     for (int64_t i = count - 1; i >= 0; i--) {
         cg_node *n = order[i];
         cg_tensor *gout = cg__grad_of(n->out);
