@@ -173,6 +173,19 @@ AVX2 static void gelu_tanh_avx2(int64_t n, const float *x, const float *g, float
     }
 }
 
+/* erfc's polynomial in 1/x^2 for |x| >= 2 (Cephes' erff) */
+AVX2 static inline __m256 erfc_far8(__m256 y)
+{
+    __m256 r = _mm256_set1_ps(-1.047766399936249E+1f);
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(1.297719955372516E+1f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-7.495518717768503E+0f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(2.921019019210786E+0f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-1.015265279202700E+0f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(4.218463358204948E-1f));
+    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-2.820767439740514E-1f));
+    return _mm256_fmadd_ps(r, y, _mm256_set1_ps(5.641895067754075E-1f));
+}
+
 /* erf by Cephes' erff: x P(x^2) for |x| <= 1; past it 1 - erfc, erfc(x) = e^{-x^2} / x
  * R(1/x^2) with one of two polynomials (|x| < 2, or beyond). About 1 ulp from glibc's. */
 AVX2 static inline __m256 erf8(__m256 x, __m256 *exp_neg_x2)
@@ -203,15 +216,11 @@ AVX2 static inline __m256 erf8(__m256 x, __m256 *exp_neg_x2)
     p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(3.404879937665872E-1f));
     p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(-2.741127028184656E-1f));
     p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(5.638259427386472E-1f));
-    __m256 r = _mm256_set1_ps(-1.047766399936249E+1f); /* |x| >= 2 */
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(1.297719955372516E+1f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-7.495518717768503E+0f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(2.921019019210786E+0f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-1.015265279202700E+0f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(4.218463358204948E-1f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-2.820767439740514E-1f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(5.641895067754075E-1f));
-    p = _mm256_blendv_ps(r, p, _mm256_cmp_ps(ax, _mm256_set1_ps(2.0f), _CMP_LT_OQ));
+    /* |x| >= 2's polynomial only when a lane is there (most vectors of a GELU's inputs have
+     * none): the blend picks the same polynomial for every lane either way */
+    __m256 below_two = _mm256_cmp_ps(ax, _mm256_set1_ps(2.0f), _CMP_LT_OQ), far = _mm256_andnot_ps(below_two, past_one);
+    if (!_mm256_testz_ps(far, far))
+        p = _mm256_blendv_ps(erfc_far8(y), p, below_two);
     __m256 ex = exp8(_mm256_xor_ps(z, sign));
     if (exp_neg_x2)
         *exp_neg_x2 = ex;
@@ -349,6 +358,19 @@ AVX512 static void gelu_tanh_avx512(int64_t n, const float *x, const float *g, f
         _mm512_mask_storeu_ps(y + i, m, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), r) : r);
     }
 }
+/* erfc_far8's polynomial 16 wide */
+AVX512 static inline __m512 erfc_far16(__m512 y)
+{
+    __m512 r = _mm512_set1_ps(-1.047766399936249E+1f);
+    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(1.297719955372516E+1f));
+    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-7.495518717768503E+0f));
+    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(2.921019019210786E+0f));
+    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-1.015265279202700E+0f));
+    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(4.218463358204948E-1f));
+    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-2.820767439740514E-1f));
+    return _mm512_fmadd_ps(r, y, _mm512_set1_ps(5.641895067754075E-1f));
+}
+
 /* erf and exact GELU 16 wide, lane for lane erf8's and gelu_erf8's operations */
 AVX512 static inline __m512 erf16(__m512 x, __m512 *exp_neg_x2)
 {
@@ -380,15 +402,9 @@ AVX512 static inline __m512 erf16(__m512 x, __m512 *exp_neg_x2)
     p = _mm512_fmadd_ps(p, y, _mm512_set1_ps(3.404879937665872E-1f));
     p = _mm512_fmadd_ps(p, y, _mm512_set1_ps(-2.741127028184656E-1f));
     p = _mm512_fmadd_ps(p, y, _mm512_set1_ps(5.638259427386472E-1f));
-    __m512 r = _mm512_set1_ps(-1.047766399936249E+1f);
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(1.297719955372516E+1f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-7.495518717768503E+0f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(2.921019019210786E+0f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-1.015265279202700E+0f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(4.218463358204948E-1f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-2.820767439740514E-1f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(5.641895067754075E-1f));
-    p = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(2.0f), _CMP_LT_OQ), r, p);
+    __mmask16 below_two = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(2.0f), _CMP_LT_OQ);
+    if (past_one & ~below_two) /* (as erf8: only when a lane reaches 2) */
+        p = _mm512_mask_blend_ps(below_two, erfc_far16(y), p);
     __m512 ex = exp16(PS(_mm512_xor_epi32(SI(z), sign)));
     if (exp_neg_x2)
         *exp_neg_x2 = ex;
