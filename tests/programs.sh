@@ -278,10 +278,13 @@ check "gpt resumes an older checkpoint (two optimizers' state) as the gpt that w
     '$ex/gpt' train --data='$sonnets' --init_from=resume --out_dir='$work/gpt_v1' --max_iters=12 --eval_interval=3 \
         --eval_iters=2 --log_interval=1 | grep -E '^(step|iter) ' | sed 's/, time.*//' |
     diff - '$here/fixtures/gpt_v1_resume.txt'"
-check "gpt will not overwrite another run's checkpoint" bash -c "
+check "gpt will not overwrite another run's checkpoint, and the command it gives resumes that run" bash -c "
     cp '$work/gpt_plain/ckpt.safetensors' '$work/keep.st' &&
     ! '$ex/gpt' train --data='$sonnets' --config baby --max_iters=2 --out_dir='$work/gpt_plain' >/dev/null 2>'$work/err' &&
-    grep -q \"another run's checkpoint\" '$work/err' && cmp '$work/keep.st' '$work/gpt_plain/ckpt.safetensors'"
+    grep -q \"another run's checkpoint\" '$work/err' && cmp '$work/keep.st' '$work/gpt_plain/ckpt.safetensors' &&
+    advice=\$(sed -n 's/.*continue that run with gpt \\(.*\\), or choose another --out_dir\$/\\1/p' '$work/err') &&
+    [ -n \"\$advice\" ] && cp -r '$work/gpt_plain' '$work/gpt_again' &&
+    '$ex/gpt' \${advice/gpt_plain/gpt_again} --max_iters=0 | grep -q '^Resuming training from'"
 check "gpt takes nanoGPT's README command as written" bash -c "
     '$ex/gpt' train config/train_shakespeare_char.py --device=cpu --compile=False --eval_iters=2 --log_interval=1 \
         --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000 \

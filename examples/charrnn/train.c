@@ -56,7 +56,7 @@ static bool files_are_ours(trainer *t)
     bool ok = true;
     snprintf(t->csv_path, sizeof t->csv_path, "%s.csv", t->cfg.out);
     if (t->s.rank == 0 && !(t->cfg.resume && same_file(t->cfg.out, t->cfg.resume)))
-        ok = ckpt_claim(t->cfg.out, t->csv_path, t->cfg.run, "charrnn") == 0;
+        ok = ckpt_claim(t->cfg.out, t->csv_path, t->cfg.run, "charrnn", NULL) == 0;
     return all_ranks_ok(ok);
 }
 

@@ -101,13 +101,21 @@ void ckpt_new_run_id(char id[17])
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
-int ckpt_claim(const char *out, const char *log_path, const char *run_id, const char *prog)
+int ckpt_claim(const char *out, const char *log_path, const char *run_id, const char *prog, const char *out_dir)
 {
+    /* the flags that continue the run or choose another place: gpt's (nanoGPT's) name a
+     * directory, the others' a file */
+    char resume[4300];
+    if (out_dir)
+        snprintf(resume, sizeof resume, "%s train --init_from=resume --out_dir=%s", prog, out_dir);
+    else
+        snprintf(resume, sizeof resume, "--resume %s", out);
+    const char *other = out_dir ? "another --out_dir" : "another --out";
     if (!exists(out)) {
         if (!log_path || !exists(log_path))
             return 0;
-        fprintf(stderr, "%s: %s exists: another run's loss log; %s will not overwrite it (move it, or choose "
-                        "another --out)\n", prog, log_path, prog);
+        fprintf(stderr, "%s: %s exists: another run's loss log; %s will not overwrite it (move it, or choose %s)\n",
+                prog, log_path, prog, other);
         return -1;
     }
     cg_safetensors *f = cg_safetensors_open(out);
@@ -115,10 +123,10 @@ int ckpt_claim(const char *out, const char *log_path, const char *run_id, const 
     bool ours = id && !strcmp(id, run_id);
     if (!ours && f && id)
         fprintf(stderr, "%s: %s holds another run's checkpoint (run %s); %s will not overwrite it: continue that "
-                        "run with --resume %s, or choose another --out\n", prog, out, id, prog, out);
+                        "run with %s, or choose %s\n", prog, out, id, prog, resume, other);
     else if (!ours)
-        fprintf(stderr, "%s: %s exists and is not a %s checkpoint; %s will not overwrite it (move it, or choose "
-                        "another --out)\n", prog, out, prog, prog);
+        fprintf(stderr, "%s: %s exists and is not a %s checkpoint; %s will not overwrite it (move it, or choose %s)\n",
+                prog, out, prog, prog, other);
     cg_safetensors_close(f);
     return ours ? 0 : -1;
 }

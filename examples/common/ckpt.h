@@ -30,8 +30,10 @@ cg_safetensors *ckpt_open(const char *path, const char *prog);
 void ckpt_new_run_id(char id[17]);
 /* Whether this run may write its checkpoint out and its loss log log_path: 0 when neither
  * exists yet, or out is a checkpoint of this run (the same id: a resumed run continuing in
- * its file, or a copy of it); otherwise -1 with one line saying why and what to do. */
-int ckpt_claim(const char *out, const char *log_path, const char *run_id, const char *prog);
+ * its file, or a copy of it); otherwise -1 with one line saying why and what to do — in the
+ * program's own flags: out_dir for one that names its run's directory (gpt: --init_from=resume
+ * --out_dir), NULL for one that names the file (--resume FILE, --out). */
+int ckpt_claim(const char *out, const char *log_path, const char *run_id, const char *prog, const char *out_dir);
 /* A run's directory made, with any missing parents (as nanoGPT's os.makedirs(out_dir,
  * exist_ok=True)); 0 when it is there (made now or before), or -1 with "prog: cannot
  * make DIR: why" on stderr (a file in the way included). */

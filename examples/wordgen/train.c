@@ -195,7 +195,7 @@ static bool files_are_ours(wg_cfg *c)
     char log[1040];
     snprintf(log, sizeof log, "%s.csv", c->out);
     return c->sample_only || (c->resume && same_file(c->out, c->resume)) ||
-           ckpt_claim(c->out, log, c->run, "wordgen") == 0;
+           ckpt_claim(c->out, log, c->run, "wordgen", NULL) == 0;
 }
 
 int train(wg_cfg *c, words *w)
