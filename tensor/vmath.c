@@ -173,17 +173,19 @@ AVX2 static void gelu_tanh_avx2(int64_t n, const float *x, const float *g, float
     }
 }
 
-/* erfc's polynomial in 1/x^2 for |x| >= 2 (Cephes' erff) */
+/* erfc's polynomial in 1/x^2 for |x| >= 2 (Cephes' erff), highest power first: one list
+ * for every width */
+static const float erfc_far_coefs[8] = {-1.047766399936249E+1f, 1.297719955372516E+1f, -7.495518717768503E+0f,
+                                        2.921019019210786E+0f, -1.015265279202700E+0f, 4.218463358204948E-1f,
+                                        -2.820767439740514E-1f, 5.641895067754075E-1f};
+
 AVX2 static inline __m256 erfc_far8(__m256 y)
 {
-    __m256 r = _mm256_set1_ps(-1.047766399936249E+1f);
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(1.297719955372516E+1f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-7.495518717768503E+0f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(2.921019019210786E+0f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-1.015265279202700E+0f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(4.218463358204948E-1f));
-    r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(-2.820767439740514E-1f));
-    return _mm256_fmadd_ps(r, y, _mm256_set1_ps(5.641895067754075E-1f));
+    __m256 r = _mm256_set1_ps(erfc_far_coefs[0]);
+#pragma GCC unroll 7
+    for (int i = 1; i < 8; i++)
+        r = _mm256_fmadd_ps(r, y, _mm256_set1_ps(erfc_far_coefs[i]));
+    return r;
 }
 
 /* erf by Cephes' erff: x P(x^2) for |x| <= 1; past it 1 - erfc, erfc(x) = e^{-x^2} / x
@@ -361,14 +363,11 @@ AVX512 static void gelu_tanh_avx512(int64_t n, const float *x, const float *g, f
 /* erfc_far8's polynomial 16 wide */
 AVX512 static inline __m512 erfc_far16(__m512 y)
 {
-    __m512 r = _mm512_set1_ps(-1.047766399936249E+1f);
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(1.297719955372516E+1f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-7.495518717768503E+0f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(2.921019019210786E+0f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-1.015265279202700E+0f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(4.218463358204948E-1f));
-    r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(-2.820767439740514E-1f));
-    return _mm512_fmadd_ps(r, y, _mm512_set1_ps(5.641895067754075E-1f));
+    __m512 r = _mm512_set1_ps(erfc_far_coefs[0]);
+#pragma GCC unroll 7
+    for (int i = 1; i < 8; i++)
+        r = _mm512_fmadd_ps(r, y, _mm512_set1_ps(erfc_far_coefs[i]));
+    return r;
 }
 
 /* erf and exact GELU 16 wide, lane for lane erf8's and gelu_erf8's operations */
