@@ -278,6 +278,11 @@ check "gpt resumes an older checkpoint (two optimizers' state) as the gpt that w
     '$ex/gpt' train --data='$sonnets' --init_from=resume --out_dir='$work/gpt_v1' --max_iters=12 --eval_interval=3 \
         --eval_iters=2 --log_interval=1 | grep -E '^(step|iter) ' | sed 's/, time.*//' |
     diff - '$here/fixtures/gpt_v1_resume.txt'"
+check "gpt sample refuses a start text it cannot encode, or none, with one line" bash -c "
+    for start in 'é' '' 'FILE:$work/no_such_file'; do
+        '$ex/gpt' sample --out_dir='$work/gpt_plain' --start=\"\$start\" --max_new_tokens=3 >/dev/null 2>'$work/err'
+        [ \$? -eq 1 ] && [ \$(wc -l < '$work/err') -eq 1 ] && grep -q '^gpt sample: ' '$work/err' || exit 1
+    done"
 check "gpt will not overwrite another run's checkpoint, and the command it gives resumes that run" bash -c "
     cp '$work/gpt_plain/ckpt.safetensors' '$work/keep.st' &&
     ! '$ex/gpt' train --data='$sonnets' --config baby --max_iters=2 --out_dir='$work/gpt_plain' >/dev/null 2>'$work/err' &&

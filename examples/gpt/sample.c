@@ -62,6 +62,11 @@ static long encode_start(const sample_cfg *c, const unsigned char *chars, int V,
             return -1;
         }
     }
+    if (n == 0) { /* (sample.py fails there too: the model reads the last position of none) */
+        fprintf(stderr, "gpt sample: the start text is empty: give at least one character\n");
+        free(file_text);
+        return -1;
+    }
     *ids = malloc(sizeof(float) * (size_t)(n + 1));
     for (long i = 0; *ids && i < n; i++) {
         const unsigned char *at = memchr(chars, (unsigned char)text[i], (size_t)V);
@@ -69,6 +74,7 @@ static long encode_start(const sample_cfg *c, const unsigned char *chars, int V,
             fprintf(stderr, "gpt sample: the start text holds a character the model has not seen (byte %u)\n",
                     (unsigned char)text[i]);
             free(*ids), free(file_text);
+            *ids = NULL; /* (the caller frees what it holds) */
             return -1;
         }
         (*ids)[i] = (float)(at - chars);
