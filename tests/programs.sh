@@ -265,6 +265,13 @@ check "gpt export and import round-trip to PyTorch's state dict names" bash -c "
     '$ex/gpt' import '$work/sd.safetensors' '$work/gpt_imported' >/dev/null &&
     [ \"\$('$ex/gpt' sample --out_dir='$work/gpt_plain' --num_samples=1 --max_new_tokens=30)\" = \
       \"\$('$ex/gpt' sample --out_dir='$work/gpt_imported' --num_samples=1 --max_new_tokens=30)\" ]"
+check "gpt export replaces its own run's export, and no other file" bash -c "
+    '$ex/gpt' export '$work/gpt_plain/ckpt.safetensors' '$work/sd.safetensors' >/dev/null &&
+    echo 'a user file' > '$work/users.safetensors' && cp '$work/sd.safetensors' '$work/other_run.safetensors' &&
+    ! '$ex/gpt' export '$work/gpt_imported/ckpt.safetensors' '$work/users.safetensors' 2>'$work/err' >/dev/null &&
+    grep -q 'will not overwrite it' '$work/err' && [ \"\$(cat '$work/users.safetensors')\" = 'a user file' ] &&
+    ! '$ex/gpt' export '$work/gpt_imported/ckpt.safetensors' '$work/other_run.safetensors' 2>/dev/null >/dev/null &&
+    cmp '$work/sd.safetensors' '$work/other_run.safetensors'"
 check "gpt --init_from=resume goes on from the checkpoint's iteration" bash -c "
     cp -r '$work/gpt_plain' '$work/gpt_resumed' && '$ex/gpt' train --data='$sonnets' --init_from=resume \
         --out_dir='$work/gpt_resumed' --max_iters=14 --eval_interval=6 --eval_iters=4 --log_interval=1 > '$work/r.txt' &&

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FORMAT "cgrad-gpt-2"
 /* (format 1, still read: AdamW's groups were two optimizers, "optim.decay.0.exp_avg",
@@ -188,9 +189,26 @@ int checkpoint_load(cg_safetensors *f, const char *path, gpt_model *m, train_sta
 
 /* ---- export and import: nanoGPT's state dict ------------------------------------------------ */
 
+/* Whether gpt export may write out: it is not there, or it is this run's own export (a
+ * later checkpoint exported again); anything else is the user's, and stays (one line says so). */
+static bool export_may_write(const char *out, const char *run)
+{
+    if (access(out, F_OK) != 0)
+        return true;
+    cg_safetensors *f = cg_safetensors_open(out);
+    const char *id = f ? cg_safetensors_metadata(f, "run") : NULL;
+    bool ours = id && !strcmp(id, run);
+    cg_safetensors_close(f);
+    if (!ours)
+        fprintf(stderr, "gpt: %s exists and is not an export of this run; gpt will not overwrite it (move it, or "
+                        "choose another OUT.safetensors)\n", out);
+    return ours;
+}
+
 /* gpt export CKPT OUT.safetensors: every weight under nanoGPT's name, lm_head.weight too
  * (a copy of the tied wte, as torch's state_dict lists both), and the model's settings as
- * metadata (n_layer, n_head, n_embd, block_size, bias, vocab_size, dropout). */
+ * metadata (n_layer, n_head, n_embd, block_size, bias, vocab_size, dropout; and the run, so
+ * that exporting the run again may replace it). */
 int export_main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -205,6 +223,10 @@ int export_main(int argc, char **argv)
     cg_safetensors *f = checkpoint_open(argv[0], &c, chars, &V, run, data, sizeof data, digest);
     if (!f)
         return 1;
+    if (!export_may_write(argv[1], run)) {
+        cg_safetensors_close(f);
+        return 1;
+    }
     gpt_model m;
     int rc = model_init(&m, &c, V) == 0 && checkpoint_load(f, argv[0], &m, NULL) == 0 ? 0 : -1;
     cg_safetensors_close(f);
@@ -216,7 +238,7 @@ int export_main(int argc, char **argv)
             names[i] = cg_param_name(m.root, i), ts[i] = cg_param_at(m.root, i);
         names[np] = "lm_head.weight", ts[np] = cg_param(m.wte, "weight");
         char vals[S_MODEL_COUNT + 1][64], vocab[2 * 256 + 1];
-        const char *kp[S_MODEL_COUNT + 3], *vp[S_MODEL_COUNT + 3];
+        const char *kp[S_MODEL_COUNT + 4], *vp[S_MODEL_COUNT + 4];
         for (int k = 0; k < S_MODEL_COUNT; k++) {
             setting_to_text(&c, k, vals[k], sizeof vals[k]);
             kp[k] = setting_name(k), vp[k] = vals[k];
@@ -226,7 +248,8 @@ int export_main(int argc, char **argv)
         kp[S_MODEL_COUNT] = "vocab_size", vp[S_MODEL_COUNT] = vals[S_MODEL_COUNT];
         kp[S_MODEL_COUNT + 1] = "vocab_hex", vp[S_MODEL_COUNT + 1] = vocab;
         kp[S_MODEL_COUNT + 2] = "format", vp[S_MODEL_COUNT + 2] = "pt";
-        rc = cg_safetensors_save(argv[1], np + 1, names, ts, S_MODEL_COUNT + 3, kp, vp);
+        kp[S_MODEL_COUNT + 3] = "run", vp[S_MODEL_COUNT + 3] = run;
+        rc = cg_safetensors_save(argv[1], np + 1, names, ts, S_MODEL_COUNT + 4, kp, vp);
         if (rc != 0)
             fprintf(stderr, "gpt: %s\n", cg_last_error());
         else
