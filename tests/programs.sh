@@ -103,6 +103,17 @@ check "charrnn will not overwrite another run's checkpoint, nor a file that is n
     grep -q \"holds another run's checkpoint\" '$work/err' && cmp '$work/a.st' '$work/a.keep' &&
     ! '$ex/charrnn' train '$sonnets' --steps 2 --hidden 8 --out '$work/notes.txt' >/dev/null 2>'$work/err' &&
     grep -q 'is not a charrnn checkpoint' '$work/err' && [ \"\$(cat '$work/notes.txt')\" = notes ]"
+check "charrnn, wordgen and gpt keep a user's file where their loss curves or graph page would go, with one line" bash -c "
+    echo page > '$work/page.html' && echo curves > '$work/c7.st.svg' && echo curves > '$work/w7.st.svg' &&
+    mkdir -p '$work/g7' && echo curves > '$work/g7/loss.svg' &&
+    ! '$ex/charrnn' train '$sonnets' --steps 2 --hidden 8 --out '$work/c8.st' --html '$work/page.html' >/dev/null 2>'$work/e1' &&
+    ! '$ex/charrnn' train '$sonnets' --steps 2 --hidden 8 --out '$work/c7.st' --plot >/dev/null 2>'$work/e2' &&
+    ! '$ex/wordgen' --input '$here/fixtures/words.txt' --steps 2 --out '$work/w7.st' --plot >/dev/null 2>'$work/e3' &&
+    ! '$ex/gpt' train --data='$sonnets' --config baby --max_iters=1 --out_dir='$work/g7' --plot >/dev/null 2>'$work/e4' &&
+    for e in e1 e2 e3 e4; do [ \$(wc -l < '$work/'\$e) -eq 1 ] && grep -q 'will not overwrite it' '$work/'\$e || exit 1; done &&
+    grep -q 'choose another --html' '$work/e1' && grep -q 'choose another --out_dir' '$work/e4' &&
+    [ \"\$(cat '$work/page.html' '$work/c7.st.svg' '$work/w7.st.svg' '$work/g7/loss.svg')\" = \"\$(printf 'page\\ncurves\\ncurves\\ncurves')\" ] &&
+    [ ! -e '$work/c8.st' ] && [ ! -e '$work/c7.st' ] && [ ! -e '$work/w7.st' ] && [ ! -e '$work/g7/ckpt.safetensors' ]"
 check "charrnn --resume to --steps it has reached says so and leaves the checkpoint as it is" bash -c "
     '$ex/charrnn' train --steps 30 --resume '$work/a.st' | grep -q 'nothing is trained' &&
     '$ex/charrnn' train --steps 10 --resume '$work/a.st' | grep -q 'at step 30 already' && cmp '$work/a.st' '$work/a.keep'"

@@ -49,14 +49,22 @@ static bool same_file(const char *a, const char *b)
     return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
-/* The checkpoint and the log this run writes: its own (new files, or the checkpoint it
- * resumes and the log beside it), never another run's. Rank 0 looks; every rank agrees. */
+/* The files this run writes: its own (new files, or the checkpoint it resumes and the log
+ * and curves beside it), never another run's; a graph page only where no file is. Rank 0
+ * looks; every rank agrees. */
 static bool files_are_ours(trainer *t)
 {
     bool ok = true;
+    char svg[1040];
     snprintf(t->csv_path, sizeof t->csv_path, "%s.csv", t->cfg.out);
-    if (t->s.rank == 0 && !(t->cfg.resume && same_file(t->cfg.out, t->cfg.resume)))
-        ok = ckpt_claim(t->cfg.out, t->csv_path, t->cfg.run, "charrnn", NULL) == 0;
+    snprintf(svg, sizeof svg, "%s.svg", t->cfg.out);
+    ckpt_companion others[] = {{t->csv_path, "loss log", NULL}, {t->cfg.plot ? svg : NULL, "loss curves", NULL}};
+    ckpt_companion page = {t->cfg.html, "graph page", "--html"};
+    bool resumed_in_place = t->cfg.resume && same_file(t->cfg.out, t->cfg.resume);
+    if (t->s.rank == 0 && !resumed_in_place)
+        ok = ckpt_claim(t->cfg.out, others, 2, t->cfg.run, "charrnn", NULL) == 0;
+    if (t->s.rank == 0 && ok) /* (a page carries no run's id: any file there is kept, resumed or not) */
+        ok = ckpt_not_there(&page, "charrnn", "--html") == 0;
     return all_ranks_ok(ok);
 }
 

@@ -101,7 +101,17 @@ void ckpt_new_run_id(char id[17])
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
-int ckpt_claim(const char *out, const char *log_path, const char *run_id, const char *prog, const char *out_dir)
+int ckpt_not_there(const ckpt_companion *file, const char *prog, const char *place)
+{
+    if (!file->path || !exists(file->path))
+        return 0;
+    fprintf(stderr, "%s: %s exists (another run's %s, or another file); %s will not overwrite it (move it, or choose "
+                    "another %s)\n", prog, file->path, file->what, prog, file->flag ? file->flag : place);
+    return -1;
+}
+
+int ckpt_claim(const char *out, const ckpt_companion *others, int nothers, const char *run_id, const char *prog,
+               const char *out_dir)
 {
     /* the flags that continue the run or choose another place: gpt's (nanoGPT's) name a
      * directory, the others' a file */
@@ -110,23 +120,22 @@ int ckpt_claim(const char *out, const char *log_path, const char *run_id, const 
         snprintf(resume, sizeof resume, "%s train --init_from=resume --out_dir=%s", prog, out_dir);
     else
         snprintf(resume, sizeof resume, "--resume %s", out);
-    const char *other = out_dir ? "another --out_dir" : "another --out";
-    if (!exists(out)) {
-        if (!log_path || !exists(log_path))
-            return 0;
-        fprintf(stderr, "%s: %s exists: another run's loss log; %s will not overwrite it (move it, or choose %s)\n",
-                prog, log_path, prog, other);
-        return -1;
+    const char *place = out_dir ? "--out_dir" : "--out";
+    if (!exists(out)) { /* a new run: nothing it writes may be there already */
+        for (int i = 0; i < nothers; i++)
+            if (ckpt_not_there(&others[i], prog, place) < 0)
+                return -1;
+        return 0;
     }
     cg_safetensors *f = cg_safetensors_open(out);
     const char *id = f ? cg_safetensors_metadata(f, "run") : NULL;
     bool ours = id && !strcmp(id, run_id);
     if (!ours && f && id)
         fprintf(stderr, "%s: %s holds another run's checkpoint (run %s); %s will not overwrite it: continue that "
-                        "run with %s, or choose %s\n", prog, out, id, prog, resume, other);
+                        "run with %s, or choose another %s\n", prog, out, id, prog, resume, place);
     else if (!ours)
-        fprintf(stderr, "%s: %s exists and is not a %s checkpoint; %s will not overwrite it (move it, or choose %s)\n",
-                prog, out, prog, prog, other);
+        fprintf(stderr, "%s: %s exists and is not a %s checkpoint; %s will not overwrite it (move it, or choose "
+                        "another %s)\n", prog, out, prog, prog, place);
     cg_safetensors_close(f);
     return ours ? 0 : -1;
 }

@@ -28,12 +28,23 @@ cg_safetensors *ckpt_open(const char *path, const char *prog);
 /* A new run's id: 16 hex digits from the system's entropy (not cgrad's generator, which
  * the run's seed owns). */
 void ckpt_new_run_id(char id[17]);
-/* Whether this run may write its checkpoint out and its loss log log_path: 0 when neither
- * exists yet, or out is a checkpoint of this run (the same id: a resumed run continuing in
- * its file, or a copy of it); otherwise -1 with one line saying why and what to do — in the
- * program's own flags: out_dir for one that names its run's directory (gpt: --init_from=resume
- * --out_dir), NULL for one that names the file (--resume FILE, --out). */
-int ckpt_claim(const char *out, const char *log_path, const char *run_id, const char *prog, const char *out_dir);
+/* A file a run writes beside its checkpoint (its loss log, its loss curves, a graph page):
+ * its path (NULL: not written this run), what it is, and the flag that names it when that is
+ * not the checkpoint's (NULL: --out, or gpt's --out_dir). */
+typedef struct {
+    const char *path, *what, *flag;
+} ckpt_companion;
+/* Whether this run may write its checkpoint out and the nothers files beside it: 0 when none
+ * of them exists yet, or out is a checkpoint of this run (the same id: a resumed run
+ * continuing in its file, or a copy of it; the others are then its own); otherwise -1 with
+ * one line saying why and what to do — in the program's own flags: out_dir for one that names
+ * its run's directory (gpt: --init_from=resume --out_dir), NULL for one that names the file
+ * (--resume FILE, --out). */
+int ckpt_claim(const char *out, const ckpt_companion *others, int nothers, const char *run_id, const char *prog,
+               const char *out_dir);
+/* 0 when file is not there (or not written: no path), else -1 with one line (choose another
+ * file->flag, or place when it names none) */
+int ckpt_not_there(const ckpt_companion *file, const char *prog, const char *place);
 /* A run's directory made, with any missing parents (as nanoGPT's os.makedirs(out_dir,
  * exist_ok=True)); 0 when it is there (made now or before), or -1 with "prog: cannot
  * make DIR: why" on stderr (a file in the way included). */

@@ -325,7 +325,7 @@ int import_main(int argc, char **argv)
     if (rc == 0) {
         c.out_dir = argv[1];
         rc = make_optimizers(&m, &c, &s, false) == 0 && /* fresh: no steps yet */
-                     ckpt_make_dir(argv[1], "gpt") == 0 && ckpt_claim(ckpt, NULL, run, "gpt", argv[1]) == 0 &&
+                     ckpt_make_dir(argv[1], "gpt") == 0 && ckpt_claim(ckpt, NULL, 0, run, "gpt", argv[1]) == 0 &&
                      checkpoint_save(ckpt, &c, &d, &m, &s, run) == 0
                  ? 0
                  : -1;

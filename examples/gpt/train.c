@@ -251,7 +251,10 @@ static int setup(trainer *t)
         ok = (f = open_resume(t)) != NULL;
     } else {
         ckpt_new_run_id(t->run);
-        ok = read_data(t, NULL, NULL) == 0 && (t->rank != 0 || ckpt_claim(t->ckpt, t->log, t->run, "gpt", c->out_dir) == 0);
+        char svg[4200];
+        snprintf(svg, sizeof svg, "%s/loss.svg", c->out_dir);
+        ckpt_companion others[] = {{t->log, "loss log", NULL}, {c->plot ? svg : NULL, "loss curves", NULL}};
+        ok = read_data(t, NULL, NULL) == 0 && (t->rank != 0 || ckpt_claim(t->ckpt, others, 2, t->run, "gpt", c->out_dir) == 0);
     }
     char all[1024] = "";
     for (int k = 0; k < S_COUNT; k++) { /* what every rank must agree on before anything is made */

@@ -192,10 +192,12 @@ static bool files_are_ours(wg_cfg *c)
 {
     if (c->resume && !c->out_given) /* a resumed run goes on in its own file */
         c->out = c->resume;
-    char log[1040];
+    char log[1040], svg[1040];
     snprintf(log, sizeof log, "%s.csv", c->out);
+    snprintf(svg, sizeof svg, "%s.svg", c->out);
+    ckpt_companion others[] = {{log, "loss log", NULL}, {c->plot ? svg : NULL, "loss curves", NULL}};
     return c->sample_only || (c->resume && same_file(c->out, c->resume)) ||
-           ckpt_claim(c->out, log, c->run, "wordgen", NULL) == 0;
+           ckpt_claim(c->out, others, 2, c->run, "wordgen", NULL) == 0;
 }
 
 int train(wg_cfg *c, words *w)
