@@ -7,6 +7,7 @@
  * and .svg pictures of both when cgrad is built with Graphviz. With --train N
  * the picture is taken after N Adam steps. */
 #include <cgrad.h>
+#include "common/ckpt.h"
 #include "common/parse.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,8 @@ int main(int argc, char **argv)
                    "  --out DIR     where to write the pictures (default the current directory)\n"
                    "  --train N     Adam steps before drawing (default 0: the initial weights)\n"
                    "  --html FILE   also write the interactive page: step the backward pass node by\n"
-                   "                node, see every node's values and gradient (default: none)\n",
+                   "                node, see every node's values and gradient (default: none)\n"
+                   "Pictures graph drew before are drawn again; any other file in their place is kept.\n",
                    argv[0]);
             return 0;
         } else if (!strcmp(argv[i], "--html") && i + 1 < argc) {
@@ -71,6 +73,19 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* its own pictures of an earlier run are drawn again; any other file there is kept */
+    static const char *const names[] = {"hello_graph", "hello_grads"};
+    for (int k = 0; k < 2; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.dot", dir, names[k]);
+        if (ckpt_replaceable(path, "digraph cgrad {", "graph", "--out") != 0)
+            return 1;
+        snprintf(path, sizeof path, "%s/%s.svg", dir, names[k]);
+        if (cg_graph_has_graphviz() && ckpt_replaceable(path, "<!-- Title: cgrad ", "graph", "--out") != 0)
+            return 1;
+    }
+    if (html && ckpt_replaceable(html, "<title>cgrad graph</title>", "graph", "--html") != 0)
+        return 1;
     cg_manual_seed(0);
     cg_module *rnn = cg_rnn_new(.input_size = 5, .hidden_size = 8);
     cg_module *fc = cg_linear_new(.in_features = 8, .out_features = 5);

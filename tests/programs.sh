@@ -35,6 +35,12 @@ check "seed_rnn prints the size" bash -c "'$ex/seed_rnn' | tail -1 | grep -qx '(
 check "seed_rnn --batch-first" bash -c "'$ex/seed_rnn' --batch-first | grep -q '(3, 5, 2)'"
 check "seed_rnn rejects a bad option" exits 2 "$ex/seed_rnn" --bogus
 check "graph writes DOT" bash -c "'$ex/graph' --out '$work' && grep -q 'subgraph cluster_t5' '$work/hello_graph.dot' && grep -q fillcolor '$work/hello_grads.dot'"
+check "graph draws its own pictures again and keeps any other file in their place, with one line" bash -c "
+    '$ex/graph' --out '$work' --html '$work/g.html' >/dev/null && '$ex/graph' --out '$work' --html '$work/g.html' >/dev/null &&
+    echo mine > '$work/mine.html' && ! '$ex/graph' --out '$work' --html '$work/mine.html' >/dev/null 2>'$work/e' &&
+    [ \"\$(cat '$work/mine.html')\" = mine ] && [ \$(wc -l < '$work/e') -eq 1 ] && grep -q 'choose another --html' '$work/e' &&
+    mkdir -p '$work/gd' && echo mine > '$work/gd/hello_grads.dot' && ! '$ex/graph' --out '$work/gd' >/dev/null 2>&1 &&
+    [ \"\$(cat '$work/gd/hello_grads.dot')\" = mine ] && [ ! -e '$work/gd/hello_graph.dot' ]"
 check "graph rejects a bad option" exits 2 "$ex/graph" --train x
 check "graph colours gradients over the graph's own range, with the range in the legend" bash -c "
     grep -o 'fillcolor=\"0[.][0-9]* 0.55 1.0\"' '$work/hello_grads.dot' | sed 's/fillcolor=.//; s/ .*//' |

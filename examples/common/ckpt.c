@@ -101,6 +101,22 @@ void ckpt_new_run_id(char id[17])
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
+int ckpt_replaceable(const char *path, const char *marker, const char *prog, const char *flag)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return exists(path) ? (fprintf(stderr, "%s: cannot read %s\n", prog, path), -1) : 0;
+    char head[1025];
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    fclose(f);
+    head[n] = '\0';
+    if (n == strlen(head) && strstr(head, marker))
+        return 0;
+    fprintf(stderr, "%s: %s exists and is not a picture %s draws; %s will not overwrite it (move it, or choose another "
+                    "%s)\n", prog, path, prog, prog, flag);
+    return -1;
+}
+
 int ckpt_not_there(const ckpt_companion *file, const char *prog, const char *place)
 {
     if (!file->path || !exists(file->path))
