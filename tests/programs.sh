@@ -66,6 +66,13 @@ check "bptt_lab clip: unclipped dies, clipped learns" bash -c "
     '$ex/bptt_lab' clip --out '$work' --steps 40 > '$work/clip.txt' &&
     awk 'NR > 2 && \$1 == 37 { exit !(\$2 == \"nan\" && \$4 < 10) }' '$work/clip.txt' &&
     grep -q polyline '$work/clip_loss.svg' && grep -q polyline '$work/clip_gradnorm.svg'"
+check "bptt_lab writes its own plots again and keeps any other file in their place, with one line" bash -c "
+    '$ex/bptt_lab' memory --out '$work' --steps 5 --length 6 >/dev/null &&
+    echo mine > '$work/mine.csv' && mkdir -p '$work/bl' && cp '$work/mine.csv' '$work/bl/clip_gradnorm.csv' &&
+    ! '$ex/bptt_lab' clip --out '$work/bl' --steps 3 >/dev/null 2>'$work/e' && [ \$(wc -l < '$work/e') -eq 1 ] &&
+    cmp '$work/mine.csv' '$work/bl/clip_gradnorm.csv' && [ ! -e '$work/bl/clip_loss.svg' ] &&
+    ! '$ex/bptt_lab' flow --out '$work/bl' --length 5 --html '$work/mine.csv' >/dev/null 2>&1 &&
+    cmp '$work/mine.csv' '$work/bl/clip_gradnorm.csv'"
 # The tick labels of a plot's axis (CLASS xtick or ytick): on a linear axis evenly spaced by 1, 2 or 5
 # times a power of ten; on a log axis (log) each 1, 2 or 5 times a power of ten.
 ticks_125() { # FILE CLASS lin|log

@@ -34,6 +34,8 @@ int plot_svg(const plot *p, const char *path);
 int plot_csv(const plot *p, const char *path);
 /* Both, named OUT_DIR/NAME.svg and .csv, saying where they went. */
 int plot_write(const plot *p, const char *dir, const char *name);
+/* the first line of every plot's SVG: a run finds its own pictures by it and draws over them */
+#define BPTT_LAB_SVG_MARK "<!-- drawn by cgrad's bptt_lab -->"
 
 /* ---- the experiments ---------------------------------------------------------------- */
 /* Says why an experiment stops ("bptt_lab EXP: why", with cgrad's message when it has

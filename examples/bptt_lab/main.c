@@ -5,6 +5,7 @@
  *   bptt_lab truncate   truncated BPTT: chunk length against loss and speed
  *   bptt_lab clip       an exploding RNN with and without gradient clipping */
 #include "lab.h"
+#include "../common/ckpt.h"
 #include "../common/parse.h"
 #include <math.h>
 #include <stdlib.h>
@@ -49,10 +50,11 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(const lab_cfg *);
         const char *takes;
-    } experiments[] = {{"flow", lab_flow, "--out --length --seed --html"},
-                       {"memory", lab_memory, "--out --length --steps --seed"},
-                       {"truncate", lab_truncate, "--out --length --seed --text"},
-                       {"clip", lab_clip, "--out --steps --seed --text"}};
+        const char *plots[2]; /* what it writes in --out: NAME.svg and NAME.csv */
+    } experiments[] = {{"flow", lab_flow, "--out --length --seed --html", {"flow"}},
+                       {"memory", lab_memory, "--out --length --steps --seed", {"memory"}},
+                       {"truncate", lab_truncate, "--out --length --seed --text", {"truncate"}},
+                       {"clip", lab_clip, "--out --steps --seed --text", {"clip_loss", "clip_gradnorm"}}};
     int e = -1;
     for (int k = 0; k < 4; k++)
         if (!strcmp(argv[1], experiments[k].name))
@@ -88,6 +90,18 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* its own pictures and tables of an earlier run are written again; any other file there is kept */
+    for (int k = 0; k < 2 && experiments[e].plots[k]; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.svg", c.out, experiments[e].plots[k]);
+        if (ckpt_replaceable(path, BPTT_LAB_SVG_MARK, "bptt_lab", "--out") != 0)
+            return 1;
+        snprintf(path, sizeof path, "%s/%s.csv", c.out, experiments[e].plots[k]);
+        if (ckpt_replaceable(path, "series,", "bptt_lab", "--out") != 0)
+            return 1;
+    }
+    if (c.html && ckpt_replaceable(c.html, "<title>cgrad graph</title>", "bptt_lab", "--html") != 0)
+        return 1;
     int (*run)(const lab_cfg *) = experiments[e].run;
     int rc = run(&c);
     cg_frame_release_memory();

@@ -147,6 +147,7 @@ int plot_svg(const plot *p, const char *path)
     const double L = 70, T = 30, W = 560, H = 330;
 #define PX(v) (L + W * (drawn(&ax, v) - ax.lo) / (ax.hi - ax.lo))
 #define PY(v) (T + H - H * (drawn(&ay, v) - ay.lo) / (ay.hi - ay.lo))
+    fputs(BPTT_LAB_SVG_MARK "\n", f); /* (what a later run looks for before drawing over it) */
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"820\" height=\"420\" font-family=\"sans-serif\" "
                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                "<text x=\"%g\" y=\"18\" font-size=\"14\">%s</text>\n"

@@ -112,8 +112,8 @@ int ckpt_replaceable(const char *path, const char *marker, const char *prog, con
     head[n] = '\0';
     if (n == strlen(head) && strstr(head, marker))
         return 0;
-    fprintf(stderr, "%s: %s exists and is not a picture %s draws; %s will not overwrite it (move it, or choose another "
-                    "%s)\n", prog, path, prog, prog, flag);
+    fprintf(stderr, "%s: %s exists and is not one of %s's own files; %s will not overwrite it (move it, or choose "
+                    "another %s)\n", prog, path, prog, prog, flag);
     return -1;
 }
 

@@ -42,8 +42,8 @@ typedef struct {
  * (--resume FILE, --out). */
 int ckpt_claim(const char *out, const ckpt_companion *others, int nothers, const char *run_id, const char *prog,
                const char *out_dir);
-/* 0 when path is not there or is a picture drawn before (its first KB holds marker: cgrad's
- * DOT, SVG or page, drawn again), else -1 with one line (choose another flag) */
+/* 0 when path is not there or is a file the program wrote before (its first KB holds marker:
+ * cgrad's DOT, SVG, page or table, written again), else -1 with one line (choose another flag) */
 int ckpt_replaceable(const char *path, const char *marker, const char *prog, const char *flag);
 /* 0 when file is not there (or not written: no path), else -1 with one line (choose another
  * file->flag, or place when it names none) */
