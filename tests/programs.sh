@@ -289,6 +289,13 @@ check "gpt export and import round-trip to PyTorch's state dict names" bash -c "
     '$ex/gpt' import '$work/sd.safetensors' '$work/gpt_imported' >/dev/null &&
     [ \"\$('$ex/gpt' sample --out_dir='$work/gpt_plain' --num_samples=1 --max_new_tokens=30)\" = \
       \"\$('$ex/gpt' sample --out_dir='$work/gpt_imported' --num_samples=1 --max_new_tokens=30)\" ]"
+check "gpt trains on from imported weights given a text of their vocabulary, and asks for one without" bash -c "
+    cp -r '$work/gpt_imported' '$work/gpt_imp2' &&
+    ! '$ex/gpt' train --init_from=resume --out_dir='$work/gpt_imp2' --max_iters=2 >/dev/null 2>'$work/err' &&
+    [ \$(wc -l < '$work/err') -eq 1 ] && grep -q 'name the text to train on with --data=FILE' '$work/err' &&
+    '$ex/gpt' train --init_from=resume --out_dir='$work/gpt_imp2' --data='$sonnets' --max_iters=2 --eval_interval=2 --log_interval=1 \
+        --eval_iters=1 > '$work/r.txt' && grep -q '^Resuming training from' '$work/r.txt' && grep -q '^iter 2: loss' '$work/r.txt' &&
+    '$ex/gpt' train --init_from=resume --out_dir='$work/gpt_imp2' --max_iters=3 --eval_iters=1 --log_interval=1 | grep -q '^iter 3: loss'"
 check "gpt export replaces its own run's export, and no other file" bash -c "
     '$ex/gpt' export '$work/gpt_plain/ckpt.safetensors' '$work/sd.safetensors' >/dev/null &&
     echo 'a user file' > '$work/users.safetensors' && cp '$work/sd.safetensors' '$work/other_run.safetensors' &&

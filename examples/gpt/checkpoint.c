@@ -294,7 +294,7 @@ int import_main(int argc, char **argv)
     }
     d.V = (int)(vl / 2);
     snprintf(d.path, sizeof d.path, "(imported from %s)", argv[0]);
-    snprintf(d.digest, sizeof d.digest, "0000000000000000");
+    snprintf(d.digest, sizeof d.digest, "%s", IMPORTED_DIGEST);
     gpt_model m;
     train_state s = {.best_val_loss = 1e9};
     int rc = model_init(&m, &c, d.V);

@@ -53,10 +53,13 @@ typedef struct {
     unsigned char chars[256]; /* the sorted distinct bytes: token t is chars[t] */
     int stoi[256];          /* byte -> token, -1 when not in the vocabulary */
     int V;
-    char path[4096], digest[17];
+    char path[4096], digest[17]; /* (an imported checkpoint's: no text, IMPORTED_DIGEST) */
 } dataset;
 
 int data_read(const char *path, dataset *d);
+/* the text digest of a checkpoint gpt import made: weights and a vocabulary, no text (a
+ * resumed run names one with --data, of the same vocabulary) */
+#define IMPORTED_DIGEST "0000000000000000"
 void data_free(dataset *d);
 /* get_batch: batch_size offsets from torch.randint(len(split) - block_size, (B,)), x and y (B, T). */
 void data_batch(const dataset *d, bool train, long B, long T, float *x, float *y);

@@ -196,10 +196,16 @@ static int read_data(trainer *t, const char *from_checkpoint, const char *digest
 {
     char fallback[4096];
     snprintf(fallback, sizeof fallback, "%s/tinyshakespeare.txt", example_data_dir());
+    bool imported = digest && !strcmp(digest, IMPORTED_DIGEST); /* weights and a vocabulary, no text */
+    if (imported && !t->c.data) {
+        fprintf(stderr, "gpt: %s holds imported weights and no text: name the text to train on with --data=FILE\n",
+                t->ckpt);
+        return -1;
+    }
     const char *path = t->c.data ? t->c.data : from_checkpoint && *from_checkpoint ? from_checkpoint : fallback;
     if (data_read(path, &t->d) != 0)
         return -1;
-    if (digest && *digest && strcmp(digest, t->d.digest)) {
+    if (digest && *digest && !imported && strcmp(digest, t->d.digest)) { /* (an imported one's: its vocabulary) */
         fprintf(stderr, "gpt: %s is not the text %s was trained on%s\n", t->d.path, t->ckpt,
                 t->c.data ? "" : ": it has changed since");
         return -1;
