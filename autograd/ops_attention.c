@@ -150,11 +150,12 @@ static bool shapes_ok(const cg_tensor *q, const cg_tensor *k, const cg_tensor *v
 static int attention_weights(const float *Q, int64_t ldq, const float *K, int64_t ldk, const float *mask, bool causal,
                               float scale, int64_t L, int64_t S, int64_t E, float *P)
 {
-    /* (causal: past the diagonal the logits are masked to -inf whatever the product left there) */
+    /* (causal: past the diagonal the logits overwrite whatever the product left there) */
     if (cg__gemm_tri(causal ? CG__TRI_C_LOWER : CG__TRI_NONE, false, true, L, S, E, Q, ldq, K, ldk, 0.0f, P, S) < 0)
         return -1;
-    /* each row shifted by its largest value, one vectorised exp over them all, then each
-     * row scaled by the inverse of its sum: cg_softmax's arithmetic, as torch's softmax */
+    /* each row shifted by its largest value, one vectorised exp over them all (causal: over
+     * each row's open part), then each row scaled by the inverse of its sum: cg_softmax's
+     * arithmetic, as torch's softmax */
     cg__attention_logits(P, L, S, mask, causal, scale);
     if (causal) /* (past the diagonal the logits left zeros: the weights there) */
         for (int64_t i = 0; i < L; i++)

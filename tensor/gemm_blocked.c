@@ -175,9 +175,6 @@ static ahead next_b_panel(bool trans_b, const float *B, int64_t ldb, int64_t K, 
     return trans_b ? ahead_of(B + j0 * ldb + nk0, ldb, nc, kc) : ahead_of(B + nk0 * ldb + j0, ldb, kc, nc);
 }
 
-/* cg__gemm_blocked, or with a_rows and b_rows (NULL or both) cg__gemm_blocked_rows. With pre
- * (op(B) packed once, cg__gemm_isa_pack_b), B's strips are read from there instead of being
- * packed again or read in place: the same values, so the same bits. */
 /* The part [*k_from, *k_to) of a k block [k0, k0 + kc) that a tile of C's rows [r0, r0 + mr) and
  * columns from c0 takes under tri (cg__gemm_tri): all of it, the part op(A)'s triangle leaves
  * nonzero, or none for a tile past C's diagonal. */
@@ -195,6 +192,10 @@ static void tile_k_range(cg__tri tri, int64_t r0, int64_t mr, int64_t c0, int64_
     *k_to = to < *k_from ? *k_from : to > kc ? kc : to;
 }
 
+/* cg__gemm_blocked, or with a_rows and b_rows (NULL or both) cg__gemm_blocked_rows, or with a
+ * triangle (tri) cg__gemm_blocked_tri. With pre (op(B) packed once, cg__gemm_isa_pack_b), B's
+ * strips are read from there instead of being packed again or read in place: the same values,
+ * so the same bits. */
 static int blocked(const cg__gemm_isa *isa, cg__tri tri, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                    const float *A, int64_t lda, const float *B, int64_t ldb, const float *const *a_rows,
                    const float *const *b_rows, float *C, int64_t ldc, const cg__prepacked *pre, bool overwrite)
