@@ -8,8 +8,8 @@
 #include <string.h>
 
 static const char *const booleans[] = {"False", "True", NULL};
-#define LONG(k, name, lo, hi) [k] = {#name, "--" #name, SET_LONG, lo, hi, offsetof(train_cfg, name)}
-#define REAL(k, name, lo, hi) [k] = {#name, "--" #name, SET_DOUBLE, lo, hi, offsetof(train_cfg, name)}
+#define LONG(k, name, lo, hi) [k] = {#name, "--" #name, SET_LONG, lo, hi, offsetof(train_cfg, name), 0, NULL}
+#define REAL(k, name, lo, hi) [k] = {#name, "--" #name, SET_DOUBLE, lo, hi, offsetof(train_cfg, name), 0, NULL}
 #define BOOL(k, name) [k] = {#name, "--" #name, SET_CHOICE, 0, 0, offsetof(train_cfg, name), 8, booleans}
 
 static const setting settings[S_COUNT] = {
