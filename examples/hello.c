@@ -31,6 +31,27 @@ typedef struct {
     double lr;
 } config;
 
+/* The bytes of the character at p: a UTF-8 sequence's lead and continuation bytes (PyTorch's
+ * tutorial reads Python characters: "héllo" is five), or one byte where the text is not UTF-8. */
+static int char_len(const char *p)
+{
+    unsigned char b = (unsigned char)p[0];
+    int n = b >= 0xF8 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    for (int k = 1; k < n; k++)
+        if (((unsigned char)p[k] & 0xC0) != 0x80)
+            return 1;
+    return n;
+}
+
+/* Character t's index in the vocabulary (its first appearance's place), each a string of bytes. */
+static int index_of(char (*vocab)[5], int V, const char *ch)
+{
+    for (int v = 0; v < V; v++)
+        if (!strcmp(vocab[v], ch))
+            return v;
+    return -1;
+}
+
 static int parse_args(int argc, char **argv, config *c)
 {
     *c = (config){"hihello", "rnn", 8, 50, 0, 0.1};
@@ -64,7 +85,10 @@ static int parse_args(int argc, char **argv, config *c)
             return 2;
         }
     }
-    if (strlen(c->text) < 2 || strlen(c->text) > 10000) {
+    size_t n = 0; /* characters: UTF-8 sequences (a stray byte is one of its own) */
+    for (const char *p = c->text; *p; p += char_len(p))
+        n++;
+    if (n < 2 || n > 10000) {
         fprintf(stderr, "%s: --text needs 2 to 10000 characters\n", argv[0]);
         return 2;
     }
@@ -80,17 +104,32 @@ int main(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
 
-    /* The vocabulary: characters in order of first appearance ("hihello" -> h i e l o). */
-    char vocab[256];
-    int V = 0, T = (int)strlen(c.text) - 1;
-    for (const char *p = c.text; *p; p++)
-        if (!memchr(vocab, *p, (size_t)V))
-            vocab[V++] = *p;
-    float *x = calloc((size_t)(T * V), sizeof(float)), *y = malloc(sizeof(float) * (size_t)T);
-    for (int t = 0; t < T; t++) {
-        x[t * V + (int)((char *)memchr(vocab, c.text[t], (size_t)V) - vocab)] = 1;
-        y[t] = (float)((char *)memchr(vocab, c.text[t + 1], (size_t)V) - vocab);
+    /* The characters, and the vocabulary in order of first appearance ("hihello" -> h i e l o). */
+    int n = 0, V = 0;
+    for (const char *p = c.text; *p; p += char_len(p))
+        n++;
+    char(*chars)[5] = calloc((size_t)n, sizeof *chars), (*vocab)[5] = calloc((size_t)n, sizeof *vocab);
+    int *ids = malloc(sizeof(int) * (size_t)n), T = n - 1;
+    float *x = calloc((size_t)(T * n), sizeof(float)), *y = malloc(sizeof(float) * (size_t)T);
+    char *pred = calloc((size_t)T * 4 + 1, 1);
+    if (!chars || !vocab || !ids || !x || !y || !pred) {
+        fprintf(stderr, "%s: out of memory\n", argv[0]);
+        return 1;
     }
+    int at = 0;
+    for (int t = 0; t < n; t++) {
+        int len = char_len(c.text + at);
+        memcpy(chars[t], c.text + at, (size_t)len);
+        at += len;
+        ids[t] = index_of(vocab, V, chars[t]);
+        if (ids[t] < 0)
+            memcpy(vocab[ids[t] = V++], chars[t], sizeof *chars);
+    }
+    for (int t = 0; t < T; t++) {
+        x[t * V + ids[t]] = 1;
+        y[t] = (float)ids[t + 1];
+    }
+    const char *expected = c.text + strlen(chars[0]);
 
     cg_manual_seed((uint64_t)c.seed);
     cg_module *rnn = !strcmp(c.cell, "lstm") ? cg_lstm_new(.input_size = V, .hidden_size = c.hidden)
@@ -105,11 +144,10 @@ int main(int argc, char **argv)
     cg_optim *opt = cg_adam_new(params, nr + nf, .lr = c.lr);
     cg_tensor *input = cg_tensor_from(x, CG_SHAPE(T, V)), *target = cg_tensor_from(y, CG_SHAPE(T));
 
-    char *pred = calloc((size_t)T + 1, 1);
     char model[128];
     cg_module_str(rnn, model, sizeof model);
-    printf("training %s + Linear(%ld, %d) on \"%.*s\" -> \"%s\", Adam lr %g\n", model, c.hidden, V, T, c.text,
-           c.text + 1, c.lr);
+    printf("training %s + Linear(%ld, %d) on \"%.*s\" -> \"%s\", Adam lr %g\n", model, c.hidden, V,
+           (int)(strlen(c.text) - strlen(chars[T])), c.text, expected, c.lr);
     for (long step = 0; step <= c.steps; step++) {
         cg_frame_begin();
         cg_tensor *h = !strcmp(c.cell, "lstm") ? cg_lstm_forward(rnn, input, NULL, NULL, NULL, NULL)
@@ -122,8 +160,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "error: %s\n", cg_last_error());
             return 1;
         }
+        pred[0] = '\0';
         for (int t = 0; t < T; t++)
-            pred[t] = vocab[(int)cg_data(best)[t]];
+            strcat(pred, vocab[(int)cg_data(best)[t]]);
         if (step % 5 == 0 || step == c.steps)
             printf("step %3ld  loss %.4f  predicted \"%s\"\n", step, (double)cg_item(loss), pred);
         if (step < c.steps) { /* the last pass only evaluates */
@@ -133,11 +172,11 @@ int main(int argc, char **argv)
         }
         cg_frame_end();
     }
-    bool right = !strcmp(pred, c.text + 1);
+    bool right = !strcmp(pred, expected);
     if (right)
         printf("final prediction \"%s\": correct\n", pred);
     else
-        printf("final prediction \"%s\": expected \"%s\"\n", pred, c.text + 1);
+        printf("final prediction \"%s\": expected \"%s\"\n", pred, expected);
 
     cg_tensor_free(input);
     cg_tensor_free(target);
@@ -148,5 +187,6 @@ int main(int argc, char **argv)
     free(x);
     free(y);
     free(pred);
+    free(chars), free(vocab), free(ids);
     return right ? 0 : 1;
 }

@@ -24,6 +24,10 @@ check "every program says its version" bash -c "for p in hello seed_rnn graph ch
 check "hello prints the prediction" bash -c "'$ex/hello' | grep -q 'final prediction \"ihello\": correct'"
 check "hello learns for 20 seeds of 20" bash -c "for s in \$(seq 0 19); do '$ex/hello' --seed \$s >/dev/null || exit 1; done"
 check "hello --text" "$ex/hello" --text "to be or not" --steps 150 --hidden 16
+check "hello --text reads characters, not bytes (UTF-8), as PyTorch's tutorial reads Python's" bash -c "
+    '$ex/hello' --text 'héllo wörld' --steps 100 --hidden 16 | grep -q 'final prediction \"éllo wörld\": correct' &&
+    '$ex/hello' --text 'héllo' --steps 0 | grep -q 'Linear(8, 4) on \"héll\" -> \"éllo\"' &&
+    '$ex/hello' --text 'é' 2>&1 >/dev/null | grep -q 'needs 2 to 10000 characters'"
 check "hello --cell gru" "$ex/hello" --cell gru --steps 60
 check "hello --help" "$ex/hello" --help
 check "hello rejects a bad option" exits 2 "$ex/hello" --bogus
