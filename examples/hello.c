@@ -4,6 +4,7 @@
  * RNN(5, 8) + Linear(8, 5), cross-entropy, Adam with lr 0.1, as in PyTorch.
  * Exits 0 when the final prediction is right. */
 #include <cgrad.h>
+#include "common/chars.h"
 #include "common/parse.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,27 +31,6 @@ typedef struct {
     long hidden, steps, seed;
     double lr;
 } config;
-
-/* The bytes of the character at p: a UTF-8 sequence's lead and continuation bytes (PyTorch's
- * tutorial reads Python characters: "héllo" is five), or one byte where the text is not UTF-8. */
-static int char_len(const char *p)
-{
-    unsigned char b = (unsigned char)p[0];
-    int n = b >= 0xF8 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-    for (int k = 1; k < n; k++)
-        if (((unsigned char)p[k] & 0xC0) != 0x80)
-            return 1;
-    return n;
-}
-
-/* Character t's index in the vocabulary (its first appearance's place), each a string of bytes. */
-static int index_of(char (*vocab)[5], int V, const char *ch)
-{
-    for (int v = 0; v < V; v++)
-        if (!strcmp(vocab[v], ch))
-            return v;
-    return -1;
-}
 
 static int parse_args(int argc, char **argv, config *c)
 {
@@ -85,9 +65,7 @@ static int parse_args(int argc, char **argv, config *c)
             return 2;
         }
     }
-    size_t n = 0; /* characters: UTF-8 sequences (a stray byte is one of its own) */
-    for (const char *p = c->text; *p; p += char_len(p))
-        n++;
+    int n = char_count(c->text); /* characters: UTF-8 sequences (chars.h) */
     if (n < 2 || n > 10000) {
         fprintf(stderr, "%s: --text needs 2 to 10000 characters\n", argv[0]);
         return 2;
@@ -105,31 +83,20 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : rc;
 
     /* The characters, and the vocabulary in order of first appearance ("hihello" -> h i e l o). */
-    int n = 0, V = 0;
-    for (const char *p = c.text; *p; p += char_len(p))
-        n++;
-    char(*chars)[5] = calloc((size_t)n, sizeof *chars), (*vocab)[5] = calloc((size_t)n, sizeof *vocab);
-    int *ids = malloc(sizeof(int) * (size_t)n), T = n - 1;
-    float *x = calloc((size_t)(T * n), sizeof(float)), *y = malloc(sizeof(float) * (size_t)T);
+    char_text ct;
+    int T = char_count(c.text) - 1;
+    float *x = NULL, *y = malloc(sizeof(float) * (size_t)T);
     char *pred = calloc((size_t)T * 4 + 1, 1);
-    if (!chars || !vocab || !ids || !x || !y || !pred) {
+    if (char_text_read(c.text, &ct) != 0 || !y || !pred || !(x = calloc((size_t)(T * ct.V), sizeof(float)))) {
         fprintf(stderr, "%s: out of memory\n", argv[0]);
         return 1;
     }
-    int at = 0;
-    for (int t = 0; t < n; t++) {
-        int len = char_len(c.text + at);
-        memcpy(chars[t], c.text + at, (size_t)len);
-        at += len;
-        ids[t] = index_of(vocab, V, chars[t]);
-        if (ids[t] < 0)
-            memcpy(vocab[ids[t] = V++], chars[t], sizeof *chars);
-    }
+    int V = ct.V;
     for (int t = 0; t < T; t++) {
-        x[t * V + ids[t]] = 1;
-        y[t] = (float)ids[t + 1];
+        x[t * V + ct.ids[t]] = 1;
+        y[t] = (float)ct.ids[t + 1];
     }
-    const char *expected = c.text + strlen(chars[0]);
+    const char *expected = c.text + ct.first_len;
 
     cg_manual_seed((uint64_t)c.seed);
     cg_module *rnn = !strcmp(c.cell, "lstm") ? cg_lstm_new(.input_size = V, .hidden_size = c.hidden)
@@ -147,7 +114,7 @@ int main(int argc, char **argv)
     char model[128];
     cg_module_str(rnn, model, sizeof model);
     printf("training %s + Linear(%ld, %d) on \"%.*s\" -> \"%s\", Adam lr %g\n", model, c.hidden, V,
-           (int)(strlen(c.text) - strlen(chars[T])), c.text, expected, c.lr);
+           (int)(strlen(c.text) - strlen(ct.vocab[ct.ids[T]])), c.text, expected, c.lr);
     for (long step = 0; step <= c.steps; step++) {
         cg_frame_begin();
         cg_tensor *h = !strcmp(c.cell, "lstm") ? cg_lstm_forward(rnn, input, NULL, NULL, NULL, NULL)
@@ -160,9 +127,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "error: %s\n", cg_last_error());
             return 1;
         }
-        pred[0] = '\0';
+        char *end = pred;
         for (int t = 0; t < T; t++)
-            strcat(pred, vocab[(int)cg_data(best)[t]]);
+            end = stpcpy(end, ct.vocab[(int)cg_data(best)[t]]);
         if (step % 5 == 0 || step == c.steps)
             printf("step %3ld  loss %.4f  predicted \"%s\"\n", step, (double)cg_item(loss), pred);
         if (step < c.steps) { /* the last pass only evaluates */
@@ -187,6 +154,6 @@ int main(int argc, char **argv)
     free(x);
     free(y);
     free(pred);
-    free(chars), free(vocab), free(ids);
+    char_text_free(&ct);
     return right ? 0 : 1;
 }

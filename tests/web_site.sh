@@ -41,6 +41,12 @@ check "hello's loss falls (PyTorch's first loss, 1.6563) and it predicts ihello"
 dom "hello.html?cell=lstm&hidden=16&text=abcabcabd&autorun=60" data-done=\"60\" > lstm.dom
 check "an LSTM on another text learns too" bash -c "[ \"\$(attr done < lstm.dom)\" = 60 ] &&
     awk -v a=\"\$(attr firstloss < lstm.dom)\" -v b=\"\$(text loss < lstm.dom)\" 'BEGIN { exit !(b < a / 2) }'"
+dom "hello.html?text=h%C3%A9llo%20w%C3%B6rld&hidden=16&autorun=100" data-done=\"100\" > utf8.dom
+# (2.1360: the native hello's first loss there, hello --text 'héllo wörld' --hidden 16 --steps 0 — 9 characters;
+# read as bytes, the text would have 10 in its vocabulary and 12 positions)
+check "hello reads a typed text's characters, as the native hello: 'héllo wörld' predicts 'éllo wörld'" bash -c "
+    [ \"\$(attr done < utf8.dom)\" = 100 ] && [ \"\$(text prediction < utf8.dom)\" = 'éllo wörld' ] &&
+    awk -v a=\"\$(attr firstloss < utf8.dom)\" 'BEGIN { exit !(a > 2.13595 && a < 2.13605) }'"
 dom "hello.html?text=x&autorun=5" > bad.dom
 check "a text too short is refused on the page, not thrown" bash -c "grep -q 'id=\"error\">the text needs 2' bad.dom && [ -z \"\$(attr errors < bad.dom)\" ]"
 dom "lab.html" > lab.dom

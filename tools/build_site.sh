@@ -12,7 +12,7 @@ exports=$exports,_web_trainer_free,_web_last_error,_web_flow,_web_flow_norm,_mal
 exports=$exports,_web_charrnn_new,_web_charrnn_step,_web_charrnn_sample,_web_charrnn_steps,_web_clip,_web_clip_loss,_web_clip_gnorm,_web_memory
 exports=$exports,_web_truncate,_web_truncate_steps,_web_truncate_seconds,_web_truncate_loss,_web_truncate_chars
 emcc -O2 -std=c11 -Wall -Wextra -Werror -I"$build/include" -Iinclude -I"$build/config" -Itensor -Iautograd -Inn -Ioptim -Idist \
-    web/api.c web/model.c web/charrnn_api.c web/lab_api.c examples/bptt_lab/flow_norms.c examples/bptt_lab/spectral.c \
+    web/api.c web/model.c web/charrnn_api.c web/lab_api.c examples/common/chars.c examples/bptt_lab/flow_norms.c examples/bptt_lab/spectral.c \
     examples/bptt_lab/clip_run.c examples/bptt_lab/text_ids.c examples/bptt_lab/memory_run.c examples/bptt_lab/truncate_run.c "$build/libcgrad.a" "$deps/lib/libjson-c.a" -lm \
     -sMODULARIZE=1 -sEXPORT_NAME=createCgrad -sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=web \
     -sEXPORTED_FUNCTIONS="$exports" -sEXPORTED_RUNTIME_METHODS=ccall \

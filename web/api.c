@@ -5,6 +5,7 @@
  * with web_last_error() saying why. */
 #define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include "api.h"
+#include "../examples/common/chars.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@
 static struct {
     web_model m;
     cg_tensor *input, *target; /* one-hot text[0..T-1], ids of text[1..T] */
-    char vocab[256], *prediction;
+    char_text chars;           /* the text's characters and their vocabulary (as hello's) */
+    char *prediction;
     int V, T;
     long steps;
 } tr;
@@ -35,26 +37,27 @@ void web_trainer_free(void)
     cg_tensor_free(tr.input);
     cg_tensor_free(tr.target);
     free(tr.prediction);
+    char_text_free(&tr.chars);
     memset(&tr, 0, sizeof tr);
     cg_frame_release_memory();
 }
 
-/* The text as one-hot inputs and next-character targets, its vocabulary in order of
- * first appearance ("hihello": h i e l o). */
+/* The text as one-hot inputs and next-character targets, its characters (UTF-8 sequences,
+ * as the native hello reads them) in order of first appearance ("hihello": h i e l o). */
 static int load_text(const char *text)
 {
-    size_t n = text ? strlen(text) : 0;
+    int n = text ? char_count(text) : 0;
     if (n < 2 || n > MAX_TEXT)
         return web_fail("the text needs 2 to 10000 characters");
-    for (const char *p = text; *p; p++)
-        if (!memchr(tr.vocab, *p, (size_t)tr.V))
-            tr.vocab[tr.V++] = *p;
-    tr.T = (int)n - 1;
+    if (char_text_read(text, &tr.chars) != 0)
+        return web_fail("out of memory");
+    tr.V = tr.chars.V;
+    tr.T = n - 1;
     float *x = calloc((size_t)tr.T * (size_t)tr.V, sizeof *x), *y = malloc(sizeof *y * (size_t)tr.T);
-    tr.prediction = calloc((size_t)tr.T + 1, 1);
+    tr.prediction = calloc((size_t)tr.T * 4 + 1, 1);
     for (int t = 0; x && y && t < tr.T; t++) {
-        x[t * tr.V + (int)((char *)memchr(tr.vocab, text[t], (size_t)tr.V) - tr.vocab)] = 1;
-        y[t] = (float)((char *)memchr(tr.vocab, text[t + 1], (size_t)tr.V) - tr.vocab);
+        x[t * tr.V + tr.chars.ids[t]] = 1;
+        y[t] = (float)tr.chars.ids[t + 1];
     }
     tr.input = x ? cg_tensor_from(x, CG_SHAPE(tr.T, tr.V)) : NULL;
     tr.target = y ? cg_tensor_from(y, CG_SHAPE(tr.T)) : NULL;
@@ -83,8 +86,9 @@ static double pass(bool learn)
     cg_tensor *loss = cg_cross_entropy(logits, tr.target);
     cg_tensor *best = cg_argmax(logits, 1, false);
     double value = loss && best ? cg_item(loss) : NAN;
+    char *end = tr.prediction;
     for (int t = 0; best && t < tr.T; t++)
-        tr.prediction[t] = tr.vocab[(int)cg_data(best)[t]];
+        end = stpcpy(end, tr.chars.vocab[(int)cg_data(best)[t]]);
     bool ok = !isnan(value);
     if (ok && learn) {
         cg_optim_zero_grad(tr.m.opt);

@@ -1,0 +1,58 @@
+/* A text as characters and their vocabulary (see chars.h). */
+#include "chars.h"
+#include <stdlib.h>
+#include <string.h>
+
+int char_len(const char *p)
+{
+    unsigned char b = (unsigned char)p[0];
+    int n = b >= 0xF8 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    for (int k = 1; k < n; k++) /* (a sequence cut short, or the text's end: the lead byte alone) */
+        if (((unsigned char)p[k] & 0xC0) != 0x80)
+            return 1;
+    return n;
+}
+
+int char_count(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; *p; p += char_len(p))
+        n++;
+    return n;
+}
+
+static int index_of(char (*vocab)[5], int V, const char *ch)
+{
+    for (int v = 0; v < V; v++)
+        if (!strcmp(vocab[v], ch))
+            return v;
+    return -1;
+}
+
+int char_text_read(const char *text, char_text *ct)
+{
+    *ct = (char_text){.n = char_count(text)};
+    ct->ids = malloc(sizeof(int) * (size_t)(ct->n ? ct->n : 1));
+    ct->vocab = calloc((size_t)(ct->n ? ct->n : 1), sizeof *ct->vocab);
+    if (!ct->ids || !ct->vocab) {
+        char_text_free(ct);
+        return -1;
+    }
+    const char *p = text;
+    for (int t = 0; t < ct->n; p += char_len(p), t++) {
+        char ch[5] = {0};
+        memcpy(ch, p, (size_t)char_len(p));
+        if (t == 0)
+            ct->first_len = char_len(p);
+        if ((ct->ids[t] = index_of(ct->vocab, ct->V, ch)) < 0)
+            memcpy(ct->vocab[ct->ids[t] = ct->V++], ch, sizeof ch);
+    }
+    return 0;
+}
+
+void char_text_free(char_text *ct)
+{
+    free(ct->ids);
+    free(ct->vocab);
+    *ct = (char_text){0};
+}
