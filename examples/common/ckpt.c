@@ -110,7 +110,7 @@ int ckpt_replaceable(const char *path, const char *marker, const char *prog, con
     size_t n = fread(head, 1, sizeof head - 1, f);
     fclose(f);
     head[n] = '\0';
-    if (n == strlen(head) && strstr(head, marker))
+    if (n == strlen(head) && strstr(head, marker)) /* (a NUL in it: not a text of ours) */
         return 0;
     fprintf(stderr, "%s: %s exists and is not one of %s's own files; %s will not overwrite it (move it, or choose "
                     "another %s)\n", prog, path, prog, prog, flag);
