@@ -187,7 +187,7 @@ def sample(argv):
     c = dict(CFG)
     for k in MODEL_KEYS:
         c[k] = (meta[k] == 'True') if k == 'bias' else type(CFG[k])(meta[k])
-    chars = bytes.fromhex(meta['vocab_hex'])
+    chars = bytes.fromhex(meta['vocab_hex']).decode('utf-8')  # the vocabulary's characters, in order
     torch.manual_seed(opts['seed'])
     model = GPT(c, len(chars))
     missing, unexpected = model.load_state_dict(sd, strict=False)
@@ -197,7 +197,7 @@ def sample(argv):
     out = sys.stdout.buffer
     with torch.no_grad():
         for _ in range(opts['num_samples']):
-            idx = torch.tensor([stoi[b] for b in opts['start'].encode()], dtype=torch.long)[None, ...]
+            idx = torch.tensor([stoi[ch] for ch in opts['start']], dtype=torch.long)[None, ...]
             for _ in range(opts['max_new_tokens']):
                 cond = idx if idx.size(1) <= c['block_size'] else idx[:, -c['block_size']:]
                 logits = model.logits(cond)[:, -1, :] / opts['temperature']
@@ -206,14 +206,14 @@ def sample(argv):
                     logits[logits < v[:, [-1]]] = -float('Inf')
                 probs = F.softmax(logits, dim=-1)
                 idx = torch.cat((idx, torch.multinomial(probs, num_samples=1)), dim=1)
-            out.write(bytes(chars[i] for i in idx[0].tolist()) + b'\n---------------\n')
+            out.write(''.join(chars[i] for i in idx[0].tolist()).encode('utf-8') + b'\n---------------\n')
 
 
 def main():
     if sys.argv[1:2] == ['sample']:
         return sample(sys.argv[2:])
     c = parse(sys.argv[1:])
-    text = open(c['data'], 'rb').read()
+    text = open(c['data'], encoding='utf-8', newline='').read()  # prepare.py: the text's characters, sorted
     chars = sorted(set(text))
     stoi = {ch: i for i, ch in enumerate(chars)}
     data = torch.tensor([stoi[b] for b in text], dtype=torch.long)
@@ -288,7 +288,7 @@ def main():
     if c['save']:
         meta = {k: ('True' if c[k] else 'False') if k == 'bias' else repr(c[k]) if isinstance(c[k], float)
                 else str(c[k]) for k in MODEL_KEYS}
-        meta.update(vocab_size=str(len(chars)), vocab_hex=bytes(chars).hex(), format='pt')
+        meta.update(vocab_size=str(len(chars)), vocab_hex=''.join(chars).encode('utf-8').hex(), format='pt')
         save_safetensors(c['save'], {k: v for k, v in model.state_dict().items() if not k.endswith('attn.mask')},
                          meta)
     steady = sorted(times[1:] or times)

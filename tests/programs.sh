@@ -278,6 +278,15 @@ done < "$gptf"
 check "gpt train --help shows nanoGPT's values as Python writes them" bash -c "
     h=\$('$ex/gpt' train --help) && grep -qE '^  --dropout +0\\.2\$' <<< \"\$h\" && grep -qE '^  --grad_clip +1\\.0\$' <<< \"\$h\" &&
     grep -qE '^  --min_lr +0\\.0001\$' <<< \"\$h\" && ! grep -q 00000 <<< \"\$h\""
+check "gpt on a UTF-8 text: nanoGPT's character vocabulary (not bytes), PyTorch's lines, whole characters sampled" bash -c "
+    flags=\$(grep '^config plain ' '$gptf' | cut -d' ' -f3-) &&
+    '$ex/gpt' train --data='$here/fixtures/gpt_utf8.txt' \$flags --out_dir='$work/gpt_utf8' > '$work/u.txt' &&
+    grep -q '^found vocab_size = 64 ' '$work/u.txt' &&
+    grep -E '^(step|iter) ' '$work/u.txt' | sed 's/, time.*//' | diff - <(grep -v '^#' '$here/fixtures/gpt_utf8_lines.txt') &&
+    '$ex/gpt' sample --out_dir='$work/gpt_utf8' --start='Fàir' --num_samples=1 --max_new_tokens=40 > '$work/us.txt' &&
+    grep -q '^Fàir' '$work/us.txt' && iconv -f UTF-8 -t UTF-8 '$work/us.txt' >/dev/null &&
+    ! '$ex/gpt' sample --out_dir='$work/gpt_utf8' --start='Ω' --max_new_tokens=3 >/dev/null 2>'$work/err' &&
+    grep -q 'has not seen (Ω)' '$work/err'"
 check "gpt sample draws from the best checkpoint, the same for a seed" bash -c "
     a=\$('$ex/gpt' sample --out_dir='$work/gpt_plain' --num_samples=2 --max_new_tokens=40 --start='Love' --top_k=10) &&
     b=\$('$ex/gpt' sample --out_dir '$work/gpt_plain' --num_samples 2 --max_new_tokens 40 --start Love --top_k 10) &&

@@ -895,6 +895,20 @@ def write_gpt():
                           capture_output=True).stdout
     with open(os.path.join(OUT, 'gpt_sample.txt'), 'wb') as f:
         f.write(text)
+    # a UTF-8 text (sonnets with accents and a few other scripts' letters): nanoGPT's
+    # vocabulary is its characters, not its bytes; examples/gpt must print the same lines
+    utf8 = os.path.join(OUT, 'gpt_utf8.txt')
+    with open(sonnets, encoding='utf-8') as src, open(utf8, 'w', encoding='utf-8', newline='') as f:
+        swap = {'e': 'é', 'o': 'ö', 'a': 'à', 'u': 'ü', 'c': 'ç', 'y': 'ÿ', 'k': 'κ', 'w': 'ω', 'z': '字'}
+        for i, line in enumerate(src.read().splitlines()[:400]):
+            f.write(''.join(swap[ch] if ch in swap and (i + j) % 3 == 0 else ch for j, ch in enumerate(line)) + '\n')
+    out = subprocess.run([sys.executable, script, '--data=' + utf8] + GPT_CONFIGS['plain'], check=True,
+                         capture_output=True, text=True).stdout
+    with open(os.path.join(OUT, 'gpt_utf8_lines.txt'), 'w') as f:
+        f.write("# bench/gpt_torch.py's lines (config plain) on gpt_utf8.txt, a text of UTF-8 characters\n")
+        for line in out.splitlines():
+            if line.startswith('step ') or line.startswith('iter '):
+                f.write(line.split(', time')[0] + '\n')
 
 
 if __name__ == '__main__':

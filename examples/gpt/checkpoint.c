@@ -55,7 +55,7 @@ int checkpoint_save(const char *path, const train_cfg *c, const dataset *d, cons
         for (int i = 0; i < np; i++)
             names[i] = cg_param_name(m->root, i), ts[i] = cg_param_at(m->root, i);
         int k = np + optim_tensors(s->opt, false, 0, names + np, ts + np, buf);
-        char keys[S_COUNT + 9][32], vals[S_COUNT][64], vocab[2 * 256 + 1], iter[32], best[32];
+        char keys[S_COUNT + 9][32], vals[S_COUNT][64], vocab[GPT_VOCAB_HEX], iter[32], best[32];
         char rng_hex[2 * CG_RNG_STATE_SIZE + 1];
         uint8_t rng[CG_RNG_STATE_SIZE];
         const char *kp[S_COUNT + 9], *vp[S_COUNT + 9];
@@ -64,7 +64,7 @@ int checkpoint_save(const char *path, const train_cfg *c, const dataset *d, cons
             setting_to_text(c, j, vals[j], sizeof vals[j]);
             kp[j] = keys[j], vp[j] = vals[j];
         }
-        hex_of(d->chars, (size_t)d->V, vocab);
+        vocab_to_hex(d->chars[0], d->V, vocab);
         snprintf(iter, sizeof iter, "%ld", s->iter_num);
         snprintf(best, sizeof best, "%.9g", s->best_val_loss);
         cg_rng_get_state(rng, sizeof rng);
@@ -105,7 +105,7 @@ static bool read_settings(cg_safetensors *f, train_cfg *c, const char *path)
     return true;
 }
 
-cg_safetensors *checkpoint_open(const char *path, train_cfg *c, unsigned char *chars, int *V, char run[17],
+cg_safetensors *checkpoint_open(const char *path, train_cfg *c, gpt_vocab chars, int *V, char run[17],
                                 char *data_path, size_t data_path_size, char data_digest[17])
 {
     cg_safetensors *f = ckpt_open(path, "gpt");
@@ -115,21 +115,19 @@ cg_safetensors *checkpoint_open(const char *path, train_cfg *c, unsigned char *c
     const char *id = cg_safetensors_metadata(f, "run"), *data = cg_safetensors_metadata(f, "data");
     const char *digest = cg_safetensors_metadata(f, "data_digest");
     uint8_t b8[8];
-    size_t vl = vocab ? strlen(vocab) : 0;
+    int n = vocab ? vocab_from_hex(vocab, chars) : -1;
     bool ok = format && (!strcmp(format, FORMAT) || !strcmp(format, FORMAT_1));
     if (!ok)
         fprintf(stderr, "gpt: %s is not a gpt checkpoint (format %s)\n", path, format ? format : "none");
-    else if (!(ok = vl >= 2 && vl <= 512 && vl % 2 == 0 && bytes_of(vocab, chars, vl / 2) && id && bytes_of(id, b8, 8) &&
-                    data && strlen(data) < data_path_size && digest && bytes_of(digest, b8, 8)))
+    else if (!(ok = n >= 1 && id && bytes_of(id, b8, 8) && data && strlen(data) < data_path_size && digest &&
+                    bytes_of(digest, b8, 8)))
         fprintf(stderr, "gpt: %s: its vocabulary, run id or text is missing or malformed\n", path);
-    for (size_t i = 1; ok && i < vl / 2; i++)
-        ok = chars[i] > chars[i - 1];
     ok = ok && read_settings(f, c, path);
     if (!ok) {
         cg_safetensors_close(f);
         return NULL;
     }
-    *V = (int)(vl / 2);
+    *V = n;
     snprintf(run, 17, "%s", id);
     snprintf(data_path, data_path_size, "%s", data);
     snprintf(data_digest, 17, "%s", digest);
@@ -217,7 +215,7 @@ int export_main(int argc, char **argv)
     }
     train_cfg c = {0};
     parse_train(0, NULL, &c);
-    unsigned char chars[256];
+    gpt_vocab chars;
     int V;
     char run[17], data[4096], digest[17];
     cg_safetensors *f = checkpoint_open(argv[0], &c, chars, &V, run, data, sizeof data, digest);
@@ -237,14 +235,14 @@ int export_main(int argc, char **argv)
         for (int i = 0; i < np; i++)
             names[i] = cg_param_name(m.root, i), ts[i] = cg_param_at(m.root, i);
         names[np] = "lm_head.weight", ts[np] = cg_param(m.wte, "weight");
-        char vals[S_MODEL_COUNT + 1][64], vocab[2 * 256 + 1];
+        char vals[S_MODEL_COUNT + 1][64], vocab[GPT_VOCAB_HEX];
         const char *kp[S_MODEL_COUNT + 4], *vp[S_MODEL_COUNT + 4];
         for (int k = 0; k < S_MODEL_COUNT; k++) {
             setting_to_text(&c, k, vals[k], sizeof vals[k]);
             kp[k] = setting_name(k), vp[k] = vals[k];
         }
         snprintf(vals[S_MODEL_COUNT], 64, "%d", V);
-        hex_of(chars, (size_t)V, vocab);
+        vocab_to_hex(chars[0], V, vocab);
         kp[S_MODEL_COUNT] = "vocab_size", vp[S_MODEL_COUNT] = vals[S_MODEL_COUNT];
         kp[S_MODEL_COUNT + 1] = "vocab_hex", vp[S_MODEL_COUNT + 1] = vocab;
         kp[S_MODEL_COUNT + 2] = "format", vp[S_MODEL_COUNT + 2] = "pt";
@@ -280,8 +278,8 @@ int import_main(int argc, char **argv)
     parse_train(0, NULL, &c);
     dataset d = {0};
     const char *vocab = cg_safetensors_metadata(f, "vocab_hex");
-    size_t vl = vocab ? strlen(vocab) : 0;
-    bool ok = vl >= 2 && vl <= 512 && vl % 2 == 0 && bytes_of(vocab, d.chars, vl / 2);
+    int V = vocab ? vocab_from_hex(vocab, d.chars) : -1;
+    bool ok = V >= 1;
     for (int k = 0; ok && k < S_MODEL_COUNT; k++) {
         const char *v = cg_safetensors_metadata(f, setting_name(k));
         ok = v && setting_from_text(&c, k, v);
@@ -292,7 +290,7 @@ int import_main(int argc, char **argv)
         cg_safetensors_close(f);
         return 1;
     }
-    d.V = (int)(vl / 2);
+    d.V = V;
     snprintf(d.path, sizeof d.path, "(imported from %s)", argv[0]);
     snprintf(d.digest, sizeof d.digest, "%s", IMPORTED_DIGEST);
     gpt_model m;

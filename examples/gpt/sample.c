@@ -2,6 +2,7 @@
  * max_new_tokens tokens each after the start text, each token drawn from the softmax of
  * the last position's logits divided by the temperature, kept to the top_k largest. */
 #include "gpt.h"
+#include "../common/chars.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,8 @@ static int next_token(gpt_model *m, const float *ctx, long n, const sample_cfg *
     return tok;
 }
 
-/* The start text: the flag's, or FILE:path's bytes; each must be in the vocabulary. */
-static long encode_start(const sample_cfg *c, const unsigned char *chars, int V, float **ids)
+/* The start text: the flag's, or FILE:path's; each character must be in the vocabulary. */
+static long encode_start(const sample_cfg *c, gpt_vocab chars, int V, float **ids)
 {
     const char *text = c->start;
     char *file_text = NULL;
@@ -51,7 +52,7 @@ static long encode_start(const sample_cfg *c, const unsigned char *chars, int V,
         n = -1;
         if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
             (file_text = malloc((size_t)n + 1)) && fread(file_text, 1, (size_t)n, f) == (size_t)n)
-            text = file_text;
+            text = file_text, file_text[n] = '\0'; /* (a character's bytes stop there) */
         else
             n = -1;
         if (f)
@@ -68,19 +69,25 @@ static long encode_start(const sample_cfg *c, const unsigned char *chars, int V,
         return -1;
     }
     *ids = malloc(sizeof(float) * (size_t)(n + 1));
-    for (long i = 0; *ids && i < n; i++) {
-        const unsigned char *at = memchr(chars, (unsigned char)text[i], (size_t)V);
-        if (!at) {
-            fprintf(stderr, "gpt sample: the start text holds a character the model has not seen (byte %u)\n",
-                    (unsigned char)text[i]);
+    long count = 0;
+    for (long i = 0; *ids && i < n; i += char_len(text + i)) {
+        int tok = vocab_index(chars, V, text + i);
+        if (tok < 0) {
+            int len = char_len(text + i);
+            if (len == 1 && (unsigned char)text[i] >= 0x80) /* (a stray byte: not printable as it is) */
+                fprintf(stderr, "gpt sample: the start text holds a character the model has not seen (byte 0x%02x)\n",
+                        (unsigned char)text[i]);
+            else
+                fprintf(stderr, "gpt sample: the start text holds a character the model has not seen (%.*s)\n", len,
+                        text + i);
             free(*ids), free(file_text);
             *ids = NULL; /* (the caller frees what it holds) */
             return -1;
         }
-        (*ids)[i] = (float)(at - chars);
+        (*ids)[count++] = (float)tok;
     }
     free(file_text);
-    return *ids ? n : -1;
+    return *ids ? count : -1;
 }
 
 int sample_main(int argc, char **argv)
@@ -93,7 +100,7 @@ int sample_main(int argc, char **argv)
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", s.out_dir);
     train_cfg c;
     parse_train(0, NULL, &c);
-    unsigned char chars[256];
+    gpt_vocab chars;
     int V;
     cg_safetensors *f = checkpoint_open(ckpt, &c, chars, &V, run, data, sizeof data, digest);
     if (!f)
@@ -119,7 +126,7 @@ int sample_main(int argc, char **argv)
             ctx[n++] = (float)tok;
         }
         for (long i = 0; rc == 0 && i < n; i++)
-            putchar(chars[(int)ctx[i]]);
+            fputs(chars[(int)ctx[i]], stdout);
         if (rc == 0)
             printf("\n---------------\n");
     }

@@ -222,13 +222,13 @@ static int read_data(trainer *t, const char *from_checkpoint, const char *digest
  * AdamW's state once the model and optimizers are made (nanoGPT's order). */
 static cg_safetensors *open_resume(trainer *t)
 {
-    unsigned char chars[256];
+    gpt_vocab chars;
     int V = 0;
     char digest[17] = "";
     cg_safetensors *f = checkpoint_open(t->ckpt, &t->c, chars, &V, t->run, t->data_buf, sizeof t->data_buf, digest);
     if (!f)
         return NULL;
-    if (read_data(t, t->data_buf, digest) != 0 || t->d.V != V || memcmp(t->d.chars, chars, (size_t)V) != 0) {
+    if (read_data(t, t->data_buf, digest) != 0 || t->d.V != V || memcmp(t->d.chars, chars, sizeof chars[0] * (size_t)V) != 0) {
         if (t->d.V && t->d.V != V)
             fprintf(stderr, "gpt: %s was trained on another vocabulary\n", t->ckpt);
         cg_safetensors_close(f);
