@@ -1,5 +1,6 @@
 /* A text as characters and their vocabulary (see chars.h). */
 #include "chars.h"
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,54 @@ int char_count(const char *text)
     for (const char *p = text; *p; p += char_len(p))
         n++;
     return n;
+}
+
+/* Two characters in code point order: their bytes' order (UTF-8 keeps it). */
+static int char_cmp(const char *a, const char *b)
+{
+    int la = char_len(a), lb = char_len(b), c = memcmp(a, b, (size_t)(la < lb ? la : lb));
+    return c ? c : la - lb;
+}
+
+/* Where the character at p is in chars, or where it would go: 0 <= *at <= V. */
+static bool find(char_vocab chars, int V, const char *p, int *at)
+{
+    int lo = 0, hi = V;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2, c = char_cmp(chars[mid], p);
+        if (c == 0)
+            return *at = mid, true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return *at = lo, false;
+}
+
+int vocab_index(char_vocab chars, int V, const char *p)
+{
+    int at;
+    return find(chars, V, p, &at) ? at : -1;
+}
+
+int vocab_add(char_vocab chars, int *V, const char *p)
+{
+    int at;
+    if (find(chars, *V, p, &at))
+        return at;
+    if (*V == CHAR_VOCAB_MAX)
+        return -1;
+    memmove(chars[at + 1], chars[at], sizeof chars[0] * (size_t)(*V - at));
+    memset(chars[at], 0, sizeof chars[at]);
+    memcpy(chars[at], p, (size_t)char_len(p));
+    (*V)++;
+    return at;
+}
+
+bool vocab_sorted_after(char_vocab chars, int v)
+{
+    return v == 0 || char_cmp(chars[v - 1], chars[v]) < 0;
 }
 
 static int index_of(char (*vocab)[5], int V, const char *ch)

@@ -4,12 +4,27 @@
 #ifndef CGRAD_EXAMPLES_CHARS_H
 #define CGRAD_EXAMPLES_CHARS_H
 
+#include <stdbool.h>
+
 typedef struct {
     int n, V;          /* characters in the text; distinct ones */
     int *ids;          /* each character's place in the vocabulary */
     char (*vocab)[5];  /* the distinct characters, each NUL-terminated (1 to 4 bytes) */
     int first_len;     /* the first character's bytes (the text after it: the targets) */
 } char_text;
+
+/* A sorted vocabulary of up to CHAR_VOCAB_MAX characters, each NUL-terminated, in code point
+ * order (the order of their UTF-8 bytes), as Python's sorted(set(text)) makes it: gpt's and
+ * wordgen's (nanoGPT's prepare.py, makemore). */
+#define CHAR_VOCAB_MAX 256
+typedef char char_vocab[CHAR_VOCAB_MAX][5];
+/* chars' token for the character at p, or -1 */
+int vocab_index(char_vocab chars, int V, const char *p);
+/* the character at p added in its place (when new): its token after, or -1 when the
+ * vocabulary is full. (Tokens after it move up: add every character before using any.) */
+int vocab_add(char_vocab chars, int *V, const char *p);
+/* whether chars[v] comes after chars[v - 1] (always for v = 0) */
+bool vocab_sorted_after(char_vocab chars, int v);
 
 /* The bytes of the character at p (1 to 4). */
 int char_len(const char *p);

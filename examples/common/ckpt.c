@@ -99,6 +99,36 @@ void ckpt_new_run_id(char id[17])
     hex_of(b, sizeof b, id);
 }
 
+void vocab_to_hex(const char *chars, int V, char *out)
+{
+    uint8_t bytes[4 * CHAR_VOCAB_MAX];
+    size_t n = 0;
+    for (int v = 0; v < V; v++)
+        for (int k = 0; k < char_len(chars + 5 * v); k++)
+            bytes[n++] = (uint8_t)chars[5 * v + k];
+    hex_of(bytes, n, out);
+}
+
+int vocab_from_hex(const char *hex, char_vocab chars)
+{
+    size_t len = strlen(hex);
+    char bytes[4 * CHAR_VOCAB_MAX + 1];
+    if (len < 2 || len % 2 || len / 2 > 4 * CHAR_VOCAB_MAX || !bytes_of(hex, (uint8_t *)bytes, len / 2))
+        return -1;
+    bytes[len / 2] = '\0'; /* (a last character's bytes stop there) */
+    int V = 0;
+    for (size_t i = 0; i < len / 2; i += (size_t)char_len(bytes + i)) {
+        if (V == CHAR_VOCAB_MAX)
+            return -1;
+        memset(chars[V], 0, sizeof chars[V]);
+        memcpy(chars[V], bytes + i, (size_t)char_len(bytes + i));
+        if (!vocab_sorted_after(chars, V)) /* sorted, each once */
+            return -1;
+        V++;
+    }
+    return V;
+}
+
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
 int ckpt_replaceable(const char *path, const char *marker, const char *prog, const char *flag)

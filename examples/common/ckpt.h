@@ -7,10 +7,18 @@
 #include <cgrad.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "chars.h"
 #include <stdint.h>
 
 void hex_of(const uint8_t *b, size_t n, char *out); /* out holds 2n + 1 chars */
 bool bytes_of(const char *hex, uint8_t *b, size_t n); /* exactly 2n lowercase hex digits */
+/* A vocabulary of characters (chars.h) as checkpoints keep it: its characters' bytes in
+ * order, in hex (ASCII ones: the bytes' hex, as before); chars: a char_vocab's first entry
+ * (its entries 5 bytes apart). And back: V, or -1 when hex is not a sorted vocabulary of
+ * distinct characters. */
+#define VOCAB_HEX_SIZE (8 * CHAR_VOCAB_MAX + 1)
+void vocab_to_hex(const char *chars, int V, char *out);
+int vocab_from_hex(const char *hex, char_vocab chars);
 /* Whether the file holds name as a (d0, d1) matrix (read from its header only). */
 bool ckpt_has_shape(cg_safetensors *f, const char *name, int64_t d0, int64_t d1);
 /* 0, or -1 with a message "prog: path: ..." on stderr. */

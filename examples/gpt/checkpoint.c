@@ -55,7 +55,7 @@ int checkpoint_save(const char *path, const train_cfg *c, const dataset *d, cons
         for (int i = 0; i < np; i++)
             names[i] = cg_param_name(m->root, i), ts[i] = cg_param_at(m->root, i);
         int k = np + optim_tensors(s->opt, false, 0, names + np, ts + np, buf);
-        char keys[S_COUNT + 9][32], vals[S_COUNT][64], vocab[GPT_VOCAB_HEX], iter[32], best[32];
+        char keys[S_COUNT + 9][32], vals[S_COUNT][64], vocab[VOCAB_HEX_SIZE], iter[32], best[32];
         char rng_hex[2 * CG_RNG_STATE_SIZE + 1];
         uint8_t rng[CG_RNG_STATE_SIZE];
         const char *kp[S_COUNT + 9], *vp[S_COUNT + 9];
@@ -105,7 +105,7 @@ static bool read_settings(cg_safetensors *f, train_cfg *c, const char *path)
     return true;
 }
 
-cg_safetensors *checkpoint_open(const char *path, train_cfg *c, gpt_vocab chars, int *V, char run[17],
+cg_safetensors *checkpoint_open(const char *path, train_cfg *c, char_vocab chars, int *V, char run[17],
                                 char *data_path, size_t data_path_size, char data_digest[17])
 {
     cg_safetensors *f = ckpt_open(path, "gpt");
@@ -215,7 +215,7 @@ int export_main(int argc, char **argv)
     }
     train_cfg c = {0};
     parse_train(0, NULL, &c);
-    gpt_vocab chars;
+    char_vocab chars;
     int V;
     char run[17], data[4096], digest[17];
     cg_safetensors *f = checkpoint_open(argv[0], &c, chars, &V, run, data, sizeof data, digest);
@@ -235,7 +235,7 @@ int export_main(int argc, char **argv)
         for (int i = 0; i < np; i++)
             names[i] = cg_param_name(m.root, i), ts[i] = cg_param_at(m.root, i);
         names[np] = "lm_head.weight", ts[np] = cg_param(m.wte, "weight");
-        char vals[S_MODEL_COUNT + 1][64], vocab[GPT_VOCAB_HEX];
+        char vals[S_MODEL_COUNT + 1][64], vocab[VOCAB_HEX_SIZE];
         const char *kp[S_MODEL_COUNT + 4], *vp[S_MODEL_COUNT + 4];
         for (int k = 0; k < S_MODEL_COUNT; k++) {
             setting_to_text(&c, k, vals[k], sizeof vals[k]);

@@ -5,6 +5,7 @@
 #define GPT_H
 
 #include <cgrad.h>
+#include "../common/chars.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include "../common/parse.h"
@@ -47,24 +48,10 @@ void setting_to_text(const train_cfg *c, int k, char *buf, size_t n);
 
 /* ---- the data (data.c): prepare.py's vocabulary and split ------------------------------- */
 
-/* A vocabulary: up to 256 characters (UTF-8 sequences, as Python reads a text: nanoGPT's
- * prepare.py sorts its characters; ASCII text gives its bytes), each NUL-terminated, sorted by
- * code point (the order of their bytes). */
-#define GPT_MAX_VOCAB 256
-typedef char gpt_vocab[GPT_MAX_VOCAB][5];
-/* chars' token for the character at p (char_len(p) bytes), or -1 */
-int vocab_index(gpt_vocab chars, int V, const char *p);
-/* the vocabulary as checkpoints keep it: its characters' bytes in order, in hex (out: 8 V + 1);
- * chars: a gpt_vocab's first entry (its entries 5 bytes apart) */
-void vocab_to_hex(const char *chars, int V, char *out);
-/* and back: V, or -1 when hex is not a sorted vocabulary of distinct characters */
-int vocab_from_hex(const char *hex, gpt_vocab chars);
-#define GPT_VOCAB_HEX (8 * GPT_MAX_VOCAB + 1)
-
 typedef struct {
     unsigned char *ids;     /* the whole text as vocabulary indices, one a character */
     long n, n_train;        /* characters: the first 90% trains, the rest validates */
-    gpt_vocab chars;        /* the sorted distinct characters: token t is chars[t] */
+    char_vocab chars;       /* the sorted distinct characters: token t is chars[t] */
     int V;
     char path[4096], digest[17]; /* (an imported checkpoint's: no text, IMPORTED_DIGEST) */
 } dataset;
@@ -118,7 +105,7 @@ int checkpoint_save(const char *path, const train_cfg *c, const dataset *d, cons
                     const char *run);
 /* Reads the model's settings and vocabulary (c's model settings are replaced; a contradicting
  * flag is refused); the tensors are read by checkpoint_load. NULL with a message on a fault. */
-cg_safetensors *checkpoint_open(const char *path, train_cfg *c, gpt_vocab chars, int *V, char run[17],
+cg_safetensors *checkpoint_open(const char *path, train_cfg *c, char_vocab chars, int *V, char run[17],
                                 char *data_path, size_t data_path_size, char data_digest[17]);
 int checkpoint_load(cg_safetensors *f, const char *path, gpt_model *m, train_state *s);
 /* gpt export / import: the model's weights as a PyTorch (nanoGPT) state dict in safetensors. */

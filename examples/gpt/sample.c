@@ -42,7 +42,7 @@ static int next_token(gpt_model *m, const float *ctx, long n, const sample_cfg *
 }
 
 /* The start text: the flag's, or FILE:path's; each character must be in the vocabulary. */
-static long encode_start(const sample_cfg *c, gpt_vocab chars, int V, float **ids)
+static long encode_start(const sample_cfg *c, char_vocab chars, int V, float **ids)
 {
     const char *text = c->start;
     char *file_text = NULL;
@@ -100,7 +100,7 @@ int sample_main(int argc, char **argv)
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", s.out_dir);
     train_cfg c;
     parse_train(0, NULL, &c);
-    gpt_vocab chars;
+    char_vocab chars;
     int V;
     cg_safetensors *f = checkpoint_open(ckpt, &c, chars, &V, run, data, sizeof data, digest);
     if (!f)

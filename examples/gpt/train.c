@@ -222,7 +222,7 @@ static int read_data(trainer *t, const char *from_checkpoint, const char *digest
  * AdamW's state once the model and optimizers are made (nanoGPT's order). */
 static cg_safetensors *open_resume(trainer *t)
 {
-    gpt_vocab chars;
+    char_vocab chars;
     int V = 0;
     char digest[17] = "";
     cg_safetensors *f = checkpoint_open(t->ckpt, &t->c, chars, &V, t->run, t->data_buf, sizeof t->data_buf, digest);
