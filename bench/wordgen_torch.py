@@ -18,17 +18,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-WHITESPACE = b' \t\r\x0b\x0c'
+WHITESPACE = ' \t\r\x0b\x0c'
 
 
 def read_words(path):
-    """One word per line, surrounding whitespace stripped, empty lines skipped; bytes are tokens."""
-    with open(path, 'rb') as f:
-        return [w.strip(WHITESPACE) for w in f.read().split(b'\n') if w.strip(WHITESPACE)]
+    """One word per line, surrounding whitespace stripped, empty lines skipped; characters are
+    the tokens, as makemore reads them (its sorted(set(''.join(words))))."""
+    with open(path, encoding='utf-8', newline='') as f:
+        return [w.strip(WHITESPACE) for w in f.read().split('\n') if w.strip(WHITESPACE)]
 
 
 class Words:
-    """Token 0 starts and ends a word; the bytes seen, sorted, are 1..V-1."""
+    """Token 0 starts and ends a word; the characters seen, sorted, are 1..V-1."""
 
     def __init__(self, words, vocab):
         self.words = words

@@ -854,6 +854,21 @@ def write_wordgen():
                                  check=True, capture_output=True, text=True).stdout
             res = dict(kv.split('=') for kv in out.strip().split('\n')[-1].split()[1:])
             f.write('%s %s %s\n' % (m, res['train_loss'], res['test_loss']))
+    # the same words with accented letters and a few of other scripts: makemore's vocabulary is
+    # their characters (and its positions the longest word's characters), not their bytes
+    utf8 = os.path.join(OUT, 'words_utf8.txt')
+    swap = {'e': 'é', 'a': 'å', 'o': 'ø', 'u': 'ü', 'n': 'ñ', 'k': 'κ', 'z': '字'}
+    with open(os.path.join(OUT, 'words.txt'), encoding='utf-8') as src, open(utf8, 'w', encoding='utf-8') as f:
+        for i, w in enumerate(src.read().split()):
+            f.write(''.join(swap[ch] if ch in swap and (i + j) % 4 == 0 else ch for j, ch in enumerate(w)) + '\n')
+    with open(os.path.join(OUT, 'wordgen_utf8.txt'), 'w') as f:
+        f.write('# model train_loss test_loss: PyTorch after 40 steps on words_utf8.txt (--n-layer 2 --batch-size 16)\n')
+        for m in ['bigram', 'transformer']:
+            out = subprocess.run([sys.executable, script, '--input', utf8, '--model', m, '--steps', '40',
+                                  '--eval-every', '40', '--n-layer', '2', '--batch-size', '16'],
+                                 check=True, capture_output=True, text=True).stdout
+            res = dict(kv.split('=') for kv in out.strip().split('\n')[-1].split()[1:])
+            f.write('%s %s %s\n' % (m, res['train_loss'], res['test_loss']))
 
 
 # gpt: small configs of nanoGPT's loop on data/sonnets.txt, with and without dropout and

@@ -29,12 +29,13 @@ static int char_cmp(const char *a, const char *b)
     return c ? c : la - lb;
 }
 
-/* Where the character at p is in chars, or where it would go: 0 <= *at <= V. */
-static bool find(char_vocab chars, int V, const char *p, int *at)
+/* Where the character at p is among V entries 5 bytes apart from first, or where it would
+ * go: 0 <= *at <= V. */
+static bool find(const char *first, int V, const char *p, int *at)
 {
     int lo = 0, hi = V;
     while (lo < hi) {
-        int mid = (lo + hi) / 2, c = char_cmp(chars[mid], p);
+        int mid = (lo + hi) / 2, c = char_cmp(first + 5 * mid, p);
         if (c == 0)
             return *at = mid, true;
         if (c < 0)
@@ -45,7 +46,7 @@ static bool find(char_vocab chars, int V, const char *p, int *at)
     return *at = lo, false;
 }
 
-int vocab_index(char_vocab chars, int V, const char *p)
+int vocab_index(const char *chars, int V, const char *p)
 {
     int at;
     return find(chars, V, p, &at) ? at : -1;
@@ -54,7 +55,7 @@ int vocab_index(char_vocab chars, int V, const char *p)
 int vocab_add(char_vocab chars, int *V, const char *p)
 {
     int at;
-    if (find(chars, *V, p, &at))
+    if (find(chars[0], *V, p, &at))
         return at;
     if (*V == CHAR_VOCAB_MAX)
         return -1;

@@ -18,8 +18,9 @@ typedef struct {
  * wordgen's (nanoGPT's prepare.py, makemore). */
 #define CHAR_VOCAB_MAX 256
 typedef char char_vocab[CHAR_VOCAB_MAX][5];
-/* chars' token for the character at p, or -1 */
-int vocab_index(char_vocab chars, int V, const char *p);
+/* the token for the character at p, or -1, in a vocabulary of V (chars: a char_vocab's first
+ * entry, its entries 5 bytes apart) */
+int vocab_index(const char *chars, int V, const char *p);
 /* the character at p added in its place (when new): its token after, or -1 when the
  * vocabulary is full. (Tokens after it move up: add every character before using any.) */
 int vocab_add(char_vocab chars, int *V, const char *p);

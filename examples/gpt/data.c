@@ -40,7 +40,7 @@ int data_read(const char *path, dataset *d)
         }
     long count = 0;
     for (long i = 0; i < n; i += char_len(buf + i))
-        ids[count++] = (unsigned char)vocab_index(d->chars, d->V, buf + i);
+        ids[count++] = (unsigned char)vocab_index(d->chars[0], d->V, buf + i);
     free(buf);
     d->ids = ids;
     d->n = count;

@@ -71,7 +71,7 @@ static long encode_start(const sample_cfg *c, char_vocab chars, int V, float **i
     *ids = malloc(sizeof(float) * (size_t)(n + 1));
     long count = 0;
     for (long i = 0; *ids && i < n; i += char_len(text + i)) {
-        int tok = vocab_index(chars, V, text + i);
+        int tok = vocab_index(chars[0], V, text + i);
         if (tok < 0) {
             int len = char_len(text + i);
             if (len == 1 && (unsigned char)text[i] >= 0x80) /* (a stray byte: not printable as it is) */

@@ -11,11 +11,8 @@
 #define FORMAT_BEFORE_RUNS "cgrad-wordgen-1" /* no run id or word list: still read */
 #define NMETA (CFG_COUNT + 8)
 
-/* The vocabulary as hex: the bytes of tokens 1..V-1, then the positions T. */
-static void vocab_hex(const words *w, char *out)
-{
-    hex_of(w->itos + 1, (size_t)(w->V - 1), out);
-}
+/* The vocabulary as hex: the characters of tokens 1..V-1 (their bytes, for ASCII words). */
+static void vocab_hex(const words *w, char *out) { vocab_to_hex(w->chars[0], w->V - 1, out); }
 
 /* Names and tensors: the parameters, then the optimizer's state. */
 static int collect(const model *m, cg_optim *opt, const char **names, cg_tensor **ts, char (*buf)[96])
@@ -33,7 +30,7 @@ static int collect(const model *m, cg_optim *opt, const char **names, cg_tensor 
 static int save_with_meta(const char *path, const wg_cfg *c, const words *w, int n, const char **names,
                           cg_tensor **ts, long step)
 {
-    char keys[NMETA][32], vals[NMETA][1024];
+    char keys[NMETA][32], vals[NMETA][1024], vocab[VOCAB_HEX_SIZE];
     const char *kp[NMETA], *vp[NMETA];
     for (int k = 0; k < CFG_COUNT; k++) {
         snprintf(keys[k], sizeof keys[k], "cfg.%s", cfg_name(k));
@@ -44,13 +41,13 @@ static int save_with_meta(const char *path, const wg_cfg *c, const words *w, int
     char rng_hex[2 * CG_RNG_STATE_SIZE + 1];
     hex_of(rng, sizeof rng, rng_hex);
     snprintf(keys[CFG_COUNT], 32, "format"), snprintf(vals[CFG_COUNT], 1024, "%s", FORMAT);
-    snprintf(keys[CFG_COUNT + 1], 32, "vocab_hex"), vocab_hex(w, vals[CFG_COUNT + 1]);
+    snprintf(keys[CFG_COUNT + 1], 32, "vocab_hex"), vocab_hex(w, vocab);
     snprintf(keys[CFG_COUNT + 2], 32, "positions"), snprintf(vals[CFG_COUNT + 2], 1024, "%d", w->T);
     snprintf(keys[CFG_COUNT + 3], 32, "step"), snprintf(vals[CFG_COUNT + 3], 1024, "%ld", step);
     snprintf(keys[CFG_COUNT + 4], 32, "run"), snprintf(vals[CFG_COUNT + 4], 1024, "%s", c->run);
     snprintf(keys[CFG_COUNT + 5], 32, "input_digest"), snprintf(vals[CFG_COUNT + 5], 1024, "%s", w->digest);
     for (int k = 0; k < NMETA - 2; k++)
-        kp[k] = keys[k], vp[k] = vals[k];
+        kp[k] = keys[k], vp[k] = k == CFG_COUNT + 1 ? vocab : vals[k];
     kp[NMETA - 2] = "input", vp[NMETA - 2] = w->path; /* (a path may be longer than the buffers above) */
     kp[NMETA - 1] = "rng", vp[NMETA - 1] = rng_hex;
     return cg_safetensors_save(path, n, names, ts, NMETA, kp, vp);
@@ -166,7 +163,7 @@ cg_safetensors *checkpoint_open(const char *path, wg_cfg *c, const words *w)
         return NULL;
     const char *format = cg_safetensors_metadata(f, "format"), *vocab = cg_safetensors_metadata(f, "vocab_hex");
     const char *positions = cg_safetensors_metadata(f, "positions");
-    char want[2 * 256 + 1], T[16];
+    char want[VOCAB_HEX_SIZE], T[16];
     vocab_hex(w, want);
     snprintf(T, sizeof T, "%d", w->T);
     bool current = format && !strcmp(format, FORMAT);

@@ -59,22 +59,22 @@ static int split_lines(words *w, long size)
     return 0;
 }
 
-static void make_vocabulary(words *w)
+/* The sorted distinct characters (makemore's sorted(set(''.join(words)))) and each word's
+ * length in them; false when there are more than the vocabulary holds. */
+static bool make_vocabulary(words *w)
 {
-    bool seen[256] = {false};
-    int longest = 0;
+    int longest = 0, V = 0;
     for (long i = 0; i < w->n; i++) {
-        for (int j = 0; j < w->len[i]; j++)
-            seen[(unsigned char)w->word[i][j]] = true;
-        longest = w->len[i] > longest ? w->len[i] : longest;
+        int n = 0;
+        for (const char *p = w->word[i]; *p; p += char_len(p), n++)
+            if (vocab_add(w->chars, &V, p) < 0)
+                return false;
+        w->len[i] = n;
+        longest = n > longest ? n : longest;
     }
-    w->V = 1;
-    for (int b = 0; b < 256; b++) {
-        w->stoi[b] = seen[b] ? w->V : 0;
-        if (seen[b])
-            w->itos[w->V++] = (unsigned char)b;
-    }
+    w->V = V + 1;
     w->T = longest + 1;
+    return true;
 }
 
 int words_read(const char *path, words *w)
@@ -98,7 +98,12 @@ int words_read(const char *path, words *w)
         words_free(w);
         return -1;
     }
-    make_vocabulary(w);
+    if (!make_vocabulary(w)) {
+        fprintf(stderr, "wordgen: %s has more than %d distinct characters: wordgen's vocabulary holds at most %d\n",
+                path, CHAR_VOCAB_MAX, CHAR_VOCAB_MAX);
+        words_free(w);
+        return -1;
+    }
     return 0;
 }
 
@@ -135,12 +140,15 @@ void words_free(words *w)
 void words_encode(const words *w, const long *rows, long B, float *x, float *y)
 {
     for (long b = 0; b < B; b++) {
-        const unsigned char *s = (const unsigned char *)w->word[rows[b]];
+        const char *p = w->word[rows[b]];
         int n = w->len[rows[b]];
         float *xb = x + b * w->T, *yb = y + b * w->T;
-        for (int t = 0; t < w->T; t++) {
-            xb[t] = t == 0 || t > n ? 0.0f : (float)w->stoi[s[t - 1]];
-            yb[t] = t < n ? (float)w->stoi[s[t]] : t == n ? 0.0f : -1.0f;
+        for (int t = 0; t < w->T; t++) { /* x: 0 then the word's tokens; y: the tokens then 0, then -1 */
+            float tok = t < n ? (float)(vocab_index(w->chars[0], w->V - 1, p) + 1) : 0.0f;
+            xb[t] = t == 0 ? 0.0f : t <= n ? yb[t - 1] : 0.0f;
+            yb[t] = t < n ? tok : t == n ? 0.0f : -1.0f;
+            if (t < n)
+                p += char_len(p);
         }
     }
 }

@@ -47,13 +47,12 @@ static int grow(model *m, float *ids, long n, int len)
     return next ? 0 : -1;
 }
 
-/* Row b of ids as text (tokens after the first, up to the next 0). */
+/* Row b of ids as text (tokens after the first, up to the next 0; out: 4 T + 1 bytes). */
 static void decode(const model *m, const words *w, const float *row, char *out)
 {
-    int k = 0;
+    *out = '\0';
     for (int t = 1; t < m->T && row[t] != 0.0f; t++)
-        out[k++] = (char)w->itos[(int)row[t]];
-    out[k] = '\0';
+        out = stpcpy(out, w->chars[(int)row[t] - 1]);
 }
 
 int print_samples(model *m, const words *w, long n)
@@ -61,7 +60,7 @@ int print_samples(model *m, const words *w, long n)
     if (n <= 0)
         return 0;
     float *ids = calloc((size_t)(n * m->T), sizeof(float));
-    char *word = malloc((size_t)m->T + 1);
+    char *word = malloc((size_t)m->T * 4 + 1);
     char **train = sorted_set(w, w->train, w->n_train), **test = sorted_set(w, w->test, w->n_test);
     int rc = ids && word && train && test ? 0 : -1;
     cg_no_grad_begin();

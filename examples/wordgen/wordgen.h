@@ -6,6 +6,7 @@
 #define WORDGEN_H
 
 #include <cgrad.h>
+#include "../common/chars.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include "../common/parse.h"
@@ -41,11 +42,10 @@ void cfg_text(const wg_cfg *c, int k, char *buf, size_t n);
 typedef struct {
     char *text;            /* the file, words NUL-terminated in place */
     char **word;           /* every word, in file order */
-    int *len;
+    int *len;              /* each word's characters */
     long n;
-    unsigned char itos[256]; /* token t (1..V-1) is byte itos[t]; token 0 starts and ends a word */
-    int stoi[256];         /* byte -> token, 0 for bytes not in the vocabulary */
-    int V, T;              /* vocabulary size; positions per word (longest + 1) */
+    char_vocab chars;      /* token t (1..V-1) is character chars[t - 1]; token 0 starts and ends a word */
+    int V, T;              /* vocabulary size; positions per word (longest + 1, in characters) */
     long *train, *test;    /* word numbers of the split */
     long n_train, n_test;
     char path[4096];       /* where they were read from (absolute when it could be made so) */
@@ -53,7 +53,8 @@ typedef struct {
 } words;
 
 /* Reads one word per line (surrounding ASCII whitespace stripped, empty lines
- * skipped); bytes are the tokens. 0, or -1 with a message. */
+ * skipped); characters are the tokens (UTF-8 sequences, as makemore's Python reads them;
+ * ASCII ones are bytes). 0, or -1 with a message. */
 int words_read(const char *path, words *w);
 /* The train/test split of torch.randperm: the last min(1000, n/10) are the test set. */
 int words_split(words *w);
