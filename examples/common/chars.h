@@ -1,6 +1,7 @@
 /* A text as characters: UTF-8 sequences (a stray byte is a character of its own), as
- * PyTorch's tutorials read Python strings ("héllo" is five), with their vocabulary in order
- * of first appearance ("hihello": h i e l o). The hello example and the web hello page. */
+ * PyTorch's tutorials read Python strings ("héllo" is five). char_text: a text with its
+ * vocabulary in order of first appearance ("hihello": h i e l o), for the hello example and
+ * the web hello page; char_vocab: a sorted vocabulary, for gpt and wordgen. */
 #ifndef CGRAD_EXAMPLES_CHARS_H
 #define CGRAD_EXAMPLES_CHARS_H
 

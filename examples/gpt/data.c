@@ -3,7 +3,6 @@
  * text gives its bytes), the first 90% of the characters to train on and the rest to
  * validate; and train.py's get_batch. */
 #include "gpt.h"
-#include "../common/chars.h"
 #include "../common/ckpt.h"
 #include <stdlib.h>
 #include <string.h>

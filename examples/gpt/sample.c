@@ -2,7 +2,6 @@
  * max_new_tokens tokens each after the start text, each token drawn from the softmax of
  * the last position's logits divided by the temperature, kept to the top_k largest. */
 #include "gpt.h"
-#include "../common/chars.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
