@@ -1061,6 +1061,27 @@ START_TEST(linear_on_one_hot_rows_matches_matmul)
             ck_assert_tensor_close(cg_linear(xb, wb, NULL), cg_matmul(xb, cg_transpose(wb, 0, 1)), 1e-6, 1e-6);
             cg_data(xb)[row * V] = keep;
         }
+        /* backward, 40 outputs (their columns over the threads): w's gradient sums each
+         * element's rows in row order onto its old value, and the bias's is the product
+         * path's (a row not one-hot), bit for bit */
+        cg_tensor *ww = cg_randn(CG_SHAPE(40, V)), *bw = cg_randn(CG_SHAPE(40)), *gy = cg_randn(CG_SHAPE(R, 40));
+        cg_set_requires_grad(ww, true), cg_set_requires_grad(bw, true);
+        cg_backward_ex(cg_linear(xb, ww, bw), .grad = gy);
+        float *want = malloc(sizeof(float) * 40 * V);
+        memcpy(want, cg_data(cg_grad(ww)), sizeof(float) * 40 * V);
+        cg_tensor *hot_gb = cg_tensor_copy(cg_grad(bw));
+        ck_assert_int_eq(cg_backward_ex(cg_linear(xb, ww, bw), .grad = gy), 0);
+        for (int i = 0; i < R; i++)
+            for (int o = 0; o < 40; o++)
+                want[o * V + (int)big_ids[i]] += cg_data(gy)[i * 40 + o];
+        for (int k = 0; k < 40 * V; k++)
+            ck_assert_msg(cg_data(cg_grad(ww))[k] == want[k], "weight gradient %d, %d threads", k, threads);
+        free(want);
+        cg_zero_grad(bw);
+        cg_data(xb)[8] = 0.5f; /* not one-hot: the product's path */
+        cg_backward_ex(cg_linear(xb, ww, bw), .grad = gy);
+        cg_data(xb)[8] = 0.0f;
+        ck_assert_tensor_close(hot_gb, cg_grad(bw), 0, 0);
     }
     cg_set_num_threads(1);
     free(big_ids);
