@@ -180,17 +180,13 @@ static cg_tensor *recurrent_forward(model *m, cg_tensor *x)
     return cg_module_forward(m->lm_head, out);
 }
 
-/* Causal self-attention: q, k, v of every head from one product, one permuting copy. */
+/* Causal self-attention: q, k, v of every head from one product (c_attn), attended head by
+ * head where they lie in its output and joined as they are written (cg_packed_attention:
+ * makemore's split, view and transpose of the heads and the transpose back, without their
+ * copies; the same numbers). */
 static cg_tensor *attention(const gpt_block *b, cg_tensor *x, int n_head)
 {
-    int64_t B = cg_size(x, 0), L = cg_size(x, 1), E = cg_size(x, 2);
-    cg_tensor *qkv = cg_reshape(cg_module_forward(b->c_attn, x), CG_SHAPE(B, L, 3, n_head, E / n_head));
-    /* (3, B, heads, L, head size), copied once so that q, k and v are row-major parts of it
-     * (three strided views would each be copied, and their gradients scattered back, apart) */
-    qkv = cg_contiguous(cg_permute(qkv, CG_DIMS(2, 0, 3, 1, 4)));
-    cg_tensor *y = cg_scaled_dot_product_attention_ex(cg_select(qkv, 0, 0), cg_select(qkv, 0, 1), cg_select(qkv, 0, 2),
-                                                      .is_causal = true);
-    y = cg_reshape(cg_transpose(y, 1, 2), CG_SHAPE(B, L, E));
+    cg_tensor *y = cg_packed_attention_ex(cg_module_forward(b->c_attn, x), n_head, .is_causal = true);
     return cg_module_forward(b->c_proj, y);
 }
 
