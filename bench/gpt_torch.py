@@ -213,7 +213,8 @@ def main():
     if sys.argv[1:2] == ['sample']:
         return sample(sys.argv[2:])
     c = parse(sys.argv[1:])
-    text = open(c['data'], encoding='utf-8', newline='').read()  # prepare.py: the text's characters, sorted
+    with open(c['data'], 'r', encoding='utf-8') as f:  # prepare.py: the text's characters, sorted
+        text = f.read()
     chars = sorted(set(text))
     stoi = {ch: i for i, ch in enumerate(chars)}
     data = torch.tensor([stoi[b] for b in text], dtype=torch.long)

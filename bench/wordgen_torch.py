@@ -18,14 +18,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-WHITESPACE = ' \t\r\x0b\x0c'
-
-
 def read_words(path):
-    """One word per line, surrounding whitespace stripped, empty lines skipped; characters are
-    the tokens, as makemore reads them (its sorted(set(''.join(words))))."""
-    with open(path, encoding='utf-8', newline='') as f:
-        return [w.strip(WHITESPACE) for w in f.read().split('\n') if w.strip(WHITESPACE)]
+    """makemore's create_datasets: the text's lines (str.splitlines), each stripped, the empty
+    ones dropped; characters are the tokens (its sorted(set(''.join(words))))."""
+    with open(path, 'r', encoding='utf-8') as f:
+        data = f.read()
+    return [w for w in (w.strip() for w in data.splitlines()) if w]
 
 
 class Words:

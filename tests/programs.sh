@@ -225,6 +225,34 @@ while read -r model train_loss test_loss; do
             d1 = v[\"train_loss\"] - $train_loss; d2 = v[\"test_loss\"] - $test_loss; found = 1
             exit !(d1 * d1 < 1e-6 && d2 * d2 < 1e-6) } END { exit !found }' '$work/wu_$model.txt'"
 done < "$here/fixtures/wordgen_utf8.txt"
+# makemore reads its words with open(path, 'r').read().splitlines(), each str.strip()ped
+wordgen_messy_list() {
+    local f
+    # the accented words again, each padded with Unicode spaces and ended by one of str.splitlines()'s breaks
+    python3 - "$here/fixtures/words_utf8.txt" "$work/messy.txt" <<'PY' || return 1
+import sys
+ws = open(sys.argv[1], encoding='utf-8').read().split()
+ends = ['\r\n', '\r', '\n', '\u2028', '\x0b', '\x85']
+pads = ['', ' ', '\u00a0', '\u3000\t', '\u2009']
+out = ''.join(pads[i % 5] + w + pads[i % 3] + ends[i % 6] for i, w in enumerate(ws))
+open(sys.argv[2], 'w', encoding='utf-8', newline='').write(out + '\r\n \u00a0\r')
+PY
+    for f in "$here/fixtures/words_utf8.txt" "$work/messy.txt"; do
+        "$ex/wordgen" --input "$f" --model bigram --steps 20 --eval-every 10 --samples 5 --out "$work/m$RANDOM.st" |
+            grep -v 'writes the checkpoint' | sed 's/ (.* ms\/step)//; s/ ms_per_step=.*//' > "$work/$(basename "$f").out" || return 1
+    done
+    diff "$work/words_utf8.txt.out" "$work/messy.txt.out" && grep -q ' 34 tokens, 12 positions' "$work/messy.txt.out"
+}
+check "wordgen reads a word list's line ends and Unicode spaces as makemore does (the same run as its plain form)" wordgen_messy_list
+wordgen_not_utf8() {
+    printf 'ab\ncaf\351\nde\n' > "$work/wg_l1.txt" && printf 'ab\nc\0d\nef\n' > "$work/wg_nul.txt" &&
+        ! "$ex/wordgen" --input "$work/wg_l1.txt" --steps 1 --out "$work/wg_l1.st" >/dev/null 2>"$work/err" &&
+        [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q 'is not UTF-8 text (byte 0xe9 at offset 6)' "$work/err" &&
+        ! "$ex/wordgen" --input "$work/wg_nul.txt" --steps 1 --out "$work/wg_nul.st" >/dev/null 2>"$work/err" &&
+        [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q 'has a NUL byte (at offset 4)' "$work/err" &&
+        [ ! -e "$work/wg_l1.st" ] && [ ! -e "$work/wg_nul.st" ]
+}
+check "wordgen refuses a list that is not UTF-8 text, or has a NUL byte, with one line" wordgen_not_utf8
 check "wordgen --resume continues bit for bit" bash -c "$(declare -f wg); ex='$ex' words='$words';
     wg --model gru --steps 40 --samples 5 --out '$work/full.st' | grep -v '^result' | sed 's/ (.*ms.step)//' > '$work/full.txt' &&
     wg --model gru --steps 20 --samples 0 --out '$work/half.st' > /dev/null &&
@@ -298,6 +326,26 @@ check "gpt on a UTF-8 text: nanoGPT's character vocabulary (not bytes), PyTorch'
     grep -q '^Fàir' '$work/us.txt' && iconv -f UTF-8 -t UTF-8 '$work/us.txt' >/dev/null &&
     ! '$ex/gpt' sample --out_dir='$work/gpt_utf8' --start='Ω' --max_new_tokens=3 >/dev/null 2>'$work/err' &&
     grep -q 'has not seen (Ω)' '$work/err'"
+# nanoGPT's prepare.py reads its text with open(path, 'r'): UTF-8, and \r\n and a lone \r as \n
+gpt_line_ends() {
+    local flags f
+    flags=$(grep '^config plain ' "$gptf" | cut -d' ' -f3-)
+    sed 's/$/\r/' "$sonnets" > "$work/crlf.txt" && tr '\n' '\r' < "$sonnets" > "$work/cr.txt" || return 1
+    for f in crlf cr; do
+        # shellcheck disable=SC2086
+        "$ex/gpt" train --data="$work/$f.txt" $flags --out_dir="$work/gpt_$f" | grep -E '^(found|step|iter) ' |
+            sed 's/, time.*//; s/ (in .*//' |
+            diff - <(echo 'found vocab_size = 56'; grep '^plain \(step\|iter\)' "$gptf" | cut -d' ' -f2-) || return 1
+    done
+}
+check "gpt reads a text's Windows and old Mac line ends as nanoGPT does (the same lines as its \\n form)" gpt_line_ends
+gpt_not_utf8() {
+    { head -c 3000 "$sonnets"; printf 'caf\351 au lait'; tail -c 3000 "$sonnets"; } > "$work/latin1.txt" &&
+        ! "$ex/gpt" train --data="$work/latin1.txt" --config baby --max_iters=1 --out_dir="$work/gpt_l1" >/dev/null 2>"$work/err" &&
+        [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q 'is not UTF-8 text (byte 0xe9 at offset 3003)' "$work/err" &&
+        [ ! -e "$work/gpt_l1/ckpt.safetensors" ]
+}
+check "gpt refuses a text that is not UTF-8, as prepare.py does, with one line" gpt_not_utf8
 check "gpt sample draws from the best checkpoint, the same for a seed" bash -c "
     a=\$('$ex/gpt' sample --out_dir='$work/gpt_plain' --num_samples=2 --max_new_tokens=40 --start='Love' --top_k=10) &&
     b=\$('$ex/gpt' sample --out_dir '$work/gpt_plain' --num_samples 2 --max_new_tokens 40 --start Love --top_k 10) &&

@@ -22,6 +22,71 @@ int char_count(const char *text)
     return n;
 }
 
+/* The bytes of the valid UTF-8 sequence at p (of the n left), or 0: Python's strict decoder
+ * (no overlong forms, no surrogates, nothing past U+10FFFF). */
+static int utf8_valid_len(const unsigned char *p, long n)
+{
+    unsigned b = p[0];
+    int len = b < 0x80 ? 1 : b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    /* the second byte's range narrows for E0 (no overlong), ED (no surrogate), F0 and F4 */
+    unsigned lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80, hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+    for (int k = 1; k < len; k++)
+        if (p[k] < (k == 1 ? lo : 0x80) || p[k] > (k == 1 ? hi : 0xBF))
+            return 0;
+    return len;
+}
+
+long text_decode(char *buf, long n, long *bad)
+{
+    long out = 0;
+    for (long i = 0; i < n;) {
+        int len = utf8_valid_len((const unsigned char *)buf + i, n - i);
+        if (len == 0) {
+            *bad = i;
+            return -1;
+        }
+        if (buf[i] == '\r') { /* universal newlines: \r\n and \r read as \n */
+            buf[out++] = '\n';
+            i += i + 1 < n && buf[i + 1] == '\n' ? 2 : 1;
+            continue;
+        }
+        memmove(buf + out, buf + i, (size_t)len);
+        out += len, i += len;
+    }
+    buf[out] = '\0';
+    return out;
+}
+
+/* the code point of the valid UTF-8 character at p */
+static unsigned code_point(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    int len = char_len(p);
+    unsigned c = len == 1 ? u[0] : u[0] & (0x7F >> len);
+    for (int k = 1; k < len; k++)
+        c = c << 6 | (u[k] & 0x3F);
+    return c;
+}
+
+bool char_is_space(const char *p)
+{
+    unsigned c = code_point(p);
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+int char_line_break(const char *p)
+{
+    unsigned c = code_point(p);
+    bool brk = c == 0x0A || c == 0x0B || c == 0x0C || c == 0x0D || (c >= 0x1C && c <= 0x1E) || c == 0x85 ||
+               c == 0x2028 || c == 0x2029;
+    if (!brk)
+        return 0;
+    return c == 0x0D && p[1] == '\n' ? 2 : char_len(p);
+}
+
 /* Two characters in code point order: their bytes' order (UTF-8 keeps it). */
 static int char_cmp(const char *a, const char *b)
 {

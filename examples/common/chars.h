@@ -28,6 +28,16 @@ int vocab_add(char_vocab chars, int *V, const char *p);
 /* whether chars[v] comes after chars[v - 1] (always for v = 0) */
 bool vocab_sorted_after(char_vocab chars, int v);
 
+/* A file's n bytes in buf (n + 1 long) as Python's open(path, 'r').read() gives them,
+ * decoded in place: UTF-8, strictly (-1, *bad the offset of the first byte that does not
+ * decode), with universal newlines (\r\n and a lone \r become \n); the new length, the
+ * text NUL-terminated. (nanoGPT's prepare.py and makemore read their text so.) */
+long text_decode(char *buf, long n, long *bad);
+/* Python's str.isspace() for the character at p (what str.strip() takes off) */
+bool char_is_space(const char *p);
+/* the bytes of the line boundary str.splitlines() sees at p (\n, \r, \r\n, \v, \f,
+ * \x1c-\x1e, U+0085, U+2028, U+2029), or 0 */
+int char_line_break(const char *p);
 /* The bytes of the character at p (1 to 4). */
 int char_len(const char *p);
 /* How many characters text holds. */

@@ -1,7 +1,7 @@
-/* gpt — the data as nanoGPT's data/shakespeare_char/prepare.py makes it: the sorted
- * distinct characters as the vocabulary (UTF-8 sequences, as Python reads the text; ASCII
- * text gives its bytes), the first 90% of the characters to train on and the rest to
- * validate; and train.py's get_batch. */
+/* gpt — the data as nanoGPT's data/shakespeare_char/prepare.py makes it: the text as its
+ * open(path, 'r').read() reads it (UTF-8, line ends \r\n and \r as \n), the sorted distinct
+ * characters as the vocabulary (ASCII text gives its bytes), the first 90% of the characters
+ * to train on and the rest to validate; and train.py's get_batch. */
 #include "gpt.h"
 #include "../common/ckpt.h"
 #include <stdlib.h>
@@ -24,11 +24,18 @@ int data_read(const char *path, dataset *d)
         free(buf), free(ids);
         return -1;
     }
-    buf[n] = '\0'; /* (a last character's bytes stop there) */
-    text_digest((const unsigned char *)buf, (size_t)n, d->digest);
+    buf[n] = '\0';
+    text_digest((const unsigned char *)buf, (size_t)n, d->digest); /* (the file's bytes) */
     char *full = realpath(path, NULL);
     snprintf(d->path, sizeof d->path, "%s", full ? full : path);
     free(full);
+    long bad;
+    if ((n = text_decode(buf, n, &bad)) < 0) { /* prepare.py's open(path, 'r').read() */
+        fprintf(stderr, "gpt: %s is not UTF-8 text (byte 0x%02x at offset %ld), which nanoGPT's prepare.py reads\n",
+                d->path, (unsigned char)buf[bad], bad);
+        free(buf), free(ids);
+        return -1;
+    }
     /* the distinct characters, sorted as they are found */
     for (long i = 0; i < n; i += char_len(buf + i))
         if (vocab_add(d->chars, &d->V, buf + i) < 0) {

@@ -1,5 +1,6 @@
-/* wordgen — the words: read, tokenised by byte, split into train and test as the
- * PyTorch script splits them (the same torch.randperm), and encoded in batches. */
+/* wordgen — the words: read as makemore reads them (UTF-8 text, its lines stripped),
+ * tokenised by character, split into train and test as the PyTorch script splits them (the
+ * same torch.randperm), and encoded in batches. */
 #include "wordgen.h"
 #include "../common/ckpt.h"
 #include <stdlib.h>
@@ -7,7 +8,6 @@
 
 #define MAX_WORD 1000 /* a longer "word" is a file that is not a word list */
 
-static bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f'; }
 
 static char *read_file(const char *path, long *size)
 {
@@ -28,33 +28,44 @@ static char *read_file(const char *path, long *size)
     return buf;
 }
 
-/* Cuts the text into stripped, NUL-terminated lines, keeping the non-empty ones. */
+/* Where the character that ends at byte e (past start) begins. */
+static long char_before(const char *text, long start, long e)
+{
+    long k = e - 1;
+    while (k > start && ((unsigned char)text[k] & 0xC0) == 0x80)
+        k--;
+    return k;
+}
+
+/* Cuts the text into lines as str.splitlines() does, strips each as str.strip() does
+ * (Python's whitespace) and keeps the non-empty ones, NUL-terminated: makemore's words. */
 static int split_lines(words *w, long size)
 {
     long cap = 1;
-    for (long i = 0; i < size; i++)
-        cap += w->text[i] == '\n';
+    for (long i = 0; i < size; i += char_len(w->text + i))
+        cap += char_line_break(w->text + i) > 0;
     w->word = malloc(sizeof(char *) * (size_t)cap);
     w->len = malloc(sizeof(int) * (size_t)cap);
     if (!w->word || !w->len)
         return -1;
-    for (long i = 0; i <= size;) {
+    for (long i = 0; i < size;) {
         long end = i;
-        while (end < size && w->text[end] != '\n')
-            end++;
+        int brk = 0;
+        while (end < size && !(brk = char_line_break(w->text + end)))
+            end += char_len(w->text + end);
         long a = i, b = end;
-        while (a < b && is_space(w->text[a]))
-            a++;
-        while (b > a && is_space(w->text[b - 1]))
-            b--;
+        while (a < b && char_is_space(w->text + a))
+            a += char_len(w->text + a);
+        while (b > a && char_is_space(w->text + char_before(w->text, a, b)))
+            b = char_before(w->text, a, b);
         if (b - a > MAX_WORD)
             return -2;
         if (b > a) {
-            w->text[b] = '\0';
+            w->text[b] = '\0'; /* (over a space or the line's break: the next line starts past it) */
             w->word[w->n] = w->text + a;
             w->len[w->n++] = (int)(b - a);
         }
-        i = end + 1;
+        i = end + brk;
     }
     return 0;
 }
@@ -86,10 +97,22 @@ int words_read(const char *path, words *w)
         fprintf(stderr, "wordgen: cannot read %s\n", path);
         return -1;
     }
-    text_digest((const unsigned char *)w->text, (size_t)size, w->digest);
+    text_digest((const unsigned char *)w->text, (size_t)size, w->digest); /* (the file's bytes) */
     char *full = realpath(path, NULL); /* a resumed run finds them from any directory */
     snprintf(w->path, sizeof w->path, "%s", full ? full : path);
     free(full);
+    long bad; /* makemore's open(path, 'r').read(): UTF-8, line ends \r\n and \r as \n */
+    const char *nul = memchr(w->text, '\0', (size_t)size);
+    if (nul || (size = text_decode(w->text, size, &bad)) < 0) {
+        if (nul)
+            fprintf(stderr, "wordgen: %s has a NUL byte (at offset %ld): not a list of words\n", w->path,
+                    (long)(nul - w->text));
+        else
+            fprintf(stderr, "wordgen: %s is not UTF-8 text (byte 0x%02x at offset %ld), which makemore reads\n",
+                    w->path, (unsigned char)w->text[bad], bad);
+        words_free(w);
+        return -1;
+    }
     int rc = split_lines(w, size);
     if (rc != 0 || w->n < 2) {
         fprintf(stderr, "wordgen: %s: %s\n", path,
