@@ -1,6 +1,7 @@
 /* cgrad's side of the benchmark: one workload per run, median time per step.
  *
  *   bench hello | floor | charrnn H T B [threads] | gemm M N K TA TB | peak
+ *   (BENCH_COLD_C=1 bench gemm ...: C a fresh copy each run, out of cache, as a layer's output)
  *
  * Prints "median_us X" (and "gflops X" for gemm and peak) and "peak_rss_mb X".
  * bench/run runs these beside bench/bench_torch.py. The WebAssembly build (./dev.sh web)
@@ -182,12 +183,15 @@ typedef struct {
     int64_t M, N, K;
     bool ta, tb;
     float *A, *B, *C;
+    int nc, next; /* C's copies, each used in turn (BENCH_COLD_C: enough that C comes from memory) */
 } gemm_ctx;
 
 static void gemm_run(void *ctx)
 {
     gemm_ctx *g = ctx;
-    cg__gemm(g->ta, g->tb, g->M, g->N, g->K, g->A, g->ta ? g->M : g->K, g->B, g->tb ? g->K : g->N, 0.0f, g->C, g->N);
+    float *C = g->C + (size_t)g->next * (size_t)(g->M * g->N);
+    g->next = (g->next + 1) % g->nc;
+    cg__gemm(g->ta, g->tb, g->M, g->N, g->K, g->A, g->ta ? g->M : g->K, g->B, g->tb ? g->K : g->N, 0.0f, C, g->N);
 }
 
 /* Attention scores q · kᵀ and their backward, with kᵀ a transpose's view read in
@@ -284,10 +288,14 @@ int main(int argc, char **argv)
         user_setup(&u, 65, atol(argv[2]), atol(argv[3]), atol(argv[4]));
         report(time_steps(user_run, &u, 3, 15));
     } else if (!strcmp(w, "gemm") && argc >= 7) {
-        gemm_ctx g = {atol(argv[2]), atol(argv[3]), atol(argv[4]), atoi(argv[5]) != 0, atoi(argv[6]) != 0, 0, 0, 0};
+        gemm_ctx g = {atol(argv[2]), atol(argv[3]), atol(argv[4]), atoi(argv[5]) != 0, atoi(argv[6]) != 0, 0, 0, 0, 1, 0};
+        /* BENCH_COLD_C=1: C written fresh each time, as a layer's output is each step (32 MB of
+         * copies in turn: out of every cache); else one C, in cache from the second run on */
+        if (getenv("BENCH_COLD_C"))
+            g.nc = (int)((INT64_C(32) << 20) / (int64_t)sizeof(float) / (g.M * g.N > 0 ? g.M * g.N : 1)) + 1;
         g.A = malloc(sizeof(float) * (size_t)(g.M * g.K));
         g.B = malloc(sizeof(float) * (size_t)(g.K * g.N));
-        g.C = malloc(sizeof(float) * (size_t)(g.M * g.N));
+        g.C = calloc((size_t)g.nc * (size_t)(g.M * g.N), sizeof(float));
         for (int64_t i = 0; i < g.M * g.K; i++)
             g.A[i] = (float)(i % 7) * 0.1f;
         for (int64_t i = 0; i < g.K * g.N; i++)

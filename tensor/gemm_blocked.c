@@ -155,6 +155,24 @@ static void fetch_ahead(ahead *a, int64_t lines)
     }
 }
 
+/* C's tile of mr x nr at c, fetched into L2: on the first k block the tile after the one
+ * being multiplied, so its lines arrive while that one computes. A product's C is often fresh
+ * memory no cache holds (a layer's output, written once an iteration): 768x512x128 stored
+ * into a C out of cache ran at 124 GFLOP/s, 162 with this, and a baby GPT's iteration took
+ * 38.3 ms against 40.2 (in cache C costs the fetches: 174 against 180; PREFETCHW, into L1,
+ * did better alone, 182, and worse in the GPT, 39.3 ms). `BENCH_COLD_C=1 bench gemm` runs a
+ * product into a C out of cache. Not below 64 of k: there a tile's few multiply-adds pay for
+ * its fetches only when C is out of cache (512x512x32: 157 -> 131 GFLOP/s in cache, as the
+ * benchmark table has it). */
+static void fetch_c_tile(const float *c, int64_t ldc, int64_t mr, int64_t nr)
+{
+    for (int64_t r = 0; r < mr; r++) {
+        uintptr_t line = (uintptr_t)(c + r * ldc) & ~(uintptr_t)63, end = (uintptr_t)(c + r * ldc + nr);
+        for (; line < end; line += 64)
+            __builtin_prefetch((const void *)line, 1, 2);
+    }
+}
+
 /* op(A)'s block after rows [i0, i0 + MC) of k block k0 (this block's next rows, or the
  * next k block's first), where it lies; none after the last. */
 static ahead next_a_block(bool trans_a, const float *A, int64_t lda, int64_t M, int64_t K, int64_t i0, int64_t k0)
@@ -248,6 +266,12 @@ static int blocked(const cg__gemm_isa *isa, cg__tri tri, bool trans_a, bool tran
                         }
                         fetch_ahead(&next_a, a_lines);
                         fetch_ahead(&next_b, b_lines);
+                        if (k0 == 0 && kc >= 64) { /* the next tile's C: this strip's next rows, or the next strip's first */
+                            int64_t nis = is + MR < mc ? is + MR : 0, njs = is + MR < mc ? js : js + NR;
+                            if (njs < nc)
+                                fetch_c_tile(C + (i0 + nis) * ldc + j0 + njs, ldc, mc - nis < MR ? mc - nis : MR,
+                                             nc - njs < NR ? nc - njs : NR);
+                        }
                         isa->tile(k_to - k_from, a + k_from * ka, sa, ka, b + k_from * bstride,
                                   bstride, C + (i0 + is) * ldc + j0 + js, ldc, mr, nc - js < NR ? nc - js : NR, add);
                     }
