@@ -131,6 +131,28 @@ int vocab_add(char_vocab chars, int *V, const char *p)
     return at;
 }
 
+int vocab_add_all(char_vocab chars, int *V, const char *text, long n, bool seen[128])
+{
+    for (long i = 0; i < n; i += char_len(text + i)) {
+        unsigned char b = (unsigned char)text[i];
+        if (b < 128 && seen[b])
+            continue;
+        if (vocab_add(chars, V, text + i) < 0)
+            return -1;
+        if (b < 128)
+            seen[b] = true;
+    }
+    return 0;
+}
+
+void vocab_ascii_tokens(const char *chars, int V, short table[128])
+{
+    for (int b = 0; b < 128; b++) {
+        char ch[2] = {(char)b, 0};
+        table[b] = (short)vocab_index(chars, V, ch);
+    }
+}
+
 bool vocab_sorted_after(char_vocab chars, int v)
 {
     return v == 0 || char_cmp(chars[v - 1], chars[v]) < 0;

@@ -25,6 +25,18 @@ int vocab_index(const char *chars, int V, const char *p);
 /* the character at p added in its place (when new): its token after, or -1 when the
  * vocabulary is full. (Tokens after it move up: add every character before using any.) */
 int vocab_add(char_vocab chars, int *V, const char *p);
+/* Every character of text (n bytes) added: an ASCII one looked up in seen first (128 flags
+ * the caller keeps, zeroed, across the texts of one vocabulary), the rest searched; 0, or -1
+ * when the vocabulary is full. (A text's million characters took 80 ms one search each.) */
+int vocab_add_all(char_vocab chars, int *V, const char *text, long n, bool seen[128]);
+/* each ASCII character's token in a vocabulary of V (-1: not in it), for vocab_token */
+void vocab_ascii_tokens(const char *chars, int V, short table[128]);
+/* vocab_index, without the search for an ASCII character */
+static inline int vocab_token(const char *chars, int V, const short table[128], const char *p)
+{
+    unsigned char b = (unsigned char)*p;
+    return b < 128 ? table[b] : vocab_index(chars, V, p);
+}
 /* whether chars[v] comes after chars[v - 1] (always for v = 0) */
 bool vocab_sorted_after(char_vocab chars, int v);
 

@@ -37,16 +37,18 @@ int data_read(const char *path, dataset *d)
         return -1;
     }
     /* the distinct characters, sorted as they are found */
-    for (long i = 0; i < n; i += char_len(buf + i))
-        if (vocab_add(d->chars, &d->V, buf + i) < 0) {
-            fprintf(stderr, "gpt: %s has more than %d distinct characters: gpt's vocabulary holds at most %d\n",
-                    d->path, CHAR_VOCAB_MAX, CHAR_VOCAB_MAX);
-            free(buf), free(ids);
-            return -1;
-        }
+    bool seen[128] = {false};
+    if (vocab_add_all(d->chars, &d->V, buf, n, seen) < 0) {
+        fprintf(stderr, "gpt: %s has more than %d distinct characters: gpt's vocabulary holds at most %d\n", d->path,
+                CHAR_VOCAB_MAX, CHAR_VOCAB_MAX);
+        free(buf), free(ids);
+        return -1;
+    }
+    short ascii[128];
+    vocab_ascii_tokens(d->chars[0], d->V, ascii);
     long count = 0;
     for (long i = 0; i < n; i += char_len(buf + i))
-        ids[count++] = (unsigned char)vocab_index(d->chars[0], d->V, buf + i);
+        ids[count++] = (unsigned char)vocab_token(d->chars[0], d->V, ascii, buf + i);
     free(buf);
     d->ids = ids;
     d->n = count;

@@ -75,14 +75,14 @@ static int split_lines(words *w, long size)
 static bool make_vocabulary(words *w)
 {
     int longest = 0, V = 0;
+    bool seen[128] = {false};
     for (long i = 0; i < w->n; i++) {
-        int n = 0;
-        for (const char *p = w->word[i]; *p; p += char_len(p), n++)
-            if (vocab_add(w->chars, &V, p) < 0)
-                return false;
-        w->len[i] = n;
-        longest = n > longest ? n : longest;
+        if (vocab_add_all(w->chars, &V, w->word[i], w->len[i], seen) < 0)
+            return false;
+        w->len[i] = char_count(w->word[i]); /* (bytes until now) */
+        longest = w->len[i] > longest ? w->len[i] : longest;
     }
+    vocab_ascii_tokens(w->chars[0], V, w->ascii);
     w->V = V + 1;
     w->T = longest + 1;
     return true;
@@ -167,7 +167,7 @@ void words_encode(const words *w, const long *rows, long B, float *x, float *y)
         int n = w->len[rows[b]];
         float *xb = x + b * w->T, *yb = y + b * w->T;
         for (int t = 0; t < w->T; t++) { /* x: 0 then the word's tokens; y: the tokens then 0, then -1 */
-            float tok = t < n ? (float)(vocab_index(w->chars[0], w->V - 1, p) + 1) : 0.0f;
+            float tok = t < n ? (float)(vocab_token(w->chars[0], w->V - 1, w->ascii, p) + 1) : 0.0f;
             xb[t] = t == 0 ? 0.0f : t <= n ? yb[t - 1] : 0.0f;
             yb[t] = t < n ? tok : t == n ? 0.0f : -1.0f;
             if (t < n)

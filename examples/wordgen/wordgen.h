@@ -45,6 +45,7 @@ typedef struct {
     int *len;              /* each word's characters */
     long n;
     char_vocab chars;      /* token t (1..V-1) is character chars[t - 1]; token 0 starts and ends a word */
+    short ascii[128];      /* each ASCII character's token - 1 (vocab_ascii_tokens), or -1 */
     int V, T;              /* vocabulary size; positions per word (longest + 1, in characters) */
     long *train, *test;    /* word numbers of the split */
     long n_train, n_test;
