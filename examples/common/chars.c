@@ -52,8 +52,8 @@ long text_decode(char *buf, long n, long *bad)
             i += i + 1 < n && buf[i + 1] == '\n' ? 2 : 1;
             continue;
         }
-        memmove(buf + out, buf + i, (size_t)len);
-        out += len, i += len;
+        for (int k = 0; k < len; k++) /* (in place: out <= i) */
+            buf[out++] = buf[i++];
     }
     buf[out] = '\0';
     return out;

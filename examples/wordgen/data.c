@@ -8,7 +8,6 @@
 
 #define MAX_WORD 1000 /* a longer "word" is a file that is not a word list */
 
-
 static char *read_file(const char *path, long *size)
 {
     FILE *f = fopen(path, "rb");
