@@ -1061,9 +1061,9 @@ START_TEST(linear_on_one_hot_rows_matches_matmul)
             ck_assert_tensor_close(cg_linear(xb, wb, NULL), cg_matmul(xb, cg_transpose(wb, 0, 1)), 1e-6, 1e-6);
             cg_data(xb)[row * V] = keep;
         }
-        /* backward, 40 outputs (their columns over the threads): w's gradient sums each
-         * element's rows in row order onto its old value, and the bias's is the product
-         * path's (a row not one-hot), bit for bit */
+        /* backward, 40 outputs: w's gradient sums each element's rows in row order onto its
+         * old value, and the bias's is the product path's (a row not one-hot), bit for bit,
+         * on one thread and two */
         cg_tensor *ww = cg_randn(CG_SHAPE(40, V)), *bw = cg_randn(CG_SHAPE(40)), *gy = cg_randn(CG_SHAPE(R, 40));
         cg_set_requires_grad(ww, true), cg_set_requires_grad(bw, true);
         cg_backward_ex(cg_linear(xb, ww, bw), .grad = gy);
