@@ -343,7 +343,19 @@ gpt_not_utf8() {
     { head -c 3000 "$sonnets"; printf 'caf\351 au lait'; tail -c 3000 "$sonnets"; } > "$work/latin1.txt" &&
         ! "$ex/gpt" train --data="$work/latin1.txt" --config baby --max_iters=1 --out_dir="$work/gpt_l1" >/dev/null 2>"$work/err" &&
         [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q 'is not UTF-8 text (byte 0xe9 at offset 3003)' "$work/err" &&
-        [ ! -e "$work/gpt_l1/ckpt.safetensors" ]
+        [ ! -e "$work/gpt_l1/ckpt.safetensors" ] || return 1
+    # what Python's strict decoder refuses, at the byte it names: a sequence cut short by the
+    # end, a surrogate, an overlong form, a code point past U+10FFFF; a 4-byte character is fine
+    local bad want
+    for bad in 'e2 82:3000' 'ed a0 80:3000' 'c0 af:3000' 'f4 90 80 80:3000'; do
+        { head -c 3000 "$sonnets"; printf "$(echo "${bad%%:*}" | sed 's/\([0-9a-f][0-9a-f]\)/\\x\1/g; s/ //g')"; } > "$work/bad.txt"
+        want="at offset ${bad##*:})"
+        ! "$ex/gpt" train --data="$work/bad.txt" --config baby --max_iters=1 --out_dir="$work/gpt_bad" >/dev/null 2>"$work/err" &&
+            grep -q "$want" "$work/err" || return 1
+    done
+    { head -c 3000 "$sonnets"; printf '\xf0\x9f\x8c\xb9'; tail -c 3000 "$sonnets"; } > "$work/rose.txt" &&
+        "$ex/gpt" train --data="$work/rose.txt" --config baby --block_size=16 --max_iters=0 --eval_iters=1 \
+            --out_dir="$work/gpt_rose" | grep -q '^found vocab_size = 5[0-9] '
 }
 check "gpt refuses a text that is not UTF-8, as prepare.py does, with one line" gpt_not_utf8
 check "gpt sample draws from the best checkpoint, the same for a seed" bash -c "
