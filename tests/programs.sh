@@ -407,6 +407,27 @@ check "gpt sample refuses a start text it cannot encode, or none, with one line"
         '$ex/gpt' sample --out_dir='$work/gpt_plain' --start=\"\$start\" --max_new_tokens=3 >/dev/null 2>'$work/err'
         [ \$? -eq 1 ] && [ \$(wc -l < '$work/err') -eq 1 ] && grep -q '^gpt sample: ' '$work/err' || exit 1
     done"
+# sample.py reads --start=FILE:path with open(path, 'r', encoding='utf-8'): \r\n as \n; not UTF-8 refused
+gpt_start_file() {
+    printf 'Love is\nnot love\n' > "$work/start_lf.txt" && printf 'Love is\r\nnot love\r\n' > "$work/start_crlf.txt" &&
+        printf 'Love \351\n' > "$work/start_l1.txt" || return 1
+    local lf crlf
+    lf=$("$ex/gpt" sample --out_dir="$work/gpt_plain" --start="FILE:$work/start_lf.txt" --max_new_tokens=20) &&
+        crlf=$("$ex/gpt" sample --out_dir="$work/gpt_plain" --start="FILE:$work/start_crlf.txt" --max_new_tokens=20) &&
+        [ -n "$lf" ] && [ "$lf" = "$crlf" ] || return 1
+    ! "$ex/gpt" sample --out_dir="$work/gpt_plain" --start="FILE:$work/start_l1.txt" >/dev/null 2>"$work/err" &&
+        [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q 'is not UTF-8 text (byte 0xe9 at offset 5)' "$work/err"
+}
+check "gpt sample reads a start file as sample.py does (Windows line ends as \\n, UTF-8 or refused)" gpt_start_file
+# every program reads its text as a stream: a pipe gives the file's run
+gpt_from_pipe() {
+    local flags
+    flags=$(grep '^config plain ' "$gptf" | cut -d' ' -f3-)
+    # shellcheck disable=SC2086
+    cat "$sonnets" | "$ex/gpt" train --data=/dev/stdin $flags --out_dir="$work/gpt_pipe" | grep -E '^(step|iter) ' |
+        sed 's/, time.*//' | diff - <(grep '^plain \(step\|iter\)' "$gptf" | cut -d' ' -f2-)
+}
+check "gpt trains on a text read from a pipe (the file's lines)" gpt_from_pipe
 check "gpt will not overwrite another run's checkpoint, and the command it gives resumes that run" bash -c "
     cp '$work/gpt_plain/ckpt.safetensors' '$work/keep.st' &&
     ! '$ex/gpt' train --data='$sonnets' --config baby --max_iters=2 --out_dir='$work/gpt_plain' >/dev/null 2>'$work/err' &&

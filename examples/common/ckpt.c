@@ -129,6 +129,43 @@ int vocab_from_hex(const char *hex, char_vocab chars)
     return V;
 }
 
+#define MAX_FILE (1L << 30)
+
+char *file_bytes(const char *path, long *n, const char *prog)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
+        return NULL;
+    }
+    long cap = 1 << 16, len = 0; /* (cap - 1 bytes of room: one stays for the NUL) */
+    char *buf = malloc((size_t)cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, (size_t)(cap - 1 - len), f)) > 0) {
+        len += (long)got;
+        if (len < cap - 1)
+            continue;
+        char *bigger = cap <= MAX_FILE ? realloc(buf, (size_t)(cap *= 2)) : NULL;
+        if (!bigger) {
+            fprintf(stderr, "%s: %s: %s\n", prog, path, cap > MAX_FILE ? "larger than 1 GiB" : "out of memory");
+            free(buf);
+            fclose(f);
+            return NULL;
+        }
+        buf = bigger;
+    }
+    bool failed = !buf || ferror(f);
+    fclose(f);
+    if (failed) {
+        fprintf(stderr, "%s: cannot read %s%s\n", prog, path, buf ? "" : " (out of memory)");
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    *n = len;
+    return buf;
+}
+
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
 int ckpt_replaceable(const char *path, const char *marker, const char *prog, const char *flag)

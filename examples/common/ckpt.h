@@ -56,6 +56,10 @@ int ckpt_replaceable(const char *path, const char *marker, const char *prog, con
 /* 0 when file is not there (or not written: no path), else -1 with one line (choose another
  * file->flag, or place when it names none) */
 int ckpt_not_there(const ckpt_companion *file, const char *prog, const char *place);
+/* A file's bytes in memory (*n of them, at most 1 GiB), NUL-terminated after them, read as a
+ * stream (a pipe too); the caller's to free. NULL with one line "prog: cannot open PATH: why"
+ * (or cannot read it, or it is too large, or out of memory). */
+char *file_bytes(const char *path, long *n, const char *prog);
 /* A run's directory made, with any missing parents (as nanoGPT's os.makedirs(out_dir,
  * exist_ok=True)); 0 when it is there (made now or before), or -1 with "prog: cannot
  * make DIR: why" on stderr (a file in the way included). */

@@ -10,21 +10,16 @@
 int data_read(const char *path, dataset *d)
 {
     *d = (dataset){0};
-    FILE *f = fopen(path, "rb");
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    char *buf = f && n > 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
-    bool ok = buf && fread(buf, 1, (size_t)n, f) == (size_t)n;
-    if (f)
-        fclose(f);
-    unsigned char *ids = ok ? malloc((size_t)n) : NULL;
-    if (!ok || !ids) {
-        fprintf(stderr, "gpt: cannot read %s%s\n", path, f && n == 0 ? " (it is empty)" : "");
-        free(buf), free(ids);
+    long n;
+    char *buf = file_bytes(path, &n, "gpt"); /* (NUL-terminated: a last character's bytes stop there) */
+    if (!buf)
+        return -1;
+    unsigned char *ids = n > 0 ? malloc((size_t)n) : NULL;
+    if (!ids) {
+        fprintf(stderr, "gpt: cannot read %s (%s)\n", path, n == 0 ? "it is empty" : "out of memory");
+        free(buf);
         return -1;
     }
-    buf[n] = '\0';
     text_digest((const unsigned char *)buf, (size_t)n, d->digest); /* (the file's bytes) */
     char *full = realpath(path, NULL);
     snprintf(d->path, sizeof d->path, "%s", full ? full : path);

@@ -2,6 +2,7 @@
  * max_new_tokens tokens each after the start text, each token drawn from the softmax of
  * the last position's logits divided by the temperature, kept to the top_k largest. */
 #include "gpt.h"
+#include "../common/ckpt.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,21 +47,17 @@ static long encode_start(const sample_cfg *c, char_vocab chars, int V, float **i
     const char *text = c->start;
     char *file_text = NULL;
     long n = (long)strlen(text);
-    if (!strncmp(text, "FILE:", 5)) {
-        FILE *f = fopen(text + 5, "rb");
-        n = -1;
-        if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-            (file_text = malloc((size_t)n + 1)) && fread(file_text, 1, (size_t)n, f) == (size_t)n)
-            text = file_text, file_text[n] = '\0'; /* (a character's bytes stop there) */
-        else
-            n = -1;
-        if (f)
-            fclose(f);
-        if (n < 0) {
-            fprintf(stderr, "gpt sample: cannot read %s\n", c->start + 5);
+    if (!strncmp(text, "FILE:", 5)) { /* sample.py's open(path, 'r', encoding='utf-8').read() */
+        long bad;
+        if (!(file_text = file_bytes(text + 5, &n, "gpt sample")))
+            return -1;
+        if ((n = text_decode(file_text, n, &bad)) < 0) {
+            fprintf(stderr, "gpt sample: %s is not UTF-8 text (byte 0x%02x at offset %ld)\n", text + 5,
+                    (unsigned char)file_text[bad], bad);
             free(file_text);
             return -1;
         }
+        text = file_text;
     }
     if (n == 0) { /* (sample.py fails there too: the model reads the last position of none) */
         fprintf(stderr, "gpt sample: the start text is empty: give at least one character\n");

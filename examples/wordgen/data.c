@@ -8,25 +8,6 @@
 
 #define MAX_WORD 1000 /* a longer "word" is a file that is not a word list */
 
-static char *read_file(const char *path, long *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
-        buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0', *size = n;
-    return buf;
-}
-
 /* Where the character that ends at byte e (past start) begins. */
 static long char_before(const char *text, long start, long e)
 {
@@ -91,11 +72,8 @@ int words_read(const char *path, words *w)
 {
     *w = (words){0};
     long size = 0;
-    w->text = read_file(path, &size);
-    if (!w->text) {
-        fprintf(stderr, "wordgen: cannot read %s\n", path);
+    if (!(w->text = file_bytes(path, &size, "wordgen")))
         return -1;
-    }
     text_digest((const unsigned char *)w->text, (size_t)size, w->digest); /* (the file's bytes) */
     char *full = realpath(path, NULL); /* a resumed run finds them from any directory */
     snprintf(w->path, sizeof w->path, "%s", full ? full : path);
