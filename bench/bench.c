@@ -49,20 +49,40 @@ static void report(double us)
 
 typedef void (*step_fn)(void *ctx);
 
-/* Warms up, then times `reps` steps and gives the median. */
+/* Steps are timed for at least this long (and at least `reps` of them), here and in
+ * bench_torch.py. A host's speed can move in phases of tens of milliseconds (a shared core:
+ * on an AMD EPYC the overhead floor ran 0.37 or 0.65 µs a step, 10-20 ms at a time, while
+ * the FMA peak held): a run of a few milliseconds lands inside one phase, where PyTorch's
+ * step, a hundred times longer, spans many. With the same time on both sides, both medians
+ * come from the same mix. */
+#define MIN_TIMED_US 500000.0
+
+/* Warms up, then times steps (at least `reps`, and MIN_TIMED_US) and gives the median. */
 static double time_steps(step_fn f, void *ctx, int warm, int reps)
 {
     if (getenv("BENCH_REPS")) /* for profiling: many more steady steps */
         reps = atoi(getenv("BENCH_REPS"));
     for (int i = 0; i < warm; i++)
         f(ctx);
-    double *t = malloc(sizeof(double) * (size_t)reps);
-    for (int i = 0; i < reps; i++) {
+    size_t n = 0, cap = reps > 16 ? (size_t)reps : 16;
+    double *t = malloc(sizeof(double) * cap), total = 0;
+    while (t && (n < (size_t)reps || total < MIN_TIMED_US)) {
+        if (n == cap) {
+            double *grown = realloc(t, sizeof(double) * cap * 2);
+            if (!grown)
+                break;
+            t = grown, cap *= 2;
+        }
         double t0 = now_us();
         f(ctx);
-        t[i] = now_us() - t0;
+        t[n] = now_us() - t0;
+        total += t[n++];
     }
-    double m = median(t, reps);
+    if (!t || !n) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    double m = median(t, (int)n);
     free(t);
     return m;
 }

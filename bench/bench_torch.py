@@ -17,14 +17,19 @@ import time
 import torch
 
 
+MIN_TIMED_S = 0.5  # as bench.c's MIN_TIMED_US: both sides time their steps as long
+
+
 def timed(step, warm, reps):
+    """The median step over at least `reps` steps and MIN_TIMED_S seconds of them."""
     for _ in range(warm):
         step()
-    times = []
-    for _ in range(reps):
+    times, total = [], 0.0
+    while len(times) < reps or total < MIN_TIMED_S:
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
+        total += times[-1]
     return 1e6 * statistics.median(times)
 
 

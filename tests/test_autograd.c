@@ -682,10 +682,11 @@ END_TEST
 
 /* Products big enough for the blocked SIMD GEMM, odd sizes included, in all four
  * transposition cases (forward and both backward products of matmul and linear),
- * against sums in double. */
+ * against sums in double. Row counts past the kernels' row tiles by 1 to 5 (65, 17, 130,
+ * 28, 67: the AVX-512 kernel's short last strips of 1 and 4 rows). */
 START_TEST(large_products_match_a_double_reference)
 {
-    const int64_t sizes[][3] = {{37, 70, 45}, {64, 256, 65}, {1, 300, 17}, {130, 9, 300}, {7, 513, 8}};
+    const int64_t sizes[][3] = {{37, 70, 45}, {64, 256, 65}, {1, 300, 17}, {130, 9, 300}, {7, 513, 8}, {28, 200, 67}};
     cg_manual_seed(9);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int64_t M = sizes[s][0], K = sizes[s][1], N = sizes[s][2];
