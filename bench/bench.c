@@ -57,6 +57,11 @@ typedef void (*step_fn)(void *ctx);
  * come from the same mix. */
 #define MIN_TIMED_US 500000.0
 
+/* Samples kept for the median: past this many, every second one is dropped and from then
+ * on only every second step is kept (every step is still timed and run), so a long run of
+ * tiny steps does not grow the memory the table reports (the old 20,000-step array). */
+#define MAX_SAMPLES 16384
+
 /* Warms up, then times steps (at least `reps`, and MIN_TIMED_US) and gives the median. */
 static double time_steps(step_fn f, void *ctx, int warm, int reps)
 {
@@ -64,27 +69,24 @@ static double time_steps(step_fn f, void *ctx, int warm, int reps)
         reps = atoi(getenv("BENCH_REPS"));
     for (int i = 0; i < warm; i++)
         f(ctx);
-    size_t n = 0, cap = reps > 16 ? (size_t)reps : 16;
-    double *t = malloc(sizeof(double) * cap), total = 0;
-    while (t && (n < (size_t)reps || total < MIN_TIMED_US)) {
-        if (n == cap) {
-            double *grown = realloc(t, sizeof(double) * cap * 2);
-            if (!grown)
-                break;
-            t = grown, cap *= 2;
-        }
+    static double t[MAX_SAMPLES];
+    int n = 0;
+    long steps = 0, keep_every = 1;
+    for (double total = 0; steps < reps || total < MIN_TIMED_US;) {
         double t0 = now_us();
         f(ctx);
-        t[n] = now_us() - t0;
-        total += t[n++];
+        double dt = now_us() - t0;
+        total += dt;
+        if (++steps % keep_every)
+            continue;
+        if (n == MAX_SAMPLES) {
+            for (int i = 0; i < MAX_SAMPLES / 2; i++)
+                t[i] = t[2 * i + 1];
+            n = MAX_SAMPLES / 2, keep_every *= 2;
+        }
+        t[n++] = dt;
     }
-    if (!t || !n) {
-        fprintf(stderr, "bench: out of memory\n");
-        exit(1);
-    }
-    double m = median(t, (int)n);
-    free(t);
-    return m;
+    return median(t, n);
 }
 
 /* ---- a recurrent training step: one-hot input, RNN, Linear, CE, backward, (clip), Adam ---- */
