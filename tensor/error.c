@@ -94,7 +94,9 @@ const char *cg__shape_fmt(char *buf, int ndim, const int64_t *shape)
     return buf;
 }
 
-bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *numel)
+/* cg__check_shape's errors, in its order: the dims, a NULL shape, a negative size
+ * anywhere, then a product past the limit. */
+static bool check_shape_failed(int ndim, const int64_t *shape, const char *op)
 {
     if (ndim < 0 || ndim > CG_MAX_DIMS) {
         cg__error("%s: %d dims (at most %d)", op, ndim, CG_MAX_DIMS);
@@ -104,30 +106,37 @@ bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *nu
         cg__error("%s: shape is NULL", op);
         return false;
     }
+    char b[CG_SHAPE_BUF];
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) {
+            cg__error("%s: negative size in shape %s", op, cg__shape_fmt(b, ndim, shape));
+            return false;
+        }
+    cg__error("%s: shape %s is too large", op, cg__shape_fmt(b, ndim, shape));
+    return false;
+}
+
+/* One pass (every op makes a tensor: hello's step checks 27 shapes); any failure is
+ * reported by check_shape_failed, so a negative size is named before a product too large. */
+bool cg__check_shape(int ndim, const int64_t *shape, const char *op, int64_t *numel)
+{
+    if (ndim < 0 || ndim > CG_MAX_DIMS || (ndim > 0 && !shape))
+        return check_shape_failed(ndim, shape, op);
+    /* The sizes other than 0 multiply to at most the limit even in an empty
+     * tensor, so no product of some of a shape's sizes (strides, rows, blocks)
+     * can overflow anywhere else. */
     const int64_t limit = cg__max_numel();
     int64_t n = 1;
     bool empty = false; /* a 0 anywhere: no elements */
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) {
-            char b[CG_SHAPE_BUF];
-            cg__error("%s: negative size in shape %s", op, cg__shape_fmt(b, ndim, shape));
-            return false;
+        int64_t size = shape[i];
+        if (size <= 0) {
+            if (size < 0)
+                return check_shape_failed(ndim, shape, op);
+            empty = true;
+        } else if (__builtin_mul_overflow(n, size, &n) || n > limit) {
+            return check_shape_failed(ndim, shape, op);
         }
-        empty |= shape[i] == 0;
-    }
-    /* The sizes other than 0 multiply to at most the limit even in an empty
-     * tensor, so no product of some of a shape's sizes (strides, rows, blocks)
-     * can overflow anywhere else. */
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] == 0)
-            continue;
-        int64_t next;
-        if (__builtin_mul_overflow(n, shape[i], &next) || next > limit) {
-            char b[CG_SHAPE_BUF];
-            cg__error("%s: shape %s is too large", op, cg__shape_fmt(b, ndim, shape));
-            return false;
-        }
-        n = next;
     }
     if (numel)
         *numel = empty ? 0 : n;

@@ -187,8 +187,9 @@ AVX2 static inline __attribute__((always_inline)) void tiny_rows(bool ta, bool t
         _mm256_maskstore_ps(C + r * ldc, mask, s[r]);
 }
 
-AVX2 static void tiny(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                      const float *B, int64_t ldb, float *C, int64_t ldc, bool overwrite)
+AVX2 static inline __attribute__((always_inline)) void tiny_of(bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                                                                const float *A, int64_t lda, const float *B,
+                                                                int64_t ldb, float *C, int64_t ldc, bool overwrite)
 {
     static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
     /* a transposed B's column j0 + l is l * ldb floats on (ldb < 2^28: the caller's check) */
@@ -208,6 +209,21 @@ AVX2 static void tiny(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const f
             }
         }
     }
+}
+
+/* Each transposition case its own copy: the k loop with no test of ta or tb in it (a toy
+ * RNN step's product: 257 -> about 226 instructions a call, hello's step 45,756 -> 45,066 in callgrind). */
+AVX2 static void tiny(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, float *C, int64_t ldc, bool overwrite)
+{
+    if (!ta && !tb)
+        tiny_of(false, false, M, N, K, A, lda, B, ldb, C, ldc, overwrite);
+    else if (!ta)
+        tiny_of(false, true, M, N, K, A, lda, B, ldb, C, ldc, overwrite);
+    else if (!tb)
+        tiny_of(true, false, M, N, K, A, lda, B, ldb, C, ldc, overwrite);
+    else
+        tiny_of(true, true, M, N, K, A, lda, B, ldb, C, ldc, overwrite);
 }
 
 #undef MR
