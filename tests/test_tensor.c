@@ -62,7 +62,10 @@ START_TEST(bad_creation_fails_cleanly)
     ck_assert_ptr_nonnull(strstr(cg_last_error(), "negative size in shape"));
     ck_assert_ptr_null(cg_zeros(CG_SHAPE(0, INT64_C(1) << 40, INT64_C(1) << 40))); /* empty, still too large */
     ck_assert_ptr_nonnull(strstr(cg_last_error(), "too large"));
-    ck_assert_ptr_nonnull(cg_zeros(CG_SHAPE(0, 5, 0)));
+    cg_tensor *empty = cg_zeros(CG_SHAPE(0, 5, 0));
+    ck_assert_ptr_nonnull(empty);
+    ck_assert_int_eq(cg_numel(empty), 0);
+    cg_tensor_free(empty);
     ck_assert_ptr_null(cg_zeros(9, (const int64_t[]){1, 1, 1, 1, 1, 1, 1, 1, 1}));
     ck_assert_ptr_null(cg_zeros(2, NULL));
     ck_assert_ptr_null(cg_arange(0, 1, 0));
