@@ -1,6 +1,7 @@
 /* A text as characters and their vocabulary (see chars.h). */
 #include "chars.h"
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,15 @@ long text_decode(char *buf, long n, long *bad)
     }
     buf[out] = '\0';
     return out;
+}
+
+long text_decode_or_say(char *buf, long n, const char *prog, const char *path, const char *reader)
+{
+    long bad;
+    if ((n = text_decode(buf, n, &bad)) < 0)
+        fprintf(stderr, "%s: %s is not UTF-8 text (byte 0x%02x at offset %ld)%s%s\n", prog, path,
+                (unsigned char)buf[bad], bad, reader ? ", which " : "", reader ? reader : "");
+    return n;
 }
 
 /* the code point of the valid UTF-8 character at p */

@@ -45,6 +45,9 @@ bool vocab_sorted_after(char_vocab chars, int v);
  * decode), with universal newlines (\r\n and a lone \r become \n); the new length, the
  * text NUL-terminated. (nanoGPT's prepare.py and makemore read their text so.) */
 long text_decode(char *buf, long n, long *bad);
+/* text_decode, and on a byte that does not decode one line on stderr: "prog: path is not
+ * UTF-8 text (byte 0xNN at offset N)" and ", which READER reads" when reader is not NULL */
+long text_decode_or_say(char *buf, long n, const char *prog, const char *path, const char *reader);
 /* Python's str.isspace() for the character at p (what str.strip() takes off) */
 bool char_is_space(const char *p);
 /* the bytes of the line boundary str.splitlines() sees at p (\n, \r, \r\n, \v, \f,

@@ -24,10 +24,7 @@ int data_read(const char *path, dataset *d)
     char *full = realpath(path, NULL);
     snprintf(d->path, sizeof d->path, "%s", full ? full : path);
     free(full);
-    long bad;
-    if ((n = text_decode(buf, n, &bad)) < 0) { /* prepare.py's open(path, 'r').read() */
-        fprintf(stderr, "gpt: %s is not UTF-8 text (byte 0x%02x at offset %ld), which nanoGPT's prepare.py reads\n",
-                d->path, (unsigned char)buf[bad], bad);
+    if ((n = text_decode_or_say(buf, n, "gpt", d->path, "nanoGPT's prepare.py reads")) < 0) { /* its open(path, 'r') */
         free(buf), free(ids);
         return -1;
     }

@@ -48,12 +48,9 @@ static long encode_start(const sample_cfg *c, char_vocab chars, int V, float **i
     char *file_text = NULL;
     long n = (long)strlen(text);
     if (!strncmp(text, "FILE:", 5)) { /* sample.py's open(path, 'r', encoding='utf-8').read() */
-        long bad;
         if (!(file_text = file_bytes(text + 5, &n, "gpt sample")))
             return -1;
-        if ((n = text_decode(file_text, n, &bad)) < 0) {
-            fprintf(stderr, "gpt sample: %s is not UTF-8 text (byte 0x%02x at offset %ld)\n", text + 5,
-                    (unsigned char)file_text[bad], bad);
+        if ((n = text_decode_or_say(file_text, n, "gpt sample", text + 5, NULL)) < 0) {
             free(file_text);
             return -1;
         }

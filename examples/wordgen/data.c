@@ -78,15 +78,12 @@ int words_read(const char *path, words *w)
     char *full = realpath(path, NULL); /* a resumed run finds them from any directory */
     snprintf(w->path, sizeof w->path, "%s", full ? full : path);
     free(full);
-    long bad; /* makemore's open(path, 'r').read(): UTF-8, line ends \r\n and \r as \n */
+    /* makemore's open(path, 'r').read(): UTF-8, line ends \r\n and \r as \n */
     const char *nul = memchr(w->text, '\0', (size_t)size);
-    if (nul || (size = text_decode(w->text, size, &bad)) < 0) {
-        if (nul)
-            fprintf(stderr, "wordgen: %s has a NUL byte (at offset %ld): not a list of words\n", w->path,
-                    (long)(nul - w->text));
-        else
-            fprintf(stderr, "wordgen: %s is not UTF-8 text (byte 0x%02x at offset %ld), which makemore reads\n",
-                    w->path, (unsigned char)w->text[bad], bad);
+    if (nul)
+        fprintf(stderr, "wordgen: %s has a NUL byte (at offset %ld): not a list of words\n", w->path,
+                (long)(nul - w->text));
+    if (nul || (size = text_decode_or_say(w->text, size, "wordgen", w->path, "makemore reads")) < 0) {
         words_free(w);
         return -1;
     }
