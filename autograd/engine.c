@@ -309,8 +309,9 @@ static bool all_zero_bits(const float *v, int64_t n)
 }
 
 /* Doubles a full array of *cap elements (an empty one gets 16); false when out of memory
- * (the old one stays). Frame memory, or system memory with heap. */
-static bool grow(void **arr, size_t *cap, size_t size, bool heap)
+ * (the old one stays). Frame memory, or system memory with heap; the old array is freed
+ * unless it is the caller's (on_stack). */
+static bool grow_from(void **arr, size_t *cap, size_t size, bool heap, bool on_stack)
 {
     size_t more = *cap ? *cap * 2 : 16;
     void *bigger = work_alloc(more, size, heap);
@@ -318,12 +319,14 @@ static bool grow(void **arr, size_t *cap, size_t size, bool heap)
         return false;
     if (*cap)
         memcpy(bigger, *arr, *cap * size);
-    if (heap)
+    if (heap && !on_stack)
         cg__sys_free(*arr);
     *arr = bigger;
     *cap = more;
     return true;
 }
+
+static bool grow(void **arr, size_t *cap, size_t size, bool heap) { return grow_from(arr, cap, size, heap, false); }
 
 /* Notes leaf t's .grad before this pass first changes it; false when out of memory. */
 static bool note_leaf(pass_log *p, cg_tensor *t)
@@ -426,7 +429,7 @@ static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush)
         bool whole = t->numel == base->numel && n->view_offset == 0 && !t->strided && !base->strided;
         if (whole ? !grad_buffer_ex(base, true) : !cg__grad_buf(base))
             return NULL;
-        cg_tensor *g = cg__view_beside(t, cg__grad_of(base), t->ndim, t->shape, n->view_offset);
+        cg_tensor *g = cg__view_beside(t, cg__grad_of(base), n->view_offset);
         if (!g) {
             if (p)
                 p->failed = true;
@@ -781,45 +784,68 @@ typedef struct {
     int next; /* next input to visit */
 } frame_entry;
 
-/* Post-order of the nodes reachable from root (inputs before their users).
+/* Nodes a graph has before topo_order's arrays leave the stack for memory (a toy
+ * model's step: the hello RNN has 40; two allocations a pass were 1.3% of the floor's). */
+#define ORDER_LOCAL 64
+
+/* Room for one more entry in *arr (*cap of them, *used full): doubled when full, the first
+ * time from the caller's stack array (*local: not to be freed). False when out of memory. */
+static bool room_for_one(void **arr, size_t *cap, size_t used, size_t size, bool heap, bool *local)
+{
+    if (used < *cap)
+        return true;
+    if (!grow_from(arr, cap, size, heap, *local))
+        return false;
+    *local = false;
+    return true;
+}
+
+/* Post-order of the nodes reachable from root (inputs before their users), in
+ * order_local (ORDER_LOCAL entries) while it fits, else in memory (*heap: the
+ * system's, for the caller to free when *order_out is not order_local).
  * Returns the count, or -1 when a node was already released. */
-static int64_t topo_order(cg_node *root, cg_node ***order_out, bool *heap)
+static int64_t topo_order(cg_node *root, cg_node **order_local, cg_node ***order_out, bool *heap)
 {
     uint32_t epoch = ++visit_epoch;
     if (epoch == 0) /* wrapped: marks of 0 must not look visited */
         epoch = ++visit_epoch;
-    size_t cap = 64, stack_cap = 64; /* both grow by doubling */
+    frame_entry stack_local[ORDER_LOCAL];
+    size_t cap = ORDER_LOCAL, stack_cap = ORDER_LOCAL; /* both grow by doubling */
+    bool order_on_stack = true, stack_on_stack = true;
     int64_t count = 0, top = 0;
     *heap = !cg__in_frame();
-    cg_node **order = work_alloc(cap, sizeof *order, *heap);
-    frame_entry *stack = work_alloc(stack_cap, sizeof *stack, *heap);
-    if (!order || !stack)
-        goto oom;
+    cg_node **order = order_local;
+    frame_entry *stack = stack_local;
     root->visit = epoch;
     stack[top++] = (frame_entry){root, 0};
-    while (top > 0) {
-        frame_entry *f = &stack[top - 1];
-        if (f->node->released) {
+    for (cg_node *pushed = root; top > 0;) {
+        if (pushed && pushed->released) { /* (checked once a node, as it is reached) */
             cg__error("cg_backward: the graph through %s was already freed by an earlier backward; "
                       "pass .retain_graph = true to that backward (cg_backward_ex) to go through it twice",
-                      f->node->op->name);
+                      pushed->op->name);
             count = -1;
             goto done;
         }
-        if (f->next < f->node->nin) {
-            cg_tensor *in = f->node->in[f->next++];
+        frame_entry *f = &stack[top - 1];
+        cg_node *node = f->node;
+        pushed = NULL;
+        for (int i = f->next; i < node->nin && !pushed;) { /* the next input whose node is new */
+            cg_tensor *in = node->in[i++];
             cg_node *child = in ? cg__node_of(in) : NULL;
-            if (child && cg__requires_grad(in) && child->visit != epoch) {
-                child->visit = epoch;
-                if ((size_t)top == stack_cap && !grow((void **)&stack, &stack_cap, sizeof *stack, *heap))
-                    goto oom;
-                stack[top++] = (frame_entry){child, 0};
-            }
+            f->next = i;
+            if (child && cg__requires_grad(in) && child->visit != epoch)
+                pushed = child;
+        }
+        if (pushed) {
+            pushed->visit = epoch;
+            if (!room_for_one((void **)&stack, &stack_cap, (size_t)top, sizeof *stack, *heap, &stack_on_stack))
+                goto oom;
+            stack[top++] = (frame_entry){pushed, 0};
             continue;
         }
-        if ((size_t)count == cap && !grow((void **)&order, &cap, sizeof *order, *heap))
+        if (!room_for_one((void **)&order, &cap, (size_t)count, sizeof *order, *heap, &order_on_stack))
             goto oom;
-        order[count++] = f->node;
+        order[count++] = node;
         top--;
     }
     goto done;
@@ -827,13 +853,11 @@ oom:
     cg__error("cg_backward: out of memory ordering the graph");
     count = -1;
 done:
-    if (*heap)
+    if (*heap && !stack_on_stack)
         cg__sys_free(stack);
-    if (count < 0 && *heap) {
+    if (count < 0 && *heap && !order_on_stack)
         cg__sys_free(order);
-        order = NULL;
-    }
-    *order_out = order;
+    *order_out = count < 0 ? NULL : order;
     return count;
 }
 
@@ -914,11 +938,12 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
                   "(pass .grad to cg_backward_ex)", cg__shape_fmt(a, root->ndim, root->shape));
         return -1;
     }
-    cg_node **order = NULL;
+    cg_node *order_local[ORDER_LOCAL], **order = NULL;
     bool heap = false;
     int64_t count = 0;
     if (cg__node_of(root)) {
-        count = topo_order(cg__node_of(root), &order, &heap);
+        count = topo_order(cg__node_of(root), order_local, &order, &heap);
+        heap = heap && order != order_local; /* (now: order is the system's, to free) */
         if (count < 0)
             return -1;
         if (!saved_versions_ok(order, count)) {

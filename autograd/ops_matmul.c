@@ -335,10 +335,13 @@ static void hot_rows_sum(float *t, float *gb, const float *g, const int32_t *hot
         }
 }
 
+/* Whether one_hot_grads adds into w's gradient transposed (scratch room: many rows) rather than in place. */
+static bool one_hot_grads_transpose(const float *gw, int64_t M, int64_t in_f) { return gw && M >= 2 * in_f; }
+
 static void one_hot_grads(float *gw, float *gb, const float *g, const int32_t *hot, int64_t M, int64_t in_f,
                           int64_t out_f)
 {
-    float *t = gw && M >= 2 * in_f ? cg__scratch((size_t)(in_f * out_f) * sizeof(float)) : NULL;
+    float *t = one_hot_grads_transpose(gw, M, in_f) ? cg__scratch((size_t)(in_f * out_f) * sizeof(float)) : NULL;
     if (gw && !t) { /* few rows (or no scratch: nothing failed): add in place */
         if (M >= 2 * in_f)
             cg_clear_error();
@@ -407,6 +410,8 @@ static bool apart(const float *a, int64_t na, const float *b, int64_t nb)
     return a + na <= b || b + nb <= a;
 }
 
+#define GP_LOCAL 256 /* floats of g · act'(z) kept on the stack (1 KB) */
+
 static int linear_backward(cg_node *n, const float *g)
 {
     const linear_saved *sv = n->saved;
@@ -427,7 +432,12 @@ static int linear_backward(cg_node *n, const float *g)
     if (defer_w && act != LINEAR_NO_ACT && !(gp_kept = cg__grad_defer_room(M * out_f)))
         return -1;
     const float *w_packed = defer_w && gx ? cg__grad_packed_weight(w, M) : NULL;
-    bool scratch = act != LINEAR_NO_ACT || hot; /* a frame for what needs room (a tiny step needs none) */
+    /* g · act'(z) of a toy step (a few rows of a few features) fits on the stack: opening and
+     * closing a scratch frame cost more than its backward's arithmetic (hello: 6 of them a step) */
+    _Alignas(CG_ALIGN) float gp_local[GP_LOCAL];
+    bool gp_on_stack = act != LINEAR_NO_ACT && !gp_kept && M * out_f <= GP_LOCAL;
+    /* a frame for what needs room: g · act'(z) past the stack's, the one-hot rows' transposed gradient */
+    bool scratch = (act != LINEAR_NO_ACT && !gp_kept && !gp_on_stack) || (hot && one_hot_grads_transpose(gw, M, in_f));
     if (scratch)
         cg__scratch_begin();
     weight_products wp = {M, in_f, out_f, g, x->data, w->data, w_packed, gx, gw, fresh_x, fresh_w, 0};
@@ -439,7 +449,7 @@ static int linear_backward(cg_node *n, const float *g)
                         ? cg__gemm_row_chunk(false, M, in_f, out_f)
                         : 0;
     if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
-        float *gp = gp_kept ? gp_kept : cg__scratch((size_t)(M * out_f) * sizeof(float));
+        float *gp = gp_kept ? gp_kept : gp_on_stack ? gp_local : cg__scratch((size_t)(M * out_f) * sizeof(float));
         if (!gp) { /* out of memory (reported): the engine undoes the pass */
             cg__scratch_end();
             return -1;

@@ -80,10 +80,12 @@ cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape,
 }
 
 /* A view's header; a strided view's strides follow it in the same block. */
-static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset, bool strided)
+/* A view of t's storage from offset; numel is the shape's count when the caller knows the
+ * shape is a tensor's already (checked then), else -1: checked here. */
+static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int64_t offset,
+                          bool strided)
 {
-    int64_t numel;
-    if (!cg__check_shape(ndim, shape, "view", &numel))
+    if (numel < 0 && !cg__check_shape(ndim, shape, "view", &numel))
         return NULL;
     size_t head = (sizeof(cg_tensor) + 15) & ~(size_t)15;
     cg_tensor *v = cg__alloc_at(level, strided ? head + sizeof(cg__strided) : sizeof(cg_tensor));
@@ -111,7 +113,7 @@ static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shap
 
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
 {
-    return view_at(cg__depth, t, ndim, shape, offset, false);
+    return view_at(cg__depth, t, ndim, shape, -1, offset, false);
 }
 
 /* Whether these strides are the row-major ones (size-1 dims' strides never matter). */
@@ -131,16 +133,16 @@ static bool row_major(int ndim, const int64_t *shape, const int64_t *stride)
 cg_tensor *cg__strided_view(cg_tensor *t, int ndim, const int64_t *shape, const int64_t *stride, int64_t offset)
 {
     bool strided = !row_major(ndim, shape, stride);
-    cg_tensor *v = view_at(cg__depth, t, ndim, shape, offset, strided);
+    cg_tensor *v = view_at(cg__depth, t, ndim, shape, -1, offset, strided);
     if (v && strided)
         for (int d = 0; d < ndim; d++)
             v->strided->stride[d] = stride[d];
     return v;
 }
 
-cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
+cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int64_t offset)
 {
-    return view_at(like->frame_level, t, ndim, shape, offset, false);
+    return view_at(like->frame_level, t, like->ndim, like->shape, like->numel, offset, false);
 }
 
 /* Drops one reference; a heap tensor whose last reference goes frees its
