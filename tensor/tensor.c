@@ -6,8 +6,12 @@
 
 static size_t header_size(void) { return (sizeof(cg_tensor) + CG_ALIGN - 1) & ~(size_t)(CG_ALIGN - 1); }
 
-/* A header for a tensor living in the frame of the given level (0: the heap). */
-static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int level)
+/* A header for a tensor living in the frame of the given level (0: the heap), made at
+ * frame generation gen. With whole_shape, shape has CG_MAX_DIMS sizes (another tensor's,
+ * zero past its dims): copied in one go. */
+static inline __attribute__((always_inline)) cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape,
+                                                                     bool whole_shape, int64_t numel, int level,
+                                                                     uint32_t gen)
 {
     /* Field by field: a struct literal became a `rep stos` over the whole header, slow to
      * start for 176 bytes. Debug builds fill the header with garbage first, so a field
@@ -17,9 +21,13 @@ static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int6
 #endif
     t->magic = CG_MAGIC_LIVE;
     t->ndim = ndim;
-    memset(t->shape, 0, sizeof t->shape); /* (a few vector stores) */
-    for (int i = 0; i < ndim; i++)
-        t->shape[i] = shape[i];
+    if (whole_shape) {
+        memcpy(t->shape, shape, sizeof t->shape);
+    } else {
+        memset(t->shape, 0, sizeof t->shape); /* (a few vector stores) */
+        for (int i = 0; i < ndim; i++)
+            t->shape[i] = shape[i];
+    }
     t->numel = numel;
     t->data = NULL;
     t->base = t->storage = NULL;
@@ -29,39 +37,62 @@ static cg_tensor *init_header(cg_tensor *t, int ndim, const int64_t *shape, int6
     t->nrefs = 0;
     t->in_frame = level > 0;
     t->frame_level = level;
-    t->frame_gen = cg__frame_gen_of(level);
+    t->frame_gen = gen;
     t->meta = NULL;
     t->name = t->made_by = NULL;
     t->strided = NULL;
     return t;
 }
 
-/* A tensor of a checked shape (numel its element count) in the frame of that level. */
-static cg_tensor *make_tensor(int ndim, const int64_t *shape, int64_t numel, const char *op, int level)
+/* The header and values' block in place: a tensor of numel elements made by op. */
+static inline __attribute__((always_inline)) cg_tensor *fill_block(unsigned char *block, int ndim,
+                                                                    const int64_t *shape, bool whole_shape,
+                                                                    int64_t numel, const char *op, int level,
+                                                                    uint32_t gen)
 {
-    /* One block: the header, then the values, 64-byte aligned for SIMD. */
-    size_t bytes = header_size() + (size_t)numel * sizeof(float);
-    unsigned char *block = cg__alloc_at(level, bytes);
-    if (!block) {
-        cg__error("%s: out of memory (%zu bytes)", op, bytes);
-        return NULL;
-    }
-    cg_tensor *t = init_header((cg_tensor *)block, ndim, shape, numel, level);
+    cg_tensor *t = init_header((cg_tensor *)block, ndim, shape, whole_shape, numel, level, gen);
     cg__failure_pending = false; /* something worked since the last failure */
     t->made_by = op;
     t->data = (float *)(block + header_size());
     return t;
 }
 
+/* make_tensor's way when the innermost frame's chunk cannot give the block at once. */
+static __attribute__((noinline)) cg_tensor *make_tensor_slow(int ndim, const int64_t *shape, bool whole_shape,
+                                                             int64_t numel, const char *op, int level)
+{
+    size_t bytes = header_size() + (size_t)numel * sizeof(float);
+    unsigned char *block = cg__alloc_at_slow(level, bytes);
+    if (!block) {
+        cg__error("%s: out of memory (%zu bytes)", op, bytes);
+        return NULL;
+    }
+    return fill_block(block, ndim, shape, whole_shape, numel, op, level, cg__frame_gen_of(level));
+}
+
+/* A tensor of a checked shape (numel its element count) in the frame of that level. One
+ * block: the header, then the values, 64-byte aligned for SIMD. The usual request (the
+ * innermost frame has room) calls nothing, so it saves no registers (hello's step makes
+ * 35 tensors, the floor's 8). */
+static inline __attribute__((always_inline)) cg_tensor *make_tensor(int ndim, const int64_t *shape, bool whole_shape,
+                                                                     int64_t numel, const char *op, int level)
+{
+    unsigned char *block =
+        level == cg__depth && level > 0 ? cg__arena_bump(header_size() + (size_t)numel * sizeof(float)) : NULL;
+    if (__builtin_expect(block == NULL, 0))
+        return make_tensor_slow(ndim, shape, whole_shape, numel, op, level);
+    return fill_block(block, ndim, shape, whole_shape, numel, op, level, cg__top_gen);
+}
+
 static cg_tensor *new_tensor(int ndim, const int64_t *shape, const char *op, int level)
 {
     int64_t numel;
-    return cg__check_shape(ndim, shape, op, &numel) ? make_tensor(ndim, shape, numel, op, level) : NULL;
+    return cg__check_shape(ndim, shape, op, &numel) ? make_tensor(ndim, shape, false, numel, op, level) : NULL;
 }
 
 cg_tensor *cg__new_like(const cg_tensor *t, const char *op)
 {
-    return make_tensor(t->ndim, t->shape, t->numel, op, t->frame_level);
+    return make_tensor(t->ndim, t->shape, true, t->numel, op, t->frame_level);
 }
 
 cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op)
@@ -80,12 +111,13 @@ cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape,
 }
 
 /* A view's header; a strided view's strides follow it in the same block. */
-/* A view of t's storage from offset; numel is the shape's count when the caller knows the
- * shape is a tensor's already (checked then), else -1: checked here. */
+/* A view of t's storage from offset; numel is the shape's count when shape is a tensor's
+ * own (checked when it was made), else -1: checked here. */
 static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int64_t offset,
                           bool strided)
 {
-    if (numel < 0 && !cg__check_shape(ndim, shape, "view", &numel))
+    bool shape_known = numel >= 0; /* (then another tensor's: whole, zeros past its dims) */
+    if (!shape_known && !cg__check_shape(ndim, shape, "view", &numel))
         return NULL;
     size_t head = (sizeof(cg_tensor) + 15) & ~(size_t)15;
     cg_tensor *v = cg__alloc_at(level, strided ? head + sizeof(cg__strided) : sizeof(cg_tensor));
@@ -93,7 +125,7 @@ static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shap
         cg__error("view: out of memory");
         return NULL;
     }
-    init_header(v, ndim, shape, numel, level);
+    init_header(v, ndim, shape, shape_known, numel, level, cg__frame_gen_of(level));
     if (strided) {
         v->strided = (cg__strided *)((char *)v + head);
         memset(v->strided, 0, sizeof *v->strided);
