@@ -277,9 +277,15 @@ typedef struct {
     int rc;
 } rows_product;
 
+/* Leaves a pass notes before its records leave the stack for memory (a toy model's
+ * step has 2 to 8 parameters; growing from none was 1% of the floor's step). */
+#define UNDO_LOCAL 8
+
 typedef struct {
-    undo_entry *e;
+    undo_entry *e;   /* e_local, or the pass's memory once more leaves are noted */
     size_t n, cap;
+    bool e_on_stack;
+    undo_entry e_local[UNDO_LOCAL]; /* (not zeroed: written as leaves are noted) */
     bool heap;       /* the pass runs outside frames: its records are system memory */
     uint32_t mark;   /* this pass's number, in the leaves' pass_mark */
     bool failed;     /* a gradient buffer could not be made (the error says why) */
@@ -328,10 +334,22 @@ static bool grow_from(void **arr, size_t *cap, size_t size, bool heap, bool on_s
 
 static bool grow(void **arr, size_t *cap, size_t size, bool heap) { return grow_from(arr, cap, size, heap, false); }
 
+/* Room for one more entry in *arr (*cap of them, *used full): doubled when full, the first
+ * time from the caller's stack array (*local: not to be freed). False when out of memory. */
+static bool room_for_one(void **arr, size_t *cap, size_t used, size_t size, bool heap, bool *local)
+{
+    if (used < *cap)
+        return true;
+    if (!grow_from(arr, cap, size, heap, *local))
+        return false;
+    *local = false;
+    return true;
+}
+
 /* Notes leaf t's .grad before this pass first changes it; false when out of memory. */
 static bool note_leaf(pass_log *p, cg_tensor *t)
 {
-    if (p->n == p->cap && !grow((void **)&p->e, &p->cap, sizeof *p->e, p->heap))
+    if (!room_for_one((void **)&p->e, &p->cap, p->n, sizeof *p->e, p->heap, &p->e_on_stack))
         return false;
     cg_tensor *g = cg__grad_of(t);
     undo_entry u = {t, NULL, g != NULL};
@@ -346,7 +364,14 @@ static bool note_leaf(pass_log *p, cg_tensor *t)
 
 static void pass_begin(pass_log *p)
 {
-    *p = (pass_log){.heap = !cg__in_frame(), .mark = ++passes_run};
+    /* (field by field: a struct literal would zero e_local too) */
+    p->e = p->e_local, p->n = 0, p->cap = UNDO_LOCAL, p->e_on_stack = true;
+    p->heap = !cg__in_frame();
+    p->mark = ++passes_run;
+    p->failed = false;
+    p->deferred = NULL, p->ndeferred = p->deferred_cap = 0;
+    p->background = (rows_product){0}, p->background_w = NULL;
+    p->rooms = NULL, p->nrooms = p->rooms_cap = 0;
     if (p->mark == 0) /* wrapped: 0 is every new leaf's mark */
         p->mark = ++passes_run;
     current_pass = p;
@@ -390,15 +415,77 @@ static void pass_end(pass_log *p, bool failed)
     if (p->heap) {
         for (size_t k = 0; k < p->n; k++)
             cg__sys_free(p->e[k].old);
-        cg__sys_free(p->e);
+        if (!p->e_on_stack)
+            cg__sys_free(p->e);
     }
     current_pass = NULL;
 }
 
 static int flush_deferred(pass_log *p, const cg_tensor *w);
 
+static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush);
+
+/* The gradient of a view (n: its node) that requires grad through its base: a view of the
+ * base's gradient at the view's place, made by the base's first. NULL when it could not be. */
+static __attribute__((noinline)) cg_tensor *grad_as_view(cg_tensor *t, cg__autograd_meta *m, const cg_node *n, pass_log *p)
+{
+    cg_tensor *base = n->in[0];
+    /* a view of all of its base, in order: the first write to either stores, as to the base
+     * itself; a part of it: the base's gradient zeroed first, the views adding into parts */
+    bool whole = t->numel == base->numel && n->view_offset == 0 && !t->strided && !base->strided;
+    if (whole ? !grad_buffer_ex(base, true) : !cg__grad_buf(base))
+        return NULL;
+    cg_tensor *g = cg__view_beside(t, cg__grad_of(base), n->view_offset);
+    if (!g) {
+        if (p)
+            p->failed = true;
+        return NULL;
+    }
+    cg__ag(base)->grad_viewed = true;
+    m->head.held = g;
+    m->grad_alias = true;
+    m->grad_whole = whole;
+    return g;
+}
+
+/* A fresh buffer for t's gradient, its values unwritten. The gradient lives where its
+ * tensor lives (outside frames, or in the tensor's own frame even when backward runs in
+ * an inner one). */
+static cg_tensor *grad_made(cg_tensor *t, cg__autograd_meta *m, pass_log *p)
+{
+    cg_tensor *g = cg__new_like(t, "cg_backward");
+    if (!g) {
+        if (p)
+            p->failed = true;
+        return NULL;
+    }
+    m->head.held = g;
+    m->grad_unwritten = true;
+    return g;
+}
+
+/* What this pass does first with a leaf's .grad or a gradient it had put off: noted for
+ * undoing, the products put off for it added (with flush). False when that failed. */
+static __attribute__((noinline)) bool grad_first_touch(cg_tensor *t, cg__autograd_meta *m, pass_log *p, bool flush)
+{
+    if (flush && p->ndeferred && flush_deferred(p, t) < 0) {
+        p->failed = true;
+        return false;
+    }
+    if (!m->node && m->pass_mark != p->mark) {
+        if (!note_leaf(p, t)) {
+            cg__error("cg_backward: out of memory noting a gradient before changing it");
+            p->failed = true;
+            return false;
+        }
+        m->pass_mark = p->mark;
+    }
+    return true;
+}
+
 /* t's gradient buffer, made on first use with its values unwritten; with flush, the
- * products put off for it added first. */
+ * products put off for it added first. The usual case (an intermediate's first gradient,
+ * a leaf's already noted) calls only what makes the buffer. */
 static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush)
 {
     if (!t || !cg__requires_grad(t))
@@ -406,56 +493,20 @@ static cg_tensor *grad_buffer_ex(cg_tensor *t, bool flush)
     cg__autograd_meta *m = cg__ag(t);
     const cg_node *n = m->node;
     pass_log *p = current_pass;
-    if (flush && p && p->ndeferred && flush_deferred(p, t) < 0) {
-        p->failed = true;
+    if (p && ((flush && p->ndeferred) || (!n && m->pass_mark != p->mark)) && !grad_first_touch(t, m, p, flush))
         return NULL;
-    }
-    if (p && !n && m->pass_mark != p->mark) {
-        if (!note_leaf(p, t)) {
-            cg__error("cg_backward: out of memory noting a gradient before changing it");
-            p->failed = true;
-            return NULL;
-        }
-        m->pass_mark = p->mark;
-    }
     if (m->head.grad_none) { /* None until now: its old buffer, unwritten (stored over, or zeroed first) */
         m->head.grad_none = false;
         m->grad_unwritten = true;
     }
-    if (!m->head.held && n && n->view && cg__requires_grad(n->in[0])) {
-        cg_tensor *base = n->in[0];
-        /* a view of all of its base, in order: the first write to either stores, as to the base
-         * itself; a part of it: the base's gradient zeroed first, the views adding into parts */
-        bool whole = t->numel == base->numel && n->view_offset == 0 && !t->strided && !base->strided;
-        if (whole ? !grad_buffer_ex(base, true) : !cg__grad_buf(base))
-            return NULL;
-        cg_tensor *g = cg__view_beside(t, cg__grad_of(base), n->view_offset);
-        if (!g) {
-            if (p)
-                p->failed = true;
-            return NULL;
-        }
-        cg__ag(base)->grad_viewed = true;
-        m->head.held = g;
-        m->grad_alias = true;
-        m->grad_whole = whole;
-    }
-    if (!m->head.held) {
-        /* The gradient lives where its tensor lives (outside frames, or in the
-         * tensor's own frame even when backward runs in an inner one). */
-        cg_tensor *g = cg__new_like(t, "cg_backward");
-        if (!g) {
-            if (p)
-                p->failed = true;
-            return NULL;
-        }
-        m->head.held = g;
-        m->grad_unwritten = true;
-    }
-    return m->head.held;
+    if (m->head.held)
+        return m->head.held;
+    if (n && n->view && cg__requires_grad(n->in[0]))
+        return grad_as_view(t, m, n, p);
+    return grad_made(t, m, p);
 }
 
-static cg_tensor *grad_buffer(cg_tensor *t) { return grad_buffer_ex(t, true); }
+static inline cg_tensor *grad_buffer(cg_tensor *t) { return grad_buffer_ex(t, true); }
 
 /* Zeros over the threads in parts when many (a sequence's input projection, whose steps'
  * gradients are added into it; a GPT's 768 x 128 residual stream, 2% of a two-thread
@@ -787,18 +838,6 @@ typedef struct {
 /* Nodes a graph has before topo_order's arrays leave the stack for memory (a toy
  * model's step: the hello RNN has 40; two allocations a pass were 1.3% of the floor's). */
 #define ORDER_LOCAL 64
-
-/* Room for one more entry in *arr (*cap of them, *used full): doubled when full, the first
- * time from the caller's stack array (*local: not to be freed). False when out of memory. */
-static bool room_for_one(void **arr, size_t *cap, size_t used, size_t size, bool heap, bool *local)
-{
-    if (used < *cap)
-        return true;
-    if (!grow_from(arr, cap, size, heap, *local))
-        return false;
-    *local = false;
-    return true;
-}
 
 /* Post-order of the nodes reachable from root (inputs before their users), in
  * order_local (ORDER_LOCAL entries) while it fits, else in memory (*heap: the
