@@ -75,7 +75,7 @@ bool cg__dense_all(int n, cg_tensor **ts, const char *op)
     return true;
 }
 
-bool cg__needs_grad(int nin, cg_tensor *const *in)
+static inline bool needs_grad(int nin, cg_tensor *const *in)
 {
     if (no_grad_depth > 0)
         return false;
@@ -84,6 +84,8 @@ bool cg__needs_grad(int nin, cg_tensor *const *in)
             return true;
     return false;
 }
+
+bool cg__needs_grad(int nin, cg_tensor *const *in) { return needs_grad(nin, in); }
 
 /* The tensor whose flags say whether t's gradient is written: for a view that is all of
  * its base (grad_whole), the base's owner (a reshape of an unsqueeze of a leaf: the leaf);
@@ -173,7 +175,7 @@ cg_tensor *cg__record(cg_tensor *out, const cg_op *op, int nin, cg_tensor *const
         *node = NULL;
     if (!op->fills_after_record && __atomic_load_n(&anomaly, __ATOMIC_RELAXED) && !cg__anomaly_forward_ok(out, op))
         return NULL;
-    if (!cg__needs_grad(nin, in))
+    if (!needs_grad(nin, in))
         return out;
     /* One block, where the output lives: its meta, the node, the op's record. */
     size_t meta_size = (sizeof(cg__autograd_meta) + 15) & ~(size_t)15;
