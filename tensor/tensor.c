@@ -177,10 +177,10 @@ cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int64_t offset)
     return view_at(like->frame_level, t, like->ndim, like->shape, like->numel, offset, false);
 }
 
-/* Drops one reference; a heap tensor whose last reference goes frees its
- * values, its gradient and node, and drops the references it held in turn
- * (iteratively: a long unrolled chain must not recurse deeply). */
-void cg_tensor_free(cg_tensor *t)
+/* cg_tensor_free of a heap tensor t: when its last reference goes, its values, its
+ * gradient and node go, and the references it held are dropped in turn (iteratively: a
+ * long unrolled chain must not recurse deeply). */
+static __attribute__((noinline)) void free_heap_tensor(cg_tensor *t)
 {
     cg_tensor *local[64], **stack = local;
     size_t top = 0, cap = 64;
@@ -220,6 +220,14 @@ void cg_tensor_free(cg_tensor *t)
     }
     if (stack != local)
         cg__sys_free(stack);
+}
+
+/* Drops one reference to a heap tensor (see free_heap_tensor); a frame's tensor, NULL or
+ * a freed one is left alone, at once (a recurrent forward drops 4 frame tensors a step). */
+void cg_tensor_free(cg_tensor *t)
+{
+    if (t && t->magic == CG_MAGIC_LIVE && !t->in_frame)
+        free_heap_tensor(t);
 }
 
 cg_tensor *cg_empty(int ndim, const int64_t *shape) { return cg__new(ndim, shape, "cg_empty"); }
