@@ -9,6 +9,7 @@ torch.set_num_threads (its OpenMP threads); OpenBLAS's own come from
 OPENBLAS_NUM_THREADS, which bench/run sets for every row. Run with OpenBLAS on
 LD_LIBRARY_PATH (bench/run does), so PyTorch is measured at its best."""
 import ctypes
+import math
 import resource
 import statistics
 import sys
@@ -18,18 +19,26 @@ import torch
 
 
 MIN_TIMED_S = 0.5  # as bench.c's MIN_TIMED_US: both sides time their steps as long
+MIN_SAMPLE_S = 20e-6  # as bench.c's MIN_SAMPLE_US: a sample is a batch of steps this long
 
 
 def timed(step, warm, reps):
-    """The median step over at least `reps` steps and MIN_TIMED_S seconds of them."""
+    """The median sample's mean step, samples being batches of at least MIN_SAMPLE_S
+    (one step each for steps that long), over at least `reps` steps and MIN_TIMED_S."""
+    w0 = time.perf_counter()
     for _ in range(warm):
         step()
-    times, total = [], 0.0
-    while len(times) < reps or total < MIN_TIMED_S:
+    warm_step = (time.perf_counter() - w0) / warm if warm > 0 else MIN_SAMPLE_S
+    batch = 1 if warm_step >= MIN_SAMPLE_S else math.ceil(MIN_SAMPLE_S / max(warm_step, 1e-9))
+    times, total, steps = [], 0.0, 0
+    while steps < reps or total < MIN_TIMED_S:
         t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-        total += times[-1]
+        for _ in range(batch):
+            step()
+        dt = time.perf_counter() - t0
+        times.append(dt / batch)
+        total += dt
+        steps += batch
     return 1e6 * statistics.median(times)
 
 
