@@ -513,7 +513,7 @@ static cg_tensor *take(cg_tensor *x, int d, int64_t start, int64_t len, bool dro
      * gradient a part of x's; elsewhere it is a strided view. */
     bool view = s.outer == 1 && !x->strided;
     if (view) {
-        out = cg__view(x, nd, shape, start * s.inner);
+        out = cg__view_part(x, nd, shape, len * s.inner, start * s.inner);
     } else {
         int64_t in_stride[CG_MAX_DIMS], stride[CG_MAX_DIMS];
         cg__strides(x, in_stride);
@@ -843,7 +843,7 @@ cg_tensor *cg_detach(cg_tensor *t)
         return NULL;
     if (t->strided)
         return cg__strided_view(t, t->ndim, t->shape, t->strided->stride, 0);
-    return cg__view(t, t->ndim, t->shape, 0);
+    return cg__view_part(t, t->ndim, t->shape, t->numel, 0);
 }
 
 static const cg_op clone_op = {.name = "CloneBackward0", .backward = reshape_backward, .saves = 0};

@@ -112,7 +112,7 @@ cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape,
 
 /* A view's header; a strided view's strides follow it in the same block. */
 /* A view of t's storage from offset; numel is the shape's count when shape is a tensor's
- * own (checked when it was made), else -1: checked here. */
+ * own or a part of one (checked when that was made), else -1: checked here. */
 static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int64_t offset,
                           bool strided)
 {
@@ -146,6 +146,11 @@ static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shap
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
 {
     return view_at(cg__depth, t, ndim, shape, -1, offset, false);
+}
+
+cg_tensor *cg__view_part(cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int64_t offset)
+{
+    return view_at(cg__depth, t, ndim, shape, numel, offset, false);
 }
 
 /* Whether these strides are the row-major ones (size-1 dims' strides never matter). */

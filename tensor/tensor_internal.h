@@ -163,6 +163,9 @@ cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape,
 cg_tensor *cg__new_like(const cg_tensor *t, const char *op);
 /* A tensor viewing t's data with another shape (same numel, or a first-dim slice). */
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset);
+/* The same for a shape that is t's own or a part of it (a narrow, a select: every size at
+ * most t's), numel its count: not checked again. */
+cg_tensor *cg__view_part(cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int64_t offset);
 /* A view of t from offset with `like`'s shape, living where `like` lives (a view's gradient:
  * a part of its base's gradient, living with the view). */
 cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int64_t offset);

@@ -235,6 +235,9 @@ static void hand_out(int64_t first, int64_t ntasks, void (*fn)(void *ctx, int64_
 /* The pool taken for a job (`submit` held), when it is free and has workers. */
 static bool take_pool(void)
 {
+    /* one thread, configured: no lock to try (a toy model's optimizer step asks every time) */
+    if (__atomic_load_n(&current_threads, __ATOMIC_ACQUIRE) == 1)
+        return false;
     if (pthread_mutex_trylock(&submit) != 0)
         return false;
     configure_locked();
