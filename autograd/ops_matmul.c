@@ -410,8 +410,6 @@ static bool apart(const float *a, int64_t na, const float *b, int64_t nb)
     return a + na <= b || b + nb <= a;
 }
 
-#define GP_LOCAL 256 /* floats of g · act'(z) kept on the stack (1 KB) */
-
 static int linear_backward(cg_node *n, const float *g)
 {
     const linear_saved *sv = n->saved;
@@ -432,12 +430,16 @@ static int linear_backward(cg_node *n, const float *g)
     if (defer_w && act != LINEAR_NO_ACT && !(gp_kept = cg__grad_defer_room(M * out_f)))
         return -1;
     const float *w_packed = defer_w && gx ? cg__grad_packed_weight(w, M) : NULL;
-    /* g · act'(z) of a toy step (a few rows of a few features) fits on the stack: opening and
-     * closing a scratch frame cost more than its backward's arithmetic (hello: 6 of them a step) */
-    _Alignas(CG_ALIGN) float gp_local[GP_LOCAL];
-    bool gp_on_stack = act != LINEAR_NO_ACT && !gp_kept && M * out_f <= GP_LOCAL;
-    /* a frame for what needs room: g · act'(z) past the stack's, the one-hot rows' transposed gradient */
-    bool scratch = (act != LINEAR_NO_ACT && !gp_kept && !gp_on_stack) || (hot && one_hot_grads_transpose(gw, M, in_f));
+    /* room for g · act'(z) (on the stack for a toy step: hello has 6 a step), and a frame
+     * for the one-hot rows' transposed gradient */
+    cg__room gp_room;
+    bool gp_in_room = act != LINEAR_NO_ACT && !gp_kept;
+    float *gp_made = gp_in_room ? cg__room_begin(&gp_room, M * out_f) : NULL;
+    if (gp_in_room && !gp_made) { /* out of memory (reported): the engine undoes the pass */
+        cg__room_end(&gp_room);
+        return -1;
+    }
+    bool scratch = hot && one_hot_grads_transpose(gw, M, in_f);
     if (scratch)
         cg__scratch_begin();
     weight_products wp = {M, in_f, out_f, g, x->data, w->data, w_packed, gx, gw, fresh_x, fresh_w, 0};
@@ -449,11 +451,7 @@ static int linear_backward(cg_node *n, const float *g)
                         ? cg__gemm_row_chunk(false, M, in_f, out_f)
                         : 0;
     if (act != LINEAR_NO_ACT) { /* through the fused activation first: g · act'(z) */
-        float *gp = gp_kept ? gp_kept : gp_on_stack ? gp_local : cg__scratch((size_t)(M * out_f) * sizeof(float));
-        if (!gp) { /* out of memory (reported): the engine undoes the pass */
-            cg__scratch_end();
-            return -1;
-        }
+        float *gp = gp_kept ? gp_kept : gp_made;
         step_rows job = {g, n->out->data, gp, gacc, fresh_acc, act, &wp, chunk};
         if (chunk > 0)
             cg__parallel_for((M + chunk - 1) / chunk, step_rows_task, &job);
@@ -477,6 +475,8 @@ static int linear_backward(cg_node *n, const float *g)
         bias_grad(gb, g, M, out_f);
     if (scratch)
         cg__scratch_end();
+    if (gp_in_room)
+        cg__room_end(&gp_room);
     /* (after the scratch frame: what it is put off with must outlive it, and g does: n->out's gradient, or gp_kept) */
     if (defer_w && cg__grad_defer_product(w, g, x->data, M, out_f, in_f) < 0)
         return -1;

@@ -296,12 +296,13 @@ static void softmax_rows_part(void *ctx, int64_t r0, int64_t r1)
 /* Contiguous rows (the class dim last, as for logits); log_softmax's exps go to scratch. */
 static bool softmax_rows(const float *x, float *y, int64_t rows, int64_t n, int kind)
 {
-    cg__scratch_begin();
-    float *e = kind == SOFTMAX ? NULL : cg__scratch((size_t)(rows * n) * sizeof(float));
+    cg__room room;
+    float *e = kind == SOFTMAX ? NULL : cg__room_begin(&room, rows * n);
     bool ok = kind == SOFTMAX || e;
     if (ok)
         over_rows(rows, n, softmax_rows_part, &(softmax_job){.x = x, .y = y, .e = e, .n = n, .kind = kind});
-    cg__scratch_end();
+    if (kind != SOFTMAX)
+        cg__room_end(&room);
     return ok;
 }
 
@@ -336,15 +337,16 @@ static int softmax_backward(cg_node *n, const float *g)
     int kind = sv->kind;
     const float *y = n->out->data;
     cg__dim_split s = x->ndim ? cg__split_at(x, sv->dim) : (cg__dim_split){1, 1, 1};
-    cg__scratch_begin();
     if (kind == LOG_SOFTMAX && s.inner == 1) { /* contiguous rows: one exp over each part's rows */
-        float *all = cg__scratch((size_t)(s.outer * s.n) * sizeof(float));
+        cg__room room;
+        float *all = cg__room_begin(&room, s.outer * s.n);
         if (all)
             over_rows(s.outer, s.n, log_softmax_grad_part,
                       &(softmax_job){.x = y, .g = g, .e = all, .gx = gx, .n = s.n, .fresh = fresh});
-        cg__scratch_end();
+        cg__room_end(&room);
         return all ? 0 : -1;
     }
+    cg__scratch_begin();
     if (fresh) /* the loops below add */
         memset(gx, 0, sizeof(float) * (size_t)x->numel);
     float *e = cg__scratch((size_t)s.n * sizeof(float)); /* exp of this row's log-probabilities */

@@ -100,6 +100,13 @@ static inline float cg__row_max(const float *x, int64_t n)
 #define CG__SUM8(s, n, k, term)                                                            \
     do {                                                                                   \
         int64_t n_ = (n), base_ = 0;                                                       \
+        if (n_ < 8) { /* (the same sum in order, without the eight parts: a toy row) */     \
+            double one_ = 0;                                                               \
+            for (int64_t k = 0; k < n_; k++)                                               \
+                one_ += (term);                                                            \
+            (s) = one_;                                                                    \
+            break;                                                                         \
+        }                                                                                  \
         double part_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                        \
         for (; base_ + 8 <= n_; base_ += 8)                                                \
             for (int c_ = 0; c_ < 8; c_++) {                                               \

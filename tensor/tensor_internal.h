@@ -151,6 +151,28 @@ void cg__sys_free(void *p);
 void cg__scratch_begin(void);
 void *cg__scratch(size_t bytes);
 void cg__scratch_end(void);
+/* Room for n floats for the duration of one operation: on the caller's stack when they
+ * are few (a toy model's rows: opening and closing a scratch frame cost more than the
+ * op's arithmetic), else in a scratch frame; NULL when out of memory. Pair with
+ * cg__room_end. */
+#define CG_ROOM_LOCAL 256
+typedef struct {
+    _Alignas(CG_ALIGN) float local[CG_ROOM_LOCAL];
+    bool framed;
+} cg__room;
+static inline float *cg__room_begin(cg__room *r, int64_t n)
+{
+    r->framed = n > CG_ROOM_LOCAL;
+    if (!r->framed)
+        return r->local;
+    cg__scratch_begin();
+    return cg__scratch((size_t)n * sizeof(float));
+}
+static inline void cg__room_end(cg__room *r)
+{
+    if (r->framed)
+        cg__scratch_end();
+}
 
 /* A tensor with shape but no values set, allocated where cg__alloc puts it. */
 cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op);
