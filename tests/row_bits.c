@@ -3,8 +3,9 @@
  * (tails included), with and without weight and bias, rows near constant and far from
  * zero; of gradient clipping's norm and scaled gradients (its sums of squares); and of
  * attention's softmax rows, causal, masked (-inf in places, a row masked whole) and
- * plain: tests/meson.build runs it on the AVX-512, AVX2 and portable paths, and all
- * three must print the same (row_loops.c compiles one source for each). */
+ * plain; and of Adam's five forms' updates: tests/meson.build runs it on the AVX-512,
+ * AVX2 and portable paths, and all three must print the same (row_loops.c and
+ * optimizer.c compile one source for each). */
 #include <cgrad.h>
 #include <inttypes.h>
 #include <math.h>
@@ -114,6 +115,43 @@ static bool causal_sums_are_the_whole_rows(void)
     return true;
 }
 
+/* Three steps of each Adam form (plain, weight decay, AdamW, amsgrad, maximize) on
+ * parameters of lengths around the vector widths: the parameters' and the moments' bits
+ * (optimizer.c compiles the update for AVX2 and the baseline). */
+static uint64_t adam_forms(uint64_t h)
+{
+    const int64_t sizes[] = {1, 3, 7, 8, 9, 17, 40, 65};
+    enum { N = sizeof sizes / sizeof *sizes };
+    for (int form = 0; form < 5; form++) {
+        cg_tensor *ps[N];
+        for (int i = 0; i < N; i++) {
+            ps[i] = cg_randn(CG_SHAPE(sizes[i]));
+            cg_set_requires_grad(ps[i], true);
+        }
+        cg_optim *o = form == 2   ? cg_adamw_new(ps, N, .lr = 1e-2)
+                      : form == 1 ? cg_adam_new(ps, N, .lr = 1e-2, .weight_decay = 0.1)
+                      : form == 3 ? cg_adam_new(ps, N, .lr = 1e-2, .amsgrad = true)
+                      : form == 4 ? cg_adam_new(ps, N, .lr = 1e-2, .maximize = true)
+                                  : cg_adam_new(ps, N, .lr = 1e-2);
+        for (int step = 0; step < 3; step++) {
+            cg_optim_zero_grad(o);
+            cg_frame_begin();
+            for (int i = 0; i < N; i++) /* a gradient of each sign and size: d/dp of sum(p^3 - p) */
+                cg_backward(cg_sum(cg_sub(cg_pow_scalar(ps[i], 3), ps[i])));
+            cg_frame_end();
+            cg_optim_step(o);
+        }
+        for (int i = 0; i < N; i++)
+            h = fold(h, ps[i]);
+        for (int k = 0; k < cg_optim_state_count(o); k++)
+            h = fold(h, cg_optim_state_at(o, k));
+        cg_optim_free(o);
+        for (int i = 0; i < N; i++)
+            cg_tensor_free(ps[i]);
+    }
+    return h;
+}
+
 int main(void)
 {
     cg_manual_seed(7);
@@ -129,6 +167,7 @@ int main(void)
             h = attention_rows(h, steps[i], steps[(i + 2) % 7], variant);
     if (!causal_sums_are_the_whole_rows())
         return 1;
+    h = adam_forms(h);
     /* clipping: gradients of lengths around the vector widths, one far larger */
     cg_frame_begin();
     const int64_t sizes[] = {1, 7, 8, 9, 17, 100, 4099};
