@@ -837,14 +837,42 @@ typedef struct {
     int next; /* next input to visit */
 } frame_entry;
 
+/* The tensor in slot i of a node's saved versions: an input, or the output. */
+static cg_tensor *saved_tensor(const cg_node *n, int i)
+{
+    return i == CG_SAVED_OUT_SLOT ? n->out : i < n->nin ? n->in[i] : NULL;
+}
+
+/* PyTorch's check: a tensor a node saved must not have been written in place
+ * since, or its backward would compute with the new values. */
+static bool saved_versions_ok(const cg_node *n)
+{
+    for (unsigned m = n->op->saves & ((1u << CG_SAVED_SLOTS) - 1); m; m &= m - 1) { /* the slots it saved */
+        int i = __builtin_ctz(m);
+        cg_tensor *t = saved_tensor(n, i);
+        if (!t || cg__version(t) == n->saved_version[i])
+            continue;
+        char b[CG_SHAPE_BUF];
+        cg__error("cg_backward: one of the variables needed for gradient computation has been "
+                  "modified by an inplace operation: the tensor of shape %s that is %s %d of %s is at "
+                  "version %u; expected version %u instead. Compute it again after the write, or "
+                  "write to a cg_clone() of it",
+                  cg__shape_fmt(b, t->ndim, t->shape), i == CG_SAVED_OUT_SLOT ? "output" : "input",
+                  i == CG_SAVED_OUT_SLOT ? 0 : i, n->op->name, cg__version(t), n->saved_version[i]);
+        return false;
+    }
+    return true;
+}
+
 /* Nodes a graph has before topo_order's arrays leave the stack for memory (a toy
  * model's step: the hello RNN has 40; two allocations a pass were 1.3% of the floor's). */
 #define ORDER_LOCAL 64
 
 /* Post-order of the nodes reachable from root (inputs before their users), in
  * order_local (ORDER_LOCAL entries) while it fits, else in memory (*heap: the
- * system's, for the caller to free when *order_out is not order_local).
- * Returns the count, or -1 when a node was already released. */
+ * system's, for the caller to free when *order_out is not order_local), each node's
+ * saved tensors checked as it is placed. Returns the count, or -1 when a node was
+ * already released or a saved tensor was written since. */
 static int64_t topo_order(cg_node *root, cg_node **order_local, cg_node ***order_out, bool *heap)
 {
     uint32_t epoch = ++visit_epoch;
@@ -884,6 +912,10 @@ static int64_t topo_order(cg_node *root, cg_node **order_local, cg_node ***order
             stack[top++] = (frame_entry){pushed, 0};
             continue;
         }
+        if (!saved_versions_ok(node)) { /* (before the pass changes anything) */
+            count = -1;
+            goto done;
+        }
         if (!room_for_one((void **)&order, &cap, (size_t)count, sizeof *order, *heap, &order_on_stack))
             goto oom;
         order[count++] = node;
@@ -900,36 +932,6 @@ done:
         cg__sys_free(order);
     *order_out = count < 0 ? NULL : order;
     return count;
-}
-
-/* The tensor in slot i of a node's saved versions: an input, or the output. */
-static cg_tensor *saved_tensor(const cg_node *n, int i)
-{
-    return i == CG_SAVED_OUT_SLOT ? n->out : i < n->nin ? n->in[i] : NULL;
-}
-
-/* PyTorch's check: a tensor a node saved must not have been written in place
- * since, or its backward would compute with the new values. */
-static bool saved_versions_ok(cg_node **order, int64_t count)
-{
-    for (int64_t k = 0; k < count; k++) {
-        const cg_node *n = order[k];
-        for (unsigned m = n->op->saves & ((1u << CG_SAVED_SLOTS) - 1); m; m &= m - 1) { /* the slots it saved */
-            int i = __builtin_ctz(m);
-            cg_tensor *t = saved_tensor(n, i);
-            if (!t || cg__version(t) == n->saved_version[i])
-                continue;
-            char b[CG_SHAPE_BUF];
-            cg__error("cg_backward: one of the variables needed for gradient computation has been "
-                      "modified by an inplace operation: the tensor of shape %s that is %s %d of %s is at "
-                      "version %u; expected version %u instead. Compute it again after the write, or "
-                      "write to a cg_clone() of it",
-                      cg__shape_fmt(b, t->ndim, t->shape), i == CG_SAVED_OUT_SLOT ? "output" : "input",
-                      i == CG_SAVED_OUT_SLOT ? 0 : i, n->op->name, cg__version(t), n->saved_version[i]);
-            return false;
-        }
-    }
-    return true;
 }
 
 int cg_backward(cg_tensor *root) { return cg_backward_with(root, (cg_backward_opts){0}); }
@@ -987,11 +989,6 @@ int cg_backward_with(cg_tensor *root, cg_backward_opts opts)
         heap = heap && order != order_local; /* (now: order is the system's, to free) */
         if (count < 0)
             return -1;
-        if (!saved_versions_ok(order, count)) {
-            if (heap)
-                cg__sys_free(order);
-            return -1;
-        }
         /* Gradients of intermediate tensors belong to this pass alone: each starts
          * stale (zero until its first contribution writes it); one that views'
          * gradients live in is zeroed; a view's own is part of its base's. */
