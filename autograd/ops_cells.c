@@ -197,7 +197,7 @@ cg_tensor *cg__gru_cell(cg_tensor *xw, cg_tensor *hw, cg_tensor *h, const char *
     if (!cell_shapes_ok(xw, 3, h, op) || !cell_shapes_ok(hw, 3, h, op))
         return NULL;
     int64_t H = h->shape[h->ndim - 1], R = H ? h->numel / H : 0;
-    cg_tensor *out = cg__new(h->ndim, h->shape, op);
+    cg_tensor *out = cg__new_as(h, op);
     if (!out)
         return NULL;
     gru_saved args = {.rows = R, .H = H};

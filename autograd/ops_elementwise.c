@@ -10,6 +10,19 @@
 
 cg_tensor *cg__broadcast_out(int n, cg_tensor **ops, const char *name, cg__bcast *it)
 {
+    if (!cg__check_all(n, ops, name))
+        return NULL;
+    /* operands of one shape, row-major (a residual add, a gate's product): the result has
+     * their shape, and the walk is one flat run */
+    bool plain = true;
+    for (int k = 0; k < n && plain; k++)
+        plain = !ops[k]->strided;
+    if (plain && cg__same_shapes(n, (const cg_tensor *const *)ops, ops[0]->ndim, ops[0]->shape)) {
+        cg_tensor *out = cg__new_as(ops[0], name);
+        if (out)
+            cg__bcast_init(it, out->ndim, out->shape, n, (const cg_tensor *const *)ops);
+        return out;
+    }
     if (!cg__dense_all(n, ops, name))
         return NULL;
     int nd;
@@ -194,7 +207,7 @@ cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b) { return minimum_forward(a, b,
 /* The result of a unary op; *x becomes what the kernel reads (cg__dense). */
 static cg_tensor *unary_out(cg_tensor **x, const char *name)
 {
-    return cg__check(*x, name) && (*x = cg__dense(*x, name)) ? cg__new((*x)->ndim, (*x)->shape, name) : NULL;
+    return cg__check(*x, name) && (*x = cg__dense(*x, name)) ? cg__new_as(*x, name) : NULL;
 }
 
 /* What a unary op's node keeps: its scalar arguments (bounds, exponent, operand). */

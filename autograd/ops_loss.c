@@ -139,7 +139,7 @@ static cg_tensor *nll_loss(cg_tensor *x, cg_tensor *target, cg_loss_opts user, c
             return NULL;
         count += w ? w[t] : 1.0;
     }
-    cg_tensor *out = o.reduction == CG_NONE ? cg__new(target->ndim, target->shape, op) : cg__new(0, NULL, op);
+    cg_tensor *out = o.reduction == CG_NONE ? cg__new_as(target, op) : cg__new(0, NULL, op);
     if (!out)
         return NULL;
     double total = 0;
@@ -356,7 +356,7 @@ cg_tensor *cg_dropout_gen(cg_tensor *x, float p, bool training, cg_generator *ge
     }
     if (!training || p == 0.0f)
         return cg_reshape(x, x->ndim, x->shape); /* the input itself, as a view */
-    cg_tensor *out = cg__new(x->ndim, x->shape, "cg_dropout");
+    cg_tensor *out = cg__new_as(x, "cg_dropout");
     if (!out)
         return NULL;
     size_t bytes = (size_t)x->numel * sizeof(float); /* the node keeps the mask */

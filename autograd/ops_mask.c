@@ -48,7 +48,7 @@ static cg_tensor *triangle(cg_tensor *t, int64_t diagonal, bool upper, const cha
         cg__error("%s: needs at least 2 dims, got %s", name, cg__shape_fmt(s, t->ndim, t->shape));
         return NULL;
     }
-    cg_tensor *out = cg__new(t->ndim, t->shape, name);
+    cg_tensor *out = cg__new_as(t, name);
     if (!out)
         return NULL;
     triangle_saved sv = {upper, diagonal};

@@ -100,7 +100,7 @@ cg_tensor *cg_layer_norm(cg_tensor *x, int nd, cg_tensor *weight, cg_tensor *bia
     for (int d = x->ndim - nd; d < x->ndim; d++)
         n *= x->shape[d];
     int64_t rows = n ? x->numel / n : 0;
-    cg_tensor *out = cg__new(x->ndim, x->shape, "cg_layer_norm");
+    cg_tensor *out = cg__new_as(x, "cg_layer_norm");
     if (!out)
         return NULL;
     cg_tensor *ins[3] = {x, weight, bias};

@@ -397,7 +397,7 @@ static cg_tensor *softmax_family(cg_tensor *t, int dim, bool keepdim, int kind, 
     if (kind == LOGSUMEXP)
         out = t->ndim ? reduced_out(t, d, keepdim, name) : cg__new(0, NULL, name);
     else
-        out = cg__new(t->ndim, t->shape, name);
+        out = cg__new_as(t, name);
     if (!out)
         return NULL;
     cg__dim_split s = t->ndim ? cg__split_at(t, d) : (cg__dim_split){1, 1, 1};

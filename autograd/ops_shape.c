@@ -812,7 +812,7 @@ cg_tensor *cg_gather(cg_tensor *t, int dim, cg_tensor *index)
     }
     if (!check_indices(index, t->ndim ? t->shape[d] : 1, "cg_gather"))
         return NULL;
-    cg_tensor *out = cg__new(index->ndim, index->shape, "cg_gather");
+    cg_tensor *out = cg__new_as(index, "cg_gather");
     if (!out)
         return NULL;
     /* Backward needs the offsets: they live in the node when there is one. */
@@ -851,7 +851,7 @@ static const cg_op clone_op = {.name = "CloneBackward0", .backward = reshape_bac
 /* t's values row-major in a new tensor, differentiable (torch's clone). */
 static cg_tensor *copy_of(cg_tensor *t, const char *name)
 {
-    cg_tensor *out = cg__new(t->ndim, t->shape, name);
+    cg_tensor *out = cg__new_as(t, name);
     if (!out)
         return NULL;
     cg__gather(t, out->data);

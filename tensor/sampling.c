@@ -78,7 +78,7 @@ cg_tensor *cg_bernoulli_gen(cg_tensor *p, cg_generator *gen)
                       (long long)i);
             return NULL;
         }
-    cg_tensor *t = cg__new(p->ndim, p->shape, "cg_bernoulli");
+    cg_tensor *t = cg__new_as(p, "cg_bernoulli");
     if (!t)
         return NULL;
     cg_generator *g = cg__gen_acquire(gen);

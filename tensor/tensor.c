@@ -100,6 +100,11 @@ cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op)
     return new_tensor(ndim, shape, op, cg__depth);
 }
 
+cg_tensor *cg__new_as(const cg_tensor *t, const char *op)
+{
+    return make_tensor(t->ndim, t->shape, true, t->numel, op, cg__depth);
+}
+
 cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op)
 {
     return new_tensor(ndim, shape, op, 0);
@@ -291,7 +296,7 @@ cg_tensor *cg_tensor_copy(const cg_tensor *src)
 {
     if (!cg__check(src, "cg_tensor_copy"))
         return NULL;
-    cg_tensor *t = cg__new(src->ndim, src->shape, "cg_tensor_copy");
+    cg_tensor *t = cg__new_as(src, "cg_tensor_copy");
     if (t)
         cg__gather(src, t->data);
     return t;

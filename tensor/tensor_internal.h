@@ -176,6 +176,8 @@ static inline void cg__room_end(cg__room *r)
 
 /* A tensor with shape but no values set, allocated where cg__alloc puts it. */
 cg_tensor *cg__new(int ndim, const int64_t *shape, const char *op);
+/* A tensor of t's shape (checked when t was made), where cg__new makes one. */
+cg_tensor *cg__new_as(const cg_tensor *t, const char *op);
 /* The same, always outside frames (a parameter's gradient made during a step). */
 cg_tensor *cg__new_heap(int ndim, const int64_t *shape, const char *op);
 /* The same where `like` lives: its frame (an outer one too) or the heap. */
