@@ -87,20 +87,20 @@ test)
     ;;
 asan)
     install_missing
-    build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Db_lto=false
+    build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
     ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_tests build-asan
     ;;
 tsan)
     install_missing
-    build build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug -Db_lto=false
+    build build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
     # the suites whose tests start threads (the pool, callers of their own, products split over threads)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp CK_FORK=no \
         meson test -C build-tsan --print-errorlogs trust tensor autograd nn
     ;;
 fuzz)
     install_missing clang libclang-rt-14-dev
-    CC=clang build build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Db_lto=false
+    CC=clang build build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
     secs=${2:-30}
     for h in safetensors checkpoint ops; do
         corpus=$(mktemp -d) # a copy: what the run finds does not go into the repository's seeds
@@ -139,7 +139,7 @@ web)
     mkdir -p build-web
     sed "s|@DEPS@|$PWD/build-web/deps|" tools/wasm-cross.ini > build-web/cross.ini
     export NODE_PATH=/usr/share/nodejs # Debian's emcc finds its node modules there
-    build build-web/lib --cross-file build-web/cross.ini -Dgraphviz=disabled -Dmpi=disabled -Ddefault_library=static -Db_lto=false
+    build build-web/lib --cross-file build-web/cross.ini -Dgraphviz=disabled -Dmpi=disabled -Ddefault_library=static
     run_tests_named build-web/lib tensor autograd nn optim null trust edges failures wasm_programs
     install_missing "${TEST_PACKAGES[@]}"
     tools/build_site.sh build-web/lib build-web/deps build-web/site
