@@ -6,8 +6,9 @@
 
 void cg__strides(const cg_tensor *t, int64_t *stride)
 {
-    if (t->strided) {
-        memcpy(stride, t->strided->stride, sizeof(int64_t) * (size_t)t->ndim);
+    if (t->strided) { /* (a loop: memcpy's size from ndim is a false overflow warning under -flto) */
+        for (int d = 0; d < t->ndim; d++)
+            stride[d] = t->strided->stride[d];
         return;
     }
     int64_t s = 1;
