@@ -336,7 +336,7 @@ static bool grow_from(void **arr, size_t *cap, size_t size, bool heap, bool on_s
 
 static bool grow(void **arr, size_t *cap, size_t size, bool heap) { return grow_from(arr, cap, size, heap, false); }
 
-/* Room for one more entry in *arr (*cap of them, *used full): doubled when full, the first
+/* Room for one more entry in *arr (room for *cap, used of them taken): doubled when full, the first
  * time from the caller's stack array (*local: not to be freed). False when out of memory. */
 static bool room_for_one(void **arr, size_t *cap, size_t used, size_t size, bool heap, bool *local)
 {
