@@ -343,7 +343,7 @@ static void one_hot_grads(float *gw, float *gb, const float *g, const int32_t *h
 {
     float *t = one_hot_grads_transpose(gw, M, in_f) ? cg__scratch((size_t)(in_f * out_f) * sizeof(float)) : NULL;
     if (gw && !t) { /* few rows (or no scratch: nothing failed): add in place */
-        if (M >= 2 * in_f)
+        if (one_hot_grads_transpose(gw, M, in_f))
             cg_clear_error();
         for (int64_t i = 0; i < M; i++)
             for (int64_t o = 0; o < out_f; o++)

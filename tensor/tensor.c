@@ -117,12 +117,12 @@ cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape,
 
 /* A view's header; a strided view's strides follow it in the same block. */
 /* A view of t's storage from offset; numel is the shape's count when shape is a tensor's
- * own or a part of one (checked when that was made), else -1: checked here. */
-static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int64_t offset,
-                          bool strided)
+ * own or a part of one (checked when that was made), else -1: checked here. With
+ * whole_shape, shape is a tensor's own array (zeros past its dims): copied whole. */
+static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, bool whole_shape, int64_t numel,
+                          int64_t offset, bool strided)
 {
-    bool shape_known = numel >= 0; /* (then another tensor's: whole, zeros past its dims) */
-    if (!shape_known && !cg__check_shape(ndim, shape, "view", &numel))
+    if (numel < 0 && !cg__check_shape(ndim, shape, "view", &numel))
         return NULL;
     size_t head = (sizeof(cg_tensor) + 15) & ~(size_t)15;
     cg_tensor *v = cg__alloc_at(level, strided ? head + sizeof(cg__strided) : sizeof(cg_tensor));
@@ -130,7 +130,7 @@ static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shap
         cg__error("view: out of memory");
         return NULL;
     }
-    init_header(v, ndim, shape, shape_known, numel, level, cg__frame_gen_of(level));
+    init_header(v, ndim, shape, whole_shape, numel, level, cg__frame_gen_of(level));
     if (strided) {
         v->strided = (cg__strided *)((char *)v + head);
         memset(v->strided, 0, sizeof *v->strided);
@@ -150,12 +150,12 @@ static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shap
 
 cg_tensor *cg__view(cg_tensor *t, int ndim, const int64_t *shape, int64_t offset)
 {
-    return view_at(cg__depth, t, ndim, shape, -1, offset, false);
+    return view_at(cg__depth, t, ndim, shape, false, -1, offset, false);
 }
 
 cg_tensor *cg__view_part(cg_tensor *t, int ndim, const int64_t *shape, int64_t numel, int64_t offset)
 {
-    return view_at(cg__depth, t, ndim, shape, numel, offset, false);
+    return view_at(cg__depth, t, ndim, shape, false, numel, offset, false);
 }
 
 /* Whether these strides are the row-major ones (size-1 dims' strides never matter). */
@@ -175,7 +175,7 @@ static bool row_major(int ndim, const int64_t *shape, const int64_t *stride)
 cg_tensor *cg__strided_view(cg_tensor *t, int ndim, const int64_t *shape, const int64_t *stride, int64_t offset)
 {
     bool strided = !row_major(ndim, shape, stride);
-    cg_tensor *v = view_at(cg__depth, t, ndim, shape, -1, offset, strided);
+    cg_tensor *v = view_at(cg__depth, t, ndim, shape, false, -1, offset, strided);
     if (v && strided)
         for (int d = 0; d < ndim; d++)
             v->strided->stride[d] = stride[d];
@@ -184,7 +184,7 @@ cg_tensor *cg__strided_view(cg_tensor *t, int ndim, const int64_t *shape, const 
 
 cg_tensor *cg__view_beside(const cg_tensor *like, cg_tensor *t, int64_t offset)
 {
-    return view_at(like->frame_level, t, like->ndim, like->shape, like->numel, offset, false);
+    return view_at(like->frame_level, t, like->ndim, like->shape, true, like->numel, offset, false);
 }
 
 /* cg_tensor_free of a heap tensor t: when its last reference goes, its values, its

@@ -165,6 +165,44 @@ START_TEST(views_share_values_and_keep_their_base_alive)
 END_TEST
 
 /* A training-like step repeated in frames asks the system for nothing after the first. */
+/* Leaves the stack below the caller full of non-zero bytes (what a select's shape array
+ * would find there if it were copied whole). */
+static __attribute__((noinline)) void dirty_stack(void)
+{
+    volatile unsigned char junk[4096];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 0x5a;
+}
+
+/* The library copies whole shape arrays (a gradient's, a result's of an input's shape), so
+ * every tensor's sizes past its dims are 0: views made from a part of a shape included. */
+static void zeros_past_dims(const cg_tensor *t)
+{
+    const int64_t *s = cg_shape((cg_tensor *)t);
+    for (int d = cg_ndim((cg_tensor *)t); d < CG_MAX_DIMS; d++)
+        ck_assert_msg(s[d] == 0, "size %lld past dim %d of a %d-d tensor", (long long)s[d], d, cg_ndim((cg_tensor *)t));
+}
+
+START_TEST(shapes_are_zero_past_their_dims)
+{
+    cg_frame_begin();
+    cg_tensor *x = cg_randn(CG_SHAPE(4, 3, 2));
+    cg_set_requires_grad(x, true);
+    dirty_stack();
+    cg_tensor *row = cg_select(x, 0, 1); /* a view along the first dim: a part of x's shape */
+    dirty_stack();
+    cg_tensor *part = cg_narrow(x, 0, 1, 2);
+    dirty_stack();
+    cg_tensor *col = cg_select(x, 1, 2);  /* a strided view */
+    cg_tensor *y = cg_tanh(row);          /* a result of its input's shape */
+    cg_backward(cg_sum(cg_add(cg_sum(y), cg_add(cg_sum(part), cg_sum(col)))));
+    cg_tensor *all[] = {row, part, col, y, cg_grad(row), cg_grad(x), cg_detach(row)};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        zeros_past_dims(all[i]);
+    cg_frame_end();
+}
+END_TEST
+
 START_TEST(frames_reuse_memory)
 {
     cg_tensor *w = cg_randn(CG_SHAPE(16, 16));
@@ -823,6 +861,7 @@ static Suite *tensor_suite(void)
     TCase *t = tcase_create("tensor");
     tcase_set_timeout(t, 120); /* the bit-flip sweep writes a file per bit: slow on a busy disk, not wrong */
     tcase_add_test(t, creation_fills_as_asked);
+    tcase_add_test(t, shapes_are_zero_past_their_dims);
     tcase_add_test(t, frames_nest_hundreds_deep_on_each_thread);
     tcase_add_test(t, bad_creation_fails_cleanly);
     tcase_add_test(t, copy_broadcasts_as_torch_does);
