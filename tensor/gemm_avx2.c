@@ -174,8 +174,31 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
 /* Tiny products (an RNN step of a toy model: 1 to 8 rows, a few columns): up to four
  * rows of C at once, eight columns a register, masked at the edge. Each column of B
  * (op(B)'s k-th row) is loaded once for the four rows — gathered when B is transposed. */
+/* The first n (1..8) lanes of v to c, with plain stores: a masked store (vmaskmovps) costs
+ * a tiny product its time on AMD's cores, and the next op's loads of C wait on it. */
+AVX2 static inline __attribute__((always_inline)) void store_first(float *c, __m256 v, int64_t n)
+{
+    if (n == 8) {
+        _mm256_storeu_ps(c, v);
+        return;
+    }
+    __m128 part = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(c, part);
+        part = _mm256_extractf128_ps(v, 1);
+        c += 4, n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi((__m64 *)c, part);
+        part = _mm_movehl_ps(part, part);
+        c += 2, n -= 2;
+    }
+    if (n)
+        _mm_store_ss(c, part);
+}
+
 AVX2 static inline __attribute__((always_inline)) void tiny_rows(bool ta, bool tb, int rows, int64_t K, const float *A, int64_t lda, const float *B,
-                           int64_t ldb, __m256i mask, __m256i idx, float *C, int64_t ldc, bool overwrite)
+                           int64_t ldb, __m256i mask, int64_t nj, __m256i idx, float *C, int64_t ldc, bool overwrite)
 {
     __m256 s[4];
 #pragma GCC unroll 4
@@ -191,7 +214,7 @@ AVX2 static inline __attribute__((always_inline)) void tiny_rows(bool ta, bool t
     }
 #pragma GCC unroll 4
     for (int r = 0; r < rows; r++)
-        _mm256_maskstore_ps(C + r * ldc, mask, s[r]);
+        store_first(C + r * ldc, s[r], nj);
 }
 
 static const int32_t tiny_lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -225,17 +248,17 @@ AVX2 static inline __attribute__((always_inline)) void tiny_transpose_b(const fl
 
 AVX2 static inline __attribute__((always_inline)) void tiny_block(bool ta, bool tb, int64_t M, int64_t K,
                                                                    const float *A, int64_t lda, const float *b,
-                                                                   int64_t ldb, __m256i mask, __m256i idx, float *C,
-                                                                   int64_t ldc, bool overwrite)
+                                                                   int64_t ldb, __m256i mask, int64_t nj, __m256i idx,
+                                                                   float *C, int64_t ldc, bool overwrite)
 {
     for (int64_t i = 0; i < M; i += 4) {
         const float *a = ta ? A + i : A + i * lda;
         float *c = C + i * ldc;
         switch (M - i < 4 ? M - i : 4) { /* each count its own unrolled loop, the sums in registers */
-        case 1: tiny_rows(ta, tb, 1, K, a, lda, b, ldb, mask, idx, c, ldc, overwrite); break;
-        case 2: tiny_rows(ta, tb, 2, K, a, lda, b, ldb, mask, idx, c, ldc, overwrite); break;
-        case 3: tiny_rows(ta, tb, 3, K, a, lda, b, ldb, mask, idx, c, ldc, overwrite); break;
-        default: tiny_rows(ta, tb, 4, K, a, lda, b, ldb, mask, idx, c, ldc, overwrite); break;
+        case 1: tiny_rows(ta, tb, 1, K, a, lda, b, ldb, mask, nj, idx, c, ldc, overwrite); break;
+        case 2: tiny_rows(ta, tb, 2, K, a, lda, b, ldb, mask, nj, idx, c, ldc, overwrite); break;
+        case 3: tiny_rows(ta, tb, 3, K, a, lda, b, ldb, mask, nj, idx, c, ldc, overwrite); break;
+        default: tiny_rows(ta, tb, 4, K, a, lda, b, ldb, mask, nj, idx, c, ldc, overwrite); break;
         }
     }
 }
@@ -252,9 +275,9 @@ AVX2 static inline __attribute__((always_inline)) void tiny_of(bool ta, bool tb,
         __m256i mask = first_lanes(nj);
         if (tb && K <= TINY_TRANSPOSE_K) {
             tiny_transpose_b(B + j0 * ldb, ldb, nj, K, bt);
-            tiny_block(ta, false, M, K, A, lda, bt, 8, mask, idx, C + j0, ldc, overwrite);
+            tiny_block(ta, false, M, K, A, lda, bt, 8, mask, nj, idx, C + j0, ldc, overwrite);
         } else
-            tiny_block(ta, tb, M, K, A, lda, tb ? B + j0 * ldb : B + j0, ldb, mask, idx, C + j0, ldc, overwrite);
+            tiny_block(ta, tb, M, K, A, lda, tb ? B + j0 * ldb : B + j0, ldb, mask, nj, idx, C + j0, ldc, overwrite);
     }
 }
 

@@ -744,16 +744,16 @@ static float tiny_dot(int64_t K, const float *a, int64_t sa, const float *b, int
 }
 
 /* Products under 4096 multiply-adds (a toy model's step), every edge of the kernel's
- * 4-row and 8-column blocks, a transposed B turned row-major 8 deep at a time (K past 8
+ * 4-row and 8-column blocks (every count of columns a block stores), a transposed B turned row-major 8 deep at a time (K past 8
  * and not a multiple of it) or gathered (K past 128), the four transposition cases
  * (transposes' views read in place), the gradients, and a gradient accumulated into
  * (C += ...): bit for bit the order above. */
 START_TEST(tiny_products_sum_in_order_bit_for_bit)
 {
-    const int64_t Ms[] = {1, 2, 3, 4, 5, 8, 9}, Ns[] = {1, 5, 8, 9, 16, 17}, Ks[] = {1, 2, 7, 8, 9, 17, 130};
+    const int64_t Ms[] = {1, 2, 3, 4, 5, 8, 9}, Ns[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17}, Ks[] = {1, 2, 7, 8, 9, 17, 130};
     cg_manual_seed(21);
     for (size_t mi = 0; mi < 7; mi++)
-        for (size_t ni = 0; ni < 6; ni++)
+        for (size_t ni = 0; ni < 11; ni++)
             for (size_t ki = 0; ki < 7; ki++)
                 for (int tr = 0; tr < 4; tr++) {
                     int64_t M = Ms[mi], N = Ns[ni], K = Ks[ki];
