@@ -6,7 +6,7 @@
 #include "gemm_blocked.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+#include "avx2_lanes.h"
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
@@ -174,29 +174,6 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
 /* Tiny products (an RNN step of a toy model: 1 to 8 rows, a few columns): up to four
  * rows of C at once, eight columns a register, masked at the edge. Each column of B
  * (op(B)'s k-th row) is loaded once for the four rows — gathered when B is transposed. */
-/* The first n (1..8) lanes of v to c, with plain stores: a masked store (vmaskmovps) costs
- * a tiny product its time on AMD's cores, and the next op's loads of C wait on it. */
-AVX2 static inline __attribute__((always_inline)) void store_first(float *c, __m256 v, int64_t n)
-{
-    if (n == 8) {
-        _mm256_storeu_ps(c, v);
-        return;
-    }
-    __m128 part = _mm256_castps256_ps128(v);
-    if (n >= 4) {
-        _mm_storeu_ps(c, part);
-        part = _mm256_extractf128_ps(v, 1);
-        c += 4, n -= 4;
-    }
-    if (n >= 2) {
-        _mm_storel_pi((__m64 *)c, part);
-        part = _mm_movehl_ps(part, part);
-        c += 2, n -= 2;
-    }
-    if (n)
-        _mm_store_ss(c, part);
-}
-
 AVX2 static inline __attribute__((always_inline)) void tiny_rows(bool ta, bool tb, int rows, int64_t K, const float *A, int64_t lda, const float *B,
                            int64_t ldb, __m256i mask, int64_t nj, __m256i idx, float *C, int64_t ldc, bool overwrite)
 {
@@ -214,15 +191,7 @@ AVX2 static inline __attribute__((always_inline)) void tiny_rows(bool ta, bool t
     }
 #pragma GCC unroll 4
     for (int r = 0; r < rows; r++)
-        store_first(C + r * ldc, s[r], nj);
-}
-
-static const int32_t tiny_lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/* The first n of 8 lanes on (n in 0..8). */
-AVX2 static inline __attribute__((always_inline)) __m256i first_lanes(int64_t n)
-{
-    return _mm256_loadu_si256((const __m256i *)(tiny_lanes + 8 - n));
+        cg__store_first(C + r * ldc, s[r], nj);
 }
 
 /* A transposed B this deep or less is turned row-major first (below); deeper, gathered. */
@@ -237,7 +206,7 @@ AVX2 static inline __attribute__((always_inline)) void tiny_transpose_b(const fl
                                                                          int64_t K, float *bt)
 {
     for (int64_t k0 = 0; k0 < K; k0 += 8) {
-        __m256i kmask = first_lanes(K - k0 < 8 ? K - k0 : 8);
+        __m256i kmask = cg__first_lanes(K - k0 < 8 ? K - k0 : 8);
         __m256 r[8];
 #pragma GCC unroll 8
         for (int l = 0; l < 8; l++)
@@ -272,7 +241,7 @@ AVX2 static inline __attribute__((always_inline)) void tiny_of(bool ta, bool tb,
     float bt[TINY_TRANSPOSE_K * 8] __attribute__((aligned(32)));
     for (int64_t j0 = 0; j0 < N; j0 += 8) {
         int64_t nj = N - j0 < 8 ? N - j0 : 8;
-        __m256i mask = first_lanes(nj);
+        __m256i mask = cg__first_lanes(nj);
         if (tb && K <= TINY_TRANSPOSE_K) {
             tiny_transpose_b(B + j0 * ldb, ldb, nj, K, bt);
             tiny_block(ta, false, M, K, A, lda, bt, 8, mask, nj, idx, C + j0, ldc, overwrite);
