@@ -172,8 +172,9 @@ AVX2 static void dot_3x4(int64_t K, const float *const a[3], const float *const 
 
 
 /* Tiny products (an RNN step of a toy model: 1 to 8 rows, a few columns): up to four
- * rows of C at once, eight columns a register, masked at the edge. Each column of B
- * (op(B)'s k-th row) is loaded once for the four rows — gathered when B is transposed. */
+ * rows of C at once, eight columns a register, loads masked at the edge (C's rows stored
+ * lane by lane there: cg__store_first). Each column of B (op(B)'s k-th row) is loaded once
+ * for the four rows — from a row-major copy when B is transposed (tiny_of), else gathered. */
 AVX2 static inline __attribute__((always_inline)) void tiny_rows(bool ta, bool tb, int rows, int64_t K, const float *A, int64_t lda, const float *B,
                            int64_t ldb, __m256i mask, int64_t nj, __m256i idx, float *C, int64_t ldc, bool overwrite)
 {
@@ -200,7 +201,7 @@ AVX2 static inline __attribute__((always_inline)) void tiny_rows(bool ta, bool t
 /* op(B)'s columns j0 .. j0 + nj - 1 for a transposed B (its rows b, b + ldb, ...: nj of
  * them, K long) as a K x 8 row-major block bt (K rounded up to 8 rows; lanes past nj 0).
  * A row of bt is then one plain load where it was a gather: a toy RNN step's 1x8x8
- * x·Wᵀ took 50-67 ns with gathers, 18-34 ns without (this AMD EPYC); the same values
+ * x·Wᵀ took 50-67 ns with gathers, 25-43 ns without (this AMD EPYC); the same values
  * reach the same sums in the same order, so the bits are the same. */
 AVX2 static inline __attribute__((always_inline)) void tiny_transpose_b(const float *b, int64_t ldb, int64_t nj,
                                                                          int64_t K, float *bt)
