@@ -6,7 +6,7 @@
 
 void cg__strides(const cg_tensor *t, int64_t *stride)
 {
-    if (t->strided) { /* (a loop: memcpy's size from ndim is a false overflow warning under -flto) */
+    if (t->strided) { /* (a loop: memcpy's size from ndim gave a false overflow warning with -Db_lto=true) */
         for (int d = 0; d < t->ndim; d++)
             stride[d] = t->strided->stride[d];
         return;

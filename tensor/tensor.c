@@ -115,10 +115,10 @@ cg_tensor *cg__new_beside(const cg_tensor *like, int ndim, const int64_t *shape,
     return new_tensor(ndim, shape, op, like->frame_level);
 }
 
-/* A view's header; a strided view's strides follow it in the same block. */
-/* A view of t's storage from offset; numel is the shape's count when shape is a tensor's
- * own or a part of one (checked when that was made), else -1: checked here. With
- * whole_shape, shape is a tensor's own array (zeros past its dims): copied whole. */
+/* A view's header (a strided view's strides follow it in the same block): t's storage
+ * from offset; numel is the shape's count when shape is a tensor's own or a part of one
+ * (checked when that was made), else -1: checked here. With whole_shape, shape is a
+ * tensor's own array (zeros past its dims): copied whole. */
 static cg_tensor *view_at(int level, cg_tensor *t, int ndim, const int64_t *shape, bool whole_shape, int64_t numel,
                           int64_t offset, bool strided)
 {

@@ -164,7 +164,6 @@ START_TEST(views_share_values_and_keep_their_base_alive)
 }
 END_TEST
 
-/* A training-like step repeated in frames asks the system for nothing after the first. */
 /* Leaves the stack below the caller full of non-zero bytes (what a select's shape array
  * would find there if it were copied whole). */
 static __attribute__((noinline)) void dirty_stack(void)
@@ -203,6 +202,7 @@ START_TEST(shapes_are_zero_past_their_dims)
 }
 END_TEST
 
+/* A training-like step repeated in frames asks the system for nothing after the first. */
 START_TEST(frames_reuse_memory)
 {
     cg_tensor *w = cg_randn(CG_SHAPE(16, 16));
